@@ -1,0 +1,52 @@
+"""What every panel gives the main window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+
+class Panel(QWidget):
+    """Base class of the four panels.
+
+    The main window uses only this interface: it shows ``title`` in the sidebar and ``hint`` in the status
+    bar, shows ``help_html`` from Help ▸ What am I looking at, exports the plots from ``plots()``, persists
+    ``get_state()`` / ``set_state()`` in QSettings, calls ``reset_defaults()`` from View ▸ Reset panel, and
+    calls ``shutdown()`` when the window closes (stop workers and timers; must be idempotent).
+    Panels report transient messages through ``statusMessage``.
+    """
+
+    key = "panel"
+    title = "Panel"
+    hint = ""
+    help_html = ""
+
+    statusMessage = Signal(str)
+
+    def plots(self) -> dict[str, pg.PlotItem]:
+        """The exportable plots, by a human-readable name (the first is the default)."""
+        return {}
+
+    def get_state(self) -> dict[str, Any]:
+        """The panel's settings as a JSON-serialisable dict."""
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore settings saved by ``get_state``; unknown or invalid entries are ignored."""
+
+    def reset_defaults(self) -> None:
+        """Put every control back to its default."""
+
+    def is_idle(self) -> bool:
+        """True when no computation the view is waiting for is in flight (screenshots wait for this)."""
+        return True
+
+    def shutdown(self) -> None:
+        """Stop this panel's workers and timers. Called on window close; safe to call twice."""
+
+    def closeEvent(self, event) -> None:  # a panel closed on its own (tests, a floating window) stops too
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,111 @@
+"""Reusable controls: a slider and a spin box bound to one float, on a linear, log or "β" scale.
+
+The β scale maps the slider to 1 − 10^(−x): equal slider travel from 0.9 to 0.99 as from 0.99 to 0.999, so
+β2 = 0.999 is as easy to hit as β1 = 0.9 (a linear slider would cram everything interesting into its last
+pixel). The spin box always shows and accepts the exact value.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
+
+SCALES = ("linear", "log", "beta")
+
+
+class FloatSlider(QWidget):
+    """``label  [slider]  [spin box]`` for one float. Emits ``valueChanged(float)`` on every change,
+    including while the slider is being dragged."""
+
+    valueChanged = Signal(float)
+
+    def __init__(self, label: str, minimum: float, maximum: float, value: float, *, scale: str = "linear",
+                 decimals: int = 3, tooltip: str = "", ticks: int = 1000, suffix: str = "",
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+        if not minimum < maximum:
+            raise ValueError(f"minimum must be < maximum, got {minimum} and {maximum}")
+        if scale == "log" and minimum <= 0:
+            raise ValueError(f"a log slider needs minimum > 0, got {minimum}")
+        if scale == "beta" and not (0 <= minimum and maximum < 1):
+            raise ValueError(f"a β slider needs 0 <= minimum < maximum < 1, got {minimum}, {maximum}")
+        self._scale, self._min, self._max, self._ticks = scale, float(minimum), float(maximum), ticks
+        self.label = QLabel(label)
+        self.label.setMinimumWidth(28)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, ticks)
+        self.slider.setMinimumWidth(80)
+        self.spin = QDoubleSpinBox()
+        self.spin.setDecimals(decimals)
+        self.spin.setRange(minimum, maximum)
+        self.spin.setKeyboardTracking(False)
+        self.spin.setSuffix(suffix)
+        step = 10.0 ** (-decimals)
+        self.spin.setSingleStep(step if scale != "linear" else max(step, (maximum - minimum) / 100))
+        if scale == "log":
+            self.spin.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+        self.spin.setMinimumWidth(84)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.label)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.spin)
+        if tooltip:
+            for w in (self, self.label, self.slider, self.spin):
+                w.setToolTip(tooltip)
+        self._value = float(value)
+        self.setValue(value)
+        self.slider.valueChanged.connect(self._on_slider)
+        self.spin.valueChanged.connect(self._on_spin)
+
+    # --- mapping between slider ticks and values ---
+    def _to_x(self, v: float) -> float:
+        if self._scale == "log":
+            return math.log10(v)
+        if self._scale == "beta":
+            return -math.log10(1.0 - v)
+        return v
+
+    def _from_x(self, x: float) -> float:
+        if self._scale == "log":
+            return 10.0 ** x
+        if self._scale == "beta":
+            return 1.0 - 10.0 ** (-x)
+        return x
+
+    def _tick_of(self, v: float) -> int:
+        lo, hi = self._to_x(self._min), self._to_x(self._max)
+        return round((self._to_x(v) - lo) / (hi - lo) * self._ticks)
+
+    def _value_of(self, tick: int) -> float:
+        lo, hi = self._to_x(self._min), self._to_x(self._max)
+        v = self._from_x(lo + (hi - lo) * tick / self._ticks)
+        # Round to what the spin box can show, so slider and box agree exactly.
+        return round(min(max(v, self._min), self._max), self.spin.decimals())
+
+    # --- public API ---
+    def value(self) -> float:
+        return self._value
+
+    def setValue(self, v: float) -> None:
+        v = round(min(max(float(v), self._min), self._max), self.spin.decimals())
+        changed = v != self._value
+        self._value = v
+        for w, val in ((self.slider, self._tick_of(v)), (self.spin, v)):
+            w.blockSignals(True)
+            w.setValue(val)
+            w.blockSignals(False)
+        if changed:
+            self.valueChanged.emit(v)
+
+    @Slot(int)
+    def _on_slider(self, tick: int) -> None:
+        self.setValue(self._value_of(tick))
+
+    @Slot(float)
+    def _on_spin(self, v: float) -> None:
+        self.setValue(v)
