@@ -1,0 +1,124 @@
+"""An editor for one optimizer's hyperparameters, shared by the loss-surface arena and the GPT monitor.
+
+It shows only the knobs the chosen optimizer has, with torch.optim's argument names, and returns a plain
+``(kind, hyper)`` spec for :func:`adamlab.core.optim.make_optimizer`. The ranges keep the controls inside
+what the core accepts; the core still validates (one source of truth for what is allowed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QVBoxLayout, QWidget
+
+from adamlab.ui.widgets.controls import FloatSlider
+
+# name → (label, min, max, scale, decimals, tooltip)
+KNOBS: dict[str, tuple[str, float, float, str, int, str]] = {
+    "lr": ("lr", 1e-5, 10.0, "log", 5, "Learning rate: the size of each step (log slider)."),
+    "momentum": ("μ", 0.0, 0.999, "beta", 3,
+                 "Momentum: buf ← μ·buf + g; the step follows the running sum of gradients."),
+    "beta1": ("β1", 0.0, 0.9999, "beta", 4,
+              "β1: decay of the first moment m ← β1·m + (1−β1)·g (memory ≈ 1/(1−β1) steps)."),
+    "beta2": ("β2", 0.0, 0.9999, "beta", 4,
+              "β2: decay of the second moment v ← β2·v + (1−β2)·g² (memory ≈ 1/(1−β2) steps)."),
+    "alpha": ("α", 0.0, 0.9999, "beta", 4, "RMSprop's smoothing: v ← α·v + (1−α)·g²."),
+    "eps": ("ε", 1e-12, 1.0, "log", 12, "ε in the denominator √v̂ + ε: caps the step where v̂ is tiny."),
+    "weight_decay": ("wd", 0.0, 1.0, "linear", 4,
+                     "Weight decay. Adam/SGD: L2 added to the gradient; AdamW: θ ← θ(1 − lr·wd), decoupled."),
+    "lr_decay": ("decay", 0.0, 1.0, "linear", 4, "Adagrad's lr decay: lr / (1 + (t−1)·decay)."),
+}
+FLAGS = {
+    "nesterov": "Nesterov: step along g + μ·buf (look ahead) instead of buf.",
+    "centered": "Centered RMSprop: divide by √(v − mean(g)²), an estimate of the gradient's variance.",
+    "amsgrad": "AMSGrad: use the running maximum of v, so the effective lr never grows.",
+}
+# Which knobs each optimizer kind shows, with the defaults the arena and the monitor start from
+# (torch's defaults except lr, which is scaled for the task; momentum's μ = 0.9 as is customary).
+KIND_KNOBS: dict[str, dict[str, Any]] = {
+    "sgd": {"lr": 1e-3, "weight_decay": 0.0},
+    "momentum": {"lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0},
+    "nesterov": {"lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0},
+    "adagrad": {"lr": 1e-2, "lr_decay": 0.0, "eps": 1e-10, "weight_decay": 0.0},
+    "rmsprop": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0, "centered": False},
+    "adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
+    "amsgrad": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
+    "adamw": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2},
+}
+
+
+def to_core(values: dict[str, Any]) -> dict[str, Any]:
+    """Editor values → keyword arguments of the core constructors (β1, β2 → ``betas``)."""
+    hyper = {k: v for k, v in values.items() if k not in ("beta1", "beta2")}
+    if "beta1" in values:
+        hyper["betas"] = (values["beta1"], values["beta2"])
+    return hyper
+
+
+def from_core(hyper: dict[str, Any]) -> dict[str, Any]:
+    """Core keyword arguments → editor values (``betas`` → β1, β2)."""
+    values = {k: v for k, v in hyper.items() if k != "betas"}
+    if "betas" in hyper:
+        values["beta1"], values["beta2"] = hyper["betas"]
+    return values
+
+
+class OptimizerEditor(QWidget):
+    """Sliders and check boxes for one optimizer kind. ``changed`` fires on every edit (live)."""
+
+    changed = Signal()
+
+    def __init__(self, kind: str, values: dict[str, Any] | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        if kind not in KIND_KNOBS:
+            raise ValueError(f"optimizer kind must be one of {sorted(KIND_KNOBS)}, got {kind!r}")
+        self.kind = kind
+        self.controls: dict[str, FloatSlider | QCheckBox] = {}
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setVerticalSpacing(2)
+        for name, default in KIND_KNOBS[kind].items():
+            if name in FLAGS:
+                box = QCheckBox(name)
+                box.setChecked(bool(default))
+                box.setToolTip(FLAGS[name])
+                box.toggled.connect(self._emit)
+                form.addRow(box)
+                self.controls[name] = box
+            else:
+                label, lo, hi, scale, dec, tip = KNOBS[name]
+                s = FloatSlider(label, lo, hi, default, scale=scale, decimals=dec, tooltip=tip)
+                s.valueChanged.connect(self._emit)
+                form.addRow(s)
+                self.controls[name] = s
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(form)
+        if values:
+            self.set_values(values)
+
+    @Slot()
+    def _emit(self, *_):
+        self.changed.emit()
+
+    def values(self) -> dict[str, Any]:
+        """Editor values (β1 and β2 separate), JSON-serialisable."""
+        return {k: (c.isChecked() if isinstance(c, QCheckBox) else c.value()) for k, c in self.controls.items()}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Set known entries (editor names; ``betas`` is accepted too); ignores the rest."""
+        values = from_core(values)
+        for k, v in values.items():
+            c = self.controls.get(k)
+            if isinstance(c, QCheckBox):
+                c.setChecked(bool(v))
+            elif c is not None:
+                c.setValue(float(v))
+
+    def hyper(self) -> dict[str, Any]:
+        """Keyword arguments for ``make_optimizer(self.kind, **hyper)``."""
+        return to_core(self.values())
+
+    def reset(self) -> None:
+        self.set_values(KIND_KNOBS[self.kind])
