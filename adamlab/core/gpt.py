@@ -1,0 +1,385 @@
+"""A tiny GPT in NumPy: Karpathy's microgpt.py, batched, with a hand-written backward pass.
+
+microgpt.py trains a 4,192-parameter character-level GPT with a scalar autograd engine. This module is
+the same maths on arrays:
+
+    x = rmsnorm(wte[tok] + wpe[pos])                     # embeddings, normalised once
+    for each layer:
+        x = x + attn_wo · causal_attention(rmsnorm(x))    # multi-head, scores scaled by 1/√head_dim
+        x = x + mlp_fc2 · relu(mlp_fc1 · rmsnorm(x))
+    logits = lm_head · x                                  # no final norm, lm_head not tied to wte
+
+with rmsnorm(x) = x · (mean(x²) + 1e-5)^-½ (no gain) and no biases anywhere. Weights are stored
+(out, in) as in microgpt, so a linear layer is ``x @ W.T``.
+
+Every parameter is a view into one flat buffer (and so is every gradient), in the order of
+``param_shapes``: an optimizer can then update the whole model in a few vectorised calls. The dtype of the
+parameters (float32 or float64) is the compute dtype.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+RMS_EPS = 1e-5  # microgpt's rmsnorm epsilon
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """Model shape. The defaults are microgpt's: 4,192 parameters with a 27-symbol vocabulary."""
+
+    vocab_size: int
+    n_embd: int = 16
+    n_head: int = 4
+    n_layer: int = 1
+    block_size: int = 16
+
+    def __post_init__(self):
+        for name, low in (("vocab_size", 2), ("n_embd", 1), ("n_head", 1), ("n_layer", 1), ("block_size", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @property
+    def bos(self) -> int:
+        """The begin/end-of-sequence token: the last id, as in microgpt."""
+        return self.vocab_size - 1
+
+
+# ----------------------------------------------------------------------------------------------------------
+# parameters
+
+
+def param_shapes(cfg: GPTConfig) -> dict[str, tuple[int, int]]:
+    """Parameter names and (out, in) shapes in microgpt's order (which is also the flat-buffer order)."""
+    C, V = cfg.n_embd, cfg.vocab_size
+    shapes = {"wte": (V, C), "wpe": (cfg.block_size, C), "lm_head": (V, C)}
+    for i in range(cfg.n_layer):
+        shapes[f"layer{i}.attn_wq"] = (C, C)
+        shapes[f"layer{i}.attn_wk"] = (C, C)
+        shapes[f"layer{i}.attn_wv"] = (C, C)
+        shapes[f"layer{i}.attn_wo"] = (C, C)
+        shapes[f"layer{i}.mlp_fc1"] = (4 * C, C)
+        shapes[f"layer{i}.mlp_fc2"] = (C, 4 * C)
+    return shapes
+
+
+def num_params(cfg: GPTConfig) -> int:
+    return sum(r * c for r, c in param_shapes(cfg).values())
+
+
+def views(flat: np.ndarray, cfg: GPTConfig) -> dict[str, np.ndarray]:
+    """Name → view into ``flat`` (1-D, length num_params) with the shapes of ``param_shapes``."""
+    out, offset = {}, 0
+    for name, (r, c) in param_shapes(cfg).items():
+        out[name] = flat[offset : offset + r * c].reshape(r, c)
+        offset += r * c
+    if offset != flat.size:
+        raise ValueError(f"flat buffer has {flat.size} elements, the model needs {offset}")
+    return out
+
+
+def zeros_like_params(cfg: GPTConfig, dtype=np.float64) -> dict[str, np.ndarray]:
+    """A fresh flat zero buffer, returned as named views (e.g. for gradients)."""
+    return views(np.zeros(num_params(cfg), dtype=_check_dtype(dtype)), cfg)
+
+
+def flat_buffer(params: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The 1-D buffer that the arrays of ``params`` tile in order, or None if they are not such views."""
+    arrays = list(params.values())
+    base = arrays[0].base
+    if base is None or base.ndim != 1 or any(a.base is not base for a in arrays):
+        return None
+    if not all(a.flags.c_contiguous for a in arrays):
+        return None
+    ptr = base.__array_interface__["data"][0]
+    for a in arrays:
+        if a.__array_interface__["data"][0] != ptr:
+            return None
+        ptr += a.nbytes
+    return base if ptr == base.__array_interface__["data"][0] + base.nbytes else None
+
+
+def init_params(cfg: GPTConfig, seed: int = 0, std: float = 0.08, dtype=np.float64) -> dict[str, np.ndarray]:
+    """Gaussian N(0, std²) weights for every matrix (microgpt's init), as views into one flat buffer."""
+    if not std >= 0:
+        raise ValueError(f"std must be >= 0, got {std!r}")
+    flat = np.random.default_rng(seed).normal(0.0, std, num_params(cfg)).astype(_check_dtype(dtype))
+    return views(flat, cfg)
+
+
+def microgpt_init(cfg: GPTConfig, rng: random.Random, std: float = 0.08) -> dict[str, np.ndarray]:
+    """microgpt's own initial weights: ``rng.gauss(0, std)`` drawn row by row, matrix by matrix.
+
+    microgpt.py seeds Python's ``random`` with 42, shuffles the documents, then draws the matrices in the
+    order of ``param_shapes``. Pass the same (already-shuffled-with) generator to get bit-identical weights
+    (see ``data.microgpt_setup``). Always float64, like Python floats.
+    """
+    flat = np.array([rng.gauss(0, std) for _ in range(num_params(cfg))], dtype=np.float64)
+    return views(flat, cfg)
+
+
+def _check_dtype(dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def _fused(arrays: list[np.ndarray]) -> np.ndarray | None:
+    """One (sum of rows, cols) view over 2-D arrays that sit back to back in memory, else None.
+
+    wq, wk, wv are adjacent in the flat buffer, so q, k and v come out of a single matmul (and their
+    gradients go back in one): fewer NumPy calls, which is what dominates at microgpt's size.
+    """
+    first = arrays[0]
+    ptr = first.__array_interface__["data"][0]
+    for a in arrays:
+        if not a.flags.c_contiguous or a.dtype != first.dtype or a.__array_interface__["data"][0] != ptr:
+            return None
+        ptr += a.nbytes
+    rows = sum(a.shape[0] for a in arrays)
+    return np.lib.stride_tricks.as_strided(first, shape=(rows, first.shape[1]), writeable=first.flags.writeable)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# building blocks: forward returns what the backward needs
+
+
+def rmsnorm(x):
+    """y = x / √(mean(x²) + eps) over the last axis; returns y and the scale s (…, 1)."""
+    s = (np.mean(x * x, axis=-1, keepdims=True) + RMS_EPS) ** -0.5
+    return x * s, s
+
+
+def rmsnorm_backward(dy, y, s):
+    """dx = s·(dy − y·mean(dy·y)): the chain rule through y = x·s(x) with ∂s/∂x = −s³x/n."""
+    return s * (dy - y * np.mean(dy * y, axis=-1, keepdims=True))
+
+
+_CAUSAL = {}
+
+
+def causal_bias(T: int, dtype) -> np.ndarray:
+    """(T, T) additive mask: 0 on and below the diagonal, −inf above (a position sees only its past)."""
+    key = (T, np.dtype(dtype))
+    if key not in _CAUSAL:
+        _CAUSAL[key] = np.triu(np.full((T, T), -np.inf, dtype=dtype), k=1)
+    return _CAUSAL[key]
+
+
+def softmax(z, axis=-1):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _check_tokens(cfg, inputs, name="inputs"):
+    inputs = np.asarray(inputs)
+    if inputs.ndim == 1:
+        inputs = inputs[None, :]
+    if inputs.ndim != 2 or not np.issubdtype(inputs.dtype, np.integer):
+        raise ValueError(f"{name} must be an integer array of shape (B, T), got {inputs.dtype} {inputs.shape}")
+    B, T = inputs.shape
+    if not 1 <= T <= cfg.block_size or B < 1:
+        raise ValueError(f"{name} must have shape (B, T) with B >= 1 and 1 <= T <= block_size={cfg.block_size}, "
+                         f"got {inputs.shape}")
+    if inputs.min() < 0 or inputs.max() >= cfg.vocab_size:
+        raise ValueError(f"{name} token ids must be in [0, {cfg.vocab_size - 1}]")
+    return inputs
+
+
+# ----------------------------------------------------------------------------------------------------------
+# forward
+
+
+def forward(params, cfg: GPTConfig, inputs, cache: list | None = None) -> np.ndarray:
+    """Logits (B, T, V) for token ids ``inputs`` (B, T). If ``cache`` is a list, activations are appended."""
+    B, T = inputs.shape
+    C, H, hd = cfg.n_embd, cfg.n_head, cfg.head_dim
+    x = params["wte"][inputs] + params["wpe"][:T]  # (B, T, C)
+    x, s = rmsnorm(x)  # microgpt normalises the embedding once before the first block
+    if cache is not None:
+        cache.append((x, s))
+    for i in range(cfg.n_layer):
+        p = f"layer{i}."
+        wqkv = _fused([params[p + "attn_wq"], params[p + "attn_wk"], params[p + "attn_wv"]])
+        # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v
+        h1, s1 = rmsnorm(x)  # (B, T, C)
+        if wqkv is not None:
+            qkv = h1 @ wqkv.T  # (B, T, 3C)
+        else:
+            qkv = np.concatenate([h1 @ params[p + n].T for n in ("attn_wq", "attn_wk", "attn_wv")], axis=-1)
+        q, k, v = qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)  # each (B, H, T, hd)
+        att = softmax((q @ k.transpose(0, 1, 3, 2)) * (1.0 / math.sqrt(hd)) + causal_bias(T, x.dtype))  # (B,H,T,T)
+        y = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, C)  # heads side by side again (B, T, C)
+        x = x + y @ params[p + "attn_wo"].T
+        # --- MLP: x + fc2 · relu(fc1 · rmsnorm(x))
+        h2, s2 = rmsnorm(x)  # (B, T, C)
+        a = h2 @ params[p + "mlp_fc1"].T  # (B, T, 4C)
+        r = np.maximum(a, 0)
+        x = x + r @ params[p + "mlp_fc2"].T
+        if cache is not None:
+            cache.append((h1, s1, q, k, v, att, y, h2, s2, r))
+    if cache is not None:
+        cache.append(x)
+    return x @ params["lm_head"].T  # (B, T, V)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# loss and backward
+
+
+def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=None):
+    """Mean next-token cross-entropy and its gradient with respect to every parameter.
+
+    inputs, targets: int (B, T) with T <= block_size. mask: (B, T) weights (None = all ones) so that padded
+    batches count only real positions: loss = Σ mask·NLL / Σ mask. ``grads``: optional dict of arrays with the
+    parameters' names and shapes (e.g. views into a flat buffer) to write into; otherwise a new one is made.
+    Returns (loss as a Python float, grads).
+    """
+    inputs = _check_tokens(cfg, inputs)
+    targets = _check_tokens(cfg, targets, "targets")
+    if targets.shape != inputs.shape:
+        raise ValueError(f"targets shape {targets.shape} must equal inputs shape {inputs.shape}")
+    B, T = inputs.shape
+    C, H, hd, V = cfg.n_embd, cfg.n_head, cfg.head_dim, cfg.vocab_size
+    dtype = params["wte"].dtype
+    N = B * T
+    if mask is None:
+        w = np.full(N, 1.0 / N, dtype=dtype)
+    else:
+        mask = np.asarray(mask, dtype=dtype)
+        if mask.shape != inputs.shape or not np.all(mask >= 0) or not mask.sum() > 0:
+            raise ValueError(f"mask must be non-negative weights of shape {inputs.shape} with a positive sum")
+        w = (mask / mask.sum()).reshape(N)
+    if grads is None:
+        grads = zeros_like_params(cfg, dtype)
+
+    cache = []
+    logits = forward(params, cfg, inputs, cache).reshape(N, V)
+    # cross-entropy through log-softmax (stable): NLL_n = logsumexp(z_n) − z_n[target]
+    rows, tgt = np.arange(N), targets.reshape(N)
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    sum_e = e.sum(axis=1, keepdims=True)
+    nll = np.log(sum_e[:, 0]) - z[rows, tgt]  # (N,)
+    loss = float(w @ nll)
+
+    # ---- backward. dlogits = w · (softmax − onehot(target))
+    dlogits = e / sum_e
+    dlogits[rows, tgt] -= 1
+    dlogits *= w[:, None]  # (N, V)
+    xf = cache[-1].reshape(N, C)
+    np.matmul(dlogits.T, xf, out=grads["lm_head"])  # (V, C)
+    dx = (dlogits @ params["lm_head"]).reshape(B, T, C)
+
+    for i in reversed(range(cfg.n_layer)):
+        p = f"layer{i}."
+        h1, s1, q, k, v, att, y, h2, s2, r = cache[1 + i]
+        # --- MLP: x_out = x_mid + r · fc2ᵀ, r = relu(h2 · fc1ᵀ), h2 = rmsnorm(x_mid)
+        dr = dx @ params[p + "mlp_fc2"]  # (B, T, 4C)
+        np.matmul(dx.reshape(N, C).T, r.reshape(N, 4 * C), out=grads[p + "mlp_fc2"])  # (C, 4C)
+        da = dr * (r > 0)  # ReLU passes gradient where its input was positive
+        np.matmul(da.reshape(N, 4 * C).T, h2.reshape(N, C), out=grads[p + "mlp_fc1"])  # (4C, C)
+        dx = dx + rmsnorm_backward(da @ params[p + "mlp_fc1"], h2, s2)  # residual + norm branch
+        # --- attention: x_mid = x_in + y · woᵀ
+        np.matmul(dx.reshape(N, C).T, y.reshape(N, C), out=grads[p + "attn_wo"])  # (C, C)
+        dy = (dx @ params[p + "attn_wo"]).reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # (B, H, T, hd)
+        datt = dy @ v.transpose(0, 1, 3, 2)  # (B, H, T, T)
+        dv = att.transpose(0, 1, 3, 2) @ dy  # (B, H, T, hd)
+        # softmax backward row by row: ds = att ⊙ (datt − Σ_j att·datt); masked entries have att = 0
+        ds = att * (datt - (att * datt).sum(axis=-1, keepdims=True))
+        ds *= 1.0 / math.sqrt(hd)
+        dq = ds @ k  # (B, H, T, hd)
+        dk = ds.transpose(0, 1, 3, 2) @ q  # (B, H, T, hd)
+        dqkv = np.stack([dq, dk, dv]).transpose(1, 3, 0, 2, 4).reshape(N, 3 * C)  # back to (B·T, 3C)
+        h1f = h1.reshape(N, C)
+        wqkv = _fused([params[p + "attn_wq"], params[p + "attn_wk"], params[p + "attn_wv"]])
+        gqkv = _fused([grads[p + "attn_wq"], grads[p + "attn_wk"], grads[p + "attn_wv"]])
+        if wqkv is not None and gqkv is not None:
+            np.matmul(dqkv.T, h1f, out=gqkv)  # (3C, C)
+            dh1 = dqkv @ wqkv  # (N, C)
+        else:
+            dh1 = 0
+            for j, n in enumerate(("attn_wq", "attn_wk", "attn_wv")):
+                part = dqkv[:, j * C : (j + 1) * C]
+                np.matmul(part.T, h1f, out=grads[p + n])
+                dh1 = dh1 + part @ params[p + n]
+        dx = dx + rmsnorm_backward(dh1.reshape(B, T, C), h1, s1)
+
+    x0, s0 = cache[0]
+    dx = rmsnorm_backward(dx, x0, s0).reshape(N, C)  # the embedding's norm
+    # embeddings: positions add up over the batch, tokens scatter-add into their rows
+    grads["wpe"][T:] = 0
+    np.sum(dx.reshape(B, T, C), axis=0, out=grads["wpe"][:T])
+    grads["wte"][...] = 0
+    np.add.at(grads["wte"], inputs.reshape(N), dx)
+    return loss, grads
+
+
+def loss(params, cfg: GPTConfig, inputs, targets, mask=None) -> float:
+    """The same loss as ``loss_and_grads`` without the backward pass (e.g. for validation)."""
+    inputs = _check_tokens(cfg, inputs)
+    targets = _check_tokens(cfg, targets, "targets")
+    B, T = inputs.shape
+    logits = forward(params, cfg, inputs).reshape(B * T, -1)
+    z = logits - logits.max(axis=1, keepdims=True)
+    nll = np.log(np.exp(z).sum(axis=1)) - z[np.arange(B * T), targets.reshape(-1)]
+    w = np.ones(B * T) if mask is None else np.asarray(mask, dtype=np.float64).reshape(-1)
+    if w.shape != (B * T,) or not np.all(w >= 0) or not w.sum() > 0:
+        raise ValueError(f"mask must be non-negative weights of shape {inputs.shape} with a positive sum")
+    return float(w @ nll / w.sum())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# sampling
+
+
+def sample(params, cfg: GPTConfig, n: int = 10, temperature: float = 0.5, seed: int = 0, prefix=()) -> list[list[int]]:
+    """Generate ``n`` token sequences, all at once as a batch.
+
+    Each starts from [BOS] + prefix and draws from softmax(logits / temperature) until it emits BOS or the
+    context reaches block_size. temperature 0 means greedy (argmax). Returns the token ids of each sample,
+    prefix included, BOS excluded.
+    """
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+    prefix = [int(t) for t in prefix]
+    if len(prefix) >= cfg.block_size:
+        raise ValueError(f"prefix must be shorter than block_size={cfg.block_size}, got {len(prefix)} tokens")
+    if any(not 0 <= t < cfg.vocab_size for t in prefix):
+        raise ValueError(f"prefix token ids must be in [0, {cfg.vocab_size - 1}]")
+    rng = np.random.default_rng(seed)
+    seq = np.array([[cfg.bos] + prefix] * n, dtype=np.int64)  # (n, t)
+    done = np.zeros(n, dtype=bool)
+    while seq.shape[1] <= cfg.block_size and not done.all():
+        logits = forward(params, cfg, seq[:, -cfg.block_size :])[:, -1, :].astype(np.float64)  # (n, V)
+        if temperature == 0:
+            nxt = logits.argmax(axis=1)
+        else:
+            probs = softmax(logits / temperature)
+            # inverse-CDF draw: the first index whose cumulative probability exceeds u
+            u = rng.random((n, 1)) * probs.sum(axis=1, keepdims=True)
+            nxt = np.minimum((np.cumsum(probs, axis=1) < u).sum(axis=1), cfg.vocab_size - 1)
+        nxt = np.where(done, cfg.bos, nxt)
+        done |= nxt == cfg.bos
+        seq = np.concatenate([seq, nxt[:, None]], axis=1)
+        if seq.shape[1] > cfg.block_size:
+            break
+    out = []
+    for row in seq[:, 1:]:
+        ids = row.tolist()
+        out.append(ids[: ids.index(cfg.bos)] if cfg.bos in ids else ids)
+    return out

@@ -1,0 +1,390 @@
+"""The NumPy GPT against independent truth: finite differences, a slow scalar-autograd GPT written here,
+per-document runs versus padded batches, and microgpt.py's own printed losses."""
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from adamlab.core import gpt
+from adamlab.core.gpt import GPTConfig
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def random_batch(cfg, B, T, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, cfg.vocab_size, size=(B, T))
+    y = rng.integers(0, cfg.vocab_size, size=(B, T))
+    return x, y
+
+
+def numeric_grads(params, cfg, x, y, mask, h=1e-6):
+    """Central differences of the loss for every entry of every parameter (float64)."""
+    out = {}
+    for name, p in params.items():
+        g = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            p[idx] = old + h
+            lp = gpt.loss(params, cfg, x, y, mask)
+            p[idx] = old - h
+            lm = gpt.loss(params, cfg, x, y, mask)
+            p[idx] = old
+            g[idx] = (lp - lm) / (2 * h)
+        out[name] = g
+    return out
+
+
+class V:
+    """A scalar with reverse-mode autodiff: the slow, obviously-correct reference (micrograd in 30 lines)."""
+
+    def __init__(self, data, parents=()):
+        self.data, self.grad, self.parents = float(data), 0.0, parents  # parents: ((node, local grad), ...)
+
+    def __add__(self, o):
+        o = o if isinstance(o, V) else V(o)
+        return V(self.data + o.data, ((self, 1.0), (o, 1.0)))
+
+    __radd__ = __add__
+
+    def __mul__(self, o):
+        o = o if isinstance(o, V) else V(o)
+        return V(self.data * o.data, ((self, o.data), (o, self.data)))
+
+    __rmul__ = __mul__
+
+    def __sub__(self, o):
+        return self + (-1.0) * o
+
+    def __truediv__(self, o):
+        return self * o ** -1.0
+
+    def __pow__(self, k):
+        return V(self.data**k, ((self, k * self.data ** (k - 1)),))
+
+    def exp(self):
+        e = math.exp(self.data)
+        return V(e, ((self, e),))
+
+    def log(self):
+        return V(math.log(self.data), ((self, 1.0 / self.data),))
+
+    def relu(self):
+        return V(max(0.0, self.data), ((self, float(self.data > 0)),))
+
+    def backward(self):
+        order, seen = [], set()
+
+        def visit(v):
+            if id(v) not in seen:
+                seen.add(id(v))
+                for p, _ in v.parents:
+                    visit(p)
+                order.append(v)
+
+        visit(self)
+        self.grad = 1.0
+        for v in reversed(order):
+            for p, local in v.parents:
+                p.grad += local * v.grad
+
+
+def slow_gpt_loss(P, cfg, x, y, mask):
+    """One position at a time with a growing key/value list, one head at a time, all scalars."""
+    C, H, hd = cfg.n_embd, cfg.n_head, cfg.head_dim
+
+    def lin(vec, W):
+        return [sum((W[o][i] * vec[i] for i in range(len(vec))), V(0.0)) for o in range(len(W))]
+
+    def rms(vec):
+        scale = (sum((a * a for a in vec), V(0.0)) * (1.0 / len(vec)) + 1e-5) ** -0.5
+        return [a * scale for a in vec]
+
+    def smax(zs):
+        m = max(z.data for z in zs)
+        es = [(z - m).exp() for z in zs]
+        tot = sum(es, V(0.0))
+        return [e / tot for e in es]
+
+    total, wsum = V(0.0), float(np.sum(mask))
+    for b in range(x.shape[0]):
+        keys = [[] for _ in range(cfg.n_layer)]
+        vals = [[] for _ in range(cfg.n_layer)]
+        for t in range(x.shape[1]):
+            h = rms([P["wte"][x[b, t]][c] + P["wpe"][t][c] for c in range(C)])
+            for li in range(cfg.n_layer):
+                L = f"layer{li}."
+                n1 = rms(h)
+                q, k, v = lin(n1, P[L + "attn_wq"]), lin(n1, P[L + "attn_wk"]), lin(n1, P[L + "attn_wv"])
+                keys[li].append(k)
+                vals[li].append(v)
+                heads = []
+                for hh in range(H):
+                    sl = slice(hh * hd, (hh + 1) * hd)
+                    scores = [sum((a * b2 for a, b2 in zip(q[sl], kk[sl])), V(0.0)) * (1 / math.sqrt(hd))
+                              for kk in keys[li]]
+                    a = smax(scores)
+                    heads += [sum((a[s] * vals[li][s][sl][j] for s in range(len(a))), V(0.0)) for j in range(hd)]
+                h = [u + r for u, r in zip(lin(heads, P[L + "attn_wo"]), h)]
+                m = [z.relu() for z in lin(rms(h), P[L + "mlp_fc1"])]
+                h = [u + r for u, r in zip(lin(m, P[L + "mlp_fc2"]), h)]
+            probs = smax(lin(h, P["lm_head"]))
+            if mask[b, t]:
+                total = total + probs[y[b, t]].log() * (-float(mask[b, t]) / wsum)
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------------
+# shapes and init
+
+
+def test_microgpt_preset_has_4192_parameters_with_microgpt_names_and_shapes():
+    cfg = GPTConfig(vocab_size=27)
+    shapes = gpt.param_shapes(cfg)
+    assert gpt.num_params(cfg) == 4192
+    assert list(shapes) == ["wte", "wpe", "lm_head", "layer0.attn_wq", "layer0.attn_wk", "layer0.attn_wv",
+                            "layer0.attn_wo", "layer0.mlp_fc1", "layer0.mlp_fc2"]
+    assert shapes["wte"] == (27, 16) and shapes["wpe"] == (16, 16) and shapes["lm_head"] == (27, 16)
+    assert shapes["layer0.mlp_fc1"] == (64, 16) and shapes["layer0.mlp_fc2"] == (16, 64)
+    assert 16 * 27 * 2 + 16 * 16 + 4 * 256 + 2 * 1024 == 4192  # by hand
+
+
+def test_init_params_are_views_into_one_flat_gaussian_buffer():
+    cfg = GPTConfig(vocab_size=30, n_embd=32, n_layer=3)
+    P = gpt.init_params(cfg, seed=3, std=0.08, dtype=np.float32)
+    flat = gpt.flat_buffer(P)
+    assert flat is not None and flat.size == gpt.num_params(cfg) and flat.dtype == np.float32
+    assert all(p.dtype == np.float32 for p in P.values())
+    flat[:] = 0
+    assert all(np.all(p == 0) for p in P.values())  # views, not copies
+    P = gpt.init_params(cfg, seed=3)
+    flat = gpt.flat_buffer(P)
+    assert abs(flat.std() - 0.08) < 0.003 and abs(flat.mean()) < 0.003
+    assert np.array_equal(flat, gpt.flat_buffer(gpt.init_params(cfg, seed=3)))
+    assert not np.array_equal(flat, gpt.flat_buffer(gpt.init_params(cfg, seed=4)))
+    assert gpt.flat_buffer({"a": np.zeros((2, 2)), "b": np.zeros((2, 2))}) is None
+
+
+def test_microgpt_init_draws_gauss_row_by_row_in_microgpt_order():
+    cfg = GPTConfig(vocab_size=5, n_embd=4, n_head=2, block_size=3)
+    P = gpt.microgpt_init(cfg, random.Random(7))
+    rng = random.Random(7)
+    for name, (r, c) in gpt.param_shapes(cfg).items():
+        expected = [[rng.gauss(0, 0.08) for _ in range(c)] for _ in range(r)]
+        assert P[name].tolist() == expected, name
+
+
+@pytest.mark.parametrize("kwargs", [dict(vocab_size=1), dict(vocab_size=5, n_embd=10, n_head=4),
+                                    dict(vocab_size=5, block_size=0), dict(vocab_size=5, n_layer=0)])
+def test_bad_config_raises_value_error_naming_the_field(kwargs):
+    with pytest.raises(ValueError, match="vocab_size|n_embd|block_size|n_layer"):
+        GPTConfig(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# gradients
+
+
+CONFIGS = [
+    GPTConfig(vocab_size=7, n_embd=8, n_head=2, n_layer=2, block_size=6),
+    GPTConfig(vocab_size=5, n_embd=6, n_head=3, n_layer=1, block_size=4),
+    GPTConfig(vocab_size=4, n_embd=4, n_head=1, n_layer=1, block_size=3),
+]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+@pytest.mark.parametrize("padded", [False, True])
+def test_grads_match_finite_differences(cfg, padded):
+    P = gpt.init_params(cfg, seed=1, std=0.5)  # larger weights so every path carries gradient
+    B, T = 3, cfg.block_size
+    x, y = random_batch(cfg, B, T, seed=2)
+    mask = None
+    if padded:
+        mask = np.ones((B, T))
+        mask[0, T - 2 :] = 0  # a short document
+        mask[2, 1:] = 0  # a one-token document
+    loss, G = gpt.loss_and_grads(P, cfg, x, y, mask)
+    assert loss == pytest.approx(gpt.loss(P, cfg, x, y, mask), rel=1e-13)
+    num = numeric_grads(P, cfg, x, y, mask)
+    for name in P:
+        assert G[name].shape == P[name].shape
+        np.testing.assert_allclose(G[name], num[name], rtol=1e-5, atol=1e-8, err_msg=name)
+
+
+def test_loss_and_grads_match_a_slow_scalar_autograd_gpt():
+    cfg = GPTConfig(vocab_size=6, n_embd=8, n_head=2, n_layer=2, block_size=5)
+    P = gpt.init_params(cfg, seed=5, std=0.3)
+    x, y = random_batch(cfg, 2, 5, seed=6)
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=float)
+    SP = {n: [[V(w) for w in row] for row in p] for n, p in P.items()}
+    slow = slow_gpt_loss(SP, cfg, x, y, mask)
+    slow.backward()
+    loss, G = gpt.loss_and_grads(P, cfg, x, y, mask)
+    assert loss == pytest.approx(slow.data, abs=1e-12)
+    for name in P:
+        expected = np.array([[w.grad for w in row] for row in SP[name]])
+        np.testing.assert_allclose(G[name], expected, rtol=1e-9, atol=1e-13, err_msg=name)
+
+
+def test_padded_batch_equals_documents_run_one_by_one():
+    """Right padding never leaks into real positions (causal attention), and the mask averages over tokens."""
+    cfg = GPTConfig(vocab_size=9, n_embd=8, n_head=2, n_layer=2, block_size=7)
+    P = gpt.init_params(cfg, seed=0, std=0.2)
+    rng = np.random.default_rng(1)
+    lengths = [7, 3, 5]
+    docs = [(rng.integers(0, 9, L), rng.integers(0, 9, L)) for L in lengths]
+    x = np.full((3, 7), 8)
+    y = np.full((3, 7), 8)
+    mask = np.zeros((3, 7))
+    for b, (xi, yi) in enumerate(docs):
+        x[b, : len(xi)], y[b, : len(yi)], mask[b, : len(xi)] = xi, yi, 1
+    x[1, 3:] = 2  # garbage in the padding must not matter
+    loss, G = gpt.loss_and_grads(P, cfg, x, y, mask)
+    total, grad_sum = 0.0, {n: 0 for n in P}
+    for xi, yi in docs:
+        li, gi = gpt.loss_and_grads(P, cfg, xi[None], yi[None])
+        total += li * len(xi)
+        for n in P:
+            grad_sum[n] = grad_sum[n] + gi[n] * len(xi)
+    assert loss == pytest.approx(total / sum(lengths), rel=1e-12)
+    for n in P:
+        np.testing.assert_allclose(G[n], grad_sum[n] / sum(lengths), rtol=1e-9, atol=1e-14, err_msg=n)
+
+
+def test_float32_parameters_compute_in_float32_and_agree_with_float64():
+    cfg = GPTConfig(vocab_size=11, n_embd=16, n_head=4, n_layer=2, block_size=8)
+    P64 = gpt.init_params(cfg, seed=2)
+    P32 = {n: p.astype(np.float32) for n, p in P64.items()}
+    x, y = random_batch(cfg, 4, 8, seed=3)
+    l64, g64 = gpt.loss_and_grads(P64, cfg, x, y)
+    l32, g32 = gpt.loss_and_grads(P32, cfg, x, y)
+    assert all(g.dtype == np.float32 for g in g32.values())
+    assert l32 == pytest.approx(l64, rel=1e-5)
+    for n in P64:
+        np.testing.assert_allclose(g32[n], g64[n], rtol=2e-3, atol=2e-6, err_msg=n)
+
+
+def test_grads_are_written_into_the_given_buffers_without_stale_values():
+    cfg = GPTConfig(vocab_size=7, n_embd=8, n_head=2, n_layer=1, block_size=6)
+    P = gpt.init_params(cfg, seed=1)
+    G = gpt.zeros_like_params(cfg)
+    flat = gpt.flat_buffer(G)
+    x, y = random_batch(cfg, 2, 6, seed=1)
+    gpt.loss_and_grads(P, cfg, x, y, grads=G)  # fills every row of wpe and several of wte
+    _, ret = gpt.loss_and_grads(P, cfg, x[:, :2], y[:, :2], grads=G)
+    assert ret is G and gpt.flat_buffer(ret) is flat
+    _, fresh = gpt.loss_and_grads(P, cfg, x[:, :2], y[:, :2])
+    for n in P:
+        np.testing.assert_array_equal(G[n], fresh[n], err_msg=n)
+
+
+def test_uniform_model_loss_is_log_vocab():
+    cfg = GPTConfig(vocab_size=27)
+    P = gpt.init_params(cfg, std=0.0)
+    x, y = random_batch(cfg, 2, 5, seed=0)
+    loss, G = gpt.loss_and_grads(P, cfg, x, y)
+    assert loss == pytest.approx(math.log(27), rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["long", "vocab", "shape", "mask"])
+def test_bad_inputs_raise_value_error(bad):
+    cfg = GPTConfig(vocab_size=5, block_size=4)
+    P = gpt.init_params(cfg)
+    x = np.zeros((2, 3), dtype=int)
+    kwargs = {}
+    if bad == "long":
+        x = np.zeros((2, 5), dtype=int)
+    elif bad == "vocab":
+        x = np.full((2, 3), 5)
+    elif bad == "mask":
+        kwargs["mask"] = np.zeros((2, 3))
+    y = x if bad != "shape" else np.zeros((2, 2), dtype=int)
+    with pytest.raises(ValueError, match="inputs|targets|mask"):
+        gpt.loss_and_grads(P, cfg, x, y, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# sampling
+
+
+def test_greedy_sampling_follows_the_argmax_and_stops_at_bos_or_block_size():
+    cfg = GPTConfig(vocab_size=6, n_embd=8, n_head=2, block_size=6)
+    for seed in range(6):
+        P = gpt.init_params(cfg, seed=seed, std=1.0)
+        (s,) = gpt.sample(P, cfg, n=1, temperature=0, seed=0)
+        seq = [cfg.bos]
+        while len(seq) <= cfg.block_size:
+            nxt = int(gpt.forward(P, cfg, np.array([seq]))[0, -1].argmax())
+            if nxt == cfg.bos:
+                break
+            seq.append(nxt)
+        assert s == seq[1:]
+        assert len(s) <= cfg.block_size and cfg.bos not in s
+
+
+def test_sampling_draws_from_softmax_over_temperature_and_is_seeded():
+    cfg = GPTConfig(vocab_size=5, n_embd=8, n_head=2, block_size=4)
+    P = gpt.init_params(cfg, seed=0, std=0.6)
+    T = 0.7
+    logits = gpt.forward(P, cfg, np.array([[cfg.bos, 2]]))[0, -1]
+    p = np.exp(logits / T) / np.exp(logits / T).sum()
+    n = 20000
+    samples = gpt.sample(P, cfg, n=n, temperature=T, seed=1, prefix=[2])
+    assert all(s[0] == 2 for s in samples)
+    first = np.array([s[1] if len(s) > 1 else cfg.bos for s in samples])
+    freq = np.bincount(first, minlength=5) / n
+    assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / n) + 1e-3), (freq, p)
+    assert gpt.sample(P, cfg, n=5, temperature=T, seed=3) == gpt.sample(P, cfg, n=5, temperature=T, seed=3)
+    assert max(len(s) for s in samples) <= cfg.block_size
+
+
+def test_sample_rejects_bad_arguments():
+    cfg = GPTConfig(vocab_size=5, block_size=4)
+    P = gpt.init_params(cfg)
+    with pytest.raises(ValueError, match="temperature"):
+        gpt.sample(P, cfg, temperature=-1)
+    with pytest.raises(ValueError, match="prefix"):
+        gpt.sample(P, cfg, prefix=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match="n must"):
+        gpt.sample(P, cfg, n=0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# microgpt.py itself
+
+# Printed by microgpt.py (Karpathy, 2026) run unmodified on makemore's names.txt, except that the loss was
+# printed with repr() instead of :.4f. The 4-decimal figures are the ones microgpt prints.
+MICROGPT_LOSSES = {1: 3.3659669475848504, 2: 3.4242727838717717, 3: 3.177802125458052}
+MICROGPT_PRINTED = {1: 3.3660, 2: 3.4243, 3: 3.1778, 1000: 2.6497}
+
+
+def test_reproduces_microgpt_losses_with_a_straightforward_adam(names_path):
+    """microgpt's data order, initial weights, Adam and linear decay; a plain Adam written here."""
+    rng = random.Random(42)
+    docs = [line.strip() for line in names_path.read_text().strip().split("\n") if line.strip()]
+    rng.shuffle(docs)
+    uchars = sorted(set("".join(docs)))
+    cfg = GPTConfig(vocab_size=len(uchars) + 1)
+    P = gpt.microgpt_init(cfg, rng)
+    flat = gpt.flat_buffer(P)
+    G = gpt.zeros_like_params(cfg)
+    g = gpt.flat_buffer(G)
+    m, v = np.zeros_like(flat), np.zeros_like(flat)
+    lr, b1, b2, eps, steps = 0.01, 0.85, 0.99, 1e-8, 1000
+    losses = {}
+    for step in range(steps):
+        tokens = [cfg.bos] + [uchars.index(ch) for ch in docs[step % len(docs)]] + [cfg.bos]
+        n = min(cfg.block_size, len(tokens) - 1)
+        loss, _ = gpt.loss_and_grads(P, cfg, np.array([tokens[:n]]), np.array([tokens[1 : n + 1]]), grads=G)
+        losses[step + 1] = loss
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        m_hat, v_hat = m / (1 - b1 ** (step + 1)), v / (1 - b2 ** (step + 1))
+        flat -= lr * (1 - step / steps) * m_hat / (v_hat**0.5 + eps)
+    for step, expected in MICROGPT_LOSSES.items():
+        assert losses[step] == pytest.approx(expected, abs=1e-8), step
+    for step, printed in MICROGPT_PRINTED.items():
+        assert f"{losses[step]:.4f}" == f"{printed:.4f}", step
