@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         # Render without a display; must be set before the QApplication exists.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
+
+    qInstallMessageHandler(_message_handler)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("AdamLab")
@@ -65,6 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         return _screenshot(app, window, Path(args.screenshot), size)
     window.show()
     return app.exec()
+
+
+# Qt messages that say nothing to a user: the offscreen platform (screenshots, CI) lacks a window manager.
+_QUIET = ("This plugin does not support propagateSizeHints",)
+
+
+def _message_handler(mode, context, message: str) -> None:
+    if not message.startswith(_QUIET):
+        print(message, file=sys.stderr)
 
 
 def _parse_size(parser: argparse.ArgumentParser, text: str) -> tuple[int, int]:
@@ -103,7 +115,7 @@ def _screenshot(app, window, path: Path, size: tuple[int, int], timeout: float =
 
 # --- the window (Qt imported lazily above, so 'adamlab --help' and 'adamlab train' never need a display) ---
 from PySide6.QtCore import QByteArray, Qt, Slot  # noqa: E402
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence  # noqa: E402
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
     QFileDialog,
@@ -117,6 +129,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QWidget,
 )
 
+from adamlab.resources import resource_path  # noqa: E402
 from adamlab.ui import settings as settings_mod  # noqa: E402
 from adamlab.ui import theme, workers  # noqa: E402
 from adamlab.ui.panels.base import Panel  # noqa: E402
@@ -142,6 +155,7 @@ class MainWindow(QMainWindow):
     def __init__(self, panel: str | None = None, theme_name: str | None = None, restore: bool = True):
         super().__init__()
         self.setWindowTitle("AdamLab")
+        self.setWindowIcon(QIcon(str(resource_path("adamlab.svg"))))
         self._settings = settings_mod.settings()
         self._restore = restore
         self._closed = False

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters  # noqa: F401  (registers ImageExporter, SVGExporter, CSVExporter)
-from PySide6.QtCore import QObject, QPointF
+import pyqtgraph.exporters  # noqa: F401  (ImageExporter)
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize
+from PySide6.QtGui import QPainter
+from PySide6.QtSvg import QSvgGenerator
 
 from adamlab.ui import theme
 
@@ -94,12 +96,36 @@ def export_plot(plot: pg.PlotItem, path: str | Path) -> Path:
         exporter = pg.exporters.ImageExporter(plot)
         exporter.parameters()["width"] = max(int(plot.sceneBoundingRect().width()) * 2, 800)
     elif ext == ".svg":
-        exporter = pg.exporters.SVGExporter(plot)
+        return export_svg(plot, path)
     elif ext == ".csv":
         return export_csv(plot, path)
     else:
         raise ValueError(f"export format must be .png, .svg or .csv, got {ext or 'no extension'!r}")
     exporter.export(str(path))
+    return path
+
+
+def export_svg(plot: pg.PlotItem, path: str | Path) -> Path:
+    """Render ``plot`` as vector SVG with Qt's own QSvgGenerator.
+
+    pyqtgraph's SVGExporter fails on the path syntax that Qt ≥ 6.9 writes (pyqtgraph issue #3485, open),
+    so the scene region under the plot is rendered straight into an SVG paint device instead.
+    """
+    path = Path(path)
+    rect = plot.sceneBoundingRect()
+    gen = QSvgGenerator()
+    gen.setFileName(str(path))
+    gen.setSize(QSize(int(rect.width()), int(rect.height())))
+    gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+    gen.setTitle(plot.titleLabel.text or "AdamLab plot")
+    painter = QPainter()
+    if not painter.begin(gen):
+        raise OSError(f"cannot write {path}")
+    try:
+        painter.fillRect(QRectF(0, 0, rect.width(), rect.height()), pg.mkColor(theme.background()))
+        plot.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
+    finally:
+        painter.end()
     return path
 
 

@@ -1,0 +1,142 @@
+"""The main window: panels, shortcuts, menus, themes, persistence, the --screenshot command."""
+
+import os
+import subprocess
+import sys
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from adamlab import app as app_mod
+from adamlab.app import PANEL_KEYS, MainWindow
+from adamlab.ui import settings as settings_mod
+from adamlab.ui import theme
+
+
+@pytest.fixture
+def fresh_settings(tmp_path, monkeypatch):
+    path = tmp_path / "settings.ini"
+    monkeypatch.setenv("ADAMLAB_SETTINGS", str(path))
+    return path
+
+
+@pytest.fixture
+def window(qtbot, fresh_settings):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    theme.apply_theme("light")
+
+
+def test_window_has_every_panel_in_the_sidebar(window):
+    assert window.sidebar.count() == len(PANEL_KEYS) == 4
+    titles = [window.sidebar.item(i).text() for i in range(4)]
+    assert [p.key for p in window.panels] == PANEL_KEYS
+    for i, p in enumerate(window.panels):
+        assert titles[i] == f"{i + 1}  {p.title}"
+
+
+def test_ctrl_number_switches_panels_and_status_bar_shows_the_hint(window, qtbot):
+    for i in (3, 1, 2, 0):
+        qtbot.keyClick(window, getattr(Qt.Key, f"Key_{i + 1}"), Qt.KeyboardModifier.ControlModifier)
+        assert window.stack.currentIndex() == i
+        assert window.sidebar.currentRow() == i
+        assert window.statusBar().currentMessage() == window.panels[i].hint
+
+
+def test_clicking_the_sidebar_switches_panels(window, qtbot):
+    item = window.sidebar.item(2)
+    rect = window.sidebar.visualItemRect(item)
+    qtbot.mouseClick(window.sidebar.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.current_panel() is window.panels[2]
+
+
+def test_menus_exist_with_their_actions(window):
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert set(menus) == {"File", "View", "Help"}
+    file_actions = [a.text().replace("&", "") for a in menus["File"].actions() if a.text()]
+    assert any("PNG" in t for t in file_actions) and any("SVG" in t for t in file_actions)
+    assert any("CSV" in t for t in file_actions) and "Quit" in file_actions
+    help_actions = [a.text().replace("&", "") for a in menus["Help"].actions()]
+    assert "What am I looking at?" in help_actions and "About AdamLab" in help_actions
+
+
+def test_about_names_the_versions(window):
+    import numpy
+    import PySide6
+
+    text = window.about_text()
+    assert numpy.__version__ in text and PySide6.__version__ in text and pg.__version__ in text
+
+
+def test_dark_theme_recolours_the_plots(window):
+    window.set_theme("dark")
+    views = window.findChildren(pg.GraphicsView)
+    assert views, "no plots found in the window"
+    for v in views:
+        assert v.backgroundBrush().color().name().lower() == theme.background().lower() == "#1e1e1e"
+    window.set_theme("light")
+    assert all(v.backgroundBrush().color().name().lower() == "#ffffff" for v in views)
+
+
+def test_theme_and_panel_persist_across_sessions(qtbot, fresh_settings):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show_panel("surface")
+    w.set_theme("dark")
+    w.close()
+    s = settings_mod.settings()
+    assert s.value("theme") == "dark"
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.current_panel().key == "surface"
+    assert theme.current() == "dark"
+    w2.close()
+    theme.apply_theme("light")
+
+
+def test_panel_argument_wins_over_the_saved_panel(qtbot, fresh_settings):
+    w = MainWindow(panel="monitor")
+    qtbot.addWidget(w)
+    assert w.current_panel().key == "monitor"
+
+
+def test_a_corrupt_saved_setting_is_ignored(qtbot, fresh_settings):
+    s = settings_mod.settings()
+    for key in PANEL_KEYS:
+        s.setValue(f"panels/{key}", "{not json")
+    s.setValue("panel", "banana")
+    s.sync()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert w.current_panel().key == "ema"
+
+
+def test_main_dispatches_help_without_creating_a_window(capsys):
+    with pytest.raises(SystemExit) as e:
+        app_mod.main(["--help"])
+    assert e.value.code == 0
+    assert "usage: adamlab" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("panel", ["ema", "surface"])
+def test_screenshot_command_writes_a_png_of_the_window(tmp_path, panel):
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ADAMLAB_SETTINGS=str(tmp_path / "s.ini"))
+    r = subprocess.run([sys.executable, "-m", "adamlab", "--screenshot", str(out), "--panel", panel,
+                        "--size", "1000x700"], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1000, 700)
+    # Not a blank image: a real window has many distinct colours.
+    colours = {img.pixel(x, y) for x in range(0, 1000, 25) for y in range(0, 700, 25)}
+    assert len(colours) > 10
+
+
+def test_every_panel_loads(window):
+    missing = [p.key for p in window.panels if isinstance(p, app_mod._Missing)]
+    assert missing == []

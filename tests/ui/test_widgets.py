@@ -1,0 +1,101 @@
+"""Shared widgets: the float slider's scales, the optimizer editor, plot export."""
+
+import csv
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+
+from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor, from_core, to_core
+from adamlab.ui.widgets.plots import export_plot
+
+
+@pytest.fixture
+def slider(qtbot):
+    def make(*args, **kw):
+        s = FloatSlider(*args, **kw)
+        qtbot.addWidget(s)
+        return s
+
+    return make
+
+
+def test_beta_scale_gives_equal_travel_per_decade_of_1_minus_beta(slider):
+    s = slider("β", 0.0, 0.9999, 0.9, scale="beta", decimals=4, ticks=1000)
+    seen = []
+    s.valueChanged.connect(seen.append)
+    # x = -log10(1-β) runs over [0, 4]: 0.9, 0.99, 0.999 sit at 1/4, 2/4, 3/4 of the travel.
+    for tick, beta in ((250, 0.9), (500, 0.99), (750, 0.999), (1000, 0.9999), (0, 0.0)):
+        s.slider.setValue(tick)
+        assert s.value() == pytest.approx(beta, abs=1e-12)
+        assert s.spin.value() == pytest.approx(beta, abs=1e-12)
+    assert seen[-1] == 0.0 and 0.999 in seen
+
+
+def test_typing_in_the_spin_box_moves_the_slider(slider, qtbot):
+    s = slider("lr", 1e-4, 1.0, 1e-3, scale="log", decimals=4, ticks=400)
+    s.spin.setValue(0.01)
+    assert s.value() == 0.01
+    # log10(0.01) is half way between log10(1e-4) and log10(1).
+    assert s.slider.value() == 200
+
+
+def test_linear_scale_clamps_and_rounds(slider):
+    s = slider("σ", 0.0, 2.0, 0.5, decimals=2)
+    s.setValue(5.0)
+    assert s.value() == 2.0
+    s.setValue(0.123)
+    assert s.value() == 0.12
+
+
+@pytest.mark.parametrize("args", [(1.0, 0.0), (0.0, 1.0)])
+def test_invalid_slider_ranges_are_refused(args, qtbot):
+    lo, hi = args
+    with pytest.raises(ValueError, match="minimum"):
+        FloatSlider("x", lo, hi, 0.5, scale="log" if lo == 0.0 else "linear")
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_KNOBS))
+def test_editor_builds_a_valid_optimizer_for_every_kind(kind, qtbot):
+    optim = pytest.importorskip("adamlab.core.optim")
+    ed = OptimizerEditor(kind)
+    qtbot.addWidget(ed)
+    opt = optim.make_optimizer(kind, **ed.hyper())
+    assert opt.lr == KIND_KNOBS[kind]["lr"]
+    if "beta1" in KIND_KNOBS[kind]:
+        assert tuple(opt.betas) == (KIND_KNOBS[kind]["beta1"], KIND_KNOBS[kind]["beta2"])
+
+
+def test_editor_edits_reach_the_spec(qtbot):
+    ed = OptimizerEditor("adam")
+    qtbot.addWidget(ed)
+    with qtbot.waitSignal(ed.changed):
+        ed.controls["beta1"].slider.setValue(ed.controls["beta1"]._tick_of(0.85))
+    assert ed.hyper()["betas"] == (0.85, 0.999)
+    ed.set_values({"betas": (0.9, 0.95), "lr": 0.01, "unknown": 3})
+    assert ed.hyper()["betas"] == (0.9, 0.95) and ed.hyper()["lr"] == 0.01
+    ed.reset()
+    assert ed.hyper()["betas"] == (0.9, 0.999)
+    assert from_core(to_core(ed.values())) == ed.values()
+
+
+def test_export_png_svg_and_full_csv(qtbot, tmp_path):
+    w = pg.PlotWidget()
+    qtbot.addWidget(w)
+    x = np.arange(20000.0)
+    curve = w.plot(x, np.sin(x / 100), name="sine")
+    curve.setDownsampling(auto=True, method="peak")
+    w.plot([0, 1], [5, 6], name="line")
+    w.resize(400, 300)
+    w.show()
+    qtbot.waitExposed(w)
+    plot = w.getPlotItem()
+    assert export_plot(plot, tmp_path / "p.png").stat().st_size > 1000
+    assert "<svg" in (export_plot(plot, tmp_path / "p.svg")).read_text()
+    rows = list(csv.reader(open(export_plot(plot, tmp_path / "p.csv"))))
+    assert rows[0] == ["sine_x", "sine_y", "line_x", "line_y"]
+    assert len(rows) == 1 + 20000  # the full data, not the downsampled view
+    assert float(rows[12345][1]) == pytest.approx(np.sin(12344 / 100), abs=1e-9)
+    with pytest.raises(ValueError, match="png, .svg or .csv"):
+        export_plot(plot, tmp_path / "p.jpg")
