@@ -1,0 +1,245 @@
+"""Data for the tiny GPT: a character tokenizer, corpora, a train/validation split and padded batches.
+
+A corpus is a list of documents. In "lines" mode (names-style, microgpt's) every non-empty line is one
+document and is trained on as ``[BOS] + letters + [BOS]``. In "text" mode a continuous text is cut into
+windows of block_size characters, each trained on as ``[BOS] + window`` (so samples start from BOS too).
+Either way a document becomes a token sequence ``seq`` and contributes the predictions
+``seq[:n] → seq[1:n+1]`` with ``n = min(block_size, len(seq) - 1)``: longer documents are truncated, as in
+microgpt.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from adamlab.core import gpt
+
+MAX_CORPUS_BYTES = 64 * 1024 * 1024  # bigger files are refused rather than loaded half-way
+MAX_VOCAB = 1024  # more distinct characters than this is not a text a character model can learn here
+MODES = ("lines", "text")
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be used; the message is written for a person (a GUI shows it as is)."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# tokenizer
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """Characters ↔ ids: the sorted distinct characters get 0..n-1 and BOS is the last id (n), as in microgpt."""
+
+    chars: str
+
+    def __post_init__(self):
+        if len(set(self.chars)) != len(self.chars) or list(self.chars) != sorted(self.chars):
+            raise ValueError("chars must be distinct characters in sorted order")
+        object.__setattr__(self, "_index", {c: i for i, c in enumerate(self.chars)})
+
+    @classmethod
+    def from_docs(cls, docs) -> "Tokenizer":
+        return cls("".join(sorted(set("".join(docs)))))
+
+    @property
+    def bos(self) -> int:
+        return len(self.chars)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars) + 1
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self._index[c] for c in text]
+        except KeyError as e:
+            raise ValueError(f"character {e.args[0]!r} is not in the tokenizer's vocabulary") from None
+
+    def decode(self, ids) -> str:
+        """Text of the ids; BOS ends nothing here, it is simply skipped."""
+        return "".join(self.chars[i] for i in ids if i != self.bos)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# corpora
+
+
+@dataclass
+class Corpus:
+    """Documents ready to train on. ``truncated`` counts documents with more than block_size predictions."""
+
+    name: str  # "names" for the built-in corpus, else the file's path
+    mode: str
+    block_size: int
+    docs: list[str]
+    tokenizer: Tokenizer
+    truncated: int = 0
+    seqs: list[np.ndarray] = field(default_factory=list, repr=False)  # token ids of each document
+
+    def __len__(self):
+        return len(self.docs)
+
+
+def builtin_corpus_path() -> Path:
+    from adamlab.resources import resource_path
+
+    return resource_path("names.txt")
+
+
+def read_text(path) -> str:
+    """A file's text, or a CorpusError that says what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"Corpus file not found: {path}")
+    size = path.stat().st_size
+    if size > MAX_CORPUS_BYTES:
+        raise CorpusError(f"Corpus file is too large ({size / 2**20:.0f} MB; at most "
+                          f"{MAX_CORPUS_BYTES // 2**20} MB): {path}")
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise CorpusError(f"Corpus file looks binary (it contains NUL bytes), not text: {path}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"Corpus file is not UTF-8 text (bad byte at offset {e.start}): {path}") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\n\r\t")
+    if controls > max(8, len(text) // 100):
+        raise CorpusError(f"Corpus file looks binary ({controls} control characters), not text: {path}")
+    return text
+
+
+def docs_from_text(text: str, mode: str = "lines", block_size: int = 16) -> list[str]:
+    """Documents of a text: stripped non-empty lines, or consecutive windows of block_size characters."""
+    if mode == "lines":
+        return [line.strip() for line in text.split("\n") if line.strip()]  # microgpt's reading
+    if mode == "text":
+        text = text.replace("\r\n", "\n")
+        return [text[i : i + block_size] for i in range(0, len(text), block_size) if text[i : i + block_size].strip()]
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+def encode_doc(doc: str, tokenizer: Tokenizer, mode: str) -> np.ndarray:
+    """[BOS] + ids + [BOS] for a line, [BOS] + ids for a text window."""
+    ids = [tokenizer.bos] + tokenizer.encode(doc) + ([tokenizer.bos] if mode == "lines" else [])
+    return np.array(ids, dtype=np.int64)
+
+
+def make_corpus(docs, name: str = "docs", mode: str = "lines", block_size: int = 16,
+                tokenizer: Tokenizer | None = None) -> Corpus:
+    """A Corpus from documents already in memory; checks what load_corpus checks."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be an integer >= 1, got {block_size!r}")
+    docs = list(docs)
+    if not docs:
+        raise CorpusError(f"Corpus {name} is empty: it has no non-blank {'line' if mode == 'lines' else 'text'}")
+    tok = tokenizer or Tokenizer.from_docs(docs)
+    if len(tok.chars) < 2:
+        raise CorpusError(f"Corpus {name} uses a single character ({tok.chars!r}); a model needs at least two")
+    if len(tok.chars) > MAX_VOCAB:
+        raise CorpusError(f"Corpus {name} uses {len(tok.chars)} distinct characters; at most {MAX_VOCAB}")
+    try:
+        seqs = [encode_doc(d, tok, mode) for d in docs]
+    except ValueError as e:
+        raise CorpusError(f"Corpus {name}: {e}") from None
+    truncated = sum(1 for s in seqs if len(s) - 1 > block_size)
+    return Corpus(name, mode, block_size, docs, tok, truncated, seqs)
+
+
+def load_corpus(source="names", mode: str = "lines", block_size: int = 16) -> Corpus:
+    """Load the built-in names ("names") or a UTF-8 text file; raises CorpusError, never half-loads."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if str(source) == "names":
+        path, name = builtin_corpus_path(), "names"
+    else:
+        path = Path(source).expanduser()
+        name = str(path)
+    text = read_text(path)
+    return make_corpus(docs_from_text(text, mode, block_size), name, mode, block_size)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# split and batches
+
+
+def split_docs(seqs: list, val_fraction: float = 0.1, seed: int | None = 0):
+    """Split documents into (train, val): shuffled with ``seed`` (None keeps the order), val is the tail.
+
+    Taking the tail means that with a pre-shuffled list (microgpt's order) training still sees documents
+    0, 1, 2, … in order.
+    """
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    order = list(range(len(seqs)))
+    if seed is not None:
+        order = np.random.default_rng(seed).permutation(len(seqs)).tolist()
+    n_val = int(round(len(seqs) * val_fraction))
+    if val_fraction > 0 and len(seqs) >= 2:
+        n_val = max(n_val, 1)
+    n_val = min(n_val, len(seqs) - 1)  # always keep one training document
+    train = [seqs[i] for i in order[: len(seqs) - n_val]]
+    val = [seqs[i] for i in order[len(seqs) - n_val :]]
+    return train, val
+
+
+def make_batch(seqs, block_size: int, pad: int):
+    """Right-padded (inputs, targets, mask), each (B, T) with T the longest document's prediction count."""
+    ns = [min(block_size, len(s) - 1) for s in seqs]
+    B, T = len(seqs), max(ns)
+    inputs = np.full((B, T), pad, dtype=np.int64)
+    targets = np.full((B, T), pad, dtype=np.int64)
+    mask = np.zeros((B, T))
+    for b, (s, n) in enumerate(zip(seqs, ns)):
+        inputs[b, :n] = s[:n]
+        targets[b, :n] = s[1 : n + 1]
+        mask[b, :n] = 1.0
+    return inputs, targets, mask
+
+
+def batch_at(seqs, position: int, batch_size: int, block_size: int, pad: int):
+    """The batch of documents position, position+1, … (cycling), as microgpt's ``docs[step % len(docs)]``."""
+    N = len(seqs)
+    return make_batch([seqs[(position + j) % N] for j in range(batch_size)], block_size, pad)
+
+
+def iter_batches(seqs, batch_size: int, block_size: int, pad: int):
+    """Every document once, in order, in batches (the last one may be smaller): for validation."""
+    for i in range(0, len(seqs), batch_size):
+        yield make_batch(seqs[i : i + batch_size], block_size, pad)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# microgpt's exact setup
+
+
+@dataclass
+class MicrogptSetup:
+    docs: list[str]  # in microgpt's shuffled order
+    tokenizer: Tokenizer
+    config: gpt.GPTConfig
+    params: dict  # float64, bit-identical to microgpt's initial weights
+
+
+def microgpt_setup(docs, n_embd: int = 16, n_head: int = 4, n_layer: int = 1, block_size: int = 16,
+                   seed: int = 42, std: float = 0.08) -> MicrogptSetup:
+    """Reproduce microgpt.py's Python ``random`` draws: seed 42, shuffle the documents, then the weights.
+
+    ``docs`` is a list of documents in file order (e.g. ``load_corpus(path).docs``) or a path to a
+    names-style file.
+    """
+    if isinstance(docs, (str, Path)):
+        docs = docs_from_text(read_text(docs), "lines")
+    rng = random.Random(seed)
+    docs = list(docs)
+    rng.shuffle(docs)
+    tok = Tokenizer.from_docs(docs)
+    cfg = gpt.GPTConfig(tok.vocab_size, n_embd=n_embd, n_head=n_head, n_layer=n_layer, block_size=block_size)
+    return MicrogptSetup(docs, tok, cfg, gpt.microgpt_init(cfg, rng, std=std))

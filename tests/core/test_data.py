@@ -1,0 +1,137 @@
+"""Tokenizer, corpora (built-in and user files, good and bad), split, batches and microgpt's setup."""
+
+import random
+
+import numpy as np
+import pytest
+
+from adamlab.core import data, gpt
+from adamlab.core.data import CorpusError, Tokenizer
+
+
+def test_tokenizer_sorts_characters_and_puts_bos_last():
+    tok = Tokenizer.from_docs(["emma", "bob"])
+    assert tok.chars == "abemo"
+    assert tok.bos == 5 and tok.vocab_size == 6
+    assert tok.encode("mob") == [3, 4, 1]
+    assert tok.decode([tok.bos, 3, 4, 1, tok.bos]) == "mob"
+    with pytest.raises(ValueError, match="'z'"):
+        tok.encode("z")
+
+
+def test_builtin_corpus_is_thousands_of_lowercase_names():
+    corpus = data.load_corpus("names")
+    assert corpus.name == "names" and corpus.mode == "lines"
+    assert 3000 <= len(corpus) <= 10000
+    assert corpus.tokenizer.chars == "abcdefghijklmnopqrstuvwxyz"
+    assert all(d.isalpha() and d.islower() for d in corpus.docs)
+    assert len(set(corpus.docs)) == len(corpus.docs)
+    assert corpus.truncated == 0  # the longest Census first name is shorter than 16 letters
+    seq = corpus.seqs[corpus.docs.index("mary")]
+    assert seq.tolist() == [26] + [corpus.tokenizer.chars.index(c) for c in "mary"] + [26]
+
+
+def test_lines_mode_reads_like_microgpt_and_counts_truncated_documents(tmp_path):
+    p = tmp_path / "c.txt"
+    p.write_text("  ann \n\n\r\nbo\nabcdefghij\nabcde\n", encoding="utf-8")
+    corpus = data.load_corpus(p, block_size=5)
+    assert corpus.docs == ["ann", "bo", "abcdefghij", "abcde"]
+    # [BOS]+abcde+[BOS] has 6 predictions > 5: truncated, like the 10-letter one; "ann" has 4, "bo" 3
+    assert corpus.truncated == 2
+    x, y, mask = data.make_batch(corpus.seqs, 5, corpus.tokenizer.bos)
+    assert x.shape == (4, 5)
+    assert mask.sum(axis=1).tolist() == [4, 3, 5, 5]
+    assert corpus.tokenizer.decode(x[2]) == "abcd" and corpus.tokenizer.decode(y[2]) == "abcde"
+
+
+def test_text_mode_cuts_block_size_windows(tmp_path):
+    p = tmp_path / "t.txt"
+    text = "the cat sat on the mat.\nthe end"
+    p.write_text(text, encoding="utf-8")
+    corpus = data.load_corpus(p, mode="text", block_size=8)
+    assert "".join(corpus.docs) == text
+    assert [len(d) for d in corpus.docs] == [8, 8, 8, 7]
+    assert "\n" in corpus.tokenizer.chars
+    seq = corpus.seqs[0]
+    assert seq[0] == corpus.tokenizer.bos and len(seq) == 9 and corpus.truncated == 0
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "not found"),
+    (b"", "empty"),
+    (b"\n \n\t\n", "empty"),
+    (b"caf\xe9\n", "UTF-8"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00\x00", "binary"),
+    (bytes(range(1, 9)) * 20, "binary"),
+    (b"aaaa\naa\na\n", "single character"),
+])
+def test_bad_corpora_raise_a_readable_corpus_error(tmp_path, content, message):
+    p = tmp_path / "bad.txt"
+    if content is not None:
+        p.write_bytes(content)
+    with pytest.raises(CorpusError, match=message) as e:
+        data.load_corpus(p)
+    assert isinstance(e.value, ValueError) and str(p) in str(e.value)
+
+
+def test_utf8_with_bom_and_non_ascii_characters_loads(tmp_path):
+    p = tmp_path / "u.txt"
+    p.write_bytes("\ufeffzoë\nrenée\n".encode("utf-8"))
+    corpus = data.load_corpus(p)
+    assert corpus.docs == ["zoë", "renée"]
+    assert "ë" in corpus.tokenizer.chars and "é" in corpus.tokenizer.chars and "\ufeff" not in corpus.tokenizer.chars
+
+
+def test_bad_mode_and_block_size_raise_value_error():
+    with pytest.raises(ValueError, match="mode"):
+        data.load_corpus("names", mode="words")
+    with pytest.raises(ValueError, match="block_size"):
+        data.make_corpus(["ab"], block_size=0)
+
+
+def test_split_is_by_document_seeded_and_disjoint():
+    seqs = [np.array([i]) for i in range(100)]
+    train, val = data.split_docs(seqs, 0.1, seed=3)
+    assert len(train) == 90 and len(val) == 10
+    ids = sorted(int(s[0]) for s in train + val)
+    assert ids == list(range(100))
+    again = data.split_docs(seqs, 0.1, seed=3)
+    assert [int(s[0]) for s in again[1]] == [int(s[0]) for s in val]
+    assert [int(s[0]) for s in data.split_docs(seqs, 0.1, seed=4)[1]] != [int(s[0]) for s in val]
+    # without shuffling the tail is the validation set and training keeps the order
+    train, val = data.split_docs(seqs, 0.25, seed=None)
+    assert [int(s[0]) for s in train] == list(range(75)) and [int(s[0]) for s in val] == list(range(75, 100))
+    assert data.split_docs(seqs[:1], 0.5)[1] == []  # one document: all of it trains
+    with pytest.raises(ValueError, match="val_fraction"):
+        data.split_docs(seqs, 1.0)
+
+
+def test_batch_at_cycles_through_documents_in_order_and_pads_with_a_mask():
+    tok = Tokenizer.from_docs(["abc"])
+    seqs = [data.encode_doc(d, tok, "lines") for d in ["a", "abc", "bb"]]
+    x, y, mask = data.batch_at(seqs, 2, 3, block_size=16, pad=tok.bos)  # docs 2, 0, 1
+    B = tok.bos
+    assert x.tolist() == [[B, 1, 1, B], [B, 0, B, B], [B, 0, 1, 2]]
+    assert y.tolist() == [[1, 1, B, B], [0, B, B, B], [0, 1, 2, B]]
+    assert mask.tolist() == [[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]]
+    batches = list(data.iter_batches(seqs, 2, 16, B))
+    assert [b[0].shape[0] for b in batches] == [2, 1]
+
+
+def test_microgpt_setup_reproduces_pythons_random_draws():
+    docs = ["emma", "olivia", "ava", "isabella", "sophia"]
+    setup = data.microgpt_setup(docs, n_embd=4, n_head=2, block_size=8)
+    rng = random.Random(42)
+    expected = list(docs)
+    rng.shuffle(expected)
+    assert setup.docs == expected
+    assert setup.tokenizer.chars == "".join(sorted(set("".join(docs))))
+    assert setup.config.vocab_size == setup.tokenizer.vocab_size
+    first = [rng.gauss(0, 0.08) for _ in range(setup.config.n_embd)]
+    assert setup.params["wte"][0].tolist() == first
+    assert gpt.flat_buffer(setup.params).size == gpt.num_params(setup.config)
+
+
+def test_microgpt_setup_on_the_real_corpus(names_path):
+    setup = data.microgpt_setup(names_path)
+    assert len(setup.docs) == 32033 and setup.config.vocab_size == 27 and gpt.num_params(setup.config) == 4192
