@@ -1,0 +1,871 @@
+"""SGD, Adagrad, RMSprop, Adam and AdamW in NumPy, with torch.optim's formulas, defaults and update order.
+
+Every optimizer works in place on arrays of any shape::
+
+    opt = Adam(lr=1e-2)
+    opt.step(xy, grad)                         # one ndarray: (2,), or (K, 2) for K starts at once
+    opt.step(params, grads)                    # dicts name -> ndarray (a model)
+
+When the arrays of ``params`` are views tiling one contiguous 1-D buffer (build them with ``flatten``), a
+step is a handful of vectorised NumPy calls over the whole buffer instead of one set per tensor, and the
+optimizer's state is flat too (per-tensor views of it stay available by name through ``state_of``).
+
+Faithfulness: each ``_step_*`` function below is a line-by-line transcription of torch.optim's
+single-tensor CPU path (torch 2.x) -- same formulas, same order, same placement of eps -- so in float64 the
+parameters track torch's to round-off (~1e-13 relative after hundreds of steps with a changing lr).
+Where torch writes ``a.lerp_(b, w)``, ``a.addcmul_(x, y, value=c)`` or ``p.addcdiv_(x, y, value=c)`` we do
+the same arithmetic with ``out=`` ufuncs into preallocated scratch buffers, so a step allocates nothing.
+
+Hyperparameters are validated on construction and whenever they change (``opt.lr = 0.1``,
+``opt.set_hyperparameters(betas=(0.9, 0.95))``); bad values raise ValueError naming the argument and its
+allowed range. ``opt.state_dict()`` is a flat dict of ndarrays / ints / floats / bools / strings that
+``np.savez`` stores without pickle; ``load_state_dict`` continues bit-for-bit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
+    "OPTIMIZERS", "OptimizerKind", "make_optimizer", "optimizer_label",
+    "flatten", "FlatParams", "SINGLE",
+]
+
+SINGLE = "param"      # the state key used when step() is given one bare ndarray
+_FLAT = "__flat__"    # the state key of the one flat slot (all tensors of one contiguous buffer)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# validation
+
+def _fmt(x: float) -> str:
+    return "inf" if x == math.inf else f"{x:g}"
+
+
+def _real(name: str, value: Any, lo: float, hi: float = math.inf, lo_open=False, hi_open=True) -> float:
+    """value as a float in the interval lo..hi (open/closed as given), else ValueError naming the interval."""
+    rng = f"{'(' if lo_open else '['}{_fmt(lo)}, {_fmt(hi)}{')' if hi_open else ']'}"
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a number in {rng}, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in {rng}, got {value!r}") from None
+    ok = math.isfinite(x) and (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
+    if not ok:
+        raise ValueError(f"{name} must be in {rng}, got {value}")
+    return x
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool (True or False), got {value!r}")
+    return bool(value)
+
+
+def _nonneg(name):
+    return lambda v: _real(name, v, 0.0)
+
+
+def _positive(name):
+    return lambda v: _real(name, v, 0.0, lo_open=True)
+
+
+def _unit(name):           # [0, 1]
+    return lambda v: _real(name, v, 0.0, 1.0, hi_open=False)
+
+
+def _betas(value: Any) -> tuple[float, float]:
+    try:
+        b1, b2 = value
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair (beta1, beta2) with each in [0, 1), got {value!r}") from None
+    return (_real("betas[0]", b1, 0.0, 1.0), _real("betas[1]", b2, 0.0, 1.0))
+
+
+def _hyper(name: str, doc: str) -> property:
+    """A validated hyperparameter property: reading gives the value, assigning goes through the validator."""
+    def get(self):
+        return self._h[name]
+
+    def set_(self, value):
+        self.set_hyperparameters(**{name: value})
+
+    return property(get, set_, doc=doc)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# flat buffers
+
+class FlatParams(NamedTuple):
+    """One contiguous 1-D buffer and named views into it (each view C-contiguous, in insertion order)."""
+    buffer: np.ndarray                  # (n,)
+    views: dict[str, np.ndarray]        # name -> view of buffer with the tensor's shape
+
+
+def flatten(arrays_or_shapes: dict[str, Any], dtype=None) -> FlatParams:
+    """Lay tensors end to end in one contiguous 1-D buffer; return the buffer and a dict of named views.
+
+    ``arrays_or_shapes`` maps names to arrays (their values are copied in) or to shapes (zeros).
+    ``dtype`` defaults to the arrays' common dtype, or float64 for shapes. Pass the views to
+    ``Optimizer.step`` (for params, and a second ``flatten`` of the same shapes for grads) and the step
+    runs over the whole buffer at once.
+    """
+    items = []
+    for name, a in arrays_or_shapes.items():
+        if isinstance(a, np.ndarray):
+            items.append((name, a.shape, a))
+        else:
+            shape = (int(a),) if np.isscalar(a) else tuple(int(d) for d in a)
+            if any(d < 0 for d in shape):
+                raise ValueError(f"shape of {name!r} must have dimensions >= 0, got {shape}")
+            items.append((name, shape, None))
+    if dtype is None:
+        arrays = [a for _, _, a in items if a is not None]
+        dtype = np.result_type(*arrays) if arrays else np.float64
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise ValueError(f"dtype must be a floating dtype (float32 or float64), got {dtype}")
+    n = sum(math.prod(shape) for _, shape, _ in items)
+    buffer = np.zeros(n, dtype=dtype)
+    views, offset = {}, 0
+    for name, shape, a in items:
+        size = math.prod(shape)
+        view = buffer[offset:offset + size].reshape(shape)
+        if a is not None:
+            view[...] = a
+        views[name] = view
+        offset += size
+    return FlatParams(buffer, views)
+
+
+class _Layout(NamedTuple):
+    """Where each named tensor lives in a flat buffer: element offset and shape."""
+    names: tuple[str, ...]
+    offsets: tuple[int, ...]
+    shapes: tuple[tuple[int, ...], ...]
+
+    def view(self, flat: np.ndarray, name: str) -> np.ndarray:
+        i = self.names.index(name)
+        size = math.prod(self.shapes[i])
+        return flat[self.offsets[i]:self.offsets[i] + size].reshape(self.shapes[i])
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def _tiling(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, _Layout] | None:
+    """(buffer, layout) if the arrays are C-contiguous views exactly tiling one contiguous 1-D array, else None."""
+    first = next(iter(arrays.values()))
+    base = first.base if isinstance(first, np.ndarray) else None
+    if (not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous
+            or not base.flags.writeable):
+        return None
+    start, item = _address(base), base.itemsize
+    pieces = []
+    for name, a in arrays.items():
+        if not isinstance(a, np.ndarray) or a.base is not base or a.dtype != base.dtype \
+                or not a.flags.c_contiguous:
+            return None
+        off, rem = divmod(_address(a) - start, item)
+        if rem or off < 0 or off + a.size > base.size:
+            return None
+        pieces.append((off, a.size, name, a.shape))
+    cursor = 0
+    for off, size, _, _ in sorted(pieces):
+        if size == 0:
+            continue
+        if off != cursor:           # a gap or an overlap: not a tiling
+            return None
+        cursor += size
+    if cursor != base.size:
+        return None
+    names, offsets, shapes = zip(*[(name, off, shape) for off, _, name, shape in pieces])
+    return base, _Layout(names, offsets, shapes)
+
+
+def _check_grad(name: str, p: np.ndarray, g) -> np.ndarray:
+    """g as an ndarray of p's shape (NumPy scalars, e.g. the grad of a 0-d param, are accepted)."""
+    if not isinstance(g, np.ndarray):
+        g = np.asarray(g)
+    if g.shape != p.shape or not (np.issubdtype(g.dtype, np.floating) or np.issubdtype(g.dtype, np.integer)):
+        raise ValueError(f"grads[{name!r}] must be a real array of shape {p.shape}, got "
+                         f"shape {g.shape} dtype {g.dtype}")
+    return g
+
+
+def _check_grads(params: dict, grads: dict) -> None:
+    for name, p in params.items():
+        _check_grad(name, p, grads[name])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# per-tensor state
+
+class _Slot:
+    """Optimizer state for one tensor (or one flat buffer): torch's per-parameter ``state`` plus scratch."""
+    __slots__ = ("step", "state", "shape", "dtype", "tmp", "denom", "gbuf", "gather", "layout")
+
+    def __init__(self, shape, dtype, state: dict[str, np.ndarray], step=0, layout=None):
+        self.step = step                       # torch's state["step"]: updates applied to this tensor
+        self.state = state                     # name -> ndarray of `shape`, e.g. exp_avg, exp_avg_sq
+        self.shape, self.dtype = shape, dtype
+        self.layout = layout                   # _Layout when this slot is a flat buffer of many tensors
+        self.tmp = np.empty(shape, dtype)      # scratch, so a step allocates nothing
+        self.denom = np.empty(shape, dtype)
+        self.gbuf = np.empty(shape, dtype)     # grad + weight decay
+        self.gather = None                     # flat grads copied together when they are not one buffer
+
+
+def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray) -> None:
+    """a <- a + w·(b − a), in torch.lerp's exact form (it switches formulas at w = 0.5 for accuracy)."""
+    np.subtract(b, a, out=tmp)
+    if w < 0.5:
+        tmp *= w
+        a += tmp
+    else:
+        tmp *= 1.0 - w
+        np.subtract(b, tmp, out=a)
+
+
+def _with_l2(p: np.ndarray, g: np.ndarray, weight_decay: float, out: np.ndarray) -> np.ndarray:
+    """g + wd·p (torch: grad.add(param, alpha=weight_decay)): L2 decay folded into the gradient."""
+    np.multiply(p, weight_decay, out=out)
+    np.add(g, out, out=out)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the optimizers
+
+class Optimizer:
+    """Base class: hyperparameter validation, state bookkeeping, flat-buffer detection, (de)serialisation.
+
+    Subclasses define ``_VALIDATORS`` (name -> function returning the validated value), ``_init_state``
+    (fresh per-tensor state) and ``_update`` (one step of one tensor or flat buffer, in place).
+    """
+    _VALIDATORS: dict[str, Callable[[Any], Any]] = {}
+
+    lr = _hyper("lr", "Learning rate; may be changed between steps (schedules drive it).")
+
+    def __init__(self, **hyper):
+        self._h: dict[str, Any] = {}
+        self._state: dict[str, _Slot] = {}
+        self._t = 0
+        self._cache = None                     # the last flat call's arrays, to skip re-detecting the tiling
+        self.set_hyperparameters(**hyper)
+
+    # -- hyperparameters ------------------------------------------------------------------------------
+    def set_hyperparameters(self, **changes) -> None:
+        """Validate and apply changes atomically (nothing changes if any value is invalid)."""
+        unknown = set(changes) - set(self._VALIDATORS)
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s) for {type(self).__name__}: {sorted(unknown)}; "
+                             f"allowed: {sorted(self._VALIDATORS)}")
+        new = dict(self._h)
+        for name, value in changes.items():
+            new[name] = self._VALIDATORS[name](value)
+        self._check_combination(new)
+        self._h = new
+        self._apply()
+
+    def _check_combination(self, h: dict) -> None:
+        """Constraints between hyperparameters (e.g. nesterov needs momentum); override where needed."""
+
+    def _apply(self) -> None:
+        """Copy hyperparameters into plain attributes read by the hot path."""
+        self._lr = self._h["lr"]
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The current hyperparameters as a new dict (torch's argument names)."""
+        return dict(self._h)
+
+    @property
+    def t(self) -> int:
+        """Number of step() calls taken so far."""
+        return self._t
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._h.items())
+        return f"{type(self).__name__}({args})"
+
+    # -- stepping -------------------------------------------------------------------------------------
+    def step(self, params, grads) -> None:
+        """One update, in place. ``params``/``grads``: one ndarray, or dicts name -> ndarray of equal shapes.
+
+        State is kept per name (``SINGLE`` for a bare array) and created on first sight of a name, as in
+        torch. If the param arrays are views tiling one contiguous 1-D buffer, the whole buffer is stepped
+        at once (grads are used in place when they tile a buffer the same way, else gathered).
+        """
+        if isinstance(params, np.ndarray):          # hot path: one array, e.g. (2,) or (K, 2)
+            slot = self._state.get(SINGLE)
+            if slot is None or slot.shape != params.shape or type(grads) is not np.ndarray \
+                    or grads.shape != params.shape:
+                grads = _check_grad(SINGLE, params, grads)
+                slot = self._slot_for(SINGLE, params, grads)
+            self._t += 1
+            slot.step += 1
+            self._update(slot, params, grads)
+            return
+        if not isinstance(params, dict) or not isinstance(grads, dict):
+            raise ValueError("params and grads must both be ndarrays or both be dicts name -> ndarray, "
+                             f"got {type(params).__name__} and {type(grads).__name__}")
+        flat = self._flat_pair(params, grads)
+        if flat is not None:
+            slot, p, g = flat
+            self._t += 1
+            slot.step += 1
+            self._update(slot, p, g)
+            return
+        if params.keys() != grads.keys():
+            raise ValueError(f"params and grads must have the same names; params only: "
+                             f"{sorted(params.keys() - grads.keys())}, grads only: "
+                             f"{sorted(grads.keys() - params.keys())}")
+        if _FLAT in self._state:
+            self._scatter()
+        work = [(self._slot_for(name, p, grads[name]), p, _check_grad(name, p, grads[name]))
+                for name, p in params.items()]
+        self._t += 1
+        for slot, p, g in work:
+            slot.step += 1
+            self._update(slot, p, g)
+
+    def _slot_for(self, name: str, p, g) -> _Slot:
+        """The state slot of tensor `name`, created on first use; checks shapes and dtypes (not g's type)."""
+        if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
+            raise ValueError(f"params[{name!r}] must be a floating-point ndarray, got "
+                             f"{getattr(p, 'dtype', type(p).__name__)}")
+        if not p.flags.writeable:
+            raise ValueError(f"params[{name!r}] must be writeable (the update is in place)")
+        _check_grad(name, p, g)
+        slot = self._state.get(name)
+        if slot is None:
+            slot = self._state[name] = _Slot(p.shape, p.dtype, self._init_state(p.shape, p.dtype))
+        elif slot.shape != p.shape:
+            raise ValueError(f"params[{name!r}] has shape {p.shape} but its optimizer state has shape "
+                             f"{slot.shape}; call reset() or make a new optimizer")
+        return slot
+
+    def _flat_pair(self, params: dict, grads: dict):
+        """(flat slot, flat params, flat grads) when params tile one buffer and the state can be flat, else None.
+
+        The tiling check costs a few µs per tensor, so the last answer is cached against the identity of
+        the arrays (the cache holds them, so their ids cannot be reused by other arrays meanwhile).
+        """
+        keys, pids, gids = tuple(params), tuple(map(id, params.values())), tuple(map(id, grads.values()))
+        c = self._cache
+        if c is not None and c[0] == keys and c[1] == pids:
+            slot, pflat = c[3], c[4]
+            if c[2] == gids:                                # same grad arrays as last time
+                return slot, pflat, (c[5] if c[5] is not None else self._gather(slot, grads))
+        else:
+            self._cache = None
+            if not params or keys != tuple(grads):
+                return None
+            tiled = _tiling(params)
+            if tiled is None:
+                return None
+            pflat, layout = tiled
+            slot = self._flat_slot(layout, pflat)
+            if slot is None:
+                return None
+        _check_grads(params, grads)
+        gt = _tiling(grads)
+        direct = gt[0] if gt is not None and gt[1] == slot.layout and gt[0].dtype == slot.dtype else None
+        self._cache = (keys, pids, gids, slot, pflat, direct, tuple(params.values()), tuple(grads.values()))
+        return slot, pflat, (direct if direct is not None else self._gather(slot, grads))
+
+    @staticmethod
+    def _gather(slot: _Slot, grads: dict) -> np.ndarray:
+        """Copy per-tensor grads into one flat array laid out like the params' buffer."""
+        if slot.gather is None:
+            slot.gather = np.empty(slot.shape, slot.dtype)
+        for name in slot.layout.names:
+            np.copyto(slot.layout.view(slot.gather, name), grads[name])
+        return slot.gather
+
+    def _flat_slot(self, layout: _Layout, pflat: np.ndarray) -> _Slot | None:
+        """The flat slot for `layout`: reused, or built from per-tensor slots. None if it cannot be flat.
+
+        Per-tensor state can be merged only when torch would treat the tensors alike: all of them new, or
+        all with the same step count and the same kinds of state (else we step per tensor, still exact).
+        """
+        slot = self._state.get(_FLAT)
+        if slot is not None:
+            if slot.layout == layout and slot.dtype == pflat.dtype:
+                return slot
+            self._scatter()
+        parts = [self._state.get(name) for name in layout.names]
+        known = [s for s in parts if s is not None]
+        if known and (len(known) != len(parts) or len({s.step for s in known}) != 1
+                      or len({frozenset(s.state) for s in known}) != 1 or any(s.dtype != pflat.dtype for s in known)):
+            return None
+        state = self._init_state(pflat.shape, pflat.dtype)
+        step = 0
+        if known:
+            step = known[0].step
+            state = {key: np.zeros(pflat.shape, pflat.dtype) for key in known[0].state}
+            for name, s in zip(layout.names, known):
+                for key, arr in s.state.items():
+                    layout.view(state[key], name)[...] = arr
+                del self._state[name]
+        slot = self._state[_FLAT] = _Slot(pflat.shape, pflat.dtype, state, step, layout)
+        return slot
+
+    def _scatter(self) -> None:
+        """Split the flat slot back into per-tensor slots (copies), e.g. when params stop being one buffer."""
+        flat = self._state.pop(_FLAT)
+        self._cache = None
+        for name, shape in zip(flat.layout.names, flat.layout.shapes):
+            state = {key: flat.layout.view(arr, name).copy() for key, arr in flat.state.items()}
+            self._state[name] = _Slot(shape, flat.dtype, state, flat.step)
+
+    def reset(self) -> None:
+        """Forget all state (moments, step counts); hyperparameters stay."""
+        self._state.clear()
+        self._cache = None
+        self._t = 0
+
+    # -- state access ---------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """Names of the tensors that have state (flat buffers listed tensor by tensor)."""
+        out = []
+        for key, slot in self._state.items():
+            out.extend(slot.layout.names if key == _FLAT else [key])
+        return out
+
+    def _find(self, name: str | None) -> tuple[_Slot, Callable[[np.ndarray], np.ndarray]]:
+        """(slot, view) for tensor `name`: view maps a slot-sized array to that tensor's part of it."""
+        name = SINGLE if name is None else name
+        slot = self._state.get(name)
+        if slot is not None:
+            return slot, lambda a: a
+        flat = self._state.get(_FLAT)
+        if flat is not None and name in flat.layout.names:
+            return flat, lambda a: flat.layout.view(a, name)
+        raise KeyError(f"no optimizer state for {name!r} (not stepped yet); known: {self.names()}")
+
+    def state_of(self, name: str | None = None) -> dict[str, Any]:
+        """Views (not copies) of tensor `name`'s state arrays, plus its step count under "step"."""
+        slot, view = self._find(name)
+        out: dict[str, Any] = {key: view(arr) for key, arr in slot.state.items()}
+        out["step"] = slot.step
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """A flat dict of ndarrays/ints/floats/bools/strings (``np.savez(path, **d)`` needs no pickle)."""
+        d: dict[str, Any] = {"optimizer": type(self).__name__, "t": self._t,
+                             "slots": np.array(list(self._state), dtype=str)}
+        for name, value in self._h.items():
+            d[f"hyper.{name}"] = np.array(value, dtype=np.float64) if isinstance(value, tuple) else value
+        for key, slot in self._state.items():
+            d[f"slot.{key}.step"] = slot.step
+            d[f"slot.{key}.shape"] = np.array(slot.shape, dtype=np.int64)
+            d[f"slot.{key}.dtype"] = slot.dtype.str
+            for skey, arr in slot.state.items():
+                d[f"slot.{key}.state.{skey}"] = arr.copy()
+            if slot.layout is not None:
+                lay = slot.layout
+                d["flat.names"] = np.array(lay.names, dtype=str)
+                d["flat.offsets"] = np.array(lay.offsets, dtype=np.int64)
+                d["flat.ndims"] = np.array([len(s) for s in lay.shapes], dtype=np.int64)
+                d["flat.dims"] = np.array([n for s in lay.shapes for n in s], dtype=np.int64)
+        return d
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        """Restore hyperparameters, step counts and state from ``state_dict()`` (or an ``np.load`` of it)."""
+        kind = str(d["optimizer"])
+        if kind != type(self).__name__:
+            raise ValueError(f"state_dict is for {kind}, not {type(self).__name__}")
+        hyper = {}
+        for name, default in self._h.items():
+            value = d[f"hyper.{name}"]
+            if isinstance(default, tuple):
+                hyper[name] = tuple(float(x) for x in np.asarray(value))
+            elif isinstance(default, bool):
+                hyper[name] = bool(value)
+            else:
+                hyper[name] = float(value)
+        self.set_hyperparameters(**hyper)
+        state: dict[str, _Slot] = {}
+        for key in np.asarray(d["slots"]).tolist():
+            prefix = f"slot.{key}."
+            arrays = {k[len(prefix + "state."):]: np.array(v) for k, v in d.items()
+                      if k.startswith(prefix + "state.")}
+            shape = tuple(np.asarray(d[prefix + "shape"]).tolist())
+            dtype = np.dtype(str(d[prefix + "dtype"]))
+            if any(a.shape != shape or a.dtype != dtype for a in arrays.values()):
+                raise ValueError(f"state_dict arrays of {key!r} must have shape {shape} and dtype {dtype}")
+            layout = None
+            if key == _FLAT:
+                ndims, dims = np.asarray(d["flat.ndims"]).tolist(), np.asarray(d["flat.dims"]).tolist()
+                shapes, i = [], 0
+                for n in ndims:
+                    shapes.append(tuple(dims[i:i + n]))
+                    i += n
+                layout = _Layout(tuple(np.asarray(d["flat.names"]).tolist()),
+                                 tuple(np.asarray(d["flat.offsets"]).tolist()), tuple(shapes))
+            state[key] = _Slot(shape, dtype, arrays, int(d[prefix + "step"]), layout)
+        self._state = state
+        self._t = int(d["t"])
+        self._cache = None
+
+    # -- subclass hooks -------------------------------------------------------------------------------
+    def _init_state(self, shape, dtype) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _update(self, slot: _Slot, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD).
+
+        g ← g + wd·θ
+        b ← g                        on the first momentum step, then  b ← μ·b + (1 − dampening)·g
+        g ← g + μ·b   (Nesterov)     or   g ← b
+        θ ← θ − lr·g
+    """
+    _VALIDATORS = {"lr": _nonneg("lr"), "momentum": _nonneg("momentum"), "dampening": _unit("dampening"),
+                   "nesterov": lambda v: _flag("nesterov", v), "weight_decay": _nonneg("weight_decay")}
+    momentum = _hyper("momentum", "Momentum μ >= 0 (0 = plain SGD).")
+    dampening = _hyper("dampening", "Dampening in [0, 1] of the gradient added to the momentum buffer.")
+    nesterov = _hyper("nesterov", "Nesterov momentum (needs momentum > 0 and dampening 0).")
+    weight_decay = _hyper("weight_decay", "L2 penalty added to the gradient, >= 0.")
+
+    def __init__(self, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                         weight_decay=weight_decay)
+
+    def _check_combination(self, h):
+        if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
+            raise ValueError("nesterov=True requires momentum in (0, inf) and dampening = 0, got "
+                             f"momentum={h['momentum']}, dampening={h['dampening']}")
+
+    def _apply(self):
+        h = self._h
+        self._lr, self._mu, self._damp, self._nesterov, self._wd = (
+            h["lr"], h["momentum"], h["dampening"], h["nesterov"], h["weight_decay"])
+
+    def _init_state(self, shape, dtype):
+        return {}                                   # the momentum buffer is born from the first gradient
+
+    def _update(self, slot, p, g):
+        if self._wd != 0:
+            g = _with_l2(p, g, self._wd, slot.gbuf)
+        mu, tmp = self._mu, slot.tmp
+        if mu != 0:
+            buf = slot.state.get("momentum_buffer")
+            if buf is None:                         # torch: buf = clone(grad)
+                buf = slot.state["momentum_buffer"] = np.array(g, dtype=slot.dtype)
+            else:                                   # torch: buf.mul_(μ).add_(g, alpha=1 − dampening)
+                buf *= mu
+                np.multiply(g, 1.0 - self._damp, out=tmp)
+                buf += tmp
+            if self._nesterov:                      # torch: g = g.add(buf, alpha=μ)
+                np.multiply(buf, mu, out=slot.denom)
+                np.add(g, slot.denom, out=slot.denom)
+                g = slot.denom
+            else:
+                g = buf
+        np.multiply(g, -self._lr, out=tmp)          # torch: param.add_(g, alpha=−lr)
+        p += tmp
+
+
+class Adagrad(Optimizer):
+    """Adagrad (torch.optim.Adagrad): per-coordinate lr shrinking with the sum of squared gradients.
+
+        g ← g + wd·θ
+        clr = lr / (1 + (t − 1)·lr_decay)
+        s ← s + g²                   (s starts at initial_accumulator_value)
+        θ ← θ − clr·g / (√s + ε)
+    """
+    _VALIDATORS = {"lr": _nonneg("lr"), "lr_decay": _nonneg("lr_decay"), "weight_decay": _nonneg("weight_decay"),
+                   "initial_accumulator_value": _nonneg("initial_accumulator_value"), "eps": _positive("eps")}
+    lr_decay = _hyper("lr_decay", "Learning-rate decay >= 0: clr = lr / (1 + (t − 1)·lr_decay).")
+    weight_decay = _hyper("weight_decay", "L2 penalty added to the gradient, >= 0.")
+    initial_accumulator_value = _hyper("initial_accumulator_value", "Starting value of the sum, >= 0.")
+    eps = _hyper("eps", "Added to √sum in the denominator, > 0.")
+
+    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+        super().__init__(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         initial_accumulator_value=initial_accumulator_value, eps=eps)
+
+    def _apply(self):
+        h = self._h
+        self._lr, self._lr_decay, self._wd, self._eps = h["lr"], h["lr_decay"], h["weight_decay"], h["eps"]
+
+    def _init_state(self, shape, dtype):
+        return {"sum": np.full(shape, self._h["initial_accumulator_value"], dtype=dtype)}
+
+    def _clr(self, step: int) -> float:
+        """The decayed learning rate at (1-based) step `step`."""
+        return self._lr / (1 + (step - 1) * self._lr_decay)
+
+    def _denom(self, slot, out):
+        """√sum + ε: the per-coordinate divisor."""
+        np.sqrt(slot.state["sum"], out=out)
+        out += self._eps
+        return out
+
+    def _update(self, slot, p, g):
+        if self._wd != 0:
+            g = _with_l2(p, g, self._wd, slot.gbuf)
+        s, tmp = slot.state["sum"], slot.tmp
+        clr = self._clr(slot.step)
+        np.multiply(g, g, out=tmp)                  # torch: state_sum.addcmul_(g, g, value=1)
+        s += tmp
+        denom = self._denom(slot, slot.denom)
+        np.multiply(g, -clr, out=tmp)               # torch: param.addcdiv_(g, std, value=−clr)
+        tmp /= denom
+        p += tmp
+
+    def inspect(self, name: str | None = None) -> dict[str, Any]:
+        """Snapshot (copies) for tensor `name`: sum, denom = √sum + ε, clr and effective lr = clr/denom."""
+        slot, view = self._find(name)
+        denom = self._denom(slot, np.empty(slot.shape, slot.dtype))
+        clr = self._clr(max(slot.step, 1))
+        return {"t": slot.step, "sum": view(slot.state["sum"]).copy(), "denom": view(denom).copy(),
+                "clr": clr, "effective_lr": view(clr / denom).copy()}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (torch.optim.RMSprop), optionally centered and with momentum.
+
+        g ← g + wd·θ
+        v ← α·v + (1 − α)·g²
+        centered:  ḡ ← lerp(ḡ, g, 1 − α);  denom = √(v − ḡ²) + ε    else  denom = √v + ε
+        momentum:  b ← μ·b + g/denom;  θ ← θ − lr·b                  else  θ ← θ − lr·g/denom
+    """
+    _VALIDATORS = {"lr": _nonneg("lr"), "alpha": _unit("alpha"), "eps": _positive("eps"),
+                   "weight_decay": _nonneg("weight_decay"), "momentum": _nonneg("momentum"),
+                   "centered": lambda v: _flag("centered", v)}
+    alpha = _hyper("alpha", "Smoothing constant of the squared-gradient average, in [0, 1].")
+    eps = _hyper("eps", "Added to the root in the denominator, > 0.")
+    weight_decay = _hyper("weight_decay", "L2 penalty added to the gradient, >= 0.")
+    momentum = _hyper("momentum", "Momentum >= 0 applied to the normalised step.")
+    centered = _hyper("centered", "Divide by an estimate of the gradient's variance instead of its 2nd moment.")
+
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        super().__init__(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                         centered=centered)
+
+    def _apply(self):
+        h = self._h
+        self._lr, self._alpha, self._eps, self._wd, self._mu, self._centered = (
+            h["lr"], h["alpha"], h["eps"], h["weight_decay"], h["momentum"], h["centered"])
+
+    def _init_state(self, shape, dtype):
+        return {"square_avg": np.zeros(shape, dtype)}
+
+    def _lazy(self, slot, key):                     # state switched on mid-run starts at zero, as torch's would
+        arr = slot.state.get(key)
+        if arr is None:
+            arr = slot.state[key] = np.zeros(slot.shape, slot.dtype)
+        return arr
+
+    def _denom(self, slot, out):
+        """√v + ε, or √(v − ḡ²) + ε when centered (clamped at 0 where round-off would make it negative)."""
+        v = slot.state["square_avg"]
+        if self._centered:
+            ga = self._lazy(slot, "grad_avg")
+            np.multiply(ga, ga, out=out)            # torch: square_avg.addcmul(ḡ, ḡ, value=−1).sqrt_()
+            np.subtract(v, out, out=out)
+            np.maximum(out, 0.0, out=out)
+            np.sqrt(out, out=out)
+        else:
+            np.sqrt(v, out=out)
+        out += self._eps
+        return out
+
+    def _update(self, slot, p, g):
+        if self._wd != 0:
+            g = _with_l2(p, g, self._wd, slot.gbuf)
+        v, tmp, a = slot.state["square_avg"], slot.tmp, self._alpha
+        v *= a                                      # torch: square_avg.mul_(α).addcmul_(g, g, value=1 − α)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - a
+        v += tmp
+        if self._centered:
+            _lerp_(self._lazy(slot, "grad_avg"), g, 1.0 - a, tmp)
+        denom = self._denom(slot, slot.denom)
+        if self._mu > 0:
+            buf = self._lazy(slot, "momentum_buffer")
+            buf *= self._mu                         # torch: buf.mul_(μ).addcdiv_(g, avg)
+            np.divide(g, denom, out=tmp)
+            buf += tmp
+            np.multiply(buf, -self._lr, out=tmp)    # torch: param.add_(buf, alpha=−lr)
+            p += tmp
+        else:
+            np.multiply(g, -self._lr, out=tmp)      # torch: param.addcdiv_(g, avg, value=−lr)
+            tmp /= denom
+            p += tmp
+
+    def inspect(self, name: str | None = None) -> dict[str, Any]:
+        """Snapshot (copies) for tensor `name`: v (square_avg), denom and effective lr = lr/denom."""
+        slot, view = self._find(name)
+        denom = self._denom(slot, np.empty(slot.shape, slot.dtype))
+        out = {"t": slot.step, "v": view(slot.state["square_avg"]).copy(), "denom": view(denom).copy(),
+               "effective_lr": view(self._lr / denom).copy()}
+        if "grad_avg" in slot.state:
+            out["grad_avg"] = view(slot.state["grad_avg"]).copy()
+        return out
+
+
+def _bias_corrections(betas: tuple[float, float], step: int) -> tuple[float, float]:
+    """(1 − β1ᵗ, 1 − β2ᵗ): what Adam divides m and v by to undo their zero start (t counts from 1)."""
+    return 1.0 - betas[0] ** step, 1.0 - betas[1] ** step
+
+
+def _adam_denom(v: np.ndarray, bias_correction2: float, eps: float, out: np.ndarray) -> np.ndarray:
+    """denom = √v / √(1 − β2ᵗ) + ε = √v̂ + ε, torch's form (ε outside the root of the *corrected* v)."""
+    np.sqrt(v, out=out)
+    out /= bias_correction2 ** 0.5
+    out += eps
+    return out
+
+
+class Adam(Optimizer):
+    """Adam (torch.optim.Adam) with L2 weight decay folded into the gradient, and optional AMSGrad.
+
+        g ← g + wd·θ                                       (AdamW instead shrinks θ, see below)
+        m ← lerp(m, g, 1 − β1)        = β1·m + (1 − β1)·g
+        v ← β2·v + (1 − β2)·g²
+        AMSGrad: v_max ← max(v_max, v) and v_max replaces v below (the max of the *uncorrected* v)
+        denom = √v / √(1 − β2ᵗ) + ε   = √v̂ + ε
+        θ ← θ − lr/(1 − β1ᵗ) · m / denom = θ − lr · m̂ / (√v̂ + ε)
+
+    ``inspect(name)`` exposes m, v, m̂, v̂, the normalised step m̂/(√v̂ + ε), the effective per-parameter
+    learning rate lr/(√v̂ + ε) and the bias corrections, computed by the same helpers as ``step``.
+    """
+    _DECOUPLED = False
+    _VALIDATORS = {"lr": _nonneg("lr"), "betas": _betas, "eps": _positive("eps"),
+                   "weight_decay": _nonneg("weight_decay"), "amsgrad": lambda v: _flag("amsgrad", v)}
+    betas = _hyper("betas", "(β1, β2), each in [0, 1): decay rates of the 1st and 2nd moment averages.")
+    eps = _hyper("eps", "Added to √v̂ in the denominator, > 0.")
+    weight_decay = _hyper("weight_decay", "Weight decay >= 0 (L2 in the gradient for Adam, decoupled for AdamW).")
+    amsgrad = _hyper("amsgrad", "Use the running max of v (AMSGrad).")
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+    def _apply(self):
+        h = self._h
+        self._lr, self._betas, self._eps, self._wd, self._amsgrad = (
+            h["lr"], h["betas"], h["eps"], h["weight_decay"], h["amsgrad"])
+
+    def _init_state(self, shape, dtype):
+        state = {"exp_avg": np.zeros(shape, dtype), "exp_avg_sq": np.zeros(shape, dtype)}
+        if self._amsgrad:
+            state["max_exp_avg_sq"] = np.zeros(shape, dtype)
+        return state
+
+    def _second_moment(self, slot) -> np.ndarray:
+        """The v that goes under the root: v itself, or AMSGrad's running max of it."""
+        return slot.state["max_exp_avg_sq"] if self._amsgrad else slot.state["exp_avg_sq"]
+
+    def _update(self, slot, p, g):
+        st, tmp, b1, b2 = slot.state, slot.tmp, self._betas[0], self._betas[1]
+        if self._wd != 0:
+            if self._DECOUPLED:
+                p *= 1.0 - self._lr * self._wd      # AdamW: θ ← θ(1 − lr·wd) before the Adam update
+            else:
+                g = _with_l2(p, g, self._wd, slot.gbuf)
+        m, v = st["exp_avg"], st["exp_avg_sq"]
+        _lerp_(m, g, 1.0 - b1, tmp)                 # torch: exp_avg.lerp_(g, 1 − β1)
+        v *= b2                                     # torch: exp_avg_sq.mul_(β2).addcmul_(g, g, value=1 − β2)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        if self._amsgrad:
+            vmax = st.get("max_exp_avg_sq")
+            if vmax is None:                        # switched on mid-run: starts at zero like torch's state
+                vmax = st["max_exp_avg_sq"] = np.zeros(slot.shape, slot.dtype)
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        bc1, bc2 = _bias_corrections(self._betas, slot.step)
+        denom = _adam_denom(v, bc2, self._eps, slot.denom)
+        np.multiply(m, -(self._lr / bc1), out=tmp)  # torch: param.addcdiv_(m, denom, value=−lr/bc1)
+        tmp /= denom
+        p += tmp
+
+    def inspect(self, name: str | None = None) -> dict[str, Any]:
+        """Snapshot (copies) of Adam's internals for tensor `name` (None: the single array) after its last step.
+
+        Keys: "t" (steps taken by this tensor), "m", "v" (raw EMAs; "v_max" too with AMSGrad), "bias_correction1"
+        = 1 − β1ᵗ, "bias_correction2" = 1 − β2ᵗ, "m_hat" = m/(1 − β1ᵗ), "v_hat" = v/(1 − β2ᵗ) (v_max with
+        AMSGrad), "denom" = √v̂ + ε (torch's form), "normalized_step" = m̂/(√v̂ + ε) (the update is
+        −lr times it), "effective_lr" = lr/(√v̂ + ε) (per-parameter learning rate). Uses the current lr.
+        Before any step (t = 0) the corrections are taken as 1, so m̂ = v̂ = 0 and effective_lr = lr/ε.
+        AdamW's decoupled decay θ·lr·wd is not part of normalized_step.
+        """
+        slot, view = self._find(name)
+        if slot.step > 0:
+            bc1, bc2 = _bias_corrections(self._betas, slot.step)
+        else:
+            bc1 = bc2 = 1.0
+        st = slot.state
+        v_used = st.get("max_exp_avg_sq") if self._amsgrad else st["exp_avg_sq"]
+        if v_used is None:
+            v_used = np.zeros(slot.shape, slot.dtype)
+        denom = _adam_denom(v_used, bc2, self._eps, np.empty(slot.shape, slot.dtype))
+        m, v, vu, d = view(st["exp_avg"]), view(st["exp_avg_sq"]), view(v_used), view(denom)
+        out = {"t": slot.step, "bias_correction1": bc1, "bias_correction2": bc2,
+               "m": m.copy(), "v": v.copy(), "m_hat": m / bc1, "v_hat": vu / bc2, "denom": d.copy(),
+               "normalized_step": (m / bc1) / d, "effective_lr": self._lr / d}
+        if self._amsgrad:
+            out["v_max"] = vu.copy()
+        return out
+
+
+class AdamW(Adam):
+    """AdamW (torch.optim.AdamW): Adam with decoupled weight decay θ ← θ·(1 − lr·wd) before the Adam update."""
+    _DECOUPLED = True
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the factory used by the GUI and the CLI
+
+class OptimizerKind(NamedTuple):
+    label: str                    # what a menu shows
+    cls: type                     # the class built
+    defaults: dict[str, Any]      # overrides of the class defaults that define this kind
+
+
+OPTIMIZERS: dict[str, OptimizerKind] = {
+    "sgd": OptimizerKind("SGD", SGD, {}),
+    "momentum": OptimizerKind("SGD + momentum", SGD, {"momentum": 0.9}),
+    "nesterov": OptimizerKind("Nesterov", SGD, {"momentum": 0.9, "nesterov": True}),
+    "adagrad": OptimizerKind("Adagrad", Adagrad, {}),
+    "rmsprop": OptimizerKind("RMSprop", RMSprop, {}),
+    "adam": OptimizerKind("Adam", Adam, {}),
+    "amsgrad": OptimizerKind("AMSGrad", Adam, {"amsgrad": True}),
+    "adamw": OptimizerKind("AdamW", AdamW, {}),
+}
+
+
+def make_optimizer(kind: str, **hyper) -> Optimizer:
+    """Build an optimizer by kind name (a key of OPTIMIZERS); ``hyper`` overrides its defaults."""
+    spec = OPTIMIZERS.get(kind)
+    if spec is None:
+        raise ValueError(f"kind must be one of {sorted(OPTIMIZERS)}, got {kind!r}")
+    allowed = set(spec.cls._VALIDATORS)
+    unknown = set(hyper) - allowed
+    if unknown:
+        raise ValueError(f"unknown hyperparameter(s) for {kind!r}: {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return spec.cls(**{**spec.defaults, **hyper})
+
+
+def optimizer_label(kind: str) -> str:
+    """The display label of an optimizer kind, e.g. "amsgrad" -> "AMSGrad"."""
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"kind must be one of {sorted(OPTIMIZERS)}, got {kind!r}")
+    return OPTIMIZERS[kind].label
