@@ -37,6 +37,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from adamlab.core import optim as _optim
+from adamlab.core.schedules import Schedule, make_schedule
 from adamlab.core.surfaces import Surface
 
 BOX_FACTOR = 1e6  # a path has diverged when it is this many domain sizes away from the domain centre
@@ -171,12 +172,13 @@ def _schedules(schedule, opts, steps):
             out.append(None)
             continue
         if isinstance(sch, str):
-            from adamlab.core.schedules import make_schedule
-
-            sch = make_schedule(sch, opt.lr, steps)
-        if not callable(sch):
+            sch = make_schedule(sch, opt.lr, max(steps, 1))
+        if isinstance(sch, Schedule):  # vectorised: one call for the whole curve instead of `steps` calls
+            lrs = np.asarray(sch(np.arange(steps)), dtype=np.float64).reshape(steps)
+        elif callable(sch):
+            lrs = np.array([float(sch(t)) for t in range(steps)], dtype=np.float64)
+        else:
             raise ValueError(f"schedule must be None, a callable t -> lr or a schedule name, got {sch!r}")
-        lrs = np.array([float(sch(t)) for t in range(steps)], dtype=np.float64)
         if not np.all(np.isfinite(lrs) & (lrs >= 0)):
             raise ValueError("schedule must return finite learning rates >= 0")
         out.append(lrs)

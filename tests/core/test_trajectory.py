@@ -334,6 +334,26 @@ def test_per_spec_schedules_in_a_race():
     np.testing.assert_allclose(race[1].path[:, 0], 0.6 ** np.arange(6))
 
 
+def test_schedule_by_name_uses_each_optimizers_own_lr():
+    # "linear" is lr·(1 − t/T) (schedules.py, 0-based t); SGD on x² + y²: x_{t+1} = (1 − 2·lr_t) x_t
+    s, T = SURFACES["quadratic"], 20
+    race = run_many(s, [("sgd", {"lr": 0.1}), ("sgd", {"lr": 0.3})], (1.0, 2.0), T, schedule="linear")
+    for res, lr in zip(race, (0.1, 0.3)):
+        lr_t = lr * (1 - np.arange(T) / T)
+        np.testing.assert_allclose(res.lr, lr_t, rtol=1e-15)
+        expected = np.concatenate([[1.0], np.cumprod(1 - 2 * lr_t)])
+        np.testing.assert_allclose(res.path[:, 0], expected, rtol=1e-12)
+
+
+def test_schedule_object_equals_the_same_callable():
+    from adamlab.core.schedules import make_schedule
+
+    sched = make_schedule("warmup_cosine", 0.05, 200, warmup=20)
+    a = run(ROSEN, ("adam", {}), ROSEN.start, 200, schedule=sched)  # vectorised path
+    b = run(ROSEN, ("adam", {}), ROSEN.start, 200, schedule=lambda t: sched(t))  # one call per step
+    np.testing.assert_allclose(a, b, rtol=1e-12)  # (vectorised cos may differ from scalar cos in the last bit)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # invalid input
 
@@ -351,6 +371,7 @@ def test_per_spec_schedules_in_a_race():
     (dict(optimizer="adam"), "optimizer"),
     (dict(schedule=lambda t: -1.0), "schedule"),
     (dict(schedule=42), "schedule"),
+    (dict(schedule="nope"), "schedule"),
 ])
 def test_invalid_arguments_raise_value_error(kwargs, word):
     args = dict(surface=ROSEN, optimizer=("adam", {}), start=(0.0, 0.0), steps=5)
