@@ -1,0 +1,892 @@
+"""Tiny-GPT training monitor: train microgpt live, watch the loss, the per-tensor statistics, Adam's state
+and what the model writes.
+
+Every run is one core ``Trainer`` wrapped in a :class:`~adamlab.ui.panels.monitor_job.RunJob` on its own
+``LoopWorker`` thread ("compare optimizers" starts three). The worker emits at most ~30 copied snapshots a
+second; the panel keeps the latest per run and redraws on a timer. Everything expensive (samples, Adam
+histograms, checkpoints) runs on the worker thread, between steps, only when asked for or every K steps.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from adamlab.ui import theme, workers
+from adamlab.ui.panels import monitor_job as mj
+from adamlab.ui.panels.base import Panel
+from adamlab.ui.panels.monitor_inside import AdamStateView, HeatmapView, SamplesView, TensorTable
+from adamlab.ui.panels.monitor_setup import MONITOR_LR, SetupBox
+from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
+from adamlab.ui.widgets.plots import export_csv, pen, style_plot
+
+REDRAW_MS = 66  # ~15 redraws a second: smooth to the eye, cheap for the training thread
+ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their tab is visible
+MAX_LIVE_RUNS = 6  # the machine has few cores; more threads would only slow every run down
+COMPARE = ("sgd", "adam", "adamw")
+
+
+class _Bridge(QObject):
+    """Carries results of worker-thread calls back to the GUI thread (a queued signal)."""
+
+    result = Signal(int, str, object)  # run id, what, payload
+
+
+class RunView:
+    """The GUI side of one run: its worker, its latest snapshot, its colour and its plot items."""
+
+    def __init__(self, run_id: int, name: str, color: str, handle: workers.WorkerHandle, job: mj.RunJob):
+        self.id, self.name, self.color = run_id, name, color
+        self.handle, self.job = handle, job
+        self.snap: mj.Snapshot | None = None
+        self.drawn_version = -1
+        self.state = "paused"
+        self.items: dict[str, Any] = {}
+        self.markers: list[Any] = []
+        self.events_drawn = 0
+        self.diverged_marked = False
+        self.list_item: QListWidgetItem | None = None
+        self.adam_pending = False
+
+    @property
+    def live(self) -> bool:
+        return self.handle is not None and self.handle.is_running()
+
+
+class MonitorPanel(Panel):
+    key = "monitor"
+    title = "GPT monitor"
+    hint = "Train the tiny GPT live: loss curves, per-tensor g/w/u, Adam's state and samples."
+    help_html = (
+        "<h3>Tiny-GPT training monitor</h3>"
+        "<p>A character-level GPT (Karpathy's <i>microgpt</i>: 1 layer, 16 dimensions, 4 heads, 4,192 "
+        "parameters) learns to write names. Each step takes a batch of names, computes the mean "
+        "cross-entropy <i>L</i> of predicting each next character and its gradient, and lets the optimizer "
+        "move the weights.</p>"
+        "<p><b>Curves.</b> A model that knows nothing guesses uniformly: <i>L</i> = ln <i>V</i> "
+        "(3.30 for 27 symbols, the dashed line). The faint curve is the raw per-batch loss; the bold one is "
+        "its exponential moving average <i>s</i><sub>t</sub> = β<i>s</i><sub>t−1</sub> + (1−β)<i>L</i><sub>t</sub>"
+        " divided by 1 − β<sup>t</sup> — the same bias correction as Adam's m̂, so the curve does not start "
+        "at 0. Dots are the validation loss on held-out names; the dotted line is lr(t).</p>"
+        "<p><b>Why Adam.</b> The table shows each tensor's gradient RMS <i>g</i>, weight RMS <i>w</i> and "
+        "update/weight ratio <i>u</i> = RMS(Δθ)/RMS(θ). Gradients of different tensors differ by orders of "
+        "magnitude, so one SGD learning rate is too big for some and too small for others. Adam divides by "
+        "√v̂ per parameter: every step is about lr·m̂/(√v̂+ε), with |m̂/(√v̂+ε)| ≲ 1, so every tensor moves at "
+        "a similar relative pace. Karpathy's rule of thumb: u ≈ 10<sup>−3</sup>.</p>"
+        "<p><b>Adam's state</b>: histograms of m̂/(√v̂+ε) (near ±1: consistent gradient sign; near 0: noise) "
+        "and of the effective per-parameter learning rate lr/(√v̂+ε).</p>"
+        "<p><b>Divergence</b>: a learning rate too high (Adam at 0.05 here) makes the loss overflow; the run "
+        "stops with a red marker at that step.</p>")
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runs: list[RunView] = []
+        self._next_id = 1
+        self._active: RunView | None = None
+        self._corpus = None  # the last good corpus (data.Corpus), for sizes and the baseline
+        self._bridge = _Bridge()
+        self._bridge.result.connect(self._on_result)
+        self._smooth_cache: dict[int, tuple] = {}
+
+        self.setup = SetupBox()
+        scroll = QScrollArea()
+        scroll.setWidget(self.setup)
+        scroll.setWidgetResizable(True)
+        scroll.setFixedWidth(272)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        centre = QWidget()
+        cl = QVBoxLayout(centre)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(4)
+        cl.addLayout(self._controls_row())
+        cl.addLayout(self._progress_row())
+        cl.addLayout(self._view_row())
+        self.curves = pg.PlotWidget()
+        self._build_curves()
+        cl.addWidget(self.curves, 1)
+        self.status_label = QLabel("Press Start to train.")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextFormat(Qt.TextFormat.RichText)
+        cl.addWidget(self.status_label)
+        cl.addLayout(self._runs_row())
+
+        self.tabs = QTabWidget()
+        self.table = TensorTable()
+        self.heatmap = HeatmapView()
+        self.adam = AdamStateView()
+        self.samples = SamplesView()
+        self.tabs.addTab(self.table, "Tensors")
+        self.tabs.addTab(self.heatmap, "Heatmaps")
+        self.tabs.addTab(self.adam, "Adam")
+        self.tabs.addTab(self.samples, "Samples")
+        self.tabs.setTabToolTip(0, "g / w / u per tensor at the latest step.")
+        self.tabs.setTabToolTip(1, "log10 u and log10 g per tensor over time.")
+        self.tabs.setTabToolTip(2, "Histograms of m̂/(√v̂+ε) and lr/(√v̂+ε) for one tensor.")
+        self.tabs.setTabToolTip(3, "What the model writes, every K steps.")
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(centre)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([480, 360])
+        split.setChildrenCollapsible(False)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll)
+        lay.addWidget(split, 1)
+
+        self.setup.corpusRequested.connect(self._load_corpus)
+        self.setup.knobChanged.connect(self._on_knob)
+        self.samples.settingsChanged.connect(self._on_sample_settings)
+        self.samples.sampleNow.connect(self._sample_now)
+        self.adam.tensorChanged.connect(lambda _: self._request_adam(force=True))
+        self.tabs.currentChanged.connect(lambda _: self._request_adam(force=True))
+
+        self.timer = QTimer(self)
+        self.timer.setObjectName("monitor-redraw")
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self._redraw)
+        self.adam_timer = QTimer(self)
+        self.adam_timer.setObjectName("monitor-adam")
+        self.adam_timer.setInterval(ADAM_REFRESH_MS)
+        self.adam_timer.timeout.connect(self._request_adam)
+        self._load_corpus(self.setup.corpus_spec())
+        self._update_buttons()
+
+    # ------------------------------------------------------------------------------------------------
+    # layout
+    def _button(self, text: str, tip: str, slot) -> QPushButton:
+        b = QPushButton(text)
+        b.setToolTip(tip)
+        b.clicked.connect(slot)
+        return b
+
+    def _controls_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.start_button = self._button("Start", "Start a new run with the settings on the left (runs already "
+                                         "going keep going: their curves are overlaid).", self.start_run)
+        self.pause_button = self._button("Pause", "Pause / resume the selected run.", self.toggle_pause)
+        self.step_button = self._button("Step", "Pause and take exactly one optimizer step.", self.step_once)
+        self.stop_button = self._button("Stop", "Stop the selected run for good (its curves stay).",
+                                        self.stop_run)
+        self.compare_button = self._button(
+            "Compare optimizers", "Start SGD, Adam and AdamW from the same initial weights and the same data "
+            "order (same seed): only the optimizer differs.", self.compare_optimizers)
+        self.save_button = self._button("Save…", "Save the selected run (weights, optimizer state, curves) to "
+                                        "a checkpoint.", self._save_dialog)
+        self.load_button = self._button("Load…", "Load a checkpoint as a new paused run; Resume continues it "
+                                        "where it stopped.", self._load_dialog)
+        self.csv_button = self._button("CSV…", "Export the selected run's metrics (step, tokens, loss, lr, "
+                                       "validation) as CSV.", self._csv_dialog)
+        for b in (self.start_button, self.pause_button, self.step_button, self.stop_button, self.compare_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        return row
+
+    def _progress_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("step %v")
+        self.progress.setToolTip("Steps done of the selected run.")
+        self.rate_label = QLabel("")
+        self.rate_label.setMinimumWidth(170)
+        self.rate_label.setToolTip("Training speed of the selected run and the time left at that speed.")
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.rate_label)
+        return row
+
+    def _view_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.smoothing = FloatSlider("smoothing", 0.0, 0.999, 0.9, decimals=3, tooltip=(
+            "β of the debiased EMA drawn over the raw loss: s ← β·s + (1−β)·L, shown as s/(1−βᵗ) — the same "
+            "bias correction as Adam's m̂ (TensorBoard's smoothing slider)."))
+        self.smoothing.label.setMinimumWidth(64)
+        self.x_axis = QComboBox()
+        self.x_axis.addItem("x: steps", "steps")
+        self.x_axis.addItem("x: tokens", "tokens")
+        self.x_axis.setToolTip("Horizontal axis: optimizer steps, or training tokens seen (predictions made).")
+        self.log_x = QCheckBox("log x")
+        self.log_x.setToolTip("Logarithmic step axis: early and late training side by side.")
+        self.log_y = QCheckBox("log y")
+        self.log_y.setToolTip("Logarithmic loss axis.")
+        row.addWidget(self.smoothing, 1)
+        row.addWidget(self.x_axis)
+        row.addWidget(self.log_x)
+        row.addWidget(self.log_y)
+        self.smoothing.valueChanged.connect(self._mark_all_dirty)
+        self.x_axis.currentIndexChanged.connect(self._mark_all_dirty)
+        self.log_x.toggled.connect(self._on_log)
+        self.log_y.toggled.connect(self._on_log)
+        return row
+
+    def _runs_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.run_list = QListWidget()
+        self.run_list.setFixedHeight(74)
+        self.run_list.setToolTip("Runs: tick to show, click to select (the controls, table and tabs follow the "
+                                 "selected run).")
+        self.run_list.itemChanged.connect(self._on_run_item)
+        self.run_list.currentRowChanged.connect(self._on_run_row)
+        self.remove_button = self._button("Remove", "Stop and remove the selected run and its curves.",
+                                          self.remove_run)
+        col = QVBoxLayout()
+        col.setSpacing(2)
+        grid = QHBoxLayout()
+        grid.setSpacing(2)
+        for b in (self.save_button, self.load_button):
+            grid.addWidget(b)
+        col.addLayout(grid)
+        grid = QHBoxLayout()
+        grid.setSpacing(2)
+        for b in (self.csv_button, self.remove_button):
+            grid.addWidget(b)
+        col.addLayout(grid)
+        col.addStretch(1)
+        row.addWidget(self.run_list, 1)
+        row.addLayout(col)
+        return row
+
+    def _build_curves(self) -> None:
+        p = self.curves.getPlotItem()
+        style_plot(p, title="Training loss", left="loss (nats)", bottom="step")
+        p.setClipToView(True)
+        p.showAxis("right")
+        p.getAxis("right").setLabel("lr", color=theme.COLORS["sgd"])
+        self.lr_view = pg.ViewBox()
+        p.scene().addItem(self.lr_view)
+        p.getAxis("right").linkToView(self.lr_view)
+        self.lr_view.setXLink(p)
+        self.lr_view.setMouseEnabled(x=False, y=False)
+        p.vb.sigResized.connect(self._sync_lr_view)
+        self.baseline = pg.InfiniteLine(angle=0, movable=False, pen=pen(theme.COLORS["sgd"], 1, Qt.PenStyle.DashLine),
+                                        label="uniform guess ln V", labelOpts={"position": 0.6, "color": "#7F7F7F",
+                                                                            "anchors": [(0.5, 1), (0.5, 1)]})
+        self.baseline.setToolTip("The loss of a model that guesses every symbol with probability 1/V.")
+        p.addItem(self.baseline, ignoreBounds=True)
+        self.curves.setToolTip("Raw loss (faint), debiased-EMA smoothed loss (bold), validation loss (dots) and "
+                               "lr (dotted, right axis) of every shown run. Vertical dotted lines: a live knob "
+                               "change; red: divergence.")
+
+    @Slot()
+    def _sync_lr_view(self) -> None:
+        self.lr_view.setGeometry(self.curves.getPlotItem().vb.sceneBoundingRect())
+        self.lr_view.linkedViewChanged(self.curves.getPlotItem().vb, self.lr_view.XAxis)
+
+    # ------------------------------------------------------------------------------------------------
+    # corpus
+    @Slot(dict)
+    def _load_corpus(self, spec: dict) -> None:
+        try:
+            corpus = mj.load_corpus(spec, self.setup.model_spec()["block_size"])
+        except Exception as exc:  # noqa: BLE001 — CorpusError or OSError: show it, keep the last good corpus
+            self.setup.show_corpus_error(str(exc))
+            self.statusMessage.emit(f"Corpus not loaded: {exc}")
+            return
+        self._corpus = corpus
+        self.setup.show_corpus(mj.corpus_summary(corpus), corpus.tokenizer.vocab_size)
+        self.baseline.setValue(math.log(corpus.tokenizer.vocab_size))
+        self.baseline.label.setFormat(f"uniform guess ln {corpus.tokenizer.vocab_size} = "
+                                      f"{math.log(corpus.tokenizer.vocab_size):.2f}")
+
+    # ------------------------------------------------------------------------------------------------
+    # runs
+    def _live_count(self) -> int:
+        return sum(1 for r in self.runs if r.live)
+
+    def start_run(self, config: dict | None = None, name: str | None = None, select: bool = True) -> RunView | None:
+        """Start a new run (the set-up's config unless given). Returns its view, or None with a message."""
+        if self._corpus is None:
+            self._error("No usable corpus: choose the built-in names or a valid text file.")
+            return None
+        if self._live_count() >= MAX_LIVE_RUNS:
+            self._error(f"{MAX_LIVE_RUNS} runs are already going: stop one first.")
+            return None
+        config = dict(config or self.setup.config())
+        config.setdefault("sampling", self.samples.settings())
+        try:
+            job = mj.RunJob.from_config(config, self._corpus)
+        except Exception as exc:  # noqa: BLE001 — the core's ValueError names the argument and range
+            self._error(f"Cannot start: {exc}")
+            return None
+        name = name or f"run {self._next_id} · {mj.optimizer_name(config['optimizer'])} lr {config['hyper']['lr']:g}"
+        return self._add_run(job, name, paused=False, select=select)
+
+    def _add_run(self, job: mj.RunJob, name: str, paused: bool, select: bool = True) -> RunView:
+        run_id = self._next_id
+        self._next_id += 1
+        color = theme.cycle_color(run_id - 1)
+        handle = workers.start_loop(job, f"monitor-run-{run_id}", max_rate=30, start_paused=paused)
+        run = RunView(run_id, name, color, handle, job)
+        run.state = "paused" if paused else "running"
+        w = handle.worker
+        w.snapshot.connect(partial(self._on_snapshot, run_id))
+        w.stateChanged.connect(partial(self._on_state, run_id))
+        w.failed.connect(partial(self._on_failed, run_id))
+        self._make_items(run)
+        self.runs.append(run)
+        item = QListWidgetItem(name)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked)
+        pm = QPixmap(12, 12)
+        pm.fill(QColor(color))
+        item.setIcon(QIcon(pm))
+        item.setData(Qt.ItemDataRole.UserRole, run_id)
+        run.list_item = item
+        self.run_list.addItem(item)
+        if select or self._active is None:
+            self.run_list.setCurrentItem(item)
+        if not self.timer.isActive():
+            self.timer.start()
+        self._update_buttons()
+        return run
+
+    def _make_items(self, run: RunView) -> None:
+        p = self.curves.getPlotItem()
+        c = run.color
+        raw = p.plot([], [], pen=pen(c, 1, alpha=55), name=None)
+        smooth = p.plot([], [], pen=pen(c, 2), name=run.name)
+        val = p.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=c, symbolPen=pen(c), name=None)
+        for item in (raw, smooth):
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+        lr = pg.PlotDataItem([], [], pen=pen(c, 1, Qt.PenStyle.DotLine))
+        lr.setDownsampling(auto=True, method="peak")
+        self.lr_view.addItem(lr)
+        run.items = {"raw": raw, "smooth": smooth, "val": val, "lr": lr}
+
+    def _remove_items(self, run: RunView) -> None:
+        p = self.curves.getPlotItem()
+        for key, item in run.items.items():
+            (self.lr_view if key == "lr" else p).removeItem(item)
+        for m in run.markers:
+            p.removeItem(m)
+        run.items, run.markers = {}, []
+
+    def run_by_id(self, run_id: int) -> RunView | None:
+        return next((r for r in self.runs if r.id == run_id), None)
+
+    def active_run(self) -> RunView | None:
+        return self._active
+
+    def compare_optimizers(self) -> list[RunView]:
+        """SGD, Adam and AdamW from the same seed (same initial weights and data order)."""
+        if self._live_count() + len(COMPARE) > MAX_LIVE_RUNS:
+            self._error(f"At most {MAX_LIVE_RUNS} runs at once: stop some first.")
+            return []
+        base = self.setup.config()
+        started = []
+        for kind in COMPARE:
+            hyper = to_core({k: v for k, v in KIND_KNOBS[kind].items()})
+            hyper["lr"] = MONITOR_LR[kind]
+            cfg = {**base, "optimizer": kind, "hyper": hyper}
+            run = self.start_run(cfg, name=f"run {self._next_id} · {mj.optimizer_name(kind)} lr {hyper['lr']:g} "
+                                           f"(compare)", select=kind == "adam")
+            if run is not None:
+                started.append(run)
+        return started
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        run = self._active
+        if run is None or not run.live:
+            return
+        if run.handle.worker.paused:
+            run.handle.worker.resume()
+        else:
+            run.handle.worker.pause()
+        self._update_buttons()
+
+    @Slot()
+    def step_once(self) -> None:
+        run = self._active
+        if run is None or not run.live:
+            return
+        run.handle.worker.pause()
+        run.handle.worker.step_once()
+        self._update_buttons()
+
+    @Slot()
+    def stop_run(self, run: RunView | None = None) -> None:
+        run = run or self._active
+        if run is None or run.handle is None:
+            return
+        self._stop_worker(run)
+        self._update_buttons()
+
+    def _stop_worker(self, run: RunView) -> None:
+        if run.handle is None:
+            return
+        run.handle.stop()
+        run.handle = None
+        # The thread has ended: reading the job directly is safe now, and nothing drawn is lost.
+        run.snap = run.job.snapshot()
+        if run.state != "diverged":
+            run.state = "stopped" if run.snap.status not in ("finished", "diverged") else run.snap.status
+        run.list_item.setText(f"{run.name} — {run.state}")
+
+    @Slot()
+    def remove_run(self) -> None:
+        run = self._active
+        if run is None:
+            return
+        self._stop_worker(run)
+        self._remove_items(run)
+        self.runs.remove(run)
+        self._smooth_cache.pop(run.id, None)
+        row = self.run_list.row(run.list_item)
+        self._active = None
+        self.run_list.takeItem(row)
+        if not self.runs:
+            self._show_inspector(None)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------------------------------------
+    # worker → GUI
+    @Slot(object)
+    def _on_snapshot(self, run_id: int, snap) -> None:
+        run = self.run_by_id(run_id)
+        if run is not None and run.handle is not None:
+            run.snap = snap  # keep the latest; the timer draws it
+
+    @Slot(str)
+    def _on_state(self, run_id: int, state: str) -> None:
+        run = self.run_by_id(run_id)
+        if run is None:
+            return
+        if state == "finished":
+            snap = run.snap
+            status = snap.status if snap is not None else "finished"
+            run.state = status if status in ("diverged", "finished") else "stopped"
+        else:
+            run.state = state
+        if run.list_item is not None:
+            run.list_item.setText(run.name if state == "running" else f"{run.name} — {run.state}")
+        if run is self._active:
+            self._update_buttons()
+
+    @Slot(str)
+    def _on_failed(self, run_id: int, message: str) -> None:
+        run = self.run_by_id(run_id)
+        self._error(f"{run.name if run else 'run'} stopped: {message}")
+
+    @Slot(int, str, object)
+    def _on_result(self, run_id: int, what: str, payload) -> None:
+        run = self.run_by_id(run_id)
+        if run is None:
+            return
+        if what == "adam":
+            run.adam_pending = False
+            if run is self._active:
+                self.adam.show_state(payload)
+        elif what == "saved":
+            self.statusMessage.emit(f"Saved {run.name} to {payload}")
+            self.status_label.setText(f"Saved {run.name} to {payload}")
+        elif what == "error":
+            self._error(str(payload))
+        elif what == "knob":
+            self.statusMessage.emit(str(payload))
+
+    # ------------------------------------------------------------------------------------------------
+    # knobs and requests (GUI → worker, through worker.call)
+    @Slot(str, float)
+    def _on_knob(self, name: str, value: float) -> None:
+        run = self._active
+        if run is None or not run.live:
+            return
+        run.handle.worker.call(partial(mj.RunJob.set_knob, name=name, value=value, report=self._report(run)))
+
+    def _report(self, run: RunView):
+        """A callable for worker-thread code to send (what, payload) back to the GUI thread."""
+        bridge, run_id = self._bridge, run.id
+        return lambda what, payload: bridge.result.emit(run_id, what, payload)
+
+    @Slot()
+    def _on_sample_settings(self) -> None:
+        settings = self.samples.settings()
+        err = mj.check_prefix(settings["prefix"], self._active.job.tokenizer if self._active else None)
+        self.samples.show_error(err)
+        if err:
+            return
+        for run in self.runs:
+            if run.live:
+                run.handle.worker.call(partial(mj.RunJob.set_sampling, settings=settings))
+
+    @Slot()
+    def _sample_now(self) -> None:
+        run = self._active
+        if run is None:
+            return
+        settings = self.samples.settings()
+        err = mj.check_prefix(settings["prefix"], run.job.tokenizer)
+        self.samples.show_error(err)
+        if err:
+            return
+        if run.live:
+            run.handle.worker.call(partial(mj.RunJob.sample_now, settings=settings))
+            run.handle.worker.step_once() if run.handle.worker.paused else None
+        else:
+            run.job.sample_now(settings)  # the thread has ended: the job is ours
+            run.snap = run.job.snapshot()
+
+    def _request_adam(self, force: bool = False) -> None:
+        run = self._active
+        if run is None or self.tabs.currentWidget() is not self.adam:
+            return
+        name = self.adam.tensor.currentText()
+        if not name or (run.adam_pending and not force):
+            return
+        if run.live:
+            if run.state == "paused" and not force:
+                return
+            run.adam_pending = True
+            run.handle.worker.call(partial(mj.RunJob.adam_state_report, name=name, report=self._report(run)))
+        else:
+            self.adam.show_state(run.job.adam_state(name))
+
+    # ------------------------------------------------------------------------------------------------
+    # drawing
+    @Slot()
+    def _mark_all_dirty(self, *_):
+        for r in self.runs:
+            r.drawn_version = -1
+        self._smooth_cache.clear()
+        self._redraw()
+
+    @Slot()
+    def _on_log(self, *_):
+        lx, ly = self.log_x.isChecked(), self.log_y.isChecked()
+        self.curves.getPlotItem().setLogMode(x=lx, y=ly)
+        for r in self.runs:
+            if "lr" in r.items:
+                r.items["lr"].setLogMode(lx, False)
+        self._mark_all_dirty()
+
+    def _x(self, snap: mj.Snapshot, which: str = "train") -> np.ndarray:
+        tokens = self.x_axis.currentData() == "tokens"
+        if which == "val":
+            return snap.val_tokens if tokens else snap.val_steps
+        return snap.tokens if tokens else snap.steps
+
+    def smoothed(self, run: RunView) -> np.ndarray:
+        """The debiased EMA of the run's raw loss at the slider's β (the core's ema, cached per version)."""
+        beta = self.smoothing.value()
+        key = (run.snap.version, beta)
+        cached = self._smooth_cache.get(run.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        y = mj.smooth(run.snap.loss, beta)
+        self._smooth_cache[run.id] = (key, y)
+        return y
+
+    @Slot()
+    def _redraw(self) -> None:
+        any_live = False
+        for run in self.runs:
+            any_live |= run.live
+            snap = run.snap
+            if snap is None or snap.version == run.drawn_version:
+                continue
+            run.drawn_version = snap.version
+            self._draw_run(run, snap)
+        if self._active is not None and self._active.snap is not None:
+            self._draw_inspector(self._active)
+        if not any_live:
+            self.timer.stop()
+            self.adam_timer.stop()
+        elif not self.adam_timer.isActive():
+            self.adam_timer.start()
+
+    def _draw_run(self, run: RunView, snap: mj.Snapshot) -> None:
+        x = self._x(snap)
+        items = run.items
+        lx, ly = self.log_x.isChecked(), self.log_y.isChecked()
+        # log axes cannot show step 0 or a non-positive loss: draw only what the axis can place
+        keep = np.ones(x.shape, bool)
+        if lx:
+            keep &= x > 0
+        y, ys = snap.loss, self.smoothed(run)
+        if ly:
+            keep &= y > 0
+        items["raw"].setData(x[keep], y[keep])
+        items["smooth"].setData(x[keep], ys[keep])
+        vx = self._x(snap, "val")
+        vk = vx > 0 if lx else np.ones(vx.shape, bool)
+        items["val"].setData(vx[vk], snap.val_loss[vk])
+        items["lr"].setData(x[keep], snap.lr[keep])
+        self._draw_markers(run, snap)
+        self._fit_lr_axis()
+
+    def _fit_lr_axis(self) -> None:
+        """lr from 0 to the largest lr of the shown runs: a schedule's shape reads true only from 0."""
+        top = 0.0
+        for r in self.runs:
+            if r.snap is not None and r.snap.lr.size and r.list_item.checkState() == Qt.CheckState.Checked:
+                top = max(top, float(np.nanmax(r.snap.lr)))
+        if top > 0 and math.isfinite(top):
+            self.lr_view.setYRange(0.0, top * 1.05, padding=0)
+
+    def _draw_markers(self, run: RunView, snap: mj.Snapshot) -> None:
+        p = self.curves.getPlotItem()
+        tokens = self.x_axis.currentData() == "tokens"
+        for step, tokens_at, text in snap.events[run.events_drawn:]:
+            xpos = tokens_at if tokens else step
+            line = pg.InfiniteLine(pos=math.log10(max(xpos, 1)) if self.log_x.isChecked() else xpos, angle=90,
+                                   movable=False, pen=pen(run.color, 1, Qt.PenStyle.DotLine), label=text,
+                                   labelOpts={"position": 0.92, "color": run.color, "rotateAxis": (1, 0)})
+            line.setToolTip(f"{run.name}: {text} at step {step}")
+            line.setZValue(-5)
+            p.addItem(line, ignoreBounds=True)
+            run.markers.append(line)
+        run.events_drawn = len(snap.events)
+        if snap.diverged_step is not None and not run.diverged_marked:
+            run.diverged_marked = True
+            step = snap.diverged_step
+            xpos = snap.diverged_tokens if tokens else step
+            line = pg.InfiniteLine(pos=math.log10(max(xpos, 1)) if self.log_x.isChecked() else xpos, angle=90,
+                                   movable=False, pen=pen("#D55E00", 2),
+                                   label=f"diverged at step {step}",
+                                   labelOpts={"position": 0.75, "color": "#D55E00", "fill": (255, 255, 255, 180)})
+            line.setToolTip(snap.message)
+            p.addItem(line, ignoreBounds=True)
+            run.markers.append(line)
+            if run is self._active:
+                self._show_status(run)
+
+    def _draw_inspector(self, run: RunView) -> None:
+        snap = run.snap
+        total = max(snap.total, 1)
+        if self.progress.maximum() != total:
+            self.progress.setRange(0, total)
+        self.progress.setValue(min(snap.step, total))
+        self.progress.setFormat(f"step {snap.step:,} / {total:,}")
+        if run.live and run.state == "running" and snap.rate > 0:
+            eta = (total - snap.step) / snap.rate
+            self.rate_label.setText(f"{snap.rate:,.0f} steps/s · ETA {_duration(eta)}")
+        else:
+            self.rate_label.setText(run.state)
+        self._show_status(run)
+        if snap.version == getattr(self, "_inspected", None):
+            return
+        self._inspected = snap.version
+        if snap.names:
+            if self.tabs.currentWidget() is self.table:
+                self.table.show_stats(snap.names, snap.shapes, snap.g, snap.w, snap.u)
+            elif self.tabs.currentWidget() is self.heatmap:
+                self.heatmap.show_maps(snap.map_steps, snap.names, snap.log_u, snap.log_g)
+            self.adam.set_names(snap.names)
+        self.samples.show_samples(snap.samples)
+
+    def _show_status(self, run: RunView) -> None:
+        snap = run.snap
+        if snap is None:
+            return
+        if snap.status == "diverged":
+            text = f"<span style='color:#D55E00'><b>{run.name}: {snap.message}</b></span>"
+        else:
+            text = f"<b>{run.name}</b>: {snap.message}"
+        if self.status_label.text() != text:
+            self.status_label.setText(text)
+
+    def _show_inspector(self, run: RunView | None) -> None:
+        self._inspected = None
+        self.table.clear_stats()
+        self.heatmap.clear_maps()
+        self.samples.clear_samples()
+        self.adam.show_state(None)
+        if run is None:
+            self.progress.setValue(0)
+            self.rate_label.setText("")
+            self.status_label.setText("Press Start to train.")
+            return
+        if run.snap is not None:
+            self._draw_inspector(run)
+        self._request_adam(force=True)
+
+    @Slot(QListWidgetItem)
+    def _on_run_item(self, item: QListWidgetItem) -> None:
+        run = self.run_by_id(item.data(Qt.ItemDataRole.UserRole))
+        if run is None or not run.items:
+            return
+        visible = item.checkState() == Qt.CheckState.Checked
+        for it in list(run.items.values()) + run.markers:
+            it.setVisible(visible)
+
+    @Slot(int)
+    def _on_run_row(self, row: int) -> None:
+        item = self.run_list.item(row) if row >= 0 else None
+        run = self.run_by_id(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+        self._active = run
+        self._show_inspector(run)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        run = self._active
+        live = run is not None and run.live
+        self.pause_button.setEnabled(live)
+        self.step_button.setEnabled(live)
+        self.stop_button.setEnabled(live)
+        self.remove_button.setEnabled(run is not None)
+        self.save_button.setEnabled(run is not None)
+        self.csv_button.setEnabled(run is not None and run.snap is not None)
+        self.pause_button.setText("Resume" if live and run.handle.worker.paused else "Pause")
+
+    def _error(self, message: str) -> None:
+        self.status_label.setText(f"<span style='color:#D55E00'>{message}</span>")
+        self.statusMessage.emit(message)
+
+    # ------------------------------------------------------------------------------------------------
+    # files
+    def save_run(self, path: str | Path, run: RunView | None = None) -> None:
+        """Save the run's checkpoint to ``path`` on its worker thread (between steps); reports "saved"."""
+        run = run or self._active
+        if run is None:
+            raise ValueError("there is no run to save")
+        if run.live:
+            run.handle.worker.call(partial(mj.RunJob.save_report, path=str(path), report=self._report(run)))
+        else:
+            run.job.save(path)
+            self._on_result(run.id, "saved", str(path))
+
+    def load_run(self, path: str | Path) -> RunView | None:
+        """Load a checkpoint as a new paused run (its curves come back); Resume continues it."""
+        try:
+            job = mj.RunJob.from_checkpoint(path, sampling=self.samples.settings())
+        except Exception as exc:  # noqa: BLE001 — a bad file is reported, never a crash
+            self._error(f"Could not load {path}: {exc}")
+            return None
+        if self._live_count() >= MAX_LIVE_RUNS:
+            self._error(f"{MAX_LIVE_RUNS} runs are already going: stop one first.")
+            return None
+        run = self._add_run(job, f"run {self._next_id} · loaded {Path(path).name}", paused=True)
+        run.snap = job.snapshot()
+        self._redraw()
+        return run
+
+    def export_metrics(self, path: str | Path, run: RunView | None = None) -> Path:
+        """Write the run's full metrics (not the drawn, downsampled view) as CSV."""
+        run = run or self._active
+        if run is None or run.snap is None:
+            raise ValueError("there is no run to export")
+        return mj.write_metrics_csv(run.snap, path, self.smoothed(run))
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save run", "adamlab-run.npz", "AdamLab checkpoint (*.npz)")
+        if path:
+            try:
+                self.save_run(path)
+            except (OSError, ValueError) as exc:
+                self._error(f"Could not save: {exc}")
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load run", "", "AdamLab checkpoint (*.npz);;All files (*)")
+        if path:
+            self.load_run(path)
+
+    def _csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export metrics", "adamlab-metrics.csv", "CSV (*.csv)")
+        if path:
+            try:
+                self.export_metrics(path)
+            except (OSError, ValueError) as exc:
+                self._error(f"Could not export: {exc}")
+
+    # ------------------------------------------------------------------------------------------------
+    # Panel interface
+    def plots(self) -> dict[str, pg.PlotItem]:
+        return {"Loss curves": self.curves.getPlotItem(), "Update/weight heatmap": self.heatmap.plots[0],
+                "Gradient heatmap": self.heatmap.plots[1], "Adam m̂/(√v̂+ε)": self.adam.snr_plot,
+                "Adam effective lr": self.adam.lr_plot}
+
+    def get_state(self) -> dict[str, Any]:
+        return {"setup": self.setup.get_state(), "smoothing": self.smoothing.value(),
+                "x_axis": self.x_axis.currentData(), "log_x": self.log_x.isChecked(),
+                "log_y": self.log_y.isChecked(), "samples": self.samples.settings(),
+                "tab": self.tabs.currentIndex()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict):
+            return
+        self.setup.set_state(state.get("setup", {}))
+        if isinstance(state.get("smoothing"), (int, float)):
+            self.smoothing.setValue(state["smoothing"])
+        i = self.x_axis.findData(state.get("x_axis"))
+        if i >= 0:
+            self.x_axis.setCurrentIndex(i)
+        for key, box in (("log_x", self.log_x), ("log_y", self.log_y)):
+            if isinstance(state.get(key), bool):
+                box.setChecked(state[key])
+        s = state.get("samples")
+        if isinstance(s, dict):
+            for key, w in (("n", self.samples.count), ("every", self.samples.every)):
+                if isinstance(s.get(key), int):
+                    w.setValue(s[key])
+            if isinstance(s.get("temperature"), (int, float)):
+                self.samples.temperature.setValue(s["temperature"])
+            if isinstance(s.get("prefix"), str):
+                self.samples.prefix.setText(s["prefix"])
+        if isinstance(state.get("tab"), int) and 0 <= state["tab"] < self.tabs.count():
+            self.tabs.setCurrentIndex(state["tab"])
+
+    def reset_defaults(self) -> None:
+        self.setup.reset_defaults()
+        self.smoothing.setValue(0.9)
+        self.x_axis.setCurrentIndex(0)
+        self.log_x.setChecked(False)
+        self.log_y.setChecked(False)
+        self.samples.count.setValue(5)
+        self.samples.every.setValue(200)
+        self.samples.temperature.setValue(0.5)
+        self.samples.prefix.setText("")
+
+    def is_idle(self) -> bool:
+        return True  # a training run is never "finished" from the screenshot's point of view
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.adam_timer.stop()
+        for run in self.runs:
+            if run.handle is not None:
+                run.handle.stop()
+                run.handle = None
+
+    def on_theme_changed(self) -> None:
+        theme.restyle(self)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -1,0 +1,292 @@
+"""The monitor's right-hand tabs: inside the model while it trains.
+
+* :class:`TensorTable` — the seeds' per-tensor log: name, shape, g (gradient RMS), w (weight RMS) and
+  u (update/weight ratio) with colour hints against Karpathy's ~1e-3 rule of thumb.
+* :class:`HeatmapView` — log10(u) and log10(g) per tensor over time: which layers move, and when.
+* :class:`AdamStateView` — histograms of m̂/(√v̂+ε) and of lr/(√v̂+ε) for one tensor.
+* :class:`SamplesView` — generations every K steps at a temperature, kept by step.
+
+These widgets only draw what they are given (NumPy arrays computed on the worker thread).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from adamlab.ui import theme
+from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.plots import style_plot
+
+U_TARGET = -3.0  # log10 of the update/weight ratio that Karpathy's makemore lecture calls healthy
+
+
+def u_hint(u: float) -> tuple[str, str]:
+    """(colour, words) for an update/weight ratio against the ~1e-3 rule of thumb."""
+    if not (u > 0 and math.isfinite(u)):
+        return "#7F7F7F", "no update yet"
+    d = math.log10(u) - U_TARGET
+    if abs(d) <= 0.5:
+        return "#009E73", "about 1e-3: a healthy pace"
+    if abs(d) <= 1.0:
+        return "#E69F00", "a little " + ("fast" if d > 0 else "slow") + " (within 10× of 1e-3)"
+    return "#D55E00", ("far too fast: weights change by more than 1% a step" if d > 0
+                       else "barely moving: less than 1e-4 of the weight per step")
+
+
+class TensorTable(QTableWidget):
+    """name | shape | g | w | u, refreshed from the latest per-tensor statistics."""
+
+    HEADERS = ("tensor", "shape", "g", "w", "u")
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(0, len(self.HEADERS), parent)
+        self.setHorizontalHeaderLabels(self.HEADERS)
+        tips = ("The parameter tensor (microgpt's names).", "(out, in): weights are stored as in microgpt.",
+                "g = √mean(grad²): the gradient's size in this tensor.",
+                "w = √mean(θ²): the weights' size.",
+                "u = RMS(Δθ)/RMS(θ): how much of the weight one step changes; ~1e-3 is the rule of thumb "
+                "(green near it, orange within 10×, red beyond).")
+        for i, tip in enumerate(tips):
+            self.horizontalHeaderItem(i).setToolTip(tip)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        hh = self.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.verticalHeader().setDefaultSectionSize(22)
+        self.setToolTip("Per-tensor statistics of the latest step (the seeds' g / w / u log).")
+
+    def show_stats(self, names, shapes, g, w, u) -> None:
+        if self.rowCount() != len(names):
+            self.setRowCount(len(names))
+        for r, name in enumerate(names):
+            cells = (name, "×".join(str(s) for s in shapes[r]), f"{g[r]:.1e}", f"{w[r]:.1e}", f"{u[r]:.1e}")
+            for c, text in enumerate(cells):
+                item = self.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    if c >= 2:
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    self.setItem(r, c, item)
+                if item.text() != text:
+                    item.setText(text)
+            colour, words = u_hint(float(u[r]))
+            item = self.item(r, 4)
+            item.setForeground(QBrush(QColor(colour)))
+            item.setToolTip(f"u = {u[r]:.3g}: {words}")
+
+    def clear_stats(self) -> None:
+        self.setRowCount(0)
+
+
+class HeatmapView(pg.GraphicsLayoutWidget):
+    """Two images, tensors × time: log10(u) (top) and log10(g) (bottom), with colour bars."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plots, self.images, self.bars = [], [], []
+        for row, (title, levels, cmap) in enumerate(
+                (("log10 u (update/weight) per tensor", (-5.0, -1.0), "viridis"),
+                 ("log10 g (gradient RMS) per tensor", (-5.0, 0.0), "inferno"))):
+            p = self.addPlot(row=row, col=0)
+            style_plot(p, title=title, bottom="step", legend=False, grid=False)
+            img = pg.ImageItem(axisOrder="row-major")
+            p.addItem(img)
+            p.invertY(True)
+            p.setMouseEnabled(x=True, y=False)
+            bar = pg.ColorBarItem(values=levels, colorMap=pg.colormap.get(cmap), width=12, interactive=False)
+            bar.setImageItem(img, insert_in=p)
+            self.plots.append(p)
+            self.images.append(img)
+            self.bars.append(bar)
+        self.setToolTip("Each row is a tensor, each column a moment of training; colour is log10 of the value. "
+                        "A row far below the others (dark) is a layer that barely moves.")
+        self._names: list[str] = []
+
+    def show_maps(self, steps: np.ndarray, names: list[str], log_u: np.ndarray, log_g: np.ndarray) -> None:
+        """steps (K,), log_u and log_g (n_tensors, K) with NaN where unknown."""
+        if names != self._names:
+            self._names = list(names)
+            ticks = [[(i + 0.5, n) for i, n in enumerate(names)]]
+            for p in self.plots:
+                p.getAxis("left").setTicks(ticks)
+        if steps.size == 0:
+            for img in self.images:
+                img.clear()
+            return
+        x0, x1 = float(steps[0]), float(steps[-1]) + (float(steps[-1] - steps[0]) / max(steps.size - 1, 1) or 1.0)
+        for img, data in zip(self.images, (log_u, log_g)):
+            img.setImage(np.asarray(data, dtype=np.float32), autoLevels=False)
+            img.setRect(x0, 0.0, x1 - x0, float(len(names)))
+
+    def clear_maps(self) -> None:
+        for img in self.images:
+            img.clear()
+
+
+class AdamStateView(QWidget):
+    """Histograms of Adam's per-parameter signal-to-noise m̂/(√v̂+ε) and effective lr lr/(√v̂+ε)."""
+
+    tensorChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.tensor = QComboBox()
+        self.tensor.setToolTip("The tensor whose Adam state is shown.")
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.glw = pg.GraphicsLayoutWidget()
+        self.snr_plot = self.glw.addPlot(row=0, col=0)
+        style_plot(self.snr_plot, title="m̂ / (√v̂ + ε): signal-to-noise per parameter", bottom="value",
+                   left="count", legend=False)
+        self.lr_plot = self.glw.addPlot(row=1, col=0)
+        style_plot(self.lr_plot, title="lr / (√v̂ + ε): effective learning rate", bottom="log10(effective lr)",
+                   left="count", legend=False)
+        brush_a, brush_b = pg.mkBrush(theme.COLORS["gradient"]), pg.mkBrush(theme.COLORS["second"])
+        self.snr_hist = pg.PlotDataItem([0, 1], [0], stepMode="center", fillLevel=0, brush=brush_a,
+                                        pen=pg.mkPen(theme.COLORS["gradient"]))
+        self.lr_hist = pg.PlotDataItem([0, 1], [0], stepMode="center", fillLevel=0, brush=brush_b,
+                                       pen=pg.mkPen(theme.COLORS["second"]))
+        self.snr_plot.addItem(self.snr_hist)
+        self.lr_plot.addItem(self.lr_hist)
+        self.glw.setToolTip("|m̂|/(√v̂+ε) near 1: the gradient keeps its sign (signal); near 0: it flips (noise). "
+                            "Adam's step is lr times this, so every parameter moves at most about lr.\n"
+                            "lr/(√v̂+ε): each parameter's own learning rate; rare or small gradients get large ones.")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("tensor"))
+        row.addWidget(self.tensor, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(row)
+        lay.addWidget(self.note)
+        lay.addWidget(self.glw, 1)
+        self.tensor.currentTextChanged.connect(self._on_tensor)
+
+    @Slot(str)
+    def _on_tensor(self, name: str) -> None:
+        if name:
+            self.tensorChanged.emit(name)
+
+    def set_names(self, names: list[str]) -> None:
+        current = [self.tensor.itemText(i) for i in range(self.tensor.count())]
+        if current == list(names):
+            return
+        keep = self.tensor.currentText()
+        self.tensor.blockSignals(True)
+        self.tensor.clear()
+        self.tensor.addItems(list(names))
+        if keep in names:
+            self.tensor.setCurrentText(keep)
+        self.tensor.blockSignals(False)
+
+    def show_state(self, state: dict | None) -> None:
+        """``state``: {"tensor", "step", "snr": (counts, edges), "log_lr": (counts, edges)} or {"note": str}."""
+        if not state or "snr" not in state:
+            self.note.setText((state or {}).get("note", "Start a run with Adam or AdamW to see its state."))
+            self.snr_hist.setData([0, 1], [0])
+            self.lr_hist.setData([0, 1], [0])
+            return
+        self.note.setText(f"{state['tensor']} at step {state['step']}: {state['size']:,} parameters")
+        counts, edges = state["snr"]
+        self.snr_hist.setData(edges, counts)
+        counts, edges = state["log_lr"]
+        self.lr_hist.setData(edges, counts)
+
+
+class SamplesView(QWidget):
+    """Sampling controls and the history of samples by step."""
+
+    settingsChanged = Signal()
+    sampleNow = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.count = QSpinBox()
+        self.count.setRange(1, 50)
+        self.count.setValue(5)
+        self.count.setToolTip("How many names (documents) to generate each time.")
+        self.every = QSpinBox()
+        self.every.setRange(10, 1_000_000)
+        self.every.setSingleStep(50)
+        self.every.setValue(200)
+        self.every.setToolTip("Generate samples every K steps (sampling costs time, so not every step).")
+        self.temperature = FloatSlider("T", 0.0, 2.0, 0.5, decimals=2,
+                                       tooltip="Temperature: sample from softmax(logits / T). T = 0 is greedy "
+                                               "argmax — watch it fall into repetition loops.")
+        self.prefix = QLineEdit()
+        self.prefix.setPlaceholderText("prompt prefix (optional)")
+        self.prefix.setToolTip("Every sample starts with these characters (they must be in the vocabulary).")
+        self.now = QPushButton("Sample now")
+        self.now.setToolTip("Generate samples from the current weights of the selected run.")
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #D55E00;")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.list = QListWidget()
+        self.list.setWordWrap(True)
+        self.list.setToolTip("Samples by step (newest at the top). Early samples are random letters; "
+                             "later ones look like names.")
+        r1 = QHBoxLayout()
+        for lab, w in (("n", self.count), ("every", self.every)):
+            r1.addWidget(QLabel(lab))
+            r1.addWidget(w)
+        r1.addWidget(self.now)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(r1)
+        lay.addWidget(self.temperature)
+        lay.addWidget(self.prefix)
+        lay.addWidget(self.error)
+        lay.addWidget(self.list, 1)
+        for sig in (self.count.valueChanged, self.every.valueChanged, self.temperature.valueChanged,
+                    self.prefix.editingFinished):
+            sig.connect(self._changed)
+        self.now.clicked.connect(self.sampleNow)
+        self._shown = 0
+
+    @Slot()
+    def _changed(self, *_):
+        self.settingsChanged.emit()
+
+    def settings(self) -> dict:
+        return {"n": self.count.value(), "every": self.every.value(), "temperature": self.temperature.value(),
+                "prefix": self.prefix.text()}
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+
+    def show_samples(self, samples: list[tuple[int, int, float, list[str]]]) -> None:
+        """samples: the (bounded) history as (serial, step, temperature, texts); only unseen serials are added."""
+        for serial, step, temp, texts in samples:
+            if serial < self._shown:
+                continue
+            self.list.insertItem(0, f"step {step} (T={temp:g}): " + ", ".join(t or "∅" for t in texts))
+            self._shown = serial + 1
+        while self.list.count() > 500:  # bounded, like everything else
+            self.list.takeItem(self.list.count() - 1)
+
+    def clear_samples(self) -> None:
+        self.list.clear()
+        self._shown = 0

@@ -1,0 +1,379 @@
+"""The monitor's worker-side job: one core ``Trainer`` driven by a ``LoopWorker``, and the plain snapshots it
+hands to the GUI. No Qt here (the GUI gets results back through a ``report(what, payload)`` callable).
+
+The job adds only bookkeeping around the core: samples every K steps, a steps-per-second rate, tokens seen,
+histograms of the core's Adam statistics, and copies of the core's decimated history. Every number about
+the model or the optimizer comes from :mod:`adamlab.core` (train, ema, schedules, data).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from adamlab.core import data, train
+from adamlab.core.optim import optimizer_label
+
+MAX_SAMPLES = 200  # sample batches kept per run (bounded memory)
+HIST_BINS = 60
+
+Report = Callable[[str, Any], None]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# helpers used by the set-up column
+
+
+def load_corpus(spec: dict, block_size: int) -> data.Corpus:
+    """The corpus a set-up spec names: {"kind": "names"} or {"kind": "file", "path", "mode"}."""
+    if spec.get("kind") == "file":
+        if not spec.get("path"):
+            raise data.CorpusError("Choose a text file (Browse…).")
+        return data.load_corpus(spec["path"], spec.get("mode", "lines"), block_size)
+    return data.load_corpus("names", "lines", block_size)
+
+
+def corpus_summary(corpus: data.Corpus, val_fraction: float = 0.1) -> str:
+    """One line for people: documents, characters, vocabulary and the train/validation split."""
+    n = len(corpus)
+    n_val = len(data.split_docs(list(range(n)), val_fraction, seed=None)[1])
+    chars = sum(len(d) for d in corpus.docs)
+    text = (f"{n:,} documents · {chars:,} characters · vocabulary {corpus.tokenizer.vocab_size} "
+            f"({len(corpus.tokenizer.chars)} symbols + BOS) · split {n - n_val:,} train / {n_val:,} val")
+    if corpus.truncated:
+        text += f" · {corpus.truncated:,} longer than the context (truncated)"
+    return text
+
+
+def schedule_curve(spec: dict, lr: float, steps: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """The core's schedule lr(t) sampled at ≤ n steps, for the preview plot."""
+    from adamlab.core.schedules import make_schedule
+
+    fn = make_schedule(spec["kind"], lr, steps, warmup=spec.get("warmup", 0) if spec["kind"] == "warmup_cosine"
+                       else 0)
+    x = np.unique(np.linspace(0, steps - 1, min(n, steps)).astype(np.int64))
+    return x, np.asarray(fn(x), dtype=np.float64)  # the core's Schedule is vectorised
+
+
+def smooth(y: np.ndarray, beta: float) -> np.ndarray:
+    """TensorBoard-style smoothing with the core's debiased EMA: s_t = β s_{t−1} + (1−β) y_t, divided by
+    1 − β^t (the same bias correction as Adam's m̂)."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.size == 0 or beta <= 0:
+        return y.copy()
+    from adamlab.core import ema as core_ema
+
+    return np.asarray(core_ema.smooth(y, beta), dtype=np.float64)
+
+
+def optimizer_name(kind: str) -> str:
+    try:
+        return optimizer_label(kind)
+    except ValueError:
+        return kind
+
+
+def check_prefix(prefix: str, tokenizer: data.Tokenizer | None, block_size: int = 16) -> str:
+    """An error message for a sampling prefix the model cannot start from, or ""."""
+    if not prefix or tokenizer is None:
+        return ""
+    bad = sorted({c for c in prefix if c not in tokenizer.chars})
+    if bad:
+        return f"The prefix has characters the model has never seen: {''.join(bad)!r}"
+    if len(prefix) >= block_size:
+        return f"The prefix must be shorter than the context ({block_size} characters)"
+    return ""
+
+
+def train_config(cfg: dict, corpus: data.Corpus | None = None) -> train.TrainConfig:
+    """The set-up's plain dict → the core's TrainConfig (which validates every field)."""
+    hyper = dict(cfg["hyper"])
+    kw: dict[str, Any] = {"lr": float(hyper["lr"])}
+    if "betas" in hyper:
+        kw["betas"] = tuple(hyper["betas"])
+    elif "alpha" in hyper:  # RMSprop's α is the core config's β2
+        kw["betas"] = (0.9, float(hyper["alpha"]))
+    for key in ("eps", "weight_decay", "momentum"):
+        if key in hyper:
+            kw[key] = float(hyper[key])
+    corpus_spec, model = cfg["corpus"], cfg["model"]
+    sched = cfg["schedule"]
+    return train.TrainConfig(
+        corpus=corpus.name if corpus is not None else
+        ("names" if corpus_spec.get("kind") != "file" else corpus_spec["path"]),
+        corpus_mode=corpus.mode if corpus is not None else corpus_spec.get("mode", "lines"),
+        n_embd=int(model["n_embd"]), n_head=int(model["n_head"]), n_layer=int(model["n_layer"]),
+        block_size=int(model["block_size"]), dtype=cfg["dtype"], optimizer=cfg["optimizer"],
+        schedule=sched["kind"], warmup=int(sched.get("warmup", 0)) if sched["kind"] == "warmup_cosine" else 0,
+        steps=int(cfg["steps"]), batch_size=int(cfg["batch_size"]), seed=int(cfg["seed"]),
+        val_every=int(cfg["val_every"]), **kw)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the snapshot
+
+
+@dataclass
+class Snapshot:
+    """Copies of what the GUI draws for one run (safe to read on any thread)."""
+
+    version: int
+    step: int
+    total: int
+    status: str  # "ready", "training", "finished", "diverged"
+    message: str
+    rate: float  # steps per second recently
+    steps: np.ndarray  # (K,) decimated step axis (bucket means)
+    tokens: np.ndarray  # (K,) training tokens (predictions) seen at those steps
+    loss: np.ndarray  # (K,) raw training loss (bucket means)
+    lr: np.ndarray  # (K,)
+    val_steps: np.ndarray
+    val_tokens: np.ndarray
+    val_loss: np.ndarray
+    names: list[str]
+    shapes: list[tuple[int, int]]
+    g: np.ndarray  # (n_tensors,) latest gradient RMS
+    w: np.ndarray  # (n_tensors,) latest weight RMS
+    u: np.ndarray  # (n_tensors,) latest update/weight ratio
+    map_steps: np.ndarray  # (K,) = steps
+    log_u: np.ndarray  # (n_tensors, K) log10 u over time
+    log_g: np.ndarray  # (n_tensors, K) log10 g over time
+    events: list[tuple[int, float, str]]  # (step, tokens, label) of live knob changes
+    diverged_step: int | None
+    diverged_tokens: float | None
+    samples: list[tuple[int, int, float, list[str]]] = field(default_factory=list)
+
+
+def _log10(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(x)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+class RunJob:
+    """One training run as a :class:`~adamlab.ui.workers.SteppableJob`. Only the worker thread calls its
+    methods while the run is live (the GUI goes through ``worker.call``)."""
+
+    def __init__(self, trainer: train.Trainer, sampling: dict | None = None):
+        self.trainer = trainer
+        self.tokenizer = trainer.tokenizer
+        self.sampling = {"n": 5, "every": 200, "temperature": 0.5, "prefix": ""}
+        if sampling:
+            self.sampling.update(sampling)
+        self.samples: deque = deque(maxlen=MAX_SAMPLES)
+        self._serial = 0
+        self._version = 0
+        self._rate_marks: deque = deque(maxlen=64)  # (time, step) for steps/s
+        self._betas = tuple(trainer.config.betas)  # the latest (β1, β2) asked for, pending or applied
+        # tokens seen after s steps: the trainer walks the training documents in order, batch_size at a
+        # time, so it is a prefix sum over their prediction counts (exact, also for a loaded run)
+        cfg = trainer.config
+        n_pred = np.array([min(cfg.block_size, len(s) - 1) for s in trainer.train_seqs], dtype=np.float64)
+        self._cum_pred = np.concatenate([[0.0], np.cumsum(n_pred)])
+        shapes = {n: tuple(a.shape) for n, a in trainer.params.items()}
+        self.names = list(trainer.tensor_names)
+        self.shapes = [shapes[n] for n in self.names]
+
+    # --- construction ---
+    @classmethod
+    def from_config(cls, cfg: dict, corpus: data.Corpus) -> "RunJob":
+        tc = train_config(cfg, corpus)
+        if corpus.block_size != tc.block_size:  # "text" mode windows depend on the context length
+            corpus = data.load_corpus(corpus.name, corpus.mode, tc.block_size)
+        return cls(train.Trainer(tc, corpus), cfg.get("sampling"))
+
+    @classmethod
+    def from_checkpoint(cls, path, sampling: dict | None = None) -> "RunJob":
+        return cls(train.load_checkpoint(path), sampling)
+
+    # --- SteppableJob ---
+    def step(self) -> bool:
+        tr = self.trainer
+        rec = tr.step()
+        self._version += 1
+        if rec is None:
+            return False
+        every = int(self.sampling["every"])
+        if rec.status != "diverged" and every and rec.step % every == 0:
+            self._sample(rec.step)
+        return not tr.done
+
+    def snapshot(self) -> Snapshot:
+        tr = self.trainer
+        h = tr.history
+        now = time.perf_counter()
+        self._rate_marks.append((now, tr.step_count))
+        steps, loss, _, _ = h.train.arrays("loss")
+        lr = h.train.arrays("lr")[1]
+        last = tr.last
+        n = len(self.names)
+        if last is not None and last.g:
+            g = np.array([last.g[k] for k in self.names])
+            w = np.array([last.w[k] for k in self.names])
+            u = np.array([last.u[k] for k in self.names])
+        else:
+            g = w = u = np.full(n, np.nan)
+        log_u = np.vstack([_log10(h.update_ratio(k)) for k in self.names]) if steps.size else np.zeros((n, 0))
+        log_g = np.vstack([_log10(h.grad_rms(k)) for k in self.names]) if steps.size else np.zeros((n, 0))
+        vs, vl = h.val_steps, h.val_loss
+        events = [(s, self.tokens_at(s), lab) for s, lab in zip(h.knob_steps, h.knob_labels)]
+        ds = h.diverged_step
+        return Snapshot(
+            version=self._version, step=tr.step_count, total=tr.config.steps, status=tr.status,
+            message=self.describe(), rate=self.rate(now), steps=steps, tokens=self.tokens_at(steps), loss=loss,
+            lr=lr, val_steps=vs, val_tokens=self.tokens_at(vs), val_loss=vl, names=list(self.names),
+            shapes=list(self.shapes), g=g, w=w, u=u, map_steps=steps, log_u=log_u, log_g=log_g, events=events,
+            diverged_step=ds, diverged_tokens=None if ds is None else float(self.tokens_at(ds)),
+            samples=list(self.samples))
+
+    # --- bookkeeping ---
+    def tokens_at(self, steps):
+        """Training tokens (predictions) seen after ``steps`` steps; fractional steps interpolate."""
+        s = np.asarray(steps, dtype=np.float64)
+        B, N = self.trainer.config.batch_size, len(self._cum_pred) - 1
+
+        def at(k):  # k whole steps: k·B documents in cyclic order
+            docs = k * B
+            return (docs // N) * self._cum_pred[-1] + self._cum_pred[(docs % N).astype(np.int64)]
+
+        lo = np.floor(s)
+        out = at(lo) + (s - lo) * (at(lo + 1) - at(lo))
+        return float(out) if out.ndim == 0 else out
+
+    def rate(self, now: float) -> float:
+        marks = [m for m in self._rate_marks if now - m[0] <= 2.0]
+        if len(marks) < 2 or marks[-1][0] <= marks[0][0]:
+            return 0.0
+        return (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
+
+    def describe(self) -> str:
+        """The run's status for people, with the reason and a hint when it diverged."""
+        tr = self.trainer
+        if tr.status == "diverged":
+            cfg = tr.config
+            hint = (f"the learning rate {cfg.lr:g} is too high for {optimizer_name(cfg.optimizer)} — "
+                    "a step overshoots, the loss grows and overflows (the seeds' Adam at lr 0.05 does this). "
+                    "Lower lr, or use warmup + cosine.")
+            return f"{tr.message}. Likely cause: {hint}"
+        if tr.status == "finished":
+            return f"{tr.message}; final loss {tr.last.loss:.4f}" if tr.last is not None else tr.message
+        if tr.last is None:
+            return f"ready: step 0 of {tr.config.steps}"
+        last = tr.last
+        return f"step {last.step:,}: loss {last.loss:.4f} · lr {last.lr:.3g} · ‖g‖ {last.grad_norm:.3g}"
+
+    # --- samples ---
+    def _sample(self, step: int) -> None:
+        s = self.sampling
+        seed = (self.trainer.config.seed * 1_000_003 + step) % 2**63  # reproducible per step
+        try:
+            texts = self.trainer.sample(int(s["n"]), float(s["temperature"]), seed=seed, prefix=s["prefix"])
+        except ValueError:
+            return  # a prefix the model cannot encode; the GUI already says so
+        self.samples.append((self._serial, step, float(s["temperature"]), texts))
+        self._serial += 1
+
+    def set_sampling(self, settings: dict) -> None:
+        self.sampling.update(settings)
+
+    def sample_now(self, settings: dict | None = None) -> None:
+        if settings:
+            self.sampling.update(settings)
+        self._sample(self.trainer.step_count)
+        self._version += 1
+
+    # --- live knobs ---
+    def set_knob(self, name: str, value: float, report: Report | None = None) -> None:
+        """Apply one live knob (lr, beta1, beta2, weight_decay) through the core's ``set_knobs``."""
+        tr = self.trainer
+        try:
+            if name in ("beta1", "beta2"):
+                b1, b2 = self._betas
+                betas = (value, b2) if name == "beta1" else (b1, value)
+                tr.set_knobs(betas=betas)
+                self._betas = betas
+            elif name in ("lr", "weight_decay"):
+                tr.set_knobs(**{name: value})
+            else:
+                raise ValueError(f"{name} cannot be changed while training")
+        except ValueError as exc:
+            if report:
+                report("error", f"Knob not applied: {exc}")
+            return
+        self._version += 1
+        if report:
+            report("knob", f"{name} → {value:g} from step {tr.step_count + 1}")
+
+    # --- on demand ---
+    def adam_state(self, tensor: str) -> dict:
+        """Histograms of the core's m̂/(√v̂+ε) and log10 lr/(√v̂+ε) for one tensor, or {"note": why not}."""
+        tr = self.trainer
+        try:
+            stats = tr.optimizer_stats(tensor)
+        except ValueError as exc:
+            kind = tr.config.optimizer
+            if kind in ("sgd", "momentum", "nesterov"):
+                return {"note": f"{optimizer_name(kind)} has no per-parameter state: every parameter's "
+                                f"effective lr is lr = {tr.lr_at(max(tr.step_count - 1, 0)):.3g}."}
+            return {"note": str(exc)}
+        out: dict[str, Any] = {"tensor": tensor, "step": tr.step_count}
+        snr = stats.get("normalized_step")
+        if snr is not None:
+            snr = snr[np.isfinite(snr)]
+            lim = max(1.0, float(np.percentile(np.abs(snr), 99.5))) if snr.size else 1.0
+            out["snr"] = np.histogram(snr, bins=HIST_BINS, range=(-lim, lim))
+        else:
+            out["snr"] = (np.zeros(1), np.array([-1.0, 1.0]))
+        eff = stats.get("effective_lr")
+        out["size"] = int(eff.size) if eff is not None else 0
+        if eff is not None:
+            lg = _log10(np.asarray(eff, dtype=np.float64))
+            lg = lg[np.isfinite(lg)]
+            lo, hi = (float(lg.min()), float(lg.max())) if lg.size else (-4.0, -2.0)
+            if hi - lo < 1e-6:
+                lo, hi = lo - 0.5, hi + 0.5
+            out["log_lr"] = np.histogram(lg, bins=HIST_BINS, range=(lo, hi))
+        else:
+            out["log_lr"] = (np.zeros(1), np.array([-4.0, -2.0]))
+        if snr is None:
+            out["note_extra"] = f"{optimizer_name(tr.config.optimizer)} has no first moment m̂."
+        return out
+
+    def adam_state_report(self, tensor: str, report: Report) -> None:
+        report("adam", self.adam_state(tensor))
+
+    def save(self, path) -> Path:
+        return train.save_checkpoint(self.trainer, path)
+
+    def save_report(self, path: str, report: Report) -> None:
+        try:
+            out = self.save(path)
+        except (OSError, ValueError) as exc:
+            report("error", f"Could not save to {path}: {exc}")
+            return
+        report("saved", str(out))
+
+
+def write_metrics_csv(snap: Snapshot, path, smoothed: np.ndarray | None = None) -> Path:
+    """step, tokens, loss, smoothed loss, lr, val_loss (at its steps, else empty) — the full history."""
+    path = Path(path)
+    val = dict(zip(snap.val_steps.round().astype(np.int64).tolist(), snap.val_loss.tolist()))
+    sm = smoothed if smoothed is not None else np.full(snap.loss.shape, np.nan)
+    lines = ["step,tokens,loss,loss_smoothed,lr,val_loss"]
+    for s, t, l, m, r in zip(snap.steps, snap.tokens, snap.loss, sm, snap.lr):
+        v = val.get(int(round(s)), "")
+        lines.append(f"{s:.10g},{t:.10g},{l:.10g},{m:.10g},{r:.10g},{v if v == '' else format(v, '.10g')}")
+    # validation points that fall between decimated buckets still get their own rows
+    drawn = {int(round(s)) for s in snap.steps}
+    for s, v in zip(snap.val_steps, snap.val_loss):
+        if int(round(s)) not in drawn:
+            lines.append(f"{s:.10g},,,,,{v:.10g}")
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,471 @@
+"""The monitor's left column: corpus, model, optimizer, schedule and training settings → a plain config dict.
+
+Nothing here trains or holds model state: :class:`SetupBox` only edits a JSON-able dict (what ``config()``
+returns and ``set_config()`` accepts), reports the parameter count as the model is edited, previews the
+schedule with the core's ``make_schedule``, and announces live-knob edits (lr, betas, weight decay) so the
+panel can forward them to the running trainer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from adamlab.core import gpt
+from adamlab.ui import theme
+from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
+from adamlab.ui.widgets.plots import pen, style_plot
+
+# name → (n_layer, n_embd, n_head, block_size). microgpt is Karpathy's: 4,192 parameters for 27 symbols.
+PRESETS: dict[str, tuple[int, int, int, int]] = {
+    "microgpt": (1, 16, 4, 16),
+    "small": (2, 32, 4, 16),
+    "medium": (4, 64, 4, 32),
+}
+OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD + momentum", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
+# The monitor's starting lr per optimizer, tuned for microgpt (the editor's defaults are for 2-D surfaces).
+MONITOR_LR = {"sgd": 0.5, "momentum": 0.05, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
+SCHEDULES = {"constant": "constant", "linear": "linear decay", "cosine": "cosine", "warmup_cosine": "warmup + cosine"}
+LIVE_KNOBS = ("lr", "beta1", "beta2", "weight_decay")
+
+DEFAULTS: dict[str, Any] = {
+    "corpus": {"kind": "names", "path": "", "mode": "lines"},
+    "model": {"preset": "microgpt", "n_layer": 1, "n_embd": 16, "n_head": 4, "block_size": 16},
+    "optimizer": "adam",
+    "hyper": {},  # editor values per kind, filled from the editors
+    "schedule": "linear",
+    "warmup": 100,
+    "batch_size": 16,
+    "steps": 1000,
+    "seed": 42,
+    "dtype": "float64",
+    "val_every": 50,
+}
+
+
+def _spin(lo: int, hi: int, value: int, tip: str, step: int = 1) -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(lo, hi)
+    s.setValue(value)
+    s.setSingleStep(step)
+    s.setToolTip(tip)
+    s.setKeyboardTracking(False)
+    return s
+
+
+def _combo(items: dict[str, str], tip: str) -> QComboBox:
+    c = QComboBox()
+    for key, label in items.items():
+        c.addItem(label, key)
+    c.setToolTip(tip)
+    return c
+
+
+def _set_combo(c: QComboBox, key: Any) -> bool:
+    i = c.findData(key)
+    if i >= 0:
+        c.setCurrentIndex(i)
+    return i >= 0
+
+
+class SetupBox(QWidget):
+    """The set-up column. Signals: ``corpusRequested(dict)`` when the corpus choice changes (the panel loads
+    it and calls :meth:`show_corpus` / :meth:`show_corpus_error`), ``knobChanged(str, float)`` for a live
+    knob edit, ``changed()`` for any edit."""
+
+    corpusRequested = Signal(dict)
+    knobChanged = Signal(str, float)
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.vocab_size = 27
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 4, 0)
+        lay.setSpacing(6)
+        lay.addWidget(self._corpus_group())
+        lay.addWidget(self._model_group())
+        lay.addWidget(self._optimizer_group())
+        lay.addWidget(self._training_group())
+        lay.addStretch(1)
+        self._update_params()
+        self._update_preview()
+
+    # --- groups ---
+    def _corpus_group(self) -> QGroupBox:
+        box = QGroupBox("Corpus")
+        form = QFormLayout(box)
+        form.setVerticalSpacing(3)
+        self.corpus_kind = _combo({"names": "built-in names", "file": "text file…"},
+                                  "The training text: the built-in list of names, or a text file of your own.")
+        self.corpus_mode = _combo({"lines": "one document per line", "text": "continuous text"},
+                                  "How a text file is cut into documents: each line is a name-like document, or "
+                                  "the whole file is one stream cut into block-size windows.")
+        self.browse = QPushButton("Browse…")
+        self.browse.setToolTip("Choose a UTF-8 text file to train on.")
+        self.corpus_path = QLabel("")
+        self.corpus_path.setWordWrap(True)
+        self.corpus_info = QLabel("")
+        self.corpus_info.setWordWrap(True)
+        self.corpus_info.setToolTip("Documents, characters, the vocabulary (symbols + the BOS/EOS token) and the "
+                                    "train/validation split (90/10 of the documents).")
+        self.corpus_error = QLabel("")
+        self.corpus_error.setWordWrap(True)
+        self.corpus_error.setStyleSheet("color: #D55E00;")
+        self.corpus_error.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.corpus_kind, 1)
+        row.addWidget(self.browse)
+        form.addRow(row)
+        form.addRow(self.corpus_mode)
+        form.addRow(self.corpus_path)
+        form.addRow(self.corpus_info)
+        form.addRow(self.corpus_error)
+        self._file_path = ""
+        self.corpus_kind.currentIndexChanged.connect(self._on_corpus_kind)
+        self.corpus_mode.currentIndexChanged.connect(self._request_corpus)
+        self.browse.clicked.connect(self._on_browse)
+        self._on_corpus_kind()
+        return box
+
+    def _model_group(self) -> QGroupBox:
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        form.setVerticalSpacing(3)
+        self.preset = _combo({**{k: k for k in PRESETS}, "custom": "custom"},
+                             "microgpt: Karpathy's 4,192-parameter GPT (1 layer, 16 dims, 4 heads, context 16); "
+                             "small/medium: bigger siblings; custom: edit the numbers.")
+        self.n_layer = _spin(1, 12, 1, "n_layer: transformer blocks (attention + MLP), each 12·n_embd² weights.")
+        self.n_embd = _spin(4, 256, 16, "n_embd: width of the residual stream (a multiple of n_head).", 4)
+        self.n_head = _spin(1, 16, 4, "n_head: attention heads; each sees n_embd / n_head dimensions.")
+        self.block = _spin(2, 256, 16, "block_size: context length in characters (positions in wpe).")
+        self.params_label = QLabel("")
+        self.params_label.setToolTip("Parameters: V·C (wte) + T·C (wpe) + V·C (lm_head) + n_layer·12·C²")
+        grid = QHBoxLayout()
+        for lab, w in (("layers", self.n_layer), ("embd", self.n_embd), ("heads", self.n_head),
+                       ("block", self.block)):
+            col = QVBoxLayout()
+            col.setSpacing(0)
+            col.addWidget(QLabel(lab))
+            col.addWidget(w)
+            grid.addLayout(col)
+        form.addRow(self.preset)
+        form.addRow(grid)
+        form.addRow(self.params_label)
+        self.preset.currentIndexChanged.connect(self._on_preset)
+        for w in (self.n_layer, self.n_embd, self.n_head, self.block):
+            w.valueChanged.connect(self._on_model_edit)
+        return box
+
+    def _optimizer_group(self) -> QGroupBox:
+        box = QGroupBox("Optimizer and schedule")
+        lay = QVBoxLayout(box)
+        lay.setSpacing(3)
+        self.opt_kind = _combo(OPTIMIZERS, "SGD: θ −= lr·g. Momentum: follow a running sum of g. RMSprop: divide "
+                                           "by √v. Adam: m̂/(√v̂+ε). AdamW: Adam + decoupled weight decay.")
+        lay.addWidget(self.opt_kind)
+        self.editors: dict[str, OptimizerEditor] = {}
+        self.editor_stack = QStackedWidget()
+        for kind in OPTIMIZERS:
+            ed = OptimizerEditor(kind, {"lr": MONITOR_LR[kind]})
+            ed.changed.connect(lambda k=kind: self._on_editor(k))
+            self.editors[kind] = ed
+            self.editor_stack.addWidget(ed)
+        lay.addWidget(self.editor_stack)
+        self._last_values = {k: ed.values() for k, ed in self.editors.items()}
+        row = QHBoxLayout()
+        self.schedule = _combo(SCHEDULES, "lr(t): constant; linear decay to 0; cosine to 0; linear warmup then "
+                                          "cosine (warmup avoids Adam's large early steps).")
+        self.warmup = _spin(0, 100000, 100, "Warmup steps: lr rises linearly from 0 over these steps.", 10)
+        self.warmup.setPrefix("warmup ")
+        row.addWidget(self.schedule, 1)
+        row.addWidget(self.warmup)
+        lay.addLayout(row)
+        self.preview = pg.PlotWidget()
+        self.preview.setFixedHeight(80)
+        self.preview.setMouseEnabled(False, False)
+        self.preview.hideButtons()
+        pi = self.preview.getPlotItem()
+        style_plot(pi, legend=False)
+        pi.getAxis("left").setWidth(34)
+        pi.getAxis("bottom").setHeight(18)
+        self.preview.setToolTip("The learning rate over the run, lr(t), from the core's make_schedule.")
+        self.preview_curve = pi.plot([], [], pen=pen(theme.COLORS["ratio"], 1))
+        self.preview_error = QLabel("")
+        self.preview_error.setStyleSheet("color: #D55E00;")
+        self.preview_error.setWordWrap(True)
+        self.preview_error.hide()
+        lay.addWidget(self.preview)
+        lay.addWidget(self.preview_error)
+        self.opt_kind.currentIndexChanged.connect(self._on_kind)
+        self.schedule.currentIndexChanged.connect(self._on_schedule)
+        self.warmup.valueChanged.connect(self._on_schedule)
+        _set_combo(self.opt_kind, "adam")
+        _set_combo(self.schedule, "linear")
+        return box
+
+    def _training_group(self) -> QGroupBox:
+        box = QGroupBox("Training")
+        form = QFormLayout(box)
+        form.setVerticalSpacing(3)
+        self.batch = _spin(1, 4096, 16, "Batch size: documents per step; the gradient is their mean.")
+        self.steps = _spin(1, 1_000_000, 1000, "Total optimizer steps (the schedule spans these).", 100)
+        self.seed = _spin(0, 2**31 - 1, 42, "Seed: same seed → same initial weights and data order.")
+        self.dtype = _combo({"float64": "float64", "float32": "float32"},
+                            "Parameter dtype: float32 is faster, float64 is exact to more digits.")
+        self.val_every = _spin(1, 100000, 50, "Evaluate the validation loss every N steps.", 10)
+        row1 = QHBoxLayout()
+        row1.addWidget(QLabel("batch"))
+        row1.addWidget(self.batch)
+        row1.addWidget(QLabel("steps"))
+        row1.addWidget(self.steps)
+        row2 = QHBoxLayout()
+        row2.addWidget(QLabel("seed"))
+        row2.addWidget(self.seed)
+        row2.addWidget(self.dtype)
+        row3 = QHBoxLayout()
+        row3.addWidget(QLabel("validate every"))
+        row3.addWidget(self.val_every)
+        row3.addWidget(QLabel("steps"))
+        form.addRow(row1)
+        form.addRow(row2)
+        form.addRow(row3)
+        self.steps.valueChanged.connect(self._on_schedule)
+        for w in (self.batch, self.seed, self.val_every):
+            w.valueChanged.connect(self.changed)
+        self.dtype.currentIndexChanged.connect(self.changed)
+        return box
+
+    # --- corpus ---
+    @Slot()
+    def _on_corpus_kind(self, *_):
+        is_file = self.corpus_kind.currentData() == "file"
+        self.browse.setEnabled(is_file)
+        self.corpus_mode.setVisible(is_file)
+        self.corpus_path.setVisible(is_file)
+        if is_file and not self._file_path:
+            return  # wait for Browse
+        self._request_corpus()
+
+    @Slot()
+    def _on_browse(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a text corpus", "", "Text files (*.txt);;All files (*)")
+        if path:
+            self.set_corpus_file(path)
+
+    def set_corpus_file(self, path: str, mode: str | None = None) -> None:
+        """Choose a text file as the corpus (what Browse does) and request it."""
+        self._file_path = str(path)
+        self.corpus_path.setText(Path(path).name)
+        self.corpus_path.setToolTip(str(path))
+        if mode is not None:
+            _set_combo(self.corpus_mode, mode)
+        self.corpus_kind.blockSignals(True)
+        _set_combo(self.corpus_kind, "file")
+        self.corpus_kind.blockSignals(False)
+        self.browse.setEnabled(True)
+        self.corpus_mode.setVisible(True)
+        self.corpus_path.setVisible(True)
+        self._request_corpus()
+
+    @Slot()
+    def _request_corpus(self, *_):
+        self.corpusRequested.emit(self.corpus_spec())
+
+    def corpus_spec(self) -> dict:
+        return {"kind": self.corpus_kind.currentData(), "path": self._file_path,
+                "mode": self.corpus_mode.currentData()}
+
+    def show_corpus(self, info: str, vocab_size: int) -> None:
+        self.corpus_error.hide()
+        self.corpus_info.setText(info)
+        self.vocab_size = int(vocab_size)
+        self._update_params()
+
+    def show_corpus_error(self, message: str) -> None:
+        self.corpus_error.setText(message)
+        self.corpus_error.show()
+
+    # --- model ---
+    @Slot()
+    def _on_preset(self, *_):
+        key = self.preset.currentData()
+        if key in PRESETS:
+            values = PRESETS[key]
+            for w, v in zip((self.n_layer, self.n_embd, self.n_head, self.block), values):
+                w.blockSignals(True)
+                w.setValue(v)
+                w.blockSignals(False)
+        self._update_params()
+        self.changed.emit()
+
+    @Slot()
+    def _on_model_edit(self, *_):
+        values = (self.n_layer.value(), self.n_embd.value(), self.n_head.value(), self.block.value())
+        match = next((k for k, v in PRESETS.items() if v == values), "custom")
+        self.preset.blockSignals(True)
+        _set_combo(self.preset, match)
+        self.preset.blockSignals(False)
+        self._update_params()
+        self.changed.emit()
+
+    def model_spec(self) -> dict:
+        return {"n_layer": self.n_layer.value(), "n_embd": self.n_embd.value(), "n_head": self.n_head.value(),
+                "block_size": self.block.value()}
+
+    def _update_params(self) -> None:
+        try:
+            cfg = gpt.GPTConfig(vocab_size=self.vocab_size, **self.model_spec())
+        except ValueError as exc:
+            self.params_label.setText(f"<span style='color:#D55E00'>{exc}</span>")
+            return
+        self.params_label.setText(f"<b>{gpt.num_params(cfg):,}</b> parameters ({self.vocab_size} symbols)")
+
+    # --- optimizer and schedule ---
+    @Slot()
+    def _on_kind(self, *_):
+        self.editor_stack.setCurrentWidget(self.editors[self.opt_kind.currentData()])
+        self._update_preview()
+        self.changed.emit()
+
+    def _on_editor(self, kind: str) -> None:
+        new = self.editors[kind].values()
+        old = self._last_values[kind]
+        self._last_values[kind] = new
+        if kind == self.opt_kind.currentData():
+            for k in LIVE_KNOBS:
+                if k in new and new[k] != old.get(k):
+                    self.knobChanged.emit(k, float(new[k]))
+            if new.get("lr") != old.get("lr"):
+                self._update_preview()
+        self.changed.emit()
+
+    @Slot()
+    def _on_schedule(self, *_):
+        self.warmup.setEnabled(self.schedule.currentData() == "warmup_cosine")
+        self._update_preview()
+        self.changed.emit()
+
+    def optimizer_kind(self) -> str:
+        return self.opt_kind.currentData()
+
+    def hyper(self) -> dict[str, Any]:
+        """Core keyword arguments of the chosen optimizer (β1, β2 → betas)."""
+        return self.editors[self.optimizer_kind()].hyper()
+
+    def schedule_spec(self) -> dict[str, Any]:
+        return {"kind": self.schedule.currentData(), "warmup": self.warmup.value()}
+
+    def _update_preview(self) -> None:
+        from adamlab.ui.panels.monitor_job import schedule_curve  # the core's make_schedule, sampled
+
+        try:
+            x, y = schedule_curve(self.schedule_spec(), self.hyper()["lr"], self.steps.value())
+        except Exception as exc:  # noqa: BLE001 — show the core's message, never crash
+            self.preview_curve.setData([], [])
+            self.preview_error.setText(f"{exc}")
+            self.preview_error.show()
+            return
+        self.preview_error.hide()
+        self.preview_curve.setData(x, y)
+
+    # --- the whole config ---
+    def config(self) -> dict[str, Any]:
+        """A JSON-able description of the run to start (see :func:`monitor_job.make_trainer`)."""
+        return {
+            "corpus": self.corpus_spec(),
+            "model": self.model_spec(),
+            "optimizer": self.optimizer_kind(),
+            "hyper": self.hyper(),
+            "schedule": self.schedule_spec(),
+            "batch_size": self.batch.value(),
+            "steps": self.steps.value(),
+            "seed": self.seed.value(),
+            "dtype": self.dtype.currentData(),
+            "val_every": self.val_every.value(),
+        }
+
+    def get_state(self) -> dict[str, Any]:
+        return {"corpus": self.corpus_spec(), "model": self.model_spec(), "optimizer": self.optimizer_kind(),
+                "editors": {k: ed.values() for k, ed in self.editors.items()},
+                "schedule": self.schedule_spec(), "batch_size": self.batch.value(), "steps": self.steps.value(),
+                "seed": self.seed.value(), "dtype": self.dtype.currentData(), "val_every": self.val_every.value()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore ``get_state``; ignores unknown or invalid entries."""
+        if not isinstance(state, dict):
+            return
+        model = state.get("model")
+        if isinstance(model, dict):
+            for key, w in (("n_layer", self.n_layer), ("n_embd", self.n_embd), ("n_head", self.n_head),
+                           ("block_size", self.block)):
+                if isinstance(model.get(key), int):
+                    w.setValue(model[key])
+        editors = state.get("editors")
+        if isinstance(editors, dict):
+            for kind, values in editors.items():
+                if kind in self.editors and isinstance(values, dict):
+                    self.editors[kind].set_values(values)
+        if isinstance(state.get("optimizer"), str):
+            _set_combo(self.opt_kind, state["optimizer"])
+        sched = state.get("schedule")
+        if isinstance(sched, dict):
+            _set_combo(self.schedule, sched.get("kind"))
+            if isinstance(sched.get("warmup"), int):
+                self.warmup.setValue(sched["warmup"])
+        for key, w in (("batch_size", self.batch), ("steps", self.steps), ("seed", self.seed),
+                       ("val_every", self.val_every)):
+            if isinstance(state.get(key), int):
+                w.setValue(state[key])
+        if isinstance(state.get("dtype"), str):
+            _set_combo(self.dtype, state["dtype"])
+        corpus = state.get("corpus")
+        if isinstance(corpus, dict) and corpus.get("kind") == "file" and isinstance(corpus.get("path"), str) \
+                and Path(corpus["path"]).is_file():
+            self.set_corpus_file(corpus["path"], corpus.get("mode"))
+
+    def reset_defaults(self) -> None:
+        _set_combo(self.preset, "microgpt")
+        self._on_preset()
+        for kind, ed in self.editors.items():
+            ed.set_values({**KIND_KNOBS[kind], "lr": MONITOR_LR[kind]})
+        _set_combo(self.opt_kind, "adam")
+        _set_combo(self.schedule, "linear")
+        self.warmup.setValue(100)
+        self.batch.setValue(16)
+        self.steps.setValue(1000)
+        self.seed.setValue(42)
+        _set_combo(self.dtype, "float64")
+        self.val_every.setValue(50)
+        self._file_path = ""
+        _set_combo(self.corpus_kind, "names")
+        self._request_corpus()
+
+    def set_knob(self, name: str, value: float) -> None:
+        """Show a knob value (e.g. of the selected run) without emitting ``knobChanged``."""
+        kind = self.optimizer_kind()
+        ed = self.editors[kind]
+        if name in ed.controls:
+            self._last_values[kind] = {**self._last_values[kind], name: value}
+            ed.blockSignals(True)
+            ed.set_values({name: value})
+            ed.blockSignals(False)
+            self._last_values[kind] = ed.values()
+
