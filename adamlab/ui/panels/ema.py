@@ -158,8 +158,8 @@ def core_traces(g: np.ndarray, beta1: float, beta2: float, eps: float) -> dict[s
 
 
 def core_correction(beta: float, t) -> np.ndarray:
-    """The factor m̂/m = 1/(1 − βᵗ) at steps t, from the core's bias correction."""
-    return np.asarray(1.0 / np.asarray(core_ema.bias_correction(beta, t), dtype=np.float64))
+    """The factor m̂/m = 1/(1 − βᵗ) at steps t (from 1), from the core."""
+    return np.asarray(core_ema.bias_correction(beta, t), dtype=np.float64)
 
 
 def core_memory(beta: float) -> float:
