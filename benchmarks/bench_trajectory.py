@@ -81,6 +81,10 @@ def main():
            timings(lambda: run_many(s, SCENE, s.start, STEPS), args.repeats), 33, 16)
     report("default scene + noise 1.0",
            timings(lambda: run_many(s, SCENE, s.start, STEPS, noise=1.0), args.repeats), 33, 16)
+    report("default scene + cosine schedule",
+           timings(lambda: run_many(s, SCENE, s.start, STEPS, schedule="cosine"), args.repeats), 33, 16)
+    report("default scene, record=True (arrows)",
+           timings(lambda: run_many(s, SCENE, s.start, STEPS, record=True), args.repeats), 33, 16)
     starts = np.random.default_rng(0).uniform((-2, -1), (2, 3), (256, 2))
     report("256 starts x 500 steps (Adam)",
            timings(lambda: run(s, ("adam", {"lr": 0.05}), starts, STEPS), args.repeats), 100)

@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+__all__ = ["Surface", "SURFACES", "get_surface", "grid", "ill_conditioned"]
+
 Point = tuple[float, float]
 Domain = tuple[tuple[float, float], tuple[float, float]]
 

@@ -26,6 +26,14 @@ Divergence. A path has diverged at the first row whose position is not finite or
 NaN; ``diverged_at`` is that row index (= the number of steps taken when it left), or None / -1 when the
 path stayed inside. When every path has diverged the run stops early. NumPy's overflow warnings are
 silenced (np.errstate) because overflow is an expected outcome here.
+
+Schedules. ``schedule`` is called with t = 0, 1, ..., steps − 1 (the steps already taken, schedules.py's
+convention) and sets ``opt.lr`` before step t. A ``schedules.Schedule`` is evaluated for the whole run in
+one vectorised call.
+
+Speed. The loop does per step: one gradient call for all paths, two copies into the gradient buffer, one
+``opt.step`` per optimizer, one copy into the path; checks run every CHECK_EVERY steps. For the arena's
+five-optimizer race on one start the optimizers' own steps are most of the time (~35 µs of ~45 µs a step).
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ import numpy as np
 from adamlab.core import optim as _optim
 from adamlab.core.schedules import Schedule, make_schedule
 from adamlab.core.surfaces import Surface
+
+__all__ = ["Trajectory", "run", "run_detailed", "run_many", "BOX_FACTOR"]
 
 BOX_FACTOR = 1e6  # a path has diverged when it is this many domain sizes away from the domain centre
 CHECK_EVERY = 64  # steps between checks for "has everything diverged, can we stop early?"
@@ -57,7 +67,8 @@ class Trajectory:
     grads (steps, *S, 2): the gradient the optimizer was given at path[t] (noise included),
     updates (steps, *S, 2): the actual move path[t+1] − path[t],
     m_hat (steps, *S, 2): the bias-corrected first moment after step t (adaptive optimizers, else None),
-    eff_lr (steps, *S, 2): the per-axis effective learning rate lr/(√v̂+ε) at step t (else None).
+    eff_lr (steps, *S, 2): the per-axis effective learning rate lr/(√v̂+ε) at step t (Adam family, RMSprop,
+        Adagrad: whatever the optimizer's inspect() calls "effective_lr"; None for SGD).
     """
 
     path: np.ndarray
