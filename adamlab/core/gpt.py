@@ -78,11 +78,26 @@ def num_params(cfg: GPTConfig) -> int:
     return sum(r * c for r, c in param_shapes(cfg).values())
 
 
-def views(flat: np.ndarray, cfg: GPTConfig) -> dict[str, np.ndarray]:
+class Params(dict):
+    """A plain dict name → array, plus ``fused``: layer{i}.attn_wqkv → one (3C, C) view over wq, wk, wv.
+
+    wq, wk and wv sit back to back in the flat buffer, so q, k and v come out of a single matmul (and their
+    gradients go back in one): fewer NumPy calls, which is what dominates the time at microgpt's size.
+    Any other dict of arrays works too (the three matrices are then used one by one).
+    """
+
+    fused: dict
+
+
+def views(flat: np.ndarray, cfg: GPTConfig) -> Params:
     """Name → view into ``flat`` (1-D, length num_params) with the shapes of ``param_shapes``."""
-    out, offset = {}, 0
+    out, offset = Params(), 0
+    out.fused = {}
+    C = cfg.n_embd
     for name, (r, c) in param_shapes(cfg).items():
         out[name] = flat[offset : offset + r * c].reshape(r, c)
+        if name.endswith(".attn_wq"):
+            out.fused[name[: -len("attn_wq")] + "attn_wqkv"] = flat[offset : offset + 3 * C * C].reshape(3 * C, C)
         offset += r * c
     if offset != flat.size:
         raise ValueError(f"flat buffer has {flat.size} elements, the model needs {offset}")
@@ -136,35 +151,27 @@ def _check_dtype(dtype) -> np.dtype:
     return dtype
 
 
-def _fused(arrays: list[np.ndarray]) -> np.ndarray | None:
-    """One (sum of rows, cols) view over 2-D arrays that sit back to back in memory, else None.
-
-    wq, wk, wv are adjacent in the flat buffer, so q, k and v come out of a single matmul (and their
-    gradients go back in one): fewer NumPy calls, which is what dominates at microgpt's size.
-    """
-    first = arrays[0]
-    ptr = first.__array_interface__["data"][0]
-    for a in arrays:
-        if not a.flags.c_contiguous or a.dtype != first.dtype or a.__array_interface__["data"][0] != ptr:
-            return None
-        ptr += a.nbytes
-    rows = sum(a.shape[0] for a in arrays)
-    return np.lib.stride_tricks.as_strided(first, shape=(rows, first.shape[1]), writeable=first.flags.writeable)
-
-
 # ----------------------------------------------------------------------------------------------------------
 # building blocks: forward returns what the backward needs
 
 
 def rmsnorm(x):
     """y = x / √(mean(x²) + eps) over the last axis; returns y and the scale s (…, 1)."""
-    s = (np.mean(x * x, axis=-1, keepdims=True) + RMS_EPS) ** -0.5
+    s = np.add.reduce(x * x, axis=-1, keepdims=True)
+    s /= x.shape[-1]
+    s += RMS_EPS
+    s **= -0.5
     return x * s, s
 
 
 def rmsnorm_backward(dy, y, s):
     """dx = s·(dy − y·mean(dy·y)): the chain rule through y = x·s(x) with ∂s/∂x = −s³x/n."""
-    return s * (dy - y * np.mean(dy * y, axis=-1, keepdims=True))
+    c = np.add.reduce(dy * y, axis=-1, keepdims=True)
+    c *= -1.0 / y.shape[-1]
+    dx = y * c
+    dx += dy
+    dx *= s
+    return dx
 
 
 _CAUSAL = {}
@@ -179,23 +186,41 @@ def causal_bias(T: int, dtype) -> np.ndarray:
 
 
 def softmax(z, axis=-1):
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    """exp(z − max z) / Σ exp(z − max z): the max shift keeps exp from overflowing. Works in place on z."""
+    z -= z.max(axis=axis, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=axis, keepdims=True)
+    return z
 
 
 def _check_tokens(cfg, inputs, name="inputs"):
-    inputs = np.asarray(inputs)
-    if inputs.ndim == 1:
-        inputs = inputs[None, :]
-    if inputs.ndim != 2 or not np.issubdtype(inputs.dtype, np.integer):
-        raise ValueError(f"{name} must be an integer array of shape (B, T), got {inputs.dtype} {inputs.shape}")
+    """An int64 (B, T) array of token ids, or ValueError naming the argument."""
+    if not isinstance(inputs, np.ndarray) or inputs.dtype != np.int64 or inputs.ndim != 2:
+        inputs = np.asarray(inputs)
+        if inputs.ndim == 1:
+            inputs = inputs[None, :]
+        if inputs.ndim != 2 or not (np.issubdtype(inputs.dtype, np.integer) or inputs.size == 0):
+            raise ValueError(f"{name} must be an integer array of shape (B, T), got {inputs.dtype} {inputs.shape}")
+        inputs = inputs.astype(np.int64)
     B, T = inputs.shape
     if not 1 <= T <= cfg.block_size or B < 1:
         raise ValueError(f"{name} must have shape (B, T) with B >= 1 and 1 <= T <= block_size={cfg.block_size}, "
                          f"got {inputs.shape}")
-    if inputs.min() < 0 or inputs.max() >= cfg.vocab_size:
+    # one comparison catches both ends: as unsigned, a negative id is huge
+    if inputs.view(np.uint64).max() >= cfg.vocab_size:
         raise ValueError(f"{name} token ids must be in [0, {cfg.vocab_size - 1}]")
     return inputs
+
+
+def _qkv_weight(params, p):
+    """The (3C, C) stack of wq, wk, wv: a view when the params come from ``views``, else None."""
+    fused = getattr(params, "fused", None)
+    return None if fused is None else fused.get(p + "attn_wqkv")
+
+
+def _qkv_stack(params, p):
+    w = _qkv_weight(params, p)
+    return w if w is not None else np.concatenate([params[p + n] for n in ("attn_wq", "attn_wk", "attn_wv")])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -206,27 +231,29 @@ def forward(params, cfg: GPTConfig, inputs, cache: list | None = None) -> np.nda
     """Logits (B, T, V) for token ids ``inputs`` (B, T). If ``cache`` is a list, activations are appended."""
     B, T = inputs.shape
     C, H, hd = cfg.n_embd, cfg.n_head, cfg.head_dim
-    x = params["wte"][inputs] + params["wpe"][:T]  # (B, T, C)
-    x, s = rmsnorm(x)  # microgpt normalises the embedding once before the first block
+    x = params["wte"].take(inputs, axis=0)  # (B, T, C)
+    x += params["wpe"][:T]
+    x, s = rmsnorm(x)  # microgpt normalises the embedding once, before the first block
     if cache is not None:
         cache.append((x, s))
+    bias = causal_bias(T, x.dtype)
+    scale = 1.0 / math.sqrt(hd)
     for i in range(cfg.n_layer):
         p = f"layer{i}."
-        wqkv = _fused([params[p + "attn_wq"], params[p + "attn_wk"], params[p + "attn_wv"]])
-        # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v
+        # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v, all heads at once
         h1, s1 = rmsnorm(x)  # (B, T, C)
-        if wqkv is not None:
-            qkv = h1 @ wqkv.T  # (B, T, 3C)
-        else:
-            qkv = np.concatenate([h1 @ params[p + n].T for n in ("attn_wq", "attn_wk", "attn_wv")], axis=-1)
+        qkv = h1 @ _qkv_stack(params, p).T  # (B, T, 3C)
         q, k, v = qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)  # each (B, H, T, hd)
-        att = softmax((q @ k.transpose(0, 1, 3, 2)) * (1.0 / math.sqrt(hd)) + causal_bias(T, x.dtype))  # (B,H,T,T)
+        att = q @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
+        att *= scale
+        att += bias
+        softmax(att)
         y = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, C)  # heads side by side again (B, T, C)
         x = x + y @ params[p + "attn_wo"].T
         # --- MLP: x + fc2 · relu(fc1 · rmsnorm(x))
         h2, s2 = rmsnorm(x)  # (B, T, C)
-        a = h2 @ params[p + "mlp_fc1"].T  # (B, T, 4C)
-        r = np.maximum(a, 0)
+        r = h2 @ params[p + "mlp_fc1"].T  # (B, T, 4C)
+        np.maximum(r, 0, out=r)
         x = x + r @ params[p + "mlp_fc2"].T
         if cache is not None:
             cache.append((h1, s1, q, k, v, att, y, h2, s2, r))
@@ -244,8 +271,8 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
 
     inputs, targets: int (B, T) with T <= block_size. mask: (B, T) weights (None = all ones) so that padded
     batches count only real positions: loss = Σ mask·NLL / Σ mask. ``grads``: optional dict of arrays with the
-    parameters' names and shapes (e.g. views into a flat buffer) to write into; otherwise a new one is made.
-    Returns (loss as a Python float, grads).
+    parameters' names and shapes (e.g. views into a flat buffer, see ``zeros_like_params``) to write into;
+    otherwise a new one is made. Returns (loss as a Python float, grads).
     """
     inputs = _check_tokens(cfg, inputs)
     targets = _check_tokens(cfg, targets, "targets")
@@ -256,74 +283,79 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
     dtype = params["wte"].dtype
     N = B * T
     if mask is None:
-        w = np.full(N, 1.0 / N, dtype=dtype)
+        w = 1.0 / N  # every position weighs the same
     else:
         mask = np.asarray(mask, dtype=dtype)
-        if mask.shape != inputs.shape or not np.all(mask >= 0) or not mask.sum() > 0:
+        total = mask.sum()
+        if mask.shape != inputs.shape or not (total > 0 and mask.min() >= 0):
             raise ValueError(f"mask must be non-negative weights of shape {inputs.shape} with a positive sum")
-        w = (mask / mask.sum()).reshape(N)
+        w = (mask / total).reshape(N, 1)
     if grads is None:
         grads = zeros_like_params(cfg, dtype)
 
     cache = []
     logits = forward(params, cfg, inputs, cache).reshape(N, V)
-    # cross-entropy through log-softmax (stable): NLL_n = logsumexp(z_n) − z_n[target]
-    rows, tgt = np.arange(N), targets.reshape(N)
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    sum_e = e.sum(axis=1, keepdims=True)
-    nll = np.log(sum_e[:, 0]) - z[rows, tgt]  # (N,)
-    loss = float(w @ nll)
+    # cross-entropy through log-softmax (stable): NLL_n = log Σ exp(z_n) − z_n[target], z = logits − max
+    picks = targets.reshape(N) + np.arange(0, N * V, V)  # flat indices of the targets' logits
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    sum_e = probs.sum(axis=1, keepdims=True)
+    nll = np.log(sum_e)
+    nll -= logits.take(picks)[:, None]  # (N, 1)
+    loss = float(nll.sum() * w) if mask is None else float((w * nll).sum())
 
     # ---- backward. dlogits = w · (softmax − onehot(target))
-    dlogits = e / sum_e
-    dlogits[rows, tgt] -= 1
-    dlogits *= w[:, None]  # (N, V)
-    xf = cache[-1].reshape(N, C)
-    np.matmul(dlogits.T, xf, out=grads["lm_head"])  # (V, C)
+    probs /= sum_e
+    probs.reshape(N * V)[picks] -= 1
+    probs *= w
+    dlogits = probs  # (N, V)
+    np.matmul(dlogits.T, cache[-1].reshape(N, C), out=grads["lm_head"])  # (V, C)
     dx = (dlogits @ params["lm_head"]).reshape(B, T, C)
 
     for i in reversed(range(cfg.n_layer)):
         p = f"layer{i}."
         h1, s1, q, k, v, att, y, h2, s2, r = cache[1 + i]
         # --- MLP: x_out = x_mid + r · fc2ᵀ, r = relu(h2 · fc1ᵀ), h2 = rmsnorm(x_mid)
-        dr = dx @ params[p + "mlp_fc2"]  # (B, T, 4C)
-        np.matmul(dx.reshape(N, C).T, r.reshape(N, 4 * C), out=grads[p + "mlp_fc2"])  # (C, 4C)
-        da = dr * (r > 0)  # ReLU passes gradient where its input was positive
+        dxf = dx.reshape(N, C)
+        np.matmul(dxf.T, r.reshape(N, 4 * C), out=grads[p + "mlp_fc2"])  # (C, 4C)
+        da = dx @ params[p + "mlp_fc2"]  # (B, T, 4C)
+        da *= r > 0  # ReLU passes gradient where its output was positive
         np.matmul(da.reshape(N, 4 * C).T, h2.reshape(N, C), out=grads[p + "mlp_fc1"])  # (4C, C)
         dx = dx + rmsnorm_backward(da @ params[p + "mlp_fc1"], h2, s2)  # residual + norm branch
         # --- attention: x_mid = x_in + y · woᵀ
-        np.matmul(dx.reshape(N, C).T, y.reshape(N, C), out=grads[p + "attn_wo"])  # (C, C)
-        dy = (dx @ params[p + "attn_wo"]).reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # (B, H, T, hd)
+        dxf = dx.reshape(N, C)
+        np.matmul(dxf.T, y.reshape(N, C), out=grads[p + "attn_wo"])  # (C, C)
+        dy = (dxf @ params[p + "attn_wo"]).reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # (B, H, T, hd)
+        dqkv = np.empty((3, B, H, T, hd), dtype)  # dq, dk, dv side by side, to go back through one matmul
         datt = dy @ v.transpose(0, 1, 3, 2)  # (B, H, T, T)
-        dv = att.transpose(0, 1, 3, 2) @ dy  # (B, H, T, hd)
+        np.matmul(att.transpose(0, 1, 3, 2), dy, out=dqkv[2])  # dv (B, H, T, hd)
         # softmax backward row by row: ds = att ⊙ (datt − Σ_j att·datt); masked entries have att = 0
-        ds = att * (datt - (att * datt).sum(axis=-1, keepdims=True))
-        ds *= 1.0 / math.sqrt(hd)
-        dq = ds @ k  # (B, H, T, hd)
-        dk = ds.transpose(0, 1, 3, 2) @ q  # (B, H, T, hd)
-        dqkv = np.stack([dq, dk, dv]).transpose(1, 3, 0, 2, 4).reshape(N, 3 * C)  # back to (B·T, 3C)
+        datt -= np.add.reduce(att * datt, axis=-1, keepdims=True)
+        datt *= att
+        datt *= 1.0 / math.sqrt(hd)  # the scores' scale
+        np.matmul(datt, k, out=dqkv[0])  # dq (B, H, T, hd)
+        np.matmul(datt.transpose(0, 1, 3, 2), q, out=dqkv[1])  # dk (B, H, T, hd)
+        dqkv = dqkv.transpose(1, 3, 0, 2, 4).reshape(N, 3 * C)  # back to (B·T, 3C): q | k | v, heads in order
         h1f = h1.reshape(N, C)
-        wqkv = _fused([params[p + "attn_wq"], params[p + "attn_wk"], params[p + "attn_wv"]])
-        gqkv = _fused([grads[p + "attn_wq"], grads[p + "attn_wk"], grads[p + "attn_wv"]])
-        if wqkv is not None and gqkv is not None:
-            np.matmul(dqkv.T, h1f, out=gqkv)  # (3C, C)
-            dh1 = dqkv @ wqkv  # (N, C)
-        else:
-            dh1 = 0
+        gqkv = _qkv_weight(grads, p)
+        if gqkv is not None:
+            np.matmul(dqkv.T, h1f, out=gqkv)  # (3C, C), straight into the flat gradient buffer
+        else:  # a plain dict: one tensor at a time
             for j, n in enumerate(("attn_wq", "attn_wk", "attn_wv")):
-                part = dqkv[:, j * C : (j + 1) * C]
-                np.matmul(part.T, h1f, out=grads[p + n])
-                dh1 = dh1 + part @ params[p + n]
-        dx = dx + rmsnorm_backward(dh1.reshape(B, T, C), h1, s1)
+                np.matmul(dqkv[:, j * C : (j + 1) * C].T, h1f, out=grads[p + n])
+        dh1 = dqkv @ _qkv_stack(params, p)  # (N, C)
+        dx += rmsnorm_backward(dh1.reshape(B, T, C), h1, s1)
 
     x0, s0 = cache[0]
-    dx = rmsnorm_backward(dx, x0, s0).reshape(N, C)  # the embedding's norm
+    dx = rmsnorm_backward(dx, x0, s0).reshape(N, C)  # through the embedding's norm
     # embeddings: positions add up over the batch, tokens scatter-add into their rows
-    grads["wpe"][T:] = 0
-    np.sum(dx.reshape(B, T, C), axis=0, out=grads["wpe"][:T])
-    grads["wte"][...] = 0
-    np.add.at(grads["wte"], inputs.reshape(N), dx)
+    gwpe = grads["wpe"]
+    if T < cfg.block_size:
+        gwpe[T:] = 0
+    np.add.reduce(dx.reshape(B, T, C), axis=0, out=gwpe[:T])
+    gwte = grads["wte"]
+    gwte[...] = 0
+    np.add.at(gwte, inputs.reshape(N), dx)
     return loss, grads
 
 
@@ -332,8 +364,8 @@ def loss(params, cfg: GPTConfig, inputs, targets, mask=None) -> float:
     inputs = _check_tokens(cfg, inputs)
     targets = _check_tokens(cfg, targets, "targets")
     B, T = inputs.shape
-    logits = forward(params, cfg, inputs).reshape(B * T, -1)
-    z = logits - logits.max(axis=1, keepdims=True)
+    z = forward(params, cfg, inputs).reshape(B * T, -1)
+    z -= z.max(axis=1, keepdims=True)
     nll = np.log(np.exp(z).sum(axis=1)) - z[np.arange(B * T), targets.reshape(-1)]
     w = np.ones(B * T) if mask is None else np.asarray(mask, dtype=np.float64).reshape(-1)
     if w.shape != (B * T,) or not np.all(w >= 0) or not w.sum() > 0:
@@ -369,7 +401,7 @@ def sample(params, cfg: GPTConfig, n: int = 10, temperature: float = 0.5, seed: 
         if temperature == 0:
             nxt = logits.argmax(axis=1)
         else:
-            probs = softmax(logits / temperature)
+            probs = softmax(logits / temperature)  # (n, V)
             # inverse-CDF draw: the first index whose cumulative probability exceeds u
             u = rng.random((n, 1)) * probs.sum(axis=1, keepdims=True)
             nxt = np.minimum((np.cumsum(probs, axis=1) < u).sum(axis=1), cfg.vocab_size - 1)
