@@ -1,0 +1,246 @@
+"""What the loss-surface arena computes off the GUI thread: a scene (plain dict) in, plain arrays out.
+
+Qt-free, so the trajectory worker runs it and the tests call it directly. All the maths is the core's:
+surfaces from ``core.surfaces``, paths from ``core.trajectory.run_many`` / ``run``, optimizers from
+``core.optim.make_optimizer``. This module only adds what the view needs on top: where a path leaves the
+view (so a diverging run is drawn up to the edge and flagged), the results-table numbers, and the swarm's
+basins of attraction.
+
+A scene is a plain JSON-able dict (see ``DEFAULT_SCENE``); ``run_scene(scene)`` returns a ``SceneResult``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adamlab.core import trajectory
+from adamlab.core.optim import make_optimizer
+from adamlab.core.schedules import make_schedule
+from adamlab.core.surfaces import SURFACES, Surface, ill_conditioned
+
+VIEW_MARGIN = 1.0  # a path "left the view" when it is this many domain widths outside the domain
+
+
+def make_surface(scene: dict) -> Surface:
+    """The scene's surface; ``ill_conditioned`` is rebuilt for the scene's condition number and angle."""
+    name = scene["surface"]
+    if name == "ill_conditioned":
+        return ill_conditioned(scene.get("condition", 10.0), scene.get("angle", 30.0))
+    if name not in SURFACES:
+        raise ValueError(f"surface must be one of {sorted(SURFACES)}, got {name!r}")
+    return SURFACES[name]
+
+
+def f_star(surface: Surface) -> float | None:
+    """The lowest value at the surface's global minima (None for a surface without one, e.g. the saddle)."""
+    if not surface.minima:
+        return None
+    return float(min(surface.value(x, y) for x, y in surface.minima))
+
+
+def view_box(surface: Surface, domain=None) -> tuple[np.ndarray, np.ndarray]:
+    """(lo (2,), hi (2,)): the domain grown by VIEW_MARGIN widths on every side."""
+    (x0, x1), (y0, y1) = domain or surface.domain
+    w, h = x1 - x0, y1 - y0
+    lo = np.array([x0 - VIEW_MARGIN * w, y0 - VIEW_MARGIN * h])
+    hi = np.array([x1 + VIEW_MARGIN * w, y1 + VIEW_MARGIN * h])
+    return lo, hi
+
+
+def rows_to_draw(path: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[int, int | None]:
+    """How many rows of ``path`` (T+1, 2) to draw, and the row where it left the view box (or None).
+
+    The first row outside is included so the line visibly runs off the edge; NaN rows (the core's
+    divergence marker) count as outside.
+    """
+    inside = np.all((path >= lo) & (path <= hi), axis=1)  # NaN compares False
+    if inside.all():
+        return len(path), None
+    left = int(np.argmin(inside))
+    return left + 1 if np.all(np.isfinite(path[left])) else max(left, 1), left
+
+
+def nearest_minimum(points: np.ndarray, minima: list) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from each point (..., 2) to the nearest of ``minima`` and that minimum's index."""
+    m = np.asarray(minima, dtype=np.float64).reshape(-1, 2)  # (M, 2)
+    d = np.linalg.norm(points[..., None, :] - m, axis=-1)  # (..., M)
+    with np.errstate(invalid="ignore"):
+        return np.min(d, axis=-1), np.argmin(np.where(np.isfinite(d), d, np.inf), axis=-1)
+
+
+@dataclass
+class RunResult:
+    """One optimizer's race, ready to draw. Arrays are the core's, unchanged (path[t] = θ_t)."""
+
+    uid: int
+    name: str
+    kind: str
+    path: np.ndarray  # (T+1, 2), NaN from diverged_at on
+    loss: np.ndarray  # (T+1,)
+    diverged_at: int | None  # the core's verdict: the row where the path blew up
+    shown: int  # rows to draw (up to and including the first row outside the view)
+    left_view_at: int | None  # first row outside the view box, None if it stayed
+    final_loss: float
+    distance: float  # from the final point to the nearest global minimum (NaN without minima)
+    steps_to_tol: int | None  # first t with distance(θ_t) ≤ tol
+    lr: np.ndarray | None = None  # (T,) scheduled lr, None for a constant lr
+    base_lr: float = 0.0
+    grads: np.ndarray | None = None  # (T, 2) with record=True
+    updates: np.ndarray | None = None
+    m_hat: np.ndarray | None = None
+    eff_lr: np.ndarray | None = None
+
+
+@dataclass
+class SwarmResult:
+    """A grid of starts for one optimizer: where each ended up.
+
+    starts (K, 2); ends (K, 2); basin (K,): index into ``targets`` of the minimum the path ended near,
+    -1 when it ended near none, -2 when it diverged; spacing: the grid step (for square markers).
+    """
+
+    name: str
+    starts: np.ndarray
+    ends: np.ndarray
+    basin: np.ndarray
+    targets: np.ndarray
+    spacing: tuple[float, float]
+
+
+@dataclass
+class SceneResult:
+    surface: str
+    runs: list[RunResult] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (optimizer name, message)
+    swarm: SwarmResult | None = None
+    record: bool = False
+    f_star: float | None = None
+    tol: float = 0.0
+
+
+def tolerance(surface: Surface, tol_frac: float) -> float:
+    """The distance counted as "at the minimum": tol_frac of the domain's width."""
+    (x0, x1), (y0, y1) = surface.domain
+    return float(tol_frac) * max(x1 - x0, y1 - y0)
+
+
+def summarize(path: np.ndarray, loss: np.ndarray, surface: Surface, tol: float):
+    """(final loss, distance to nearest global minimum, steps to within tol) for one path (T+1, 2)."""
+    final_loss = float(loss[-1])
+    if not surface.minima:
+        return final_loss, math.nan, None
+    d, _ = nearest_minimum(path, surface.minima)  # (T+1,)
+    with np.errstate(invalid="ignore"):
+        hit = np.nonzero(d <= tol)[0]
+    return final_loss, float(d[-1]), (int(hit[0]) if hit.size else None)
+
+
+def _check_specs(opts: list[dict]) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Split the enabled optimizers into buildable ones and (name, ValueError message) for the rest."""
+    good, errors = [], []
+    for o in opts:
+        try:
+            make_optimizer(o["kind"], **o["hyper"])
+        except (ValueError, TypeError) as exc:
+            errors.append((o["name"], str(exc)))
+        else:
+            good.append(o)
+    return good, errors
+
+
+def run_scene(scene: dict) -> SceneResult:
+    """Race the scene's enabled optimizers (and its swarm, if any) on its surface."""
+    surface = make_surface(scene)
+    steps, noise, seed = int(scene["steps"]), float(scene.get("noise", 0.0)), int(scene.get("seed", 0))
+    schedule = scene.get("schedule") or "constant"
+    record = bool(scene.get("record", False))
+    tol = tolerance(surface, scene.get("tol", 0.01))
+    out = SceneResult(surface=surface.name, record=record, f_star=f_star(surface), tol=tol)
+    opts, out.errors = _check_specs([o for o in scene["optimizers"] if o.get("enabled", True)])
+    lo, hi = view_box(surface)
+    if opts:
+        specs = [(o["kind"], o["hyper"]) for o in opts]
+        start = np.asarray(scene["start"], dtype=np.float64)
+        schedules = [schedule_for(schedule, o["hyper"], steps) for o in opts]
+        runs = trajectory.run_many(surface, specs, start, steps, noise, seed, schedules, record)
+        for o, r in zip(opts, runs):
+            shown, left = rows_to_draw(r.path, lo, hi)
+            final_loss, dist, hit = summarize(r.path, r.loss, surface, tol)
+            out.runs.append(RunResult(
+                uid=o["uid"], name=o["name"], kind=o["kind"], path=r.path, loss=r.loss,
+                diverged_at=r.diverged_at, shown=shown, left_view_at=left, final_loss=final_loss,
+                distance=dist, steps_to_tol=hit, lr=r.lr, base_lr=float(o["hyper"].get("lr", 0.0)),
+                grads=r.grads, updates=r.updates, m_hat=r.m_hat, eff_lr=r.eff_lr))
+    swarm = scene.get("swarm")
+    if swarm:
+        sch = schedule_for(schedule, swarm["hyper"], steps)
+        out.swarm = run_swarm(surface, swarm, steps, noise, seed, sch, scene.get("swarm_domain"))
+    return out
+
+
+WARMUP_FRACTION = 0.1  # warmup + cosine warms up over the first 10% of the steps
+
+
+def schedule_for(name: str, hyper: dict, steps: int):
+    """The core's schedule ``name`` for one optimizer, scaled from its own lr (None for a constant lr).
+
+    Built here rather than by name in ``run_many`` so warmup + cosine gets a real warmup (the core's
+    by-name path uses warmup = 0).
+    """
+    if name == "constant" or steps == 0:
+        return None
+    warmup = max(1, int(WARMUP_FRACTION * steps)) if name == "warmup_cosine" else 0
+    return make_schedule(name, float(hyper.get("lr", 1e-3)), steps, warmup if warmup < steps else 0)
+
+
+def swarm_starts(domain, n: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """An n × n grid of cell centres over the domain: (n², 2) starts and the cell size (dx, dy)."""
+    (x0, x1), (y0, y1) = domain
+    dx, dy = (x1 - x0) / n, (y1 - y0) / n
+    xs = x0 + dx * (np.arange(n) + 0.5)
+    ys = y0 + dy * (np.arange(n) + 0.5)
+    X, Y = np.meshgrid(xs, ys)
+    return np.stack([X.ravel(), Y.ravel()], axis=1), (dx, dy)
+
+
+def run_swarm(surface: Surface, swarm: dict, steps: int, noise: float, seed: int, schedule, domain=None):
+    """Run one optimizer from every start of a grid at once (the core takes K starts as a (K, 2) array)."""
+    domain = domain or surface.domain
+    n = int(swarm.get("n", 15))
+    if not 2 <= n <= 60:
+        raise ValueError(f"swarm grid size must be in [2, 60], got {n}")
+    starts, spacing = swarm_starts(domain, n)
+    traj = trajectory.run_detailed(surface, (swarm["kind"], swarm["hyper"]), starts, steps, noise, seed, schedule)
+    ends = traj.path[-1]  # (K, 2), NaN where diverged
+    targets = np.asarray(list(surface.minima) + list(surface.local_minima), dtype=np.float64).reshape(-1, 2)
+    basin = np.full(len(starts), -1)
+    if len(targets):
+        d, idx = nearest_minimum(ends, targets)
+        near = d <= tolerance(surface, 0.05)  # "ended up in" = within 5% of the view of that minimum
+        basin = np.where(near, idx, -1)
+    basin = np.where(np.asarray(traj.diverged_at) >= 0, -2, basin)
+    return SwarmResult(swarm.get("name", swarm["kind"]), starts, ends, basin, targets, spacing)
+
+
+def scene_summary_text(res: RunResult) -> str:
+    """A one-line verdict for the status bar / tooltips."""
+    if res.diverged_at is not None:
+        return f"{res.name} diverged at step {res.diverged_at}"
+    if res.left_view_at is not None:
+        return f"{res.name} left the view at step {res.left_view_at}"
+    return f"{res.name}: f = {res.final_loss:.3g}"
+
+
+def as_float(value: Any, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
+    """Parse user input as a finite float in [lo, hi], else ValueError naming ``name`` and the range."""
+    try:
+        x = float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not (math.isfinite(x) and lo <= x <= hi):
+        raise ValueError(f"{name} must be a finite number in [{lo:g}, {hi:g}], got {value!r}")
+    return x
