@@ -207,6 +207,10 @@ def make_batch(seqs, block_size: int, pad: int):
 def batch_at(seqs, position: int, batch_size: int, block_size: int, pad: int):
     """The batch of documents position, position+1, … (cycling), as microgpt's ``docs[step % len(docs)]``."""
     N = len(seqs)
+    if batch_size == 1:  # no padding needed: plain slices (the common, microgpt case, kept cheap)
+        s = seqs[position % N]
+        n = min(block_size, len(s) - 1)
+        return s[None, :n], s[None, 1 : n + 1], np.ones((1, n))
     return make_batch([seqs[(position + j) % N] for j in range(batch_size)], block_size, pad)
 
 

@@ -1,0 +1,697 @@
+"""Training the tiny GPT one step at a time: stats per step, live knobs, divergence, checkpoints, history.
+
+A ``Trainer`` is built from a plain ``TrainConfig``; a worker thread calls ``step()`` in a loop and the GUI
+changes knobs between steps with ``set_knobs(lr=..., betas=..., ...)`` (thread-safe: changes are validated
+at once and applied at the top of the next step). ``step()`` never raises for numerical trouble: a
+non-finite loss or gradient, or a loss far above the first one, ends the run with status "diverged" and
+keeps everything recorded so far.
+
+    trainer = Trainer(TrainConfig(steps=1000))
+    while not trainer.done:
+        rec = trainer.step()          # StepRecord: step, loss, lr, grad_norm, per-tensor g / w / u, ...
+    trainer.history.loss              # decimated NumPy arrays, bounded memory
+    save_checkpoint(trainer, "run.npz"); trainer = load_checkpoint("run.npz")
+
+The defaults are microgpt's: Adam(lr 0.01, betas (0.85, 0.99), eps 1e-8), linear decay over 1000 steps,
+batch 1, float64, n_embd 16, 4 heads, 1 layer, block 16.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from adamlab.core import data, gpt
+from adamlab.core.optim import OPTIMIZERS, make_optimizer
+from adamlab.core.schedules import make_schedule
+
+CHECKPOINT_FORMAT = "adamlab-gpt-checkpoint"
+CHECKPOINT_VERSION = 1
+SCHEDULES = ("constant", "linear", "cosine", "warmup_cosine")
+DTYPES = ("float32", "float64")
+INITS = ("normal", "microgpt")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read: truncated, foreign, or from an incompatible version."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run. Knobs (lr, betas, eps, weight_decay, momentum, schedule, warmup,
+    steps) may change during the run; the rest is fixed when the Trainer is built."""
+
+    # data
+    corpus: str = "names"  # "names" (built in) or a path to a UTF-8 text file
+    corpus_mode: str = "lines"  # "lines": one document per line; "text": block_size windows
+    val_fraction: float = 0.1
+    # model
+    n_embd: int = 16
+    n_head: int = 4
+    n_layer: int = 1
+    block_size: int = 16
+    init: str = "normal"  # "normal": N(0, init_std²) from seed; "microgpt": microgpt.py's own random draws
+    init_std: float = 0.08
+    dtype: str = "float64"
+    # optimisation
+    optimizer: str = "adam"  # a kind of optim.OPTIMIZERS: adam, adamw, sgd, momentum, rmsprop, ...
+    lr: float = 0.01
+    betas: tuple[float, float] = (0.85, 0.99)  # Adam's (β1, β2); RMSprop uses β2 as its alpha
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # SGD momentum (for "momentum"/"nesterov"), RMSprop momentum is 0
+    schedule: str = "linear"
+    warmup: int = 0
+    steps: int = 1000
+    batch_size: int = 1
+    seed: int = 0
+    # bookkeeping
+    val_every: int = 100  # validation loss every N steps (0: never)
+    val_docs: int = 512  # at most this many held-out documents per validation
+    diverge_factor: float = 3.0  # smoothed loss > factor × first loss counts as divergence
+    history_capacity: int = 2048  # buckets per decimated series
+
+    def __post_init__(self):
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        object.__setattr__(self, "corpus", str(self.corpus))
+        self.validate()
+
+    def validate(self):
+        def integer(name, low):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+
+        def choice(name, options):
+            if getattr(self, name) not in options:
+                raise ValueError(f"{name} must be one of {', '.join(options)}; got {getattr(self, name)!r}")
+
+        for name, low in (("n_embd", 1), ("n_head", 1), ("n_layer", 1), ("block_size", 1), ("steps", 1),
+                          ("batch_size", 1), ("warmup", 0), ("val_every", 0), ("val_docs", 1),
+                          ("history_capacity", 16), ("seed", 0)):
+            integer(name, low)
+        choice("corpus_mode", data.MODES)
+        choice("init", INITS)
+        choice("dtype", DTYPES)
+        choice("optimizer", tuple(OPTIMIZERS))
+        choice("schedule", SCHEDULES)
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if not (math.isfinite(self.init_std) and self.init_std >= 0):
+            raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
+        if not (math.isfinite(self.lr) and self.lr >= 0):
+            raise ValueError(f"lr must be a finite number >= 0, got {self.lr!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if not (math.isfinite(self.eps) and self.eps > 0):
+            raise ValueError(f"eps must be a finite number > 0, got {self.eps!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not self.diverge_factor > 1:
+            raise ValueError(f"diverge_factor must be > 1, got {self.diverge_factor!r}")
+        if self.warmup >= self.steps and self.schedule == "warmup_cosine":
+            raise ValueError(f"warmup must be < steps ({self.steps}), got {self.warmup!r}")
+
+    def model_config(self, vocab_size: int) -> gpt.GPTConfig:
+        return gpt.GPTConfig(vocab_size, self.n_embd, self.n_head, self.n_layer, self.block_size)
+
+    def optimizer_hyperparameters(self) -> dict:
+        """The config's knobs in the chosen optimizer's own (torch.optim) argument names."""
+        kind = OPTIMIZERS[self.optimizer]
+        allowed = kind.cls._VALIDATORS
+        h = {"lr": self.lr}
+        if "betas" in allowed:
+            h["betas"] = self.betas
+        if "alpha" in allowed:
+            h["alpha"] = self.betas[1]  # RMSprop's decay of the squared-gradient average plays β2's role
+        if "eps" in allowed:
+            h["eps"] = self.eps
+        if "weight_decay" in allowed:
+            h["weight_decay"] = self.weight_decay
+        if "momentum" in allowed and kind.defaults.get("momentum"):
+            h["momentum"] = self.momentum
+        return h
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        d = json.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+LOSS_EMA_BETA = 0.9  # smoothing of the loss for the divergence test (~10 steps)
+KNOBS = ("lr", "betas", "eps", "weight_decay", "momentum", "schedule", "warmup", "steps")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# decimated history
+
+
+class Decimated:
+    """Fixed-capacity series of several channels sharing one step axis, at ever coarser resolution.
+
+    Values go into buckets of ``width`` consecutive samples, keeping their mean, min and max (so a
+    downsampled curve still shows spikes). When ``capacity`` buckets are full, neighbours are merged in
+    pairs and the width doubles: memory stays O(capacity) however long the run.
+    """
+
+    STATS = ("mean", "min", "max")
+
+    def __init__(self, channels, capacity: int = 2048):
+        self.channels = tuple(channels)
+        self.capacity = int(capacity)
+        self.width = 1  # samples per full bucket
+        self.n = 0  # full buckets
+        C = len(self.channels)
+        self.step = np.zeros(self.capacity)  # mean step of each bucket
+        self.mean = np.zeros((C, self.capacity))
+        self.min = np.zeros((C, self.capacity))
+        self.max = np.zeros((C, self.capacity))
+        self.count = np.zeros(self.capacity, dtype=np.int64)
+        self._reset_partial()
+
+    def _reset_partial(self):
+        C = len(self.channels)
+        self._pc, self._ps = 0, 0.0
+        self._psum, self._pmin, self._pmax = np.zeros(C), np.full(C, np.inf), np.full(C, -np.inf)
+
+    def append(self, step: float, values) -> None:
+        """Add one sample: ``values`` in channel order (a sequence of floats)."""
+        v = np.asarray(values, dtype=np.float64)
+        self._pc += 1
+        self._ps += step
+        self._psum += v
+        np.minimum(self._pmin, v, out=self._pmin)
+        np.maximum(self._pmax, v, out=self._pmax)
+        if self._pc == self.width:
+            i = self.n
+            self.step[i], self.count[i] = self._ps / self._pc, self._pc
+            self.mean[:, i], self.min[:, i], self.max[:, i] = self._psum / self._pc, self._pmin, self._pmax
+            self.n += 1
+            self._reset_partial()
+            if self.n == self.capacity:  # full: halve now, so buckets stay aligned on multiples of the width
+                self._halve()
+
+    def _halve(self):
+        """Merge buckets pairwise: capacity → capacity/2 buckets of twice the width."""
+        h = self.n // 2
+        c = self.count[: 2 * h].reshape(h, 2)
+        tot = c.sum(axis=1)
+        self.step[:h] = (self.step[: 2 * h].reshape(h, 2) * c).sum(axis=1) / tot
+        self.mean[:, :h] = (self.mean[:, : 2 * h].reshape(-1, h, 2) * c).sum(axis=2) / tot
+        self.min[:, :h] = self.min[:, : 2 * h].reshape(-1, h, 2).min(axis=2)
+        self.max[:, :h] = self.max[:, : 2 * h].reshape(-1, h, 2).max(axis=2)
+        self.count[:h] = tot
+        self.n = h
+        self.width *= 2
+
+    def __len__(self):
+        return self.n + (self._pc > 0)
+
+    def arrays(self, channel: str):
+        """(steps, mean, min, max) copies, the partly filled last bucket included."""
+        k = self.channels.index(channel)
+        steps, mean = self.step[: self.n], self.mean[k, : self.n]
+        lo, hi = self.min[k, : self.n], self.max[k, : self.n]
+        if self._pc:
+            steps = np.append(steps, self._ps / self._pc)
+            mean = np.append(mean, self._psum[k] / self._pc)
+            lo, hi = np.append(lo, self._pmin[k]), np.append(hi, self._pmax[k])
+        return steps.copy(), mean.copy(), lo.copy(), hi.copy()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.step, self.mean, self.min, self.max, self.count))
+
+    def state_dict(self, prefix: str) -> dict:
+        return {prefix + "channels": np.array(self.channels, dtype=str), prefix + "width": self.width,
+                prefix + "n": self.n, prefix + "step": self.step, prefix + "mean": self.mean,
+                prefix + "min": self.min, prefix + "max": self.max, prefix + "count": self.count,
+                prefix + "partial": np.concatenate([[self._pc, self._ps], self._psum, self._pmin, self._pmax])}
+
+    def load_state_dict(self, d: dict, prefix: str) -> None:
+        if tuple(np.asarray(d[prefix + "channels"]).tolist()) != self.channels:
+            raise ValueError("history channels differ")
+        self.width, self.n = int(d[prefix + "width"]), int(d[prefix + "n"])
+        for name in ("step", "mean", "min", "max", "count"):
+            arr = np.asarray(d[prefix + name])
+            if arr.shape != getattr(self, name).shape:
+                raise ValueError(f"history {name} has shape {arr.shape}, expected {getattr(self, name).shape}")
+            getattr(self, name)[...] = arr
+        p = np.asarray(d[prefix + "partial"])
+        C = len(self.channels)
+        self._pc, self._ps = int(p[0]), float(p[1])
+        self._psum, self._pmin, self._pmax = p[2 : 2 + C].copy(), p[2 + C : 2 + 2 * C].copy(), p[2 + 2 * C :].copy()
+
+
+class History:
+    """What a run recorded, as NumPy arrays for drawing: the training curves (decimated), validation
+    points (decimated), the steps at which knobs changed and the step at which the run diverged."""
+
+    MAX_KNOB_CHANGES = 4096
+
+    def __init__(self, tensor_names, capacity: int = 2048):
+        self.tensor_names = tuple(tensor_names)
+        self.train = Decimated(("loss", "lr", "grad_norm")
+                               + tuple(f"g/{n}" for n in self.tensor_names)
+                               + tuple(f"u/{n}" for n in self.tensor_names), capacity)
+        self.val = Decimated(("val_loss",), max(16, capacity // 4))
+        self.knob_steps: list[int] = []
+        self.knob_labels: list[str] = []
+        self.diverged_step: int | None = None
+
+    def record_knobs(self, step: int, label: str):
+        if self.knob_steps and self.knob_steps[-1] == step:  # several changes before one step: one mark
+            self.knob_labels[-1] = f"{self.knob_labels[-1]}; {label}"
+            return
+        self.knob_steps.append(step)
+        self.knob_labels.append(label)
+        if len(self.knob_steps) > self.MAX_KNOB_CHANGES:  # a slider dragged for hours: keep the latest
+            del self.knob_steps[0], self.knob_labels[0]
+
+    # the arrays a monitor draws
+    @property
+    def steps(self) -> np.ndarray:
+        return self.train.arrays("loss")[0]
+
+    @property
+    def loss(self) -> np.ndarray:
+        return self.train.arrays("loss")[1]
+
+    @property
+    def loss_min(self) -> np.ndarray:
+        return self.train.arrays("loss")[2]
+
+    @property
+    def loss_max(self) -> np.ndarray:
+        return self.train.arrays("loss")[3]
+
+    @property
+    def lr(self) -> np.ndarray:
+        return self.train.arrays("lr")[1]
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        return self.train.arrays("grad_norm")[1]
+
+    @property
+    def grad_norm_max(self) -> np.ndarray:
+        return self.train.arrays("grad_norm")[3]
+
+    @property
+    def val_steps(self) -> np.ndarray:
+        return self.val.arrays("val_loss")[0]
+
+    @property
+    def val_loss(self) -> np.ndarray:
+        return self.val.arrays("val_loss")[1]
+
+    @property
+    def knob_change_steps(self) -> np.ndarray:
+        return np.array(self.knob_steps, dtype=np.int64)
+
+    def update_ratio(self, tensor: str) -> np.ndarray:
+        """Mean update-to-weight RMS ratio of one tensor per bucket (aligned with ``steps``)."""
+        return self.train.arrays(f"u/{tensor}")[1]
+
+    def grad_rms(self, tensor: str) -> np.ndarray:
+        return self.train.arrays(f"g/{tensor}")[1]
+
+    @property
+    def nbytes(self) -> int:
+        return self.train.nbytes + self.val.nbytes
+
+    def state_dict(self) -> dict:
+        d = {**self.train.state_dict("hist.train."), **self.val.state_dict("hist.val.")}
+        d["hist.knob_steps"] = np.array(self.knob_steps, dtype=np.int64)
+        d["hist.knob_labels"] = np.array(self.knob_labels, dtype=str)
+        d["hist.diverged_step"] = -1 if self.diverged_step is None else self.diverged_step
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        self.train.load_state_dict(d, "hist.train.")
+        self.val.load_state_dict(d, "hist.val.")
+        self.knob_steps = [int(s) for s in np.asarray(d["hist.knob_steps"]).tolist()]
+        self.knob_labels = [str(s) for s in np.asarray(d["hist.knob_labels"]).tolist()]
+        ds = int(d["hist.diverged_step"])
+        self.diverged_step = None if ds < 0 else ds
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the trainer
+
+
+@dataclass
+class StepRecord:
+    """What one step did. g: RMS of each tensor's gradient; w: RMS of its weights (after the step);
+    u: RMS(update) / RMS(weights before the step), the update-to-weight ratio (~1e-3 is the rule of thumb)."""
+
+    step: int  # steps completed, 1-based (microgpt's "step 1 / 1000")
+    loss: float
+    lr: float
+    grad_norm: float  # global L2 norm of the gradient
+    time: float  # seconds spent in this step
+    tokens: int  # predictions in this batch
+    g: dict[str, float] = field(default_factory=dict)
+    w: dict[str, float] = field(default_factory=dict)
+    u: dict[str, float] = field(default_factory=dict)
+    val_loss: float | None = None
+    status: str = "training"  # "training", "finished" or "diverged"
+    message: str = ""
+
+
+class Trainer:
+    """A steppable training run of the tiny GPT (see the module docstring)."""
+
+    def __init__(self, config: TrainConfig | None = None, corpus: data.Corpus | None = None):
+        cfg = config or TrainConfig()
+        self.config = cfg
+        if corpus is None:
+            corpus = data.load_corpus(cfg.corpus, cfg.corpus_mode, cfg.block_size)
+        self.corpus = corpus
+        dtype = np.dtype(cfg.dtype)
+        if cfg.init == "microgpt":
+            # microgpt's Python-random draws: shuffle the documents, then the weights; the split takes the tail
+            setup = data.microgpt_setup(corpus.docs, cfg.n_embd, cfg.n_head, cfg.n_layer, cfg.block_size,
+                                        std=cfg.init_std)
+            self.tokenizer = setup.tokenizer
+            self.model_config = setup.config
+            flat = gpt.flat_buffer(setup.params).astype(dtype)
+            seqs = [data.encode_doc(d, self.tokenizer, corpus.mode) for d in setup.docs]
+            self.train_seqs, self.val_seqs = data.split_docs(seqs, cfg.val_fraction, seed=None)
+        else:
+            self.tokenizer = corpus.tokenizer
+            self.model_config = cfg.model_config(self.tokenizer.vocab_size)
+            flat = gpt.flat_buffer(gpt.init_params(self.model_config, cfg.seed, cfg.init_std, dtype))
+            self.train_seqs, self.val_seqs = data.split_docs(corpus.seqs, cfg.val_fraction, seed=cfg.seed)
+        self.params = gpt.views(flat, self.model_config)
+        self.grads = gpt.zeros_like_params(self.model_config, dtype)
+        self._pflat, self._gflat = flat, gpt.flat_buffer(self.grads)
+        self._prev = np.empty_like(flat)  # weights before the step, to measure the update
+        self._scratch = np.empty_like(flat)
+        shapes = gpt.param_shapes(self.model_config)
+        sizes = [r * c for r, c in shapes.values()]
+        self._offsets = np.cumsum([0] + sizes[:-1])
+        self._sizes = np.array(sizes, dtype=np.float64)
+        self.tensor_names = tuple(shapes)
+        self.optimizer = make_optimizer(cfg.optimizer, **cfg.optimizer_hyperparameters())
+        self._schedule = self._make_schedule(cfg)
+        self.step_count = 0  # steps completed
+        self.position = 0  # index of the next training document (cycles)
+        self.status = "ready"
+        self.message = ""
+        self.first_loss: float | None = None
+        self.loss_ema = 0.0  # EMA of the loss (β = LOSS_EMA_BETA, not yet debiased), for the divergence test
+        self.elapsed = 0.0
+        self.rng = np.random.default_rng(cfg.seed)  # for samples drawn without an explicit seed
+        self.history = History(self.tensor_names, cfg.history_capacity)
+        self.last: StepRecord | None = None
+        self._pending: dict = {}
+        self._lock = threading.Lock()
+
+    # -- knobs ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _make_schedule(cfg: TrainConfig):
+        return make_schedule(cfg.schedule, cfg.lr, cfg.steps, warmup=cfg.warmup)
+
+    def set_knobs(self, **changes) -> None:
+        """Change lr, betas, eps, weight_decay, momentum, schedule, warmup or steps; applied before the next
+        step and marked in the history. Invalid values raise ValueError now and change nothing."""
+        unknown = set(changes) - set(KNOBS)
+        if unknown:
+            raise ValueError(f"unknown knob(s) {sorted(unknown)}; allowed: {', '.join(KNOBS)}")
+        with self._lock:
+            merged = {**self._pending, **changes}
+            new = dataclasses.replace(self.config, **merged)  # validates every field
+            if new.steps <= self.step_count:
+                raise ValueError(f"steps must be > the {self.step_count} steps already taken, got {new.steps}")
+            make_optimizer(new.optimizer, **new.optimizer_hyperparameters())  # the optimizer's own checks
+            self._make_schedule(new)
+            self._pending = merged
+
+    def _apply_pending(self):
+        with self._lock:
+            changes, self._pending = self._pending, {}
+        if not changes:
+            return
+        old = self.config
+        self.config = dataclasses.replace(old, **changes)
+        self.optimizer.set_hyperparameters(**self.config.optimizer_hyperparameters())
+        self._schedule = self._make_schedule(self.config)
+        label = ", ".join(f"{k} {getattr(old, k)}→{getattr(self.config, k)}" for k in changes
+                          if getattr(old, k) != getattr(self.config, k))
+        if label:
+            self.history.record_knobs(self.step_count, label)
+        if self.status == "finished" and self.step_count < self.config.steps:
+            self.status = "training"
+
+    @property
+    def done(self) -> bool:
+        """True once the run finished its steps or diverged (step() then does nothing)."""
+        with self._lock:
+            pending_steps = self._pending.get("steps")
+        if self.status == "diverged":
+            return True
+        return self.step_count >= (pending_steps or self.config.steps)
+
+    def lr_at(self, step: int) -> float:
+        """The scheduled learning rate for the 0-based step index ``step``."""
+        return float(self._schedule(step))
+
+    # -- one step -----------------------------------------------------------------------------------------
+    def step(self) -> StepRecord | None:
+        """Take one training step and return its record; None if the run is finished or diverged."""
+        self._apply_pending()
+        cfg = self.config
+        if self.status == "diverged" or self.step_count >= cfg.steps:
+            return None
+        t0 = time.perf_counter()
+        bos = self.tokenizer.bos
+        x, y, mask = data.batch_at(self.train_seqs, self.position, cfg.batch_size, cfg.block_size, bos)
+        with np.errstate(all="ignore"):  # overflow is how divergence shows; it is reported, not warned
+            loss, _ = gpt.loss_and_grads(self.params, self.model_config, x, y,
+                                         None if cfg.batch_size == 1 else mask, grads=self.grads)
+            g2 = np.add.reduceat(np.square(self._gflat, out=self._scratch), self._offsets)  # Σg² per tensor
+            grad_norm = math.sqrt(float(g2.sum()))
+        lr = self.lr_at(self.step_count)
+        step_no = self.step_count + 1
+        if self.first_loss is None and math.isfinite(loss):
+            self.first_loss = loss
+        reason = ""
+        if not math.isfinite(loss):
+            reason = f"loss is {loss}"
+        elif not math.isfinite(grad_norm):
+            reason = "gradient is not finite"
+        else:
+            # a smoothed loss, so that one hard document (batch 1 is noisy) is not taken for divergence
+            self.loss_ema = LOSS_EMA_BETA * self.loss_ema + (1 - LOSS_EMA_BETA) * loss
+            smooth = self.loss_ema / (1 - LOSS_EMA_BETA**step_no)
+            if smooth > cfg.diverge_factor * self.first_loss:
+                reason = (f"smoothed loss {smooth:.4g} > {cfg.diverge_factor:g} × first loss "
+                          f"{self.first_loss:.4g}")
+        if reason:  # leave the weights as they were before this step
+            self.status = "diverged"
+            self.message = f"diverged at step {step_no}: {reason}"
+            self.history.diverged_step = step_no
+            dt = time.perf_counter() - t0
+            self.elapsed += dt
+            self.last = StepRecord(step_no, loss, lr, grad_norm, dt, int(mask.sum()), status="diverged",
+                                   message=self.message)
+            return self.last
+
+        np.copyto(self._prev, self._pflat)
+        self.optimizer.lr = lr
+        with np.errstate(all="ignore"):
+            self.optimizer.step(self.params, self.grads)
+            upd = np.subtract(self._pflat, self._prev, out=self._scratch)
+            u2 = np.add.reduceat(np.square(upd, out=upd), self._offsets)
+            w2_prev = np.add.reduceat(np.square(self._prev, out=self._prev), self._offsets)
+            w2 = np.add.reduceat(np.square(self._pflat, out=self._scratch), self._offsets)
+            g_rms = np.sqrt(g2 / self._sizes)
+            w_rms = np.sqrt(w2 / self._sizes)
+            # RMS(Δw)/RMS(w): the sizes cancel; nan for a tensor whose weights were all zero
+            u_ratio = np.sqrt(np.divide(u2, w2_prev, out=np.full_like(u2, np.nan), where=w2_prev > 0))
+        self.step_count = step_no
+        self.position = (self.position + cfg.batch_size) % len(self.train_seqs)
+        status = "training"
+        if not np.all(np.isfinite(w2)):
+            status = "diverged"
+            self.message = f"diverged at step {step_no}: the update made the weights non-finite"
+            self.history.diverged_step = step_no
+        elif self.step_count >= cfg.steps:
+            status = "finished"
+            self.message = f"finished {self.step_count} steps"
+        self.status = status
+        self.history.train.append(step_no, np.concatenate([[loss, lr, grad_norm], g_rms, u_ratio]))
+        val_loss = None
+        if status != "diverged" and cfg.val_every and self.val_seqs and step_no % cfg.val_every == 0:
+            val_loss = self.evaluate()
+            self.history.val.append(step_no, [val_loss])
+        dt = time.perf_counter() - t0
+        self.elapsed += dt
+        names = self.tensor_names
+        self.last = StepRecord(step_no, loss, lr, grad_norm, dt, int(mask.sum()),
+                               dict(zip(names, g_rms.tolist())), dict(zip(names, w_rms.tolist())),
+                               dict(zip(names, u_ratio.tolist())), val_loss, status, self.message)
+        return self.last
+
+    def run(self, steps: int | None = None, callback=None) -> StepRecord | None:
+        """Step until done (or ``steps`` more steps); ``callback(record)`` after each. Returns the last record."""
+        rec, n = None, 0
+        while not self.done and (steps is None or n < steps):
+            rec = self.step()
+            n += 1
+            if callback is not None and rec is not None:
+                callback(rec)
+        return rec
+
+    # -- on demand ------------------------------------------------------------------------------------------
+    def evaluate(self, max_docs: int | None = None, batch_size: int = 64) -> float:
+        """Mean per-token loss over (the first ``max_docs`` of) the held-out documents; nan if there are none."""
+        seqs = self.val_seqs[: max_docs or self.config.val_docs]
+        if not seqs:
+            return math.nan
+        total, count = 0.0, 0.0
+        with np.errstate(all="ignore"):
+            for x, y, mask in data.iter_batches(seqs, batch_size, self.config.block_size, self.tokenizer.bos):
+                n = mask.sum()
+                total += gpt.loss(self.params, self.model_config, x, y, mask) * n
+                count += n
+        return total / count
+
+    def sample(self, n: int = 10, temperature: float = 0.5, seed: int | None = None, prefix: str = "") -> list[str]:
+        """``n`` generated documents as text (temperature 0: greedy). Without a seed, the trainer's RNG."""
+        if seed is None:
+            seed = int(self.rng.integers(2**63))
+        ids = gpt.sample(self.params, self.model_config, n, temperature, seed, self.tokenizer.encode(prefix))
+        return [self.tokenizer.decode(s) for s in ids]
+
+    def optimizer_stats(self, tensor: str | None = None) -> dict[str, np.ndarray]:
+        """Adam's normalised step m̂/(√v̂+ε) and effective learning rate lr/(√v̂+ε), flattened, for one tensor
+        or (None) all of them concatenated. For RMSprop/Adagrad only "effective_lr". ValueError for SGD or
+        before the first step."""
+        if not hasattr(self.optimizer, "inspect"):
+            raise ValueError(f"optimizer {self.config.optimizer!r} has no per-parameter statistics")
+        names = self.tensor_names if tensor is None else (tensor,)
+        if tensor is not None and tensor not in self.tensor_names:
+            raise ValueError(f"tensor must be one of {', '.join(self.tensor_names)}; got {tensor!r}")
+        if self.step_count == 0:
+            raise ValueError("no optimizer statistics before the first step")
+        parts = [self.optimizer.inspect(n) for n in names]
+        out = {}
+        for key in ("normalized_step", "effective_lr"):
+            if key in parts[0]:
+                out[key] = np.concatenate([np.ravel(p[key]) for p in parts])
+        return out
+
+    def snapshot(self) -> dict:
+        """Copies of what a monitor draws, safe to hand to another thread."""
+        h = self.history
+        steps, loss, lo, hi = h.train.arrays("loss")
+        return {"step": self.step_count, "status": self.status, "message": self.message,
+                "steps": steps, "loss": loss, "loss_min": lo, "loss_max": hi, "lr": h.lr,
+                "grad_norm": h.grad_norm, "val_steps": h.val_steps, "val_loss": h.val_loss,
+                "knob_steps": h.knob_change_steps, "diverged_step": h.diverged_step, "last": self.last}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def save_checkpoint(trainer: Trainer, path) -> Path:
+    """Write one .npz file with config, weights, optimizer state, RNG, data position and history, atomically
+    (a temp file in the same directory, then a rename): a crash never leaves a half-written checkpoint."""
+    path = Path(path)
+    trainer._apply_pending()  # knobs changed since the last step belong to the saved config
+    state = {"step_count": trainer.step_count, "position": trainer.position, "status": trainer.status,
+             "message": trainer.message, "first_loss": trainer.first_loss, "loss_ema": trainer.loss_ema,
+             "elapsed": trainer.elapsed,
+             "rng": trainer.rng.bit_generator.state}
+    arrays = {"format": np.array(CHECKPOINT_FORMAT), "version": np.array(CHECKPOINT_VERSION),
+              "config": np.array(trainer.config.to_json()), "state": np.array(json.dumps(state)),
+              "tokenizer_chars": np.array(trainer.tokenizer.chars), "params": trainer._pflat}
+    for k, v in trainer.optimizer.state_dict().items():
+        arrays["opt." + k] = np.asarray(v)
+    arrays.update({k: np.asarray(v) for k, v in trainer.history.state_dict().items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path, corpus: data.Corpus | None = None) -> Trainer:
+    """A Trainer that continues exactly where the saved one stopped. Raises CheckpointError for a missing,
+    truncated or foreign file (and CorpusError if the run's corpus can no longer be read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            d = {k: f[k] for k in f.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise CheckpointError(f"Not a readable AdamLab checkpoint ({type(e).__name__}: {e}): {path}") from None
+    if str(d.get("format", "")) != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"Not an AdamLab GPT checkpoint (no '{CHECKPOINT_FORMAT}' marker): {path}")
+    if int(d.get("version", -1)) != CHECKPOINT_VERSION:
+        raise CheckpointError(f"Checkpoint version {int(d.get('version', -1))} is not supported "
+                              f"(this AdamLab reads version {CHECKPOINT_VERSION}): {path}")
+    try:
+        config = TrainConfig.from_json(str(d["config"]))
+        state = json.loads(str(d["state"]))
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"Checkpoint has a damaged config ({e}): {path}") from None
+    trainer = Trainer(config, corpus)
+    if trainer.tokenizer.chars != str(d["tokenizer_chars"]):
+        raise CheckpointError(f"The corpus {config.corpus!r} has changed since the checkpoint was written "
+                              f"(its characters differ): {path}")
+    try:
+        params = d["params"]
+        if params.shape != trainer._pflat.shape or params.dtype != trainer._pflat.dtype:
+            raise ValueError(f"weights have shape {params.shape} {params.dtype}, the model needs "
+                             f"{trainer._pflat.shape} {trainer._pflat.dtype}")
+        trainer._pflat[...] = params
+        opt_state = {k[4:]: v for k, v in d.items() if k.startswith("opt.")}
+        if opt_state.get("slots") is not None and len(opt_state["slots"]):
+            trainer.optimizer.load_state_dict(opt_state)
+        trainer.history.load_state_dict(d)
+        trainer.step_count, trainer.position = int(state["step_count"]), int(state["position"])
+        trainer.status, trainer.message = str(state["status"]), str(state["message"])
+        trainer.first_loss = state["first_loss"]
+        trainer.loss_ema = float(state["loss_ema"])
+        trainer.elapsed = float(state["elapsed"])
+        trainer.rng.bit_generator.state = state["rng"]
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"Checkpoint is incomplete or damaged ({e}): {path}") from None
+    return trainer
