@@ -1,0 +1,215 @@
+"""Adam stepper, driven by its buttons: what it shows (highlighted line, maths, table, plots) is checked
+against hand-worked numbers, a plain Adam written here, and the core optimizer run independently."""
+
+import ctypes
+import math
+import sys
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from adamlab.core import optim
+from adamlab.ui.panels.ema import EmaPanel
+from adamlab.ui.panels.stepper import COLUMNS, NOISE_SIGMA, StepperPanel, line_keys
+
+# See tests/ui/test_ema_panel.py: PySide6 6.12.0 on Python 3.11 drops references to None/True/False.
+if sys.version_info < (3, 12) and not hasattr(sys, "_adamlab_refcount_headroom"):
+    sys._adamlab_refcount_headroom = [None, True, False] * 2_000_000
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(sys._adamlab_refcount_headroom))
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = StepperPanel()
+    qtbot.addWidget(p)
+    p.resize(1100, 760)
+    p.show()
+    return p
+
+
+def maths(panel, row):
+    return panel.code_table.item(row, 1).text()
+
+
+def highlighted_rows(panel):
+    return [r for r in range(panel.code_table.rowCount())
+            if panel.code_table.item(r, 0).background().style() != Qt.BrushStyle.NoBrush]
+
+
+def table_value(panel, row, header):
+    col = [name for name, _ in COLUMNS].index(header)
+    item = panel.steps_table.item(row, col)
+    return float(item.data(Qt.ItemDataRole.UserRole)), item.text()
+
+
+def shown(text):
+    """A displayed number back to a float (typographic minus)."""
+    return float(text.replace("−", "-"))
+
+
+def click(qtbot, button):
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_first_step_line_by_line_matches_hand_worked_numbers(panel, qtbot):
+    # L = (θ − 3)², θ0 = 0 → g = 2(0 − 3) = −6. β1 = 0.9, β2 = 0.999, lr = 0.1.
+    assert highlighted_rows(panel) == []
+    expected = [
+        "g = ∇L(0.0000) = −6.0000",
+        "m = 0.9 × 0.0000 + 0.1 × −6.0000 = −0.6000",          # 0.1·(−6)
+        "v = 0.999 × 0.0000 + 0.001 × (−6.0000)² = 0.0360",     # 0.001·36
+        "m_hat = −0.6000 / (1 − 0.9¹) = −6.0000",                # −0.6/0.1
+        "v_hat = 0.0360 / (1 − 0.999¹) = 36.0000",               # 0.036/0.001
+        "θ = 0.0000 − 0.1 × −6.0000 / (√36.0000 + 1e−08) = 0.1000",  # the first Adam step is ±lr
+    ]
+    for row, text in enumerate(expected):
+        click(qtbot, panel.next_line_button)
+        assert highlighted_rows(panel) == [row]
+        assert maths(panel, row) == text
+        if row < len(expected) - 1:
+            assert maths(panel, row + 1) == "…"  # not run yet
+            assert panel.steps_table.rowCount() == 0
+    # The step is complete: SGD's line is shown, a table row and a plot point were added.
+    assert maths(panel, 6) == "θ = 0.0000 − 0.1 × −6.0000 = 0.6000"
+    assert panel.steps_table.rowCount() == 1
+    assert table_value(panel, 0, "θ Adam")[1] == "0.1000"
+    assert table_value(panel, 0, "loss Adam")[0] == pytest.approx((0.1 - 3) ** 2)
+    np.testing.assert_allclose(panel.curves["theta"].yData, [0.0, 0.1 * 6 / (6 + 1e-8)], rtol=1e-12)
+    np.testing.assert_allclose(panel.curves["sgd_theta"].yData, [0.0, 0.6], rtol=1e-12)
+    # The next press starts step 2 on its first line.
+    click(qtbot, panel.next_line_button)
+    assert highlighted_rows(panel) == [0] and maths(panel, 1) == "…"
+    assert maths(panel, 0) == "g = ∇L(0.1000) = −5.8000"
+
+
+def test_seeds_example_line_with_beta1_085(panel, qtbot):
+    """The seeds' line "m = 0.85 × 0.0000 + 0.15 × 0.5000 = 0.0750": g = 2(3.25 − 3) = 0.5."""
+    panel.beta1.spin.setValue(0.85)
+    panel.theta0.spin.setValue(3.25)
+    click(qtbot, panel.next_line_button)
+    click(qtbot, panel.next_line_button)
+    assert maths(panel, 0) == "g = ∇L(3.2500) = 0.5000"
+    assert maths(panel, 1) == "m = 0.85 × 0.0000 + 0.15 × 0.5000 = 0.0750"
+
+
+def plain_adamw(theta, grads_fn, steps, lr, b1, b2, eps, wd, decoupled):
+    """A straightforward scalar Adam/AdamW written from the paper's formulas (torch's ε placement)."""
+    m = v = 0.0
+    rows = []
+    for t in range(1, steps + 1):
+        g = grads_fn(t, theta)
+        if decoupled:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        mh, vh = m / (1 - b1**t), v / (1 - b2**t)
+        theta = theta - lr * mh / (math.sqrt(vh) + eps)
+        rows.append({"g": g, "m": m, "v": v, "m_hat": mh, "v_hat": vh, "θ Adam": theta})
+    return rows
+
+
+@pytest.mark.parametrize("adamw", [False, True])
+def test_many_steps_match_the_core_and_a_plain_adam(panel, qtbot, adamw):
+    panel.problem.setCurrentIndex(panel.problem.findData("noisy"))
+    panel.lr.spin.setValue(0.3)
+    panel.beta1.spin.setValue(0.85)
+    panel.beta2.spin.setValue(0.99)
+    panel.wd.spin.setValue(0.05)
+    panel.theta0.spin.setValue(-2.0)
+    if adamw:
+        panel.adamw.click()
+    steps = 12
+    for _ in range(steps):
+        click(qtbot, panel.next_step_button)
+    assert panel.steps_table.rowCount() == steps
+    assert highlighted_rows(panel) == [len(line_keys(adamw)) - 1]  # the θ line
+
+    noise = NOISE_SIGMA * np.random.default_rng(0).standard_normal(steps)  # the panel's seed-0 noise
+
+    def grad(t, theta):
+        return 2 * (theta - 3) + noise[t - 1]
+
+    ref = plain_adamw(-2.0, grad, steps, 0.3, 0.85, 0.99, 1e-8, 0.05, adamw)
+    # The core, run on its own with the same gradients.
+    opt = optim.make_optimizer("adamw" if adamw else "adam", lr=0.3, betas=(0.85, 0.99), eps=1e-8,
+                               weight_decay=0.05)
+    p = np.array([-2.0])
+    for t in range(1, steps + 1):
+        opt.step(p, np.array([grad(t, p[0])]))
+        info = opt.inspect()
+        core = {"m": info["m"][0], "v": info["v"][0], "m_hat": info["m_hat"][0], "v_hat": info["v_hat"][0],
+                "m_hat/(√v_hat+ε)": info["normalized_step"][0], "θ Adam": p[0]}
+        for name, value in core.items():
+            data, text = table_value(panel, t - 1, name)
+            assert data == pytest.approx(value, rel=1e-12, abs=1e-15), (t, name)
+            assert shown(text) == pytest.approx(value, rel=2e-4, abs=1e-4), (t, name, text)
+        for name in ("g", "m", "v", "m_hat", "v_hat", "θ Adam"):
+            assert table_value(panel, t - 1, name)[0] == pytest.approx(ref[t - 1][name], rel=1e-9), (t, name)
+    # The maths lines show the last step's numbers; the value after "=" is the core's.
+    keys = line_keys(adamw)
+    assert shown(maths(panel, keys.index("m")).rsplit("= ", 1)[1]) == pytest.approx(ref[-1]["m"], rel=2e-4)
+    assert shown(maths(panel, keys.index("theta")).rsplit("= ", 1)[1]) == pytest.approx(p[0], abs=1e-4)
+    if adamw:
+        assert maths(panel, 1).startswith("θ = ") and "× (1 − 0.3 × 0.05)" in maths(panel, 1)
+        assert panel.code_table.item(1, 0).text() == "θ = θ * (1 - lr * wd)"
+    else:
+        assert panel.code_table.item(0, 0).text() == "g = grad(θ) + wd * θ"
+    np.testing.assert_allclose(panel.curves["theta"].yData[1:], [r["θ Adam"] for r in ref], rtol=1e-9)
+
+
+def test_run_and_pause(panel, qtbot):
+    panel.speed.spin.setValue(50.0)
+    click(qtbot, panel.run_button)
+    assert panel.run_button.text() == "Pause" and not panel.is_idle()
+    qtbot.waitUntil(lambda: panel.steps_table.rowCount() >= 5, timeout=5000)
+    click(qtbot, panel.run_button)
+    assert panel.is_idle() and panel.run_button.text() == "Run"
+    n = panel.steps_table.rowCount()
+    qtbot.wait(100)
+    assert panel.steps_table.rowCount() == n
+    click(qtbot, panel.reset_button)
+    assert panel.steps_table.rowCount() == 0 and highlighted_rows(panel) == []
+    assert list(panel.curves["theta"].yData) == [0.0]
+
+
+def test_playground_sequence_drives_the_stepper(qtbot):
+    ema = EmaPanel()
+    qtbot.addWidget(ema)
+    ema.kind.setCurrentIndex(ema.kind.findData("seed"))
+    qtbot.waitUntil(ema.is_idle)
+    panel = StepperPanel()
+    qtbot.addWidget(panel)
+    panel.problem.setCurrentIndex(panel.problem.findData("playground"))
+    for _ in range(5):
+        click(qtbot, panel.next_step_button)
+    assert [table_value(panel, r, "g")[0] for r in range(5)] == [5, -2, 4, -1, 6]
+    # m after the seeds' sequence with β1 = 0.9, by hand: 0.5, 0.25, 0.625, 0.4625, 1.01625.
+    np.testing.assert_allclose([table_value(panel, r, "m")[0] for r in range(5)],
+                               [0.5, 0.25, 0.625, 0.4625, 1.01625], rtol=1e-12)
+    assert maths(panel, 0) == "g = g₅ = 6.0000"
+    assert not panel.plot_loss.isVisible()
+    click(qtbot, panel.next_step_button)  # the sequence is used up: a message, no crash
+    assert panel.steps_table.rowCount() == 5
+    assert "only 5 values" in panel.status.text()
+
+
+def test_state_roundtrip_bad_entries_and_reset(panel, qtbot):
+    panel.problem.setCurrentIndex(panel.problem.findData("abs"))
+    panel.lr.spin.setValue(0.05)
+    panel.adamw.click()
+    state = panel.get_state()
+    assert state["problem"] == "abs" and state["lr"] == 0.05 and state["adamw"] is True
+    other = StepperPanel()
+    qtbot.addWidget(other)
+    other.set_state({"problem": "nope", "lr": "fast", "beta1": float("inf"), "adamw": "yes", "x": 1})
+    assert other.get_state()["problem"] == "quadratic"
+    other.set_state(state)
+    assert other.get_state() == state
+    other.set_state(None)
+    click(qtbot, panel.next_step_button)
+    panel.reset_defaults()
+    assert panel.get_state()["problem"] == "quadratic" and panel.get_state()["adamw"] is False
+    assert panel.steps_table.rowCount() == 0
