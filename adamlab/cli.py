@@ -1,0 +1,246 @@
+"""Headless commands: ``adamlab train ...`` trains the tiny GPT in the terminal (no Qt is imported here).
+
+    adamlab train --steps 1000 --samples 10            # microgpt's settings on the built-in names
+    adamlab train --corpus shakespeare.txt --corpus-mode text --block-size 32 --n-embd 64 --n-layer 4 \\
+                  --batch-size 32 --dtype float32 --steps 5000 --save run.npz
+    adamlab train --resume run.npz --steps 8000         # continue (and extend) a saved run
+
+Also ``python -m adamlab.cli train ...``. Exit status: 0 done, 1 the run diverged, 2 bad arguments or an
+unreadable corpus/checkpoint, 130 interrupted (after saving when --save was given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+import numpy as np
+
+COMMANDS = {"train"}
+
+# options that are knobs of a running trainer (may be changed when resuming), by TrainConfig field
+_KNOB_OPTIONS = {"lr": "lr", "eps": "eps", "weight_decay": "weight_decay", "momentum": "momentum",
+                 "schedule": "schedule", "warmup": "warmup", "steps": "steps"}
+_FIXED_OPTIONS = ("corpus", "corpus_mode", "optimizer", "batch_size", "n_layer", "n_embd", "n_head",
+                  "block_size", "seed", "dtype", "init", "val_every")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() can return the status."""
+
+    def error(self, message):
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def _nonneg_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def _float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from adamlab.core.optim import OPTIMIZERS
+
+    p = _Parser(prog="adamlab train", description="Train the tiny GPT (microgpt in NumPy) from the terminal. "
+                "Defaults are microgpt's: Adam lr 0.01, betas (0.85, 0.99), linear decay, 1000 steps, batch 1.")
+    g = p.add_argument_group("data")
+    g.add_argument("--corpus", help="'names' (built in, the default) or a UTF-8 text file")
+    g.add_argument("--corpus-mode", choices=["lines", "text"],
+                   help="lines: one document per line (default); text: continuous text cut into block windows")
+    g = p.add_argument_group("model")
+    g.add_argument("--n-layer", type=_positive_int, help="transformer blocks (default 1)")
+    g.add_argument("--n-embd", type=_positive_int, help="embedding width (default 16)")
+    g.add_argument("--n-head", type=_positive_int, help="attention heads (default 4)")
+    g.add_argument("--block-size", type=_positive_int, help="context length (default 16)")
+    g.add_argument("--dtype", choices=["float32", "float64"], help="compute dtype (default float64)")
+    g.add_argument("--init", choices=["normal", "microgpt"],
+                   help="normal: N(0, 0.08²) from --seed; microgpt: microgpt.py's own random draws")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default adam")
+    g.add_argument("--lr", type=_float, help="learning rate (default 0.01)")
+    g.add_argument("--beta1", type=_float, help="Adam's β1 (default 0.85)")
+    g.add_argument("--beta2", type=_float, help="Adam's β2, RMSprop's alpha (default 0.99)")
+    g.add_argument("--eps", type=_float, help="default 1e-8")
+    g.add_argument("--weight-decay", type=_float, help="default 0")
+    g.add_argument("--momentum", type=_float, help="SGD momentum for --optimizer momentum/nesterov (default 0.9)")
+    g.add_argument("--schedule", choices=["linear", "cosine", "constant", "warmup-cosine"], help="default linear")
+    g.add_argument("--warmup", type=_nonneg_int, help="warmup steps for warmup-cosine")
+    g.add_argument("--steps", type=_positive_int, help="total steps (default 1000)")
+    g.add_argument("--batch-size", type=_positive_int, help="documents per step (default 1)")
+    g.add_argument("--seed", type=_nonneg_int, help="default 0")
+    g.add_argument("--val-every", type=_nonneg_int, help="validation loss every N steps, 0 = never (default 100)")
+    g = p.add_argument_group("checkpoints and output")
+    g.add_argument("--save", metavar="PATH", help="write a checkpoint here at the end (and on Ctrl-C)")
+    g.add_argument("--resume", metavar="PATH", help="continue a checkpoint; knobs given here change it")
+    g.add_argument("--samples", type=_nonneg_int, default=10, help="names to generate at the end (default 10)")
+    g.add_argument("--temperature", type=_float, default=0.5, help="sampling temperature, 0 = greedy (0.5)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _given(args) -> dict:
+    """TrainConfig fields set on the command line (None means: not given)."""
+    out = {}
+    for name in _FIXED_OPTIONS + tuple(_KNOB_OPTIONS):
+        value = getattr(args, name)
+        if value is not None:
+            out[name] = value.replace("-", "_") if name == "schedule" else value
+    return out
+
+
+def _betas(args, current):
+    if args.beta1 is None and args.beta2 is None:
+        return None
+    return (current[0] if args.beta1 is None else args.beta1, current[1] if args.beta2 is None else args.beta2)
+
+
+class Progress:
+    """A progress line on stderr: redrawn with \\r on a terminal, an occasional plain line otherwise."""
+
+    def __init__(self, total, stream=None, enabled=True):
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.enabled = enabled
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.t0 = time.perf_counter()
+        self.last_draw = -1.0
+        self.last_line_step = 0
+        self.start_step = None
+
+    def update(self, rec, trainer):
+        if not self.enabled:
+            return
+        if self.start_step is None:
+            self.start_step = rec.step - 1
+        now = time.perf_counter()
+        self.total = trainer.config.steps
+        final = rec.step >= self.total or rec.status != "training"
+        rate = (rec.step - self.start_step) / max(now - self.t0, 1e-9)
+        if self.tty:
+            if final or now - self.last_draw >= 0.1:
+                self.last_draw = now
+                width = 30
+                filled = int(width * rec.step / self.total)
+                bar = "#" * filled + "." * (width - filled)
+                self.stream.write(f"\r[{bar}] {rec.step}/{self.total} loss {rec.loss:.4f} lr {rec.lr:.3g} "
+                                  f"{rate:,.0f} steps/s ")
+                if final:
+                    self.stream.write("\n")
+                self.stream.flush()
+        elif final or (rec.step - self.last_line_step >= max(1, self.total // 10) and now - self.last_draw >= 1.0):
+            self.last_draw, self.last_line_step = now, rec.step
+            self.stream.write(f"step {rec.step}/{self.total} | loss {rec.loss:.4f} | lr {rec.lr:.3g} | "
+                              f"{rate:,.0f} steps/s\n")
+            self.stream.flush()
+
+
+def train_command(argv, out=None, err=None) -> int:
+    from adamlab.core import data, gpt, train
+
+    out, err = out or sys.stdout, err or sys.stderr
+    args = build_parser().parse_args(argv)
+    given = _given(args)
+    if args.resume:
+        trainer = train.load_checkpoint(args.resume)
+        fixed = [f"--{k.replace('_', '-')}" for k in _FIXED_OPTIONS
+                 if k in given and given[k] != getattr(trainer.config, k)]
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot change when resuming (only lr, betas, eps, "
+                             f"weight decay, momentum, schedule, warmup and steps can)")
+        knobs = {k: v for k, v in given.items() if k in _KNOB_OPTIONS}
+        betas = _betas(args, trainer.config.betas)
+        if betas is not None:
+            knobs["betas"] = betas
+        if knobs:
+            trainer.set_knobs(**knobs)
+        print(f"resumed {args.resume} at step {trainer.step_count}", file=out)
+    else:
+        betas = _betas(args, train.TrainConfig.betas)
+        if betas is not None:
+            given["betas"] = betas
+        config = train.TrainConfig(**given)
+        trainer = train.Trainer(config)
+    cfg = trainer.config
+    corpus = trainer.corpus
+    print(f"corpus {corpus.name}: {len(corpus)} documents ({len(trainer.train_seqs)} train, "
+          f"{len(trainer.val_seqs)} val), vocabulary {trainer.tokenizer.vocab_size}"
+          + (f", {corpus.truncated} truncated to block size {cfg.block_size}" if corpus.truncated else ""), file=out)
+    print(f"model: {gpt.num_params(trainer.model_config):,} parameters (n_layer {cfg.n_layer}, n_embd {cfg.n_embd}, "
+          f"n_head {cfg.n_head}, block {cfg.block_size}, {cfg.dtype}); {cfg.optimizer} "
+          f"{trainer.optimizer.hyperparameters()}, {cfg.schedule} schedule, batch {cfg.batch_size}, "
+          f"{cfg.steps} steps", file=out)
+    out.flush()
+
+    progress = Progress(cfg.steps, err, enabled=not args.quiet)
+    interrupted = False
+    start_step, t0 = trainer.step_count, time.perf_counter()
+    try:
+        trainer.run(callback=lambda rec: progress.update(rec, trainer))
+    except KeyboardInterrupt:
+        interrupted = True
+        err.write("\ninterrupted\n")
+    seconds = time.perf_counter() - t0
+    taken = trainer.step_count - start_step
+
+    h = trainer.history
+    tail = h.loss[-max(1, min(len(h.loss), 20)) :]
+    print(f"{trainer.message or trainer.status}: {taken} steps in {seconds:.2f} s ({taken / max(seconds, 1e-9):,.0f} "
+          f"steps/s)", file=out)
+    if len(h.loss):
+        print(f"loss: first {h.loss[0]:.4f}, last {trainer.last.loss if trainer.last else float('nan'):.4f}, "
+              f"mean of the last {len(tail)} points {np.mean(tail):.4f}", file=out)
+    if trainer.val_seqs and trainer.status != "diverged":
+        print(f"validation loss: {trainer.evaluate():.4f} ({min(len(trainer.val_seqs), cfg.val_docs)} held-out "
+              f"documents)", file=out)
+    if args.save:
+        path = train.save_checkpoint(trainer, args.save)
+        print(f"saved {path}", file=out)
+    if args.samples and trainer.status != "diverged":
+        print(f"--- {args.samples} samples (temperature {args.temperature:g}) ---", file=out)
+        for s in trainer.sample(args.samples, args.temperature, seed=cfg.seed):
+            print(s, file=out)
+    if interrupted:
+        return 130
+    return 1 if trainer.status == "diverged" else 0
+
+
+def main(argv=None) -> int:
+    """Run a command: ``main(["train", "--steps", "100"])``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: adamlab {{{','.join(sorted(COMMANDS))}}} [options]  (adamlab train --help)", file=sys.stderr)
+        return 2
+    try:
+        return train_command(argv[1:])
+    except _UsageError as e:
+        print(f"adamlab train: error: {e}\n(see adamlab train --help)", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except ValueError as e:  # bad values, CorpusError, CheckpointError: a message, not a traceback
+        print(f"adamlab train: error: {e}", file=sys.stderr)
+        return 2
+
+if __name__ == "__main__":
+    sys.exit(main())

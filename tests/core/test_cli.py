@@ -1,0 +1,127 @@
+"""``adamlab train``: runs, summary and samples, progress output, save/resume, bad arguments (exit 2)."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from adamlab import cli
+from adamlab.core import train
+
+
+def run(capsys, *argv):
+    code = cli.main(["train", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_commands_contains_train_and_cli_does_not_import_qt():
+    assert "train" in cli.COMMANDS
+    code = ("import sys, adamlab.cli; adamlab.cli.main(['train', '--steps', '2', '--samples', '0', '--quiet']); "
+            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'adamlab.ui', 'adamlab.app'))]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+
+
+def test_train_prints_summary_and_samples(capsys):
+    code, out, err = run(capsys, "--steps", "120", "--samples", "4", "--temperature", "0.7", "--val-every", "60")
+    assert code == 0
+    assert "4,192 parameters" in out and "corpus names" in out
+    assert "finished 120 steps: 120 steps in" in out and "steps/s" in out
+    assert "validation loss:" in out
+    samples = out.split("samples (temperature 0.7) ---\n")[1].split()
+    assert len(samples) == 4 and all(s.isalpha() and s.islower() for s in samples)
+    # not a terminal: occasional plain progress lines on stderr, the last one at the end
+    lines = [line for line in err.splitlines() if line.startswith("step ")]
+    assert lines and lines[-1].startswith("step 120/120 | loss ")
+
+
+def test_progress_redraws_in_place_on_a_terminal():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    trainer = train.Trainer(train.TrainConfig(steps=30, val_every=0))
+    progress = cli.Progress(30, stream)
+    trainer.run(callback=lambda r: progress.update(r, trainer))
+    text = stream.getvalue()
+    assert text.startswith("\r[") and text.endswith("\n") and "30/30 loss" in text and "steps/s" in text
+    assert text.count("\n") == 1  # one line, redrawn with \r
+
+
+def test_options_reach_the_trainer(capsys, tmp_path):
+    path = tmp_path / "run.npz"
+    code, out, _ = run(capsys, "--optimizer", "adamw", "--lr", "0.003", "--beta1", "0.9", "--beta2", "0.95",
+                       "--weight-decay", "0.1", "--schedule", "warmup-cosine", "--warmup", "5", "--steps", "20",
+                       "--batch-size", "4", "--n-layer", "2", "--n-embd", "8", "--n-head", "2", "--block-size", "12",
+                       "--seed", "3", "--dtype", "float32", "--save", str(path), "--samples", "0", "--quiet")
+    assert code == 0 and f"saved {path}" in out
+    tr = train.load_checkpoint(path)
+    c = tr.config
+    assert (c.optimizer, c.lr, c.betas, c.weight_decay, c.schedule, c.warmup, c.steps, c.batch_size) == (
+        "adamw", 0.003, (0.9, 0.95), 0.1, "warmup_cosine", 5, 20, 4, )
+    assert (c.n_layer, c.n_embd, c.n_head, c.block_size, c.seed, c.dtype) == (2, 8, 2, 12, 3, "float32")
+    assert tr.step_count == 20 and tr.params["wte"].dtype == np.float32
+
+
+def test_save_then_resume_equals_one_long_run(capsys, tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert run(capsys, "--steps", "60", "--save", str(a), "--samples", "0", "--quiet")[0] == 0
+    assert run(capsys, "--steps", "25", "--save", str(b), "--samples", "0", "--quiet")[0] == 0
+    code, out, _ = run(capsys, "--resume", str(b), "--steps", "60", "--save", str(b), "--samples", "0", "--quiet")
+    assert code == 0 and "resumed" in out
+    # 25 steps planned as a 25-step run then extended: the linear schedule differs, so compare with a knob run
+    straight = train.Trainer(train.TrainConfig(steps=25))
+    straight.run()
+    straight.set_knobs(steps=60)
+    straight.run()
+    resumed = train.load_checkpoint(b)
+    assert np.array_equal(resumed.history.loss, straight.history.loss)
+    assert resumed.history.knob_change_steps.tolist() == [25]
+    code, _, err = run(capsys, "--resume", str(b), "--n-embd", "32")
+    assert code == 2 and "--n-embd cannot change when resuming" in err
+
+
+def test_a_diverging_run_exits_1_with_its_status(capsys):
+    code, out, _ = run(capsys, "--optimizer", "sgd", "--lr", "10", "--schedule", "constant", "--quiet")
+    assert code == 1 and "diverged at step" in out
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["--lr", "-1"], "lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--steps", "0"], "--steps"),
+    (["--optimizer", "lion"], "--optimizer"),
+    (["--schedule", "step"], "--schedule"),
+    (["--n-embd", "10", "--n-head", "4"], "n_embd"),
+    (["--beta1", "1.5"], "betas"),
+    (["--corpus", "/no/such/file.txt"], "not found"),
+    (["--resume", "/no/such/run.npz"], "not found"),
+    (["--bogus"], "unrecognized"),
+])
+def test_bad_arguments_exit_2_with_a_clear_message(capsys, argv, word):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert "adamlab train: error:" in err and word in err
+    assert "Traceback" not in err
+
+
+def test_unknown_command_and_help():
+    assert cli.main(["fly"]) == 2
+    assert cli.main(["train", "--help"]) == 0
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "adamlab.cli", "train", "--steps", "5", "--samples", "2"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "finished 5 steps" in res.stdout
+
+
+def test_microgpt_settings_run_1000_steps_fast(capsys):
+    code, out, _ = run(capsys, "--samples", "0", "--val-every", "0", "--quiet")
+    assert code == 0
+    seconds = float(out.split("1000 steps in ")[1].split(" s")[0])
+    assert seconds < 5.0  # well under a second on a quiet machine; generous for a loaded CI box
