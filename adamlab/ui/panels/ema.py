@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -209,7 +209,6 @@ class EmaPanel(Panel):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._result: PlaygroundResult | None = None
-        self._pending: PlaygroundResult | None = None
         self._submitted = 0  # id of the newest request sent to the worker
         self._drawn = 0  # id of the request whose result the plots hold
         self._hover_t: int | None = None
@@ -228,12 +227,6 @@ class EmaPanel(Panel):
         self._handle = workers.start_latest_wins(compute_playground, "ema-playground")
         self._handle.worker.resultReady.connect(self._on_result)
         self._handle.worker.failed.connect(self._on_failed)
-        # Results may arrive faster than we draw; coalesce them and draw the newest once per loop turn.
-        self._draw_timer = QTimer(self)
-        self._draw_timer.setObjectName("ema-draw")
-        self._draw_timer.setSingleShot(True)
-        self._draw_timer.setInterval(0)
-        self._draw_timer.timeout.connect(self._draw_pending)
         self._update_readouts()
         self.submit()
 
@@ -374,6 +367,9 @@ class EmaPanel(Panel):
 
         dash = Qt.PenStyle.DashLine
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._pens: dict[str, tuple] = {}  # name → (colour, width, style) used for short sequences
+        self._markers: bool | None = None
+        self._drawn_length = -1
         for name, plot, color, plain, html, width, style in (
             ("g", p1, c["gradient"], "g", "<i>g</i> (gradient)", 1, None),
             ("m", p1, c["ema_raw"], "m", "<i>m</i> (no correction)", 1.5, dash),
@@ -385,8 +381,7 @@ class EmaPanel(Panel):
             ("corr2", p4, c["second"], "correction2", "1/(1 − <i>β</i>2<sup>t</sup>)", 2, None),
         ):
             curve = fast_curve(plot, color, None, width=width)
-            if style is not None:
-                curve.setPen(pen(color, width, style))
+            self._pens[name] = (color, width, style)
             curve.opts["name"] = plain  # CSV column names stay plain text; the legend shows the HTML
             if name != "ratio":  # the ratio plot's title already names its only curve
                 plot.legend.addItem(curve, html)
@@ -488,26 +483,18 @@ class EmaPanel(Panel):
     # --- results from the worker ---
     @Slot(int, object)
     def _on_result(self, request_id: int, result: PlaygroundResult) -> None:
+        # The worker computes only the newest request, so a result is either for the newest config (draw
+        # it now) or stale because a newer one was submitted meanwhile (skip it: that one is coming).
         if request_id < self._submitted:
-            return  # an older config finished after a newer one was submitted: the newer one is coming
-        self._pending = (request_id, result)
-        if not self._draw_timer.isActive():
-            self._draw_timer.start()
+            return
+        self.draw(result)
+        self._drawn = request_id
 
     @Slot(int, str)
     def _on_failed(self, request_id: int, message: str) -> None:
         self.statusMessage.emit(f"EMA playground: {message}")
         if request_id >= self._submitted:
             self._drawn = request_id  # nothing more is coming for this request
-
-    @Slot()
-    def _draw_pending(self) -> None:
-        if self._pending is None:
-            return
-        request_id, result = self._pending
-        self._pending = None
-        self.draw(result)
-        self._drawn = request_id
 
     def draw(self, r: PlaygroundResult) -> None:
         """Put a result on the plots (GUI thread; setData only)."""
@@ -519,17 +506,33 @@ class EmaPanel(Panel):
         data = {"g": r.g, "m": tr["m"], "m_hat": tr["m_hat"], "v": tr["v"], "sqrt_v_hat": sqrt_v_hat,
                 "ratio": tr["ratio"], "corr1": r.correction1, "corr2": r.correction2}
         markers = len(t) <= MARKER_LIMIT
+        if markers != self._markers:
+            self._set_marker_mode(markers)
         for name, y in data.items():
-            curve = self.curves[name]
-            if markers:
-                color = curve.opts["pen"].color()
-                curve.setData(t, y, symbol="o", symbolSize=7, symbolPen=None, symbolBrush=color)
-            else:
-                curve.setData(t, y, symbol=None)
-        for p in (self.plot_g, self.plot_v, self.plot_corr):
-            p.enableAutoRange(y=True)
-        self.plot_g.setXRange(0.5 if markers else 0, len(t) + (0.5 if markers else 0), padding=0.01)
+            self.curves[name].setData(t, y)
+        if len(t) != self._drawn_length:  # a new length: show all of it (a β change keeps the user's zoom)
+            self._drawn_length = len(t)
+            self.plot_g.setXRange(0.5 if markers else 0, len(t) + (0.5 if markers else 0), padding=0.01)
         self._update_cursor()
+
+    def _set_marker_mode(self, markers: bool) -> None:
+        """Short sequences: a marker per step, thick and dashed pens, a grid — every step readable.
+        Long ones: 1-px solid pens and no grid, several times cheaper to paint (GUIDE §4), so a β drag
+        over 10,000 steps stays smooth."""
+        self._markers = markers
+        for name, curve in self.curves.items():
+            color, width, style = self._pens[name]
+            if markers:
+                curve.setPen(pen(color, width, style))
+                curve.setSymbol("o")
+                curve.setSymbolSize(7)
+                curve.setSymbolPen(None)
+                curve.setSymbolBrush(pg.mkColor(color))
+            else:
+                curve.setPen(pen(color, 1))
+                curve.setSymbol(None)
+        for p in self.plots().values():
+            p.showGrid(x=markers, y=markers, alpha=0.15)
 
     def _style_legends(self) -> None:
         """Legends on a translucent background of the theme's colour, so curves under them stay readable."""
@@ -610,11 +613,9 @@ class EmaPanel(Panel):
         self.set_state(asdict(PlaygroundRequest()))
 
     def is_idle(self) -> bool:
-        return (not self._handle.worker.busy() and self._pending is None and not self._draw_timer.isActive()
-                and self._drawn >= self._submitted)
+        return not self._handle.worker.busy() and self._drawn >= self._submitted
 
     def shutdown(self) -> None:
-        self._draw_timer.stop()
         if self.crosshair is not None:
             self.crosshair.disconnect_all()
             self.crosshair = None
