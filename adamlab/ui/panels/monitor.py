@@ -10,6 +10,7 @@ histograms, checkpoints) runs on the worker thread, between steps, only when ask
 from __future__ import annotations
 
 import math
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,16 +45,60 @@ from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
 from adamlab.ui.widgets.plots import export_csv, pen, style_plot
 
+def _guard_singleton_refcounts() -> None:
+    """Work around a PySide6 6.12 (abi3) bug on Python 3.11: signal emits and void Qt calls return True/None
+    without taking a reference (fine on 3.12+, where they are immortal), so every redraw lowers their
+    reference counts and a long run dies with "Fatal Python error: none_dealloc". Measured here: about 10
+    None and 1 True per ``setData``. Raising the counts by 2**40 once makes them unreachable in practice.
+    The right fix is PySide6 != 6.12.0 or Python >= 3.12; this is a no-op there."""
+    import ctypes
+    import sys
+
+    if sys.version_info >= (3, 12) or getattr(_guard_singleton_refcounts, "done", False):
+        return
+    for obj in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(obj)).value += 2**40  # ob_refcnt is PyObject's first field
+    _guard_singleton_refcounts.done = True
+
+
+_guard_singleton_refcounts()
+
 REDRAW_MS = 66  # ~15 redraws a second: smooth to the eye, cheap for the training thread
 ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their tab is visible
 MAX_LIVE_RUNS = 6  # the machine has few cores; more threads would only slow every run down
 COMPARE = ("sgd", "adam", "adamw")
+NOTICE_S = 8.0  # how long a notice (saved, an error) stays under the curves
 
 
 class _Bridge(QObject):
     """Carries results of worker-thread calls back to the GUI thread (a queued signal)."""
 
     result = Signal(int, str, object)  # run id, what, payload
+
+
+class _RunRelay(QObject):
+    """Receives one run's worker signals on the GUI thread (a QObject living there, so the connections are
+    queued) and passes them on tagged with the run's id. A plain callable would run in the worker thread."""
+
+    snapshot = Signal(int, object)
+    state = Signal(int, str)
+    failed = Signal(int, str)
+
+    def __init__(self, run_id: int, parent: QObject):
+        super().__init__(parent)
+        self.run_id = run_id
+
+    @Slot(object)
+    def on_snapshot(self, snap) -> None:
+        self.snapshot.emit(self.run_id, snap)
+
+    @Slot(str)
+    def on_state(self, state: str) -> None:
+        self.state.emit(self.run_id, state)
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        self.failed.emit(self.run_id, message)
 
 
 class RunView:
@@ -111,6 +156,7 @@ class MonitorPanel(Panel):
         self._bridge = _Bridge()
         self._bridge.result.connect(self._on_result)
         self._smooth_cache: dict[int, tuple] = {}
+        self._notice: tuple[str, float] = ("", 0.0)
 
         self.setup = SetupBox()
         scroll = QScrollArea()
@@ -346,10 +392,14 @@ class MonitorPanel(Panel):
         handle = workers.start_loop(job, f"monitor-run-{run_id}", max_rate=30, start_paused=paused)
         run = RunView(run_id, name, color, handle, job)
         run.state = "paused" if paused else "running"
+        relay = _RunRelay(run_id, self)
+        relay.snapshot.connect(self._on_snapshot)
+        relay.state.connect(self._on_state)
+        relay.failed.connect(self._on_failed)
         w = handle.worker
-        w.snapshot.connect(partial(self._on_snapshot, run_id))
-        w.stateChanged.connect(partial(self._on_state, run_id))
-        w.failed.connect(partial(self._on_failed, run_id))
+        w.snapshot.connect(relay.on_snapshot)
+        w.stateChanged.connect(relay.on_state)
+        w.failed.connect(relay.on_failed)
         self._make_items(run)
         self.runs.append(run)
         item = QListWidgetItem(name)
@@ -448,6 +498,7 @@ class MonitorPanel(Panel):
         run.handle = None
         # The thread has ended: reading the job directly is safe now, and nothing drawn is lost.
         run.snap = run.job.snapshot()
+        self._ensure_timer()
         if run.state != "diverged":
             run.state = "stopped" if run.snap.status not in ("finished", "diverged") else run.snap.status
         run.list_item.setText(f"{run.name} — {run.state}")
@@ -470,21 +521,29 @@ class MonitorPanel(Panel):
 
     # ------------------------------------------------------------------------------------------------
     # worker → GUI
-    @Slot(object)
+    @Slot(int, object)
     def _on_snapshot(self, run_id: int, snap) -> None:
         run = self.run_by_id(run_id)
         if run is not None and run.handle is not None:
             run.snap = snap  # keep the latest; the timer draws it
+            self._ensure_timer()
 
-    @Slot(str)
+    def _ensure_timer(self) -> None:
+        if not self.timer.isActive():
+            self.timer.start()
+
+    @Slot(int, str)
     def _on_state(self, run_id: int, state: str) -> None:
         run = self.run_by_id(run_id)
         if run is None:
             return
         if state == "finished":
-            snap = run.snap
-            status = snap.status if snap is not None else "finished"
-            run.state = status if status in ("diverged", "finished") else "stopped"
+            # the loop has returned and its thread is ending: join it now, and take the final state
+            if run.handle is not None:
+                self._stop_worker(run)
+            if run is self._active:
+                self._update_buttons()
+            return
         else:
             run.state = state
         if run.list_item is not None:
@@ -492,7 +551,7 @@ class MonitorPanel(Panel):
         if run is self._active:
             self._update_buttons()
 
-    @Slot(str)
+    @Slot(int, str)
     def _on_failed(self, run_id: int, message: str) -> None:
         run = self.run_by_id(run_id)
         self._error(f"{run.name if run else 'run'} stopped: {message}")
@@ -507,8 +566,7 @@ class MonitorPanel(Panel):
             if run is self._active:
                 self.adam.show_state(payload)
         elif what == "saved":
-            self.statusMessage.emit(f"Saved {run.name} to {payload}")
-            self.status_label.setText(f"Saved {run.name} to {payload}")
+            self._notify(f"Saved {run.name} to {payload}")
         elif what == "error":
             self._error(str(payload))
         elif what == "knob":
@@ -618,7 +676,7 @@ class MonitorPanel(Panel):
             self._draw_run(run, snap)
         if self._active is not None and self._active.snap is not None:
             self._draw_inspector(self._active)
-        if not any_live:
+        if not any_live and all(r.snap is None or r.drawn_version == r.snap.version for r in self.runs):
             self.timer.stop()
             self.adam_timer.stop()
         elif not self.adam_timer.isActive():
@@ -704,14 +762,18 @@ class MonitorPanel(Panel):
             self.adam.set_names(snap.names)
         self.samples.show_samples(snap.samples)
 
-    def _show_status(self, run: RunView) -> None:
-        snap = run.snap
-        if snap is None:
-            return
-        if snap.status == "diverged":
-            text = f"<span style='color:#D55E00'><b>{run.name}: {snap.message}</b></span>"
-        else:
-            text = f"<b>{run.name}</b>: {snap.message}"
+    def _show_status(self, run: RunView | None) -> None:
+        parts = []
+        snap = run.snap if run is not None else None
+        if snap is not None:
+            if snap.status == "diverged":
+                parts.append(f"<span style='color:#D55E00'><b>{run.name}: {snap.message}</b></span>")
+            else:
+                parts.append(f"<b>{run.name}</b>: {snap.message}")
+        html, until = self._notice
+        if html and time.monotonic() < until:
+            parts.append(html)
+        text = "<br>".join(parts) or "Press Start to train."
         if self.status_label.text() != text:
             self.status_label.setText(text)
 
@@ -724,7 +786,7 @@ class MonitorPanel(Panel):
         if run is None:
             self.progress.setValue(0)
             self.rate_label.setText("")
-            self.status_label.setText("Press Start to train.")
+            self._show_status(None)
             return
         if run.snap is not None:
             self._draw_inspector(run)
@@ -759,8 +821,13 @@ class MonitorPanel(Panel):
         self.pause_button.setText("Resume" if live and run.handle.worker.paused else "Pause")
 
     def _error(self, message: str) -> None:
-        self.status_label.setText(f"<span style='color:#D55E00'>{message}</span>")
-        self.statusMessage.emit(message)
+        self._notify(f"<span style='color:#D55E00'>{message}</span>", message)
+
+    def _notify(self, html: str, plain: str | None = None) -> None:
+        """A notice under the curves for a few seconds (saved, errors), and in the window's status bar."""
+        self._notice = (html, time.monotonic() + NOTICE_S)
+        self.statusMessage.emit(plain or html)
+        self._show_status(self._active)
 
     # ------------------------------------------------------------------------------------------------
     # files

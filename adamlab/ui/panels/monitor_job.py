@@ -258,9 +258,8 @@ class RunJob:
         tr = self.trainer
         if tr.status == "diverged":
             cfg = tr.config
-            hint = (f"the learning rate {cfg.lr:g} is too high for {optimizer_name(cfg.optimizer)} — "
-                    "a step overshoots, the loss grows and overflows (the seeds' Adam at lr 0.05 does this). "
-                    "Lower lr, or use warmup + cosine.")
+            hint = (f"the learning rate {cfg.lr:g} is too high for {optimizer_name(cfg.optimizer)} — a step "
+                    "overshoots, the loss jumps up and can overflow to inf/NaN. Lower lr, or use warmup + cosine.")
             return f"{tr.message}. Likely cause: {hint}"
         if tr.status == "finished":
             return f"{tr.message}; final loss {tr.last.loss:.4f}" if tr.last is not None else tr.message

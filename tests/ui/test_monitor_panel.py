@@ -1,0 +1,243 @@
+"""The GPT monitor panel driven as a person would: start, pause, step, knobs, divergence, save/load, corpus.
+
+Numbers drawn on screen are checked against an independent headless Trainer run with the same config, and the
+smoothed curve against a debiased EMA written out here.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from adamlab.core import train
+from adamlab.ui.panels.monitor import MonitorPanel
+from adamlab.ui.panels.monitor_job import train_config
+
+LEFT = Qt.MouseButton.LeftButton
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = MonitorPanel()
+    qtbot.addWidget(p)
+    p.resize(1100, 760)
+    p.show()
+    # small, quick runs
+    p.setup.batch.setValue(4)
+    p.setup.val_every.setValue(10)
+    p.samples.every.setValue(10)
+    return p
+
+
+def click(qtbot, button):
+    assert button.isEnabled(), button.text()
+    qtbot.mouseClick(button, LEFT)
+
+
+def headless_losses(config: dict, corpus, steps: int) -> np.ndarray:
+    """The same run without any GUI: the reference the drawing must match."""
+    tr = train.Trainer(train_config(config, corpus), corpus)
+    return np.array([tr.step().loss for _ in range(steps)])
+
+
+def debiased_ema(y, beta):
+    """s_t = β s_{t-1} + (1-β) y_t from s_0 = 0, reported as s_t / (1 - β^t): written out independently."""
+    s, out = 0.0, []
+    for t, v in enumerate(y, start=1):
+        s = beta * s + (1 - beta) * v
+        out.append(s / (1 - beta**t))
+    return np.array(out)
+
+
+def test_short_run_draws_the_trainers_losses_and_their_debiased_ema(qtbot, panel):
+    panel.setup.steps.setValue(40)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    qtbot.waitUntil(lambda: run.state == "finished", timeout=30000)
+    qtbot.waitUntil(lambda: run.drawn_version == run.snap.version, timeout=5000)
+    x, y = run.items["raw"].getData()
+    ref = headless_losses(panel.setup.config(), panel._corpus, 40)
+    np.testing.assert_array_equal(x, np.arange(1, 41))
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-12)
+    beta = panel.smoothing.value()
+    np.testing.assert_allclose(run.items["smooth"].getData()[1], debiased_ema(ref, beta), rtol=1e-10)
+    # validation every 10 steps, the baseline at ln V, the table with microgpt's 9 tensors
+    vx, vy = run.items["val"].getData()
+    np.testing.assert_array_equal(vx, [10, 20, 30, 40])
+    assert np.all(np.isfinite(vy))
+    assert panel.baseline.value() == pytest.approx(math.log(27))
+    assert panel.table.rowCount() == 9
+    assert panel.table.item(0, 0).text() == "wte" and panel.table.item(0, 1).text() == "27×16"
+    # moving the smoothing slider redraws with the new β
+    panel.smoothing.setValue(0.5)
+    np.testing.assert_allclose(run.items["smooth"].getData()[1], debiased_ema(ref, 0.5), rtol=1e-10)
+    # samples every 10 steps at the chosen temperature
+    assert [s[1] for s in run.snap.samples] == [10, 20, 30, 40]
+    qtbot.waitUntil(lambda: panel.samples.list.count() == 4)
+    assert panel.samples.list.item(0).text().startswith("step 40 (T=0.5)")
+
+
+def test_pause_stops_the_step_count_and_step_takes_exactly_one(qtbot, panel):
+    panel.setup.steps.setValue(100000)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    qtbot.waitUntil(lambda: run.snap is not None and run.snap.step >= 5, timeout=20000)
+    click(qtbot, panel.pause_button)
+    qtbot.waitUntil(lambda: run.state == "paused", timeout=5000)
+    assert panel.pause_button.text() == "Resume"
+    qtbot.wait(50)
+    paused_at = run.snap.step
+    qtbot.wait(400)
+    assert run.snap.step == paused_at
+    assert run.job.trainer.step_count == paused_at
+    click(qtbot, panel.step_button)
+    qtbot.waitUntil(lambda: run.snap.step == paused_at + 1, timeout=5000)
+    qtbot.wait(300)
+    assert run.job.trainer.step_count == paused_at + 1
+    click(qtbot, panel.pause_button)  # resume
+    qtbot.waitUntil(lambda: run.snap.step > paused_at + 5, timeout=10000)
+    click(qtbot, panel.stop_button)
+    assert not run.live and run.state == "stopped"
+    assert run.list_item.text().endswith("stopped")
+
+
+def test_a_live_lr_change_reaches_the_trainer_and_is_marked(qtbot, panel):
+    panel.setup.schedule.setCurrentIndex(panel.setup.schedule.findData("constant"))
+    panel.setup.steps.setValue(100000)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    qtbot.waitUntil(lambda: run.snap is not None and run.snap.step >= 3, timeout=20000)
+    lr_slider = panel.setup.editors["adam"].controls["lr"]
+    lr_slider.spin.setValue(0.003)  # as typed into the box
+    qtbot.waitUntil(lambda: bool(run.snap.events) and run.snap.step > run.snap.events[-1][0] + 3, timeout=10000)
+    changed_at = run.snap.events[-1][0]
+    assert "lr" in run.snap.events[-1][2]
+    assert run.job.trainer.config.lr == 0.003
+    steps, lr = run.snap.steps, run.snap.lr
+    np.testing.assert_allclose(lr[steps <= changed_at], 0.01)  # constant schedule: lr before …
+    np.testing.assert_allclose(lr[steps > changed_at], 0.003)  # … and after the change
+    qtbot.waitUntil(lambda: len(run.markers) == 1, timeout=5000)
+    assert run.markers[0].value() == changed_at
+
+
+def test_a_diverging_run_is_marked_and_the_panel_stays_usable(qtbot, panel):
+    panel.setup.editors["adam"].controls["lr"].setValue(1.0)
+    panel.setup.steps.setValue(500)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    qtbot.waitUntil(lambda: run.state == "diverged", timeout=20000)
+    qtbot.waitUntil(lambda: run.diverged_marked, timeout=5000)
+    step = run.job.trainer.history.diverged_step
+    assert step is not None and run.snap.diverged_step == step
+    assert run.markers[-1].value() == step
+    assert f"diverged at step {step}" in panel.status_label.text()
+    assert "too high" in panel.status_label.text()
+    assert not run.live and not panel.pause_button.isEnabled()
+    # usable: a sane run starts and trains
+    panel.setup.editors["adam"].controls["lr"].setValue(0.01)
+    click(qtbot, panel.start_button)
+    qtbot.waitUntil(lambda: panel.runs[1].snap is not None and panel.runs[1].snap.step >= 5, timeout=20000)
+    assert panel.active_run() is panel.runs[1]
+    click(qtbot, panel.stop_button)
+
+
+def test_save_load_resume_gives_the_same_next_losses(qtbot, panel, tmp_path):
+    panel.setup.steps.setValue(100000)
+    click(qtbot, panel.start_button)
+    a = panel.runs[0]
+    qtbot.waitUntil(lambda: a.snap is not None and a.snap.step >= 8, timeout=20000)
+    click(qtbot, panel.pause_button)
+    qtbot.waitUntil(lambda: a.state == "paused", timeout=5000)
+    k = a.job.trainer.step_count
+    path = tmp_path / "run.npz"
+    panel.save_run(path)
+    qtbot.waitUntil(lambda: "Saved" in panel.status_label.text(), timeout=10000)
+    assert path.is_file()
+    for _ in range(5):  # the original continues 5 steps: the reference
+        n = a.snap.step
+        click(qtbot, panel.step_button)
+        qtbot.waitUntil(lambda: a.snap.step == n + 1, timeout=5000)
+    ref = a.job.trainer.history.loss[k : k + 5].copy()
+    b = panel.load_run(path)
+    assert b is not None and panel.active_run() is b and b.state == "paused"
+    # its curves come back: the first k steps are drawn as they were
+    qtbot.waitUntil(lambda: b.drawn_version == b.snap.version, timeout=5000)
+    np.testing.assert_array_equal(b.items["raw"].getData()[1], a.job.trainer.history.loss[:k])
+    for _ in range(5):
+        n = b.snap.step
+        click(qtbot, panel.step_button)
+        qtbot.waitUntil(lambda: b.snap.step == n + 1, timeout=5000)
+    np.testing.assert_array_equal(b.job.trainer.history.loss[k : k + 5], ref)
+    # a damaged file is reported, not a crash
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a checkpoint")
+    assert panel.load_run(bad) is None
+    assert "Could not load" in panel.status_label.text()
+
+
+def test_a_bad_corpus_shows_an_error_and_keeps_the_last_good_one(qtbot, panel, tmp_path):
+    bad = tmp_path / "binary.txt"
+    bad.write_bytes(b"\x00\x01\x02abc" * 100)
+    panel.setup.set_corpus_file(str(bad))
+    assert panel.setup.corpus_error.isVisible()
+    assert "binary" in panel.setup.corpus_error.text()
+    assert panel._corpus.name == "names"  # nothing half-loaded
+    good = tmp_path / "words.txt"
+    good.write_text("abc\nabd\nbcd\ncab\n" * 5)
+    panel.setup.set_corpus_file(str(good))
+    assert not panel.setup.corpus_error.isVisible()
+    assert "vocabulary 5" in panel.setup.corpus_info.text()  # a b c d + BOS
+    assert panel.baseline.value() == pytest.approx(math.log(5))
+    assert "parameters (5 symbols)" in panel.setup.params_label.text()
+
+
+def test_compare_optimizers_starts_three_runs_from_the_same_init_and_data(qtbot, panel):
+    panel.setup.steps.setValue(20)
+    click(qtbot, panel.compare_button)
+    assert [r.job.trainer.config.optimizer for r in panel.runs] == ["sgd", "adam", "adamw"]
+    qtbot.waitUntil(lambda: all(r.state == "finished" for r in panel.runs), timeout=30000)
+    first = [r.job.trainer.history.loss[0] for r in panel.runs]
+    assert first[0] == first[1] == first[2]  # step 1's loss is measured before any update
+    assert len({r.job.trainer.history.loss[5] for r in panel.runs}) == 3  # then the optimizers differ
+    # hiding a run hides its curves
+    panel.runs[0].list_item.setCheckState(Qt.CheckState.Unchecked)
+    assert not panel.runs[0].items["raw"].isVisible()
+
+
+def test_parameter_count_follows_the_model_editor(qtbot, panel):
+    assert "<b>4,192</b>" in panel.setup.params_label.text()  # microgpt
+    panel.setup.n_layer.setValue(2)
+    c = 16
+    expected = 27 * c + 16 * c + 27 * c + 2 * 12 * c * c
+    assert f"<b>{expected:,}</b>" in panel.setup.params_label.text()
+    assert panel.setup.preset.currentData() == "custom"
+
+
+def test_adam_state_histograms_and_csv_export(qtbot, panel, tmp_path):
+    panel.setup.steps.setValue(30)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    qtbot.waitUntil(lambda: run.state == "finished", timeout=30000)
+    panel.tabs.setCurrentWidget(panel.adam)
+    panel.adam.tensor.setCurrentText("lm_head")
+    qtbot.waitUntil(lambda: "lm_head at step 30" in panel.adam.note.text(), timeout=5000)
+    x, counts = panel.adam.lr_hist.getData()
+    assert counts.sum() == 27 * 16  # one entry per parameter of lm_head
+    path = panel.export_metrics(tmp_path / "m.csv")
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 30
+    np.testing.assert_allclose([float(r["loss"]) for r in rows], run.job.trainer.history.loss)
+    assert rows[9]["val_loss"] != "" and rows[8]["val_loss"] == ""
+
+
+def test_closing_while_training_stops_every_thread(qtbot, panel):
+    panel.setup.steps.setValue(100000)
+    click(qtbot, panel.compare_button)
+    qtbot.waitUntil(lambda: all(r.snap is not None for r in panel.runs), timeout=20000)
+    panel.close()
+    assert not any(r.live for r in panel.runs)
+    assert not panel.timer.isActive()
