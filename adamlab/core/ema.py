@@ -142,7 +142,7 @@ def adam_moments(g, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
     col = (-1,) + (1,) * (g.ndim - 1)                                # broadcast over trailing dims
     with np.errstate(over="ignore", invalid="ignore"):
         m, v = ema(g, b1), ema(g * g, b2)
-        denom = _adam_denom(v, bc2.reshape(col), eps, np.empty_like(v))
+        denom = _adam_denom(v, np.sqrt(bc2).reshape(col), eps, np.empty_like(v))
         m_hat = m / bc1.reshape(col)
         ratio = m_hat / denom
     return AdamTraces(t=t, g=g, m=m, v=v, m_hat=m_hat, v_hat=v / bc2.reshape(col), ratio=ratio,

@@ -209,7 +209,8 @@ def _check_grads(params: dict, grads: dict) -> None:
 
 class _Slot:
     """Optimizer state for one tensor (or one flat buffer): torch's per-parameter ``state`` plus scratch."""
-    __slots__ = ("step", "state", "shape", "dtype", "tmp", "denom", "gbuf", "gather", "layout")
+    __slots__ = ("step", "state", "shape", "dtype", "tmp", "denom", "gbuf", "gather", "layout",
+                 "coef", "k", "version")
 
     def __init__(self, shape, dtype, state: dict[str, np.ndarray], step=0, layout=None):
         self.step = step                       # torch's state["step"]: updates applied to this tensor
@@ -220,16 +221,30 @@ class _Slot:
         self.denom = np.empty(shape, dtype)
         self.gbuf = np.empty(shape, dtype)     # grad + weight decay
         self.gather = None                     # flat grads copied together when they are not one buffer
+        # The update's scalar coefficients, kept as 0-d arrays of the slot's dtype: a ufunc takes a 0-d
+        # array operand ~0.5 µs faster than a Python float, which is most of a (2,)-array step's cost.
+        # k[i] is a 0-d view of coef[i]; writing coef[i] = x (~0.1 µs) updates it.
+        self.coef = np.zeros(8, dtype)
+        self.k = tuple(self.coef[i:i + 1].reshape(()) for i in range(8))
+        self.version = -1                      # the optimizer's hyperparameter version coef was written for
 
 
-def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray) -> None:
-    """a <- a + w·(b − a), in torch.lerp's exact form (it switches formulas at w = 0.5 for accuracy)."""
+def _lerp_coef(w: float) -> float:
+    """The multiplier _lerp_ uses for weight w: w itself below 0.5, else 1 − w (torch.lerp's two forms)."""
+    return w if w < 0.5 else 1.0 - w
+
+
+def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray, coef=None) -> None:
+    """a <- a + w·(b − a), in torch.lerp's exact form (it switches formulas at w = 0.5 for accuracy).
+
+    coef: _lerp_coef(w), precomputed (e.g. as a 0-d array) by hot loops.
+    """
+    c = _lerp_coef(w) if coef is None else coef
     np.subtract(b, a, out=tmp)
+    np.multiply(tmp, c, out=tmp)
     if w < 0.5:
-        tmp *= w
-        a += tmp
+        np.add(a, tmp, out=a)
     else:
-        tmp *= 1.0 - w
         np.subtract(b, tmp, out=a)
 
 
@@ -251,10 +266,18 @@ class Optimizer:
     """
     _VALIDATORS: dict[str, Callable[[Any], Any]] = {}
 
-    lr = _hyper("lr", "Learning rate; may be changed between steps (schedules drive it).")
+    @property
+    def lr(self) -> float:
+        """Learning rate >= 0; may be changed between steps (schedules drive it, so setting it is cheap)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self._lr = self._h["lr"] = self._VALIDATORS["lr"](value)
 
     def __init__(self, **hyper):
         self._h: dict[str, Any] = {}
+        self._version = 0                      # bumped when a hyperparameter other than lr changes
         self._state: dict[str, _Slot] = {}
         self._t = 0
         self._cache = None                     # the last flat call's arrays, to skip re-detecting the tiling
@@ -272,7 +295,19 @@ class Optimizer:
             new[name] = self._VALIDATORS[name](value)
         self._check_combination(new)
         self._h = new
+        if set(changes) - {"lr"}:
+            self._version += 1                 # slots rewrite their constant coefficients on the next step
         self._apply()
+
+    def _refresh(self, slot: _Slot) -> None:
+        """Write the optimizer's constant coefficients (``_constants``) into the slot's 0-d arrays."""
+        c = self._constants()
+        slot.coef[:len(c)] = c
+        slot.version = self._version
+
+    def _constants(self) -> tuple[float, ...]:
+        """Coefficients that change only with the hyperparameters (indices into slot.k); per class."""
+        return ()
 
     def _check_combination(self, h: dict) -> None:
         """Constraints between hyperparameters (e.g. nesterov needs momentum); override where needed."""
@@ -555,26 +590,32 @@ class SGD(Optimizer):
     def _init_state(self, shape, dtype):
         return {}                                   # the momentum buffer is born from the first gradient
 
+    def _constants(self):
+        return (1.0 - self._damp, self._mu, self._wd)          # k[0], k[1], k[2]; k[3] = −lr per step
+
     def _update(self, slot, p, g):
+        if slot.version != self._version:
+            self._refresh(slot)
+        k, tmp = slot.k, slot.tmp
+        slot.coef[3] = -self._lr
         if self._wd != 0:
-            g = _with_l2(p, g, self._wd, slot.gbuf)
-        mu, tmp = self._mu, slot.tmp
-        if mu != 0:
+            g = _with_l2(p, g, k[2], slot.gbuf)
+        if self._mu != 0:
             buf = slot.state.get("momentum_buffer")
             if buf is None:                         # torch: buf = clone(grad)
                 buf = slot.state["momentum_buffer"] = np.array(g, dtype=slot.dtype)
             else:                                   # torch: buf.mul_(μ).add_(g, alpha=1 − dampening)
-                buf *= mu
-                np.multiply(g, 1.0 - self._damp, out=tmp)
-                buf += tmp
+                np.multiply(buf, k[1], out=buf)
+                np.multiply(g, k[0], out=tmp)
+                np.add(buf, tmp, out=buf)
             if self._nesterov:                      # torch: g = g.add(buf, alpha=μ)
-                np.multiply(buf, mu, out=slot.denom)
+                np.multiply(buf, k[1], out=slot.denom)
                 np.add(g, slot.denom, out=slot.denom)
                 g = slot.denom
             else:
                 g = buf
-        np.multiply(g, -self._lr, out=tmp)          # torch: param.add_(g, alpha=−lr)
-        p += tmp
+        np.multiply(g, k[3], out=tmp)               # torch: param.add_(g, alpha=−lr)
+        np.add(p, tmp, out=p)
 
 
 class Adagrad(Optimizer):
@@ -607,28 +648,33 @@ class Adagrad(Optimizer):
         """The decayed learning rate at (1-based) step `step`."""
         return self._lr / (1 + (step - 1) * self._lr_decay)
 
-    def _denom(self, slot, out):
+    def _denom(self, slot, eps, out):
         """√sum + ε: the per-coordinate divisor."""
         np.sqrt(slot.state["sum"], out=out)
-        out += self._eps
+        np.add(out, eps, out=out)
         return out
 
+    def _constants(self):
+        return (self._eps, self._wd)                # k[0], k[1]; k[2] = −clr per step
+
     def _update(self, slot, p, g):
+        if slot.version != self._version:
+            self._refresh(slot)
+        k, s, tmp = slot.k, slot.state["sum"], slot.tmp
+        slot.coef[2] = -self._clr(slot.step)
         if self._wd != 0:
-            g = _with_l2(p, g, self._wd, slot.gbuf)
-        s, tmp = slot.state["sum"], slot.tmp
-        clr = self._clr(slot.step)
+            g = _with_l2(p, g, k[1], slot.gbuf)
         np.multiply(g, g, out=tmp)                  # torch: state_sum.addcmul_(g, g, value=1)
-        s += tmp
-        denom = self._denom(slot, slot.denom)
-        np.multiply(g, -clr, out=tmp)               # torch: param.addcdiv_(g, std, value=−clr)
-        tmp /= denom
-        p += tmp
+        np.add(s, tmp, out=s)
+        denom = self._denom(slot, k[0], slot.denom)
+        np.multiply(g, k[2], out=tmp)               # torch: param.addcdiv_(g, std, value=−clr)
+        np.divide(tmp, denom, out=tmp)
+        np.add(p, tmp, out=p)
 
     def inspect(self, name: str | None = None) -> dict[str, Any]:
         """Snapshot (copies) for tensor `name`: sum, denom = √sum + ε, clr and effective lr = clr/denom."""
         slot, view = self._find(name)
-        denom = self._denom(slot, np.empty(slot.shape, slot.dtype))
+        denom = self._denom(slot, self._eps, np.empty(slot.shape, slot.dtype))
         clr = self._clr(max(slot.step, 1))
         return {"t": slot.step, "sum": view(slot.state["sum"]).copy(), "denom": view(denom).copy(),
                 "clr": clr, "effective_lr": view(clr / denom).copy()}
@@ -669,7 +715,7 @@ class RMSprop(Optimizer):
             arr = slot.state[key] = np.zeros(slot.shape, slot.dtype)
         return arr
 
-    def _denom(self, slot, out):
+    def _denom(self, slot, eps, out):
         """√v + ε, or √(v − ḡ²) + ε when centered (clamped at 0 where round-off would make it negative)."""
         v = slot.state["square_avg"]
         if self._centered:
@@ -680,36 +726,42 @@ class RMSprop(Optimizer):
             np.sqrt(out, out=out)
         else:
             np.sqrt(v, out=out)
-        out += self._eps
+        np.add(out, eps, out=out)
         return out
 
+    def _constants(self):
+        a = self._alpha                             # k[0..5]; k[6] = −lr per step
+        return (a, 1.0 - a, _lerp_coef(1.0 - a), self._eps, self._mu, self._wd)
+
     def _update(self, slot, p, g):
+        if slot.version != self._version:
+            self._refresh(slot)
+        k, v, tmp = slot.k, slot.state["square_avg"], slot.tmp
+        slot.coef[6] = -self._lr
         if self._wd != 0:
-            g = _with_l2(p, g, self._wd, slot.gbuf)
-        v, tmp, a = slot.state["square_avg"], slot.tmp, self._alpha
-        v *= a                                      # torch: square_avg.mul_(α).addcmul_(g, g, value=1 − α)
+            g = _with_l2(p, g, k[5], slot.gbuf)
+        np.multiply(v, k[0], out=v)                 # torch: square_avg.mul_(α).addcmul_(g, g, value=1 − α)
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - a
-        v += tmp
-        if self._centered:
-            _lerp_(self._lazy(slot, "grad_avg"), g, 1.0 - a, tmp)
-        denom = self._denom(slot, slot.denom)
+        np.multiply(tmp, k[1], out=tmp)
+        np.add(v, tmp, out=v)
+        if self._centered:                          # torch: grad_avg.lerp_(g, 1 − α)
+            _lerp_(self._lazy(slot, "grad_avg"), g, 1.0 - self._alpha, tmp, k[2])
+        denom = self._denom(slot, k[3], slot.denom)
         if self._mu > 0:
             buf = self._lazy(slot, "momentum_buffer")
-            buf *= self._mu                         # torch: buf.mul_(μ).addcdiv_(g, avg)
+            np.multiply(buf, k[4], out=buf)         # torch: buf.mul_(μ).addcdiv_(g, avg)
             np.divide(g, denom, out=tmp)
-            buf += tmp
-            np.multiply(buf, -self._lr, out=tmp)    # torch: param.add_(buf, alpha=−lr)
-            p += tmp
+            np.add(buf, tmp, out=buf)
+            np.multiply(buf, k[6], out=tmp)         # torch: param.add_(buf, alpha=−lr)
         else:
-            np.multiply(g, -self._lr, out=tmp)      # torch: param.addcdiv_(g, avg, value=−lr)
-            tmp /= denom
-            p += tmp
+            np.multiply(g, k[6], out=tmp)           # torch: param.addcdiv_(g, avg, value=−lr)
+            np.divide(tmp, denom, out=tmp)
+        np.add(p, tmp, out=p)
 
     def inspect(self, name: str | None = None) -> dict[str, Any]:
         """Snapshot (copies) for tensor `name`: v (square_avg), denom and effective lr = lr/denom."""
         slot, view = self._find(name)
-        denom = self._denom(slot, np.empty(slot.shape, slot.dtype))
+        denom = self._denom(slot, self._eps, np.empty(slot.shape, slot.dtype))
         out = {"t": slot.step, "v": view(slot.state["square_avg"]).copy(), "denom": view(denom).copy(),
                "effective_lr": view(self._lr / denom).copy()}
         if "grad_avg" in slot.state:
@@ -722,11 +774,14 @@ def _bias_corrections(betas: tuple[float, float], step: int) -> tuple[float, flo
     return 1.0 - betas[0] ** step, 1.0 - betas[1] ** step
 
 
-def _adam_denom(v: np.ndarray, bias_correction2: float, eps: float, out: np.ndarray) -> np.ndarray:
-    """denom = √v / √(1 − β2ᵗ) + ε = √v̂ + ε, torch's form (ε outside the root of the *corrected* v)."""
+def _adam_denom(v: np.ndarray, bias_correction2_sqrt, eps, out: np.ndarray) -> np.ndarray:
+    """denom = √v / √(1 − β2ᵗ) + ε = √v̂ + ε, torch's form (ε outside the root of the *corrected* v).
+
+    bias_correction2_sqrt = √(1 − β2ᵗ) and eps may be floats, 0-d arrays or arrays broadcasting with v.
+    """
     np.sqrt(v, out=out)
-    out /= bias_correction2 ** 0.5
-    out += eps
+    np.divide(out, bias_correction2_sqrt, out=out)
+    np.add(out, eps, out=out)
     return out
 
 
@@ -769,30 +824,39 @@ class Adam(Optimizer):
         """The v that goes under the root: v itself, or AMSGrad's running max of it."""
         return slot.state["max_exp_avg_sq"] if self._amsgrad else slot.state["exp_avg_sq"]
 
+    def _constants(self):
+        b1, b2 = self._betas                        # k[0..4]; k[5] = √(1 − β2ᵗ), k[6] = −lr/(1 − β1ᵗ),
+        return (_lerp_coef(1.0 - b1), b2, 1.0 - b2, self._eps, self._wd)   # k[7] = 1 − lr·wd per step
+
     def _update(self, slot, p, g):
-        st, tmp, b1, b2 = slot.state, slot.tmp, self._betas[0], self._betas[1]
+        if slot.version != self._version:           # hyperparameters changed: rewrite the constants
+            self._refresh(slot)
+        st, k, c, tmp = slot.state, slot.k, slot.coef, slot.tmp
+        bc1, bc2 = _bias_corrections(self._betas, slot.step)
+        c[5] = bc2 ** 0.5
+        c[6] = -(self._lr / bc1)
         if self._wd != 0:
-            if self._DECOUPLED:
-                p *= 1.0 - self._lr * self._wd      # AdamW: θ ← θ(1 − lr·wd) before the Adam update
+            if self._DECOUPLED:                     # AdamW: θ ← θ(1 − lr·wd) before the Adam update
+                c[7] = 1.0 - self._lr * self._wd
+                np.multiply(p, k[7], out=p)
             else:
-                g = _with_l2(p, g, self._wd, slot.gbuf)
+                g = _with_l2(p, g, k[4], slot.gbuf)
         m, v = st["exp_avg"], st["exp_avg_sq"]
-        _lerp_(m, g, 1.0 - b1, tmp)                 # torch: exp_avg.lerp_(g, 1 − β1)
-        v *= b2                                     # torch: exp_avg_sq.mul_(β2).addcmul_(g, g, value=1 − β2)
+        _lerp_(m, g, 1.0 - self._betas[0], tmp, k[0])   # torch: exp_avg.lerp_(g, 1 − β1)
+        np.multiply(v, k[1], out=v)                 # torch: exp_avg_sq.mul_(β2).addcmul_(g, g, value=1 − β2)
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
+        np.multiply(tmp, k[2], out=tmp)
+        np.add(v, tmp, out=v)
         if self._amsgrad:
             vmax = st.get("max_exp_avg_sq")
             if vmax is None:                        # switched on mid-run: starts at zero like torch's state
                 vmax = st["max_exp_avg_sq"] = np.zeros(slot.shape, slot.dtype)
             np.maximum(vmax, v, out=vmax)
             v = vmax
-        bc1, bc2 = _bias_corrections(self._betas, slot.step)
-        denom = _adam_denom(v, bc2, self._eps, slot.denom)
-        np.multiply(m, -(self._lr / bc1), out=tmp)  # torch: param.addcdiv_(m, denom, value=−lr/bc1)
-        tmp /= denom
-        p += tmp
+        denom = _adam_denom(v, k[5], k[3], slot.denom)
+        np.multiply(m, k[6], out=tmp)               # torch: param.addcdiv_(m, denom, value=−lr/bc1)
+        np.divide(tmp, denom, out=tmp)
+        np.add(p, tmp, out=p)
 
     def inspect(self, name: str | None = None) -> dict[str, Any]:
         """Snapshot (copies) of Adam's internals for tensor `name` (None: the single array) after its last step.
@@ -813,7 +877,7 @@ class Adam(Optimizer):
         v_used = st.get("max_exp_avg_sq") if self._amsgrad else st["exp_avg_sq"]
         if v_used is None:
             v_used = np.zeros(slot.shape, slot.dtype)
-        denom = _adam_denom(v_used, bc2, self._eps, np.empty(slot.shape, slot.dtype))
+        denom = _adam_denom(v_used, bc2 ** 0.5, self._eps, np.empty(slot.shape, slot.dtype))
         m, v, vu, d = view(st["exp_avg"]), view(st["exp_avg_sq"]), view(v_used), view(denom)
         out = {"t": slot.step, "bias_correction1": bc1, "bias_correction2": bc2,
                "m": m.copy(), "v": v.copy(), "m_hat": m / bc1, "v_hat": vu / bc2, "denom": d.copy(),

@@ -89,7 +89,7 @@ CASES = [
     ("AdamW", {"lr": 0.01}),
     ("AdamW", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True, "betas": (0.9, 0.95)}),
 ]
-SHAPES = {"a": (5, 3), "b": (7,), "c": (2, 1, 2)}
+SHAPES = {"a": (5, 3), "b": (7,), "c": (2, 1, 2), "s": ()}
 
 
 def grad_of(x, seed):
