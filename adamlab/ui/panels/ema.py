@@ -175,6 +175,7 @@ PRESETS = {  # label → (β1, β2), as quoted in the seeds
     "guide (0.9, 0.95)": (0.9, 0.95),
 }
 MARKER_LIMIT = 60  # sequences this short get a marker per step, so each step can be seen and hovered
+THICK_LIMIT = 500  # up to this length thick pens and a grid are cheap to paint; longer ones get 1-px pens
 ERROR_STYLE = "QLineEdit { border: 2px solid #D55E00; }"
 # m̂ and v̂ as rich text. Italic on purpose: some fonts (DejaVu Sans Book, the offscreen default) drop a
 # combining circumflex after an upright letter, and maths symbols are set in italic anyway.
@@ -368,7 +369,7 @@ class EmaPanel(Panel):
         dash = Qt.PenStyle.DashLine
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._pens: dict[str, tuple] = {}  # name → (colour, width, style) used for short sequences
-        self._markers: bool | None = None
+        self._style: str | None = None
         self._drawn_length = -1
         for name, plot, color, plain, html, width, style in (
             ("g", p1, c["gradient"], "g", "<i>g</i> (gradient)", 1, None),
@@ -506,8 +507,9 @@ class EmaPanel(Panel):
         data = {"g": r.g, "m": tr["m"], "m_hat": tr["m_hat"], "v": tr["v"], "sqrt_v_hat": sqrt_v_hat,
                 "ratio": tr["ratio"], "corr1": r.correction1, "corr2": r.correction2}
         markers = len(t) <= MARKER_LIMIT
-        if markers != self._markers:
-            self._set_marker_mode(markers)
+        style = "markers" if markers else "thick" if len(t) <= THICK_LIMIT else "thin"
+        if style != self._style:
+            self._set_style(style)
         for name, y in data.items():
             self.curves[name].setData(t, y)
         if len(t) != self._drawn_length:  # a new length: show all of it (a β change keeps the user's zoom)
@@ -515,24 +517,23 @@ class EmaPanel(Panel):
             self.plot_g.setXRange(0.5 if markers else 0, len(t) + (0.5 if markers else 0), padding=0.01)
         self._update_cursor()
 
-    def _set_marker_mode(self, markers: bool) -> None:
-        """Short sequences: a marker per step, thick and dashed pens, a grid — every step readable.
-        Long ones: 1-px solid pens and no grid, several times cheaper to paint (GUIDE §4), so a β drag
-        over 10,000 steps stays smooth."""
-        self._markers = markers
+    def _set_style(self, style: str) -> None:
+        """"markers": a marker per step, thick and dashed pens and a grid, so each step can be read.
+        "thick": the same without markers. "thin" (long sequences): 1-px solid pens and no grid, several
+        times cheaper to paint (GUIDE §4), so a β drag over 10,000 steps stays smooth."""
+        self._style = style
         for name, curve in self.curves.items():
-            color, width, style = self._pens[name]
-            if markers:
-                curve.setPen(pen(color, width, style))
+            color, width, dash = self._pens[name]
+            curve.setPen(pen(color, 1) if style == "thin" else pen(color, width, dash))
+            if style == "markers":
                 curve.setSymbol("o")
                 curve.setSymbolSize(7)
                 curve.setSymbolPen(None)
                 curve.setSymbolBrush(pg.mkColor(color))
             else:
-                curve.setPen(pen(color, 1))
                 curve.setSymbol(None)
         for p in self.plots().values():
-            p.showGrid(x=markers, y=markers, alpha=0.15)
+            p.showGrid(x=style != "thin", y=style != "thin", alpha=0.15)
 
     def _style_legends(self) -> None:
         """Legends on a translucent background of the theme's colour, so curves under them stay readable."""

@@ -295,7 +295,7 @@ COLUMNS: list[tuple[str, Callable[[StepRecord], float]]] = [
     ("v", lambda r: r.v),
     ("m_hat", lambda r: r.m_hat),
     ("v_hat", lambda r: r.v_hat),
-    ("m_hat/(√v_hat+ε)", lambda r: r.ratio),
+    ("ratio", lambda r: r.ratio),  # m_hat / (sqrt(v_hat) + ε): Adam's step is −lr times this
     ("θ Adam", lambda r: r.theta_new),
     ("loss Adam", lambda r: r.loss_new),
     ("θ SGD", lambda r: r.sgd_theta_new),
@@ -471,7 +471,8 @@ class StepperPanel(Panel):
         self.steps_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.steps_table.setAlternatingRowColors(True)
         self.steps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.steps_table.setToolTip("Every step's numbers, from the core optimizer (θ and loss after the step).")
+        self.steps_table.setToolTip("Every step's numbers, from the core optimizer (θ and loss after the step); "
+                                    "ratio = m_hat / (√v_hat + ε), the step is −lr × ratio.")
 
         self.view = pg.GraphicsLayoutWidget()
         c = theme.COLORS
