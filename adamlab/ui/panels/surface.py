@@ -71,6 +71,24 @@ ARROWS = {
 SWARM_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A08A00", "#8C564B", "#000000"]
 
 
+# Workaround for PySide6 6.12 on CPython 3.11: every call of a void Qt method returns None (and some return
+# True/False) without taking a reference, assuming the 3.12+ "immortal" singletons. Each call then steals one
+# reference, and after ~10⁴ calls Python aborts with "deallocating None". Until the environment is pinned
+# (PySide6 < 6.12 or Python >= 3.12) the arena tops the references up whenever they run low (8 bytes a call).
+_SINGLETON_REFS: list = []
+
+
+def keep_singletons_alive(floor: int = 200_000) -> None:
+    import sys
+
+    if sys.version_info >= (3, 12):
+        return  # immortal: nothing to do
+    for obj in (None, True, False):
+        missing = floor - sys.getrefcount(obj)
+        if missing > 0:
+            _SINGLETON_REFS.extend([obj] * (missing + floor))
+
+
 def surface_colormap(name: str) -> pg.ColorMap:
     """A pale map (low = light) so the coloured paths stand out on it, in either theme."""
     if name == "dark":
@@ -143,6 +161,7 @@ class SurfacePanel(Panel):
     )
 
     def __init__(self) -> None:
+        keep_singletons_alive()
         super().__init__()
         self._next_uid = 1
         self._entries: list[dict] = []  # {uid, name, kind, enabled, color}; editors in self._editors
@@ -187,6 +206,7 @@ class SurfacePanel(Panel):
         self._zoom_timer.timeout.connect(self._maybe_new_image)
 
         self.set_state(DEFAULT_STATE)
+        self._t = self.steps_spin.value()  # the first view shows the whole race; Play replays it
 
     # ------------------------------------------------------------------------------------------------------
     # building the widgets
@@ -314,7 +334,7 @@ class SurfacePanel(Panel):
         self.step_button = QPushButton("Step")
         self.step_button.setToolTip("One step forward")
         self.step_button.clicked.connect(self.step_once)
-        self.reset_button = QPushButton("⏮ Reset")
+        self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to step 0")
         self.reset_button.clicked.connect(self.rewind)
         self.speed_combo = QComboBox()
@@ -385,12 +405,15 @@ class SurfacePanel(Panel):
         # per-axis effective learning rate at the current step
         self.eff_widget = pg.PlotWidget()
         self.eff_plot = self.eff_widget.getPlotItem()
-        style_plot(self.eff_plot, title="Effective lr per axis at step t", left="lr/(√v̂+ε)", legend=True)
-        self.eff_plot.setLogMode(y=True)
+        style_plot(self.eff_plot, title="Effective lr per axis at step t", bottom="lr/(√v̂+ε)", legend=False)
+        self.eff_plot.setLogMode(x=True)
         self.eff_plot.setMenuEnabled(False)
-        self.eff_x = self.eff_plot.plot([], [], pen=None, symbol="s", symbolSize=11, name="x axis")
-        self.eff_y = self.eff_plot.plot([], [], pen=None, symbol="t1", symbolSize=12, name="y axis")
-        self.eff_plot.getAxis("bottom").setHeight(28)
+        self.eff_plot.invertY(True)  # first optimizer on top, as in the list
+        self.eff_x = self.eff_plot.plot([], [], pen=None, symbol="s", symbolSize=11, name="■ x axis")
+        self.eff_y = self.eff_plot.plot([], [], pen=None, symbol="t1", symbolSize=12, name="▲ y axis")
+        legend = self.eff_plot.addLegend(offset=(-5, -5), labelTextSize="9pt", verSpacing=-6)
+        legend.addItem(self.eff_x, "x axis")
+        legend.addItem(self.eff_y, "y axis")
 
         # results
         self.table = QTableWidget(0, 5)
@@ -458,8 +481,8 @@ class SurfacePanel(Panel):
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(300)
-        scroll.setMaximumWidth(340)
+        scroll.setMinimumWidth(290)
+        scroll.setMaximumWidth(320)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -483,14 +506,15 @@ class SurfacePanel(Panel):
         tl.addWidget(self.table, 1)
         tl.addWidget(self.error_label)
         right.addWidget(table_box)
-        right.setSizes([300, 170, 230])
+        right.setSizes([290, 190, 220])
+        right.setMinimumWidth(390)
 
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(centre)
         main.addWidget(right)
-        main.setStretchFactor(0, 3)
-        main.setStretchFactor(1, 2)
-        main.setSizes([520, 330])
+        main.setStretchFactor(0, 5)
+        main.setStretchFactor(1, 4)
+        main.setSizes([500, 400])
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(scroll)
@@ -682,6 +706,7 @@ class SurfacePanel(Panel):
             return
         if rid == self._traj_pending:
             self._traj_pending = 0
+        keep_singletons_alive()
         self._result = res
         self.frames_drawn += 1
         T = self.steps_spin.value()
@@ -729,6 +754,7 @@ class SurfacePanel(Panel):
     # drawing one animation frame
 
     def _draw_frame(self) -> None:
+        keep_singletons_alive()
         res = self._result
         if res is None:
             return
@@ -749,8 +775,9 @@ class SurfacePanel(Panel):
                 track.marker.setData([last[0]], [last[1]], symbol="x" if gone else "o", size=14 if gone else 11)
             else:
                 track.marker.setData([], [])
-        self._draw_arrows(res, t)
-        self._draw_eff_lr(res, t)
+        # overlays describe step t (θ_t → θ_{t+1}); at the very end, the last step taken
+        self._draw_arrows(res, max(min(t, T - 1), 0))
+        self._draw_eff_lr(res, max(min(t, T - 1), 0))
 
     def _overlay_run(self, res: SceneResult):
         name = self.overlay_combo.currentText()
@@ -787,7 +814,7 @@ class SurfacePanel(Panel):
     def _draw_eff_lr(self, res: SceneResult, t: int) -> None:
         xs, ex, ey, brushes, ticks = [], [], [], [], []
         for i, r in enumerate(res.runs):
-            ticks.append((i, r.name if len(r.name) <= 9 else r.name[:8] + "…"))
+            ticks.append((i, r.name if len(r.name) <= 14 else r.name[:13] + "…"))
             if r.grads is None or t >= len(r.grads):
                 continue
             if r.eff_lr is not None:
@@ -801,11 +828,11 @@ class SurfacePanel(Panel):
             ex.append(e[0])
             ey.append(e[1])
             brushes.append(pg.mkBrush(self._tracks[r.uid].color) if r.uid in self._tracks else None)
-        xs = np.array(xs, dtype=float)
-        self.eff_x.setData(xs - 0.15, np.array(ex), symbolBrush=brushes)
-        self.eff_y.setData(xs + 0.15, np.array(ey), symbolBrush=brushes)
-        self.eff_plot.getAxis("bottom").setTicks([ticks])
-        self.eff_plot.setXRange(-0.6, max(len(res.runs) - 0.4, 0.6), padding=0)
+        ys = np.array(xs, dtype=float)
+        self.eff_x.setData(np.array(ex), ys - 0.15, symbolBrush=brushes)
+        self.eff_y.setData(np.array(ey), ys + 0.15, symbolBrush=brushes)
+        self.eff_plot.getAxis("left").setTicks([ticks])
+        self.eff_plot.setYRange(-0.6, max(len(res.runs) - 0.4, 0.6), padding=0)
 
     def _draw_swarm(self, res: SceneResult) -> None:
         sw = res.swarm
@@ -1011,7 +1038,9 @@ class SurfacePanel(Panel):
         (x0, x1), (y0, y1) = s.domain
         with QSignalBlocker(self.plot.vb):
             self.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+        self._image_rect = None
         self._request_image(s.domain)
+        self._zoom_timer.start()  # then once more for the whole visible (aspect-locked) view
 
     def _request_image(self, domain) -> None:
         if self._shut:
@@ -1201,7 +1230,8 @@ class SurfacePanel(Panel):
 
     def is_idle(self) -> bool:
         return (self._traj_pending == 0 and self._img_pending == 0 and not self._playing
-                and not self._detail_timer.isActive() and self._result is not None)
+                and not self._detail_timer.isActive() and not self._zoom_timer.isActive()
+                and self._result is not None)
 
     def on_theme_changed(self) -> None:
         fg = theme.foreground()

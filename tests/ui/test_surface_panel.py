@@ -1,0 +1,333 @@
+"""The loss-surface arena, driven as a user would: drag the start, tick optimizers, load scenarios.
+
+Every number drawn is checked against the core run independently here (``trajectory.run`` /
+``run_detailed`` with the same settings) or against hand-computed geometry.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from adamlab.core import trajectory
+from adamlab.core.surfaces import SURFACES
+from adamlab.ui.panels.surface import SurfacePanel, arrow_segments
+from adamlab.ui.panels.surface_image import contour_segments
+from adamlab.ui.panels.surface_presets import PRESETS
+from adamlab.ui.panels.surface_run import rows_to_draw
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = SurfacePanel()
+    qtbot.addWidget(p)
+    p.resize(1100, 740)
+    p.show()
+    qtbot.waitUntil(p.is_idle, timeout=10000)
+    return p
+
+
+def wait_detail(qtbot, p):
+    """Wait until the newest result, with per-step records, is drawn."""
+    qtbot.waitUntil(lambda: p.is_idle() and p._result is not None and p._result.record, timeout=10000)
+
+
+def settle(qtbot, p, surface):
+    """Wait for the race on ``surface`` to arrive, stop its replay, wait until nothing is in flight."""
+    qtbot.waitUntil(lambda: p._result is not None and p._result.surface == surface and not p._restart_pending,
+                    timeout=10000)
+    p.show_step(0)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.surface == surface, timeout=10000)
+
+
+def enabled_specs(p):
+    return [(e["name"], e["kind"], p._editors[e["uid"]].hyper()) for e in p._entries if e["enabled"]]
+
+
+def legend_names(p):
+    return [label.text for _, label in p.plot.legend.items]
+
+
+def drag(widget, start: QPointF, end: QPointF, steps: int = 8) -> None:
+    """A left-button drag on a graphics view, as the mouse would send it (press, moves with the button
+    held, release)."""
+    vp = widget.viewport()
+
+    def send(kind, pos, buttons):
+        ev = QMouseEvent(kind, QPointF(pos), QPointF(vp.mapToGlobal(pos.toPoint())), Qt.MouseButton.LeftButton,
+                         buttons, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(vp, ev)
+
+    send(QEvent.Type.MouseButtonPress, start, Qt.MouseButton.LeftButton)
+    for i in range(1, steps + 1):
+        p = start + (end - start) * (i / steps)
+        send(QEvent.Type.MouseMove, p, Qt.MouseButton.LeftButton)
+    send(QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
+
+
+def widget_pos(p, x, y) -> QPointF:
+    """Data point (x, y) of the map → position in the map widget's viewport."""
+    scene = p.plot.vb.mapViewToScene(QPointF(x, y))
+    return QPointF(p.map_widget.mapFromScene(scene))
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_drawn_paths_equal_trajectory_run(panel, qtbot):
+    """Each drawn path is exactly the core's run from the same start with the same hyperparameters."""
+    p = panel
+    s = SURFACES["rosenbrock"]
+    assert p.surface_combo.currentData() == "rosenbrock" and p._start == s.start
+    specs = enabled_specs(p)
+    assert [n for n, _, _ in specs] == ["SGD", "SGD + momentum", "RMSprop", "Adam", "AdamW"]
+    for name, kind, hyper in specs:
+        expect = trajectory.run(s, (kind, hyper), s.start, 500)  # (501, 2)
+        track = next(t for t in p._tracks.values() if t.name == name)
+        x, y = track.path.getData()
+        assert len(x) == 501
+        np.testing.assert_allclose(np.c_[x, y], expect, rtol=0, atol=0)
+        # the loss curve is f − f* along that path (f* = 0 at (1, 1))
+        ly = track.loss.yData  # the data as given (getData() is log10 of it on a log axis)
+        np.testing.assert_allclose(ly, np.maximum(s.value(expect[:, 0], expect[:, 1]), 1e-16), rtol=1e-12)
+
+
+def test_dragging_the_start_handle_moves_every_path(panel, qtbot):
+    p = panel
+    before = {t.name: np.c_[t.path.getData()][0].copy() for t in p._tracks.values()}
+    sx, sy = p._start
+    drag(p.map_widget, widget_pos(p, sx, sy), widget_pos(p, 0.5, 2.0))
+    qtbot.waitUntil(lambda: p.is_idle() and abs(p._result.runs[0].path[0, 0] - sx) > 0.5, timeout=10000)
+    nx, ny = p._start
+    assert abs(nx - 0.5) < 0.05 and abs(ny - 2.0) < 0.05  # the handle ended where the mouse let go
+    assert p.start_x.text() == f"{nx:.4g}"
+    s = SURFACES["rosenbrock"]
+    for t in p._tracks.values():
+        x, y = t.path.getData()
+        assert (x[0], y[0]) == pytest.approx((nx, ny))
+        assert not np.allclose((x[0], y[0]), before[t.name])
+        kind, hyper = next((k, h) for n, k, h in enabled_specs(p) if n == t.name)
+        np.testing.assert_allclose(np.c_[x, y], trajectory.run(s, (kind, hyper), (nx, ny), 500), atol=0)
+
+
+def test_toggling_an_optimizer_adds_and_removes_its_curve_and_legend_entry(panel, qtbot):
+    p = panel
+    assert "RMSprop" in legend_names(p) and "Nesterov" not in legend_names(p)
+    p.set_enabled("RMSprop", False)
+    qtbot.waitUntil(lambda: p.is_idle() and all(r.name != "RMSprop" for r in p._result.runs), timeout=10000)
+    assert "RMSprop" not in legend_names(p)
+    assert "RMSprop" not in [t.name for t in p._tracks.values()]
+    assert "RMSprop" not in [i.name() for i in p.loss_plot.listDataItems()]
+    p.set_enabled("Nesterov", True)
+    qtbot.waitUntil(lambda: p.is_idle() and any(r.name == "Nesterov" for r in p._result.runs), timeout=10000)
+    assert "Nesterov" in legend_names(p)
+    assert p.table.rowCount() == 5
+    assert "Nesterov" in [p.table.item(i, 0).text() for i in range(p.table.rowCount())]
+
+
+def test_duplicate_compares_two_settings_of_one_optimizer(panel, qtbot):
+    p = panel
+    p.opt_list.setCurrentRow(p.optimizer_row("Adam"))
+    qtbot.mouseClick(p.dup_button, Qt.MouseButton.LeftButton)
+    p.editor("Adam (2)").controls["beta1"].setValue(0.85)
+    qtbot.waitUntil(lambda: p.is_idle() and any(r.name == "Adam (2)" for r in p._result.runs), timeout=10000)
+    assert "Adam (2)" in legend_names(p)
+    s = SURFACES["rosenbrock"]
+    run = next(r for r in p._result.runs if r.name == "Adam (2)")
+    expect = trajectory.run(s, ("adam", {"lr": 0.1, "betas": (0.85, 0.999), "eps": 1e-8, "weight_decay": 0.0}),
+                            s.start, 500)
+    np.testing.assert_allclose(run.path, expect, atol=0)
+
+
+@pytest.mark.parametrize("key", ["saddle", "adamw", "large_scale"])
+def test_a_preset_sets_its_surface_and_optimizers(panel, qtbot, key):
+    p = panel
+    index = p.preset_combo.findData(key)
+    p.preset_combo.setCurrentIndex(index)
+    p.preset_combo.activated.emit(index)  # what a click on the item sends
+    preset = PRESETS[key]["state"]
+    assert p.surface_combo.currentData() == preset["surface"]
+    assert p.steps_spin.value() == preset["steps"]
+    assert len(enabled_specs(p)) == len(preset["optimizers"])
+    assert [k for _, k, _ in enabled_specs(p)] == [o["kind"] for o in preset["optimizers"]]
+    assert p.preset_text.text() == PRESETS[key]["text"]
+    settle(qtbot, p, preset["surface"])
+    assert sorted(legend_names(p)) == sorted(n for n, _, _ in enabled_specs(p))
+    s = SURFACES[preset["surface"]]
+    assert p._start == s.start
+
+
+def test_saddle_story_adaptive_methods_escape_sgd_stalls(panel, qtbot):
+    """The saddle preset's claim, checked on what the table shows."""
+    p = panel
+    p.apply_preset("saddle")
+    settle(qtbot, p, "saddle")
+    runs = {r.name: r for r in p._result.runs}
+    assert abs(runs["SGD"].path[-1, 1]) < 0.1  # still near the ridge y = 0 after 150 steps
+    assert abs(runs["Adam"].path[-1, 1]) > 2  # rolled off the saddle, past the edge of the domain
+    assert abs(runs["RMSprop"].path[-1, 1]) > 2
+
+
+def test_a_diverging_setting_shows_the_flag(panel, qtbot):
+    p = panel
+    p.editor("SGD").controls["lr"].setValue(0.05)  # far beyond 2/λmax on Rosenbrock's walls
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].base_lr == 0.05, timeout=10000)
+    s = SURFACES["rosenbrock"]
+    ref = trajectory.run_detailed(s, ("sgd", {"lr": 0.05, "weight_decay": 0.0}), s.start, 500)
+    assert ref.diverged_at is not None
+    row = [p.table.item(i, 0).text() for i in range(p.table.rowCount())].index("SGD")
+    assert p.table.item(row, 4).text() == f"⚠ at step {ref.diverged_at}"
+    # drawn up to where it left the view, not to the NaNs: finite, and the last point is outside the domain
+    x, y = next(t for t in p._tracks.values() if t.name == "SGD").path.getData()
+    assert np.all(np.isfinite(x)) and np.all(np.isfinite(y))
+    assert len(x) <= ref.diverged_at + 1
+    assert abs(x[-1]) > 2 or not (-1 <= y[-1] <= 3)
+    # the other optimizers are unaffected
+    assert all(r.diverged_at is None for r in p._result.runs if r.name != "SGD")
+
+
+def test_bad_hyperparameter_message_is_shown_not_raised(panel, qtbot):
+    p = panel
+    p.editor("Adam").controls["beta1"].setValue(0.0)
+    p.editor("Adam").controls["beta2"].setValue(0.0)  # β2 = 0 is allowed by torch; use an impossible lr instead
+    p.editor("Adam").controls["lr"].setValue(0.0)  # the slider clamps to its minimum: still valid
+    qtbot.waitUntil(p.is_idle, timeout=10000)
+    assert p.error_label.text() == ""  # nothing invalid reached the core
+    p.start_x.setText("abc")
+    p.start_x.editingFinished.emit()
+    assert "start x must be a number" in p.error_label.text()
+    assert "FFD6D6" in p.start_x.styleSheet()
+    p.start_x.setText("0.5")
+    p.start_x.editingFinished.emit()
+    assert p._start[0] == 0.5 and p.start_x.styleSheet() == ""
+
+
+def test_overlay_arrows_point_along_the_recorded_vectors(panel, qtbot):
+    p = panel
+    wait_detail(qtbot, p)
+    p.show_step(0)
+    s = SURFACES["rosenbrock"]
+    ref = trajectory.run_detailed(s, ("adam", {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}),
+                                  s.start, 500, record=True)
+    gx, gy = s.grad(*s.start)
+    for key, vec in (("grad", (-gx, -gy)), ("step", ref.updates[0])):
+        x, y = p.arrow_items[key].getData()
+        shaft = np.array([x[1] - x[0], y[1] - y[0]])
+        cos = shaft @ np.asarray(vec) / (np.linalg.norm(shaft) * np.linalg.norm(vec))
+        assert cos == pytest.approx(1.0, abs=1e-9)
+        assert (x[0], y[0]) == pytest.approx(s.start)
+    # bias correction: Adam's first step is −lr·sign(g) in each coordinate (m̂ = g, v̂ = g²)
+    assert ref.updates[0] == pytest.approx(-0.1 * np.sign([gx, gy]), rel=1e-6)
+    assert "Δθ/lr = (+1.000, +1.000)" in p.readout.text()
+    # effective lr squares: Adam's are lr/(√v̂+ε) = lr/|g| at step 0
+    row = [r.name for r in p._result.runs].index("Adam")
+    ex, ey = p.eff_x.xData, p.eff_y.xData
+    # x data of a log-x plot item is stored as given
+    assert ex[row] == pytest.approx(0.1 / (abs(gx) + 1e-8), rel=1e-6)
+    assert ey[row] == pytest.approx(0.1 / (abs(gy) + 1e-8), rel=1e-6)
+
+
+def test_animation_steps_and_scrubs(panel, qtbot):
+    p = panel
+    p.rewind()
+    x, _ = p._tracks[p._result.runs[0].uid].path.getData()
+    assert len(x) == 1 and p.step_label.text() == "step 0 / 500"
+    qtbot.mouseClick(p.step_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(p.step_button, Qt.MouseButton.LeftButton)
+    x, _ = p._tracks[p._result.runs[0].uid].path.getData()
+    assert len(x) == 3 and p.cursor.value() == 2
+    qtbot.mouseClick(p.play_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: p._t >= 20, timeout=5000)
+    qtbot.mouseClick(p.play_button, Qt.MouseButton.LeftButton)  # pause
+    assert not p._playing
+    p.instant_check.setChecked(True)
+    assert p._t == 500
+
+
+def test_swarm_colours_starts_by_basin(panel, qtbot):
+    p = panel
+    p.set_state({"surface": "himmelblau", "start": None, "steps": 200,
+                 "swarm": {"enabled": True, "optimizer": "SGD", "n": 6}})
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is not None, timeout=10000)
+    sw = p._result.swarm
+    assert sw.starts.shape == (36, 2)
+    s = SURFACES["himmelblau"]
+    hyper = p.editor("SGD").hyper()
+    ends = trajectory.run(s, ("sgd", hyper), sw.starts, 200)[-1]
+    mins = np.array(s.minima)
+    for k in range(36):
+        if sw.basin[k] >= 0:
+            assert np.linalg.norm(ends[k] - mins[sw.basin[k]]) < 0.5
+    assert len(set(sw.basin[sw.basin >= 0])) >= 2  # several basins on a four-minimum surface
+    assert len(p.swarm_item.data) == 36
+
+
+def test_state_round_trip_and_bad_entries_ignored(panel, qtbot):
+    p = panel
+    p.editor("Adam").controls["lr"].setValue(0.05)
+    p.set_enabled("AMSGrad", True)
+    state = p.get_state()
+    p.reset_defaults()
+    assert p.editor("Adam").values()["lr"] == pytest.approx(0.1)
+    p.set_state(state)
+    assert p.editor("Adam").values()["lr"] == pytest.approx(0.05)
+    assert [n for n, _, _ in enabled_specs(p)] == [o["name"] for o in state["optimizers"] if o["enabled"]]
+    p.set_state({"surface": "nope", "steps": "many", "start": ["x", 1], "optimizers": [{"kind": "lbfgs"}],
+                 "speed": 7, "swarm": 3, "overlay": None})
+    assert p.surface_combo.currentData() == "rosenbrock"
+    assert p.steps_spin.value() == 500
+    assert len(p._entries) == len(state["optimizers"])
+    qtbot.waitUntil(p.is_idle, timeout=10000)
+
+
+def test_ill_conditioned_controls_rebuild_the_bowl(panel, qtbot):
+    p = panel
+    p.surface_combo.setCurrentIndex(p.surface_combo.findData("ill_conditioned"))
+    assert p.cond_slider.isVisible() and p.angle_slider.isVisible()
+    p.angle_slider.setValue(0.0)
+    p.cond_slider.setValue(100.0)
+    settle(qtbot, p, "ill_conditioned")
+    from adamlab.core.surfaces import ill_conditioned
+    s = ill_conditioned(100.0, 0.0)
+    name, kind, hyper = enabled_specs(p)[0]
+    np.testing.assert_allclose(p._result.runs[0].path, trajectory.run(s, (kind, hyper), p._start, 500), atol=0)
+
+
+# --- Qt-free helpers ------------------------------------------------------------------------------------------
+
+
+def test_contour_segments_lie_on_the_level_set():
+    """Marching squares on x² + y² at level 1: every end point is on the unit circle (to grid accuracy),
+    and the segments go all the way round."""
+    xs = np.linspace(-2, 2, 81)
+    Z = xs[None, :] ** 2 + xs[:, None] ** 2
+    P = contour_segments(xs, xs, Z, 1.0)
+    r = np.hypot(P[:, 0], P[:, 1])
+    assert np.all(np.abs(r - 1) < 2e-3)  # linear interpolation error ~ h²/8 with h = 0.05
+    length = np.sum(np.linalg.norm(P[1::2] - P[0::2], axis=1))
+    assert length == pytest.approx(2 * math.pi, rel=1e-3)
+    angles = np.sort(np.arctan2(P[:, 1], P[:, 0]))
+    assert np.max(np.diff(angles)) < 0.1  # no gap in the circle
+
+
+def test_rows_to_draw_stops_at_the_view_edge():
+    lo, hi = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+    path = np.array([[0, 0], [0.5, 0], [2.0, 0], [np.nan, np.nan]])
+    assert rows_to_draw(path, lo, hi) == (3, 2)
+    assert rows_to_draw(path[:2], lo, hi) == (2, None)
+    assert rows_to_draw(np.array([[0, 0], [np.nan, np.nan]]), lo, hi) == (1, 1)
+
+
+def test_arrow_segments_geometry():
+    pts = arrow_segments((1.0, 2.0), (3.0, 4.0), 10.0)
+    assert pts.shape == (6, 2)
+    np.testing.assert_allclose(pts[1], (1 + 6.0, 2 + 8.0))  # tip = origin + length · unit direction
+    for head in (pts[3], pts[5]):  # head strokes end behind the tip
+        assert np.dot(head - pts[1], (0.6, 0.8)) < 0
+    assert arrow_segments((0, 0), (0, 0), 1.0).shape == (0, 2)
+    assert arrow_segments((0, 0), (np.nan, 1), 1.0).shape == (0, 2)
