@@ -16,6 +16,11 @@ parameters track torch's to round-off (~1e-13 relative after hundreds of steps w
 Where torch writes ``a.lerp_(b, w)``, ``a.addcmul_(x, y, value=c)`` or ``p.addcdiv_(x, y, value=c)`` we do
 the same arithmetic with ``out=`` ufuncs into preallocated scratch buffers, so a step allocates nothing.
 
+Introspection for the GUI: ``opt.t`` (step() calls so far); ``opt.inspect(name)`` on Adam/AdamW (m, v,
+m̂, v̂, bias corrections, normalised step m̂/(√v̂ + ε), effective lr lr/(√v̂ + ε) -- computed by the same
+``_bias_corrections`` / ``_adam_denom`` helpers that ``step`` uses), RMSprop and Adagrad (denominator,
+effective lr); ``opt.state_of(name)`` gives views of a tensor's raw state. ``name`` is None for a bare array.
+
 Hyperparameters are validated on construction and whenever they change (``opt.lr = 0.1``,
 ``opt.set_hyperparameters(betas=(0.9, 0.95))``); bad values raise ValueError naming the argument and its
 allowed range. ``opt.state_dict()`` is a flat dict of ndarrays / ints / floats / bools / strings that
