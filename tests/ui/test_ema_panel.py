@@ -4,9 +4,7 @@ What is drawn (curve data, readouts) is checked against hand-worked numbers, an 
 EMA written here, and the core's ``adam_moments``.
 """
 
-import ctypes
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -15,14 +13,6 @@ from PySide6.QtCore import QPointF, Qt
 from adamlab.core import ema as core_ema
 from adamlab.ui.panels.ema import PLAYGROUND, EmaPanel, make_signal, parse_sequence
 
-# PySide6 6.12.0 on Python 3.11 drops a reference to None/True/False on many calls (e.g. every pyqtgraph
-# repaint loses a few hundred references to None), so a long test session ends in "Fatal Python error:
-# none_dealloc". Python >= 3.12 makes these objects immortal and is immune. Until the environment moves,
-# hold plenty of genuine references so the count never reaches zero (~50 MB). The list is deliberately
-# leaked (one extra reference), so interpreter shutdown does not hand the deficit back and crash at exit.
-if sys.version_info < (3, 12) and not hasattr(sys, "_adamlab_refcount_headroom"):
-    sys._adamlab_refcount_headroom = [None, True, False] * 2_000_000
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(sys._adamlab_refcount_headroom))
 
 
 @pytest.fixture

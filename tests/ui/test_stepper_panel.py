@@ -1,9 +1,7 @@
 """Adam stepper, driven by its buttons: what it shows (highlighted line, maths, table, plots) is checked
 against hand-worked numbers, a plain Adam written here, and the core optimizer run independently."""
 
-import ctypes
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -13,10 +11,6 @@ from adamlab.core import optim
 from adamlab.ui.panels.ema import EmaPanel
 from adamlab.ui.panels.stepper import COLUMNS, NOISE_SIGMA, StepperPanel, line_keys
 
-# See tests/ui/test_ema_panel.py: PySide6 6.12.0 on Python 3.11 drops references to None/True/False.
-if sys.version_info < (3, 12) and not hasattr(sys, "_adamlab_refcount_headroom"):
-    sys._adamlab_refcount_headroom = [None, True, False] * 2_000_000
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(sys._adamlab_refcount_headroom))
 
 
 @pytest.fixture
