@@ -6,6 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
+from adamlab.core import optim
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor, from_core, to_core
 from adamlab.ui.widgets.plots import export_plot
@@ -58,7 +59,6 @@ def test_invalid_slider_ranges_are_refused(args, qtbot):
 
 @pytest.mark.parametrize("kind", sorted(KIND_KNOBS))
 def test_editor_builds_a_valid_optimizer_for_every_kind(kind, qtbot):
-    optim = pytest.importorskip("adamlab.core.optim")
     ed = OptimizerEditor(kind)
     qtbot.addWidget(ed)
     opt = optim.make_optimizer(kind, **ed.hyper())
