@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -71,22 +72,21 @@ ARROWS = {
 SWARM_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A08A00", "#8C564B", "#000000"]
 
 
-# Workaround for PySide6 6.12 on CPython 3.11: every call of a void Qt method returns None (and some return
-# True/False) without taking a reference, assuming the 3.12+ "immortal" singletons. Each call then steals one
-# reference, and after ~10⁴ calls Python aborts with "deallocating None". Until the environment is pinned
-# (PySide6 < 6.12 or Python >= 3.12) the arena tops the references up whenever they run low (8 bytes a call).
-_SINGLETON_REFS: list = []
-
-
-def keep_singletons_alive(floor: int = 200_000) -> None:
+# Workaround for PySide6 6.12 on CPython 3.11: calls of void Qt methods return None (and some return
+# True/False) without taking a reference, assuming the 3.12+ "immortal" singletons. Each call steals one
+# reference, and after ~10⁴ calls Python aborts with "Fatal Python error: none_dealloc". Until the environment
+# is pinned (PySide6 < 6.12 or Python >= 3.12) the arena raises the three refcounts far out of reach whenever
+# they run low: a direct write to ob_refcnt (CPython's first object field), no memory, nothing to free at exit.
+def keep_singletons_alive(floor: int = 10**8) -> None:
+    import ctypes
+    import platform
     import sys
 
-    if sys.version_info >= (3, 12):
-        return  # immortal: nothing to do
+    if sys.version_info >= (3, 12) or platform.python_implementation() != "CPython":
+        return  # immortal singletons: nothing to do
     for obj in (None, True, False):
-        missing = floor - sys.getrefcount(obj)
-        if missing > 0:
-            _SINGLETON_REFS.extend([obj] * (missing + floor))
+        if sys.getrefcount(obj) < floor:
+            ctypes.c_ssize_t.from_address(id(obj)).value += 10 * floor
 
 
 def surface_colormap(name: str) -> pg.ColorMap:
@@ -178,6 +178,11 @@ class SurfacePanel(Panel):
         self._loading = False  # set while set_state fills the controls: no requests until it is done
         self._shut = False
         self.frames_drawn = 0  # results drawn (the bench counts these)
+        self.draw_ms: list[float] = []
+        self._loss_log = True
+        self._loss_steps = -1
+        self._eff_ticks = None
+        self._status = ""  # GUI-thread time spent drawing each of the last results
 
         self._build_controls()
         self._build_plots()
@@ -420,8 +425,11 @@ class SurfacePanel(Panel):
         self.table.setHorizontalHeaderLabels(["optimizer", "final f", "‖θ−θ*‖", "steps→tol", "diverged"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # ResizeToContents re-measures every frame
+        for j, w in enumerate((128, 58, 58, 70)):
+            header.resizeSection(j, w)
+        header.setStretchLastSection(True)
         self.table.setToolTip("final f: loss at the last step · ‖θ−θ*‖: distance to the nearest global minimum · "
                               "steps→tol: first step within tol of it · diverged: step where the path blew up "
                               "(or left the view)")
@@ -707,6 +715,7 @@ class SurfacePanel(Panel):
         if rid == self._traj_pending:
             self._traj_pending = 0
         keep_singletons_alive()
+        t0 = time.perf_counter()
         self._result = res
         self.frames_drawn += 1
         T = self.steps_spin.value()
@@ -722,6 +731,7 @@ class SurfacePanel(Panel):
         self._draw_swarm(res)
         self._fill_table(res)
         self._draw_frame()
+        self.draw_ms = [*self.draw_ms[-999:], (time.perf_counter() - t0) * 1e3]
 
     @Slot(int, str)
     def _on_failed(self, rid: int, message: str) -> None:
@@ -741,14 +751,19 @@ class SurfacePanel(Panel):
                 color = next((e["color"] for e in self._entries if e["uid"] == r.uid), theme.CYCLE[0])
                 self._tracks[r.uid] = _Track(self, r.uid, r.name, color)
         fstar = res.f_star
-        self.loss_plot.setLogMode(y=fstar is not None)
-        self.loss_plot.setLabel("left", "f − f*" if fstar is not None else "f")
+        log = fstar is not None
+        if log != self._loss_log:  # re-laying out the axes is expensive: only when it changes
+            self._loss_log = log
+            self.loss_plot.setLogMode(y=log)
+            self.loss_plot.setLabel("left", "f − f*" if log else "f")
         for r in res.runs:
             y = r.loss[: r.shown] - (fstar or 0.0)
             if fstar is not None:
                 y = np.maximum(y, 1e-16)  # log axis: an exact hit of the minimum would be −∞
             self._tracks[r.uid].loss.setData(np.arange(r.shown), y)
-        self.loss_plot.setXRange(0, max(self.steps_spin.value(), 1), padding=0.02)
+        if self._loss_steps != self.steps_spin.value():
+            self._loss_steps = self.steps_spin.value()
+            self.loss_plot.setXRange(0, max(self._loss_steps, 1), padding=0.02)
 
     # ------------------------------------------------------------------------------------------------------
     # drawing one animation frame
@@ -831,8 +846,10 @@ class SurfacePanel(Panel):
         ys = np.array(xs, dtype=float)
         self.eff_x.setData(np.array(ex), ys - 0.15, symbolBrush=brushes)
         self.eff_y.setData(np.array(ey), ys + 0.15, symbolBrush=brushes)
-        self.eff_plot.getAxis("left").setTicks([ticks])
-        self.eff_plot.setYRange(-0.6, max(len(res.runs) - 0.4, 0.6), padding=0)
+        if ticks != self._eff_ticks:  # axis relayout only when the list of optimizers changes
+            self._eff_ticks = ticks
+            self.eff_plot.getAxis("left").setTicks([ticks])
+            self.eff_plot.setYRange(-0.6, max(len(res.runs) - 0.4, 0.6), padding=0)
 
     def _draw_swarm(self, res: SceneResult) -> None:
         sw = res.swarm
@@ -865,12 +882,20 @@ class SurfacePanel(Panel):
             cells = [r.name, fmt(r.final_loss), fmt(r.distance),
                      "—" if r.steps_to_tol is None else str(r.steps_to_tol), div]
             for j, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if j == 0 and r.uid in self._tracks:
+                item = self.table.item(i, j)
+                if item is None or self.table.columnSpan(i, j) != 1:
+                    if self.table.columnSpan(i, 1) != 1:
+                        self.table.setSpan(i, 1, 1, 1)
+                    item = QTableWidgetItem(text)
+                    self.table.setItem(i, j, item)
+                elif item.text() != text:
+                    item.setText(text)
+                if j == 0 and r.uid in self._tracks and item.data(Qt.ItemDataRole.UserRole) != r.uid:
                     item.setIcon(self._swatch(self._tracks[r.uid].color))
-                if j == 4 and (r.diverged_at is not None or r.left_view_at is not None):
-                    item.setForeground(QColor("#D55E00"))
-                self.table.setItem(i, j, item)
+                    item.setData(Qt.ItemDataRole.UserRole, r.uid)
+                if j == 4:
+                    bad = r.diverged_at is not None or r.left_view_at is not None
+                    item.setForeground(QColor("#D55E00") if bad else self.palette().text().color())
         for k, (name, msg) in enumerate(res.errors):
             row = len(rows) + k
             self.table.setItem(row, 0, QTableWidgetItem(name))
@@ -879,14 +904,20 @@ class SurfacePanel(Panel):
             item.setToolTip(msg)
             self.table.setItem(row, 1, item)
             self.table.setSpan(row, 1, 1, 4)
-        self.error_label.setText("\n".join(f"{n}: {m}" for n, m in res.errors))
+        errors = "\n".join(f"{n}: {m}" for n, m in res.errors)
+        if self.error_label.text() != errors:
+            self.error_label.setText(errors)
         diverged = [r for r in rows if r.diverged_at is not None or r.left_view_at is not None]
+        status = ""
         if diverged:
-            self.statusMessage.emit("; ".join(
+            status = "; ".join(
                 f"{r.name} {'diverged at step ' + str(r.diverged_at) if r.diverged_at is not None else 'left the view at step ' + str(r.left_view_at)}"
-                for r in diverged))
+                for r in diverged)
         elif res.errors:
-            self.statusMessage.emit(f"{res.errors[0][0]}: {res.errors[0][1]}")
+            status = f"{res.errors[0][0]}: {res.errors[0][1]}"
+        if status and status != self._status:  # tell once, not on every frame of a drag
+            self.statusMessage.emit(status)
+        self._status = status
 
     # ------------------------------------------------------------------------------------------------------
     # animation
