@@ -64,6 +64,8 @@ def _guard_singleton_refcounts() -> None:
 _guard_singleton_refcounts()
 
 REDRAW_MS = 66  # ~15 redraws a second: smooth to the eye, cheap for the training thread
+INSPECT_S = 0.25  # the table / heatmaps / samples refresh at most 4 times a second (numbers must be readable)
+SNAPSHOT_RATE = 15  # snapshots a second from each worker (≤ 30); more would not be drawn anyway
 ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their tab is visible
 MAX_LIVE_RUNS = 6  # the machine has few cores; more threads would only slow every run down
 COMPARE = ("sgd", "adam", "adamw")
@@ -212,7 +214,7 @@ class MonitorPanel(Panel):
         self.samples.settingsChanged.connect(self._on_sample_settings)
         self.samples.sampleNow.connect(self._sample_now)
         self.adam.tensorChanged.connect(lambda _: self._request_adam(force=True))
-        self.tabs.currentChanged.connect(lambda _: self._request_adam(force=True))
+        self.tabs.currentChanged.connect(self._on_tab)
 
         self.timer = QTimer(self)
         self.timer.setObjectName("monitor-redraw")
@@ -322,7 +324,8 @@ class MonitorPanel(Panel):
 
     def _build_curves(self) -> None:
         p = self.curves.getPlotItem()
-        style_plot(p, title="Training loss", left="loss (nats)", bottom="step")
+        # no grid: grid lines made the axes' repaint ~25 ms a frame, the largest GUI cost while training
+        style_plot(p, title="Training loss", left="loss (nats)", bottom="step", grid=False)
         p.setClipToView(True)
         p.showAxis("right")
         p.getAxis("right").setLabel("lr", color=theme.COLORS["sgd"])
@@ -389,7 +392,8 @@ class MonitorPanel(Panel):
         run_id = self._next_id
         self._next_id += 1
         color = theme.cycle_color(run_id - 1)
-        handle = workers.start_loop(job, f"monitor-run-{run_id}", max_rate=30, start_paused=paused)
+        handle = workers.start_loop(job, f"monitor-run-{run_id}", max_rate=SNAPSHOT_RATE, start_paused=paused)
+        job.want_maps = self.tabs.currentWidget() is self.heatmap
         run = RunView(run_id, name, color, handle, job)
         run.state = "paused" if paused else "running"
         relay = _RunRelay(run_id, self)
@@ -413,8 +417,7 @@ class MonitorPanel(Panel):
         self.run_list.addItem(item)
         if select or self._active is None:
             self.run_list.setCurrentItem(item)
-        if not self.timer.isActive():
-            self.timer.start()
+        self._ensure_timer()
         self._update_buttons()
         return run
 
@@ -422,7 +425,7 @@ class MonitorPanel(Panel):
         p = self.curves.getPlotItem()
         c = run.color
         raw = p.plot([], [], pen=pen(c, 1, alpha=55), name=None)
-        smooth = p.plot([], [], pen=pen(c, 2), name=run.name)
+        smooth = p.plot([], [], pen=pen(c, 1), name=run.name)  # width 1: thick pens cost ms per frame
         val = p.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=c, symbolPen=pen(c), name=None)
         for item in (raw, smooth):
             item.setDownsampling(auto=True, method="peak")
@@ -614,6 +617,20 @@ class MonitorPanel(Panel):
             run.job.sample_now(settings)  # the thread has ended: the job is ours
             run.snap = run.job.snapshot()
 
+    @Slot(int)
+    def _on_tab(self, _index: int) -> None:
+        """The heatmaps cost the worker a little per snapshot: build them only while their tab is shown."""
+        want = self.tabs.currentWidget() is self.heatmap
+        for run in self.runs:
+            if run.live:
+                run.handle.worker.call(partial(mj.RunJob.set_want_maps, want=want))
+            else:
+                run.job.want_maps = want
+                run.snap = run.job.snapshot()
+        self._inspected = None
+        self._ensure_timer()
+        self._request_adam(force=True)
+
     def _request_adam(self, force: bool = False) -> None:
         run = self._active
         if run is None or self.tabs.currentWidget() is not self.adam:
@@ -751,9 +768,11 @@ class MonitorPanel(Panel):
         else:
             self.rate_label.setText(run.state)
         self._show_status(run)
-        if snap.version == getattr(self, "_inspected", None):
+        now = time.monotonic()
+        if snap.version == getattr(self, "_inspected", None) or (
+                run.live and now - getattr(self, "_inspected_at", 0.0) < INSPECT_S):
             return
-        self._inspected = snap.version
+        self._inspected, self._inspected_at = snap.version, now
         if snap.names:
             if self.tabs.currentWidget() is self.table:
                 self.table.show_stats(snap.names, snap.shapes, snap.g, snap.w, snap.u)

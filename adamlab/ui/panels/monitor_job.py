@@ -171,7 +171,8 @@ class RunJob:
         self._serial = 0
         self._version = 0
         self._rate_marks: deque = deque(maxlen=64)  # (time, step) for steps/s
-        self._betas = tuple(trainer.config.betas)  # the latest (β1, β2) asked for, pending or applied
+        self._betas = tuple(trainer.config.betas)
+        self.want_maps = False  # the heatmaps are built only while the GUI shows them  # the latest (β1, β2) asked for, pending or applied
         # tokens seen after s steps: the trainer walks the training documents in order, batch_size at a
         # time, so it is a prefix sum over their prediction counts (exact, also for a loaded run)
         cfg = trainer.config
@@ -220,8 +221,11 @@ class RunJob:
             u = np.array([last.u[k] for k in self.names])
         else:
             g = w = u = np.full(n, np.nan)
-        log_u = np.vstack([_log10(h.update_ratio(k)) for k in self.names]) if steps.size else np.zeros((n, 0))
-        log_g = np.vstack([_log10(h.grad_rms(k)) for k in self.names]) if steps.size else np.zeros((n, 0))
+        if self.want_maps and steps.size:
+            log_u = np.vstack([_log10(h.update_ratio(k)) for k in self.names])
+            log_g = np.vstack([_log10(h.grad_rms(k)) for k in self.names])
+        else:
+            log_u = log_g = np.zeros((n, 0))
         vs, vl = h.val_steps, h.val_loss
         events = [(s, self.tokens_at(s), lab) for s, lab in zip(h.knob_steps, h.knob_labels)]
         ds = h.diverged_step
@@ -229,9 +233,14 @@ class RunJob:
             version=self._version, step=tr.step_count, total=tr.config.steps, status=tr.status,
             message=self.describe(), rate=self.rate(now), steps=steps, tokens=self.tokens_at(steps), loss=loss,
             lr=lr, val_steps=vs, val_tokens=self.tokens_at(vs), val_loss=vl, names=list(self.names),
-            shapes=list(self.shapes), g=g, w=w, u=u, map_steps=steps, log_u=log_u, log_g=log_g, events=events,
+            shapes=list(self.shapes), g=g, w=w, u=u, map_steps=steps if log_u.size else steps[:0], log_u=log_u,
+            log_g=log_g, events=events,
             diverged_step=ds, diverged_tokens=None if ds is None else float(self.tokens_at(ds)),
             samples=list(self.samples))
+
+    def set_want_maps(self, want: bool) -> None:
+        self.want_maps = bool(want)
+        self._version += 1
 
     # --- bookkeeping ---
     def tokens_at(self, steps):

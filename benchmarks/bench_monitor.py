@@ -1,0 +1,110 @@
+"""GPT monitor responsiveness: GUI event-loop latency while microgpt trains, and throughput vs headless.
+
+    python benchmarks/bench_monitor.py [--steps 3000] [--repeats 3] [--seconds 8]
+
+Headless: ``adamlab train`` (the CLI, in a subprocess) with microgpt's defaults; its own "N steps/s" figure.
+Window: the monitor panel shown (offscreen), training the same model on its worker thread, while a 5 ms
+QTimer probe records how late the GUI event loop runs it (latency = actual − expected interval). The window
+throughput is measured from the trainer's step count over the timed interval (after a 1 s warm-up).
+Prints the median over the repeats (the machine may be shared: figures are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def headless(steps: int) -> float:
+    """steps/s reported by `adamlab train` (batch 1, microgpt, float64, linear schedule, val every 100)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-m", "adamlab", "train", "--steps", str(steps), "--quiet",
+                          "--samples", "0"], capture_output=True, text=True, env=env, check=True).stdout
+    m = re.search(r"\(([\d.]+) steps/s\)", out)
+    if not m:
+        raise RuntimeError(f"could not read the steps/s figure from:\n{out}")
+    return float(m.group(1))
+
+
+def windowed(app, seconds: float) -> tuple[float, float, float]:
+    """(p99 latency ms, median latency ms, steps/s) with the monitor open and training."""
+    from PySide6.QtCore import QTimer
+
+    from adamlab.ui.panels.monitor import MonitorPanel
+
+    panel = MonitorPanel()
+    panel.resize(1110, 770)
+    panel.show()
+    s = panel.setup
+    s.batch.setValue(1)  # the CLI's defaults: microgpt, batch 1, float64, validation every 100 steps
+    s.val_every.setValue(100)
+    s.seed.setValue(0)
+    s.steps.setValue(1_000_000)
+    run = panel.start_run()
+    interval = 0.005
+    lat: list[float] = []
+    last = [time.perf_counter()]
+
+    def probe():
+        now = time.perf_counter()
+        lat.append(max(0.0, now - last[0] - interval))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(int(interval * 1000))
+    timer.timeout.connect(probe)
+    t_end = time.perf_counter() + 1.0  # warm-up
+    while time.perf_counter() < t_end:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.start()
+    last[0] = time.perf_counter()
+    step0, t0 = run.job.trainer.step_count, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        app.processEvents()
+        time.sleep(0.001)
+    step1, t1 = run.job.trainer.step_count, time.perf_counter()
+    timer.stop()
+    panel.close()
+    app.processEvents()
+    lat_ms = sorted(x * 1000 for x in lat)
+    p99 = lat_ms[int(0.99 * (len(lat_ms) - 1))]
+    return p99, statistics.median(lat_ms), (step1 - step0) / (t1 - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=3000, help="steps of each headless run")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=8.0, help="timed seconds of each window run")
+    args = ap.parse_args()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    heads, p99s, meds, rates = [], [], [], []
+    for i in range(args.repeats):
+        heads.append(headless(args.steps))
+        p99, med, rate = windowed(app, args.seconds)
+        p99s.append(p99)
+        meds.append(med)
+        rates.append(rate)
+        print(f"repeat {i + 1}: headless {heads[-1]:.0f} steps/s | window {rate:.0f} steps/s, "
+              f"GUI latency p99 {p99:.1f} ms (median {med:.2f} ms)", flush=True)
+    h, w = statistics.median(heads), statistics.median(rates)
+    print(f"GUI event-loop latency while training, p99: {statistics.median(p99s):.1f} ms (target < 50 ms)")
+    print(f"throughput: window {w:.0f} steps/s vs headless `adamlab train` {h:.0f} steps/s = {100 * w / h:.0f}% "
+          f"(target >= 80%)  [median of {args.repeats}; machine shared with other work]")
+
+
+if __name__ == "__main__":
+    main()
