@@ -334,6 +334,7 @@ class SurfacePanel(Panel):
 
         # animation bar
         self.play_button = QPushButton("▶ Play")
+        self.play_button.setMinimumWidth(76)
         self.play_button.setToolTip("Play the race from the current step (from the start if it is over)")
         self.play_button.clicked.connect(self.toggle_play)
         self.step_button = QPushButton("Step")
@@ -350,7 +351,7 @@ class SurfacePanel(Panel):
         self.instant_check.setToolTip("Draw the whole paths at once whenever something changes")
         self.instant_check.toggled.connect(self._on_instant)
         self.step_label = QLabel("")
-        self.step_label.setMinimumWidth(110)
+        self.step_label.setMinimumWidth(90)
 
     def _build_plots(self) -> None:
         # the map: image + contours + minima + paths, with a colour bar
@@ -489,8 +490,8 @@ class SurfacePanel(Panel):
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(290)
-        scroll.setMaximumWidth(320)
+        scroll.setMinimumWidth(250)
+        scroll.setMaximumWidth(290)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -515,7 +516,7 @@ class SurfacePanel(Panel):
         tl.addWidget(self.error_label)
         right.addWidget(table_box)
         right.setSizes([290, 190, 220])
-        right.setMinimumWidth(390)
+        right.setMinimumWidth(280)
 
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(centre)
@@ -1070,7 +1071,8 @@ class SurfacePanel(Panel):
         with QSignalBlocker(self.plot.vb):
             self.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
         self._image_rect = None
-        self._request_image(s.domain)
+        w, h = x1 - x0, y1 - y0  # the aspect-locked view shows more than the domain: cover a margin too
+        self._request_image(((x0 - 0.5 * w, x1 + 0.5 * w), (y0 - 0.5 * h, y1 + 0.5 * h)))
         self._zoom_timer.start()  # then once more for the whole visible (aspect-locked) view
 
     def _request_image(self, domain) -> None:

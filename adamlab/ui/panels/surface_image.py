@@ -102,7 +102,7 @@ def colour_values(Z: np.ndarray, log: bool) -> tuple[np.ndarray, str]:
         return np.log10(Zf - lo + delta).astype(np.float32), "log₁₀(f − min + δ)"
 
 
-def surface_image(surface: Surface, domain=None, n: int = 240, n_levels: int = 14) -> SurfaceImage:
+def surface_image(surface: Surface, domain=None, n: int = 300, n_levels: int = 14) -> SurfaceImage:
     """Evaluate ``surface`` on an n × n grid over ``domain`` (default: its own) and contour it.
 
     Colour levels span the 1st–99th percentile so one enormous corner does not wash the picture out.
