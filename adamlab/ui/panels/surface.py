@@ -72,22 +72,6 @@ ARROWS = {
 SWARM_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A08A00", "#8C564B", "#000000"]
 
 
-# Workaround for PySide6 6.12 on CPython 3.11: calls of void Qt methods return None (and some return
-# True/False) without taking a reference, assuming the 3.12+ "immortal" singletons. Each call steals one
-# reference, and after ~10⁴ calls Python aborts with "Fatal Python error: none_dealloc". Until the environment
-# is pinned (PySide6 < 6.12 or Python >= 3.12) the arena raises the three refcounts far out of reach whenever
-# they run low: a direct write to ob_refcnt (CPython's first object field), no memory, nothing to free at exit.
-def keep_singletons_alive(floor: int = 10**8) -> None:
-    import ctypes
-    import platform
-    import sys
-
-    if sys.version_info >= (3, 12) or platform.python_implementation() != "CPython":
-        return  # immortal singletons: nothing to do
-    for obj in (None, True, False):
-        if sys.getrefcount(obj) < floor:
-            ctypes.c_ssize_t.from_address(id(obj)).value += 10 * floor
-
 
 def surface_colormap(name: str) -> pg.ColorMap:
     """A pale map (low = light) so the coloured paths stand out on it, in either theme."""
@@ -161,7 +145,6 @@ class SurfacePanel(Panel):
     )
 
     def __init__(self) -> None:
-        keep_singletons_alive()
         super().__init__()
         self._next_uid = 1
         self._entries: list[dict] = []  # {uid, name, kind, enabled, color}; editors in self._editors
@@ -715,7 +698,6 @@ class SurfacePanel(Panel):
             return
         if rid == self._traj_pending:
             self._traj_pending = 0
-        keep_singletons_alive()
         t0 = time.perf_counter()
         self._result = res
         self.frames_drawn += 1
@@ -770,7 +752,6 @@ class SurfacePanel(Panel):
     # drawing one animation frame
 
     def _draw_frame(self) -> None:
-        keep_singletons_alive()
         res = self._result
         if res is None:
             return
