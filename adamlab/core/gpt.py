@@ -228,12 +228,16 @@ def _qkv_stack(params, p):
 
 
 def forward(params, cfg: GPTConfig, inputs, cache: list | None = None) -> np.ndarray:
-    """Logits (B, T, V) for token ids ``inputs`` (B, T). If ``cache`` is a list, activations are appended."""
+    """Logits (B, T, V) for token ids ``inputs`` (B, T). If ``cache`` is a list, activations are appended.
+
+    Activations are kept as (N, C) with N = B·T rows, so every linear layer is one 2-D matmul (BLAS is
+    several times faster on those than on stacks of small ones); attention reshapes to (B, H, T, hd) views.
+    """
     B, T = inputs.shape
-    C, H, hd = cfg.n_embd, cfg.n_head, cfg.head_dim
+    N, C, H, hd = B * T, cfg.n_embd, cfg.n_head, cfg.head_dim
     x = params["wte"].take(inputs, axis=0)  # (B, T, C)
     x += params["wpe"][:T]
-    x, s = rmsnorm(x)  # microgpt normalises the embedding once, before the first block
+    x, s = rmsnorm(x.reshape(N, C))  # microgpt normalises the embedding once, before the first block
     if cache is not None:
         cache.append((x, s))
     bias = causal_bias(T, x.dtype)
@@ -241,25 +245,25 @@ def forward(params, cfg: GPTConfig, inputs, cache: list | None = None) -> np.nda
     for i in range(cfg.n_layer):
         p = f"layer{i}."
         # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v, all heads at once
-        h1, s1 = rmsnorm(x)  # (B, T, C)
-        qkv = h1 @ _qkv_stack(params, p).T  # (B, T, 3C)
+        h1, s1 = rmsnorm(x)  # (N, C)
+        qkv = h1 @ _qkv_stack(params, p).T  # (N, 3C)
         q, k, v = qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)  # each (B, H, T, hd)
         att = q @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
         att *= scale
         att += bias
         softmax(att)
-        y = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, C)  # heads side by side again (B, T, C)
+        y = (att @ v).transpose(0, 2, 1, 3).reshape(N, C)  # heads side by side again (N, C)
         x = x + y @ params[p + "attn_wo"].T
         # --- MLP: x + fc2 · relu(fc1 · rmsnorm(x))
-        h2, s2 = rmsnorm(x)  # (B, T, C)
-        r = h2 @ params[p + "mlp_fc1"].T  # (B, T, 4C)
+        h2, s2 = rmsnorm(x)  # (N, C)
+        r = h2 @ params[p + "mlp_fc1"].T  # (N, 4C)
         np.maximum(r, 0, out=r)
         x = x + r @ params[p + "mlp_fc2"].T
         if cache is not None:
             cache.append((h1, s1, q, k, v, att, y, h2, s2, r))
     if cache is not None:
         cache.append(x)
-    return x @ params["lm_head"].T  # (B, T, V)
+    return (x @ params["lm_head"].T).reshape(B, T, -1)  # (B, T, V)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -304,28 +308,26 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
     nll -= logits.take(picks)[:, None]  # (N, 1)
     loss = float(nll.sum() * w) if mask is None else float((w * nll).sum())
 
-    # ---- backward. dlogits = w · (softmax − onehot(target))
+    # ---- backward, all activations (N, ·). dlogits = w · (softmax − onehot(target))
     probs /= sum_e
     probs.reshape(N * V)[picks] -= 1
     probs *= w
     dlogits = probs  # (N, V)
-    np.matmul(dlogits.T, cache[-1].reshape(N, C), out=grads["lm_head"])  # (V, C)
-    dx = (dlogits @ params["lm_head"]).reshape(B, T, C)
+    np.matmul(dlogits.T, cache[-1], out=grads["lm_head"])  # (V, C)
+    dx = dlogits @ params["lm_head"]  # (N, C)
 
     for i in reversed(range(cfg.n_layer)):
         p = f"layer{i}."
         h1, s1, q, k, v, att, y, h2, s2, r = cache[1 + i]
         # --- MLP: x_out = x_mid + r · fc2ᵀ, r = relu(h2 · fc1ᵀ), h2 = rmsnorm(x_mid)
-        dxf = dx.reshape(N, C)
-        np.matmul(dxf.T, r.reshape(N, 4 * C), out=grads[p + "mlp_fc2"])  # (C, 4C)
-        da = dx @ params[p + "mlp_fc2"]  # (B, T, 4C)
+        np.matmul(dx.T, r, out=grads[p + "mlp_fc2"])  # (C, 4C)
+        da = dx @ params[p + "mlp_fc2"]  # (N, 4C)
         da *= r > 0  # ReLU passes gradient where its output was positive
-        np.matmul(da.reshape(N, 4 * C).T, h2.reshape(N, C), out=grads[p + "mlp_fc1"])  # (4C, C)
+        np.matmul(da.T, h2, out=grads[p + "mlp_fc1"])  # (4C, C)
         dx = dx + rmsnorm_backward(da @ params[p + "mlp_fc1"], h2, s2)  # residual + norm branch
         # --- attention: x_mid = x_in + y · woᵀ
-        dxf = dx.reshape(N, C)
-        np.matmul(dxf.T, y.reshape(N, C), out=grads[p + "attn_wo"])  # (C, C)
-        dy = (dxf @ params[p + "attn_wo"]).reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # (B, H, T, hd)
+        np.matmul(dx.T, y, out=grads[p + "attn_wo"])  # (C, C)
+        dy = (dx @ params[p + "attn_wo"]).reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # (B, H, T, hd)
         dqkv = np.empty((3, B, H, T, hd), dtype)  # dq, dk, dv side by side, to go back through one matmul
         datt = dy @ v.transpose(0, 1, 3, 2)  # (B, H, T, T)
         np.matmul(att.transpose(0, 1, 3, 2), dy, out=dqkv[2])  # dv (B, H, T, hd)
@@ -335,19 +337,17 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
         datt *= 1.0 / math.sqrt(hd)  # the scores' scale
         np.matmul(datt, k, out=dqkv[0])  # dq (B, H, T, hd)
         np.matmul(datt.transpose(0, 1, 3, 2), q, out=dqkv[1])  # dk (B, H, T, hd)
-        dqkv = dqkv.transpose(1, 3, 0, 2, 4).reshape(N, 3 * C)  # back to (B·T, 3C): q | k | v, heads in order
-        h1f = h1.reshape(N, C)
+        dqkv = dqkv.transpose(1, 3, 0, 2, 4).reshape(N, 3 * C)  # back to (N, 3C): q | k | v, heads in order
         gqkv = _qkv_weight(grads, p)
         if gqkv is not None:
-            np.matmul(dqkv.T, h1f, out=gqkv)  # (3C, C), straight into the flat gradient buffer
+            np.matmul(dqkv.T, h1, out=gqkv)  # (3C, C), straight into the flat gradient buffer
         else:  # a plain dict: one tensor at a time
             for j, n in enumerate(("attn_wq", "attn_wk", "attn_wv")):
-                np.matmul(dqkv[:, j * C : (j + 1) * C].T, h1f, out=grads[p + n])
-        dh1 = dqkv @ _qkv_stack(params, p)  # (N, C)
-        dx += rmsnorm_backward(dh1.reshape(B, T, C), h1, s1)
+                np.matmul(dqkv[:, j * C : (j + 1) * C].T, h1, out=grads[p + n])
+        dx += rmsnorm_backward(dqkv @ _qkv_stack(params, p), h1, s1)
 
     x0, s0 = cache[0]
-    dx = rmsnorm_backward(dx, x0, s0).reshape(N, C)  # through the embedding's norm
+    dx = rmsnorm_backward(dx, x0, s0)  # through the embedding's norm (N, C)
     # embeddings: positions add up over the batch, tokens scatter-add into their rows
     gwpe = grads["wpe"]
     if T < cfg.block_size:

@@ -1,0 +1,198 @@
+"""How fast is the NumPy GPT? One training step (loss_and_grads + Adam) at microgpt's size and at a medium size.
+
+    python benchmarks/bench_gpt.py              # NumPy only
+    /path/to/venv-with-torch/bin/python benchmarks/bench_gpt.py   # adds PyTorch eager on the same model
+    MICROGPT_PY=/path/to/microgpt.py python benchmarks/bench_gpt.py  # adds microgpt.py's own step time
+
+microgpt.py is never part of this repository: give a local copy through MICROGPT_PY to time it here (it is run
+in a subprocess next to an ``input.txt``, and its first steps are timed from its output). Without it the
+baseline is the ~300 ms a step measured for it on the project's reference machine.
+
+Figures are medians of several repeats; on a shared machine they move by tens of percent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from adamlab.core import data, gpt, train  # noqa: E402
+from adamlab.core.optim import Adam  # noqa: E402
+
+MICROGPT_BASELINE_MS = 300.0  # microgpt.py's step on the reference machine, when not measured here
+REPEATS = 7
+
+
+def median_time(fn, n, repeats=REPEATS, warmup=20):
+    """Median seconds per call of fn over `repeats` runs of n calls."""
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        runs.append((time.perf_counter() - t0) / n)
+    return statistics.median(runs)
+
+
+def training_flops(cfg: gpt.GPTConfig, B: int, T: int) -> float:
+    """Multiply-adds ×2 of the matmuls in forward (×3 for forward + backward): weights and attention."""
+    C, V = cfg.n_embd, cfg.vocab_size
+    per_token = cfg.n_layer * (3 * C * C + C * C + 8 * C * C) + V * C  # qkv, wo, fc1+fc2, lm_head
+    attn = cfg.n_layer * 2 * T * T * C  # q·k and att·v over all heads
+    return 3 * 2 * (B * T * per_token + B * attn)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# NumPy
+
+
+def numpy_step(cfg, B, T, dtype, seed=0):
+    """A closure doing one training step (loss_and_grads + Adam on flat buffers) on a fixed batch."""
+    params = gpt.init_params(cfg, seed=seed, dtype=dtype)
+    grads = gpt.zeros_like_params(cfg, dtype)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, cfg.vocab_size, (B, T))
+    y = rng.integers(0, cfg.vocab_size, (B, T))
+    opt = Adam(lr=1e-4, betas=(0.85, 0.99), eps=1e-8)
+
+    def step():
+        gpt.loss_and_grads(params, cfg, x, y, grads=grads)
+        opt.step(params, grads)
+
+    return step
+
+
+# ----------------------------------------------------------------------------------------------------------
+# PyTorch eager (optional): the same model, written the usual way
+
+
+def torch_step(cfg, B, T, dtype, seed=0):
+    import torch
+
+    torch.manual_seed(seed)
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    C, H, hd = cfg.n_embd, cfg.n_head, cfg.head_dim
+    P = {n: (torch.randn(*s, dtype=tdtype) * 0.08).requires_grad_() for n, s in gpt.param_shapes(cfg).items()}
+    x = torch.randint(0, cfg.vocab_size, (B, T))
+    y = torch.randint(0, cfg.vocab_size, (B, T))
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+    opt = torch.optim.Adam(P.values(), lr=1e-4, betas=(0.85, 0.99), eps=1e-8)
+
+    def rms(z):
+        return z * (z.pow(2).mean(-1, keepdim=True) + 1e-5).rsqrt()
+
+    def step():
+        h = rms(P["wte"][x] + P["wpe"][:T])
+        for i in range(cfg.n_layer):
+            p = f"layer{i}."
+            a = rms(h)
+            q = (a @ P[p + "attn_wq"].T).view(B, T, H, hd).transpose(1, 2)
+            k = (a @ P[p + "attn_wk"].T).view(B, T, H, hd).transpose(1, 2)
+            v = (a @ P[p + "attn_wv"].T).view(B, T, H, hd).transpose(1, 2)
+            att = (q @ k.transpose(-1, -2) / hd**0.5).masked_fill(mask, float("-inf")).softmax(-1)
+            h = h + (att @ v).transpose(1, 2).reshape(B, T, C) @ P[p + "attn_wo"].T
+            h = h + torch.relu(rms(h) @ P[p + "mlp_fc1"].T) @ P[p + "mlp_fc2"].T
+        loss = torch.nn.functional.cross_entropy((h @ P["lm_head"].T).view(B * T, -1), y.view(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+# ----------------------------------------------------------------------------------------------------------
+# microgpt.py itself (optional, a local copy)
+
+
+def microgpt_step_seconds(script: Path, corpus: Path, steps: int = 6) -> float | None:
+    """Median time between microgpt.py's printed steps 2..steps+1 (it prints one line, \\r-terminated, per step)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(script, Path(tmp) / "microgpt.py")
+        shutil.copy(corpus, Path(tmp) / "input.txt")
+        proc = subprocess.Popen([sys.executable, "-u", "microgpt.py"], cwd=tmp, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        stamps, buf = [], b""
+        try:
+            while len(stamps) < steps + 2:
+                ch = proc.stdout.read(1)
+                if not ch:
+                    break
+                if ch in b"\r\n":
+                    if re.match(rb"step\s+\d+", buf.strip()):
+                        stamps.append(time.perf_counter())
+                    buf = b""
+                else:
+                    buf += ch
+        finally:
+            proc.kill()
+            proc.wait()
+    if len(stamps) < 3:
+        return None
+    return statistics.median(np.diff(stamps[1:]))
+
+
+def main():
+    print(f"NumPy {np.__version__}; {os.cpu_count()} cores (shared: figures are noisy); medians of {REPEATS} runs")
+    try:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        print(f"PyTorch {torch.__version__} (eager, CPU, {torch.get_num_threads()} threads)")
+    except ImportError:
+        torch = None
+        print("PyTorch not importable here: run this with a Python that has torch to compare")
+
+    # --- microgpt size: 4,192 parameters, batch 1, a 7-token name ("[BOS] olivia" → "olivia [BOS]")
+    cfg = gpt.GPTConfig(vocab_size=27)
+    print(f"\nmicrogpt size ({gpt.num_params(cfg):,} params), batch 1, T=7, one training step (loss_and_grads + Adam):")
+    np64 = median_time(numpy_step(cfg, 1, 7, np.float64), 2000)
+    np32 = median_time(numpy_step(cfg, 1, 7, np.float32), 2000)
+    print(f"  NumPy float64   {np64 * 1e3:7.3f} ms   NumPy float32 {np32 * 1e3:7.3f} ms")
+    base = MICROGPT_BASELINE_MS / 1e3
+    label = f"microgpt.py baseline {MICROGPT_BASELINE_MS:.0f} ms (reference machine, not measured here)"
+    script = os.environ.get("MICROGPT_PY")
+    corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "names.txt"
+    if script and Path(script).is_file() and corpus.is_file():
+        measured = microgpt_step_seconds(Path(script), corpus)
+        if measured:
+            base, label = measured, f"microgpt.py measured here {measured * 1e3:.0f} ms a step"
+    print(f"  {label}: NumPy float64 is {base / np64:,.0f}× faster")
+    if torch is not None:
+        t64 = median_time(torch_step(cfg, 1, 7, np.float64), 200, repeats=5)
+        t32 = median_time(torch_step(cfg, 1, 7, np.float32), 200, repeats=5)
+        print(f"  PyTorch eager   {t64 * 1e3:7.3f} ms (float64), {t32 * 1e3:.3f} ms (float32): "
+              f"NumPy is {t64 / np64:.1f}× / {t32 / np32:.1f}× faster")
+
+    # --- the whole training loop as the CLI runs it (stats, history, schedule included)
+    trainer = train.Trainer(train.TrainConfig(val_every=0, steps=10**6), data.load_corpus("names"))
+    per = median_time(trainer.step, 500, repeats=5)
+    print(f"  Trainer.step (with per-tensor stats and history) {per * 1e3:.3f} ms → 1000 steps in {per * 1e3:.2f} s")
+
+    # --- medium: n_embd 64, 4 layers, 4 heads, T 32, batch 32, float32
+    cfg = gpt.GPTConfig(vocab_size=27, n_embd=64, n_head=4, n_layer=4, block_size=32)
+    flops = training_flops(cfg, 32, 32)
+    print(f"\nmedium ({gpt.num_params(cfg):,} params), batch 32, T=32, float32, one training step "
+          f"({flops / 1e9:.2f} GFLOP):")
+    med = median_time(numpy_step(cfg, 32, 32, np.float32), 20, warmup=3)
+    print(f"  NumPy           {med * 1e3:7.2f} ms   {flops / med / 1e9:5.1f} GFLOP/s")
+    if torch is not None:
+        tm = median_time(torch_step(cfg, 32, 32, np.float32), 20, warmup=3)
+        print(f"  PyTorch eager   {tm * 1e3:7.2f} ms   {flops / tm / 1e9:5.1f} GFLOP/s: NumPy is {tm / med:.2f}× "
+              f"{'faster' if tm > med else 'slower'}")
+
+
+if __name__ == "__main__":
+    main()
