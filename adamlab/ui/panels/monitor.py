@@ -63,9 +63,9 @@ def _guard_singleton_refcounts() -> None:
 
 _guard_singleton_refcounts()
 
-REDRAW_MS = 66  # ~15 redraws a second: smooth to the eye, cheap for the training thread
-INSPECT_S = 0.25  # the table / heatmaps / samples refresh at most 4 times a second (numbers must be readable)
-SNAPSHOT_RATE = 15  # snapshots a second from each worker (≤ 30); more would not be drawn anyway
+REDRAW_MS = 100  # 10 redraws a second: smooth enough for curves, cheap for the training thread
+INSPECT_S = 0.5  # the table, heatmaps, samples and labels refresh twice a second (numbers must be readable)
+SNAPSHOT_RATE = 10  # snapshots a second from each worker (≤ 30): one per redraw is all the GUI can use
 ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their tab is visible
 MAX_LIVE_RUNS = 6  # the machine has few cores; more threads would only slow every run down
 COMPARE = ("sgd", "adam", "adamw")
@@ -262,7 +262,7 @@ class MonitorPanel(Panel):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.progress.setFormat("step %v")
+        self.progress.setFormat("step %v / %m")
         self.progress.setToolTip("Steps done of the selected run.")
         self.rate_label = QLabel("")
         self.rate_label.setMinimumWidth(170)
@@ -714,7 +714,8 @@ class MonitorPanel(Panel):
         items["smooth"].setData(x[keep], ys[keep])
         vx = self._x(snap, "val")
         vk = vx > 0 if lx else np.ones(vx.shape, bool)
-        items["val"].setData(vx[vk], snap.val_loss[vk])
+        if vx.size != len(items["val"].xData if items["val"].xData is not None else ()) or not run.live:
+            items["val"].setData(vx[vk], snap.val_loss[vk])  # new points only every val_every steps
         items["lr"].setData(x[keep], snap.lr[keep])
         self._draw_markers(run, snap)
         self._fit_lr_axis()
@@ -725,7 +726,8 @@ class MonitorPanel(Panel):
         for r in self.runs:
             if r.snap is not None and r.snap.lr.size and r.list_item.checkState() == Qt.CheckState.Checked:
                 top = max(top, float(np.nanmax(r.snap.lr)))
-        if top > 0 and math.isfinite(top):
+        if top > 0 and math.isfinite(top) and top != getattr(self, "_lr_top", None):
+            self._lr_top = top
             self.lr_view.setYRange(0.0, top * 1.05, padding=0)
 
     def _draw_markers(self, run: RunView, snap: mj.Snapshot) -> None:
@@ -758,21 +760,22 @@ class MonitorPanel(Panel):
     def _draw_inspector(self, run: RunView) -> None:
         snap = run.snap
         total = max(snap.total, 1)
+        # every Qt call below gives the GIL up and waits to get it back from the training thread: make few
         if self.progress.maximum() != total:
             self.progress.setRange(0, total)
-        self.progress.setValue(min(snap.step, total))
-        self.progress.setFormat(f"step {snap.step:,} / {total:,}")
+        if self.progress.value() != min(snap.step, total):
+            self.progress.setValue(min(snap.step, total))
+        now = time.monotonic()
+        if snap.version == getattr(self, "_inspected", None) or (
+                run.live and now - getattr(self, "_inspected_at", 0.0) < INSPECT_S):
+            return
+        self._inspected, self._inspected_at = snap.version, now
         if run.live and run.state == "running" and snap.rate > 0:
             eta = (total - snap.step) / snap.rate
             self.rate_label.setText(f"{snap.rate:,.0f} steps/s · ETA {_duration(eta)}")
         else:
             self.rate_label.setText(run.state)
         self._show_status(run)
-        now = time.monotonic()
-        if snap.version == getattr(self, "_inspected", None) or (
-                run.live and now - getattr(self, "_inspected_at", 0.0) < INSPECT_S):
-            return
-        self._inspected, self._inspected_at = snap.version, now
         if snap.names:
             if self.tabs.currentWidget() is self.table:
                 self.table.show_stats(snap.names, snap.shapes, snap.g, snap.w, snap.u)

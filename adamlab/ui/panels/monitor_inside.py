@@ -80,24 +80,32 @@ class TensorTable(QTableWidget):
     def show_stats(self, names, shapes, g, w, u) -> None:
         if self.rowCount() != len(names):
             self.setRowCount(len(names))
+            self._texts: dict[tuple[int, int], str] = {}
+        texts = getattr(self, "_texts", {})
         for r, name in enumerate(names):
             cells = (name, "×".join(str(s) for s in shapes[r]), f"{g[r]:.1e}", f"{w[r]:.1e}", f"{u[r]:.1e}")
             for c, text in enumerate(cells):
+                if texts.get((r, c)) == text:  # a Qt call only for a cell that changed
+                    continue
                 item = self.item(r, c)
                 if item is None:
                     item = QTableWidgetItem()
                     if c >= 2:
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     self.setItem(r, c, item)
-                if item.text() != text:
-                    item.setText(text)
-            colour, words = u_hint(float(u[r]))
-            item = self.item(r, 4)
-            item.setForeground(QBrush(QColor(colour)))
-            item.setToolTip(f"u = {u[r]:.3g}: {words}")
+                item.setText(text)
+                texts[(r, c)] = text
+                if c == 4:
+                    colour, words = u_hint(float(u[r]))
+                    if texts.get((r, "colour")) != colour:
+                        item.setForeground(QBrush(QColor(colour)))
+                        texts[(r, "colour")] = colour
+                    item.setToolTip(f"u = {u[r]:.3g}: {words}")
+        self._texts = texts
 
     def clear_stats(self) -> None:
         self.setRowCount(0)
+        self._texts = {}
 
 
 class HeatmapView(pg.GraphicsLayoutWidget):
