@@ -241,3 +241,30 @@ def test_closing_while_training_stops_every_thread(qtbot, panel):
     panel.close()
     assert not any(r.live for r in panel.runs)
     assert not panel.timer.isActive()
+
+
+def test_tokens_axis_and_heatmaps_match_the_trainer(qtbot, panel):
+    panel.setup.steps.setValue(25)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    qtbot.waitUntil(lambda: run.state == "finished", timeout=30000)
+    # x in tokens: the running sum of each step's prediction count, from an independent headless run
+    tr = train.Trainer(train_config(panel.setup.config(), panel._corpus), panel._corpus)
+    tokens = np.cumsum([tr.step().tokens for _ in range(25)])
+    panel.x_axis.setCurrentIndex(panel.x_axis.findData("tokens"))
+    np.testing.assert_array_equal(run.items["raw"].getData()[0], tokens)
+    np.testing.assert_array_equal(run.items["val"].getData()[0], tokens[[9, 19]])
+    # heatmaps: log10 u and log10 g of every tensor at every step
+    panel.tabs.setCurrentWidget(panel.heatmap)
+    qtbot.waitUntil(lambda: run.snap.log_u.shape == (9, 25), timeout=5000)
+    qtbot.waitUntil(lambda: panel.heatmap.images[0].image is not None, timeout=5000)
+    h = tr.history
+    expected_u = np.log10(np.vstack([h.update_ratio(n) for n in tr.tensor_names]))
+    expected_g = np.log10(np.vstack([h.grad_rms(n) for n in tr.tensor_names]))
+    np.testing.assert_allclose(panel.heatmap.images[0].image, expected_u, rtol=1e-6)
+    np.testing.assert_allclose(panel.heatmap.images[1].image, expected_g, rtol=1e-6)
+    # log axes keep the data, mapped by log10
+    panel.x_axis.setCurrentIndex(panel.x_axis.findData("steps"))
+    panel.log_x.setChecked(True)
+    np.testing.assert_array_equal(run.items["raw"].xData, np.arange(1, 26))  # the data; the axis maps it
+    assert run.items["raw"].opts["logMode"][0]
