@@ -18,8 +18,12 @@ from adamlab.core import trajectory
 from adamlab.core.surfaces import SURFACES
 from adamlab.ui.panels.surface import SurfacePanel, arrow_segments
 from adamlab.ui.panels.surface_image import contour_segments
-from adamlab.ui.panels.surface_presets import PRESETS
+from adamlab.ui.panels.surface_presets import DEFAULT_OPTIMIZERS, PRESETS
 from adamlab.ui.panels.surface_run import rows_to_draw
+
+
+# the default scene's Adam lr (the preset's value, so the tests follow a retuned default race)
+ADAM_LR = next(o["values"]["lr"] for o in DEFAULT_OPTIMIZERS if o["kind"] == "adam")
 
 
 @pytest.fixture
@@ -139,7 +143,7 @@ def test_duplicate_compares_two_settings_of_one_optimizer(panel, qtbot):
     assert "Adam (2)" in legend_names(p)
     s = SURFACES["rosenbrock"]
     run = next(r for r in p._result.runs if r.name == "Adam (2)")
-    expect = trajectory.run(s, ("adam", {"lr": 0.1, "betas": (0.85, 0.999), "eps": 1e-8, "weight_decay": 0.0}),
+    expect = trajectory.run(s, ("adam", {"lr": ADAM_LR, "betas": (0.85, 0.999), "eps": 1e-8, "weight_decay": 0.0}),
                             s.start, 500)
     np.testing.assert_allclose(run.path, expect, atol=0)
 
@@ -212,7 +216,8 @@ def test_overlay_arrows_point_along_the_recorded_vectors(panel, qtbot):
     wait_detail(qtbot, p)
     p.show_step(0)
     s = SURFACES["rosenbrock"]
-    ref = trajectory.run_detailed(s, ("adam", {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}),
+    ref = trajectory.run_detailed(s, ("adam", {"lr": ADAM_LR, "betas": (0.9, 0.999), "eps": 1e-8,
+                                               "weight_decay": 0.0}),
                                   s.start, 500, record=True)
     gx, gy = s.grad(*s.start)
     for key, vec in (("grad", (-gx, -gy)), ("step", ref.updates[0])):
@@ -222,14 +227,14 @@ def test_overlay_arrows_point_along_the_recorded_vectors(panel, qtbot):
         assert cos == pytest.approx(1.0, abs=1e-9)
         assert (x[0], y[0]) == pytest.approx(s.start)
     # bias correction: Adam's first step is −lr·sign(g) in each coordinate (m̂ = g, v̂ = g²)
-    assert ref.updates[0] == pytest.approx(-0.1 * np.sign([gx, gy]), rel=1e-6)
+    assert ref.updates[0] == pytest.approx(-ADAM_LR * np.sign([gx, gy]), rel=1e-6)
     assert "Δθ/lr = (+1.000, +1.000)" in p.readout.text()
     # effective lr squares: Adam's are lr/(√v̂+ε) = lr/|g| at step 0
     row = [r.name for r in p._result.runs].index("Adam")
     ex, ey = p.eff_x.xData, p.eff_y.xData
     # x data of a log-x plot item is stored as given
-    assert ex[row] == pytest.approx(0.1 / (abs(gx) + 1e-8), rel=1e-6)
-    assert ey[row] == pytest.approx(0.1 / (abs(gy) + 1e-8), rel=1e-6)
+    assert ex[row] == pytest.approx(ADAM_LR / (abs(gx) + 1e-8), rel=1e-6)
+    assert ey[row] == pytest.approx(ADAM_LR / (abs(gy) + 1e-8), rel=1e-6)
 
 
 def test_animation_steps_and_scrubs(panel, qtbot):
@@ -273,7 +278,7 @@ def test_state_round_trip_and_bad_entries_ignored(panel, qtbot):
     p.set_enabled("AMSGrad", True)
     state = p.get_state()
     p.reset_defaults()
-    assert p.editor("Adam").values()["lr"] == pytest.approx(0.1)
+    assert p.editor("Adam").values()["lr"] == pytest.approx(ADAM_LR)
     p.set_state(state)
     assert p.editor("Adam").values()["lr"] == pytest.approx(0.05)
     assert [n for n, _, _ in enabled_specs(p)] == [o["name"] for o in state["optimizers"] if o["enabled"]]
@@ -296,6 +301,34 @@ def test_ill_conditioned_controls_rebuild_the_bowl(panel, qtbot):
     s = ill_conditioned(100.0, 0.0)
     name, kind, hyper = enabled_specs(p)[0]
     np.testing.assert_allclose(p._result.runs[0].path, trajectory.run(s, (kind, hyper), p._start, 500), atol=0)
+
+
+@pytest.mark.parametrize("size", [(1096, 740), (840, 640)])  # the panel's room in a 1280×800 / 1024×700 window
+def test_layout_fits_the_window(qtbot, size):
+    """Nothing is clipped: the panel's minimum width fits the window next to the sidebar (≤ 1080 px, and
+    ≤ 840 px so it still fits a 1024-px window), the control column is not cut off on the right, the
+    scenario text wraps completely, and the results table needs no horizontal scroll bar."""
+    p = SurfacePanel()
+    qtbot.addWidget(p)
+    assert p.minimumSizeHint().width() <= 1080
+    assert p.minimumSizeHint().width() <= 840
+    p.resize(*size)
+    p.show()
+    qtbot.waitUntil(p.is_idle, timeout=10000)
+    assert p.width() == size[0]  # the panel did not have to grow beyond its room
+    scroll = p.controls_scroll
+    assert scroll.widget().width() <= scroll.viewport().width()
+    for label in (p.preset_text, p.surface_desc):
+        assert label.text() and label.wordWrap()
+        assert label.height() >= label.heightForWidth(label.width())  # every wrapped line is shown
+        assert label.geometry().right() <= scroll.widget().width()
+    assert p.preset_text.text() == PRESETS["race"]["text"]  # the default scene tells its story
+    header = p.table.horizontalHeader()
+    assert header.length() <= p.table.viewport().width()
+    assert not p.table.horizontalScrollBar().isVisible()
+    assert p.map_widget.width() >= 300 and p.map_widget.height() >= 300
+    for w in (p.play_button, p.step_button, p.reset_button, p.instant_check, p.step_label):
+        assert w.width() >= w.sizeHint().width()  # the animation bar is not squeezed
 
 
 # --- Qt-free helpers ------------------------------------------------------------------------------------------

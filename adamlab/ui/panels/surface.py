@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -69,6 +71,9 @@ ARROWS = {
     "m_hat": ("−m̂ (momentum)", "ema", Qt.PenStyle.DotLine),
     "step": ("Δθ (the actual step)", "fg", Qt.PenStyle.SolidLine),
 }
+LEFT_WIDTH = (248, 280)  # the control column's minimum and maximum width (px)
+CENTRE_MIN_WIDTH = 300  # the map's column
+RIGHT_MIN_WIDTH = 256  # loss plot, effective lr, results table
 SWARM_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A08A00", "#8C564B", "#000000"]
 
 
@@ -99,9 +104,42 @@ def arrow_segments(origin, direction, length: float) -> np.ndarray:
     return np.array(out, dtype=np.float64)
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def decade_label(k: int) -> str:
+    """10^k as a short tick label: 1, 10, else 10 with a superscript exponent (10⁻³)."""
+    return {0: "1", 1: "10"}.get(k, "10" + str(k).translate(SUPERSCRIPT))
+
+
+def eff_decades(res) -> tuple[int, int] | None:
+    """The decades (lo, hi) spanned by every effective lr the race shows, over all of its steps (so the axis
+    stays put during the animation); at least two decades wide, None before the per-step records arrive."""
+    vals = []
+    for r in res.runs:
+        if r.grads is None:
+            return None
+        e = r.eff_lr if r.eff_lr is not None else (r.lr if r.lr is not None else np.array([r.base_lr]))
+        e = np.asarray(e, dtype=np.float64).ravel()
+        e = e[np.isfinite(e) & (e > 0)]
+        if e.size:
+            vals.append((e.min(), e.max()))
+    if not vals:
+        return None
+    lo = math.floor(math.log10(min(v[0] for v in vals)))
+    hi = math.ceil(math.log10(max(v[1] for v in vals)))
+    if hi - lo < 2:
+        lo, hi = lo - (2 - (hi - lo)) // 2, lo - (2 - (hi - lo)) // 2 + 2
+    return lo, hi
+
+
 def fmt(x: float | None) -> str:
+    """A number in at most ~6 characters for the table and readout: 0.316, 2.28, 7.6e-4, 1.2e5."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
+    if x != 0 and not 1e-2 <= abs(x) < 1e4:
+        mantissa, exponent = f"{x:.1e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
     return f"{x:.3g}"
 
 
@@ -316,25 +354,30 @@ class SurfacePanel(Panel):
             self.arrow_checks[key] = box
 
         # animation bar
-        self.play_button = QPushButton("▶ Play")
-        self.play_button.setMinimumWidth(76)
+        # tool buttons: a push button's style minimum (~80 px each) would widen the map's column
+        self.play_button = QToolButton()
+        self.play_button.setText("▶ Play")
+        self.play_button.setMinimumWidth(58)
         self.play_button.setToolTip("Play the race from the current step (from the start if it is over)")
         self.play_button.clicked.connect(self.toggle_play)
-        self.step_button = QPushButton("Step")
+        self.step_button = QToolButton()
+        self.step_button.setText("Step")
         self.step_button.setToolTip("One step forward")
         self.step_button.clicked.connect(self.step_once)
-        self.reset_button = QPushButton("Reset")
+        self.reset_button = QToolButton()
+        self.reset_button.setText("Reset")
         self.reset_button.setToolTip("Back to step 0")
         self.reset_button.clicked.connect(self.rewind)
         self.speed_combo = QComboBox()
         for s in SPEEDS:
-            self.speed_combo.addItem(f"{s} step{'s' if s > 1 else ''}/frame", s)
-        self.speed_combo.setToolTip("Animation speed (at 30 frames a second)")
+            self.speed_combo.addItem(f"{s} step{'s' if s > 1 else ''} / frame", s)
+        self.speed_combo.setToolTip("Animation speed: optimizer steps drawn per frame (30 frames a second)")
         self.instant_check = QCheckBox("Instant")
         self.instant_check.setToolTip("Draw the whole paths at once whenever something changes")
         self.instant_check.toggled.connect(self._on_instant)
         self.step_label = QLabel("")
-        self.step_label.setMinimumWidth(90)
+        self.step_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.step_label.setToolTip("The animation's current step t and the number of steps T")
 
     def _build_plots(self) -> None:
         # the map: image + contours + minima + paths, with a colour bar
@@ -383,7 +426,8 @@ class SurfacePanel(Panel):
         # loss vs step
         self.loss_widget = pg.PlotWidget()
         self.loss_plot = self.loss_widget.getPlotItem()
-        style_plot(self.loss_plot, title="Loss along the path", left="f − f*", bottom="step t")
+        # no legend: it would cover the curves; the colours are the map's legend and the table's swatches
+        style_plot(self.loss_plot, title="Loss along the path", left="f − f*", bottom="step t", legend=False)
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.setMenuEnabled(False)
         self.cursor = pg.InfiniteLine(angle=90, movable=True, pen=pen(theme.foreground(), 1, alpha=150))
@@ -394,34 +438,60 @@ class SurfacePanel(Panel):
         # per-axis effective learning rate at the current step
         self.eff_widget = pg.PlotWidget()
         self.eff_plot = self.eff_widget.getPlotItem()
-        style_plot(self.eff_plot, title="Effective lr per axis at step t", bottom="lr/(√v̂+ε)", legend=False)
+        # the key goes in the title: a legend box inside the plot would sit on top of the squares
+        style_plot(self.eff_plot, title="Effective lr at step t   ■ x  ▲ y", bottom="lr/(√v̂+ε)",
+                   legend=False)
         self.eff_plot.setLogMode(x=True)
         self.eff_plot.setMenuEnabled(False)
+        self.eff_plot.setMouseEnabled(x=False, y=False)
         self.eff_plot.invertY(True)  # first optimizer on top, as in the list
-        self.eff_x = self.eff_plot.plot([], [], pen=None, symbol="s", symbolSize=11, name="■ x axis")
-        self.eff_y = self.eff_plot.plot([], [], pen=None, symbol="t1", symbolSize=12, name="▲ y axis")
-        legend = self.eff_plot.addLegend(offset=(-5, -5), labelTextSize="9pt", verSpacing=-6)
-        legend.addItem(self.eff_x, "x axis")
-        legend.addItem(self.eff_y, "y axis")
+        bottom = self.eff_plot.getAxis("bottom")
+        bottom.enableAutoSIPrefix(False)  # "(x0.001)" after the label reads badly; the ticks say it all
+        self.eff_plot.getAxis("left").setStyle(tickTextWidth=40, autoExpandTextSpace=True)
+        self.eff_x = self.eff_plot.plot([], [], pen=None, symbol="s", symbolSize=11, name="x axis")
+        self.eff_y = self.eff_plot.plot([], [], pen=None, symbol="t1", symbolSize=12, name="y axis")
+        self._eff_decades: tuple[int, int] | None = None
+        self.eff_widget.setToolTip("Adam / RMSprop / Adagrad: lr/(√v̂+ε) for each coordinate (■ x, ▲ y) at the "
+                                   "current step; SGD and momentum: the plain lr on both axes")
 
-        # results
+        # results: short headers (tooltips say what they mean) so the table fits the column without scrolling
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["optimizer", "final f", "‖θ−θ*‖", "steps→tol", "diverged"])
+        headers = [("optimizer", "The optimizer (colour as on the map)"),
+                   ("final f", "f(θ_T): the loss at the last step"),
+                   ("‖θ−θ*‖", "Distance from the last point to the nearest global minimum"),
+                   ("t→tol", "First step t with ‖θ_t − θ*‖ ≤ tol × (view width); — if never"),
+                   ("diverged", "Step where the path blew up (⚠) or left the view; 'no' if it stayed")]
+        for j, (text, tip) in enumerate(headers):
+            item = QTableWidgetItem(text)
+            item.setToolTip(tip)
+            self.table.setHorizontalHeaderItem(j, item)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # ResizeToContents re-measures every frame
-        for j, w in enumerate((128, 58, 58, 70)):
+        header.setMinimumSectionSize(30)
+        # Fixed widths for the numbers, the name column takes the rest (ResizeToContents would re-measure
+        # every row on every frame of a drag).
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for j, w in ((1, 48), (2, 50), (3, 38), (4, 78)):
+            header.setSectionResizeMode(j, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(j, w)
-        header.setStretchLastSection(True)
         self.table.setToolTip("final f: loss at the last step · ‖θ−θ*‖: distance to the nearest global minimum · "
-                              "steps→tol: first step within tol of it · diverged: step where the path blew up "
+                              "t→tol: first step within tol of it · diverged: step where the path blew up "
                               "(or left the view)")
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #D55E00;")
         self.readout = QLabel("")
         self.readout.setWordWrap(True)
+        self.readout_hint = QLabel("Dashed: −∇f, the descent direction. Dotted: −m̂, Adam's momentum. Solid: Δθ, "
+                                   "the step actually taken. The arrows show directions only; the line under "
+                                   "the map gives their sizes (Δθ/lr ≈ ±1 per axis is Adam's sign-like step).")
+        self.readout_hint.setWordWrap(True)
+        self.readout_hint.setMinimumWidth(60)
         self.readout.setToolTip("Sizes of the overlay arrows at the current step; Δθ/lr ≈ ±1 per axis is Adam's "
                                 "sign-like step")
 
@@ -430,10 +500,14 @@ class SurfacePanel(Panel):
         return pg.mkPen(color, width=2, style=style)
 
     def _build_layout(self) -> None:
+        """Three columns that fit 1280×800 (and still work at 1024×700): a narrow scrolling control column
+        (scenario and surface on top, the rest in tabs), the map as the hero in the middle, and the loss
+        plot, effective-lr view and a compact results table on the right."""
+
         def group(title: str, *rows) -> QGroupBox:
             box = QGroupBox(title)
             lay = QVBoxLayout(box)
-            lay.setContentsMargins(6, 4, 6, 4)
+            lay.setContentsMargins(6, 4, 6, 6)
             lay.setSpacing(3)
             for r in rows:
                 if isinstance(r, QWidget):
@@ -442,21 +516,64 @@ class SurfacePanel(Panel):
                     lay.addLayout(r)
             return box
 
-        def hrow(*widgets, stretch_last=False) -> QHBoxLayout:
+        def hrow(*widgets) -> QHBoxLayout:
             lay = QHBoxLayout()
             lay.setContentsMargins(0, 0, 0, 0)
+            lay.setSpacing(4)
             for w in widgets:
                 lay.addWidget(w) if isinstance(w, QWidget) else lay.addWidget(QLabel(w))
             return lay
 
+        def page(*rows) -> QWidget:
+            w = QWidget()
+            lay = QVBoxLayout(w)
+            lay.setContentsMargins(2, 4, 2, 2)
+            lay.setSpacing(4)
+            for r in rows:
+                if isinstance(r, QWidget):
+                    lay.addWidget(r)
+                else:
+                    lay.addLayout(r)
+            lay.addStretch(1)
+            return w
+
+        # Line edits and combos would otherwise ask for ~150 px each and widen the whole column.
+        for e in (self.start_x, self.start_y):
+            e.setMinimumWidth(40)
+            e.setMaximumWidth(70)
+        for c in (self.preset_combo, self.surface_combo, self.schedule_combo, self.swarm_combo,
+                  self.overlay_combo, self.speed_combo):
+            c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            c.setMinimumContentsLength(8)
+        self.preset_text.setMinimumWidth(60)
+        self.surface_desc.setMinimumWidth(60)
+        self.preset_text.setStyleSheet("color: palette(text);")
+
         start_row = hrow("start x", self.start_x, "y", self.start_y, self.start_reset)
+        start_row.addStretch(1)
         opt_buttons = hrow(self.add_button, self.dup_button, self.remove_button)
         run_form = QFormLayout()
         run_form.setContentsMargins(0, 0, 0, 0)
         run_form.addRow("steps", self.steps_spin)
         run_form.addRow("schedule", self.schedule_combo)
         run_form.addRow("noise seed", self.seed_spin)
-        overlay_row = hrow(*self.arrow_checks.values())
+        run_form.addRow("speed", self.speed_combo)
+        overlay_col = QVBoxLayout()
+        overlay_col.setSpacing(2)
+        for box in self.arrow_checks.values():
+            overlay_col.addWidget(box)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(page(self.opt_list, opt_buttons, self.editor_title, self.editor_stack), "Optimizers")
+        self.tabs.addTab(page(group("Run", run_form, self.noise_slider, self.tol_spin),
+                              group("Swarm", self.swarm_check, hrow(self.swarm_combo, "n", self.swarm_n))), "Run")
+        self.tabs.addTab(page(group("Arrows at the current point", hrow("for", self.overlay_combo), overlay_col),
+                              self.readout_hint), "Overlays")
+        self.tabs.setTabToolTip(0, "Which optimizers race, and their hyperparameters")
+        self.tabs.setTabToolTip(1, "Steps, lr schedule, gradient noise, tolerance, animation speed; swarm of starts")
+        self.tabs.setTabToolTip(2, "Arrows for −∇f, −m̂ and the step Δθ of one optimizer at the current step")
+
         controls = QWidget()
         col = QVBoxLayout(controls)
         col.setContentsMargins(2, 2, 2, 2)
@@ -464,51 +581,63 @@ class SurfacePanel(Panel):
         col.addWidget(group("Scenario", self.preset_combo, self.preset_text))
         col.addWidget(group("Surface", self.surface_combo, self.surface_desc, self.cond_slider, self.angle_slider,
                             start_row))
-        col.addWidget(group("Optimizers", self.opt_list, opt_buttons, self.editor_title, self.editor_stack))
-        col.addWidget(group("Run", run_form, self.noise_slider, self.tol_spin))
-        col.addWidget(group("Overlays", hrow("arrows for", self.overlay_combo), overlay_row))
-        col.addWidget(group("Swarm", self.swarm_check, hrow(self.swarm_combo, "n", self.swarm_n)))
+        col.addWidget(self.tabs)
         col.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(250)
-        scroll.setMaximumWidth(290)
+        scroll.setMinimumWidth(LEFT_WIDTH[0])
+        scroll.setMaximumWidth(LEFT_WIDTH[1])
+        self.controls_scroll = scroll
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
-        for w in (self.play_button, self.step_button, self.reset_button, self.speed_combo, self.instant_check,
-                  self.step_label):
+        bar.setSpacing(3)
+        for w in (self.play_button, self.step_button, self.reset_button, self.instant_check):
             bar.addWidget(w)
         bar.addStretch(1)
+        bar.addWidget(self.step_label)
         centre = QWidget()
         cl = QVBoxLayout(centre)
         cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(2)
         cl.addLayout(bar)
         cl.addWidget(self.map_widget, 1)
         cl.addWidget(self.readout)
+        self.map_widget.setMinimumSize(CENTRE_MIN_WIDTH, 300)
 
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.loss_widget)
-        right.addWidget(self.eff_widget)
         table_box = QWidget()
         tl = QVBoxLayout(table_box)
         tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(2)
         tl.addWidget(self.table, 1)
         tl.addWidget(self.error_label)
+        self.table.setMinimumHeight(90)
+        for w in (self.loss_widget, self.eff_widget):
+            w.setMinimumSize(RIGHT_MIN_WIDTH, 120)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.setChildrenCollapsible(False)
+        right.addWidget(self.loss_widget)
+        right.addWidget(self.eff_widget)
         right.addWidget(table_box)
-        right.setSizes([290, 190, 220])
-        right.setMinimumWidth(280)
+        right.setStretchFactor(0, 4)
+        right.setStretchFactor(1, 3)
+        right.setStretchFactor(2, 3)
+        right.setSizes([320, 210, 160])
+        right.setMinimumWidth(RIGHT_MIN_WIDTH)
 
         main = QSplitter(Qt.Orientation.Horizontal)
+        main.setChildrenCollapsible(False)
         main.addWidget(centre)
         main.addWidget(right)
-        main.setStretchFactor(0, 5)
-        main.setStretchFactor(1, 4)
-        main.setSizes([500, 400])
+        main.setStretchFactor(0, 3)
+        main.setStretchFactor(1, 2)
+        main.setSizes([480, 340])
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
         lay.addWidget(scroll)
         lay.addWidget(main, 1)
 
@@ -805,8 +934,8 @@ class SurfacePanel(Panel):
         parts.append(f"‖Δθ‖ = {fmt(float(np.hypot(*step)))}")
         if lr > 0 and np.all(np.isfinite(step)):
             parts.append(f"Δθ/lr = ({step[0] / lr:+.3f}, {step[1] / lr:+.3f})")
-        self.readout.setText("  ·  ".join(parts) + "   <span style='color:gray'>(arrows show directions: "
-                             "dashed −∇f, dotted −m̂, solid Δθ)</span>")
+        self.readout.setText("  ·  ".join(parts) + "  <span style='color:gray'>(dashed −∇f, dotted −m̂, "
+                             "solid Δθ)</span>")
 
     def _draw_eff_lr(self, res: SceneResult, t: int) -> None:
         xs, ex, ey, brushes, ticks = [], [], [], [], []
@@ -832,6 +961,13 @@ class SurfacePanel(Panel):
             self._eff_ticks = ticks
             self.eff_plot.getAxis("left").setTicks([ticks])
             self.eff_plot.setYRange(-0.6, max(len(res.runs) - 0.4, 0.6), padding=0)
+        decades = eff_decades(res)
+        if decades is not None and decades != self._eff_decades:  # once per result, not per frame
+            self._eff_decades = decades
+            lo, hi = decades
+            every = 1 if hi - lo <= 6 else 2
+            self.eff_plot.getAxis("bottom").setTicks([[(k, decade_label(k)) for k in range(lo, hi + 1, every)], []])
+            self.eff_plot.setXRange(lo - 0.15, hi + 0.15, padding=0)
 
     def _draw_swarm(self, res: SceneResult) -> None:
         sw = res.swarm
