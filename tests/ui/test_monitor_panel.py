@@ -268,3 +268,22 @@ def test_tokens_axis_and_heatmaps_match_the_trainer(qtbot, panel):
     panel.log_x.setChecked(True)
     np.testing.assert_array_equal(run.items["raw"].xData, np.arange(1, 26))  # the data; the axis maps it
     assert run.items["raw"].opts["logMode"][0]
+
+
+def test_adam_state_of_a_live_run_comes_from_its_worker_and_training_goes_on(qtbot, panel):
+    panel.setup.steps.setValue(100000)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    qtbot.waitUntil(lambda: run.snap is not None and run.snap.step >= 5, timeout=20000)
+    panel.tabs.setCurrentWidget(panel.adam)
+    qtbot.waitUntil(lambda: panel.adam.tensor.count() == 9, timeout=5000)
+    panel.adam.tensor.setCurrentText("layer0.mlp_fc1")
+    qtbot.waitUntil(lambda: panel.adam.note.text().startswith("layer0.mlp_fc1 at step"), timeout=10000)
+    _, counts = panel.adam.snr_hist.getData()
+    assert counts.sum() <= 64 * 16 and counts.sum() > 0.95 * 64 * 16  # the ±percentile range drops ≤0.5%
+    _, counts = panel.adam.lr_hist.getData()
+    assert counts.sum() == 64 * 16
+    step = run.snap.step
+    qtbot.waitUntil(lambda: run.snap.step > step + 5, timeout=10000)  # still training
+    assert run.live
+    click(qtbot, panel.stop_button)

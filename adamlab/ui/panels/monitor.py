@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from adamlab.ui import theme, workers
 from adamlab.ui.panels import monitor_job as mj
 from adamlab.ui.panels.base import Panel
-from adamlab.ui.panels.monitor_inside import AdamStateView, HeatmapView, SamplesView, TensorTable
+from adamlab.ui.panels.monitor_inside import AdamStateView, HeatmapView, SamplesView, TensorsView
 from adamlab.ui.panels.monitor_setup import MONITOR_LR, SetupBox
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
@@ -184,11 +184,12 @@ class MonitorPanel(Panel):
         cl.addLayout(self._runs_row())
 
         self.tabs = QTabWidget()
-        self.table = TensorTable()
+        self.tensors = TensorsView()
+        self.table = self.tensors.table
         self.heatmap = HeatmapView()
         self.adam = AdamStateView()
         self.samples = SamplesView()
-        self.tabs.addTab(self.table, "Tensors")
+        self.tabs.addTab(self.tensors, "Tensors")
         self.tabs.addTab(self.heatmap, "Heatmaps")
         self.tabs.addTab(self.adam, "Adam")
         self.tabs.addTab(self.samples, "Samples")
@@ -326,6 +327,7 @@ class MonitorPanel(Panel):
         p = self.curves.getPlotItem()
         # no grid: grid lines made the axes' repaint ~25 ms a frame, the largest GUI cost while training
         style_plot(p, title="Training loss", left="loss (nats)", bottom="step", grid=False)
+        p.legend.setBrush(pg.mkBrush(255, 255, 255, 170) if theme.current() == "light" else pg.mkBrush(30, 30, 30, 170))
         p.setClipToView(True)
         p.showAxis("right")
         p.getAxis("right").setLabel("lr", color=theme.COLORS["sgd"])
@@ -336,7 +338,7 @@ class MonitorPanel(Panel):
         self.lr_view.setMouseEnabled(x=False, y=False)
         p.vb.sigResized.connect(self._sync_lr_view)
         self.baseline = pg.InfiniteLine(angle=0, movable=False, pen=pen(theme.COLORS["sgd"], 1, Qt.PenStyle.DashLine),
-                                        label="uniform guess ln V", labelOpts={"position": 0.6, "color": "#7F7F7F",
+                                        label="uniform guess ln V", labelOpts={"position": 0.22, "color": "#7F7F7F",
                                                                             "anchors": [(0.5, 1), (0.5, 1)]})
         self.baseline.setToolTip("The loss of a model that guesses every symbol with probability 1/V.")
         p.addItem(self.baseline, ignoreBounds=True)
@@ -393,7 +395,7 @@ class MonitorPanel(Panel):
         self._next_id += 1
         color = theme.cycle_color(run_id - 1)
         handle = workers.start_loop(job, f"monitor-run-{run_id}", max_rate=SNAPSHOT_RATE, start_paused=paused)
-        job.want_maps = self.tabs.currentWidget() is self.heatmap
+        job.want_maps = self._want_maps()
         run = RunView(run_id, name, color, handle, job)
         run.state = "paused" if paused else "running"
         relay = _RunRelay(run_id, self)
@@ -582,7 +584,20 @@ class MonitorPanel(Panel):
         run = self._active
         if run is None or not run.live:
             return
-        run.handle.worker.call(partial(mj.RunJob.set_knob, name=name, value=value, report=self._report(run)))
+        self._call(run, partial(mj.RunJob.set_knob, name=name, value=value, report=self._report(run)))
+
+    def _call(self, run: RunView, fn) -> None:
+        """Run ``fn(job)`` on the run's worker thread between steps. An exception there is reported in the panel
+        instead of ending the run (the loop would stop on any exception a command raises)."""
+        report = self._report(run)
+
+        def safe(job):
+            try:
+                fn(job)
+            except Exception as exc:  # noqa: BLE001 — report, keep training
+                report("error", f"{run.name}: {type(exc).__name__}: {exc}")
+
+        run.handle.worker.call(safe)
 
     def _report(self, run: RunView):
         """A callable for worker-thread code to send (what, payload) back to the GUI thread."""
@@ -598,7 +613,7 @@ class MonitorPanel(Panel):
             return
         for run in self.runs:
             if run.live:
-                run.handle.worker.call(partial(mj.RunJob.set_sampling, settings=settings))
+                self._call(run, partial(mj.RunJob.set_sampling, settings=settings))
 
     @Slot()
     def _sample_now(self) -> None:
@@ -611,19 +626,22 @@ class MonitorPanel(Panel):
         if err:
             return
         if run.live:
-            run.handle.worker.call(partial(mj.RunJob.sample_now, settings=settings))
+            self._call(run, partial(mj.RunJob.sample_now, settings=settings))
             run.handle.worker.step_once() if run.handle.worker.paused else None
         else:
             run.job.sample_now(settings)  # the thread has ended: the job is ours
             run.snap = run.job.snapshot()
 
+    def _want_maps(self) -> bool:
+        return self.tabs.currentWidget() in (self.tensors, self.heatmap)
+
     @Slot(int)
     def _on_tab(self, _index: int) -> None:
         """The heatmaps cost the worker a little per snapshot: build them only while their tab is shown."""
-        want = self.tabs.currentWidget() is self.heatmap
+        want = self._want_maps()
         for run in self.runs:
             if run.live:
-                run.handle.worker.call(partial(mj.RunJob.set_want_maps, want=want))
+                self._call(run, partial(mj.RunJob.set_want_maps, want=want))
             else:
                 run.job.want_maps = want
                 run.snap = run.job.snapshot()
@@ -642,7 +660,7 @@ class MonitorPanel(Panel):
             if run.state == "paused" and not force:
                 return
             run.adam_pending = True
-            run.handle.worker.call(partial(mj.RunJob.adam_state_report, name=name, report=self._report(run)))
+            self._call(run, partial(mj.RunJob.adam_state_report, tensor=name, report=self._report(run)))
         else:
             self.adam.show_state(run.job.adam_state(name))
 
@@ -721,14 +739,20 @@ class MonitorPanel(Panel):
         self._fit_lr_axis()
 
     def _fit_lr_axis(self) -> None:
-        """lr from 0 to the largest lr of the shown runs: a schedule's shape reads true only from 0."""
-        top = 0.0
+        """Only the selected run's lr(t) is drawn (runs with different optimizers have lrs orders of magnitude
+        apart), on an axis from 0: a schedule's shape reads true only from 0."""
+        run = self._active
         for r in self.runs:
-            if r.snap is not None and r.snap.lr.size and r.list_item.checkState() == Qt.CheckState.Checked:
-                top = max(top, float(np.nanmax(r.snap.lr)))
+            if "lr" in r.items:
+                r.items["lr"].setVisible(r is run and r.list_item.checkState() == Qt.CheckState.Checked)
+        if run is None or run.snap is None or not run.snap.lr.size:
+            return
+        top = float(np.nanmax(run.snap.lr))
         if top > 0 and math.isfinite(top) and top != getattr(self, "_lr_top", None):
             self._lr_top = top
             self.lr_view.setYRange(0.0, top * 1.05, padding=0)
+            self.curves.getPlotItem().getAxis("right").setLabel(f"lr of {run.name.split(' · ')[0]}",
+                                                                 color=theme.COLORS["sgd"])
 
     def _draw_markers(self, run: RunView, snap: mj.Snapshot) -> None:
         p = self.curves.getPlotItem()
@@ -777,8 +801,8 @@ class MonitorPanel(Panel):
             self.rate_label.setText(run.state)
         self._show_status(run)
         if snap.names:
-            if self.tabs.currentWidget() is self.table:
-                self.table.show_stats(snap.names, snap.shapes, snap.g, snap.w, snap.u)
+            if self.tabs.currentWidget() is self.tensors:
+                self.tensors.show_stats(snap)
             elif self.tabs.currentWidget() is self.heatmap:
                 self.heatmap.show_maps(snap.map_steps, snap.names, snap.log_u, snap.log_g)
             self.adam.set_names(snap.names)
@@ -801,7 +825,7 @@ class MonitorPanel(Panel):
 
     def _show_inspector(self, run: RunView | None) -> None:
         self._inspected = None
-        self.table.clear_stats()
+        self.tensors.clear_stats()
         self.heatmap.clear_maps()
         self.samples.clear_samples()
         self.adam.show_state(None)
@@ -822,12 +846,15 @@ class MonitorPanel(Panel):
         visible = item.checkState() == Qt.CheckState.Checked
         for it in list(run.items.values()) + run.markers:
             it.setVisible(visible)
+        self._fit_lr_axis()  # lr is drawn for the selected run only
 
     @Slot(int)
     def _on_run_row(self, row: int) -> None:
         item = self.run_list.item(row) if row >= 0 else None
         run = self.run_by_id(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
         self._active = run
+        self._lr_top = None
+        self._fit_lr_axis()
         self._show_inspector(run)
         self._update_buttons()
 
@@ -859,7 +886,7 @@ class MonitorPanel(Panel):
         if run is None:
             raise ValueError("there is no run to save")
         if run.live:
-            run.handle.worker.call(partial(mj.RunJob.save_report, path=str(path), report=self._report(run)))
+            self._call(run, partial(mj.RunJob.save_report, path=str(path), report=self._report(run)))
         else:
             run.job.save(path)
             self._on_result(run.id, "saved", str(path))
@@ -910,7 +937,8 @@ class MonitorPanel(Panel):
     # ------------------------------------------------------------------------------------------------
     # Panel interface
     def plots(self) -> dict[str, pg.PlotItem]:
-        return {"Loss curves": self.curves.getPlotItem(), "Update/weight heatmap": self.heatmap.plots[0],
+        return {"Loss curves": self.curves.getPlotItem(), "Update/weight ratio": self.tensors.plot,
+                "Update/weight heatmap": self.heatmap.plots[0],
                 "Gradient heatmap": self.heatmap.plots[1], "Adam m̂/(√v̂+ε)": self.adam.snr_plot,
                 "Adam effective lr": self.adam.lr_plot}
 

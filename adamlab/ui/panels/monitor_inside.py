@@ -108,6 +108,60 @@ class TensorTable(QTableWidget):
         self._texts = {}
 
 
+class TensorsView(QWidget):
+    """The g / w / u table above Karpathy's update-to-weight plot: log10 u of every tensor over time against the
+    1e-3 line. A tensor's name in the table has the colour of its curve."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.table = TensorTable()
+        self.plot_widget = pg.PlotWidget()
+        self.plot = self.plot_widget.getPlotItem()
+        style_plot(self.plot, title="update/weight ratio per tensor over time", left="log10 u",
+                   bottom="step", legend=False, grid=False)
+        self.plot.addItem(pg.InfiniteLine(pos=U_TARGET, angle=0, movable=False,
+                                          pen=pg.mkPen("#7F7F7F", style=Qt.PenStyle.DashLine),
+                                          label="1e-3", labelOpts={"position": 0.05, "color": "#7F7F7F"}))
+        self.plot_widget.setToolTip("log10 of RMS(Δθ)/RMS(θ) per tensor, one curve per table row (same colour). "
+                                    "Near −3 (dashed): the weights change by ~0.1% a step. With SGD the curves "
+                                    "spread over orders of magnitude; Adam pulls them together.")
+        self.curves: list[pg.PlotDataItem] = []
+        note = QLabel("g: gradient RMS · w: weight RMS · u = RMS(Δθ)/RMS(θ), the update-to-weight ratio "
+                      "(green ≈ 1e-3, orange within 10×, red beyond)")
+        note.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.table, 3)
+        lay.addWidget(note)
+        lay.addWidget(self.plot_widget, 4)
+
+    def show_stats(self, snap) -> None:
+        names = snap.names
+        if len(self.curves) != len(names):
+            for c in self.curves:
+                self.plot.removeItem(c)
+            self.curves = []
+            for i, _ in enumerate(names):
+                c = self.plot.plot([], [], pen=pg.mkPen(theme.cycle_color(i), width=1))
+                c.setDownsampling(auto=True, method="peak")
+                c.setClipToView(True)
+                self.curves.append(c)
+        self.table.show_stats(names, snap.shapes, snap.g, snap.w, snap.u)
+        for i in range(len(names)):
+            item = self.table.item(i, 0)
+            if item is not None and self.table._texts.get((i, "name_colour")) is None:
+                item.setForeground(QBrush(QColor(theme.cycle_color(i))))
+                self.table._texts[(i, "name_colour")] = True
+        if snap.log_u.shape[1] == snap.map_steps.size and snap.map_steps.size:
+            for i, c in enumerate(self.curves):
+                c.setData(snap.map_steps, snap.log_u[i], connect="finite")
+
+    def clear_stats(self) -> None:
+        self.table.clear_stats()
+        for c in self.curves:
+            c.setData([], [])
+
+
 class HeatmapView(pg.GraphicsLayoutWidget):
     """Two images, tensors × time: log10(u) (top) and log10(g) (bottom), with colour bars."""
 
@@ -115,8 +169,8 @@ class HeatmapView(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.plots, self.images, self.bars = [], [], []
         for row, (title, levels, cmap) in enumerate(
-                (("log10 u (update/weight) per tensor", (-5.0, -1.0), "viridis"),
-                 ("log10 g (gradient RMS) per tensor", (-5.0, 0.0), "inferno"))):
+                (("log10 u per tensor (dark −5 … bright −1)", (-5.0, -1.0), "viridis"),
+                 ("log10 g per tensor (dark −5 … bright 0)", (-5.0, 0.0), "inferno"))):
             p = self.addPlot(row=row, col=0)
             style_plot(p, title=title, bottom="step", legend=False, grid=False)
             img = pg.ImageItem(axisOrder="row-major")

@@ -1,0 +1,79 @@
+"""Screenshot of the GPT monitor mid-training (``adamlab --screenshot`` shows a panel as it opens).
+
+    python -m adamlab.ui.panels.monitor_shot resources/screenshots/monitor.png [--steps 600] [--compare]
+        [--tab tensors|heatmaps|adam|samples] [--theme light|dark] [--size 1280x800]
+
+Opens the real main window offscreen, starts a run (or "compare optimizers"), waits until the selected run
+has taken ``--steps`` steps, pauses every run so the picture is still, and saves a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+TABS = {"tensors": 0, "heatmaps": 1, "adam": 2, "samples": 3}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("path")
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--total", type=int, default=2000, help="the run's total steps (the schedule spans these)")
+    ap.add_argument("--compare", action="store_true", help="start SGD, Adam and AdamW together")
+    ap.add_argument("--tab", choices=list(TABS), default="tensors")
+    ap.add_argument("--theme", choices=["light", "dark"], default="light")
+    ap.add_argument("--size", default="1280x800")
+    ap.add_argument("--timeout", type=float, default=300.0)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from adamlab.app import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow(panel="monitor", theme_name=args.theme, restore=False)
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    window.resize(w, h)
+    window.show()
+    panel = window.panel("monitor")
+    panel.tabs.setCurrentIndex(TABS[args.tab])
+    panel.setup.steps.setValue(args.total)
+    runs = panel.compare_optimizers() if args.compare else [panel.start_run()]
+    if not runs or runs[0] is None:
+        print("could not start a run", file=sys.stderr)
+        return 1
+    active = panel.active_run()
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline and (active.snap is None or active.snap.step < args.steps) and active.live:
+        app.processEvents()
+        time.sleep(0.01)
+    for run in panel.runs:
+        if run.live:
+            run.handle.worker.pause()
+    settle = time.monotonic() + 1.0
+    while time.monotonic() < settle:
+        app.processEvents()
+        time.sleep(0.01)
+    if args.tab == "adam":
+        panel._request_adam(force=True)
+        for _ in range(100):
+            app.processEvents()
+            time.sleep(0.01)
+    panel._inspected = None  # draw the paused state, labels included
+    panel._redraw()
+    app.processEvents()
+    path = Path(args.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok = window.grab().save(str(path))
+    window.close()
+    app.processEvents()
+    print(f"saved {path}" if ok else f"could not write {path}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
