@@ -287,3 +287,27 @@ def test_adam_state_of_a_live_run_comes_from_its_worker_and_training_goes_on(qtb
     qtbot.waitUntil(lambda: run.snap.step > step + 5, timeout=10000)  # still training
     assert run.live
     click(qtbot, panel.stop_button)
+
+
+def test_an_invalid_model_is_reported_and_nothing_starts(qtbot, panel):
+    panel.setup.n_embd.setValue(18)  # not a multiple of 4 heads
+    assert "multiple of n_head" in panel.setup.params_label.text()
+    click(qtbot, panel.start_button)
+    assert panel.runs == []
+    assert "Cannot start" in panel.status_label.text() and "multiple of n_head" in panel.status_label.text()
+
+
+def test_state_round_trips_and_ignores_junk(qtbot, panel):
+    panel.setup.editors["adamw"].controls["weight_decay"].setValue(0.05)
+    panel.setup.opt_kind.setCurrentIndex(panel.setup.opt_kind.findData("adamw"))
+    panel.setup.steps.setValue(1234)
+    panel.smoothing.setValue(0.8)
+    panel.log_y.setChecked(True)
+    state = panel.get_state()
+    other = MonitorPanel()
+    qtbot.addWidget(other)
+    other.set_state({"junk": 1, "setup": {"steps": "many", "model": 3}, "smoothing": "x"})  # ignored
+    other.set_state(state)
+    assert other.setup.config() == panel.setup.config()
+    assert other.setup.hyper()["weight_decay"] == 0.05
+    assert other.smoothing.value() == 0.8 and other.log_y.isChecked()
