@@ -43,7 +43,7 @@ from adamlab.ui.panels.monitor_inside import AdamStateView, HeatmapView, Samples
 from adamlab.ui.panels.monitor_setup import MONITOR_LR, SetupBox
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
-from adamlab.ui.widgets.plots import export_csv, pen, style_plot
+from adamlab.ui.widgets.plots import pen, style_plot
 
 def _guard_singleton_refcounts() -> None:
     """Work around a PySide6 6.12 (abi3) bug on Python 3.11: signal emits and void Qt calls return True/None

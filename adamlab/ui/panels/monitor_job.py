@@ -8,7 +8,6 @@ the model or the optimizer comes from :mod:`adamlab.core` (train, ema, schedules
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
