@@ -45,23 +45,6 @@ from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
 from adamlab.ui.widgets.plots import pen, style_plot
 
-def _guard_singleton_refcounts() -> None:
-    """Work around a PySide6 6.12 (abi3) bug on Python 3.11: signal emits and void Qt calls return True/None
-    without taking a reference (fine on 3.12+, where they are immortal), so every redraw lowers their
-    reference counts and a long run dies with "Fatal Python error: none_dealloc". Measured here: about 10
-    None and 1 True per ``setData``. Raising the counts by 2**40 once makes them unreachable in practice.
-    The right fix is PySide6 != 6.12.0 or Python >= 3.12; this is a no-op there."""
-    import ctypes
-    import sys
-
-    if sys.version_info >= (3, 12) or getattr(_guard_singleton_refcounts, "done", False):
-        return
-    for obj in (None, True, False):
-        ctypes.c_ssize_t.from_address(id(obj)).value += 2**40  # ob_refcnt is PyObject's first field
-    _guard_singleton_refcounts.done = True
-
-
-_guard_singleton_refcounts()
 
 REDRAW_MS = 100  # 10 redraws a second: smooth enough for curves, cheap for the training thread
 INSPECT_S = 0.5  # the table, heatmaps, samples and labels refresh twice a second (numbers must be readable)
