@@ -7,6 +7,7 @@ Every number drawn is checked against the core run independently here (``traject
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -19,7 +20,19 @@ from adamlab.core.surfaces import SURFACES
 from adamlab.ui.panels.surface import SurfacePanel, arrow_segments
 from adamlab.ui.panels.surface_image import contour_segments
 from adamlab.ui.panels.surface_presets import DEFAULT_OPTIMIZERS, PRESETS
-from adamlab.ui.panels.surface_run import rows_to_draw
+from adamlab.ui.panels import surface_run
+from adamlab.ui.panels.surface_run import RaceProcess, rows_to_draw, run_scene
+
+
+@pytest.fixture(autouse=True)
+def no_race_process_left():
+    """Every test must leave no race child process behind (closing the panel ends it)."""
+    yield
+    alive = surface_run.live_processes()
+    for proc in alive:
+        proc.kill()
+        proc.wait(5)
+    assert not alive, f"race child processes still running: {[p.pid for p in alive]}"
 
 
 # the default scene's Adam lr (the preset's value, so the tests follow a retuned default race)
@@ -329,6 +342,79 @@ def test_layout_fits_the_window(qtbot, size):
     assert p.map_widget.width() >= 300 and p.map_widget.height() >= 300
     for w in (p.play_button, p.step_button, p.reset_button, p.instant_check, p.step_label):
         assert w.width() >= w.sizeHint().width()  # the animation bar is not squeezed
+
+
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists and is not a zombie (Linux /proc; else os.kill)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+
+def test_races_run_in_a_child_process_that_shutdown_ends(qtbot):
+    """A drag's races are computed by the child process (so the GUI thread keeps the GIL), they equal the
+    in-thread computation exactly, and closing the panel leaves no process behind."""
+    p = SurfacePanel()
+    qtbot.addWidget(p)
+    p.show()
+    qtbot.waitUntil(p.is_idle, timeout=10000)
+    before = p._race.remote_count
+    for x in (-0.5, 0.0, 0.5):  # the first scene may be computed in-thread while the child imports
+        p.set_start(x, 2.0)
+        qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].path[0, 0] == x, timeout=10000)
+    assert p._race.fallback is None
+    assert p._race.remote_count > before
+    pid = p._race.pid
+    assert pid is not None and pid != os.getpid() and pid_alive(pid)
+    local = run_scene(p.scene(record=True))  # the same scene, computed here
+    for drawn, ref in zip(p._result.runs, local.runs, strict=True):
+        assert drawn.name == ref.name
+        for key in ("path", "loss", "grads", "updates"):
+            np.testing.assert_array_equal(getattr(drawn, key), getattr(ref, key))
+        for key in ("m_hat", "eff_lr"):
+            a, b = getattr(drawn, key), getattr(ref, key)
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_array_equal(a, b)
+        assert (drawn.final_loss, drawn.steps_to_tol, drawn.diverged_at) == (ref.final_loss, ref.steps_to_tol,
+                                                                          ref.diverged_at)
+    p.close()  # what qtbot does at the end; calls shutdown()
+    assert not pid_alive(pid)
+    assert surface_run.live_processes() == []
+    p.shutdown()  # idempotent
+
+
+def test_race_process_errors_and_fallback():
+    """The child re-raises a bad scene's ValueError in the caller; a child that cannot start or dies makes
+    compute() fall back to computing in the calling thread, with the same result."""
+    scene = {"surface": "rosenbrock", "start": [-1.2, 1.0], "steps": 50, "optimizers": [
+        {"uid": 1, "name": "Adam", "kind": "adam", "hyper": {"lr": 0.1}}]}
+    race = RaceProcess()
+    try:
+        while not race._remote_ready():  # wait for the child's imports (compute() would not wait)
+            pass
+        with pytest.raises(ValueError, match="surface must be one of"):
+            race.compute({**scene, "surface": "nope"})
+        res = race.compute(scene)
+        assert race.remote_count == 1
+        np.testing.assert_array_equal(res.runs[0].path, run_scene(scene).runs[0].path)
+        race._proc.kill()  # the child dies: this and later scenes are computed here
+        race._proc.wait()
+        res = race.compute(scene)
+        assert race.fallback and "race process failed" in race.fallback
+        np.testing.assert_array_equal(res.runs[0].path, run_scene(scene).runs[0].path)
+    finally:
+        race.close()
+    assert race.compute(scene) is None  # closed: nothing more to compute
+    assert surface_run.live_processes() == []
 
 
 # --- Qt-free helpers ------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QFrame,
+    QGraphicsItem,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -55,12 +57,15 @@ from adamlab.ui import theme, workers
 from adamlab.ui.panels.base import Panel
 from adamlab.ui.panels.surface_image import surface_image
 from adamlab.ui.panels.surface_presets import DEFAULT_STATE, KIND_COLOR, KINDS, PRESETS
-from adamlab.ui.panels.surface_run import SceneResult, as_float, make_surface, run_scene
+from adamlab.ui.panels.surface_run import RaceProcess, SceneResult, as_float, make_surface
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor, to_core
 from adamlab.ui.widgets.plots import fast_curve, pen, style_plot
 
 FPS = 30
+# Compute races in a child process, so the GUI thread never waits for the GIL during a drag. The environment
+# variable ADAMLAB_RACE_PROCESS=0 (or setting this to False before building a panel) keeps them in-thread.
+USE_PROCESS = os.environ.get("ADAMLAB_RACE_PROCESS", "1") != "0"
 SPEEDS = [1, 2, 5, 10, 25, 50]  # animation steps per frame
 DETAIL_DELAY_MS = 150  # after the last change, recompute with per-step records (arrows, effective lr)
 ZOOM_DELAY_MS = 250  # after the last pan/zoom, recompute the image for the new view
@@ -152,7 +157,7 @@ class _Track:
         self.path.setZValue(20)
         self.marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen(theme.foreground(), width=1), brush=pg.mkBrush(color))
         self.marker.setZValue(30)
-        self.loss = fast_curve(panel.loss_plot, color, name=name, width=1.5)
+        self.loss = fast_curve(panel.loss_plot, color, name=name, width=1)  # 1 px: thicker lines paint several times slower
         panel.plot.addItem(self.path)
         panel.plot.addItem(self.marker)
 
@@ -202,14 +207,18 @@ class SurfacePanel(Panel):
         self.draw_ms: list[float] = []
         self._loss_log = True
         self._loss_steps = -1
+        self._loss_range: tuple[float, float] | None = None
         self._eff_ticks = None
         self._status = ""  # GUI-thread time spent drawing each of the last results
 
         self._build_controls()
         self._build_plots()
+        self._cache_static_items()
         self._build_layout()
 
-        self._traj = workers.start_latest_wins(run_scene, "surface-trajectories")
+        # the races run in a child process (see surface_run.RaceProcess), fed by a latest-wins thread
+        self._race = RaceProcess(enabled=USE_PROCESS)
+        self._traj = workers.start_latest_wins(self._race.compute, "surface-trajectories")
         self._traj.worker.resultReady.connect(self._on_result)
         self._traj.worker.failed.connect(self._on_failed)
         self._img = workers.start_latest_wins(_image_job, "surface-image")
@@ -429,6 +438,9 @@ class SurfacePanel(Panel):
         # no legend: it would cover the curves; the colours are the map's legend and the table's swatches
         style_plot(self.loss_plot, title="Loss along the path", left="f − f*", bottom="step t", legend=False)
         self.loss_plot.setLogMode(y=True)
+        # The y range follows the data only once a race settles (see _fit_loss_range): re-ranging the axes
+        # on every frame of a drag costs more than drawing the curves.
+        self.loss_plot.vb.disableAutoRange()
         self.loss_plot.setMenuEnabled(False)
         self.cursor = pg.InfiniteLine(angle=90, movable=True, pen=pen(theme.foreground(), 1, alpha=150))
         self.cursor.setToolTip("The animation's current step: drag to scrub")
@@ -494,6 +506,17 @@ class SurfacePanel(Panel):
         self.readout_hint.setMinimumWidth(60)
         self.readout.setToolTip("Sizes of the overlay arrows at the current step; Δθ/lr ≈ ±1 per axis is Adam's "
                                 "sign-like step")
+
+    def _cache_static_items(self) -> None:
+        """Paint the items that do not change during a drag (axes and their grids, the surface image, its
+        contours, the colour bar) once into pixmaps and blit them afterwards. Without this every repaint of
+        a moving path replays thousands of contour segments and every tick label (~10 ms a frame)."""
+        cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for plot in (self.plot, self.loss_plot, self.eff_plot):
+            for name in ("left", "bottom", "top", "right"):
+                plot.getAxis(name).setCacheMode(cache)
+        for item in (self.contours, self.image, self.colorbar):
+            item.setCacheMode(cache)
 
     def _arrow_pen(self, role: str, style) -> Any:
         color = theme.foreground() if role == "fg" else theme.COLORS[role]
@@ -822,8 +845,8 @@ class SurfacePanel(Panel):
         self._traj_pending = self._traj.worker.submit(self.scene(record))
 
     @Slot(int, object)
-    def _on_result(self, rid: int, res: SceneResult) -> None:
-        if self._shut:
+    def _on_result(self, rid: int, res: SceneResult | None) -> None:
+        if self._shut or res is None:
             return
         if rid == self._traj_pending:
             self._traj_pending = 0
@@ -841,12 +864,15 @@ class SurfacePanel(Panel):
         self._t = min(self._t, T)
         self._sync_tracks(res)
         self._draw_swarm(res)
-        self._fill_table(res)
+        if res.record or not self._detail_timer.isActive():  # not on every frame of a drag
+            self._fill_table(res)
         self._draw_frame()
         self.draw_ms = [*self.draw_ms[-999:], (time.perf_counter() - t0) * 1e3]
 
     @Slot(int, str)
     def _on_failed(self, rid: int, message: str) -> None:
+        if self._shut:
+            return
         if rid == self._traj_pending:
             self._traj_pending = 0
         self.error_label.setText(message)
@@ -866,6 +892,7 @@ class SurfacePanel(Panel):
         log = fstar is not None
         if log != self._loss_log:  # re-laying out the axes is expensive: only when it changes
             self._loss_log = log
+            self._loss_range = None
             self.loss_plot.setLogMode(y=log)
             self.loss_plot.setLabel("left", "f − f*" if log else "f")
         for r in res.runs:
@@ -876,6 +903,29 @@ class SurfacePanel(Panel):
         if self._loss_steps != self.steps_spin.value():
             self._loss_steps = self.steps_spin.value()
             self.loss_plot.setXRange(0, max(self._loss_steps, 1), padding=0.02)
+        if res.record or self._loss_range is None:  # a settled race (or the first one): fit y to it
+            self._fit_loss_range(res)
+
+    def _fit_loss_range(self, res: SceneResult) -> None:
+        """Fit the loss plot's y range to the race's curves (in log10 units on a log axis)."""
+        lo, hi = math.inf, -math.inf
+        for tr in self._tracks.values():
+            y = tr.loss.yData
+            if y is None or not len(y):
+                continue
+            y = y[np.isfinite(y)]
+            if self._loss_log:
+                y = np.log10(y[y > 0])
+            if y.size:
+                lo, hi = min(lo, float(y.min())), max(hi, float(y.max()))
+        if not lo <= hi:
+            return
+        if hi - lo < 1e-9:
+            lo, hi = lo - 0.5, hi + 0.5
+        rng = (lo, hi)
+        if rng != self._loss_range:
+            self._loss_range = rng
+            self.loss_plot.setYRange(lo, hi, padding=0.05)
 
     # ------------------------------------------------------------------------------------------------------
     # drawing one animation frame
@@ -1401,6 +1451,8 @@ class SurfacePanel(Panel):
         for timer in (self._anim, self._detail_timer, self._zoom_timer):
             timer.stop()
         self._playing = False
+        self._traj.worker.request_stop()
+        self._race.close()  # the child exits; a worker thread waiting for it gets EOF and returns at once
         self._traj.stop()
         self._img.stop()
 

@@ -12,6 +12,12 @@ A scene is a plain JSON-able dict (see ``DEFAULT_SCENE``); ``run_scene(scene)`` 
 from __future__ import annotations
 
 import math
+import os
+import pickle
+import select
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,3 +250,148 @@ def as_float(value: Any, name: str, lo: float = -math.inf, hi: float = math.inf)
     if not (math.isfinite(x) and lo <= x <= hi):
         raise ValueError(f"{name} must be a finite number in [{lo:g}, {hi:g}], got {value!r}")
     return x
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the race in a child process
+#
+# Why: a race is ~5 000 tiny NumPy calls in pure Python. Run on a worker thread it holds the GIL for tens of
+# milliseconds at a time, and the GUI thread, which needs the GIL for every Python slot and paint, waits in
+# line behind it (event-loop gaps of ~200 ms during a drag). In a child process the race runs on the other
+# core; the worker thread only writes the scene to a pipe and blocks reading the answer, with the GIL
+# released, so the GUI thread keeps the interpreter to itself.
+#
+# How: ``subprocess`` with pipes, one pickled object per message (pickle frames itself). Not
+# ``multiprocessing``: its "spawn" start re-imports the parent's __main__ (all of Qt for ``python -m
+# adamlab``), and "fork" after Qt has started threads is unsafe. Popen execs a fresh interpreter that imports
+# only this Qt-free module (~0.15 s). The child exits when its stdin closes, so it cannot outlive the app.
+
+_CHILD_CODE = "import sys; sys.path.insert(0, sys.argv[1]); from adamlab.ui.panels.surface_run import serve; serve()"
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+_PROCESSES: list[subprocess.Popen] = []  # children started and not yet reaped (tests check none is left)
+
+
+def serve(stdin=None, stdout=None) -> None:
+    """The child's loop: read a scene, answer ("ok", SceneResult) or ("error", exception); stop at EOF."""
+    if stdin is None:
+        stdin = sys.stdin.buffer
+        stdout = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)  # anything printed by accident goes to stderr, never into the result stream
+    pickle.dump(("ready", os.getpid()), stdout, protocol=pickle.HIGHEST_PROTOCOL)
+    stdout.flush()
+    while True:
+        try:
+            scene = pickle.load(stdin)
+        except (EOFError, OSError):
+            return
+        try:
+            reply = ("ok", run_scene(scene))
+        except Exception as exc:  # the parent re-raises it, as if the race had run in its own thread
+            reply = ("error", exc)
+        try:
+            pickle.dump(reply, stdout, protocol=pickle.HIGHEST_PROTOCOL)
+            stdout.flush()
+        except OSError:
+            return
+
+
+class RaceProcess:
+    """``compute(scene)`` = ``run_scene(scene)``, run in a persistent child process when one is available.
+
+    Call ``compute`` from one worker thread only. The child starts on the first call; until it has
+    imported and said "ready" (checked without blocking), scenes are computed in the calling thread, so the
+    first frames never wait for it. If the child cannot start or dies, this and every later scene are
+    computed in the calling thread (``fallback`` says why). ``close()`` (any thread, idempotent) ends it.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._ready = False
+        self._closed = False
+        self.fallback: str | None = None if enabled else "disabled"
+        self.remote_count = 0  # scenes the child computed (tests, benchmarks)
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return None if proc is None else proc.pid
+
+    def compute(self, scene: dict) -> SceneResult | None:
+        """The scene's result (None once closed: nobody will look at it)."""
+        if self._closed:
+            return None
+        if self.fallback is None:
+            try:
+                reply = self._remote(scene) if self._remote_ready() else None
+            except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+                if self._closed:
+                    return None
+                self.fallback = f"race process failed ({type(exc).__name__}: {exc}); computing in-thread"
+                self.close(final=False)
+                reply = None
+            if reply is not None:
+                status, payload = reply
+                if status == "error":
+                    raise payload if isinstance(payload, Exception) else RuntimeError(str(payload))
+                self.remote_count += 1
+                return payload
+        return run_scene(scene)
+
+    def _remote_ready(self) -> bool:
+        """Start the child if needed; True once it has said "ready" (never blocks on its imports)."""
+        with self._lock:
+            if self._closed:
+                return False
+            if self._proc is None:
+                self._proc = subprocess.Popen([sys.executable, "-c", _CHILD_CODE, _PROJECT_ROOT],
+                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+                _PROCESSES.append(self._proc)
+            if self._ready:
+                return True
+            proc = self._proc
+            if os.name == "posix":  # nothing to read yet: the child is still importing
+                readable, _, _ = select.select([proc.stdout], [], [], 0)
+                if not readable:
+                    if proc.poll() is not None:
+                        raise OSError(f"race process exited with code {proc.returncode}")
+                    return False
+        status, _ = pickle.load(proc.stdout)
+        if status != "ready":
+            raise OSError(f"race process said {status!r} instead of 'ready'")
+        self._ready = True
+        return True
+
+    def _remote(self, scene: dict) -> tuple[str, object]:
+        proc = self._proc
+        if proc is None:
+            raise OSError("race process closed")
+        pickle.dump(scene, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        proc.stdin.flush()
+        return pickle.load(proc.stdout)  # blocks in read() with the GIL released
+
+    def close(self, final: bool = True, timeout: float = 2.0) -> None:
+        """End the child: close its stdin (it exits at EOF), wait briefly, kill it if it does not go."""
+        with self._lock:
+            if final:
+                self._closed = True
+            proc, self._proc, self._ready = self._proc, None, False
+        if proc is None:
+            return
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+        proc.stdout.close()  # the worker thread blocked reading it gets EOF now
+        if proc in _PROCESSES:
+            _PROCESSES.remove(proc)
+
+
+def live_processes() -> list[subprocess.Popen]:
+    """Race children still running (the tests check that a closed panel leaves none)."""
+    return [p for p in _PROCESSES if p.poll() is None]
