@@ -128,13 +128,20 @@ def test_screenshot_command_writes_a_png_of_the_window(tmp_path, panel):
     out = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ADAMLAB_SETTINGS=str(tmp_path / "s.ini"))
     r = subprocess.run([sys.executable, "-m", "adamlab", "--screenshot", str(out), "--panel", panel,
-                        "--size", "1000x700"], capture_output=True, text=True, timeout=120, env=env)
+                        "--size", "1280x800"], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stderr
     img = QImage(str(out))
-    assert (img.width(), img.height()) == (1000, 700)
+    assert (img.width(), img.height()) == (1280, 800)  # nothing forces the window wider than asked
     # Not a blank image: a real window has many distinct colours.
-    colours = {img.pixel(x, y) for x in range(0, 1000, 25) for y in range(0, 700, 25)}
+    colours = {img.pixel(x, y) for x in range(0, 1280, 25) for y in range(0, 800, 25)}
     assert len(colours) > 10
+
+
+def test_every_panel_fits_a_1280x800_window(window):
+    for key in PANEL_KEYS:
+        window.show_panel(key)
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1280 and hint.height() <= 800, (key, hint)
 
 
 def test_every_panel_loads(window):
