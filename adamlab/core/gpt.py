@@ -144,6 +144,104 @@ def microgpt_init(cfg: GPTConfig, rng: random.Random, std: float = 0.08) -> dict
     return views(flat, cfg)
 
 
+# ----------------------------------------------------------------------------------------------------------
+# BLAS threads
+#
+# OpenBLAS splits a matmul over its threads once it has more than ~65k multiply-adds. Our matmuls are small
+# (a few tens of MFLOP at most): two threads gain little even on an idle machine, and when the cores are
+# shared (a GUI, other processes) the helper thread spins and waits for a time slice — we measured a medium
+# step 5× slower and a validation pass 6× slower with 2 threads than with 1 on a loaded 2-core machine. So the
+# model runs its matmuls on one BLAS thread unless a single matmul is big enough to be worth splitting.
+
+PARALLEL_MATMUL_FLOPS = 2**28  # a matmul of fewer multiply-adds than this runs on one thread (~256 MFLOP·2)
+
+
+def _find_openblas():
+    """(get, set) thread-count functions of the OpenBLAS that NumPy loaded, or None (another BLAS)."""
+    import ctypes
+    import glob
+    import os
+
+    paths = []
+    try:  # Linux: the libraries this process has mapped
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        pass
+    if not paths:  # elsewhere: the copy shipped inside the NumPy wheel
+        root = os.path.dirname(os.path.dirname(np.__file__))
+        paths = glob.glob(os.path.join(root, "numpy*libs", "*openblas*")) + glob.glob(
+            os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*"))
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for get, set_ in (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                          ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+                          ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+                          ("openblas_get_num_threads", "openblas_set_num_threads")):
+            if hasattr(lib, get) and hasattr(lib, set_):
+                return getattr(lib, get), getattr(lib, set_)
+    return None
+
+
+_OPENBLAS: list = []  # [(get, set) or None], filled on first use
+
+
+class blas_threads:
+    """Context manager: run the matmuls inside on at most ``n`` OpenBLAS threads (a no-op with another BLAS).
+
+        with gpt.blas_threads(1):
+            loss, grads = gpt.loss_and_grads(...)
+
+    The count is process-wide in OpenBLAS, so the previous one is restored on exit.
+    """
+
+    def __init__(self, n: int):
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        self.n, self.saved = int(n), None
+
+    def __enter__(self):
+        if not _OPENBLAS:
+            _OPENBLAS.append(_find_openblas())
+        fns = _OPENBLAS[0]
+        if fns is not None:
+            saved = fns[0]()
+            if saved > self.n:
+                fns[1](self.n)
+                self.saved = saved
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            _OPENBLAS[0][1](self.saved)
+            self.saved = None
+
+
+class _NoThreadChange:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+_SAME_THREADS = _NoThreadChange()
+
+
+def _matmul_threads(cfg: GPTConfig, N: int):
+    """One BLAS thread for a model whose biggest matmul (N × C × 4C) is small, see above; else no change.
+
+    Tiny matmuls (below OpenBLAS's own threading threshold) need no change, and skip the two C calls.
+    """
+    work = N * cfg.n_embd * 4 * cfg.n_embd
+    if work <= 65536 or work >= PARALLEL_MATMUL_FLOPS:
+        return _SAME_THREADS
+    return blas_threads(1)
+
+
 def _check_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -296,7 +394,16 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
         w = (mask / total).reshape(N, 1)
     if grads is None:
         grads = zeros_like_params(cfg, dtype)
+    with _matmul_threads(cfg, N):
+        return _loss_and_grads(params, cfg, inputs, targets, w, grads, mask is None)
 
+
+def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
+    """The body of ``loss_and_grads`` once the arguments are checked; w is 1/N or the (N, 1) weights."""
+    B, T = inputs.shape
+    C, H, hd, V = cfg.n_embd, cfg.n_head, cfg.head_dim, cfg.vocab_size
+    dtype = params["wte"].dtype
+    N = B * T
     cache = []
     logits = forward(params, cfg, inputs, cache).reshape(N, V)
     # cross-entropy through log-softmax (stable): NLL_n = log Σ exp(z_n) − z_n[target], z = logits − max
@@ -306,7 +413,7 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
     sum_e = probs.sum(axis=1, keepdims=True)
     nll = np.log(sum_e)
     nll -= logits.take(picks)[:, None]  # (N, 1)
-    loss = float(nll.sum() * w) if mask is None else float((w * nll).sum())
+    loss = float(nll.sum() * w) if unmasked else float((w * nll).sum())
 
     # ---- backward, all activations (N, ·). dlogits = w · (softmax − onehot(target))
     probs /= sum_e
@@ -364,7 +471,8 @@ def loss(params, cfg: GPTConfig, inputs, targets, mask=None) -> float:
     inputs = _check_tokens(cfg, inputs)
     targets = _check_tokens(cfg, targets, "targets")
     B, T = inputs.shape
-    z = forward(params, cfg, inputs).reshape(B * T, -1)
+    with _matmul_threads(cfg, B * T):
+        z = forward(params, cfg, inputs).reshape(B * T, -1)
     z -= z.max(axis=1, keepdims=True)
     nll = np.log(np.exp(z).sum(axis=1)) - z[np.arange(B * T), targets.reshape(-1)]
     w = np.ones(B * T) if mask is None else np.asarray(mask, dtype=np.float64).reshape(-1)

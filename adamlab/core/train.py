@@ -384,6 +384,34 @@ class StepRecord:
     message: str = ""
 
 
+# Validation batches hold about this many bytes in their widest activation (tokens × 4·n_embd): big enough
+# that the per-call overhead is spread over many documents, small enough to stay in the CPU cache. Measured on
+# microgpt's 512 validation names (float64): 8 ms a pass with ~512-token batches, 27 ms with one 8192-token
+# batch, 26 ms with the former 64-document batches in file order.
+EVAL_BATCH_BYTES = 2**18
+
+
+def _eval_batches(seqs, batch_size, block_size, pad, tokens=512):
+    """(inputs, targets, mask, tokens) batches covering ``seqs`` once, shortest documents first.
+
+    ``batch_size`` documents per batch, or (None) as many as fit in ``tokens`` positions at the length of
+    the longest one in the batch.
+    """
+    seqs = sorted(seqs, key=len)  # neighbours of similar length: little padding
+    batches, i = [], 0
+    while i < len(seqs):
+        if batch_size is None:
+            j = i + 1
+            while j < len(seqs) and (j + 1 - i) * min(block_size, len(seqs[j]) - 1) <= tokens:
+                j += 1
+        else:
+            j = i + batch_size
+        x, y, mask = data.make_batch(seqs[i:j], block_size, pad)
+        batches.append((x, y, mask, float(mask.sum())))
+        i = j
+    return batches
+
+
 class Trainer:
     """A steppable training run of the tiny GPT (see the module docstring)."""
 
@@ -433,6 +461,7 @@ class Trainer:
         self.last: StepRecord | None = None
         self._pending: dict = {}
         self._lock = threading.Lock()
+        self._val_batches: dict = {}  # (docs, batch_size) → padded validation batches, see evaluate
 
     # -- knobs ------------------------------------------------------------------------------------------
     @staticmethod
@@ -580,15 +609,30 @@ class Trainer:
         return rec
 
     # -- on demand ------------------------------------------------------------------------------------------
-    def evaluate(self, max_docs: int | None = None, batch_size: int = 64) -> float:
-        """Mean per-token loss over (the first ``max_docs`` of) the held-out documents; nan if there are none."""
-        seqs = self.val_seqs[: max_docs or self.config.val_docs]
-        if not seqs:
+    def evaluate(self, max_docs: int | None = None, batch_size: int | None = None) -> float:
+        """Mean per-token loss over (the first ``max_docs`` of) the held-out documents; nan if there are none.
+
+        The documents are sorted by length and cut into padded batches of ``batch_size`` documents, or by
+        default of about EVAL_BATCH_BYTES of activations each: a few dozen NumPy calls per batch spread over
+        many documents, little padding since neighbours have similar lengths, and cache-sized temporaries.
+        The batches are built once per (max_docs, batch_size) and reused by every later validation.
+        """
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        n_docs = min(len(self.val_seqs), max_docs or self.config.val_docs)
+        if n_docs == 0:
             return math.nan
+        key = (n_docs, batch_size)
+        batches = self._val_batches.get(key)
+        if batches is None:
+            width = 4 * self.config.n_embd * self._pflat.itemsize  # bytes per token of the widest activation
+            batches = self._val_batches[key] = _eval_batches(self.val_seqs[:n_docs], batch_size,
+                                                             self.config.block_size, self.tokenizer.bos,
+                                                             max(self.config.block_size, EVAL_BATCH_BYTES // width))
         total, count = 0.0, 0.0
         with np.errstate(all="ignore"):
-            for x, y, mask in data.iter_batches(seqs, batch_size, self.config.block_size, self.tokenizer.bos):
-                n = mask.sum()
+            for x, y, mask, n in batches:
                 total += gpt.loss(self.params, self.model_config, x, y, mask) * n
                 count += n
         return total / count

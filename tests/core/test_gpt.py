@@ -388,3 +388,48 @@ def test_reproduces_microgpt_losses_with_a_straightforward_adam(names_path):
         assert losses[step] == pytest.approx(expected, abs=1e-8), step
     for step, printed in MICROGPT_PRINTED.items():
         assert f"{losses[step]:.4f}" == f"{printed:.4f}", step
+
+
+# ---------------------------------------------------------------------------------------------------------
+# BLAS threads
+
+
+def test_blas_threads_limits_and_restores_the_openblas_thread_count():
+    fns = gpt._find_openblas()
+    if fns is None:
+        pytest.skip("NumPy is not linked to OpenBLAS here")
+    get, set_ = fns
+    before = get()
+    try:
+        set_(2)
+        with gpt.blas_threads(1):
+            assert get() == 1
+            with gpt.blas_threads(4):  # never raises the count
+                assert get() == 1
+        assert get() == 2
+        with pytest.raises(RuntimeError):
+            with gpt.blas_threads(1):
+                raise RuntimeError("boom")
+        assert get() == 2  # restored on the way out of an exception too
+    finally:
+        set_(before)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2"])
+def test_blas_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="n must be"):
+        gpt.blas_threads(bad)
+
+
+def test_one_blas_thread_gives_the_same_loss_and_grads():
+    """The thread count only changes how a matmul is split, never what is summed: results are identical."""
+    cfg = GPTConfig(vocab_size=27, n_embd=32, n_head=4, n_layer=2, block_size=16)
+    P = gpt.init_params(cfg, seed=1)
+    rng = np.random.default_rng(2)
+    x, y = rng.integers(0, 27, (64, 16)), rng.integers(0, 27, (64, 16))
+    loss_a, G_a = gpt.loss_and_grads(P, cfg, x, y)
+    with gpt.blas_threads(1):
+        loss_b, G_b = gpt.loss_and_grads(P, cfg, x, y)
+    assert loss_a == loss_b
+    for n in G_a:
+        np.testing.assert_array_equal(G_a[n], G_b[n], err_msg=n)

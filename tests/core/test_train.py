@@ -168,6 +168,39 @@ def test_validation_loss_is_the_token_weighted_mean_over_held_out_documents(smal
     assert trainer.history.val_loss[-1] == pytest.approx(total / count, rel=1e-10)
 
 
+def test_evaluate_in_length_sorted_batches_equals_the_document_by_document_mean(small_corpus):
+    trainer = Trainer(TrainConfig(val_docs=300, seed=5), small_corpus)
+    quiet_run(trainer, 30)
+    seqs = trainer.val_seqs[:300]
+    total = count = 0.0
+    for s in seqs:  # one document at a time, no padding: the definition
+        n = min(16, len(s) - 1)
+        total += gpt.loss(trainer.params, trainer.model_config, s[None, :n], s[None, 1 : n + 1]) * n
+        count += n
+    for batch_size in (None, 1, 7, 64, 1000):
+        assert trainer.evaluate(batch_size=batch_size) == pytest.approx(total / count, rel=1e-12), batch_size
+    # the default batches: sorted by length (little padding), every document exactly once, cache-sized
+    batches = trainer._val_batches[(300, None)]
+    lengths = [int(m.sum(axis=1).max()) for _, _, m, _ in batches]
+    assert lengths == sorted(lengths) and sum(m.shape[0] for _, _, m, _ in batches) == 300
+    assert sum(n for *_, n in batches) == count
+    assert all(m.size <= 512 for _, _, m, _ in batches)  # 2**18 bytes / (4·16 floats of 8 bytes) positions
+    assert trainer.evaluate(max_docs=1) == pytest.approx(
+        gpt.loss(trainer.params, trainer.model_config, seqs[0][None, :-1][:, :16], seqs[0][None, 1:][:, :16]),
+        rel=1e-12)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            trainer.evaluate(batch_size=bad)
+
+
+def test_evaluate_sees_the_current_weights_not_a_cached_result(small_corpus):
+    trainer = Trainer(TrainConfig(val_docs=50), small_corpus)
+    before = trainer.evaluate()
+    trainer._pflat *= 0  # all-zero weights: uniform predictions, loss log(vocab) on every position
+    assert trainer.evaluate() == pytest.approx(math.log(trainer.tokenizer.vocab_size), rel=1e-12)
+    assert before != pytest.approx(math.log(trainer.tokenizer.vocab_size), rel=1e-6)
+
+
 def test_float32_training_learns(small_corpus):
     trainer = Trainer(TrainConfig(dtype="float32", steps=300, batch_size=8, val_every=0, seed=3), small_corpus)
     assert trainer.params["wte"].dtype == np.float32 and trainer.grads["wte"].dtype == np.float32
