@@ -386,3 +386,58 @@ def test_run_many_rejects_shared_instances_and_bad_schedule_lists():
         run_many(ROSEN, [opt, opt], ROSEN.start, 5)
     with pytest.raises(ValueError, match="schedule"):
         run_many(ROSEN, SCENE, ROSEN.start, 5, schedule=[None, None])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the optimizers' Python-float path for tiny arrays (what a race steps: one (2,) point per optimizer)
+
+TINY_CONFIGS = [
+    ("sgd", {"lr": 0.01}), ("sgd", {"lr": 0.01, "weight_decay": 0.1}),
+    ("momentum", {"lr": 0.01, "dampening": 0.3}), ("nesterov", {"lr": 0.01, "weight_decay": 0.05}),
+    ("adagrad", {"lr": 0.5, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.1}),
+    ("rmsprop", {"lr": 0.01}), ("rmsprop", {"lr": 0.01, "centered": True, "momentum": 0.9, "weight_decay": 0.1}),
+    ("rmsprop", {"lr": 0.01, "alpha": 0.3, "centered": True}),
+    ("adam", {"lr": 0.1}), ("adam", {"lr": 0.1, "betas": (0.3, 0.2), "weight_decay": 0.1}),
+    ("amsgrad", {"lr": 0.1, "weight_decay": 0.01}), ("adamw", {"lr": 0.1, "weight_decay": 0.5}),
+    ("adamw", {"lr": 0.1, "betas": (0.6, 0.9), "amsgrad": True}),
+]
+
+
+@pytest.mark.parametrize("kind, hyper", TINY_CONFIGS)
+def test_tiny_arrays_step_bit_for_bit_like_large_ones(kind, hyper):
+    """A (2,) float64 point is stepped with Python floats, a (64,) array with NumPy ufuncs: the same
+    coordinates must come out with identical bits (params and every state array), through a changing lr,
+    gradients spanning 1e-300 … 1e300, signed zeros, and inf/NaN gradients (which poison, not raise)."""
+    rng = np.random.default_rng(7)
+    small, big = make_optimizer(kind, **hyper), make_optimizer(kind, **hyper)
+    p_small = rng.normal(size=2)
+    p_big = rng.normal(size=64)
+    p_big[:2] = p_small
+    for t in range(300):
+        g = rng.normal(size=64) * 10.0 ** rng.integers(-5, 5)
+        if t == 50:
+            g[:2] = (0.0, -0.0)
+        if t == 80:
+            g[:2] = (1e-300, -1e300)
+        if t == 250:
+            g[:2] = (np.inf, np.nan)
+        if t % 37 == 0:
+            small.lr = big.lr = small.lr * 0.9
+        with np.errstate(all="ignore"):
+            small.step(p_small, g[:2].copy())
+            big.step(p_big, g)
+        np.testing.assert_array_equal(p_small, p_big[:2], strict=True)
+    assert small.state_of(None)["step"] == big.state_of(None)["step"] == 300
+    for key, arr in small.state_of(None).items():
+        if key != "step":
+            np.testing.assert_array_equal(arr, big.state_of(None)[key][:2], strict=True)
+    assert np.isnan(p_small).any()  # the NaN gradient did reach the parameters
+
+
+def test_tiny_path_keeps_the_race_exact():
+    """The race (five optimizers on (2,) points) equals the same optimizers run on (1, 2) starts, which
+    take the NumPy path: the fast path changes speed, not numbers."""
+    start = np.array(ROSEN.start)
+    for (kind, hyper), res in zip(SCENE, run_many(ROSEN, SCENE, start, 300)):
+        ref = run(ROSEN, (kind, hyper), start[None, :], 300)[:, 0]  # (301, 2) via a (1, 2) array
+        np.testing.assert_array_equal(res.path, ref)
