@@ -1,15 +1,18 @@
 """Responsiveness of the loss-surface arena during a scripted drag of the start handle.
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/bench_surface.py [--seconds 5] [--runs 3]
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_surface.py [--seconds 5] [--runs 3] [--thread]
 
-What it measures, on the default scene (5 optimizers × 500 steps on Rosenbrock):
-* drag frame rate: new races drawn per second while the handle moves at 120 Hz (latest-wins: the worker
-  computes only the newest position, so this is bounded by one race's compute time);
-* GUI-thread busy time: a 1 ms probe timer records the gaps between its ticks; a gap of g ms means the GUI
-  thread was busy ~g ms (the event-loop latency); reported as p50 / p99 / max;
-* the GUI-thread cost of drawing one result (``_on_result``), and the worker's compute time of one race;
-* the surface image + contours (computed off the GUI thread, once per surface / zoom change).
-The machine may be shared: figures are the median of --runs runs.
+What it measures, on the default scene (5 optimizers × 500 steps on Rosenbrock), while the handle moves
+along an ellipse at up to 120 Hz, as a mouse drag would move it:
+* drawn frames/s: new races drawn per second (latest-wins: only the newest position is computed, so this is
+  bounded by one race's compute time plus the round trip);
+* event-loop latency: a 1 ms precise QTimer records how late each tick is (the gap between ticks minus
+  1 ms); a gap of g ms means the GUI thread was busy ~g ms in one go. Reported as p50 / p99 / max;
+* GUI-thread busy time per drawn frame: the sum of all lateness during the drag divided by the frames drawn
+  (everything the GUI thread did: handle moves, result handling, painting), and ``_on_result``'s own time;
+* the race compute time (``run_scene`` of the same scene, in this process) and the surface image's.
+``--thread`` computes the races in the worker thread instead of the child process (the old way), to compare.
+The machine may be shared: figures are the median of --runs runs; the load average is printed alongside.
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
-def run_once(seconds: float) -> dict:
+def run_once(seconds: float, use_process: bool) -> dict:
     from adamlab.core.surfaces import SURFACES
-    from adamlab.ui.panels.surface import SurfacePanel
+    from adamlab.ui.panels import surface as surface_panel
+    from adamlab.ui.panels.surface_image import surface_image
     from adamlab.ui.panels.surface_run import run_scene
 
-    panel = SurfacePanel()
-    panel.resize(1100, 740)
+    surface_panel.USE_PROCESS = use_process
+    panel = surface_panel.SurfacePanel()
+    panel.resize(1096, 740)  # its room in a 1280×800 window
     panel.show()
     loop = QEventLoop()
 
@@ -45,15 +50,17 @@ def run_once(seconds: float) -> dict:
             loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
 
     wait_idle()
-    # worker compute time of one race, measured directly (same function the worker runs)
+    if use_process:  # let the child finish importing, as it has long before a person starts dragging
+        t0 = time.perf_counter()
+        while not panel._race._remote_ready() and time.perf_counter() - t0 < 10:
+            time.sleep(0.01)
     scene = panel.scene(record=False)
     compute = []
-    for _ in range(5):
+    for _ in range(7):
         t0 = time.perf_counter()
         run_scene(scene)
         compute.append((time.perf_counter() - t0) * 1e3)
 
-    # the probe: a 1 ms precise timer; gaps between ticks = how long the GUI thread was busy
     gaps, last = [], [time.perf_counter()]
     probe = QTimer()
     probe.setTimerType(Qt.TimerType.PreciseTimer)
@@ -65,13 +72,10 @@ def run_once(seconds: float) -> dict:
         last[0] = now
 
     probe.timeout.connect(tick)
-
-    # the scripted drag: the handle moves along an ellipse at 120 Hz, as a mouse drag would move it
-    s = SURFACES["rosenbrock"]
     moves = [0]
-    frames0 = panel.frames_drawn
+    frames0, computed0 = panel.frames_drawn, panel._traj.worker.computed
+    remote0 = panel._race.remote_count
     panel.draw_ms.clear()
-    computed0 = panel._traj.worker.computed
     t_start = time.perf_counter()
     mover = QTimer()
     mover.setTimerType(Qt.TimerType.PreciseTimer)
@@ -95,26 +99,28 @@ def run_once(seconds: float) -> dict:
     probe.stop()
     frames = panel.frames_drawn - frames0
     computed = panel._traj.worker.computed - computed0
+    remote = panel._race.remote_count - remote0
+    draw_ms = list(panel.draw_ms)
     wait_idle()
-    # the surface image (worker side), for the record
-    from adamlab.ui.panels.surface_image import surface_image
-
     t0 = time.perf_counter()
-    surface_image(s)
+    surface_image(SURFACES["rosenbrock"])
     image_ms = (time.perf_counter() - t0) * 1e3
     panel.close()
-    g = np.array(gaps[5:])
-    draw_ms = panel.draw_ms
+    late = np.maximum(np.array(gaps[5:]) - 1.0, 0.0)  # ms the GUI thread was busy before each tick
     return {
         "moves/s": moves[0] / elapsed,
-        "frames/s": frames / elapsed,
-        "computed/s": computed / elapsed,
-        "compute ms": statistics.median(compute),
-        "draw ms p50": float(np.median(draw_ms)) if draw_ms else math.nan,
-        "draw ms max": float(np.max(draw_ms)) if draw_ms else math.nan,
-        "gap ms p50": float(np.percentile(g, 50)),
-        "gap ms p99": float(np.percentile(g, 99)),
-        "gap ms max": float(g.max()),
+        "drawn frames/s": frames / elapsed,
+        "races computed/s": computed / elapsed,
+        "  of them in child": remote / elapsed,
+        "loop latency p50 ms": float(np.percentile(late, 50)),
+        "loop latency p99 ms": float(np.percentile(late, 99)),
+        "loop latency max ms": float(late.max()),
+        "GUI busy ms/frame": float(late.sum()) / max(frames, 1),
+        "GUI busy % of time": 100 * float(late.sum()) / (elapsed * 1e3),
+        "_on_result ms p50": float(np.median(draw_ms)) if draw_ms else math.nan,
+        "_on_result ms max": float(np.max(draw_ms)) if draw_ms else math.nan,
+        "race compute ms": statistics.median(compute),
+        "race compute ms min": min(compute),
         "image ms": image_ms,
     }
 
@@ -123,14 +129,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--thread", action="store_true", help="compute races in the worker thread (no child process)")
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])  # noqa: F841
-    results = [run_once(args.seconds) for _ in range(args.runs)]
-    print(f"loss-surface arena, default scene (5 optimizers × 500 steps), {args.seconds:g} s scripted drag, "
-          f"median of {args.runs} runs (shared 2-core machine: noisy)")
+    load0 = os.getloadavg()
+    results = [run_once(args.seconds, not args.thread) for _ in range(args.runs)]
+    load1 = os.getloadavg()
+    where = "worker thread" if args.thread else "child process"
+    print(f"loss-surface arena, default scene (5 optimizers × 500 steps), races in the {where}, "
+          f"{args.seconds:g} s scripted drag, median of {args.runs} runs")
+    print(f"load average before {load0[0]:.2f} / after {load1[0]:.2f} (1 min) on {os.cpu_count()} cores "
+          f"(shared machine: noisy)")
     for key in results[0]:
         vals = [r[key] for r in results]
-        print(f"  {key:12s} {statistics.median(vals):8.1f}   (runs: {', '.join(f'{v:.1f}' for v in vals)})")
+        print(f"  {key:22s} {statistics.median(vals):8.1f}   (runs: {', '.join(f'{v:.1f}' for v in vals)})")
     from adamlab.ui import workers
 
     workers.stop_all()

@@ -149,21 +149,21 @@ def fmt(x: float | None) -> str:
 
 
 class _Track:
-    """The plot items of one optimizer: path, current-point marker, loss curve (all created once)."""
+    """The plot items of one optimizer: path and loss curve (created once; the current-point markers of all
+    tracks share one scatter item, ``SurfacePanel.markers``: one scatter paints as slowly as five points)."""
 
     def __init__(self, panel: SurfacePanel, uid: int, name: str, color: str):
         self.uid, self.name, self.color = uid, name, color
-        self.path = pg.PlotDataItem([], [], pen=pen(color, 2), name=name)
+        # a bare curve item: PlotDataItem's extra layer (downsampling, clipping) costs more than it saves
+        # on 500 points, and its setData runs on every frame of a drag
+        self.path = pg.PlotCurveItem([], [], pen=pen(color, 2), name=name)
         self.path.setZValue(20)
-        self.marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen(theme.foreground(), width=1), brush=pg.mkBrush(color))
-        self.marker.setZValue(30)
-        self.loss = fast_curve(panel.loss_plot, color, name=name, width=1)  # 1 px: thicker lines paint several times slower
+        self.brush = pg.mkBrush(color)
+        self.loss = fast_curve(panel.loss_plot, color, name=name, width=1)  # 1 px: thicker paints slower
         panel.plot.addItem(self.path)
-        panel.plot.addItem(self.marker)
 
     def remove(self, panel: SurfacePanel) -> None:
         panel.plot.removeItem(self.path)  # also removes its legend entry
-        panel.plot.removeItem(self.marker)
         panel.loss_plot.removeItem(self.loss)
 
 
@@ -411,7 +411,11 @@ class SurfacePanel(Panel):
         for item in (self.minima, self.local_minima):
             item.setZValue(15)
             self.plot.addItem(item, ignoreBounds=True)
+        self.markers = pg.ScatterPlotItem(pen=pg.mkPen(theme.foreground(), width=1))
+        self.markers.setZValue(30)
+        self.plot.addItem(self.markers, ignoreBounds=True)
         self.swarm_item = pg.ScatterPlotItem(symbol="s", pxMode=False, pen=None)
+        self.swarm_item.setVisible(False)  # an empty scatter still costs ~0.5 ms a paint
         self.swarm_item.setZValue(-5)
         self.plot.addItem(self.swarm_item, ignoreBounds=True)
         self.arrow_items = {}
@@ -463,6 +467,7 @@ class SurfacePanel(Panel):
         self.eff_x = self.eff_plot.plot([], [], pen=None, symbol="s", symbolSize=11, name="x axis")
         self.eff_y = self.eff_plot.plot([], [], pen=None, symbol="t1", symbolSize=12, name="y axis")
         self._eff_decades: tuple[int, int] | None = None
+        self._eff_shown = False
         self.eff_widget.setToolTip("Adam / RMSprop / Adagrad: lr/(√v̂+ε) for each coordinate (■ x, ▲ y) at the "
                                    "current step; SGD and momentum: the plain lr on both axes")
 
@@ -939,6 +944,7 @@ class SurfacePanel(Panel):
         self.step_label.setText(f"step {t} / {T}")
         with QSignalBlocker(self.cursor):
             self.cursor.setValue(t)
+        mx, my, symbols, sizes, brushes = [], [], [], [], []
         for r in res.runs:
             track = self._tracks.get(r.uid)
             if track is None:
@@ -947,10 +953,13 @@ class SurfacePanel(Panel):
             track.path.setData(r.path[:n, 0], r.path[:n, 1])
             last = r.path[n - 1]
             gone = r.left_view_at is not None and t >= r.left_view_at
-            if np.all(np.isfinite(last)):
-                track.marker.setData([last[0]], [last[1]], symbol="x" if gone else "o", size=14 if gone else 11)
-            else:
-                track.marker.setData([], [])
+            if math.isfinite(last[0]) and math.isfinite(last[1]):
+                mx.append(last[0])
+                my.append(last[1])
+                symbols.append("x" if gone else "o")
+                sizes.append(14 if gone else 11)
+                brushes.append(track.brush)
+        self.markers.setData(mx, my, symbol=symbols, size=sizes, brush=brushes)
         # overlays describe step t (θ_t → θ_{t+1}); at the very end, the last step taken
         self._draw_arrows(res, max(min(t, T - 1), 0))
         self._draw_eff_lr(res, max(min(t, T - 1), 0))
@@ -962,10 +971,13 @@ class SurfacePanel(Panel):
     def _draw_arrows(self, res: SceneResult, t: int) -> None:
         r = self._overlay_run(res)
         for item in self.arrow_items.values():
-            item.setData([], [])
+            if item.xData is not None and len(item.xData):  # already empty during a drag: skip the update
+                item.setData([], [])
         if r is None or r.grads is None or t >= len(r.grads):
-            self.readout.setText("" if r is None else f"{r.name}: arrows appear when the race is recomputed"
-                                 if r.grads is None else f"{r.name}: step {t} is the end of the path")
+            text = ("" if r is None else f"{r.name}: arrows appear when the race is recomputed"
+                    if r.grads is None else f"{r.name}: step {t} is the end of the path")
+            if self.readout.text() != text:
+                self.readout.setText(text)
             return
         origin = r.path[t]
         (x0, x1), _ = self.plot.vb.viewRange()
@@ -1005,8 +1017,10 @@ class SurfacePanel(Panel):
             ey.append(e[1])
             brushes.append(pg.mkBrush(self._tracks[r.uid].color) if r.uid in self._tracks else None)
         ys = np.array(xs, dtype=float)
-        self.eff_x.setData(np.array(ex), ys - 0.15, symbolBrush=brushes)
-        self.eff_y.setData(np.array(ey), ys + 0.15, symbolBrush=brushes)
+        if xs or self._eff_shown:  # a drag's frames have no records: nothing to redraw while it stays empty
+            self._eff_shown = bool(xs)
+            self.eff_x.setData(np.array(ex), ys - 0.15, symbolBrush=brushes)
+            self.eff_y.setData(np.array(ey), ys + 0.15, symbolBrush=brushes)
         if ticks != self._eff_ticks:  # axis relayout only when the list of optimizers changes
             self._eff_ticks = ticks
             self.eff_plot.getAxis("left").setTicks([ticks])
@@ -1021,6 +1035,7 @@ class SurfacePanel(Panel):
 
     def _draw_swarm(self, res: SceneResult) -> None:
         sw = res.swarm
+        self.swarm_item.setVisible(sw is not None)
         if sw is None:
             self.swarm_item.setData([], [])
             return
@@ -1234,6 +1249,8 @@ class SurfacePanel(Panel):
         self.minima.setData(mins[:, 0], mins[:, 1])
         locs = np.asarray(s.local_minima, dtype=float).reshape(-1, 2)
         self.local_minima.setData(locs[:, 0], locs[:, 1])
+        self.local_minima.setVisible(len(locs) > 0)
+        self.minima.setVisible(len(mins) > 0)
         (x0, x1), (y0, y1) = s.domain
         with QSignalBlocker(self.plot.vb):
             self.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
@@ -1441,8 +1458,7 @@ class SurfacePanel(Panel):
         self.handle.setPen(pg.mkPen(fg, width=2))
         for key, (_, role, style) in ARROWS.items():
             self.arrow_items[key].setPen(self._arrow_pen(role, style))
-        for tr in self._tracks.values():
-            tr.marker.setPen(pg.mkPen(fg, width=1))
+        self.markers.setPen(pg.mkPen(fg, width=1))
 
     def shutdown(self) -> None:
         if self._shut:
