@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -270,21 +271,24 @@ def _column(n: int, value: float, dtype) -> np.ndarray:
     return col
 
 
-def rmsnorm(x):
-    """y = x / √(mean(x²) + eps) over the last axis; returns y and the scale s (…, 1)."""
-    s = (x * x) @ _column(x.shape[-1], 1.0 / x.shape[-1], x.dtype)  # mean(x²) (…, 1)
+def rmsnorm(x, out=None):
+    """y = x / √(mean(x²) + eps) over the last axis; returns y and the scale s (…, 1). y goes into ``out``."""
+    sq = np.multiply(x, x, out=out)  # x² (out is free until the last line)
+    s = sq @ _column(x.shape[-1], 1.0 / x.shape[-1], x.dtype)  # mean(x²) (…, 1)
     s += RMS_EPS
     s **= -0.5
-    return x * s, s
+    return np.multiply(x, s, out=out), s
 
 
-def rmsnorm_backward(dy, y, s, out=None):
+def rmsnorm_backward(dy, y, s, out=None, tmp=None):
     """dx = s·(dy − y·mean(dy·y)): the chain rule through y = x·s(x) with ∂s/∂x = −s³x/n.
 
-    With ``out``, the result is added into it (a residual stream's gradient) instead of returned anew.
+    With ``out``, the result is added into it (a residual stream's gradient) instead of returned anew;
+    ``tmp``, an array like dy, saves an allocation.
     """
-    c = (dy * y) @ _column(y.shape[-1], -1.0 / y.shape[-1], y.dtype)  # −mean(dy·y) (…, 1)
-    dx = y * c
+    t = np.multiply(dy, y, out=tmp)
+    c = t @ _column(y.shape[-1], -1.0 / y.shape[-1], y.dtype)  # −mean(dy·y) (…, 1)
+    dx = np.multiply(y, c, out=t)
     dx += dy
     dx *= s
     if out is None:
@@ -349,46 +353,92 @@ def _qkv_stack(params, p):
 # forward
 
 
-def forward(params, cfg: GPTConfig, inputs, cache: list | None = None) -> np.ndarray:
+class _Workspace(threading.local):
+    """Arrays reused from one call to the next, per thread: ``ws(name, shape, dtype)`` is an uninitialised
+    array, the same memory every time for the same name (grown when a bigger shape asks for it).
+
+    A fresh array of a few hundred kB costs page faults on every step (the allocator hands such blocks back
+    to the system and maps them again): at the medium size that was a third of the step. The training step
+    and the validation loss use this for their activations, which never leave them; ``forward`` called
+    directly returns fresh arrays. One workspace per thread, so two trainers in two threads never share one.
+    """
+
+    def __init__(self):
+        self.arrays = {}
+
+    def __call__(self, name, shape, dtype):
+        n = math.prod(shape)
+        a = self.arrays.get((name, dtype))
+        if a is None or a.size < n:
+            a = self.arrays[(name, dtype)] = np.empty(n, dtype)
+        return a[:n].reshape(shape)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays.values())
+
+
+_WORKSPACE = _Workspace()
+WORKSPACE_MIN_ELEMENTS = 4096  # below this many activations (N·C), plain allocation is as cheap
+
+
+def _workspace(cfg: GPTConfig, N: int):
+    return _WORKSPACE if N * cfg.n_embd >= WORKSPACE_MIN_ELEMENTS else None
+
+
+def _buf(ws, name, shape, dtype):
+    """An array from the workspace, or None (let NumPy allocate) without one."""
+    return None if ws is None else ws(name, shape, dtype)
+
+
+def forward(params, cfg: GPTConfig, inputs, cache: list | None = None, ws=None) -> np.ndarray:
     """Logits (B, T, V) for token ids ``inputs`` (B, T). If ``cache`` is a list, activations are appended.
 
     Activations are kept as (N, C) with N = B·T rows, so every linear layer is one 2-D matmul (BLAS is
     several times faster on those than on stacks of small ones); attention works on (B, H, T, hd) views of
-    them and writes its output straight into the (N, C) layout, so no transpose is ever copied.
+    them and writes its output straight into the (N, C) layout, so no transpose is ever copied. ``ws``: a
+    workspace (internal) to take the activations from instead of allocating them.
     """
     B, T = inputs.shape
     N, C, H, hd = B * T, cfg.n_embd, cfg.n_head, cfg.head_dim
-    x = params["wte"].take(inputs, axis=0)  # (B, T, C)
-    x += params["wpe"][:T]
-    x, s = rmsnorm(x.reshape(N, C))  # microgpt normalises the embedding once, before the first block
+    dtype = params["wte"].dtype
+    x = params["wte"].take(inputs.reshape(N), axis=0, out=_buf(ws, "emb", (N, C), dtype))  # (N, C)
+    xbt = x.reshape(B, T, C)  # a view
+    xbt += params["wpe"][:T]
+    x, s = rmsnorm(x, out=_buf(ws, "x0", (N, C), dtype))  # microgpt normalises the embedding once
     if cache is not None:
         cache.append((x, s))
-    bias = causal_bias(T, x.dtype)
+    bias = causal_bias(T, dtype)
     scale = 1.0 / math.sqrt(hd)
     for i in range(cfg.n_layer):
         p = f"layer{i}."
         # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v, all heads at once
-        h1, s1 = rmsnorm(x)  # (N, C)
-        qkv = h1 @ _qkv_stack(params, p).T  # (N, 3C)
+        h1, s1 = rmsnorm(x, out=_buf(ws, p + "h1", (N, C), dtype))  # (N, C)
+        qkv = np.matmul(h1, _qkv_stack(params, p).T, out=_buf(ws, p + "qkv", (N, 3 * C), dtype))  # (N, 3C)
         qkv[:, :C] *= scale  # scale q, not the T×T scores (fewer numbers; exact when hd is a power of 4)
         q, k, v = qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)  # each (B, H, T, hd), views
-        att = q @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
+        att = np.matmul(q, k.transpose(0, 1, 3, 2), out=_buf(ws, p + "att", (B, H, T, T), dtype))  # (B, H, T, T)
         att += bias
         softmax(att)
-        y = np.empty((B, T, H, hd), x.dtype)  # heads side by side: (N, C) once reshaped
+        y = _buf(ws, p + "y", (B, T, H, hd), dtype)  # heads side by side: (N, C) once reshaped
+        if y is None:
+            y = np.empty((B, T, H, hd), dtype)
         np.matmul(att, v, out=y.transpose(0, 2, 1, 3))
         y = y.reshape(N, C)
-        x = x + y @ params[p + "attn_wo"].T  # a new array: the x before it may be cached (layer 0's input)
+        # a new array for the residual stream: the x before it may be cached (layer 0's input)
+        x = np.add(x, np.matmul(y, params[p + "attn_wo"].T, out=_buf(ws, "tmp", (N, C), dtype)),
+                   out=_buf(ws, p + "x", (N, C), dtype))
         # --- MLP: x + fc2 · relu(fc1 · rmsnorm(x))
-        h2, s2 = rmsnorm(x)  # (N, C)
-        r = h2 @ params[p + "mlp_fc1"].T  # (N, 4C)
+        h2, s2 = rmsnorm(x, out=_buf(ws, p + "h2", (N, C), dtype))  # (N, C)
+        r = np.matmul(h2, params[p + "mlp_fc1"].T, out=_buf(ws, p + "r", (N, 4 * C), dtype))  # (N, 4C)
         np.maximum(r, 0, out=r)
-        x += r @ params[p + "mlp_fc2"].T
+        x += np.matmul(r, params[p + "mlp_fc2"].T, out=_buf(ws, "tmp", (N, C), dtype))
         if cache is not None:
             cache.append((h1, s1, q, k, v, att, y, h2, s2, r))
     if cache is not None:
         cache.append(x)
-    return (x @ params["lm_head"].T).reshape(B, T, -1)  # (B, T, V)
+    logits = np.matmul(x, params["lm_head"].T, out=_buf(ws, "logits", (N, cfg.vocab_size), dtype))
+    return logits.reshape(B, T, -1)  # (B, T, V)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -431,12 +481,13 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     C, H, hd, V = cfg.n_embd, cfg.n_head, cfg.head_dim, cfg.vocab_size
     dtype = params["wte"].dtype
     N = B * T
+    ws = _workspace(cfg, N)
     cache = []
-    logits = forward(params, cfg, inputs, cache).reshape(N, V)
+    logits = forward(params, cfg, inputs, cache, ws).reshape(N, V)
     # cross-entropy through log-softmax (stable): NLL_n = log Σ exp(z_n) − z_n[target], z = logits − max
     picks = targets.reshape(N) + _arange(N, V)  # flat indices of the targets' logits
     logits -= np.maximum.reduce(logits, axis=1, keepdims=True)
-    probs = np.exp(logits)
+    probs = np.exp(logits, out=_buf(ws, "probs", (N, V), dtype))
     sum_e = probs @ _column(V, 1.0, dtype)  # (N, 1)
     nll = np.log(sum_e)
     nll -= logits.take(picks)[:, None]  # (N, 1)
@@ -448,31 +499,37 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     probs *= w
     dlogits = probs  # (N, V)
     np.matmul(dlogits.T, cache[-1], out=grads["lm_head"])  # (V, C)
-    dx = dlogits @ params["lm_head"]  # (N, C), the gradient of the residual stream, updated in place
+    # the gradient of the residual stream, updated in place from here on
+    dx = np.matmul(dlogits, params["lm_head"], out=_buf(ws, "dx", (N, C), dtype))  # (N, C)
     scale = 1.0 / math.sqrt(hd)
+    tmp = _buf(ws, "tmp", (N, C), dtype)  # scratch (N, C) for the norms' backward
+    tmp2 = _buf(ws, "tmp2", (N, C), dtype)
 
     for i in reversed(range(cfg.n_layer)):
         p = f"layer{i}."
         h1, s1, q, k, v, att, y, h2, s2, r = cache[1 + i]
         # --- MLP: x_out = x_mid + r · fc2ᵀ, r = relu(h2 · fc1ᵀ), h2 = rmsnorm(x_mid)
         np.matmul(dx.T, r, out=grads[p + "mlp_fc2"])  # (C, 4C)
-        da = dx @ params[p + "mlp_fc2"]  # (N, 4C)
+        da = np.matmul(dx, params[p + "mlp_fc2"], out=_buf(ws, "da", (N, 4 * C), dtype))  # (N, 4C)
         da *= r > 0  # ReLU passes gradient where its output was positive
         np.matmul(da.T, h2, out=grads[p + "mlp_fc1"])  # (4C, C)
-        rmsnorm_backward(da @ params[p + "mlp_fc1"], h2, s2, out=dx)  # residual + norm branch
+        dh2 = np.matmul(da, params[p + "mlp_fc1"], out=tmp2)
+        rmsnorm_backward(dh2, h2, s2, out=dx, tmp=tmp)  # residual + norm branch
         # --- attention: x_mid = x_in + y · woᵀ
         np.matmul(dx.T, y, out=grads[p + "attn_wo"])  # (C, C)
-        dy = (dx @ params[p + "attn_wo"]).reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # (B, H, T, hd) view
+        dy = np.matmul(dx, params[p + "attn_wo"], out=tmp2)
+        dy = dy.reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # (B, H, T, hd) view
         # dq, dk, dv are written straight into the (N, 3C) layout of qkv: views (B, H, T, hd) of one buffer
-        dqkv = np.empty((B, T, 3, H, hd), dtype)
+        dqkv = _buf(ws, "dqkv", (B, T, 3, H, hd), dtype)
+        if dqkv is None:
+            dqkv = np.empty((B, T, 3, H, hd), dtype)
         dq, dk, dv = dqkv.transpose(2, 0, 3, 1, 4)
-        datt = dy @ v.transpose(0, 1, 3, 2)  # (B, H, T, T)
+        datt = np.matmul(dy, v.transpose(0, 1, 3, 2), out=_buf(ws, "datt", (B, H, T, T), dtype))  # (B, H, T, T)
         np.matmul(att.transpose(0, 1, 3, 2), dy, out=dv)
         # softmax backward row by row: ds = att ⊙ datt − att · Σ_j att·datt; masked entries have att = 0
         datt *= att
         sums = datt @ _column(T, 1.0, dtype)  # (B, H, T, 1)
-        sums = sums * att
-        datt -= sums
+        datt -= np.multiply(att, sums, out=_buf(ws, "att_sums", (B, H, T, T), dtype))
         np.matmul(datt, k, out=dq)  # d(scaled q); q itself was scaled by 1/√hd
         np.matmul(datt.transpose(0, 1, 3, 2), q, out=dk)  # q here is the scaled one, as in the scores
         dqkv = dqkv.reshape(N, 3 * C)  # q | k | v, heads in order
@@ -483,17 +540,22 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
         else:  # a plain dict: one tensor at a time
             for j, n in enumerate(("attn_wq", "attn_wk", "attn_wv")):
                 np.matmul(dqkv[:, j * C : (j + 1) * C].T, h1, out=grads[p + n])
-        rmsnorm_backward(dqkv @ _qkv_stack(params, p), h1, s1, out=dx)
+        dh1 = np.matmul(dqkv, _qkv_stack(params, p), out=tmp2)
+        rmsnorm_backward(dh1, h1, s1, out=dx, tmp=tmp)
 
     x0, s0 = cache[0]
-    dx = rmsnorm_backward(dx, x0, s0)  # through the embedding's norm (N, C)
+    dx = rmsnorm_backward(dx, x0, s0, tmp=tmp)  # through the embedding's norm (N, C)
     # embeddings: positions add up over the batch; each token's rows add up into its row of wte, as
     # onehot(inputs)ᵀ · dx (one small matmul: much faster than np.add.at's scatter)
     gwpe = grads["wpe"]
     if T < cfg.block_size:
         gwpe[T:] = 0
     np.add.reduce(dx.reshape(B, T, C), axis=0, out=gwpe[:T])
-    onehot = np.zeros((V, N), dtype)
+    onehot = _buf(ws, "onehot", (V, N), dtype)
+    if onehot is None:
+        onehot = np.zeros((V, N), dtype)
+    else:
+        onehot.fill(0)
     onehot.reshape(V * N)[inputs.reshape(N) * N + _arange(N, 1)] = 1
     np.matmul(onehot, dx, out=grads["wte"])
     return loss, grads
@@ -517,9 +579,9 @@ def loss(params, cfg: GPTConfig, inputs, targets, mask=None) -> float:
     targets = _check_tokens(cfg, targets, "targets")
     B, T = inputs.shape
     with _matmul_threads(cfg, B * T):
-        z = forward(params, cfg, inputs).reshape(B * T, -1)
-    z -= z.max(axis=1, keepdims=True)
-    nll = np.log(np.exp(z).sum(axis=1)) - z[np.arange(B * T), targets.reshape(-1)]
+        z = forward(params, cfg, inputs, ws=_workspace(cfg, B * T)).reshape(B * T, -1)  # z: a workspace array
+        z -= np.maximum.reduce(z, axis=1, keepdims=True)
+        nll = np.log(np.exp(z) @ _column(z.shape[1], 1.0, z.dtype))[:, 0] - z[np.arange(B * T), targets.reshape(-1)]
     w = np.ones(B * T) if mask is None else np.asarray(mask, dtype=np.float64).reshape(-1)
     if w.shape != (B * T,) or not np.all(w >= 0) or not w.sum() > 0:
         raise ValueError(f"mask must be non-negative weights of shape {inputs.shape} with a positive sum")

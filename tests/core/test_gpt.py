@@ -3,6 +3,7 @@ per-document runs versus padded batches, and microgpt.py's own printed losses.""
 
 import math
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -433,3 +434,61 @@ def test_one_blas_thread_gives_the_same_loss_and_grads():
     assert loss_a == loss_b
     for n in G_a:
         np.testing.assert_array_equal(G_a[n], G_b[n], err_msg=n)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the activation workspace (reused buffers) must never leak one call's numbers into another's
+
+
+def _big_case(seed, B=24, T=16, C=32):
+    cfg = GPTConfig(vocab_size=27, n_embd=C, n_head=4, n_layer=2, block_size=16)
+    rng = np.random.default_rng(seed)
+    x, y = rng.integers(0, 27, (B, T)), rng.integers(0, 27, (B, T))
+    return cfg, gpt.init_params(cfg, seed=seed), x, y
+
+
+def _reference_loss(P, cfg, x, y):
+    """Cross-entropy from the public forward (fresh arrays, no workspace), written out here."""
+    z = gpt.forward(P, cfg, x).reshape(x.size, -1)
+    z = z - z.max(axis=1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(x.size), y.reshape(-1)]))
+
+
+def test_workspace_calls_of_different_shapes_do_not_disturb_each_other():
+    cfg, P, x, y = _big_case(0)
+    assert x.size * cfg.n_embd >= gpt.WORKSPACE_MIN_ELEMENTS  # this size does use the workspace
+    loss_a, G = gpt.loss_and_grads(P, cfg, x, y)
+    first = {n: g.copy() for n, g in G.items()}
+    assert loss_a == pytest.approx(_reference_loss(P, cfg, x, y), rel=1e-12)
+    # other shapes in between (smaller T, bigger batch, the validation loss) reuse the same buffers
+    gpt.loss_and_grads(P, cfg, x[:, :9], y[:, :9])
+    gpt.loss_and_grads(P, cfg, np.tile(x, (2, 1)), np.tile(y, (2, 1)))
+    assert gpt.loss(P, cfg, x[:5], y[:5]) == pytest.approx(_reference_loss(P, cfg, x[:5], y[:5]), rel=1e-12)
+    loss_b, G = gpt.loss_and_grads(P, cfg, x, y)
+    assert loss_b == loss_a
+    for n in first:
+        np.testing.assert_array_equal(G[n], first[n], err_msg=n)
+
+
+def test_workspace_is_per_thread_so_concurrent_trainings_agree_with_serial_ones():
+    cases = [_big_case(seed) for seed in (1, 2)]
+    serial = [gpt.loss_and_grads(P, cfg, x, y) for cfg, P, x, y in cases]
+    results = [[] for _ in cases]
+
+    def work(j):
+        cfg, P, x, y = cases[j]
+        for _ in range(15):
+            loss, G = gpt.loss_and_grads(P, cfg, x, y)
+            results[j].append((loss, G["layer0.attn_wq"].copy(), G["wte"].copy()))
+
+    threads = [threading.Thread(target=work, args=(j,)) for j in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (loss, G), got in zip(serial, results):
+        assert len(got) == 15
+        for loss_t, gq, gwte in got:
+            assert loss_t == loss
+            np.testing.assert_array_equal(gq, G["layer0.attn_wq"])
+            np.testing.assert_array_equal(gwte, G["wte"])
