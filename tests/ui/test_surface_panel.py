@@ -342,6 +342,8 @@ def test_layout_fits_the_window(qtbot, size):
     assert p.map_widget.width() >= 300 and p.map_widget.height() >= 300
     for w in (p.play_button, p.step_button, p.reset_button, p.instant_check, p.step_label):
         assert w.width() >= w.sizeHint().width()  # the animation bar is not squeezed
+    for widget, item in ((p.map_widget, p.plot), (p.loss_widget, p.loss_plot), (p.eff_widget, p.eff_plot)):
+        assert item.sceneBoundingRect().width() <= widget.viewport().width() + 0.5  # the plot is not cut off
 
 
 def pid_alive(pid: int) -> bool:

@@ -455,7 +455,7 @@ class SurfacePanel(Panel):
         self.eff_widget = pg.PlotWidget()
         self.eff_plot = self.eff_widget.getPlotItem()
         # the key goes in the title: a legend box inside the plot would sit on top of the squares
-        style_plot(self.eff_plot, title="Effective lr at step t   ■ x  ▲ y", bottom="lr/(√v̂+ε)",
+        style_plot(self.eff_plot, title="Effective lr   ■ x  ▲ y", bottom="lr/(√v̂+ε)",
                    legend=False)
         self.eff_plot.setLogMode(x=True)
         self.eff_plot.setMenuEnabled(False)
