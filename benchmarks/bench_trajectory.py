@@ -16,17 +16,21 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 import timeit
 
-import numpy as np
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # run from anywhere without installing
 
-from adamlab.core.optim import make_optimizer
-from adamlab.core.surfaces import SURFACES
-from adamlab.core.trajectory import run, run_many
+import numpy as np  # noqa: E402
 
+from adamlab.core.optim import make_optimizer  # noqa: E402
+from adamlab.core.surfaces import SURFACES  # noqa: E402
+from adamlab.core.trajectory import run, run_many  # noqa: E402
+
+# the arena's default race (surface_presets.DEFAULT_OPTIMIZERS, enabled ones): the lrs hardly change the cost
 SCENE = [("sgd", {"lr": 1e-3}), ("momentum", {"lr": 1e-3}), ("rmsprop", {"lr": 1e-2}),
-         ("adam", {"lr": 0.05}), ("adamw", {"lr": 0.05})]
+         ("adam", {"lr": 0.2}), ("adamw", {"lr": 0.2, "weight_decay": 0.005})]
 STEPS = 500
 
 
@@ -73,6 +77,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=21)
     args = ap.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the start")
     print(f"numpy {np.__version__}, python {platform.python_version()}, os.cpu_count() = {os.cpu_count()}, "
           f"{args.repeats} repeats (a shared machine makes these noisy: compare medians)")
 

@@ -853,6 +853,11 @@ class RMSprop(Optimizer):
     def inspect(self, name: str | None = None) -> dict[str, Any]:
         """Snapshot (copies) for tensor `name`: v (square_avg), denom and effective lr = lr/denom."""
         slot, view = self._find(name)
+        if slot.tiny and not self._centered:        # Python floats, as in _tiny_update
+            v = slot.state["square_avg"]
+            D = [(_sqrt(x) if x >= 0.0 else _NAN) + self._eps for x in v.tolist()]
+            return {"t": slot.step, "v": v.copy(), "denom": np.array(D),
+                    "effective_lr": np.array([self._lr / d for d in D])}
         denom = self._denom(slot, self._eps, np.empty(slot.shape, slot.dtype))
         out = {"t": slot.step, "v": view(slot.state["square_avg"]).copy(), "denom": view(denom).copy(),
                "effective_lr": view(self._lr / denom).copy()}
@@ -1002,6 +1007,19 @@ class Adam(Optimizer):
         v_used = st.get("max_exp_avg_sq") if self._amsgrad else st["exp_avg_sq"]
         if v_used is None:
             v_used = np.zeros(slot.shape, slot.dtype)
+        if slot.tiny:  # the same values with Python floats (see _tiny_update): a race records this every step
+            bc2_sqrt, eps, lr = bc2 ** 0.5, self._eps, self._lr
+            M, VU = st["exp_avg"].tolist(), v_used.tolist()
+            D = [(_sqrt(x) if x >= 0.0 else _NAN) / bc2_sqrt + eps for x in VU]
+            MH = [x / bc1 for x in M]
+            out = {"t": slot.step, "bias_correction1": bc1, "bias_correction2": bc2,
+                   "m": st["exp_avg"].copy(), "v": st["exp_avg_sq"].copy(), "m_hat": np.array(MH),
+                   "v_hat": np.array([x / bc2 for x in VU]), "denom": np.array(D),
+                   "normalized_step": np.array([a / b for a, b in zip(MH, D)]),
+                   "effective_lr": np.array([lr / b for b in D])}
+            if self._amsgrad:
+                out["v_max"] = v_used.copy()
+            return out
         denom = _adam_denom(v_used, bc2 ** 0.5, self._eps, np.empty(slot.shape, slot.dtype))
         m, v, vu, d = view(st["exp_avg"]), view(st["exp_avg_sq"]), view(v_used), view(denom)
         out = {"t": slot.step, "bias_correction1": bc1, "bias_correction2": bc2,
