@@ -1,13 +1,25 @@
 """The loss-surface arena: SGD, momentum, RMSprop, Adam, AMSGrad and AdamW racing on 2D surfaces, live.
 
-Data flow (GUIDE §1): the controls build a plain *scene* dict → a latest-wins worker runs
-``surface_run.run_scene`` (the core's ``trajectory.run_many``) → the panel keeps the newest result and an
-animation timer draws it up to the current step. A second latest-wins worker computes the surface image and
-its contours, once per surface or zoom change (``surface_image``).
+Data flow (GUIDE §1): the controls build a plain *scene* dict → a latest-wins worker thread hands it to
+``surface_run.RaceProcess``, which runs ``surface_run.run_scene`` (the core's ``trajectory.run_many``) in a
+child process → the panel keeps the newest result and an animation timer draws it up to the current step.
+A second latest-wins worker computes the surface image and its contours, once per surface or zoom change
+(``surface_image``).
+
+Why a child process: a race is thousands of tiny NumPy calls in pure Python; on a worker thread it holds
+the GIL and the GUI thread queues behind it (event-loop gaps of 70+ ms during a drag). With the race on the
+other core, the worker thread just waits on a pipe with the GIL released (see ``RaceProcess``).
 
 Dragging: every move of the start handle submits a scene without per-step records (cheapest: paths, losses
 and the table are all exact); 150 ms after the last change a second request with ``record=True`` brings the
 arrows and effective-lr overlays back. Latest-wins means a fast drag computes only the newest position.
+While a drag runs, a frame only updates existing items with ``setData``: the results table, the loss plot's
+y range and the effective-lr axis follow once the race settles, and the static items (axes, image,
+contours, colour bar) are painted from pixmap caches.
+
+Layout (fits 1280×800 and, at its minimum width of ~830 px, a 1024×700 window): a scrolling control column
+(scenario, surface, then tabs for optimizers / run / overlays), the map in the centre, and the loss plot,
+effective-lr view and results table on the right.
 """
 
 from __future__ import annotations
@@ -218,6 +230,7 @@ class SurfacePanel(Panel):
 
         # the races run in a child process (see surface_run.RaceProcess), fed by a latest-wins thread
         self._race = RaceProcess(enabled=USE_PROCESS)
+        self._told_fallback = not USE_PROCESS
         self._traj = workers.start_latest_wins(self._race.compute, "surface-trajectories")
         self._traj.worker.resultReady.connect(self._on_result)
         self._traj.worker.failed.connect(self._on_failed)
@@ -867,6 +880,9 @@ class SurfacePanel(Panel):
         elif self.instant_check.isChecked() and not self._playing:
             self._t = T
         self._t = min(self._t, T)
+        if self._race.fallback and not self._told_fallback:  # once: the races still run, just in-thread
+            self._told_fallback = True
+            self.statusMessage.emit(f"Loss surface: {self._race.fallback}")
         self._sync_tracks(res)
         self._draw_swarm(res)
         if res.record or not self._detail_timer.isActive():  # not on every frame of a drag
