@@ -197,11 +197,26 @@ class Decimated:
     def _reset_partial(self):
         C = len(self.channels)
         self._pc, self._ps = 0, 0.0
-        self._psum, self._pmin, self._pmax = np.zeros(C), np.full(C, np.inf), np.full(C, -np.inf)
+        if getattr(self, "_psum", None) is None or self._psum.shape != (C,):
+            self._psum, self._pmin, self._pmax = np.zeros(C), np.full(C, np.inf), np.full(C, -np.inf)
+        else:  # in place: this runs after every bucket, i.e. every training step at first
+            self._psum.fill(0.0)
+            self._pmin.fill(np.inf)
+            self._pmax.fill(-np.inf)
 
     def append(self, step: float, values) -> None:
         """Add one sample: ``values`` in channel order (a sequence of floats)."""
         v = np.asarray(values, dtype=np.float64)
+        if self.width == 1 and self._pc == 0:  # a bucket of one sample: its mean, min and max are the sample
+            i = self.n
+            self.step[i], self.count[i] = step, 1
+            self.mean[:, i] = v
+            self.min[:, i] = v
+            self.max[:, i] = v
+            self.n += 1
+            if self.n == self.capacity:
+                self._halve()
+            return
         self._pc += 1
         self._ps += step
         self._psum += v
@@ -439,7 +454,7 @@ class Trainer:
         self.params = gpt.views(flat, self.model_config)
         self.grads = gpt.zeros_like_params(self.model_config, dtype)
         self._pflat, self._gflat = flat, gpt.flat_buffer(self.grads)
-        self._prev = np.empty_like(flat)  # weights before the step, to measure the update
+        self._sq3 = np.empty((3, flat.size), flat.dtype)  # squares of Δw, w before and w after a step
         self._scratch = np.empty_like(flat)
         shapes = gpt.param_shapes(self.model_config)
         sizes = [r * c for r, c in shapes.values()]
@@ -535,7 +550,7 @@ class Trainer:
             loss, _ = gpt.loss_and_grads(self.params, self.model_config, x, y,
                                          None if cfg.batch_size == 1 else mask, grads=self.grads)
             g2 = np.add.reduceat(np.square(self._gflat, out=self._scratch), self._offsets)  # Σg² per tensor
-            grad_norm = math.sqrt(float(g2.sum()))
+            grad_norm = math.sqrt(float(np.add.reduce(g2)))
         lr = self.lr_at(self.step_count)
         step_no = self.step_count + 1
         if self.first_loss is None and math.isfinite(loss):
@@ -562,22 +577,27 @@ class Trainer:
                                    message=self.message)
             return self.last
 
-        np.copyto(self._prev, self._pflat)
-        self.optimizer.lr = lr
+        prev, sq = self._sq3[1], self._sq3  # rows: (Δw)², w_before², w_after²
+        np.copyto(prev, self._pflat)
+        if lr != self.optimizer.lr:  # (the setter validates and makes the optimizer refresh its constants)
+            self.optimizer.lr = lr
         with np.errstate(all="ignore"):
             self.optimizer.step(self.params, self.grads)
-            upd = np.subtract(self._pflat, self._prev, out=self._scratch)
-            u2 = np.add.reduceat(np.square(upd, out=upd), self._offsets)
-            w2_prev = np.add.reduceat(np.square(self._prev, out=self._prev), self._offsets)
-            w2 = np.add.reduceat(np.square(self._pflat, out=self._scratch), self._offsets)
+            np.subtract(self._pflat, prev, out=sq[0])
+            np.square(sq[0], out=sq[0])
+            np.square(prev, out=prev)
+            np.square(self._pflat, out=sq[2])
+            u2, w2_prev, w2 = np.add.reduceat(sq, self._offsets, axis=1)  # per tensor, one call for all three
             g_rms = np.sqrt(g2 / self._sizes)
             w_rms = np.sqrt(w2 / self._sizes)
             # RMS(Δw)/RMS(w): the sizes cancel; nan for a tensor whose weights were all zero
-            u_ratio = np.sqrt(np.divide(u2, w2_prev, out=np.full_like(u2, np.nan), where=w2_prev > 0))
+            u_ratio = np.sqrt(u2 / w2_prev)
+            if not min(w2_prev.tolist()) > 0:  # (a Python min over a handful of tensors is the cheapest test)
+                u_ratio[~(w2_prev > 0)] = np.nan
         self.step_count = step_no
         self.position = (self.position + cfg.batch_size) % len(self.train_seqs)
         status = "training"
-        if not math.isfinite(float(w2.sum())):
+        if not math.isfinite(float(np.add.reduce(w2))):
             status = "diverged"
             self.message = f"diverged at step {step_no}: the update made the weights non-finite"
             self.history.diverged_step = step_no
@@ -593,7 +613,8 @@ class Trainer:
         dt = time.perf_counter() - t0
         self.elapsed += dt
         names = self.tensor_names
-        self.last = StepRecord(step_no, loss, lr, grad_norm, dt, int(mask.sum()),
+        tokens = x.size if cfg.batch_size == 1 else int(mask.sum())
+        self.last = StepRecord(step_no, loss, lr, grad_norm, dt, tokens,
                                dict(zip(names, g_rms.tolist())), dict(zip(names, w_rms.tolist())),
                                dict(zip(names, u_ratio.tolist())), val_loss, status, self.message)
         return self.last

@@ -278,6 +278,38 @@ def test_decimated_series_keeps_bounded_memory_means_and_extremes():
     assert mean[0] == pytest.approx(vals[:64].mean()) and steps[0] == pytest.approx(32.5)
 
 
+def test_decimated_single_sample_buckets_hold_each_sample_until_the_first_halving():
+    d = Decimated(("a", "b"), capacity=16)
+    vals = np.arange(1.0, 16.0) ** 2
+    for i, v in enumerate(vals, start=1):
+        d.append(i, [v, -v])
+    assert d.width == 1 and d.n == 15 and d._pc == 0
+    steps, mean, lo, hi = d.arrays("b")
+    np.testing.assert_array_equal(steps, np.arange(1, 16))
+    np.testing.assert_array_equal(mean, -vals)
+    np.testing.assert_array_equal(lo, -vals)
+    np.testing.assert_array_equal(hi, -vals)
+    d.append(16, [256.0, -256.0])  # the 16th bucket fills the capacity: pairs merge, width 2
+    steps, mean, lo, hi = d.arrays("a")
+    assert d.width == 2 and d.n == 8
+    np.testing.assert_allclose(mean, (np.arange(1, 17.0)[0::2] ** 2 + np.arange(1, 17.0)[1::2] ** 2) / 2)
+    np.testing.assert_array_equal(hi, np.arange(1, 17.0)[1::2] ** 2)
+    d.append(17, [1.0, 1.0])  # a partial bucket of width 2 shows as the last point
+    steps, mean, lo, hi = d.arrays("a")
+    assert len(steps) == 9 and steps[-1] == 17 and mean[-1] == 1.0
+
+
+def test_update_ratio_is_nan_for_a_tensor_whose_weights_were_zero(small_corpus):
+    trainer = Trainer(TrainConfig(val_every=0), small_corpus)
+    trainer.params["layer0.attn_wo"][...] = 0  # zero weights: RMS(w) = 0, the ratio is undefined
+    rec = trainer.step()
+    assert math.isnan(rec.u["layer0.attn_wo"]) and math.isnan(trainer.history.update_ratio("layer0.attn_wo")[-1])
+    others = [n for n in trainer.tensor_names if n != "layer0.attn_wo"]
+    assert all(math.isfinite(rec.u[n]) for n in others)  # (wq, wk, wv get no gradient through wo = 0: u = 0)
+    assert rec.u["lm_head"] > 0 and rec.u["wte"] > 0
+    assert rec.status == "training"
+
+
 def test_history_memory_does_not_grow_with_the_number_of_steps():
     names = list(gpt.param_shapes(gpt.GPTConfig(27)))
     h = History(names, capacity=2048)
