@@ -533,8 +533,9 @@ class SurfacePanel(Panel):
         for plot in (self.plot, self.loss_plot, self.eff_plot):
             for name in ("left", "bottom", "top", "right"):
                 plot.getAxis(name).setCacheMode(cache)
-        for item in (self.contours, self.image, self.colorbar):
-            item.setCacheMode(cache)
+        for item in (self.contours, self.image, self.colorbar, self.plot.legend, self.minima, self.local_minima,
+                     self.handle):
+            item.setCacheMode(cache)  # the handle too: moving it does not invalidate its cached picture
 
     def _arrow_pen(self, role: str, style) -> Any:
         color = theme.foreground() if role == "fg" else theme.COLORS[role]
