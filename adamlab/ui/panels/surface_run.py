@@ -310,6 +310,8 @@ class RaceProcess:
         self._ready = False
         self._closed = False
         self.fallback: str | None = None if enabled else "disabled"
+        if getattr(sys, "frozen", False):  # a bundled app's sys.executable is the app itself, not Python
+            self.fallback = "frozen app: computing in-thread"
         self.remote_count = 0  # scenes the child computed (tests, benchmarks)
 
     @property
