@@ -80,11 +80,13 @@ def num_params(cfg: GPTConfig) -> int:
 
 
 class Params(dict):
-    """A plain dict name → array, plus ``fused``: layer{i}.attn_wqkv → one (3C, C) view over wq, wk, wv.
+    """A plain dict name → array, plus ``fused``: layer{i}.attn_wqkv → one (3C, C) view over wq, wk, wv,
+    and "wte_wpe" → one (V + block_size, C) view over the two embedding tables.
 
     wq, wk and wv sit back to back in the flat buffer, so q, k and v come out of a single matmul (and their
     gradients go back in one): fewer NumPy calls, which is what dominates the time at microgpt's size.
-    Any other dict of arrays works too (the three matrices are then used one by one).
+    Likewise both embedding gradients come out of one matmul. Any other dict of arrays works too (the
+    matrices are then used one by one).
     """
 
     fused: dict
@@ -100,6 +102,8 @@ def views(flat: np.ndarray, cfg: GPTConfig) -> Params:
         if name.endswith(".attn_wq"):
             out.fused[name[: -len("attn_wq")] + "attn_wqkv"] = flat[offset : offset + 3 * C * C].reshape(3 * C, C)
         offset += r * c
+    rows = cfg.vocab_size + cfg.block_size  # wte then wpe, first in the buffer
+    out.fused["wte_wpe"] = flat[: rows * C].reshape(rows, C)
     if offset != flat.size:
         raise ValueError(f"flat buffer has {flat.size} elements, the model needs {offset}")
     return out
@@ -188,6 +192,9 @@ def _find_openblas():
 
 
 _OPENBLAS: list = []  # [(get, set) or None], filled on first use
+_BLAS_LOCK = threading.Lock()
+_BLAS_ACTIVE: list[int] = []  # the limits of the blas_threads blocks now open, in any thread
+_BLAS_SAVED = [0]  # the count before the first of them opened
 
 
 class blas_threads:
@@ -196,29 +203,35 @@ class blas_threads:
         with gpt.blas_threads(1):
             loss, grads = gpt.loss_and_grads(...)
 
-    The count is process-wide in OpenBLAS, so the previous one is restored on exit.
+    OpenBLAS's count is process-wide, so open blocks are counted across threads: the smallest limit holds
+    until the last block closes, then the count from before the first one is restored. (Without that, one
+    thread leaving its block would hand another thread's matmuls back to two threads midway, and a
+    multi-threaded matmul may sum in another order: results would depend on timing.)
     """
 
     def __init__(self, n: int):
-        if not isinstance(n, (int, np.integer)) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
-        self.n, self.saved = int(n), None
+        self.n = int(n)
 
     def __enter__(self):
         if not _OPENBLAS:
             _OPENBLAS.append(_find_openblas())
         fns = _OPENBLAS[0]
         if fns is not None:
-            saved = fns[0]()
-            if saved > self.n:
-                fns[1](self.n)
-                self.saved = saved
+            with _BLAS_LOCK:
+                if not _BLAS_ACTIVE:
+                    _BLAS_SAVED[0] = fns[0]()
+                _BLAS_ACTIVE.append(self.n)
+                fns[1](min([_BLAS_SAVED[0], *_BLAS_ACTIVE]))
         return self
 
     def __exit__(self, *exc):
-        if self.saved is not None:
-            _OPENBLAS[0][1](self.saved)
-            self.saved = None
+        fns = _OPENBLAS[0]
+        if fns is not None:
+            with _BLAS_LOCK:
+                _BLAS_ACTIVE.remove(self.n)
+                fns[1](min([_BLAS_SAVED[0], *_BLAS_ACTIVE]))
 
 
 class _NoThreadChange:
@@ -332,8 +345,12 @@ def _check_tokens(cfg, inputs, name="inputs"):
     if not 1 <= T <= cfg.block_size or B < 1:
         raise ValueError(f"{name} must have shape (B, T) with B >= 1 and 1 <= T <= block_size={cfg.block_size}, "
                          f"got {inputs.shape}")
-    # one comparison catches both ends: as unsigned, a negative id is huge
-    if np.maximum.reduce(inputs.view(np.uint64), axis=None) >= cfg.vocab_size:
+    if inputs.size <= 64:  # a handful of ids: Python's min/max take ~1 µs, a NumPy reduction ~2.5 µs
+        ids = inputs.ravel().tolist()
+        bad = min(ids) < 0 or max(ids) >= cfg.vocab_size
+    else:  # one comparison catches both ends: as unsigned, a negative id is huge
+        bad = np.maximum.reduce(inputs.view(np.uint64), axis=None) >= cfg.vocab_size
+    if bad:
         raise ValueError(f"{name} token ids must be in [0, {cfg.vocab_size - 1}]")
     return inputs
 
@@ -491,7 +508,12 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     sum_e = probs @ _column(V, 1.0, dtype)  # (N, 1)
     nll = np.log(sum_e)
     nll -= logits.take(picks)[:, None]  # (N, 1)
-    loss = float(np.add.reduce(nll, axis=None) * w) if unmasked else float(np.add.reduce(w * nll, axis=None))
+    if unmasked and N <= 64:  # microgpt's own order: a left-to-right Python sum (and cheaper than NumPy here)
+        loss = sum(nll.ravel().tolist()) * w
+    elif unmasked:
+        loss = float(np.add.reduce(nll, axis=None) * w)
+    else:
+        loss = float(np.add.reduce(w * nll, axis=None))
 
     # ---- backward, all activations (N, ·). dlogits = w · (softmax − onehot(target))
     probs /= sum_e
@@ -545,23 +567,44 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
 
     x0, s0 = cache[0]
     dx = rmsnorm_backward(dx, x0, s0, tmp=tmp)  # through the embedding's norm (N, C)
-    # embeddings: positions add up over the batch; each token's rows add up into its row of wte, as
-    # onehot(inputs)ᵀ · dx (one small matmul: much faster than np.add.at's scatter)
-    gwpe = grads["wpe"]
-    if T < cfg.block_size:
-        gwpe[T:] = 0
-    np.add.reduce(dx.reshape(B, T, C), axis=0, out=gwpe[:T])
-    onehot = _buf(ws, "onehot", (V, N), dtype)
+    # embeddings: each token's rows add up into its row of wte and each position's into its row of wpe,
+    # as onehotᵀ · dx: one small matmul (much faster than np.add.at's scatter), with both tables at once when
+    # they are one view of the flat gradient buffer (wte's V rows, then wpe's block_size rows)
+    gemb = getattr(grads, "fused", {}).get("wte_wpe")
+    rows = V + cfg.block_size if gemb is not None else V
+    onehot = _buf(ws, "onehot", (rows, N), dtype)
     if onehot is None:
-        onehot = np.zeros((V, N), dtype)
+        onehot = np.zeros((rows, N), dtype)
     else:
         onehot.fill(0)
-    onehot.reshape(V * N)[inputs.reshape(N) * N + _arange(N, 1)] = 1
-    np.matmul(onehot, dx, out=grads["wte"])
+    hot = onehot.reshape(rows * N)
+    hot[inputs.reshape(N) * N + _arange(N, 1)] = 1  # column n: a 1 in its token's row
+    if gemb is not None:
+        hot[_position_picks(B, T, V)] = 1  # ... and in its position's row
+        np.matmul(onehot, dx, out=gemb)
+    else:
+        np.matmul(onehot, dx, out=grads["wte"])
+        gwpe = grads["wpe"]
+        if T < cfg.block_size:
+            gwpe[T:] = 0
+        np.add.reduce(dx.reshape(B, T, C), axis=0, out=gwpe[:T])
     return loss, grads
 
 
 _ARANGES = {}
+_POSITION_PICKS = {}
+
+
+def _position_picks(B: int, T: int, V: int) -> np.ndarray:
+    """Flat indices, in a (V + block_size, B·T) one-hot, of row V + t for each column n = b·T + t (cached)."""
+    key = (B, T, V)
+    a = _POSITION_PICKS.get(key)
+    if a is None:
+        N = B * T
+        n = np.arange(N)
+        a = _POSITION_PICKS[key] = (V + n % T) * N + n
+        a.flags.writeable = False
+    return a
 
 
 def _arange(n: int, step: int) -> np.ndarray:
