@@ -144,8 +144,31 @@ def microgpt_step_seconds(script: Path, corpus: Path, steps: int = 6) -> float |
     return statistics.median(np.diff(stamps[1:]))
 
 
+def load() -> str:
+    try:
+        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def cli_seconds(repeats: int = 3) -> tuple[float, float]:
+    """Median (wall seconds, seconds reported for the 1000 steps) of ``python -m adamlab.cli train`` with
+    microgpt's settings (validation every 100 steps), start-up and imports included."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    walls, loops = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "adamlab.cli", "train", "--quiet", "--samples", "0"],
+                             capture_output=True, text=True, env=env, check=True).stdout
+        walls.append(time.perf_counter() - t0)
+        loops.append(float(out.split("1000 steps in ")[1].split(" s")[0]))
+    return statistics.median(walls), statistics.median(loops)
+
+
 def main():
-    print(f"NumPy {np.__version__}; {os.cpu_count()} cores (shared: figures are noisy); medians of {REPEATS} runs")
+    print(f"NumPy {np.__version__}; os.cpu_count() = {os.cpu_count()} (shared: figures are noisy); {load()}; "
+          f"medians of {REPEATS} runs")
     try:
         import torch
 
@@ -180,6 +203,12 @@ def main():
     trainer = train.Trainer(train.TrainConfig(val_every=0, steps=10**6), data.load_corpus("names"))
     per = median_time(trainer.step, 500, repeats=5)
     print(f"  Trainer.step (with per-tensor stats and history) {per * 1e3:.3f} ms → 1000 steps in {per * 1e3:.2f} s")
+    trainer = train.Trainer(train.TrainConfig(), data.load_corpus("names"))
+    ev = median_time(trainer.evaluate, 5, repeats=5, warmup=1)
+    print(f"  Trainer.evaluate (512 held-out names) {ev * 1e3:.1f} ms → {ev * 10:.2f} s for 10 validations")
+    wall, loop = cli_seconds()
+    print(f"  adamlab.cli train (1000 steps, validation every 100): {loop:.2f} s in the loop, {wall:.2f} s wall "
+          f"with Python start-up and imports")
 
     # --- medium: n_embd 64, 4 layers, 4 heads, T 32, batch 32, float32
     cfg = gpt.GPTConfig(vocab_size=27, n_embd=64, n_head=4, n_layer=4, block_size=32)
@@ -187,11 +216,19 @@ def main():
     print(f"\nmedium ({gpt.num_params(cfg):,} params), batch 32, T=32, float32, one training step "
           f"({flops / 1e9:.2f} GFLOP):")
     med = median_time(numpy_step(cfg, 32, 32, np.float32), 20, warmup=3)
-    print(f"  NumPy           {med * 1e3:7.2f} ms   {flops / med / 1e9:5.1f} GFLOP/s")
+    print(f"  NumPy           {med * 1e3:7.2f} ms   {flops / med / 1e9:5.1f} GFLOP/s   (matmuls on 1 BLAS thread)")
+    saved, gpt.PARALLEL_MATMUL_FLOPS = gpt.PARALLEL_MATMUL_FLOPS, 1  # let OpenBLAS use all its threads
+    try:
+        med_mt = median_time(numpy_step(cfg, 32, 32, np.float32), 20, warmup=3)
+    finally:
+        gpt.PARALLEL_MATMUL_FLOPS = saved
+    print(f"  NumPy           {med_mt * 1e3:7.2f} ms   {flops / med_mt / 1e9:5.1f} GFLOP/s   (all BLAS threads: "
+          f"faster on an idle machine, several times slower on a loaded one)")
     if torch is not None:
         tm = median_time(torch_step(cfg, 32, 32, np.float32), 20, warmup=3)
         print(f"  PyTorch eager   {tm * 1e3:7.2f} ms   {flops / tm / 1e9:5.1f} GFLOP/s: NumPy is {tm / med:.2f}× "
               f"{'faster' if tm > med else 'slower'}")
+    print(f"\n{load()}")
 
 
 if __name__ == "__main__":
