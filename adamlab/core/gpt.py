@@ -15,6 +15,11 @@ with rmsnorm(x) = x · (mean(x²) + 1e-5)^-½ (no gain) and no biases anywhere. 
 Every parameter is a view into one flat buffer (and so is every gradient), in the order of
 ``param_shapes``: an optimizer can then update the whole model in a few vectorised calls. The dtype of the
 parameters (float32 or float64) is the compute dtype.
+
+Speed, measured on a shared 2-core machine (see benchmarks/bench_gpt.py): at microgpt's size a step is ~150
+NumPy calls of a microsecond each, so the code counts calls (fused q|k|v and wte|wpe matmuls, sums as
+BLAS matrix-vector products, no transposes copied); at larger sizes it counts bytes touched (a per-thread
+workspace of activation buffers, in-place updates, one BLAS thread — see "BLAS threads").
 """
 
 from __future__ import annotations
@@ -153,12 +158,14 @@ def microgpt_init(cfg: GPTConfig, rng: random.Random, std: float = 0.08) -> dict
 # BLAS threads
 #
 # OpenBLAS splits a matmul over its threads once it has more than ~65k multiply-adds. Our matmuls are small
-# (a few tens of MFLOP at most): two threads gain little even on an idle machine, and when the cores are
-# shared (a GUI, other processes) the helper thread spins and waits for a time slice — we measured a medium
-# step 5× slower and a validation pass 6× slower with 2 threads than with 1 on a loaded 2-core machine. So the
-# model runs its matmuls on one BLAS thread unless a single matmul is big enough to be worth splitting.
+# (tens of millions of multiply-adds at most): on the 2-core reference machine two threads made the medium
+# step ~10 % faster when the other core was free, but when the cores are shared (a GUI, other processes) the
+# helper thread spins waiting for a time slice: the medium step was 5× slower and a validation pass 6× slower
+# than on one thread. So the model runs its matmuls on one BLAS thread unless a single matmul is big enough
+# to be worth splitting. The choice depends only on the shapes, so a run gives the same numbers every time
+# (a split matmul may sum in another order).
 
-PARALLEL_MATMUL_FLOPS = 2**28  # a matmul of fewer multiply-adds than this runs on one thread (~256 MFLOP·2)
+PARALLEL_MATMUL_FLOPS = 2**28  # biggest matmul (multiply-adds) below which the model uses one BLAS thread
 
 
 def _find_openblas():
