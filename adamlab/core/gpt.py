@@ -403,6 +403,14 @@ class _Workspace(threading.local):
 
 
 _WORKSPACE = _Workspace()
+
+
+def clear_workspace() -> int:
+    """Free the calling thread's activation buffers (e.g. after a big model); returns the bytes released."""
+    freed = _WORKSPACE.nbytes
+    _WORKSPACE.arrays.clear()
+    return freed
+
 WORKSPACE_MIN_ELEMENTS = 4096  # below this many activations (N·C), plain allocation is as cheap
 
 

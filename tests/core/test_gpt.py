@@ -521,3 +521,15 @@ def test_workspace_is_per_thread_so_concurrent_trainings_agree_with_serial_ones(
             assert loss_t == loss
             np.testing.assert_array_equal(gq, G["layer0.attn_wq"])
             np.testing.assert_array_equal(gwte, G["wte"])
+
+
+def test_clear_workspace_releases_the_buffers_and_results_stay_the_same():
+    cfg, P, x, y = _big_case(3)
+    loss_a, G = gpt.loss_and_grads(P, cfg, x, y)
+    wq = G["layer1.attn_wq"].copy()
+    # at least the (N, 4C) MLP activations of both layers were kept
+    assert gpt.clear_workspace() >= 2 * x.size * 4 * cfg.n_embd * 8
+    assert gpt.clear_workspace() == 0
+    loss_b, G = gpt.loss_and_grads(P, cfg, x, y)
+    assert loss_b == loss_a
+    np.testing.assert_array_equal(G["layer1.attn_wq"], wq)
