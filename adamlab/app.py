@@ -1,17 +1,16 @@
-"""AdamLab's main window and the ``adamlab`` entry point.
+"""The ``adamlab`` entry point, and (lazily, from :mod:`adamlab.ui.window`) the ``MainWindow``.
 
 ``adamlab`` opens the window; ``adamlab --panel surface`` opens it on a panel; ``adamlab --screenshot
 out.png`` renders it offscreen, saves a PNG and exits; ``adamlab train ...`` (and the other commands in
-:mod:`adamlab.cli`) run headless without ever creating a window.
+:mod:`adamlab.cli`) run headless without ever creating a window — or importing Qt, which is why the window
+class is imported only when it is first used.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -64,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("AdamLab")
     app.setOrganizationName("AdamLab")
+    from adamlab.ui.window import MainWindow
+
     window = MainWindow(panel=args.panel, theme_name=args.theme, restore=not args.screenshot)
     # Everything built so far lives as long as the window: move it out of the garbage collector's way, so
     # full collections (~25 ms with Qt/pyqtgraph's object graph) stop interrupting drags and training.
@@ -118,270 +119,11 @@ def _screenshot(app, window, path: Path, size: tuple[int, int], timeout: float =
     return 0
 
 
-# --- the window (Qt imported lazily above, so 'adamlab --help' and 'adamlab train' never need a display) ---
-from PySide6.QtCore import QByteArray, Qt, Slot  # noqa: E402
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence  # noqa: E402
-from PySide6.QtWidgets import (  # noqa: E402
-    QApplication,
-    QFileDialog,
-    QHBoxLayout,
-    QInputDialog,
-    QLabel,
-    QListWidget,
-    QMainWindow,
-    QMessageBox,
-    QStackedWidget,
-    QWidget,
-)
 
-from adamlab.resources import resource_path  # noqa: E402
-from adamlab.ui import settings as settings_mod  # noqa: E402
-from adamlab.ui import theme, workers  # noqa: E402
-from adamlab.ui.panels.base import Panel  # noqa: E402
-from adamlab.ui.widgets.plots import export_plot  # noqa: E402
+def __getattr__(name: str):
+    """``adamlab.app.MainWindow``: imported on first use, so the headless commands never load Qt."""
+    if name in ("MainWindow", "_Missing"):
+        from adamlab.ui import window
 
-
-class _Missing(Panel):
-    """Shown in place of a panel whose module is not there yet."""
-
-    def __init__(self, key: str, title: str, error: str):
-        super().__init__()
-        self.key, self.title = key, title
-        lay = QHBoxLayout(self)
-        label = QLabel(f"<h3>{title}</h3><p>This panel failed to load:</p><pre>{error}</pre>")
-        label.setWordWrap(True)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(label)
-
-
-class MainWindow(QMainWindow):
-    """The AdamLab window: a sidebar of panels, menus, a status bar. Constructible with no arguments."""
-
-    def __init__(self, panel: str | None = None, theme_name: str | None = None, restore: bool = True):
-        super().__init__()
-        self.setWindowTitle("AdamLab")
-        self.setWindowIcon(QIcon(str(resource_path("adamlab.svg"))))
-        self._settings = settings_mod.settings()
-        self._restore = restore
-        self._closed = False
-        saved_theme = str(self._settings.value("theme", "light")) if restore else "light"
-        theme.apply_theme(theme_name or (saved_theme if saved_theme in theme.THEMES else "light"))
-
-        self.sidebar = QListWidget()
-        self.sidebar.setObjectName("sidebar")
-        self.sidebar.setFixedWidth(170)
-        # Big, well-spaced entries: the sidebar is how a lecture audience follows where we are.
-        self.sidebar.setStyleSheet("#sidebar { font-size: 11pt; } #sidebar::item { padding: 9px 6px; }")
-        self.stack = QStackedWidget()
-        self.panels: list[Panel] = []
-        for i, (key, module, cls) in enumerate(PANELS):
-            p = self._make_panel(key, module, cls)
-            self.panels.append(p)
-            self.stack.addWidget(p)
-            self.sidebar.addItem(f"{i + 1}  {p.title}")
-            self.sidebar.item(i).setToolTip(f"{p.hint}\n(Ctrl+{i + 1})")
-            p.statusMessage.connect(self._show_message)
-        central = QWidget()
-        lay = QHBoxLayout(central)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.sidebar)
-        lay.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
-        self.sidebar.currentRowChanged.connect(self._on_row)
-        self._build_menus()
-        self.statusBar().showMessage("Ready")
-        self.resize(1280, 800)
-        if restore:
-            self._restore_settings()
-        start = PANEL_KEYS.index(panel) if panel else (self._saved_index() if restore else 0)
-        self.sidebar.setCurrentRow(start)
-        app = QApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
-        theme.restyle(self)
-
-    # --- panels ---
-    def _make_panel(self, key: str, module: str, cls: str) -> Panel:
-        try:
-            return getattr(importlib.import_module(module), cls)()
-        except Exception as exc:  # a broken panel must not take the whole window down
-            import traceback
-
-            traceback.print_exc()
-            return _Missing(key, key.capitalize(), f"{type(exc).__name__}: {exc}")
-
-    def current_panel(self) -> Panel:
-        return self.panels[self.stack.currentIndex()]
-
-    def panel(self, key: str) -> Panel:
-        return self.panels[PANEL_KEYS.index(key)]
-
-    def show_panel(self, key: str) -> None:
-        self.sidebar.setCurrentRow(PANEL_KEYS.index(key))
-
-    @Slot(int)
-    def _on_row(self, row: int) -> None:
-        if row < 0:
-            return
-        self.stack.setCurrentIndex(row)
-        self.statusBar().showMessage(self.panels[row].hint)
-
-    @Slot(str)
-    def _show_message(self, text: str) -> None:
-        self.statusBar().showMessage(text, 8000)
-
-    # --- menus ---
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        file_menu = mb.addMenu("&File")
-        self._add(file_menu, "Export plot as &PNG…", lambda: self.export_dialog(".png"), "Ctrl+E",
-                  "Save the current panel's plot as a PNG image")
-        self._add(file_menu, "Export plot as &SVG…", lambda: self.export_dialog(".svg"), None,
-                  "Save the current panel's plot as an SVG vector image")
-        self._add(file_menu, "Export plot data as &CSV…", lambda: self.export_dialog(".csv"), None,
-                  "Save the full data of the current panel's plot (not the downsampled view) as CSV")
-        file_menu.addSeparator()
-        self._add(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Close AdamLab")
-
-        view = mb.addMenu("&View")
-        group = QActionGroup(self)
-        self.theme_actions = {}
-        for name in theme.THEMES:
-            act = QAction(f"{name.capitalize()} theme", self, checkable=True)
-            act.setChecked(name == theme.current())
-            act.triggered.connect(lambda _=False, n=name: self.set_theme(n))
-            group.addAction(act)
-            view.addAction(act)
-            self.theme_actions[name] = act
-        view.addSeparator()
-        for i, p in enumerate(self.panels):
-            self._add(view, f"&{i + 1} {p.title}", lambda _=False, k=p.key: self.show_panel(k), f"Ctrl+{i + 1}",
-                      p.hint)
-        view.addSeparator()
-        self._add(view, "&Reset this panel to defaults", self.reset_current_panel, None,
-                  "Put every control of the current panel back to its default")
-        self._add(view, "Reset &layout", self.reset_layout, None, "Default window size and panel")
-
-        help_menu = mb.addMenu("&Help")
-        self._add(help_menu, "&What am I looking at?", self.show_panel_help, QKeySequence.StandardKey.HelpContents,
-                  "A short explanation of the current panel")
-        self._add(help_menu, "&About AdamLab", self.show_about, None, "Versions")
-
-    def _add(self, menu, text, slot, shortcut=None, tip="") -> QAction:
-        act = QAction(text, self)
-        if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut))
-        act.setStatusTip(tip)
-        act.triggered.connect(slot)
-        menu.addAction(act)
-        return act
-
-    # --- actions ---
-    def set_theme(self, name: str) -> None:
-        theme.apply_theme(name, self)
-        self.theme_actions[name].setChecked(True)
-        for p in self.panels:
-            if hasattr(p, "on_theme_changed"):
-                p.on_theme_changed()
-
-    def export_dialog(self, ext: str) -> None:
-        plots = self.current_panel().plots()
-        if not plots:
-            self._show_message("This panel has no plot to export.")
-            return
-        name = next(iter(plots))
-        if len(plots) > 1:
-            name, ok = QInputDialog.getItem(self, "Export plot", "Which plot?", list(plots), 0, False)
-            if not ok:
-                return
-        filters = {".png": "PNG image (*.png)", ".svg": "SVG image (*.svg)", ".csv": "CSV data (*.csv)"}
-        default = f"adamlab-{self.current_panel().key}-{name.lower().replace(' ', '-')}{ext}"
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", default, filters[ext])
-        if path:
-            self.export_plot(name, path if Path(path).suffix else path + ext)
-
-    def export_plot(self, name: str, path: str) -> Path:
-        """Export the current panel's plot ``name`` to ``path`` (format from the extension)."""
-        plots = self.current_panel().plots()
-        try:
-            out = export_plot(plots[name], path)
-        except (OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Export failed", f"Could not export to {path}:\n{exc}")
-            raise
-        self._show_message(f"Exported {name} to {out}")
-        return out
-
-    def reset_current_panel(self) -> None:
-        p = self.current_panel()
-        p.reset_defaults()
-        self._show_message(f"{p.title}: reset to defaults")
-
-    def reset_layout(self) -> None:
-        self.showNormal()
-        self.resize(1280, 800)
-        self.show_panel(PANEL_KEYS[0])
-
-    def show_panel_help(self) -> None:
-        p = self.current_panel()
-        box = QMessageBox(self)
-        box.setWindowTitle(f"What am I looking at? — {p.title}")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(p.help_html or f"<b>{p.title}</b>")
-        box.exec()
-
-    def about_text(self) -> str:
-        import numpy
-        import pyqtgraph
-        import PySide6
-        from PySide6.QtCore import qVersion
-
-        return (f"<b>AdamLab {__version__}</b><p>A desktop visual laboratory for the Adam optimizer.</p>"
-                f"<p>Python {platform.python_version()}<br>Qt {qVersion()} · PySide6 {PySide6.__version__}<br>"
-                f"pyqtgraph {pyqtgraph.__version__} · NumPy {numpy.__version__}</p>")
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About AdamLab", self.about_text())
-
-    # --- persistence ---
-    def _saved_index(self) -> int:
-        try:
-            return min(max(int(self._settings.value("panel", 0)), 0), len(self.panels) - 1)
-        except (TypeError, ValueError):
-            return 0
-
-    def _restore_settings(self) -> None:
-        geometry = self._settings.value("geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        for p in self.panels:
-            state = settings_mod.load_json(self._settings, f"panels/{p.key}")
-            if state:
-                try:
-                    p.set_state(state)
-                except Exception as exc:  # a stale setting must never stop the app
-                    print(f"adamlab: ignoring saved settings of {p.key}: {exc}", file=sys.stderr)
-
-    def save_settings(self) -> None:
-        s = self._settings
-        s.setValue("geometry", self.saveGeometry())
-        s.setValue("theme", theme.current())
-        s.setValue("panel", self.stack.currentIndex())
-        for p in self.panels:
-            settings_mod.save_json(s, f"panels/{p.key}", p.get_state())
-        s.sync()
-
-    # --- shutdown ---
-    @Slot()
-    def shutdown(self) -> None:
-        """Stop every panel's workers and timers, then any thread still registered. Idempotent."""
-        for p in self.panels:
-            p.shutdown()
-        workers.stop_all()
-
-    def closeEvent(self, event) -> None:
-        if not self._closed:
-            self._closed = True
-            if self._restore:
-                self.save_settings()
-            self.shutdown()
-        super().closeEvent(event)
+        return getattr(window, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -65,3 +65,12 @@ def test_resources_are_found_from_a_regular_install(wheel, tmp_path):
     assert Path(found_dir).is_relative_to(target)
     expected = sorted(p.name for p in (REPO / "resources").iterdir() if p.name != "__pycache__")
     assert [n for n in eval(listing) if n != "__pycache__"] == expected
+
+
+def test_headless_commands_never_import_qt():
+    code = ("import sys; from adamlab.app import main; "
+            "rc = main(['train', '--steps', '2', '--quiet', '--samples', '0']); "
+            "print(rc, 'PySide6' in sys.modules, 'pyqtgraph' in sys.modules)")
+    r = _run([sys.executable, "-c", code], cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-3:] == ["0", "False", "False"]
