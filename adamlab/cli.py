@@ -243,19 +243,5 @@ def main(argv=None) -> int:
         return 2
 
 
-def entry(argv=None) -> int:
-    """The ``adamlab`` command: a headless command (``adamlab train ...``) without importing Qt, else the window.
-
-    ``adamlab.app`` imports PySide6 and pyqtgraph at module level (~1 s); pointing the ``adamlab`` script
-    and ``python -m adamlab`` here keeps ``adamlab train`` to NumPy's import time (~0.2 s).
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in COMMANDS:
-        return main(argv)
-    from adamlab.app import main as app_main
-
-    return app_main(argv)
-
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -120,24 +120,9 @@ def test_python_dash_m_entry_point(tmp_path):
     assert res.returncode == 0 and "finished 5 steps" in res.stdout
 
 
-def test_microgpt_settings_run_1000_steps_fast(capsys):
+def test_microgpt_settings_run_1000_steps(capsys):
+    # The speed itself is measured by benchmarks/bench_gpt.py (end-to-end CLI time), not asserted here.
     code, out, _ = run(capsys, "--samples", "0", "--val-every", "0", "--quiet")
     assert code == 0
-    seconds = float(out.split("1000 steps in ")[1].split(" s")[0])
-    assert seconds < 5.0  # well under a second on a quiet machine; generous for a loaded CI box
+    assert "finished 1000 steps: 1000 steps in" in out
 
-
-def test_entry_runs_commands_without_qt_and_hands_everything_else_to_the_app(monkeypatch):
-    code = ("import sys, adamlab.cli; rc = adamlab.cli.entry(['train', '--steps', '2', '--samples', '0', '--quiet']); "
-            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'adamlab.ui', 'adamlab.app'))]; "
-            "assert rc == 0 and not bad, bad")
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
-    # anything that is not a command goes to the window's main() (a stand-in here: no Qt in core tests)
-    import types
-
-    calls = []
-    fake = types.ModuleType("adamlab.app")
-    fake.main = lambda argv: calls.append(argv) or 7
-    monkeypatch.setitem(sys.modules, "adamlab.app", fake)
-    assert cli.entry(["--panel", "gpt"]) == 7 and cli.entry([]) == 7
-    assert calls == [["--panel", "gpt"], []]
