@@ -11,14 +11,34 @@ Two kinds of long-lived worker, each a parent-less QObject moved to its own QThr
   and run in the worker thread at the top of the next step. Snapshots are emitted at most ``max_rate``
   times a second; the GUI keeps the latest and redraws on its own timer.
 
-Every thread started here is registered; :func:`stop_all` (called on window close and ``aboutToQuit``)
-asks each worker to stop, quits the thread and waits for it, and :func:`live_threads` lets the tests fail
-any test that leaves one running.
+Child processes, for jobs made of many tiny NumPy calls (a GPT training step, an optimizer race). Such a job
+holds the GIL almost all the time, so on a worker thread it and the GUI thread take turns on one interpreter:
+the window stutters and the job runs at half speed. In a child process it has its own interpreter and core.
+
+* :class:`ChildProcess` — a fresh Python (``subprocess``, not ``multiprocessing``: "spawn" re-imports the
+  parent's ``__main__``, i.e. all of Qt, and "fork" after Qt has started threads is unsafe) running a Qt-free
+  entry function ``module:function`` with framed pickle messages both ways (the child's side is
+  :mod:`adamlab.ui.child`). ``close()`` ends and reaps it; :func:`live_processes` lists the ones still alive.
+* :class:`ProcessLoopWorker` — a :class:`LoopWorker` whose job lives in a child process. Same GUI-facing
+  interface (``snapshot``, ``stateChanged``, ``failed``, ``reply``; ``pause``, ``resume``, ``step_once``,
+  ``call``; ``paused``). Its QThread only relays: it blocks reading the child's pipe (GIL released) and emits
+  the signals. The job is built in the child by a picklable factory, commands are picklable callables
+  (module-level functions or ``functools.partial`` of them) and their non-None results come back as
+  ``reply``. If no child can start (``ADAMLAB_PROCESSES=0``, a frozen app, a broken interpreter) the same job
+  runs on the worker thread itself, through the same interface.
+
+Every thread and child started here is registered; :func:`stop_all` (called on window close and
+``aboutToQuit``) asks each worker to stop, quits the thread and waits for it, and :func:`live_threads` /
+:func:`live_processes` let the tests fail any test that leaves one running.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import queue
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -26,6 +46,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from adamlab.ui import child as child_side
 
 _REGISTRY: list[WorkerHandle] = []
 _REGISTRY_LOCK = threading.Lock()
@@ -50,10 +72,14 @@ class WorkerHandle:
         return self.thread.isRunning()
 
     def stop(self, timeout_ms: int = 5000) -> bool:
-        """Ask the worker to stop and wait for its thread. Returns True when the thread has ended."""
+        """Ask the worker to stop and wait for its thread. Returns True when the thread has ended.
+
+        A worker that does not end in time and can be forced (a child process that hangs) is forced."""
         self.worker.request_stop()
         self.thread.quit()
         ended = self.thread.wait(timeout_ms)
+        if not ended and self.worker.force_stop():
+            ended = self.thread.wait(2000)
         if ended:
             with _REGISTRY_LOCK:
                 if self in _REGISTRY:
@@ -69,11 +95,18 @@ def live_threads() -> list[WorkerHandle]:
 
 
 def stop_all(timeout_ms: int = 5000) -> None:
-    """Stop every worker started through this module (window close, aboutToQuit, tests)."""
+    """Stop every worker started through this module (window close, aboutToQuit, tests), then end any child
+    process still alive. Every worker is asked first, so they wind down together."""
     with _REGISTRY_LOCK:
         handles = list(_REGISTRY)
     for h in handles:
+        if isinstance(h.worker, ProcessLoopWorker):
+            h.worker.keep_job = False  # the app is closing: nobody will read the job
+        h.worker.request_stop()
+    for h in handles:
         h.stop(timeout_ms)
+    for p in live_processes():
+        p.close()
 
 
 class _Worker(QObject):
@@ -91,6 +124,10 @@ class _Worker(QObject):
 
     def request_stop(self) -> None:
         self._stop.set()
+
+    def force_stop(self) -> bool:
+        """End the work by force (after ``request_stop`` was not enough); True if that was possible."""
+        return False
 
     @property
     def stopping(self) -> bool:
@@ -174,16 +211,19 @@ class SteppableJob(Protocol):
     def snapshot(self) -> Any: ...
 
 
-class LoopWorker(_Worker):
+class _LoopBase(_Worker):
     """Runs ``job.step()`` in a loop on its thread; paused, resumed, single-stepped and stopped from the GUI.
 
-    Signals: ``snapshot(object)`` at most ``max_rate`` times a second and once whenever the loop pauses or
-    ends; ``failed(str)`` if a step raises; ``stateChanged(str)`` with "running", "paused" or "finished".
+    Signals: ``snapshot(object)`` at most ``max_rate`` times a second, once whenever the loop pauses or
+    ends, and after commands run while paused; ``failed(str)`` if a step or a command raises (the loop ends);
+    ``stateChanged(str)`` with "running", "paused" or "finished"; ``reply(object)`` with every non-None value a
+    command returns.
     """
 
     snapshot = Signal(object)
     failed = Signal(str)
     stateChanged = Signal(str)
+    reply = Signal(object)
 
     def __init__(self, job: SteppableJob, max_rate: float = 30.0, start_paused: bool = False):
         super().__init__()
@@ -212,7 +252,8 @@ class LoopWorker(_Worker):
         self._wake.set()
 
     def call(self, fn: Callable[[Any], Any]) -> None:
-        """Run ``fn(job)`` on the worker thread before its next step (live knobs, samples, saving)."""
+        """Run ``fn(job)`` on the worker thread before its next step (live knobs, samples, saving); a non-None
+        return value is emitted as ``reply``."""
         self._commands.put(fn)
         self._wake.set()
 
@@ -225,27 +266,31 @@ class LoopWorker(_Worker):
         return not self._run.is_set()
 
     # --- the loop (worker thread) ---
-    def _drain_commands(self) -> None:
+    def _drain_commands(self) -> bool:
+        """Run the queued commands; True if there were any."""
+        ran = False
         while True:
             try:
                 fn = self._commands.get_nowait()
             except queue.Empty:
-                return
-            fn(self.job)
+                return ran
+            ran = True
+            result = fn(self.job)
+            if result is not None:
+                self.reply.emit(result)
 
-    @Slot()
-    def run(self) -> None:
+    def _loop(self) -> None:
         last_emit = 0.0
         state = None
         try:
             while not self._stop.is_set():
-                self._drain_commands()
+                ran = self._drain_commands()
                 with self._lock:
                     single = self._single_steps > 0
                     if single:
                         self._single_steps -= 1
                 if not (self._run.is_set() or single):
-                    if state != "paused":
+                    if state != "paused" or ran:  # a command while paused: show its effect (sample, knob)
                         state = "paused"
                         self.snapshot.emit(self.job.snapshot())
                         self.stateChanged.emit(state)
@@ -271,6 +316,289 @@ class LoopWorker(_Worker):
         self._finish()
 
 
+class LoopWorker(_LoopBase):
+    __doc__ = _LoopBase.__doc__
+
+    # Each concrete worker class defines its own ``run`` slot. (PySide6 does not see a Python subclass's
+    # override of a slot: ``thread.started`` would then call it through a proxy living in the GUI thread.)
+    @Slot()
+    def run(self) -> None:
+        self._loop()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# child processes
+
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PROCESSES: list[ChildProcess] = []  # started and not yet reaped (the tests check none is left)
+
+
+def processes_unavailable() -> str | None:
+    """Why child processes cannot be used here, or None when they can."""
+    if os.environ.get("ADAMLAB_PROCESSES", "1") == "0":
+        return "child processes disabled (ADAMLAB_PROCESSES=0)"
+    if getattr(sys, "frozen", False):  # a bundled app's sys.executable is the app itself, not Python
+        return "frozen app (no Python to start)"
+    return None
+
+
+class ChildProcess:
+    """A Python child running the Qt-free ``entry`` ("module:function", called with its end of a
+    :class:`~adamlab.ui.child.Channel`), with framed pickle messages both ways.
+
+    ``start()`` launches it (raises OSError if it cannot); ``wait_ready(block)`` consumes its ("ready", pid)
+    greeting — with ``block=False`` it returns False while the child is still importing. ``send``/``recv``
+    move one message (OSError / EOFError once it is gone). ``close()`` (any thread, idempotent) closes its
+    stdin — the child ends at EOF — waits briefly, kills it if it does not go, and reaps it. Call ``recv``
+    from one thread at a time.
+    """
+
+    def __init__(self, entry: str, name: str = "child"):
+        self.entry, self.name = entry, name
+        self.proc: subprocess.Popen | None = None
+        self.channel: child_side.Channel | None = None
+        self._ready = False
+        self._closed = False
+        self._lock = threading.Lock()
+        self._read_lock = threading.Lock()  # close() must not close the pipe under a reader's feet
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise OSError(f"{self.name} process already closed")
+            self.proc = subprocess.Popen([sys.executable, "-c", child_side.CHILD_CODE, _PROJECT_ROOT, self.entry],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
+            self.channel = child_side.Channel(self.proc.stdout.fileno(), self.proc.stdin.fileno())
+            with _REGISTRY_LOCK:
+                _PROCESSES.append(self)
+
+    def wait_ready(self, block: bool = True) -> bool:
+        if self._ready:
+            return True
+        if not block and not self.channel.poll(0):
+            if self.proc.poll() is not None:
+                raise OSError(f"{self.name} process exited with code {self.proc.returncode}")
+            return False
+        msg = self.recv()
+        if not (isinstance(msg, tuple) and msg and msg[0] == "ready"):
+            raise OSError(f"{self.name} process said {msg!r} instead of 'ready'")
+        self._ready = True
+        return True
+
+    def send(self, obj: Any) -> None:
+        if self._closed or self.channel is None:
+            raise OSError(f"{self.name} process closed")
+        self.channel.send(obj)
+
+    def recv(self) -> Any:
+        with self._read_lock:
+            if self._closed or self.channel is None:
+                raise EOFError(f"{self.name} process closed")
+            return self.channel.recv()  # blocks in os.read with the GIL released
+
+    def poll(self) -> int | None:
+        """The exit code, or None while it runs (Popen's interface, for the tests' leak check)."""
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return None if self.proc is None else self.proc.wait(timeout)
+
+    def close(self, timeout: float = 2.0) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            proc.stdin.close()  # the child reads EOF and ends
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+        with self._read_lock:  # the child is gone, so a blocked reader has had its EOF by now
+            proc.stdout.close()
+        with _REGISTRY_LOCK:
+            if self in _PROCESSES:
+                _PROCESSES.remove(self)
+
+
+def live_processes() -> list[ChildProcess]:
+    """Children started here that are still running (shutdown and the tests' leak check)."""
+    with _REGISTRY_LOCK:
+        procs = list(_PROCESSES)
+    return [p for p in procs if p.poll() is None]
+
+
+class ProcessLoopWorker(_LoopBase):
+    """A :class:`LoopWorker` whose job is built by ``job_factory(*factory_args)`` and stepped in a child process.
+
+    The child (:func:`adamlab.ui.child.serve_loop`) starts when the thread does; until it is up (~0.3 s: a
+    new Python importing NumPy), pause/resume/step/commands are kept here and handed over with the job's
+    recipe. ``job`` is None while the child has the job, and the job itself (pickled back) once the run has
+    ended, so the GUI can still read it (histograms, saving) — unless ``keep_job`` was set False before the
+    stop (closing the window needs nothing back). Without a child the job runs here; ``fallback`` says why.
+    """
+
+    ENTRY = "adamlab.ui.child:serve_loop"
+
+    def __init__(self, job_factory: Callable[..., SteppableJob], factory_args: tuple = (), max_rate: float = 30.0,
+                 start_paused: bool = False, use_process: bool = True, name: str = "loop"):
+        super().__init__(None, max_rate=max_rate, start_paused=start_paused)
+        self._factory, self._args, self._max_rate, self._name = job_factory, tuple(factory_args), max_rate, name
+        self.fallback: str | None = processes_unavailable() if use_process else "in-thread (asked for)"
+        self.child: ChildProcess | None = None
+        self.keep_job = True
+        self._mode = "pending"  # → "remote" (the child has the job), "local" (this thread has it), "ended"
+        self._mode_lock = threading.Lock()
+
+    @property
+    def remote(self) -> bool:
+        return self._mode == "remote"
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it has the job (None in-thread)."""
+        return self.child.pid if self.child is not None and self._mode == "remote" else None
+
+    # --- commands from the GUI thread: to the child once it is up, else to the local loop's state ---
+    def _forward(self, msg: tuple) -> bool:
+        """Send ``msg`` to the child if it has the job (call with the mode lock held). False: not remote."""
+        if self._mode != "remote":
+            return False
+        try:
+            self.child.send(msg)
+        except (OSError, ValueError):
+            pass  # the child has gone; the relay thread reports it
+        return True
+
+    def pause(self) -> None:
+        with self._mode_lock:
+            super().pause()  # the local flag answers ``paused`` in every mode
+            self._forward(("pause",))
+
+    def resume(self) -> None:
+        with self._mode_lock:
+            super().resume()
+            self._forward(("resume",))
+
+    def step_once(self) -> None:
+        with self._mode_lock:
+            if not self._forward(("step",)):
+                super().step_once()
+
+    def call(self, fn: Callable[[Any], Any]) -> None:
+        """Run ``fn(job)`` where the job is, before its next step. ``fn`` must pickle (a module-level function
+        or a functools.partial of one): checked here, in every mode, so a lambda fails at once."""
+        child_side.dumps(fn)
+        with self._mode_lock:
+            if not self._forward(("call", fn)):
+                super().call(fn)
+
+    def request_stop(self) -> None:
+        with self._mode_lock:
+            super().request_stop()
+            self._forward(("stop", self.keep_job))
+
+    def force_stop(self) -> bool:
+        child = self.child
+        if child is None:
+            return False
+        child.kill()  # the relay thread reads EOF and ends
+        return True
+
+    # --- the thread ---
+    @Slot()
+    def run(self) -> None:
+        if self.fallback is None and not self._stop.is_set():
+            try:
+                self._start_child()
+            except Exception as exc:  # noqa: BLE001 — no child: the same job runs here
+                self.fallback = f"no child process ({type(exc).__name__}: {exc}); running in-thread"
+                if self.child is not None:
+                    self.child.close()
+                    self.child = None
+        if self._mode == "remote":
+            self._relay()
+        else:
+            self._run_here()
+
+    def _start_child(self) -> None:
+        child = self.child = ChildProcess(self.ENTRY, self._name)
+        child.start()
+        child.wait_ready()  # blocks in read() without the GIL while the child starts
+        with self._mode_lock:
+            if self._stop.is_set():
+                raise OSError("stopped before it started")
+            commands = []
+            while True:
+                try:
+                    commands.append(self._commands.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                child.send(("start", self._factory, self._args, self._max_rate, not self._run.is_set(),
+                            self._single_steps, commands))
+            except BaseException:
+                for fn in commands:  # the local loop gets them instead
+                    self._commands.put(fn)
+                raise
+            self._single_steps = 0
+            self._mode = "remote"
+
+    def _run_here(self) -> None:
+        with self._mode_lock:
+            self._mode = "local"
+        if not self._stop.is_set():
+            try:
+                self.job = self._factory(*self._args)
+            except Exception as exc:
+                traceback.print_exc()
+                self.failed.emit(f"{type(exc).__name__}: {exc}")
+            else:
+                self._loop()  # emits "finished" and quits the thread
+                return
+        self.stateChanged.emit("finished")
+        self._finish()
+
+    def _relay(self) -> None:
+        child = self.child
+        signals = {"snapshot": self.snapshot, "state": self.stateChanged, "reply": self.reply, "failed": self.failed}
+        try:
+            while True:
+                kind, payload = child.recv()
+                if kind == "end":
+                    self.job = payload
+                    break
+                signals[kind].emit(payload)
+        except (EOFError, OSError, pickle.UnpicklingError, ValueError) as exc:
+            if not self._stop.is_set():
+                self.failed.emit(f"the {self._name} process ended unexpectedly "
+                                 f"(exit code {child.returncode}; {type(exc).__name__}: {exc})")
+        finally:
+            with self._mode_lock:
+                self._mode = "ended"
+            child.close()
+        self.stateChanged.emit("finished")
+        self._finish()
+
+
 def start_latest_wins(fn: Callable[[Any], Any], name: str) -> WorkerHandle:
     """Start a :class:`LatestWinsWorker` for ``fn`` on a new registered thread."""
     return WorkerHandle(LatestWinsWorker(fn), name)
@@ -279,3 +607,12 @@ def start_latest_wins(fn: Callable[[Any], Any], name: str) -> WorkerHandle:
 def start_loop(job: SteppableJob, name: str, max_rate: float = 30.0, start_paused: bool = False) -> WorkerHandle:
     """Start a :class:`LoopWorker` for ``job`` on a new registered thread."""
     return WorkerHandle(LoopWorker(job, max_rate=max_rate, start_paused=start_paused), name)
+
+
+def start_process_loop(job_factory: Callable[..., SteppableJob], factory_args: tuple, name: str,
+                       max_rate: float = 30.0, start_paused: bool = False, use_process: bool = True) -> WorkerHandle:
+    """Start a :class:`ProcessLoopWorker`: ``job_factory(*factory_args)`` built and stepped in a child process
+    (or on the worker thread when no child can start), relayed by a new registered thread."""
+    worker = ProcessLoopWorker(job_factory, factory_args, max_rate=max_rate, start_paused=start_paused,
+                               use_process=use_process, name=name)
+    return WorkerHandle(worker, name)

@@ -1,4 +1,4 @@
-"""pytest-qt fixtures: fail any test that leaves a worker thread, a pool job or a QTimer running.
+"""pytest-qt fixtures: fail any test that leaves a worker thread, a child process, a pool job or a QTimer running.
 
 Widgets registered with ``qtbot.addWidget`` are closed by pytest-qt before fixtures are torn down, so by the
 time this check runs every panel has had its ``shutdown()``; whatever still runs has leaked (napari's idea).
@@ -28,7 +28,8 @@ def no_leaked_threads_or_timers(monkeypatch, qapp):
     yield
     qapp.processEvents()
     leaked_threads = workers.live_threads()
-    workers.stop_all(2000)  # don't let one leak cascade into the next tests
+    leaked_processes = [p.pid for p in workers.live_processes()]
+    workers.stop_all(2000)  # don't let one leak cascade into the next tests (ends leftover children too)
     active_timers = []
     for ref in started:
         t = ref()
@@ -39,6 +40,8 @@ def no_leaked_threads_or_timers(monkeypatch, qapp):
     problems = []
     if leaked_threads:
         problems.append(f"worker threads still running: {[h.thread.objectName() for h in leaked_threads]}")
+    if leaked_processes:
+        problems.append(f"child processes still running: {leaked_processes}")
     if active_timers:
         problems.append(f"QTimers still active: {[t.objectName() or repr(t) for t in active_timers]}")
     if pool_busy:

@@ -1,9 +1,16 @@
-"""The worker layer: latest-wins computing, the step loop's pause/step/commands, clean stops."""
+"""The worker layer: latest-wins computing, the step loop's pause/step/commands, clean stops, and the same
+loop with its job in a child process (round trips, replies, crashes, fallback in-thread)."""
 
+import os
+import pickle
 import threading
 import time
+from functools import partial
+
+import pytest
 
 from adamlab.ui import workers
+from tests.ui import loop_jobs
 
 
 class Recorder:
@@ -73,10 +80,11 @@ def test_loop_pause_resume_step_once_and_commands(qtbot):
     worker = handle.worker
     snaps = Recorder()
     worker.snapshot.connect(snaps)
-    qtbot.waitUntil(lambda: len(snaps.items) >= 1)  # the paused loop reports where it is
-    assert job.n == 0
+    time.sleep(0.05)
+    assert job.n == 0  # started paused
     worker.step_once()
     qtbot.waitUntil(lambda: job.n == 1)
+    qtbot.waitUntil(lambda: bool(snaps.items) and snaps.items[-1][0]["n"] == 1)  # the paused loop reports it
     time.sleep(0.05)
     assert job.n == 1  # still paused after a single step
     worker.call(lambda j: setattr(j, "lr", 0.5))
@@ -110,3 +118,124 @@ def test_stop_all_stops_a_busy_loop_quickly(qtbot):
     workers.stop_all()
     assert time.perf_counter() - t0 < 1.0
     assert workers.live_threads() == []
+
+
+# --- child processes ---------------------------------------------------------------------------------------
+
+
+def test_child_process_round_trips_messages_and_close_reaps_it():
+    child = workers.ChildProcess("tests.ui.loop_jobs:echo", "echo")
+    child.start()
+    try:
+        assert child.wait_ready()
+        payload = {"a": [1, 2.5, "x"], "lock": threading.Lock()}  # a lock travels as a fresh lock
+        child.send(payload)
+        back, pid = child.recv()
+        assert pid == child.pid and pid != os.getpid()
+        assert back["a"] == [1, 2.5, "x"] and not back["lock"].locked()
+        big = bytes(range(256)) * 20_000  # 5 MB: larger than any pipe buffer, framed whole
+        child.send(big)
+        assert child.recv()[0] == big
+        assert child in workers.live_processes()
+    finally:
+        child.close()
+    assert child.poll() is not None  # ended and reaped
+    assert workers.live_processes() == []
+    with pytest.raises(EOFError):
+        child.recv()
+    child.close()  # idempotent
+
+
+class Signals:
+    """Collects a ProcessLoopWorker's signals (on the GUI thread: these are plain callables connected with
+    the default connection, so they run in the relay thread; lists are thread-safe enough for appends)."""
+
+    def __init__(self, worker):
+        self.snaps, self.states, self.replies, self.failures = [], [], [], []
+        worker.snapshot.connect(self.snaps.append)
+        worker.stateChanged.connect(self.states.append)
+        worker.reply.connect(self.replies.append)
+        worker.failed.connect(self.failures.append)
+
+
+@pytest.mark.parametrize("use_process", [True, False], ids=["child", "in-thread"])
+def test_process_loop_pause_step_commands_and_stop(qtbot, use_process):
+    handle = workers.start_process_loop(loop_jobs.make_count_job, (), "test-ploop", max_rate=30,
+                                        start_paused=True, use_process=use_process)
+    w = handle.worker
+    sig = Signals(w)
+    w.step_once()  # before the child is up: kept and handed over
+    qtbot.waitUntil(lambda: bool(sig.snaps) and sig.snaps[-1]["n"] == 1, timeout=10000)
+    assert w.paused
+    time.sleep(0.1)
+    assert sig.snaps[-1]["n"] == 1  # still paused after the single step
+    w.call(partial(loop_jobs.set_lr, lr=0.5))  # returns None: no reply, but a snapshot shows it while paused
+    qtbot.waitUntil(lambda: sig.snaps[-1]["lr"] == 0.5, timeout=5000)
+    w.call(loop_jobs.where)
+    qtbot.waitUntil(lambda: len(sig.replies) == 1, timeout=5000)
+    kind, pid, n = sig.replies[0]
+    assert (kind, n) == ("where", 1)
+    assert (pid != os.getpid()) == use_process  # the job really lives in another process
+    assert (w.pid == pid) if use_process else (w.pid is None and w.fallback)
+    w.resume()
+    qtbot.waitUntil(lambda: sig.snaps[-1]["n"] > 20, timeout=5000)
+    w.pause()
+    qtbot.waitUntil(lambda: sig.states[-1] == "paused", timeout=5000)
+    n = sig.snaps[-1]["n"]
+    time.sleep(0.1)
+    assert sig.snaps[-1]["n"] == n  # paused means paused
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        w.call(lambda job: None)  # a command must pickle, in every mode
+    assert handle.stop()
+    assert w.job is not None and w.job.n == n and w.job.lr == 0.5  # the job comes back for the GUI to read
+    assert sig.states[-1] == "finished" and not sig.failures
+    assert workers.live_processes() == []
+
+
+def test_process_loop_ends_by_itself_and_returns_the_job(qtbot):
+    handle = workers.start_process_loop(loop_jobs.make_count_job, (30,), "test-pfinite")
+    sig = Signals(handle.worker)
+    qtbot.waitUntil(lambda: "finished" in sig.states, timeout=10000)
+    qtbot.waitUntil(lambda: not handle.is_running())
+    assert sig.snaps[-1]["n"] == 30 and sig.snaps[-1]["pid"] != os.getpid()
+    assert handle.worker.job.n == 30
+    assert workers.live_processes() == []
+    handle.stop()
+
+
+def test_process_loop_reports_a_bad_factory_and_a_dying_child(qtbot):
+    handle = workers.start_process_loop(loop_jobs.broken_factory, ("no such model",), "test-pbad")
+    sig = Signals(handle.worker)
+    qtbot.waitUntil(lambda: "finished" in sig.states, timeout=10000)
+    assert sig.failures == ["ValueError: no such model"]
+    handle.stop()
+    handle = workers.start_process_loop(loop_jobs.make_count_job, (), "test-pdie")
+    sig = Signals(handle.worker)
+    qtbot.waitUntil(lambda: bool(sig.snaps), timeout=10000)
+    handle.worker.call(loop_jobs.die)
+    qtbot.waitUntil(lambda: "finished" in sig.states, timeout=10000)
+    assert "ended unexpectedly" in sig.failures[0] and "exit code 3" in sig.failures[0]
+    assert handle.worker.job is None
+    handle.stop()
+    assert workers.live_processes() == []
+
+
+def test_no_processes_env_runs_in_thread(qtbot, monkeypatch):
+    monkeypatch.setenv("ADAMLAB_PROCESSES", "0")
+    handle = workers.start_process_loop(loop_jobs.make_count_job, (10,), "test-penv")
+    sig = Signals(handle.worker)
+    qtbot.waitUntil(lambda: "finished" in sig.states, timeout=10000)
+    assert sig.snaps[-1] == {"n": 10, "lr": 0.1, "pid": os.getpid()}
+    assert "ADAMLAB_PROCESSES=0" in handle.worker.fallback
+    handle.stop()
+
+
+def test_stop_all_ends_busy_children_quickly(qtbot):
+    handles = [workers.start_process_loop(loop_jobs.make_count_job, (), f"test-pbusy{i}") for i in range(2)]
+    sigs = [Signals(h.worker) for h in handles]
+    qtbot.waitUntil(lambda: all(s.snaps for s in sigs), timeout=10000)
+    t0 = time.perf_counter()
+    workers.stop_all()
+    assert time.perf_counter() - t0 < 2.0
+    assert workers.live_threads() == [] and workers.live_processes() == []
+    assert all(h.worker.job is None for h in handles)  # closing the app asks for nothing back
