@@ -14,9 +14,6 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import select
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -261,38 +258,23 @@ def as_float(value: Any, name: str, lo: float = -math.inf, hi: float = math.inf)
 # core; the worker thread only writes the scene to a pipe and blocks reading the answer, with the GIL
 # released, so the GUI thread keeps the interpreter to itself.
 #
-# How: ``subprocess`` with pipes, one pickled object per message (pickle frames itself). Not
-# ``multiprocessing``: its "spawn" start re-imports the parent's __main__ (all of Qt for ``python -m
-# adamlab``), and "fork" after Qt has started threads is unsafe. Popen execs a fresh interpreter that imports
-# only this Qt-free module (~0.15 s). The child exits when its stdin closes, so it cannot outlive the app.
+# How: ``workers.ChildProcess`` (a fresh interpreter importing only this Qt-free module, framed pickle messages;
+# see adamlab.ui.workers for why not multiprocessing). The child exits when its stdin closes, so it cannot
+# outlive the app. ``workers`` is imported lazily: this module is what the child imports, and it must not
+# pull Qt in.
 
-_CHILD_CODE = "import sys; sys.path.insert(0, sys.argv[1]); from adamlab.ui.panels.surface_run import serve; serve()"
-_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-_PROCESSES: list[subprocess.Popen] = []  # children started and not yet reaped (tests check none is left)
+RACE_ENTRY = "adamlab.ui.panels.surface_run:serve_races"
 
 
-def serve(stdin=None, stdout=None) -> None:
-    """The child's loop: read a scene, answer ("ok", SceneResult) or ("error", exception); stop at EOF."""
-    if stdin is None:
-        stdin = sys.stdin.buffer
-        stdout = os.fdopen(os.dup(1), "wb")
-        os.dup2(2, 1)  # anything printed by accident goes to stderr, never into the result stream
-    pickle.dump(("ready", os.getpid()), stdout, protocol=pickle.HIGHEST_PROTOCOL)
-    stdout.flush()
+def serve_races(channel) -> None:
+    """The child's loop: read a scene, answer ("ok", SceneResult) or ("error", exception); ends at EOF."""
     while True:
-        try:
-            scene = pickle.load(stdin)
-        except (EOFError, OSError):
-            return
+        scene = channel.recv()
         try:
             reply = ("ok", run_scene(scene))
         except Exception as exc:  # the parent re-raises it, as if the race had run in its own thread
             reply = ("error", exc)
-        try:
-            pickle.dump(reply, stdout, protocol=pickle.HIGHEST_PROTOCOL)
-            stdout.flush()
-        except OSError:
-            return
+        channel.send(reply)
 
 
 class RaceProcess:
@@ -305,19 +287,26 @@ class RaceProcess:
     """
 
     def __init__(self, enabled: bool = True):
+        from adamlab.ui import workers
+
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._ready = False
+        self._child = None  # workers.ChildProcess
         self._closed = False
         self.fallback: str | None = None if enabled else "disabled"
-        if getattr(sys, "frozen", False):  # a bundled app's sys.executable is the app itself, not Python
-            self.fallback = "frozen app: computing in-thread"
+        if self.fallback is None and workers.processes_unavailable():
+            self.fallback = f"{workers.processes_unavailable()}: computing in-thread"
         self.remote_count = 0  # scenes the child computed (tests, benchmarks)
 
     @property
     def pid(self) -> int | None:
-        proc = self._proc
-        return None if proc is None else proc.pid
+        child = self._child
+        return None if child is None else child.pid
+
+    @property
+    def _proc(self):
+        """The child's ``subprocess.Popen`` (tests kill it to check the fallback)."""
+        child = self._child
+        return None if child is None else child.proc
 
     def compute(self, scene: dict) -> SceneResult | None:
         """The scene's result (None once closed: nobody will look at it)."""
@@ -342,58 +331,36 @@ class RaceProcess:
 
     def _remote_ready(self) -> bool:
         """Start the child if needed; True once it has said "ready" (never blocks on its imports)."""
+        from adamlab.ui import workers
+
         with self._lock:
             if self._closed:
                 return False
-            if self._proc is None:
-                self._proc = subprocess.Popen([sys.executable, "-c", _CHILD_CODE, _PROJECT_ROOT],
-                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
-                _PROCESSES.append(self._proc)
-            if self._ready:
-                return True
-            proc = self._proc
-            if os.name == "posix":  # nothing to read yet: the child is still importing
-                readable, _, _ = select.select([proc.stdout], [], [], 0)
-                if not readable:
-                    if proc.poll() is not None:
-                        raise OSError(f"race process exited with code {proc.returncode}")
-                    return False
-        status, _ = pickle.load(proc.stdout)
-        if status != "ready":
-            raise OSError(f"race process said {status!r} instead of 'ready'")
-        self._ready = True
-        return True
+            if self._child is None:
+                self._child = workers.ChildProcess(RACE_ENTRY, "race")
+                self._child.start()
+            child = self._child
+        return child.wait_ready(block=os.name != "posix")
 
     def _remote(self, scene: dict) -> tuple[str, object]:
-        proc = self._proc
-        if proc is None:
+        child = self._child
+        if child is None:
             raise OSError("race process closed")
-        pickle.dump(scene, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        proc.stdin.flush()
-        return pickle.load(proc.stdout)  # blocks in read() with the GIL released
+        child.send(scene)
+        return child.recv()  # blocks in read() with the GIL released
 
     def close(self, final: bool = True, timeout: float = 2.0) -> None:
         """End the child: close its stdin (it exits at EOF), wait briefly, kill it if it does not go."""
         with self._lock:
             if final:
                 self._closed = True
-            proc, self._proc, self._ready = self._proc, None, False
-        if proc is None:
-            return
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-        proc.stdout.close()  # the worker thread blocked reading it gets EOF now
-        if proc in _PROCESSES:
-            _PROCESSES.remove(proc)
+            child, self._child = self._child, None
+        if child is not None:
+            child.close(timeout)
 
 
-def live_processes() -> list[subprocess.Popen]:
-    """Race children still running (the tests check that a closed panel leaves none)."""
-    return [p for p in _PROCESSES if p.poll() is None]
+def live_processes() -> list:
+    """Child processes still running (the tests check that a closed panel leaves none)."""
+    from adamlab.ui import workers
+
+    return workers.live_processes()
