@@ -589,8 +589,12 @@ class ProcessLoopWorker(_LoopBase):
                 signals[kind].emit(payload)
         except (EOFError, OSError, pickle.UnpicklingError, ValueError) as exc:
             if not self._stop.is_set():
+                try:
+                    code = child.wait(1.0)  # its pipe closes a moment before it can be reaped
+                except subprocess.TimeoutExpired:
+                    code = None
                 self.failed.emit(f"the {self._name} process ended unexpectedly "
-                                 f"(exit code {child.returncode}; {type(exc).__name__}: {exc})")
+                                 f"(exit code {code}; {type(exc).__name__}: {exc})")
         finally:
             with self._mode_lock:
                 self._mode = "ended"

@@ -1,19 +1,25 @@
 """The GPT monitor panel driven as a person would: start, pause, step, knobs, divergence, save/load, corpus.
 
 Numbers drawn on screen are checked against an independent headless Trainer run with the same config, and the
-smoothed curve against a debiased EMA written out here.
+smoothed curve against a debiased EMA written out here. A live run trains in a child process: the tests look
+inside it with a command (``RunJob.facts``) whose reply comes back, and read the job itself once the run has
+ended (it is sent back).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
+from functools import partial
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 from adamlab.core import train
+from adamlab.ui import workers
+from adamlab.ui.panels import monitor_job as mj
 from adamlab.ui.panels.monitor import MonitorPanel
 from adamlab.ui.panels.monitor_job import train_config
 
@@ -36,6 +42,30 @@ def panel(qtbot):
 def click(qtbot, button):
     assert button.isEnabled(), button.text()
     qtbot.mouseClick(button, LEFT)
+
+
+def facts(qtbot, run) -> dict:
+    """The trainer's own numbers (step count, config, loss history, pid), asked of the live run wherever its job
+    is: a command to its process, and the reply the panel keeps for whoever asked."""
+    run.replies.pop("facts", None)
+    run.handle.worker.call(mj.RunJob.facts)
+    qtbot.waitUntil(lambda: "facts" in run.replies, timeout=10000)
+    return run.replies["facts"]
+
+
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists and is not a zombie (Linux /proc; else os.kill)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
 
 
 def headless_losses(config: dict, corpus, steps: int) -> np.ndarray:
@@ -93,11 +123,11 @@ def test_pause_stops_the_step_count_and_step_takes_exactly_one(qtbot, panel):
     paused_at = run.snap.step
     qtbot.wait(400)
     assert run.snap.step == paused_at
-    assert run.job.trainer.step_count == paused_at
+    assert facts(qtbot, run)["step_count"] == paused_at
     click(qtbot, panel.step_button)
     qtbot.waitUntil(lambda: run.snap.step == paused_at + 1, timeout=5000)
     qtbot.wait(300)
-    assert run.job.trainer.step_count == paused_at + 1
+    assert facts(qtbot, run)["step_count"] == paused_at + 1
     click(qtbot, panel.pause_button)  # resume
     qtbot.waitUntil(lambda: run.snap.step > paused_at + 5, timeout=10000)
     click(qtbot, panel.stop_button)
@@ -116,7 +146,7 @@ def test_a_live_lr_change_reaches_the_trainer_and_is_marked(qtbot, panel):
     qtbot.waitUntil(lambda: bool(run.snap.events) and run.snap.step > run.snap.events[-1][0] + 3, timeout=10000)
     changed_at = run.snap.events[-1][0]
     assert "lr" in run.snap.events[-1][2]
-    assert run.job.trainer.config.lr == 0.003
+    assert facts(qtbot, run)["config"]["lr"] == 0.003
     steps, lr = run.snap.steps, run.snap.lr
     np.testing.assert_allclose(lr[steps <= changed_at], 0.01)  # constant schedule: lr before …
     np.testing.assert_allclose(lr[steps > changed_at], 0.003)  # … and after the change
@@ -152,7 +182,7 @@ def test_save_load_resume_gives_the_same_next_losses(qtbot, panel, tmp_path):
     qtbot.waitUntil(lambda: a.snap is not None and a.snap.step >= 8, timeout=20000)
     click(qtbot, panel.pause_button)
     qtbot.waitUntil(lambda: a.state == "paused", timeout=5000)
-    k = a.job.trainer.step_count
+    k = facts(qtbot, a)["step_count"]
     path = tmp_path / "run.npz"
     panel.save_run(path)
     qtbot.waitUntil(lambda: "Saved" in panel.status_label.text(), timeout=10000)
@@ -161,17 +191,18 @@ def test_save_load_resume_gives_the_same_next_losses(qtbot, panel, tmp_path):
         n = a.snap.step
         click(qtbot, panel.step_button)
         qtbot.waitUntil(lambda: a.snap.step == n + 1, timeout=5000)
-    ref = a.job.trainer.history.loss[k : k + 5].copy()
+    a_loss = facts(qtbot, a)["loss"]
+    ref = a_loss[k : k + 5].copy()
     b = panel.load_run(path)
     assert b is not None and panel.active_run() is b and b.state == "paused"
     # its curves come back: the first k steps are drawn as they were
     qtbot.waitUntil(lambda: b.drawn_version == b.snap.version, timeout=5000)
-    np.testing.assert_array_equal(b.items["raw"].getData()[1], a.job.trainer.history.loss[:k])
+    np.testing.assert_array_equal(b.items["raw"].getData()[1], a_loss[:k])
     for _ in range(5):
         n = b.snap.step
         click(qtbot, panel.step_button)
         qtbot.waitUntil(lambda: b.snap.step == n + 1, timeout=5000)
-    np.testing.assert_array_equal(b.job.trainer.history.loss[k : k + 5], ref)
+    np.testing.assert_array_equal(facts(qtbot, b)["loss"][k : k + 5], ref)
     # a damaged file is reported, not a crash
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a checkpoint")
@@ -198,8 +229,8 @@ def test_a_bad_corpus_shows_an_error_and_keeps_the_last_good_one(qtbot, panel, t
 def test_compare_optimizers_starts_three_runs_from_the_same_init_and_data(qtbot, panel):
     panel.setup.steps.setValue(20)
     click(qtbot, panel.compare_button)
-    assert [r.job.trainer.config.optimizer for r in panel.runs] == ["sgd", "adam", "adamw"]
     qtbot.waitUntil(lambda: all(r.state == "finished" for r in panel.runs), timeout=30000)
+    assert [r.job.trainer.config.optimizer for r in panel.runs] == ["sgd", "adam", "adamw"]
     first = [r.job.trainer.history.loss[0] for r in panel.runs]
     assert first[0] == first[1] == first[2]  # step 1's loss is measured before any update
     assert len({r.job.trainer.history.loss[5] for r in panel.runs}) == 3  # then the optimizers differ
@@ -238,9 +269,64 @@ def test_closing_while_training_stops_every_thread(qtbot, panel):
     panel.setup.steps.setValue(100000)
     click(qtbot, panel.compare_button)
     qtbot.waitUntil(lambda: all(r.snap is not None for r in panel.runs), timeout=20000)
+    pids = [r.snap.pid for r in panel.runs]
+    assert len(set(pids)) == 3 and os.getpid() not in pids  # three processes of their own
     panel.close()
     assert not any(r.live for r in panel.runs)
     assert not panel.timer.isActive()
+    assert workers.live_processes() == [] and not any(pid_alive(p) for p in pids)  # no orphan
+
+
+def test_a_run_trains_in_its_own_process_and_stop_ends_it(qtbot, panel):
+    panel.setup.steps.setValue(100000)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    assert run.state == "starting" and "starting…" in panel.status_label.text()  # while Python + NumPy load
+    qtbot.waitUntil(lambda: run.snap is not None and run.snap.step >= 5, timeout=20000)
+    pid = run.handle.worker.pid
+    assert pid is not None and pid != os.getpid() and pid_alive(pid)
+    assert run.snap.pid == pid and facts(qtbot, run)["pid"] == pid  # snapshots and commands come from there
+    assert run.job is None  # the job is over there, not here
+    click(qtbot, panel.stop_button)
+    assert not pid_alive(pid) and workers.live_processes() == []
+    # the job came back: its step count is the last one drawn, and a finished run can still be sampled
+    assert run.job is not None and run.job.trainer.step_count == run.snap.step
+    panel.tabs.setCurrentWidget(panel.samples)
+    n = len(run.snap.samples)
+    click(qtbot, panel.samples.now)
+    assert len(run.snap.samples) == n + 1 and run.snap.samples[-1][1] == run.snap.step
+    panel.tabs.setCurrentWidget(panel.adam)  # and its Adam state is read from the job here
+    panel.adam.tensor.setCurrentText("wte")
+    qtbot.waitUntil(lambda: f"wte at step {run.snap.step}" in panel.adam.note.text(), timeout=5000)
+
+
+def test_command_errors_are_reported_and_the_run_goes_on(qtbot, panel, tmp_path):
+    panel.setup.steps.setValue(100000)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    qtbot.waitUntil(lambda: run.snap is not None and run.snap.step >= 3, timeout=20000)
+    (tmp_path / "file").write_text("not a directory")
+    panel.save_run(tmp_path / "file" / "run.npz")  # the child cannot write there: its reply says so
+    qtbot.waitUntil(lambda: "Could not save" in panel.status_label.text(), timeout=10000)
+    panel._call(run, partial(mj.RunJob.set_sampling, settings=None))  # a command that raises in the child
+    qtbot.waitUntil(lambda: "TypeError" in panel.status_label.text(), timeout=10000)
+    step = run.snap.step
+    qtbot.waitUntil(lambda: run.snap.step > step + 3, timeout=10000)
+    assert run.live and run.handle.worker.pid is not None
+    click(qtbot, panel.stop_button)
+
+
+def test_without_child_processes_the_run_trains_in_thread_the_same(qtbot, panel, monkeypatch):
+    monkeypatch.setenv("ADAMLAB_PROCESSES", "0")
+    panel.setup.steps.setValue(20)
+    click(qtbot, panel.start_button)
+    run = panel.runs[0]
+    qtbot.waitUntil(lambda: run.state == "finished", timeout=30000)
+    assert run.snap.pid == os.getpid() and "ADAMLAB_PROCESSES=0" in run.fallback
+    ref = headless_losses(panel.setup.config(), panel._corpus, 20)
+    np.testing.assert_array_equal(run.items["raw"].getData()[1], ref)
+    np.testing.assert_array_equal(run.job.trainer.history.loss, ref)
+
 
 
 def test_tokens_axis_and_heatmaps_match_the_trainer(qtbot, panel):

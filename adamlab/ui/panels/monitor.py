@@ -1,10 +1,18 @@
 """Tiny-GPT training monitor: train microgpt live, watch the loss, the per-tensor statistics, Adam's state
 and what the model writes.
 
-Every run is one core ``Trainer`` wrapped in a :class:`~adamlab.ui.panels.monitor_job.RunJob` on its own
-``LoopWorker`` thread ("compare optimizers" starts three). The worker emits at most ~30 copied snapshots a
-second; the panel keeps the latest per run and redraws on a timer. Everything expensive (samples, Adam
-histograms, checkpoints) runs on the worker thread, between steps, only when asked for or every K steps.
+Every run is one core ``Trainer`` wrapped in a :class:`~adamlab.ui.panels.monitor_job.RunJob`, built and
+trained in its own child process by a ``workers.ProcessLoopWorker`` ("compare optimizers" starts three). A
+training step is thousands of tiny NumPy calls that hold the GIL; on a thread they and the GUI's pyqtgraph
+painting took turns on one interpreter (the window stuttered and training ran at half speed). In a child the
+trainer has its own interpreter and core; the worker's thread in this process only relays its messages.
+
+The child sends at most ~10 small snapshots a second; the panel keeps the latest per run and redraws on a
+timer. Everything else goes through picklable commands (``RunJob`` methods bound with functools.partial) that
+run in the child between steps — live knobs, samples, Adam's histograms, checkpoints — and whose results come
+back as the worker's ``reply``. When a run ends, its job is sent back, so a finished run can still be saved,
+sampled and inspected here. Without a child (``ADAMLAB_PROCESSES=0``, or it cannot start) the same job runs on
+the worker thread, through the same interface.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from collections import deque
+
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -50,15 +60,9 @@ REDRAW_MS = 100  # 10 redraws a second: smooth enough for curves, cheap for the 
 INSPECT_S = 0.5  # the table, heatmaps, samples and labels refresh twice a second (numbers must be readable)
 SNAPSHOT_RATE = 10  # snapshots a second from each worker (≤ 30): one per redraw is all the GUI can use
 ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their tab is visible
-MAX_LIVE_RUNS = 6  # the machine has few cores; more threads would only slow every run down
+MAX_LIVE_RUNS = 6  # one process each; the machine has few cores, more would only slow every run down
 COMPARE = ("sgd", "adam", "adamw")
 NOTICE_S = 8.0  # how long a notice (saved, an error) stays under the curves
-
-
-class _Bridge(QObject):
-    """Carries results of worker-thread calls back to the GUI thread (a queued signal)."""
-
-    result = Signal(int, str, object)  # run id, what, payload
 
 
 class _RunRelay(QObject):
@@ -68,6 +72,7 @@ class _RunRelay(QObject):
     snapshot = Signal(int, object)
     state = Signal(int, str)
     failed = Signal(int, str)
+    reply = Signal(int, object)
 
     def __init__(self, run_id: int, parent: QObject):
         super().__init__(parent)
@@ -85,16 +90,29 @@ class _RunRelay(QObject):
     def on_failed(self, message: str) -> None:
         self.failed.emit(self.run_id, message)
 
+    @Slot(object)
+    def on_reply(self, reply) -> None:
+        self.reply.emit(self.run_id, reply)
+
 
 class RunView:
-    """The GUI side of one run: its worker, its latest snapshot, its colour and its plot items."""
+    """The GUI side of one run: its worker, its latest snapshot, its colour and its plot items.
 
-    def __init__(self, run_id: int, name: str, color: str, handle: workers.WorkerHandle, job: mj.RunJob):
+    ``job`` is None while the run lives in its child process; once the run has ended it is the job sent
+    back (histograms, samples and saving then work here). ``samples`` keeps every sample batch seen (snapshots
+    carry only the newest few); ``chars`` is the model's symbols, for checking a sampling prefix."""
+
+    def __init__(self, run_id: int, name: str, color: str, handle: workers.WorkerHandle, chars: str = ""):
         self.id, self.name, self.color = run_id, name, color
-        self.handle, self.job = handle, job
+        self.handle = handle
+        self.job: mj.RunJob | None = None
+        self.chars = chars
+        self.fallback: str | None = None  # why it trains in-thread, if it does
+        self.replies: dict[str, Any] = {}  # the latest reply of each other kind ("facts"), for whoever asked
+        self.samples: deque = deque(maxlen=mj.MAX_SAMPLES)
         self.snap: mj.Snapshot | None = None
         self.drawn_version = -1
-        self.state = "paused"
+        self.state = "starting"
         self.items: dict[str, Any] = {}
         self.markers: list[Any] = []
         self.events_drawn = 0
@@ -138,8 +156,7 @@ class MonitorPanel(Panel):
         self._next_id = 1
         self._active: RunView | None = None
         self._corpus = None  # the last good corpus (data.Corpus), for sizes and the baseline
-        self._bridge = _Bridge()
-        self._bridge.result.connect(self._on_result)
+        self._told_fallback = False
         self._smooth_cache: dict[int, tuple] = {}
         self._notice: tuple[str, float] = ("", 0.0)
 
@@ -364,34 +381,42 @@ class MonitorPanel(Panel):
             self._error(f"{MAX_LIVE_RUNS} runs are already going: stop one first.")
             return None
         config = dict(config or self.setup.config())
-        config.setdefault("sampling", self.samples.settings())
-        try:
-            job = mj.RunJob.from_config(config, self._corpus)
+        sampling = config.pop("sampling", None) or self.samples.settings()
+        try:  # checked here, before a process is started for it
+            tc = mj.check_config(config, self._corpus)
         except Exception as exc:  # noqa: BLE001 — the core's ValueError names the argument and range
             self._error(f"Cannot start: {exc}")
             return None
         name = name or f"run {self._next_id} · {mj.optimizer_name(config['optimizer'])} lr {config['hyper']['lr']:g}"
-        return self._add_run(job, name, paused=False, select=select)
+        recipe = (mj.make_run_job, (mj.config_dict(tc), sampling, self._want_maps()))
+        return self._add_run(recipe, name, paused=False, select=select, chars=self._corpus.tokenizer.chars)
 
-    def _add_run(self, job: mj.RunJob, name: str, paused: bool, select: bool = True) -> RunView:
+    def _add_run(self, recipe: tuple, name: str, paused: bool, select: bool = True, chars: str = "",
+                 snap: mj.Snapshot | None = None) -> RunView:
+        """Start ``recipe`` = (factory, args) — the job is built where it will run — and add its view."""
         run_id = self._next_id
         self._next_id += 1
         color = theme.cycle_color(run_id - 1)
-        handle = workers.start_loop(job, f"monitor-run-{run_id}", max_rate=SNAPSHOT_RATE, start_paused=paused)
-        job.want_maps = self._want_maps()
-        run = RunView(run_id, name, color, handle, job)
-        run.state = "paused" if paused else "running"
+        factory, args = recipe
+        handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}", max_rate=SNAPSHOT_RATE,
+                                            start_paused=paused)
+        run = RunView(run_id, name, color, handle, chars)
+        run.state = "paused" if paused else "starting"  # until the child has imported and built the model
+        if snap is not None:
+            self._take_snapshot(run, snap)
         relay = _RunRelay(run_id, self)
         relay.snapshot.connect(self._on_snapshot)
         relay.state.connect(self._on_state)
         relay.failed.connect(self._on_failed)
+        relay.reply.connect(self._on_reply)
         w = handle.worker
         w.snapshot.connect(relay.on_snapshot)
         w.stateChanged.connect(relay.on_state)
         w.failed.connect(relay.on_failed)
+        w.reply.connect(relay.on_reply)
         self._make_items(run)
         self.runs.append(run)
-        item = QListWidgetItem(name)
+        item = QListWidgetItem(name if run.state == "running" else f"{name} — {run.state}")
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Checked)
         pm = QPixmap(12, 12)
@@ -480,15 +505,21 @@ class MonitorPanel(Panel):
         self._update_buttons()
 
     def _stop_worker(self, run: RunView) -> None:
-        if run.handle is None:
+        handle = run.handle
+        if handle is None:
             return
-        run.handle.stop()
+        handle.stop()
         run.handle = None
-        # The thread has ended: reading the job directly is safe now, and nothing drawn is lost.
-        run.snap = run.job.snapshot()
+        # The run has ended and its job has come back (None if its process died): reading it here is safe,
+        # and its final state is drawn.
+        run.job = handle.worker.job
+        run.fallback = handle.worker.fallback
+        if run.job is not None:
+            self._take_snapshot(run, run.job.snapshot())
         self._ensure_timer()
+        status = run.snap.status if run.snap is not None else "stopped"
         if run.state != "diverged":
-            run.state = "stopped" if run.snap.status not in ("finished", "diverged") else run.snap.status
+            run.state = "stopped" if status not in ("finished", "diverged") else status
         run.list_item.setText(f"{run.name} — {run.state}")
 
     @Slot()
@@ -513,8 +544,23 @@ class MonitorPanel(Panel):
     def _on_snapshot(self, run_id: int, snap) -> None:
         run = self.run_by_id(run_id)
         if run is not None and run.handle is not None:
-            run.snap = snap  # keep the latest; the timer draws it
+            self._take_snapshot(run, snap)  # keep the latest; the timer draws it
             self._ensure_timer()
+            if run.fallback is None and run.handle.worker.fallback:
+                run.fallback = run.handle.worker.fallback
+                if not self._told_fallback:  # once: the runs still train, just slower and the window stutters
+                    self._told_fallback = True
+                    self.statusMessage.emit(f"GPT monitor: {run.fallback}")
+
+    def _take_snapshot(self, run: RunView, snap: mj.Snapshot) -> None:
+        """Make ``snap`` the run's latest, with every sample batch seen so far (a snapshot carries the newest
+        few only, to stay small)."""
+        last = run.samples[-1][0] if run.samples else -1
+        run.samples.extend(s for s in snap.samples if s[0] > last)
+        snap.samples = list(run.samples)
+        if snap.chars:
+            run.chars = snap.chars
+        run.snap = snap
 
     def _ensure_timer(self) -> None:
         if not self.timer.isActive():
@@ -544,7 +590,12 @@ class MonitorPanel(Panel):
         run = self.run_by_id(run_id)
         self._error(f"{run.name if run else 'run'} stopped: {message}")
 
-    @Slot(int, str, object)
+    @Slot(int, object)
+    def _on_reply(self, run_id: int, reply) -> None:
+        """A command's result from the run's process: ("adam" | "saved" | "error" | "knob" | …, payload)."""
+        if isinstance(reply, tuple) and len(reply) == 2 and isinstance(reply[0], str):
+            self._on_result(run_id, *reply)
+
     def _on_result(self, run_id: int, what: str, payload) -> None:
         run = self.run_by_id(run_id)
         if run is None:
@@ -559,6 +610,8 @@ class MonitorPanel(Panel):
             self._error(str(payload))
         elif what == "knob":
             self.statusMessage.emit(str(payload))
+        else:  # anything else ("facts", for tests and benchmarks) is kept for whoever asked
+            run.replies[what] = payload
 
     # ------------------------------------------------------------------------------------------------
     # knobs and requests (GUI → worker, through worker.call)
@@ -567,30 +620,18 @@ class MonitorPanel(Panel):
         run = self._active
         if run is None or not run.live:
             return
-        self._call(run, partial(mj.RunJob.set_knob, name=name, value=value, report=self._report(run)))
+        self._call(run, partial(mj.RunJob.set_knob, name=name, value=value))
 
     def _call(self, run: RunView, fn) -> None:
-        """Run ``fn(job)`` on the run's worker thread between steps. An exception there is reported in the panel
-        instead of ending the run (the loop would stop on any exception a command raises)."""
-        report = self._report(run)
-
-        def safe(job):
-            try:
-                fn(job)
-            except Exception as exc:  # noqa: BLE001 — report, keep training
-                report("error", f"{run.name}: {type(exc).__name__}: {exc}")
-
-        run.handle.worker.call(safe)
-
-    def _report(self, run: RunView):
-        """A callable for worker-thread code to send (what, payload) back to the GUI thread."""
-        bridge, run_id = self._bridge, run.id
-        return lambda what, payload: bridge.result.emit(run_id, what, payload)
+        """Run ``fn(job)`` where the run's job is (its process), between steps; what it returns comes back to
+        ``_on_reply``. ``fn`` must pickle (a RunJob method bound with functools.partial). An exception there
+        is reported in the panel instead of ending the run."""
+        run.handle.worker.call(partial(mj.guarded, fn))
 
     @Slot()
     def _on_sample_settings(self) -> None:
         settings = self.samples.settings()
-        err = mj.check_prefix(settings["prefix"], self._active.job.tokenizer if self._active else None)
+        err = mj.check_prefix(settings["prefix"], self._active.chars or None if self._active else None)
         self.samples.show_error(err)
         if err:
             return
@@ -604,16 +645,16 @@ class MonitorPanel(Panel):
         if run is None:
             return
         settings = self.samples.settings()
-        err = mj.check_prefix(settings["prefix"], run.job.tokenizer)
+        err = mj.check_prefix(settings["prefix"], run.chars or None)
         self.samples.show_error(err)
         if err:
             return
-        if run.live:
+        if run.live:  # the next snapshot (sent at once when paused) carries the new samples
             self._call(run, partial(mj.RunJob.sample_now, settings=settings))
-            run.handle.worker.step_once() if run.handle.worker.paused else None
-        else:
-            run.job.sample_now(settings)  # the thread has ended: the job is ours
-            run.snap = run.job.snapshot()
+        elif run.job is not None:
+            run.job.sample_now(settings)  # the run has ended: its job is back here
+            self._take_snapshot(run, run.job.snapshot())
+            self._ensure_timer()
 
     def _want_maps(self) -> bool:
         return self.tabs.currentWidget() in (self.tensors, self.heatmap)
@@ -625,9 +666,9 @@ class MonitorPanel(Panel):
         for run in self.runs:
             if run.live:
                 self._call(run, partial(mj.RunJob.set_want_maps, want=want))
-            else:
+            elif run.job is not None:
                 run.job.want_maps = want
-                run.snap = run.job.snapshot()
+                self._take_snapshot(run, run.job.snapshot())
         self._inspected = None
         self._ensure_timer()
         self._request_adam(force=True)
@@ -643,9 +684,11 @@ class MonitorPanel(Panel):
             if run.state == "paused" and not force:
                 return
             run.adam_pending = True
-            self._call(run, partial(mj.RunJob.adam_state_report, tensor=name, report=self._report(run)))
-        else:
+            self._call(run, partial(mj.RunJob.adam_reply, tensor=name))
+        elif run.job is not None:
             self.adam.show_state(run.job.adam_state(name))
+        else:
+            self.adam.show_state({"note": f"{run.name} ended without its optimizer state (its process died)."})
 
     # ------------------------------------------------------------------------------------------------
     # drawing
@@ -794,6 +837,8 @@ class MonitorPanel(Panel):
     def _show_status(self, run: RunView | None) -> None:
         parts = []
         snap = run.snap if run is not None else None
+        if run is not None and snap is None and run.state == "starting":
+            parts.append(f"<b>{run.name}</b>: starting… (a new Python process loads NumPy and builds the model)")
         if snap is not None:
             if snap.status == "diverged":
                 parts.append(f"<span style='color:#D55E00'><b>{run.name}: {snap.message}</b></span>")
@@ -819,6 +864,9 @@ class MonitorPanel(Panel):
             return
         if run.snap is not None:
             self._draw_inspector(run)
+        else:
+            self.rate_label.setText(run.state)
+            self._show_status(run)
         self._request_adam(force=True)
 
     @Slot(QListWidgetItem)
@@ -869,10 +917,12 @@ class MonitorPanel(Panel):
         if run is None:
             raise ValueError("there is no run to save")
         if run.live:
-            self._call(run, partial(mj.RunJob.save_report, path=str(path), report=self._report(run)))
-        else:
+            self._call(run, partial(mj.RunJob.save_reply, path=str(path)))
+        elif run.job is not None:
             run.job.save(path)
             self._on_result(run.id, "saved", str(path))
+        else:
+            raise ValueError(f"{run.name} ended without its weights (its process died)")
 
     def load_run(self, path: str | Path) -> RunView | None:
         """Load a checkpoint as a new paused run (its curves come back); Resume continues it."""
@@ -884,8 +934,12 @@ class MonitorPanel(Panel):
         if self._live_count() >= MAX_LIVE_RUNS:
             self._error(f"{MAX_LIVE_RUNS} runs are already going: stop one first.")
             return None
-        run = self._add_run(job, f"run {self._next_id} · loaded {Path(path).name}", paused=True)
-        run.snap = job.snapshot()
+        # the checkpoint is read here to check it and to draw its curves at once; the run's process reads it
+        # again to continue it
+        recipe = (mj.make_loaded_job, (str(path), self.samples.settings(), self._want_maps()))
+        job.want_maps = self._want_maps()
+        run = self._add_run(recipe, f"run {self._next_id} · loaded {Path(path).name}", paused=True,
+                            chars=job.tokenizer.chars, snap=job.snapshot())
         self._redraw()
         return run
 
@@ -972,6 +1026,10 @@ class MonitorPanel(Panel):
     def shutdown(self) -> None:
         self.timer.stop()
         self.adam_timer.stop()
+        handles = [run.handle for run in self.runs if run.handle is not None]
+        for h in handles:  # ask every run first, so their processes end together; nothing needs sending back
+            h.worker.keep_job = False
+            h.worker.request_stop()
         for run in self.runs:
             if run.handle is not None:
                 run.handle.stop()

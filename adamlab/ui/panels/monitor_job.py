@@ -1,18 +1,28 @@
-"""The monitor's worker-side job: one core ``Trainer`` driven by a ``LoopWorker``, and the plain snapshots it
-hands to the GUI. No Qt here (the GUI gets results back through a ``report(what, payload)`` callable).
+"""The monitor's worker-side job: one core ``Trainer`` driven by a ``ProcessLoopWorker`` (in a child process,
+or on a worker thread when no child can start), and the plain snapshots it hands to the GUI. No Qt here: a
+child process imports this module to build and step the job.
 
 The job adds only bookkeeping around the core: samples every K steps, a steps-per-second rate, tokens seen,
 histograms of the core's Adam statistics, and copies of the core's decimated history. Every number about
 the model or the optimizer comes from :mod:`adamlab.core` (train, ema, schedules, data).
+
+What crosses the process boundary must pickle: the job is built by :func:`make_run_job` /
+:func:`make_loaded_job` from plain arguments; commands are ``RunJob`` methods bound with functools.partial
+(wrapped in :func:`guarded`, so an error is reported instead of ending the run); what a command returns —
+("knob", text), ("saved", path), ("adam", histograms), ("facts", numbers), ("error", message) — comes back
+to the GUI as the worker's ``reply``. Snapshots are small: copies of the decimated history, the last
+per-tensor statistics, the newest few sample batches; heatmaps only while shown, histograms only when asked.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +30,8 @@ from adamlab.core import data, train
 from adamlab.core.optim import optimizer_label
 
 MAX_SAMPLES = 200  # sample batches kept per run (bounded memory)
+SNAPSHOT_SAMPLES = 10  # the newest sample batches in each snapshot (the GUI keeps the rest it has seen)
 HIST_BINS = 60
-
-Report = Callable[[str, Any], None]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -78,11 +87,11 @@ def optimizer_name(kind: str) -> str:
         return kind
 
 
-def check_prefix(prefix: str, tokenizer: data.Tokenizer | None, block_size: int = 16) -> str:
-    """An error message for a sampling prefix the model cannot start from, or ""."""
-    if not prefix or tokenizer is None:
+def check_prefix(prefix: str, chars: str | None, block_size: int = 16) -> str:
+    """An error message for a sampling prefix the model cannot start from (``chars``: its symbols), or ""."""
+    if not prefix or chars is None:
         return ""
-    bad = sorted({c for c in prefix if c not in tokenizer.chars})
+    bad = sorted({c for c in prefix if c not in chars})
     if bad:
         return f"The prefix has characters the model has never seen: {''.join(bad)!r}"
     if len(prefix) >= block_size:
@@ -112,6 +121,49 @@ def train_config(cfg: dict, corpus: data.Corpus | None = None) -> train.TrainCon
         schedule=sched["kind"], warmup=int(sched.get("warmup", 0)) if sched["kind"] == "warmup_cosine" else 0,
         steps=int(cfg["steps"]), batch_size=int(cfg["batch_size"]), seed=int(cfg["seed"]),
         val_every=int(cfg["val_every"]), **kw)
+
+
+def check_config(cfg: dict, corpus: data.Corpus) -> train.TrainConfig:
+    """The run's TrainConfig, checked here (before a process is started for it): the core's ValueError names
+    the bad field and its range."""
+    from adamlab.core.optim import make_optimizer
+    from adamlab.core.schedules import make_schedule
+
+    tc = train_config(cfg, corpus)
+    make_optimizer(tc.optimizer, **tc.optimizer_hyperparameters())
+    make_schedule(tc.schedule, tc.lr, tc.steps, warmup=tc.warmup)
+    return tc
+
+
+# ----------------------------------------------------------------------------------------------------------
+# building the job where it runs (picklable factories: plain arguments in, a RunJob out)
+
+
+def make_run_job(config: dict, sampling: dict | None = None, want_maps: bool = False) -> "RunJob":
+    """A new run from ``dataclasses.asdict(TrainConfig)``; the Trainer loads the config's corpus itself."""
+    job = RunJob(train.Trainer(train.TrainConfig(**config)), sampling)
+    job.want_maps = bool(want_maps)
+    return job
+
+
+def make_loaded_job(path: str, sampling: dict | None = None, want_maps: bool = False) -> "RunJob":
+    """A run continued from a checkpoint."""
+    job = RunJob.from_checkpoint(path, sampling)
+    job.want_maps = bool(want_maps)
+    return job
+
+
+def config_dict(tc: train.TrainConfig) -> dict:
+    return dataclasses.asdict(tc)
+
+
+def guarded(command, job) -> Any:
+    """Run ``command(job)``; an exception becomes ("error", message) instead of ending the run (the loop
+    stops on any exception a command raises)."""
+    try:
+        return command(job)
+    except Exception as exc:  # noqa: BLE001 — report, keep training
+        return ("error", f"{type(exc).__name__}: {exc}")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -146,7 +198,9 @@ class Snapshot:
     events: list[tuple[int, float, str]]  # (step, tokens, label) of live knob changes
     diverged_step: int | None
     diverged_tokens: float | None
-    samples: list[tuple[int, int, float, list[str]]] = field(default_factory=list)
+    samples: list[tuple[int, int, float, list[str]]] = field(default_factory=list)  # (serial, step, T, texts)
+    chars: str = ""  # the tokenizer's symbols (the GUI checks a sampling prefix against them)
+    pid: int = 0  # the process the job runs in
 
 
 def _log10(x: np.ndarray) -> np.ndarray:
@@ -235,7 +289,7 @@ class RunJob:
             shapes=list(self.shapes), g=g, w=w, u=u, map_steps=steps if log_u.size else steps[:0], log_u=log_u,
             log_g=log_g, events=events,
             diverged_step=ds, diverged_tokens=None if ds is None else float(self.tokens_at(ds)),
-            samples=list(self.samples))
+            samples=list(self.samples)[-SNAPSHOT_SAMPLES:], chars=self.tokenizer.chars, pid=os.getpid())
 
     def set_want_maps(self, want: bool) -> None:
         self.want_maps = bool(want)
@@ -297,8 +351,9 @@ class RunJob:
         self._version += 1
 
     # --- live knobs ---
-    def set_knob(self, name: str, value: float, report: Report | None = None) -> None:
-        """Apply one live knob (lr, beta1, beta2, weight_decay) through the core's ``set_knobs``."""
+    def set_knob(self, name: str, value: float) -> tuple[str, str]:
+        """Apply one live knob (lr, beta1, beta2, weight_decay) through the core's ``set_knobs``; returns
+        ("knob", what changed) or ("error", why not)."""
         tr = self.trainer
         try:
             if name in ("beta1", "beta2"):
@@ -311,12 +366,9 @@ class RunJob:
             else:
                 raise ValueError(f"{name} cannot be changed while training")
         except ValueError as exc:
-            if report:
-                report("error", f"Knob not applied: {exc}")
-            return
+            return ("error", f"Knob not applied: {exc}")
         self._version += 1
-        if report:
-            report("knob", f"{name} → {value:g} from step {tr.step_count + 1}")
+        return ("knob", f"{name} → {value:g} from step {tr.step_count + 1}")
 
     # --- on demand ---
     def adam_state(self, tensor: str) -> dict:
@@ -353,19 +405,27 @@ class RunJob:
             out["note_extra"] = f"{optimizer_name(tr.config.optimizer)} has no first moment m̂."
         return out
 
-    def adam_state_report(self, tensor: str, report: Report) -> None:
-        report("adam", self.adam_state(tensor))
+    def adam_reply(self, tensor: str) -> tuple[str, dict]:
+        return ("adam", self.adam_state(tensor))
 
     def save(self, path) -> Path:
         return train.save_checkpoint(self.trainer, path)
 
-    def save_report(self, path: str, report: Report) -> None:
+    def save_reply(self, path: str) -> tuple[str, str]:
+        """("saved", path) or ("error", why not)."""
         try:
             out = self.save(path)
         except (OSError, ValueError) as exc:
-            report("error", f"Could not save to {path}: {exc}")
-            return
-        report("saved", str(out))
+            return ("error", f"Could not save to {path}: {exc}")
+        return ("saved", str(out))
+
+    def facts(self) -> tuple[str, dict]:
+        """("facts", the trainer's own numbers) — for tests and benchmarks to look inside a run wherever it
+        lives: step count, current config, the full per-step loss history, divergence, process id."""
+        tr = self.trainer
+        return ("facts", {"step_count": tr.step_count, "config": dataclasses.asdict(tr.config),
+                          "loss": np.array(tr.history.loss, dtype=np.float64),
+                          "diverged_step": tr.history.diverged_step, "pid": os.getpid()})
 
 
 def write_metrics_csv(snap: Snapshot, path, smoothed: np.ndarray | None = None) -> Path:
