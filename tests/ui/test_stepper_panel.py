@@ -207,3 +207,21 @@ def test_state_roundtrip_bad_entries_and_reset(panel, qtbot):
     panel.reset_defaults()
     assert panel.get_state()["problem"] == "quadratic" and panel.get_state()["adamw"] is False
     assert panel.steps_table.rowCount() == 0
+
+
+def test_a_huge_lr_makes_sgd_diverge_and_the_panel_says_so(panel, qtbot):
+    # lr = 10 on (θ − 3)²: SGD's θ ← θ − 20(θ − 3) multiplies the error by −19 a step and overflows after
+    # ~240 steps. The panel must stop and say so — no exception, no runaway timer.
+    panel.lr.setValue(10.0)
+    click(qtbot, panel.reset_button)
+    for _ in range(400):
+        click(qtbot, panel.next_step_button)
+    assert "SGD diverged" in panel.status.text()
+    n = len(panel.session.records)
+    assert 200 < n < 400
+    assert math.isfinite(panel.session.records[-1].theta_new)  # Adam moves ±lr a step: still finite
+    click(qtbot, panel.next_step_button)
+    assert len(panel.session.records) == n
+    click(qtbot, panel.reset_button)
+    click(qtbot, panel.next_step_button)
+    assert len(panel.session.records) == 1

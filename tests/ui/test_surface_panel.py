@@ -301,6 +301,15 @@ def test_state_round_trip_and_bad_entries_ignored(panel, qtbot):
     assert p.steps_spin.value() == 500
     assert len(p._entries) == len(state["optimizers"])
     qtbot.waitUntil(p.is_idle, timeout=10000)
+    # A known kind with unusable values is skipped whole: no half-added optimizer without an editor.
+    p.set_state({"steps": float("inf"), "swarm": {"n": float("inf")},
+                 "optimizers": [{"kind": "adam", "values": {"lr": None}},
+                                {"kind": "sgd", "values": {"lr": float("nan")}},
+                                {"kind": "adamw", "values": {"lr": 0.01}}]})
+    assert [e["kind"] for e in p._entries] == ["adamw"]
+    assert p.scene(False)["optimizers"][0]["hyper"]["lr"] == 0.01
+    assert p.get_state()["optimizers"][0]["kind"] == "adamw"
+    qtbot.waitUntil(p.is_idle, timeout=10000)
 
 
 def test_ill_conditioned_controls_rebuild_the_bowl(panel, qtbot):

@@ -586,7 +586,7 @@ class EmaPanel(Panel):
         self._restoring = True
         try:
             kind = state.get("kind")
-            if kind in SIGNALS:
+            if isinstance(kind, str) and kind in SIGNALS:
                 self.kind.setCurrentIndex(self.kind.findData(kind))
             for name in ("mean", "sigma", "beta1", "beta2", "eps"):
                 v = state.get(name)

@@ -54,11 +54,16 @@ class Problem:
     noisy: bool = False
 
 
+def _square_loss(th: float) -> float:
+    d = th - TARGET
+    return d * d  # a float product overflows to inf; ** 2 would raise OverflowError at lr = 10
+
+
 PROBLEMS: dict[str, Problem] = {
-    "quadratic": Problem("L(θ) = (θ − 3)²", lambda th: (th - TARGET) ** 2, lambda th: 2.0 * (th - TARGET)),
+    "quadratic": Problem("L(θ) = (θ − 3)²", _square_loss, lambda th: 2.0 * (th - TARGET)),
     "abs": Problem("L(θ) = |θ|", abs, lambda th: float(np.sign(th))),
     "noisy": Problem(f"L(θ) = (θ − 3)², gradient + N(0, {NOISE_SIGMA:g}²) noise",
-                     lambda th: (th - TARGET) ** 2, lambda th: 2.0 * (th - TARGET), noisy=True),
+                     _square_loss, lambda th: 2.0 * (th - TARGET), noisy=True),
     "playground": Problem("gradients g₁, g₂, … from the EMA playground", None, None),
 }
 MAX_STEPS = 1000
@@ -164,6 +169,9 @@ class StepperSession:
             return f"stopped after {MAX_STEPS} steps: press Reset to start again"
         if self.sequence is not None and self.t >= len(self.sequence):
             return f"the playground's sequence has only {len(self.sequence)} values: press Reset"
+        for name, th in (("Adam", self.theta[0]), ("SGD", self.sgd_theta[0])):
+            if not math.isfinite(th):
+                return f"{name} diverged (θ = {th}) at step {self.t}: lower lr and press Reset"
         return ""
 
     def loss(self, theta: float) -> float:
@@ -559,7 +567,7 @@ class StepperPanel(Panel):
             return False
         try:
             self.session.step()
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:
             self._pause()
             self._show_error(str(exc))
             return False
@@ -748,7 +756,7 @@ class StepperPanel(Panel):
             return
         self._restoring = True
         try:
-            if state.get("problem") in PROBLEMS:
+            if isinstance(state.get("problem"), str) and state["problem"] in PROBLEMS:
                 self.problem.setCurrentIndex(self.problem.findData(state["problem"]))
             sliders = {"theta0": self.theta0, "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
                        "eps": self.eps, "weight_decay": self.wd, "speed": self.speed}

@@ -713,10 +713,11 @@ class SurfacePanel(Panel):
             raise ValueError(f"optimizer kind must be one of {sorted(KIND_KNOBS)}, got {kind!r}")
         uid = self._next_uid
         self._next_uid += 1
+        # The editor first: bad values (e.g. from stale settings) raise here, before anything is added.
+        editor = OptimizerEditor(kind, values)
         entry = {"uid": uid, "kind": kind, "name": self._unique_name(name or optimizer_label(kind)),
                  "enabled": bool(enabled), "color": self._color_of(kind)}
         self._entries.append(entry)
-        editor = OptimizerEditor(kind, values)
         editor.changed.connect(self._changed)
         self._editors[uid] = editor
         self.editor_stack.addWidget(editor)
@@ -1379,7 +1380,7 @@ class SurfacePanel(Panel):
             v = state.get(key)
             try:
                 v = cast(v)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 return None
             return v if lo <= v <= hi else None
 
@@ -1405,7 +1406,7 @@ class SurfacePanel(Panel):
             if not (math.isfinite(sx) and math.isfinite(sy)):
                 raise ValueError
             self._start = (sx, sy)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             self._start = self._surface().start
         with QSignalBlocker(self.handle):
             self.handle.setPos(self._start)
@@ -1419,7 +1420,7 @@ class SurfacePanel(Panel):
                     try:
                         self.add_optimizer(o["kind"], values, bool(o.get("enabled", True)),
                                            o.get("name") if isinstance(o.get("name"), str) else None)
-                    except (TypeError, ValueError):
+                    except (TypeError, ValueError, OverflowError):
                         continue
             self.opt_list.setCurrentRow(0)
         speed = state.get("speed")
@@ -1435,7 +1436,7 @@ class SurfacePanel(Panel):
                 self.swarm_combo.setCurrentIndex(i)
             try:
                 self.swarm_n.setValue(int(swarm.get("n", 15)))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 pass
         overlay = state.get("overlay")
         if isinstance(overlay, dict):
