@@ -183,6 +183,8 @@ class Decimated:
 
     def __init__(self, channels, capacity: int = 2048):
         self.channels = tuple(channels)
+        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
+            raise ValueError(f"capacity must be an integer >= 1, got {capacity!r}")
         self.capacity = int(capacity)
         self.width = 1  # samples per full bucket
         self.n = 0  # full buckets
@@ -232,14 +234,24 @@ class Decimated:
                 self._halve()
 
     def _halve(self):
-        """Merge buckets pairwise: capacity → capacity/2 buckets of twice the width."""
+        """Merge buckets pairwise: capacity → capacity/2 buckets of twice the width.
+
+        With an odd number of buckets the last one has no partner: it becomes the partial bucket (half of
+        a new-width bucket), so no sample is dropped and the buckets stay aligned on multiples of the width.
+        Runs only right after a bucket was completed, when the partial bucket is empty.
+        """
         h = self.n // 2
-        c = self.count[: 2 * h].reshape(h, 2)
+        if self.n % 2:  # carry the odd bucket: its sums, extremes and count are exactly a partial bucket's
+            i, c = self.n - 1, int(self.count[self.n - 1])
+            self._pc, self._ps = c, self.step[i] * c
+            self._psum[:], self._pmin[:], self._pmax[:] = self.mean[:, i] * c, self.min[:, i], self.max[:, i]
+        C = len(self.channels)
+        c = self.count[: 2 * h].reshape(h, 2)  # (h, 2): the pairs' sample counts
         tot = c.sum(axis=1)
         self.step[:h] = (self.step[: 2 * h].reshape(h, 2) * c).sum(axis=1) / tot
-        self.mean[:, :h] = (self.mean[:, : 2 * h].reshape(-1, h, 2) * c).sum(axis=2) / tot
-        self.min[:, :h] = self.min[:, : 2 * h].reshape(-1, h, 2).min(axis=2)
-        self.max[:, :h] = self.max[:, : 2 * h].reshape(-1, h, 2).max(axis=2)
+        self.mean[:, :h] = (self.mean[:, : 2 * h].reshape(C, h, 2) * c).sum(axis=2) / tot
+        self.min[:, :h] = self.min[:, : 2 * h].reshape(C, h, 2).min(axis=2)
+        self.max[:, :h] = self.max[:, : 2 * h].reshape(C, h, 2).max(axis=2)
         self.count[:h] = tot
         self.n = h
         self.width *= 2

@@ -299,6 +299,48 @@ def test_decimated_single_sample_buckets_hold_each_sample_until_the_first_halvin
     assert len(steps) == 9 and steps[-1] == 17 and mean[-1] == 1.0
 
 
+@pytest.mark.parametrize("capacity", [1, 2, 3, 16, 17, 25, 100])
+@pytest.mark.parametrize("spike_at", [0, 616, 998, 999])
+def test_decimated_conserves_every_sample_and_spike_for_odd_and_even_capacities(capacity, spike_at):
+    # an odd number of full buckets cannot merge in pairs: the last one must be carried, not dropped
+    d = Decimated(("a",), capacity=capacity)
+    vals = np.random.default_rng(1).normal(size=1000)
+    vals[spike_at] = 50.0
+    for i, v in enumerate(vals, start=1):
+        d.append(i, [v])
+        assert d.n < d.capacity
+    steps, mean, lo, hi = d.arrays("a")
+    counts = np.append(d.count[: d.n], d._pc) if d._pc else d.count[: d.n]
+    assert counts.sum() == 1000 and len(steps) <= capacity + 1
+    assert np.all(d.count[: d.n] == d.width)  # full buckets stay aligned on multiples of the width
+    assert hi.max() == 50.0 and lo.min() == vals.min()
+    assert np.sum(mean * counts) == pytest.approx(vals.sum(), abs=1e-9)
+    assert np.sum(steps * counts) == pytest.approx(1000 * 1001 / 2)
+    assert np.all(np.diff(steps) > 0)
+    # the spike's bucket: the one whose step range holds spike_at + 1
+    edges = np.cumsum(counts)
+    k = int(np.searchsorted(edges, spike_at + 1))
+    assert hi[k] == 50.0
+
+
+@pytest.mark.parametrize("capacity", [17, 100, 2047])
+def test_history_validation_series_keeps_every_point_for_odd_capacities(capacity):
+    h = History(["w"], capacity=capacity)
+    vals = np.linspace(1.0, 2.0, 700)
+    vals[350] = 9.0
+    for i, v in enumerate(vals, start=1):
+        h.val.append(10 * i, [v])
+    steps, mean, lo, hi = h.val.arrays("val_loss")
+    counts = np.append(h.val.count[: h.val.n], h.val._pc) if h.val._pc else h.val.count[: h.val.n]
+    assert counts.sum() == 700 and hi.max() == 9.0
+    assert np.sum(mean * counts) == pytest.approx(vals.sum())
+
+
+def test_decimated_capacity_must_be_at_least_one():
+    with pytest.raises(ValueError, match="capacity"):
+        Decimated(("a",), capacity=0)
+
+
 def test_update_ratio_is_nan_for_a_tensor_whose_weights_were_zero(small_corpus):
     trainer = Trainer(TrainConfig(val_every=0), small_corpus)
     trainer.params["layer0.attn_wo"][...] = 0  # zero weights: RMS(w) = 0, the ratio is undefined
