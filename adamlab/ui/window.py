@@ -193,14 +193,17 @@ class MainWindow(QMainWindow):
         if path:
             self.export_plot(name, path if Path(path).suffix else path + ext)
 
-    def export_plot(self, name: str, path: str) -> Path:
-        """Export the current panel's plot ``name`` to ``path`` (format from the extension)."""
+    def export_plot(self, name: str, path: str) -> Path | None:
+        """Export the current panel's plot ``name`` to ``path`` (format from the extension).
+
+        Returns the written path, or None after telling the user why it could not be written."""
         plots = self.current_panel().plots()
         try:
             out = export_plot(plots[name], path)
         except (OSError, ValueError) as exc:
+            self._show_message(f"Export failed: {exc}")
             QMessageBox.warning(self, "Export failed", f"Could not export to {path}:\n{exc}")
-            raise
+            return None
         self._show_message(f"Exported {name} to {out}")
         return out
 
@@ -260,7 +263,10 @@ class MainWindow(QMainWindow):
         s.setValue("theme", theme.current())
         s.setValue("panel", self.stack.currentIndex())
         for p in self.panels:
-            settings_mod.save_json(s, f"panels/{p.key}", p.get_state())
+            try:
+                settings_mod.save_json(s, f"panels/{p.key}", p.get_state())
+            except Exception as exc:  # one panel's trouble must not lose the others' settings
+                print(f"adamlab: could not save the settings of {p.key}: {exc!r}", file=sys.stderr)
         s.sync()
 
     # --- shutdown ---
@@ -274,7 +280,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if not self._closed:
             self._closed = True
-            if self._restore:
-                self.save_settings()
-            self.shutdown()
+            try:
+                if self._restore:
+                    self.save_settings()
+            finally:  # whatever a panel's get_state does, its workers must stop
+                self.shutdown()
         super().closeEvent(event)

@@ -147,3 +147,38 @@ def test_every_panel_fits_a_1280x800_window(window):
 def test_every_panel_loads(window):
     missing = [p.key for p in window.panels if isinstance(p, app_mod._Missing)]
     assert missing == []
+
+
+def test_export_from_the_window_writes_or_says_why(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
+    window.show_panel("ema")
+    name = next(iter(window.current_panel().plots()))
+    out = window.export_plot(name, str(tmp_path / "g.png"))
+    assert out is not None and QImage(str(out)).width() >= 800
+    assert "Exported" in window.statusBar().currentMessage()
+    assert window.export_plot(name, str(tmp_path / "missing" / "g.png")) is None
+    assert warnings and "cannot write" in warnings[0]
+    assert "Export failed" in window.statusBar().currentMessage()
+
+
+def test_a_panel_failing_to_save_loses_nothing_else_and_close_still_stops_workers(qtbot, fresh_settings,
+                                                                                  monkeypatch, capsys):
+    from adamlab.ui import workers
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show_panel("surface")
+    qtbot.waitUntil(lambda: w.current_panel().is_idle(), timeout=20000)
+    w.panel("ema").beta1.setValue(0.85)
+
+    def broken_state():
+        raise KeyError("boom")
+
+    monkeypatch.setattr(w.panel("surface"), "get_state", broken_state)
+    w.close()
+    assert workers.live_threads() == []
+    assert "could not save the settings of surface" in capsys.readouterr().err
+    assert settings_mod.load_json(settings_mod.settings(), "panels/ema")["beta1"] == 0.85

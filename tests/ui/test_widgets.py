@@ -99,3 +99,13 @@ def test_export_png_svg_and_full_csv(qtbot, tmp_path):
     assert float(rows[12345][1]) == pytest.approx(np.sin(12344 / 100), abs=1e-9)
     with pytest.raises(ValueError, match="png, .svg or .csv"):
         export_plot(plot, tmp_path / "p.jpg")
+
+
+@pytest.mark.parametrize("ext", [".png", ".svg", ".csv"])
+def test_export_to_an_unwritable_place_raises(qtbot, tmp_path, ext):
+    w = pg.PlotWidget()
+    qtbot.addWidget(w)
+    w.plot([0, 1, 2], [1, 0, 1], name="v")
+    with pytest.raises(OSError):
+        export_plot(w.getPlotItem(), tmp_path / "no-such-dir" / f"p{ext}")
+    assert not (tmp_path / "no-such-dir").exists()

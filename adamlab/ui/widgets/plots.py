@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (ImageExporter)
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize
+from PySide6.QtCore import QBuffer, QIODevice, QObject, QPointF, QRectF, QSize
 from PySide6.QtGui import QPainter
 from PySide6.QtSvg import QSvgGenerator
 
@@ -101,7 +101,9 @@ def export_plot(plot: pg.PlotItem, path: str | Path) -> Path:
         return export_csv(plot, path)
     else:
         raise ValueError(f"export format must be .png, .svg or .csv, got {ext or 'no extension'!r}")
-    exporter.export(str(path))
+    image = exporter.export(toBytes=True)
+    if image is None or not image.save(str(path)):
+        raise OSError(f"cannot write {path}")
     return path
 
 
@@ -113,19 +115,22 @@ def export_svg(plot: pg.PlotItem, path: str | Path) -> Path:
     """
     path = Path(path)
     rect = plot.sceneBoundingRect()
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     gen = QSvgGenerator()
-    gen.setFileName(str(path))
+    gen.setOutputDevice(buffer)  # render in memory, then write with Python: a bad path is a plain OSError
     gen.setSize(QSize(int(rect.width()), int(rect.height())))
     gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
     gen.setTitle(plot.titleLabel.text or "AdamLab plot")
     painter = QPainter()
     if not painter.begin(gen):
-        raise OSError(f"cannot write {path}")
+        raise OSError(f"cannot render the plot for {path}")
     try:
         painter.fillRect(QRectF(0, 0, rect.width(), rect.height()), pg.mkColor(theme.background()))
         plot.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
     finally:
         painter.end()
+    path.write_bytes(bytes(buffer.data()))
     return path
 
 
