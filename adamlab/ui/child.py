@@ -97,6 +97,9 @@ class Channel:
 def main(entry: str) -> None:
     """The child's start: a channel on stdin/stdout, ("ready", pid), then ``module:function(channel)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal is the parent's to handle
+    nice = int(os.environ.get("ADAMLAB_CHILD_NICE", "0") or 0)
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
     out = os.dup(1)
     os.dup2(2, 1)  # anything printed by accident goes to stderr, never into the message stream
     channel = Channel(sys.stdin.fileno(), out)

@@ -439,6 +439,10 @@ class ChildProcess:
                 _PROCESSES.remove(self)
 
 
+class _StoppedEarly(Exception):
+    """Stop was asked for while the child process was still starting."""
+
+
 def live_processes() -> list[ChildProcess]:
     """Children started here that are still running (shutdown and the tests' leak check)."""
     with _REGISTRY_LOCK:
@@ -529,6 +533,8 @@ class ProcessLoopWorker(_LoopBase):
         if self.fallback is None and not self._stop.is_set():
             try:
                 self._start_child()
+            except _StoppedEarly:  # stopped while the child was starting: nothing to run anywhere
+                self.child.close()
             except Exception as exc:  # noqa: BLE001 — no child: the same job runs here
                 self.fallback = f"no child process ({type(exc).__name__}: {exc}); running in-thread"
                 if self.child is not None:
@@ -545,7 +551,7 @@ class ProcessLoopWorker(_LoopBase):
         child.wait_ready()  # blocks in read() without the GIL while the child starts
         with self._mode_lock:
             if self._stop.is_set():
-                raise OSError("stopped before it started")
+                raise _StoppedEarly
             commands = []
             while True:
                 try:

@@ -239,3 +239,12 @@ def test_stop_all_ends_busy_children_quickly(qtbot):
     assert time.perf_counter() - t0 < 2.0
     assert workers.live_threads() == [] and workers.live_processes() == []
     assert all(h.worker.job is None for h in handles)  # closing the app asks for nothing back
+
+
+def test_stop_while_the_child_is_starting(qtbot):
+    handle = workers.start_process_loop(loop_jobs.make_count_job, (), "test-pearly")
+    sig = Signals(handle.worker)
+    assert handle.stop()  # at once: the child is still importing
+    assert sig.states == ["finished"] and not sig.failures and not sig.snaps
+    assert handle.worker.fallback is None and handle.worker.job is None
+    assert workers.live_processes() == []

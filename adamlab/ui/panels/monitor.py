@@ -527,6 +527,8 @@ class MonitorPanel(Panel):
         run = self._active
         if run is None:
             return
+        if run.handle is not None:
+            run.handle.worker.keep_job = False  # its curves go too: nothing to send back
         self._stop_worker(run)
         self._remove_items(run)
         self.runs.remove(run)
