@@ -514,17 +514,22 @@ class Optimizer:
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        """A flat dict of ndarrays/ints/floats/bools/strings (``np.savez(path, **d)`` needs no pickle)."""
+        """A flat dict of ndarrays/ints/floats/bools/strings (``np.savez(path, **d)`` needs no pickle).
+
+        Slots are keyed by position, ``slot{i}.step``, ``slot{i}.state.exp_avg``, ..., with their tensor
+        names in ``slots``: a tensor name is never part of a key, so names with dots ("x" and "x.state.m")
+        cannot collide.
+        """
         d: dict[str, Any] = {"optimizer": type(self).__name__, "t": self._t,
                              "slots": np.array(list(self._state), dtype=str)}
         for name, value in self._h.items():
             d[f"hyper.{name}"] = np.array(value, dtype=np.float64) if isinstance(value, tuple) else value
-        for key, slot in self._state.items():
-            d[f"slot.{key}.step"] = slot.step
-            d[f"slot.{key}.shape"] = np.array(slot.shape, dtype=np.int64)
-            d[f"slot.{key}.dtype"] = slot.dtype.str
+        for i, slot in enumerate(self._state.values()):
+            d[f"slot{i}.step"] = slot.step
+            d[f"slot{i}.shape"] = np.array(slot.shape, dtype=np.int64)
+            d[f"slot{i}.dtype"] = slot.dtype.str
             for skey, arr in slot.state.items():
-                d[f"slot.{key}.state.{skey}"] = arr.copy()
+                d[f"slot{i}.state.{skey}"] = arr.copy()
             if slot.layout is not None:
                 lay = slot.layout
                 d["flat.names"] = np.array(lay.names, dtype=str)
@@ -534,7 +539,12 @@ class Optimizer:
         return d
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
-        """Restore hyperparameters, step counts and state from ``state_dict()`` (or an ``np.load`` of it)."""
+        """Restore hyperparameters, step counts and state from ``state_dict()`` (or an ``np.load`` of it).
+
+        Atomic: everything is read and checked first, so a rejected dict (ValueError, or KeyError for a
+        missing entry) leaves the optimizer as it was. Also reads the older name-keyed layout
+        (``slot.{name}.step``), whose keys were ambiguous for names containing dots.
+        """
         kind = str(d["optimizer"])
         if kind != type(self).__name__:
             raise ValueError(f"state_dict is for {kind}, not {type(self).__name__}")
@@ -547,29 +557,52 @@ class Optimizer:
                 hyper[name] = bool(value)
             else:
                 hyper[name] = float(value)
+        checked = {name: self._VALIDATORS[name](value) for name, value in hyper.items()}  # raises, changes nothing
+        self._check_combination(checked)
+        state = {key: self._read_slot(d, i, key) for i, key in enumerate(np.asarray(d["slots"]).tolist())}
+        t = int(d["t"])
+        if t < 0:
+            raise ValueError(f"state_dict t must be >= 0, got {t}")
+        # commit: nothing below can fail
         self.set_hyperparameters(**hyper)
-        state: dict[str, _Slot] = {}
-        for key in np.asarray(d["slots"]).tolist():
-            prefix = f"slot.{key}."
-            arrays = {k[len(prefix + "state."):]: np.array(v) for k, v in d.items()
-                      if k.startswith(prefix + "state.")}
-            shape = tuple(np.asarray(d[prefix + "shape"]).tolist())
-            dtype = np.dtype(str(d[prefix + "dtype"]))
-            if any(a.shape != shape or a.dtype != dtype for a in arrays.values()):
-                raise ValueError(f"state_dict arrays of {key!r} must have shape {shape} and dtype {dtype}")
-            layout = None
-            if key == _FLAT:
-                ndims, dims = np.asarray(d["flat.ndims"]).tolist(), np.asarray(d["flat.dims"]).tolist()
-                shapes, i = [], 0
-                for n in ndims:
-                    shapes.append(tuple(dims[i:i + n]))
-                    i += n
-                layout = _Layout(tuple(np.asarray(d["flat.names"]).tolist()),
-                                 tuple(np.asarray(d["flat.offsets"]).tolist()), tuple(shapes))
-            state[key] = _Slot(shape, dtype, arrays, int(d[prefix + "step"]), layout)
         self._state = state
-        self._t = int(d["t"])
+        self._t = t
         self._cache = None
+
+    @staticmethod
+    def _read_slot(d: dict[str, Any], i: int, key: str) -> _Slot:
+        """Slot number ``i`` (tensor ``key``) of a state dict, checked: shapes, dtypes, step, flat layout."""
+        prefix = f"slot{i}." if f"slot{i}.step" in d else f"slot.{key}."  # (the older name-keyed layout)
+        arrays = {k[len(prefix + "state."):]: np.array(v) for k, v in d.items() if k.startswith(prefix + "state.")}
+        shape = tuple(np.asarray(d[prefix + "shape"]).tolist())
+        dtype = np.dtype(str(d[prefix + "dtype"]))
+        if any(a.shape != shape or a.dtype != dtype for a in arrays.values()):
+            raise ValueError(f"state_dict arrays of {key!r} must have shape {shape} and dtype {dtype}")
+        step = int(d[prefix + "step"])
+        if step < 0:
+            raise ValueError(f"state_dict step of {key!r} must be >= 0, got {step}")
+        layout = None
+        if key == _FLAT:
+            names = tuple(np.asarray(d["flat.names"]).tolist())
+            offsets = tuple(np.asarray(d["flat.offsets"]).tolist())
+            ndims, dims = np.asarray(d["flat.ndims"]).tolist(), np.asarray(d["flat.dims"]).tolist()
+            if not len(names) == len(offsets) == len(ndims) or sum(ndims) != len(dims) or len(shape) != 1:
+                raise ValueError("state_dict flat layout is inconsistent (names, offsets and shapes differ in length)")
+            shapes, j = [], 0
+            for n in ndims:
+                shapes.append(tuple(dims[j:j + n]))
+                j += n
+            cursor = 0  # as _tiling: the non-empty tensors, sorted by offset, cover the buffer exactly
+            for off, size in sorted((o, math.prod(s)) for o, s in zip(offsets, shapes)):
+                if size and off != cursor:
+                    cursor = -1
+                    break
+                cursor += size
+            if cursor != shape[0]:
+                raise ValueError(f"state_dict flat layout must tile the buffer of {shape[0]} numbers "
+                                 f"with its tensors {list(names)}")
+            layout = _Layout(names, offsets, tuple(shapes))
+        return _Slot(shape, dtype, arrays, step, layout)
 
     # -- subclass hooks -------------------------------------------------------------------------------
     def _init_state(self, shape, dtype) -> dict[str, np.ndarray]:

@@ -420,6 +420,87 @@ def test_load_state_dict_of_another_optimizer_fails():
         SGD().load_state_dict(Adam().state_dict())
 
 
+def _stepped_adam():
+    opt = Adam(lr=0.02, betas=(0.8, 0.9))
+    params = {"w": np.ones((2, 3)), "b": np.zeros(3)}
+    opt.step(params, {"w": np.full((2, 3), 0.5), "b": np.ones(3)})
+    return opt
+
+
+@pytest.mark.parametrize("damage", ["bad shape", "bad dtype", "missing step", "bad hyper", "bad layout"])
+def test_a_rejected_state_dict_changes_nothing(damage):
+    good = Adam(lr=0.3, betas=(0.7, 0.8), eps=1e-6)
+    good.step({"w": np.ones(4)}, {"w": np.ones(4)})
+    d = good.state_dict()
+    if damage == "bad layout":  # a flat slot whose tensors do not cover its buffer
+        fp = flatten({"w": (2, 3), "b": (3,)})
+        good.reset()
+        good.step(fp.views, {"w": np.ones((2, 3)), "b": np.ones(3)})
+        d = good.state_dict()
+        d["flat.offsets"] = np.array([0, 5])
+    else:
+        state_keys = [k for k in d if ".state." in k]
+        if damage == "bad shape":
+            d[state_keys[0]] = np.zeros(5)
+        elif damage == "bad dtype":
+            d[state_keys[0]] = np.zeros(4, dtype=np.float32)
+        elif damage == "missing step":
+            del d[next(k for k in d if k.endswith(".step"))]
+        elif damage == "bad hyper":
+            d["hyper.eps"] = -1.0
+    opt = _stepped_adam()
+    before = opt.state_dict()
+    with pytest.raises((ValueError, KeyError)):
+        opt.load_state_dict(d)
+    after = opt.state_dict()
+    assert after.keys() == before.keys()
+    for k in before:
+        np.testing.assert_array_equal(after[k], before[k], err_msg=k)
+    assert opt.lr == 0.02 and opt.betas == (0.8, 0.9) and opt.t == 1
+
+
+@pytest.mark.parametrize("names", [("x", "x.state.m"), ("a.b", "a"), ("slot", "slot.1"), ("x", "x.step", "x.shape")])
+def test_state_dict_keys_are_unambiguous_for_tensor_names_with_dots(names):
+    # separate arrays (not one buffer): one slot per tensor, each name a prefix of another
+    rng = np.random.default_rng(0)
+    shapes = [(3,), (2, 2), (5,)][: len(names)]
+    start = {n: rng.standard_normal(s) for n, s in zip(names, shapes)}
+    grads = [{n: rng.standard_normal(s) for n, s in zip(names, shapes)} for _ in range(6)]
+    a, pa = Adam(lr=0.05), {k: v.copy() for k, v in start.items()}
+    for g in grads[:3]:
+        a.step(pa, g)
+    b, pb = Adam(lr=0.5), {k: v.copy() for k, v in pa.items()}
+    b.load_state_dict(a.state_dict())
+    assert sorted(b.names()) == sorted(names) and b.t == 3
+    for n in names:
+        for key, value in a.state_of(n).items():
+            np.testing.assert_array_equal(b.state_of(n)[key], value)
+    for g in grads[3:]:
+        a.step(pa, g)
+        b.step(pb, g)
+    for n in names:
+        np.testing.assert_array_equal(pa[n], pb[n])
+
+
+def test_state_dicts_in_the_older_name_keyed_layout_still_load():
+    fp = flatten({"w": (2, 3), "b": (3,)})
+    views = {"b": fp.views["b"], "w": fp.views["w"]}  # dict order differs from buffer order
+    a = Adam(lr=0.05)
+    for k in range(3):
+        a.step(views, {"b": np.full(3, -1.0), "w": np.full((2, 3), k + 1.0)})
+    d = a.state_dict()
+    names = list(d["slots"])
+    old = {}  # what the previous version wrote: slot.{name}.step, slot.{name}.state.{key}, ...
+    for k, v in d.items():
+        head, _, rest = k.partition(".")
+        old[f"slot.{names[int(head[4:])]}.{rest}" if head.startswith("slot") and head != "slots" else k] = v
+    assert "slot.__flat__.state.exp_avg" in old
+    b = Adam()
+    b.load_state_dict(old)
+    assert b.t == 3 and b.names() == a.names()
+    np.testing.assert_array_equal(b.state_of("w")["exp_avg_sq"], a.state_of("w")["exp_avg_sq"])
+
+
 # ---------------------------------------------------------------------------------------------------------
 # hyperparameters: defaults, validation, factory
 
