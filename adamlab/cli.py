@@ -6,14 +6,18 @@
     adamlab train --resume run.npz --steps 8000         # continue (and extend) a saved run
 
 Also ``python -m adamlab.cli train ...``. Exit status: 0 done, 1 the run diverged, 2 bad arguments or an
-unreadable corpus/checkpoint, 130 interrupted (after saving when --save was given).
+unreadable corpus/checkpoint, 130 interrupted (Ctrl-C stops at the end of the step under way, prints the summary and
+saves when --save was given; a second Ctrl-C aborts at once).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -155,6 +159,33 @@ class Progress:
             self.stream.flush()
 
 
+class StopFlag:
+    """Ctrl-C as a request to stop at the next step boundary, instead of a KeyboardInterrupt that can land
+    between the optimizer's update and the trainer's bookkeeping (a checkpoint saved then would not resume
+    bit-for-bit). A second Ctrl-C raises KeyboardInterrupt as usual, for a step that never ends."""
+
+    def __init__(self):
+        self.requested = False
+
+    def _on_sigint(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextlib.contextmanager
+    def catching_sigint(self):
+        """Install the handler for the block (signal handlers exist only in the main thread), then put
+        the previous one back."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
 def train_command(argv, out=None, err=None) -> int:
     from adamlab.core import data, gpt, train
 
@@ -193,14 +224,32 @@ def train_command(argv, out=None, err=None) -> int:
     out.flush()
 
     progress = Progress(cfg.steps, err, enabled=not args.quiet)
-    interrupted = False
+    stop = StopFlag()
     start_step, t0 = trainer.step_count, time.perf_counter()
-    try:
-        trainer.run(callback=lambda rec: progress.update(rec, trainer))
-    except KeyboardInterrupt:
-        interrupted = True
-        err.write("\ninterrupted\n")
-    seconds = time.perf_counter() - t0
+    with stop.catching_sigint():
+        while not trainer.done and not stop.requested:  # Ctrl-C is looked at between whole steps only
+            rec = trainer.step()
+            if rec is not None:
+                progress.update(rec, trainer)
+        if stop.requested:
+            err.write(f"\ninterrupted after step {trainer.step_count}\n")
+        seconds = time.perf_counter() - t0
+        summary_and_save(trainer, args, start_step, seconds, out)
+    interrupted = stop.requested  # (also a Ctrl-C during the summary or the save: no samples then)
+    if args.samples and trainer.status != "diverged" and not interrupted:
+        print(f"--- {args.samples} samples (temperature {args.temperature:g}) ---", file=out)
+        for s in trainer.sample(args.samples, args.temperature, seed=cfg.seed):
+            print(s, file=out)
+    if interrupted:
+        return 130
+    return 1 if trainer.status == "diverged" else 0
+
+
+def summary_and_save(trainer, args, start_step, seconds, out) -> None:
+    """Print what the run did (steps, speed, losses, validation) and write --save's checkpoint."""
+    from adamlab.core import train
+
+    cfg = trainer.config
     taken = trainer.step_count - start_step
 
     h = trainer.history
@@ -216,13 +265,6 @@ def train_command(argv, out=None, err=None) -> int:
     if args.save:
         path = train.save_checkpoint(trainer, args.save)
         print(f"saved {path}", file=out)
-    if args.samples and trainer.status != "diverged":
-        print(f"--- {args.samples} samples (temperature {args.temperature:g}) ---", file=out)
-        for s in trainer.sample(args.samples, args.temperature, seed=cfg.seed):
-            print(s, file=out)
-    if interrupted:
-        return 130
-    return 1 if trainer.status == "diverged" else 0
 
 
 def main(argv=None) -> int:
@@ -238,6 +280,9 @@ def main(argv=None) -> int:
         return 2
     except SystemExit as e:  # --help
         return int(e.code or 0)
+    except KeyboardInterrupt:  # a second Ctrl-C: nothing half-done was saved (checkpoints are atomic)
+        print("\nadamlab train: interrupted", file=sys.stderr)
+        return 130
     except ValueError as e:  # bad values, CorpusError, CheckpointError: a message, not a traceback
         print(f"adamlab train: error: {e}", file=sys.stderr)
         return 2

@@ -126,3 +126,62 @@ def test_microgpt_settings_run_1000_steps(capsys):
     assert code == 0
     assert "finished 1000 steps: 1000 steps in" in out
 
+
+
+def _interrupt_inside_the_kth_optimizer_step(monkeypatch, k):
+    """SIGINT to this process at the end of the k-th Adam.step, i.e. inside Trainer.step, between the
+    optimizer's update and the trainer's own bookkeeping: the worst moment for a KeyboardInterrupt."""
+    import os
+    import signal
+
+    from adamlab.core import optim
+
+    calls = {"n": 0}
+    step = optim.Adam.step
+
+    def step_then_sigint(self, params, grads):
+        step(self, params, grads)
+        calls["n"] += 1
+        if calls["n"] == k:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(optim.Adam, "step", step_then_sigint)
+    return calls
+
+
+def test_ctrl_c_stops_at_a_step_boundary_saves_and_the_checkpoint_resumes_bit_for_bit(capsys, tmp_path,
+                                                                                      monkeypatch):
+    import signal
+
+    path = tmp_path / "run.npz"
+    handler = signal.getsignal(signal.SIGINT)
+    calls = _interrupt_inside_the_kth_optimizer_step(monkeypatch, 12)
+    code, out, err = run(capsys, "--steps", "30", "--val-every", "10", "--save", str(path), "--samples", "3",
+                         "--quiet")
+    assert code == 130 and "interrupted" in err and f"saved {path}" in out
+    assert calls["n"] == 12  # the step that was under way finished, no further step started
+    assert signal.getsignal(signal.SIGINT) is handler  # the previous handler is back
+    interrupted_out = out
+    monkeypatch.undo()
+    saved = train.load_checkpoint(path)
+    assert saved.step_count == 12 and saved.optimizer.t == 12
+    code, out, _ = run(capsys, "--resume", str(path), "--save", str(path), "--samples", "0", "--quiet")
+    assert code == 0 and "resumed" in out and "finished 30 steps" in out
+    straight = train.Trainer(train.TrainConfig(steps=30, val_every=10))
+    straight.run()
+    resumed = train.load_checkpoint(path)
+    np.testing.assert_array_equal(resumed._pflat, straight._pflat)
+    np.testing.assert_array_equal(resumed.history.loss, straight.history.loss)
+    np.testing.assert_array_equal(resumed.history.val_loss, straight.history.val_loss)
+    assert "samples" not in interrupted_out  # interrupted: out quickly, no sampling
+
+
+def test_cli_runs_outside_the_main_thread_without_touching_signals(tmp_path):
+    import threading
+
+    codes = []
+    t = threading.Thread(target=lambda: codes.append(
+        cli.main(["train", "--steps", "3", "--samples", "0", "--quiet", "--save", str(tmp_path / "t.npz")])))
+    t.start()
+    t.join(120)
+    assert codes == [0] and train.load_checkpoint(tmp_path / "t.npz").step_count == 3
