@@ -17,8 +17,10 @@ import contextlib
 import math
 import signal
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -186,11 +188,27 @@ class StopFlag:
             signal.signal(signal.SIGINT, previous)
 
 
+def check_save_path(path) -> None:
+    """ValueError unless a checkpoint can be written at ``path``: found out before training, not after it."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"--save {path} is a directory; give a file name such as {p / 'run.npz'}")
+    if not p.parent.is_dir():
+        raise ValueError(f"--save {path}: the directory {p.parent} does not exist")
+    try:  # the only sure test of writability (permissions, read-only mounts, /proc) is to write
+        with tempfile.TemporaryFile(dir=p.parent):
+            pass
+    except OSError as e:
+        raise ValueError(f"--save {path}: cannot write in {p.parent} ({e.strerror or e})") from None
+
+
 def train_command(argv, out=None, err=None) -> int:
     from adamlab.core import data, gpt, train
 
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
+    if args.save:
+        check_save_path(args.save)
     given = _given(args)
     if args.resume:
         trainer = train.load_checkpoint(args.resume)
@@ -263,7 +281,10 @@ def summary_and_save(trainer, args, start_step, seconds, out) -> None:
         print(f"validation loss: {trainer.evaluate():.4f} ({min(len(trainer.val_seqs), cfg.val_docs)} held-out "
               f"documents)", file=out)
     if args.save:
-        path = train.save_checkpoint(trainer, args.save)
+        try:
+            path = train.save_checkpoint(trainer, args.save)
+        except OSError as e:  # e.g. the disk filled up during the run
+            raise ValueError(f"could not write the checkpoint {args.save} ({e.strerror or e})") from None
         print(f"saved {path}", file=out)
 
 
@@ -285,6 +306,10 @@ def main(argv=None) -> int:
         return 130
     except ValueError as e:  # bad values, CorpusError, CheckpointError: a message, not a traceback
         print(f"adamlab train: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # any other I/O failure: also a message, and not 1 (which means "diverged")
+        print(f"adamlab train: error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
+              file=sys.stderr)
         return 2
 
 

@@ -96,11 +96,14 @@ def read_text(path) -> str:
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"Corpus file not found: {path}")
-    size = path.stat().st_size
-    if size > MAX_CORPUS_BYTES:
-        raise CorpusError(f"Corpus file is too large ({size / 2**20:.0f} MB; at most "
-                          f"{MAX_CORPUS_BYTES // 2**20} MB): {path}")
-    raw = path.read_bytes()
+    try:  # permission denied, an I/O error, a file removed meanwhile: a message, not a traceback
+        size = path.stat().st_size
+        if size > MAX_CORPUS_BYTES:
+            raise CorpusError(f"Corpus file is too large ({size / 2**20:.0f} MB; at most "
+                              f"{MAX_CORPUS_BYTES // 2**20} MB): {path}")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CorpusError(f"Corpus file cannot be read ({e.strerror or e}): {path}") from None
     if b"\x00" in raw:
         raise CorpusError(f"Corpus file looks binary (it contains NUL bytes), not text: {path}")
     try:

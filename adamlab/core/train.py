@@ -745,9 +745,14 @@ def load_checkpoint(path, corpus: data.Corpus | None = None) -> Trainer:
     if not path.is_file():
         raise CheckpointError(f"Checkpoint not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as f:
+        f = np.load(path, allow_pickle=False)
+        if not isinstance(f, np.lib.npyio.NpzFile):  # a .npy file: np.load gave one array, not an archive
+            raise CheckpointError(f"Not an AdamLab checkpoint (a single NumPy array, not an .npz archive): {path}")
+        with f:
             d = {k: f[k] for k in f.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        if isinstance(e, CheckpointError):
+            raise
         raise CheckpointError(f"Not a readable AdamLab checkpoint ({type(e).__name__}: {e}): {path}") from None
     if str(d.get("format", "")) != CHECKPOINT_FORMAT:
         raise CheckpointError(f"Not an AdamLab GPT checkpoint (no '{CHECKPOINT_FORMAT}' marker): {path}")

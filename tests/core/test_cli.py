@@ -185,3 +185,47 @@ def test_cli_runs_outside_the_main_thread_without_touching_signals(tmp_path):
     t.start()
     t.join(120)
     assert codes == [0] and train.load_checkpoint(tmp_path / "t.npz").step_count == 3
+
+
+@pytest.mark.parametrize("where", ["missing directory", "proc", "a directory"])
+def test_an_unwritable_save_path_exits_2_before_training(capsys, tmp_path, where):
+    path = {"missing directory": tmp_path / "no" / "such" / "run.npz", "proc": "/proc/nope/x.npz",
+            "a directory": tmp_path}[where]
+    code, out, err = run(capsys, "--steps", "5", "--save", str(path), "--samples", "0", "--quiet")
+    assert code == 2 and "adamlab train: error:" in err and "--save" in err and str(path) in err
+    assert "Traceback" not in err and "steps in" not in out  # refused before training
+    assert list(tmp_path.iterdir()) == []  # and nothing left behind
+
+
+def test_an_io_error_while_saving_exits_2_with_a_message(capsys, tmp_path, monkeypatch):
+    def disk_full(trainer, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(train, "save_checkpoint", disk_full)
+    code, out, err = run(capsys, "--steps", "5", "--save", str(tmp_path / "run.npz"), "--samples", "0", "--quiet")
+    assert code == 2 and "No space left on device" in err and str(tmp_path / "run.npz") in err
+    assert "Traceback" not in err and "finished 5 steps" in out
+
+
+def test_resuming_a_npy_file_exits_2_not_an_adamlab_checkpoint(capsys, tmp_path):
+    p = tmp_path / "weights.npy"
+    np.save(p, np.arange(3.0))
+    code, _, err = run(capsys, "--resume", str(p))
+    assert code == 2 and "Not an AdamLab checkpoint" in err and "Traceback" not in err
+
+
+def test_an_unreadable_corpus_exits_2(capsys, tmp_path, monkeypatch):
+    p = tmp_path / "c.txt"
+    p.write_text("anna\nbob\n")
+    monkeypatch.setattr(type(p), "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied", str(self))))
+    code, _, err = run(capsys, "--corpus", str(p), "--steps", "2")
+    assert code == 2 and "Permission denied" in err and "Traceback" not in err
+
+
+def test_any_other_os_error_exits_2_not_1(capsys, monkeypatch):
+    def broken(config):
+        raise OSError(5, "Input/output error", "/dev/sdz")
+
+    monkeypatch.setattr(train, "Trainer", broken)
+    code, _, err = run(capsys, "--steps", "2")
+    assert code == 2 and err.strip() == "adamlab train: error: Input/output error: /dev/sdz"

@@ -74,6 +74,20 @@ def test_bad_corpora_raise_a_readable_corpus_error(tmp_path, content, message):
     assert isinstance(e.value, ValueError) and str(p) in str(e.value)
 
 
+def test_an_unreadable_corpus_file_raises_a_corpus_error(tmp_path, monkeypatch):
+    # (the tests may run as root, for whom chmod 000 does not stop reading: the refusal is simulated)
+    p = tmp_path / "locked.txt"
+    p.write_text("anna\nbob\n")
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(p), "read_bytes", refuse)
+    with pytest.raises(CorpusError, match="Permission denied") as e:
+        data.load_corpus(p)
+    assert str(p) in str(e.value)
+
+
 def test_utf8_with_bom_and_non_ascii_characters_loads(tmp_path):
     p = tmp_path / "u.txt"
     p.write_bytes("\ufeffzoë\nrenée\n".encode("utf-8"))

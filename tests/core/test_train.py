@@ -454,6 +454,14 @@ def test_truncated_foreign_or_missing_checkpoints_are_refused(tmp_path, small_co
         train.load_checkpoint(bad, small_corpus)
 
 
+def test_a_npy_file_is_refused_as_not_an_adamlab_checkpoint(tmp_path, small_corpus):
+    p = tmp_path / "weights.npy"
+    np.save(p, np.zeros(4192))
+    with pytest.raises(CheckpointError, match="Not an AdamLab checkpoint") as e:
+        train.load_checkpoint(p, small_corpus)
+    assert str(p) in str(e.value)
+
+
 def test_loaded_checkpoint_of_a_diverged_run_stays_diverged(tmp_path, small_corpus):
     trainer = Trainer(TrainConfig(optimizer="sgd", lr=10.0, schedule="constant", val_every=0), small_corpus)
     quiet_run(trainer)
