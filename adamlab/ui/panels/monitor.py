@@ -914,7 +914,7 @@ class MonitorPanel(Panel):
     # ------------------------------------------------------------------------------------------------
     # files
     def save_run(self, path: str | Path, run: RunView | None = None) -> None:
-        """Save the run's checkpoint to ``path`` on its worker thread (between steps); reports "saved"."""
+        """Save the run's checkpoint to ``path`` where its job is (its process, between steps); "saved" comes back."""
         run = run or self._active
         if run is None:
             raise ValueError("there is no run to save")

@@ -6,7 +6,7 @@
 * :class:`AdamStateView` — histograms of m̂/(√v̂+ε) and of lr/(√v̂+ε) for one tensor.
 * :class:`SamplesView` — generations every K steps at a temperature, kept by step.
 
-These widgets only draw what they are given (NumPy arrays computed on the worker thread).
+These widgets only draw what they are given (NumPy arrays computed where the run trains: its child process).
 """
 
 from __future__ import annotations

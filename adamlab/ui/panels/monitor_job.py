@@ -211,8 +211,8 @@ def _log10(x: np.ndarray) -> np.ndarray:
 
 
 class RunJob:
-    """One training run as a :class:`~adamlab.ui.workers.SteppableJob`. Only the worker thread calls its
-    methods while the run is live (the GUI goes through ``worker.call``)."""
+    """One training run as a :class:`~adamlab.ui.workers.SteppableJob`. Only the loop that steps it (in its
+    process) calls its methods while the run is live (the GUI goes through ``worker.call``)."""
 
     def __init__(self, trainer: train.Trainer, sampling: dict | None = None):
         self.trainer = trainer
@@ -224,8 +224,8 @@ class RunJob:
         self._serial = 0
         self._version = 0
         self._rate_marks: deque = deque(maxlen=64)  # (time, step) for steps/s
-        self._betas = tuple(trainer.config.betas)
-        self.want_maps = False  # the heatmaps are built only while the GUI shows them  # the latest (β1, β2) asked for, pending or applied
+        self._betas = tuple(trainer.config.betas)  # the latest (β1, β2) asked for, pending or applied
+        self.want_maps = False  # the heatmaps are built only while the GUI shows them
         # tokens seen after s steps: the trainer walks the training documents in order, batch_size at a
         # time, so it is a prefix sum over their prediction counts (exact, also for a loaded run)
         cfg = trainer.config
