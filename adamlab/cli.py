@@ -13,6 +13,7 @@ saves when --save was given; a second Ctrl-C aborts at once).
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import math
 import signal
@@ -243,16 +244,19 @@ def train_command(argv, out=None, err=None) -> int:
 
     progress = Progress(cfg.steps, err, enabled=not args.quiet)
     stop = StopFlag()
+    # the history's points become bucket averages past its capacity: keep the exact recent losses aside
+    recent = collections.deque(maxlen=20)
     start_step, t0 = trainer.step_count, time.perf_counter()
     with stop.catching_sigint():
         while not trainer.done and not stop.requested:  # Ctrl-C is looked at between whole steps only
             rec = trainer.step()
             if rec is not None:
+                recent.append(rec.loss)
                 progress.update(rec, trainer)
         if stop.requested:
             err.write(f"\ninterrupted after step {trainer.step_count}\n")
         seconds = time.perf_counter() - t0
-        summary_and_save(trainer, args, start_step, seconds, out)
+        summary_and_save(trainer, args, start_step, seconds, recent, out)
     interrupted = stop.requested  # (also a Ctrl-C during the summary or the save: no samples then)
     if args.samples and trainer.status != "diverged" and not interrupted:
         print(f"--- {args.samples} samples (temperature {args.temperature:g}) ---", file=out)
@@ -263,20 +267,24 @@ def train_command(argv, out=None, err=None) -> int:
     return 1 if trainer.status == "diverged" else 0
 
 
-def summary_and_save(trainer, args, start_step, seconds, out) -> None:
-    """Print what the run did (steps, speed, losses, validation) and write --save's checkpoint."""
+def summary_and_save(trainer, args, start_step, seconds, recent, out) -> None:
+    """Print what the run did (steps, speed, losses, validation) and write --save's checkpoint.
+
+    ``recent``: the exact losses of this session's last steps (at most 20); the first loss is the run's
+    own (kept by the trainer, also across checkpoints), not the history's first bucket average.
+    """
     from adamlab.core import train
 
     cfg = trainer.config
     taken = trainer.step_count - start_step
-
-    h = trainer.history
-    tail = h.loss[-max(1, min(len(h.loss), 20)) :]
     print(f"{trainer.message or trainer.status}: {taken} steps in {seconds:.2f} s ({taken / max(seconds, 1e-9):,.0f} "
           f"steps/s)", file=out)
-    if len(h.loss):
-        print(f"loss: first {h.loss[0]:.4f}, last {trainer.last.loss if trainer.last else float('nan'):.4f}, "
-              f"mean of the last {len(tail)} points {np.mean(tail):.4f}", file=out)
+    if recent:
+        first = math.nan if trainer.first_loss is None else trainer.first_loss
+        with np.errstate(all="ignore"):  # a diverged run's last loss may be inf
+            tail = float(np.mean(recent))
+        print(f"loss: first {first:.4f}, last {recent[-1]:.4f}, mean of the last {len(recent)} steps {tail:.4f}",
+              file=out)
     if trainer.val_seqs and trainer.status != "diverged":
         print(f"validation loss: {trainer.evaluate():.4f} ({min(len(trainer.val_seqs), cfg.val_docs)} held-out "
               f"documents)", file=out)

@@ -229,3 +229,30 @@ def test_any_other_os_error_exits_2_not_1(capsys, monkeypatch):
     monkeypatch.setattr(train, "Trainer", broken)
     code, _, err = run(capsys, "--steps", "2")
     assert code == 2 and err.strip() == "adamlab train: error: Input/output error: /dev/sdz"
+
+
+def test_summary_losses_are_exact_values_even_after_the_history_is_decimated(capsys):
+    # 2,100 steps > the 2,048 buckets of the history: its points are averages of 2 steps by then
+    code, out, _ = run(capsys, "--steps", "2100", "--val-every", "0", "--samples", "0", "--quiet")
+    assert code == 0
+    losses = []
+    straight = train.Trainer(train.TrainConfig(steps=2100, val_every=0))
+    straight.run(callback=lambda r: losses.append(r.loss))
+    assert straight.history.train.width > 1  # (the premise: decimated)
+    line = next(s for s in out.splitlines() if s.startswith("loss:"))
+    assert line == (f"loss: first {losses[0]:.4f}, last {losses[-1]:.4f}, "
+                    f"mean of the last 20 steps {np.mean(losses[-20:]):.4f}")
+
+
+def test_summary_after_resuming_uses_this_session_steps(capsys, tmp_path):
+    path = tmp_path / "r.npz"
+    assert run(capsys, "--steps", "10", "--save", str(path), "--samples", "0", "--quiet")[0] == 0
+    code, out, _ = run(capsys, "--resume", str(path), "--steps", "15", "--samples", "0", "--quiet")
+    losses = []
+    straight = train.Trainer(train.TrainConfig(steps=10))
+    straight.run(callback=lambda r: losses.append(r.loss))
+    straight.set_knobs(steps=15)
+    straight.run(callback=lambda r: losses.append(r.loss))
+    line = next(s for s in out.splitlines() if s.startswith("loss:"))
+    assert line == (f"loss: first {losses[0]:.4f}, last {losses[-1]:.4f}, "
+                    f"mean of the last 5 steps {np.mean(losses[-5:]):.4f}")
