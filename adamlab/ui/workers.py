@@ -360,7 +360,9 @@ class ChildProcess:
         self._ready = False
         self._closed = False
         self._lock = threading.Lock()
-        self._read_lock = threading.Lock()  # close() must not close the pipe under a reader's feet
+        # close() must not close a pipe under a reader's or writer's feet (its fd number could be reused)
+        self._read_lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -394,9 +396,11 @@ class ChildProcess:
         return True
 
     def send(self, obj: Any) -> None:
-        if self._closed or self.channel is None:
-            raise OSError(f"{self.name} process closed")
-        self.channel.send(obj)
+        data = child_side.dumps(obj)
+        with self._write_lock:  # the child always drains its stdin, so this never waits long
+            if self._closed or self.channel is None:
+                raise OSError(f"{self.name} process closed")
+            self.channel.send_bytes(data)
 
     def recv(self) -> Any:
         with self._read_lock:
@@ -423,10 +427,11 @@ class ChildProcess:
         proc = self.proc
         if proc is None:
             return
-        try:
-            proc.stdin.close()  # the child reads EOF and ends
-        except OSError:
-            pass
+        with self._write_lock:
+            try:
+                proc.stdin.close()  # the child reads EOF and ends
+            except OSError:
+                pass
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
