@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +20,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runnable from a checkout without installing
 
 from adamlab.core import ema as E  # noqa: E402
+from bench_optim import per_step_us  # noqa: E402  (the benchmarks' one timer; this folder is on sys.path)
+
 
 
 def per_call_ms(fn, n: int, repeats: int) -> tuple[float, float]:
-    """(median, best) over `repeats` batches of n calls of the mean ms per call."""
-    for _ in range(max(3, n // 10)):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n * 1e3)
-    return statistics.median(times), min(times)
+    """(median, best) mean ms per call: bench_optim's timer, scaled."""
+    med, best = per_step_us(fn, n, repeats)
+    return med / 1e3, best / 1e3
 
 
 def main(argv=None) -> None:

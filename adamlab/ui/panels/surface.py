@@ -821,11 +821,9 @@ class SurfacePanel(Panel):
     # ------------------------------------------------------------------------------------------------------
     # the scene
 
-    def scene(self, record: bool = False) -> dict:
-        """The plain scene the worker runs (see surface_run.run_scene)."""
-        opts = [{"uid": e["uid"], "name": e["name"], "kind": e["kind"], "enabled": e["enabled"],
-                 "hyper": self._editors[e["uid"]].hyper()} for e in self._entries]
-        scene = {
+    def _race_settings(self) -> dict[str, Any]:
+        """The controls every race depends on (shared by the scene and the saved settings)."""
+        return {
             "surface": self.surface_combo.currentData(),
             "condition": self.cond_slider.value(),
             "angle": self.angle_slider.value(),
@@ -835,6 +833,14 @@ class SurfacePanel(Panel):
             "seed": self.seed_spin.value(),
             "schedule": self.schedule_combo.currentData(),
             "tol": self.tol_spin.value(),
+        }
+
+    def scene(self, record: bool = False) -> dict:
+        """The plain scene the worker runs (see surface_run.run_scene)."""
+        opts = [{"uid": e["uid"], "name": e["name"], "kind": e["kind"], "enabled": e["enabled"],
+                 "hyper": self._editors[e["uid"]].hyper()} for e in self._entries]
+        scene = {
+            **self._race_settings(),
             "optimizers": opts,
             "record": record,
             "swarm": None,
@@ -1342,15 +1348,7 @@ class SurfacePanel(Panel):
 
     def get_state(self) -> dict[str, Any]:
         return {
-            "surface": self.surface_combo.currentData(),
-            "condition": self.cond_slider.value(),
-            "angle": self.angle_slider.value(),
-            "start": list(self._start),
-            "steps": self.steps_spin.value(),
-            "noise": self.noise_slider.value(),
-            "seed": self.seed_spin.value(),
-            "schedule": self.schedule_combo.currentData(),
-            "tol": self.tol_spin.value(),
+            **self._race_settings(),
             "optimizers": [{"kind": e["kind"], "name": e["name"], "enabled": e["enabled"],
                             "values": self._editors[e["uid"]].values()} for e in self._entries],
             "speed": self.speed_combo.currentData(),
