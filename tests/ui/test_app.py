@@ -182,3 +182,17 @@ def test_a_panel_failing_to_save_loses_nothing_else_and_close_still_stops_worker
     assert workers.live_threads() == []
     assert "could not save the settings of surface" in capsys.readouterr().err
     assert settings_mod.load_json(settings_mod.settings(), "panels/ema")["beta1"] == 0.85
+
+
+def test_every_control_explains_itself_in_a_tooltip(window):
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit
+
+    for p in window.panels:
+        silent = []
+        for cls in (QAbstractSlider, QAbstractSpinBox, QComboBox, QAbstractButton, QLineEdit):
+            for c in p.findChildren(cls):
+                if c.metaObject().className() == "QScrollBar" or c.objectName().startswith(("qt_", "Scroll")):
+                    continue  # Qt's own scroll bars and tab-bar arrows
+                if not c.toolTip() and not (c.parent() is not None and c.parent().toolTip()):
+                    silent.append(f"{c.metaObject().className()} {c.objectName()!r}")
+        assert silent == [], (p.key, silent)
