@@ -84,9 +84,11 @@ def debiased_ema(y, beta):
 
 
 def test_short_run_draws_the_trainers_losses_and_their_debiased_ema(qtbot, panel):
+    assert panel.empty_hint.isVisible()  # an empty plot says what to do
     panel.setup.steps.setValue(40)
     click(qtbot, panel.start_button)
     run = panel.runs[0]
+    assert not panel.empty_hint.isVisible()
     qtbot.waitUntil(lambda: run.state == "finished", timeout=30000)
     qtbot.waitUntil(lambda: run.drawn_version == run.snap.version, timeout=5000)
     x, y = run.items["raw"].getData()

@@ -342,6 +342,11 @@ class MonitorPanel(Panel):
                                                                             "anchors": [(0.5, 1), (0.5, 1)]})
         self.baseline.setToolTip("The loss of a model that guesses every symbol with probability 1/V.")
         p.addItem(self.baseline, ignoreBounds=True)
+        # Until the first run exists the plot would be bare 0–1 axes: say what to do instead.
+        self.empty_hint = pg.TextItem("Press Start to train microgpt,\nor Compare optimizers to race\nSGD, Adam "
+                                      "and AdamW from the same start.", color=theme.COLORS["sgd"], anchor=(0.5, 0.5))
+        self.empty_hint.setPos(0.5, 0.5)
+        p.addItem(self.empty_hint, ignoreBounds=True)
         self.curves.setToolTip("Raw loss (faint), debiased-EMA smoothed loss (bold), validation loss (dots) and "
                                "lr (dotted, right axis) of every shown run. Vertical dotted lines: a live knob "
                                "change; red: divergence.")
@@ -892,6 +897,7 @@ class MonitorPanel(Panel):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
+        self.empty_hint.setVisible(not self.runs)
         run = self._active
         live = run is not None and run.live
         self.pause_button.setEnabled(live)
