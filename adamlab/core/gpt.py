@@ -283,7 +283,7 @@ def _column(n: int, value: float, dtype) -> np.ndarray:
     NumPy's own reductions over a short last axis pay a per-row overhead; a matrix–vector product goes to
     BLAS and is 3–6× faster here, from microgpt's 7×16 to the medium model's 1024×256.
     """
-    key = (n, value, np.dtype(dtype))
+    key = (n, value, dtype)  # dtype: an array's .dtype on the hot path (no np.dtype() call)
     col = _COLUMNS.get(key)
     if col is None:
         col = _COLUMNS[key] = np.full((n, 1), value, dtype=dtype)
@@ -587,18 +587,13 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     # they are one view of the flat gradient buffer (wte's V rows, then wpe's block_size rows)
     gemb = getattr(grads, "fused", {}).get("wte_wpe")
     rows = V + cfg.block_size if gemb is not None else V
-    onehot = _buf(ws, "onehot", (rows, N), dtype)
-    if onehot is None:
-        onehot = np.zeros((rows, N), dtype)
-    else:
-        onehot.fill(0)
-    hot = onehot.reshape(rows * N)
-    hot[inputs.reshape(N) * N + _arange(N, 1)] = 1  # column n: a 1 in its token's row
+    # (N, rows): row n is the identity's row for its token, plus (fused) the 1 of its position
+    onehot = _identity(rows, dtype).take(inputs.reshape(N), axis=0, out=_buf(ws, "onehot", (N, rows), dtype))
     if gemb is not None:
-        hot[_position_picks(B, T, V)] = 1  # ... and in its position's row
-        np.matmul(onehot, dx, out=gemb)
+        onehot += _position_onehot(B, T, V, rows, dtype)
+        np.matmul(onehot.T, dx, out=gemb)
     else:
-        np.matmul(onehot, dx, out=grads["wte"])
+        np.matmul(onehot.T, dx, out=grads["wte"])
         gwpe = grads["wpe"]
         if T < cfg.block_size:
             gwpe[T:] = 0
@@ -607,18 +602,29 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
 
 
 _ARANGES = {}
-_POSITION_PICKS = {}
+_IDENTITIES = {}
+_POSITION_ONEHOTS = {}
 
 
-def _position_picks(B: int, T: int, V: int) -> np.ndarray:
-    """Flat indices, in a (V + block_size, B·T) one-hot, of row V + t for each column n = b·T + t (cached)."""
-    key = (B, T, V)
-    a = _POSITION_PICKS.get(key)
+def _identity(n: int, dtype) -> np.ndarray:
+    """A cached (n, n) identity matrix (read-only): its rows are one-hot vectors."""
+    a = _IDENTITIES.get((n, dtype))
     if a is None:
-        N = B * T
-        n = np.arange(N)
-        a = _POSITION_PICKS[key] = (V + n % T) * N + n
+        a = _IDENTITIES[(n, dtype)] = np.eye(n, dtype=dtype)
         a.flags.writeable = False
+    return a
+
+
+def _position_onehot(B: int, T: int, V: int, rows: int, dtype) -> np.ndarray:
+    """A cached (B·T, rows) array with a 1 in column V + t of row n = b·T + t: the positions' one-hots."""
+    key = (B, T, V, rows, dtype)
+    a = _POSITION_ONEHOTS.get(key)
+    if a is None:
+        n = np.arange(B * T)
+        a = np.zeros((B * T, rows), dtype)
+        a[n, V + n % T] = 1
+        a.flags.writeable = False
+        _POSITION_ONEHOTS[key] = a
     return a
 
 
