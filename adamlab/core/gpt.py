@@ -434,12 +434,20 @@ def forward(params, cfg: GPTConfig, inputs, cache: list | None = None, ws=None) 
     B, T = inputs.shape
     N, C, H, hd = B * T, cfg.n_embd, cfg.n_head, cfg.head_dim
     dtype = params["wte"].dtype
-    x = params["wte"].take(inputs.reshape(N), axis=0, out=_buf(ws, "emb", (N, C), dtype))  # (N, C)
-    xbt = x.reshape(B, T, C)  # a view
-    xbt += params["wpe"][:T]
+    wemb = getattr(params, "fused", {}).get("wte_wpe")  # (V + block_size, C): wte then wpe
+    if wemb is not None and ws is None:
+        # small batches: wte[tok] + wpe[t] as onehot · [wte; wpe], one matmul (exact: the other terms are
+        # ×0), and the backward reuses the one-hot for both tables' gradients
+        onehot = _embedding_onehot(inputs, cfg.vocab_size, wemb.shape[0], dtype)  # (N, V + block_size)
+        x = np.matmul(onehot, wemb)  # (N, C)
+    else:  # big batches: a gather is cheaper than the (N, V + block_size) matmul
+        onehot = None
+        x = params["wte"].take(inputs.reshape(N), axis=0, out=_buf(ws, "emb", (N, C), dtype))  # (N, C)
+        xbt = x.reshape(B, T, C)  # a view
+        xbt += params["wpe"][:T]
     x, s = rmsnorm(x, out=_buf(ws, "x0", (N, C), dtype))  # microgpt normalises the embedding once
     if cache is not None:
-        cache.append((x, s))
+        cache.append((x, s, onehot))
     bias = causal_bias(T, dtype)
     scale = 1.0 / math.sqrt(hd)
     for i in range(cfg.n_layer):
@@ -580,19 +588,18 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
         dh1 = np.matmul(dqkv, _qkv_stack(params, p), out=tmp2)
         rmsnorm_backward(dh1, h1, s1, out=dx, tmp=tmp)
 
-    x0, s0 = cache[0]
+    x0, s0, onehot = cache[0]
     dx = rmsnorm_backward(dx, x0, s0, tmp=tmp)  # through the embedding's norm (N, C)
     # embeddings: each token's rows add up into its row of wte and each position's into its row of wpe,
     # as onehotᵀ · dx: one small matmul (much faster than np.add.at's scatter), with both tables at once when
     # they are one view of the flat gradient buffer (wte's V rows, then wpe's block_size rows)
     gemb = getattr(grads, "fused", {}).get("wte_wpe")
-    rows = V + cfg.block_size if gemb is not None else V
-    # (N, rows): row n is the identity's row for its token, plus (fused) the 1 of its position
-    onehot = _identity(rows, dtype).take(inputs.reshape(N), axis=0, out=_buf(ws, "onehot", (N, rows), dtype))
     if gemb is not None:
-        onehot += _position_onehot(B, T, V, rows, dtype)
+        if onehot is None or onehot.shape[1] != gemb.shape[0]:  # not made by the forward pass
+            onehot = _embedding_onehot(inputs, V, gemb.shape[0], dtype, _buf(ws, "onehot", (N, gemb.shape[0]), dtype))
         np.matmul(onehot.T, dx, out=gemb)
     else:
+        onehot = _identity(V, dtype).take(inputs.reshape(N), axis=0, out=_buf(ws, "onehot", (N, V), dtype))
         np.matmul(onehot.T, dx, out=grads["wte"])
         gwpe = grads["wpe"]
         if T < cfg.block_size:
@@ -613,6 +620,15 @@ def _identity(n: int, dtype) -> np.ndarray:
         a = _IDENTITIES[(n, dtype)] = np.eye(n, dtype=dtype)
         a.flags.writeable = False
     return a
+
+
+def _embedding_onehot(inputs, V: int, rows: int, dtype, out=None) -> np.ndarray:
+    """(B·T, rows) one-hots of [token, position] over the stacked tables [wte (V rows); wpe]: row n = b·T + t
+    has a 1 in column inputs[b, t] and one in column V + t."""
+    B, T = inputs.shape
+    onehot = _identity(rows, dtype).take(inputs.reshape(B * T), axis=0, out=out)
+    onehot += _position_onehot(B, T, V, rows, dtype)
+    return onehot
 
 
 def _position_onehot(B: int, T: int, V: int, rows: int, dtype) -> np.ndarray:
