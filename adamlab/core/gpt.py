@@ -90,7 +90,8 @@ class Params(dict):
 
     wq, wk and wv sit back to back in the flat buffer, so q, k and v come out of a single matmul (and their
     gradients go back in one): fewer NumPy calls, which is what dominates the time at microgpt's size.
-    Likewise both embedding gradients come out of one matmul. Any other dict of arrays works too (the
+    Likewise the embedding of a small batch is one matmul onehot · [wte; wpe], and both embedding gradients
+    come out of one matmul onehotᵀ · dx. Any other dict of arrays works too (the
     matrices are then used one by one).
     """
 

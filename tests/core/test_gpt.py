@@ -533,3 +533,26 @@ def test_clear_workspace_releases_the_buffers_and_results_stay_the_same():
     loss_b, G = gpt.loss_and_grads(P, cfg, x, y)
     assert loss_b == loss_a
     np.testing.assert_array_equal(G["layer1.attn_wq"], wq)
+
+
+def test_fused_and_plain_dict_params_give_the_same_model():
+    """Views of a flat buffer embed by a one-hot matmul (small batches) and fill the gradients with fused
+    matmuls; a plain dict of copies gathers rows and goes tensor by tensor. The embedding is the same sum
+    wte[tok] + wpe[t] either way (the one-hot's other terms are exact zeros)."""
+    cfg = GPTConfig(vocab_size=27)
+    P = gpt.init_params(cfg, seed=5)
+    plain = {n: a.copy() for n, a in P.items()}
+    rng = np.random.default_rng(6)
+    x, y = rng.integers(0, 27, (2, 9)), rng.integers(0, 27, (2, 9))
+    x[0, :4] = x[1, :4] = 3  # repeated tokens: their gradients add up in wte's row 3
+    np.testing.assert_array_equal(gpt.forward(P, cfg, x), gpt.forward(plain, cfg, x))
+    emb = plain["wte"][x] + plain["wpe"][:9]  # (2, 9, C), straightforward
+    h = emb / np.sqrt((emb**2).mean(-1, keepdims=True) + 1e-5)
+    cache = []
+    gpt.forward(P, cfg, x, cache)
+    np.testing.assert_allclose(cache[0][0], h.reshape(18, -1), rtol=1e-14, atol=0)
+    loss_a, G_a = gpt.loss_and_grads(P, cfg, x, y)
+    loss_b, G_b = gpt.loss_and_grads(plain, cfg, x, y)
+    assert loss_a == pytest.approx(loss_b, rel=1e-14)
+    for n in G_a:
+        np.testing.assert_allclose(G_a[n], G_b[n], rtol=1e-12, atol=1e-17, err_msg=n)
