@@ -76,8 +76,9 @@ from adamlab.ui.widgets.plots import fast_curve, pen, style_plot
 
 FPS = 30
 # Compute races in a child process, so the GUI thread never waits for the GIL during a drag. The environment
-# variable ADAMLAB_RACE_PROCESS=0 (or setting this to False before building a panel) keeps them in-thread.
-USE_PROCESS = os.environ.get("ADAMLAB_RACE_PROCESS", "1") != "0"
+# variable ADAMLAB_PROCESSES=0 (the app-wide switch, also for the GPT monitor; or setting this to False before
+# building a panel) keeps them in-thread.
+USE_PROCESS = os.environ.get("ADAMLAB_PROCESSES", "1") != "0"
 SPEEDS = [1, 2, 5, 10, 25, 50]  # animation steps per frame
 DETAIL_DELAY_MS = 150  # after the last change, recompute with per-step records (arrows, effective lr)
 ZOOM_DELAY_MS = 250  # after the last pan/zoom, recompute the image for the new view
