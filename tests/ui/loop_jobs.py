@@ -1,5 +1,6 @@
 """Qt-free jobs and commands for the worker tests: a child process imports this module (never Qt) to build
-and drive them, so they live here rather than in a test module that imports the worker layer."""
+and drive them, so they live here rather than in a test module that imports the worker layer. Also the
+process probe (``pid_alive``) the UI tests share."""
 
 from __future__ import annotations
 
@@ -49,3 +50,19 @@ def echo(channel):
     """A ChildProcess entry: answer every message with (message, pid) until the parent closes the pipe."""
     while True:
         channel.send((channel.recv(), os.getpid()))
+
+
+# --- a process probe the UI tests share ---
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists and is not a zombie (Linux /proc; else os.kill)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True

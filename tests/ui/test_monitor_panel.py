@@ -22,6 +22,7 @@ from adamlab.ui import workers
 from adamlab.ui.panels import monitor_job as mj
 from adamlab.ui.panels.monitor import MonitorPanel
 from adamlab.ui.panels.monitor_job import train_config
+from tests.ui.loop_jobs import pid_alive
 
 LEFT = Qt.MouseButton.LeftButton
 
@@ -51,21 +52,6 @@ def facts(qtbot, run) -> dict:
     run.handle.worker.call(mj.RunJob.facts)
     qtbot.waitUntil(lambda: "facts" in run.replies, timeout=10000)
     return run.replies["facts"]
-
-
-def pid_alive(pid: int) -> bool:
-    """True while a process with this pid exists and is not a zombie (Linux /proc; else os.kill)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
 
 
 def headless_losses(config: dict, corpus, steps: int) -> np.ndarray:

@@ -22,6 +22,7 @@ from adamlab.ui.panels.surface_image import contour_segments
 from adamlab.ui.panels.surface_presets import DEFAULT_OPTIMIZERS, PRESETS
 from adamlab.ui.panels import surface_run
 from adamlab.ui.panels.surface_run import RaceProcess, rows_to_draw, run_scene
+from tests.ui.loop_jobs import pid_alive
 
 
 @pytest.fixture(autouse=True)
@@ -353,21 +354,6 @@ def test_layout_fits_the_window(qtbot, size):
         assert w.width() >= w.sizeHint().width()  # the animation bar is not squeezed
     for widget, item in ((p.map_widget, p.plot), (p.loss_widget, p.loss_plot), (p.eff_widget, p.eff_plot)):
         assert item.sceneBoundingRect().width() <= widget.viewport().width() + 0.5  # the plot is not cut off
-
-
-def pid_alive(pid: int) -> bool:
-    """True while a process with this pid exists and is not a zombie (Linux /proc; else os.kill)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
 
 
 def test_races_run_in_a_child_process_that_shutdown_ends(qtbot):

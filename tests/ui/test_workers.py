@@ -59,19 +59,7 @@ def test_latest_wins_reports_errors_and_keeps_working(qtbot):
     handle.stop()
 
 
-class CountJob:
-    def __init__(self, limit=None):
-        self.n = 0
-        self.limit = limit
-        self.lr = 0.1
-
-    def step(self):
-        self.n += 1
-        time.sleep(0.0005)
-        return self.limit is None or self.n < self.limit
-
-    def snapshot(self):
-        return {"n": self.n, "lr": self.lr}
+CountJob = loop_jobs.CountJob
 
 
 def test_loop_pause_resume_step_once_and_commands(qtbot):
