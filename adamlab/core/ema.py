@@ -23,21 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adamlab.core.optim import _adam_denom, _bias_corrections
+from adamlab.core.optim import _adam_denom, _bias_corrections, _real
 
 __all__ = ["ema", "debiased_ema", "smooth", "bias_correction", "effective_memory", "adam_moments", "AdamTraces"]
 
 
 def _beta(name: str, beta) -> float:
-    if isinstance(beta, (bool, np.bool_)):
-        raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
-    try:
-        b = float(beta)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [0, 1), got {beta!r}") from None
-    if not 0.0 <= b < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {beta}")
-    return b
+    """beta as a float in [0, 1), else ValueError naming it (optim's validator: one set of rules)."""
+    return _real(name, beta, 0.0, 1.0)
 
 
 def _sequence(x) -> np.ndarray:
