@@ -52,6 +52,13 @@ DEFAULT_STATE = {
     "preset": "race",  # the first view tells the race's story under the scenario picker
 }
 
+def _scale_scene(surface: str) -> dict:
+    """The two scale presets race identical settings; only the bowl's size differs (that is the lesson)."""
+    return {"surface": surface, "steps": 200, "speed": 1,
+            "optimizers": [opt("sgd", lr=0.1), opt("adam", lr=0.01)],
+            "overlay": {"target": "Adam", "grad": True, "m_hat": False, "step": True}}
+
+
 PRESETS: dict[str, dict] = {
     "race": {
         "title": "Race on Rosenbrock (default)",
@@ -90,9 +97,7 @@ PRESETS: dict[str, dict] = {
                 "it takes small steps and glides in. Adam steps about lr = 0.01 per coordinate whatever the "
                 "gradient's size: half the distance in one step, so it overshoots and rings. Now load the "
                 "large-scale preset: same settings, a bowl 10⁴ times bigger.",
-        "state": {"surface": "small_scale", "steps": 200, "speed": 1,
-                  "optimizers": [opt("sgd", lr=0.1), opt("adam", lr=0.01)],
-                  "overlay": {"target": "Adam", "grad": True, "m_hat": False, "step": True}},
+        "state": _scale_scene("small_scale"),
     },
     "large_scale": {
         "title": "Scale: a huge bowl (large_scale)",
@@ -100,9 +105,7 @@ PRESETS: dict[str, dict] = {
                 "it traces the very same path, just bigger. Adam still moves about lr = 0.01 per step: after "
                 "200 steps it has covered 2 of the 220 units. Adam is invariant to the gradient's scale, "
                 "not to the problem's.",
-        "state": {"surface": "large_scale", "steps": 200, "speed": 1,
-                  "optimizers": [opt("sgd", lr=0.1), opt("adam", lr=0.01)],
-                  "overlay": {"target": "Adam", "grad": True, "m_hat": False, "step": True}},
+        "state": _scale_scene("large_scale"),
     },
     "adamw": {
         "title": "AdamW vs Adam + L2",
