@@ -395,25 +395,30 @@ def test_reproduces_microgpt_losses_with_a_straightforward_adam(names_path):
 # BLAS threads
 
 
-def test_blas_threads_limits_and_restores_the_openblas_thread_count():
+@pytest.fixture
+def openblas_at_two_threads():
+    """OpenBLAS's (get, set) thread-count functions with the count set to 2; restored afterwards."""
     fns = gpt._find_openblas()
     if fns is None:
         pytest.skip("NumPy is not linked to OpenBLAS here")
     get, set_ = fns
     before = get()
-    try:
-        set_(2)
-        with gpt.blas_threads(1):
+    set_(2)
+    yield get
+    set_(before)
+
+
+def test_blas_threads_limits_and_restores_the_openblas_thread_count(openblas_at_two_threads):
+    get = openblas_at_two_threads
+    with gpt.blas_threads(1):
+        assert get() == 1
+        with gpt.blas_threads(4):  # never raises the count
             assert get() == 1
-            with gpt.blas_threads(4):  # never raises the count
-                assert get() == 1
-        assert get() == 2
-        with pytest.raises(RuntimeError):
-            with gpt.blas_threads(1):
-                raise RuntimeError("boom")
-        assert get() == 2  # restored on the way out of an exception too
-    finally:
-        set_(before)
+    assert get() == 2
+    with pytest.raises(RuntimeError):
+        with gpt.blas_threads(1):
+            raise RuntimeError("boom")
+    assert get() == 2  # restored on the way out of an exception too
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2"])
@@ -436,33 +441,25 @@ def test_one_blas_thread_gives_the_same_loss_and_grads():
         np.testing.assert_allclose(G_a[n], G_b[n], rtol=1e-12, atol=1e-17, err_msg=n)
 
 
-def test_blas_thread_limits_of_overlapping_blocks_in_two_threads_hold_until_the_last_closes():
-    fns = gpt._find_openblas()
-    if fns is None:
-        pytest.skip("NumPy is not linked to OpenBLAS here")
-    get, set_ = fns
-    before = get()
-    try:
-        set_(2)
-        entered, release = threading.Event(), threading.Event()
-        seen = []
+def test_blas_thread_limits_of_overlapping_blocks_in_two_threads_hold_until_the_last_closes(openblas_at_two_threads):
+    get = openblas_at_two_threads
+    entered, release = threading.Event(), threading.Event()
+    seen = []
 
-        def other():
-            with gpt.blas_threads(1):
-                entered.set()
-                release.wait(5)
-                seen.append(get())
-
-        t = threading.Thread(target=other)
+    def other():
         with gpt.blas_threads(1):
-            t.start()
-            entered.wait(5)
-        assert get() == 1  # this thread's block closed, the other thread's is still open
-        release.set()
-        t.join()
-        assert seen == [1] and get() == 2  # restored once both closed
-    finally:
-        set_(before)
+            entered.set()
+            release.wait(5)
+            seen.append(get())
+
+    t = threading.Thread(target=other)
+    with gpt.blas_threads(1):
+        t.start()
+        entered.wait(5)
+    assert get() == 1  # this thread's block closed, the other thread's is still open
+    release.set()
+    t.join()
+    assert seen == [1] and get() == 2  # restored once both closed
 
 
 # ---------------------------------------------------------------------------------------------------------
