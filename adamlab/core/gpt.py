@@ -293,9 +293,18 @@ def _column(n: int, value: float, dtype) -> np.ndarray:
 
 
 def rmsnorm(x, out=None):
-    """y = x / √(mean(x²) + eps) over the last axis; returns y and the scale s (…, 1). y goes into ``out``."""
-    sq = np.multiply(x, x, out=out)  # x² (out is free until the last line)
-    s = sq @ _column(x.shape[-1], 1.0 / x.shape[-1], x.dtype)  # mean(x²) (…, 1)
+    """y = x / √(mean(x²) + eps) over the last axis; returns y and the scale s (…, 1). y goes into ``out``.
+
+    Without ``out`` (small activations) the operators allocate: for a few hundred numbers ``x * s`` is
+    ~1 µs cheaper than ``np.multiply(x, s, out=...)``, whose keyword parsing costs more than the memory.
+    """
+    col = _column(x.shape[-1], 1.0 / x.shape[-1], x.dtype)
+    if out is None:
+        s = (x * x) @ col  # mean(x²) (…, 1)
+        s += RMS_EPS
+        s **= -0.5
+        return x * s, s
+    s = np.multiply(x, x, out=out) @ col  # out is free until the last line
     s += RMS_EPS
     s **= -0.5
     return np.multiply(x, s, out=out), s
@@ -305,11 +314,13 @@ def rmsnorm_backward(dy, y, s, out=None, tmp=None):
     """dx = s·(dy − y·mean(dy·y)): the chain rule through y = x·s(x) with ∂s/∂x = −s³x/n.
 
     With ``out``, the result is added into it (a residual stream's gradient) instead of returned anew;
-    ``tmp``, an array like dy, saves an allocation.
+    ``tmp``, an array like dy, saves an allocation (without it, operators allocate, see rmsnorm).
     """
-    t = np.multiply(dy, y, out=tmp)
-    c = t @ _column(y.shape[-1], -1.0 / y.shape[-1], y.dtype)  # −mean(dy·y) (…, 1)
-    dx = np.multiply(y, c, out=t)
+    col = _column(y.shape[-1], -1.0 / y.shape[-1], y.dtype)
+    if tmp is None:
+        dx = y * ((dy * y) @ col)  # −y·mean(dy·y)
+    else:
+        dx = np.multiply(y, np.multiply(dy, y, out=tmp) @ col, out=tmp)
     dx += dy
     dx *= s
     if out is None:
@@ -329,13 +340,40 @@ def causal_bias(T: int, dtype) -> np.ndarray:
     return _CAUSAL[key]
 
 
-def softmax(z, axis=-1):
-    """exp(z − max z) / Σ exp(z − max z): the max shift keeps exp from overflowing. Works in place on z."""
-    z -= np.maximum.reduce(z, axis=axis, keepdims=True)
-    np.exp(z, out=z)
+EXP_SPREAD = 60.0  # e^-60 ≈ 9e-27 is still a normal float32: within this spread one shift serves all rows
+
+
+def common_shift(z):
+    """max(z) when all of z lies within EXP_SPREAD of it, else None.
+
+    softmax and log-sum-exp subtract a max before exp so that it cannot overflow; any constant per row gives
+    the same result. When the whole array spans less than EXP_SPREAD, the one global max serves every row
+    (no exp overflows, none underflows to an all-zero row): two whole-array reductions instead of NumPy's
+    per-row loop over short rows, which was a third of the attention softmax at the medium size. NaN or
+    ±inf in z give None (the per-row path then propagates them as before).
+    """
+    hi = np.maximum.reduce(z, axis=None)
+    return hi if hi - np.minimum.reduce(z, axis=None) <= EXP_SPREAD else None
+
+
+def subtract_max(z, shift=None):
+    """z −= shift (see common_shift), or each row's own max if shift is None; in place, returns z."""
+    z -= np.maximum.reduce(z, axis=-1, keepdims=True) if shift is None else shift
+    return z
+
+
+def softmax(z, axis=-1, shift=None):
+    """exp(z − max z) / Σ exp(z − max z): the max shift keeps exp from overflowing. Works in place on z.
+
+    shift: a max valid for every row along the last axis (``common_shift`` of z, or of z before a −inf mask
+    was added); None takes each row's own max.
+    """
     if axis in (-1, z.ndim - 1):
+        np.exp(subtract_max(z, shift), out=z)
         z /= z @ _column(z.shape[-1], 1.0, z.dtype)  # the sum by BLAS, see _column
     else:
+        z -= np.maximum.reduce(z, axis=axis, keepdims=True)
+        np.exp(z, out=z)
         z /= np.add.reduce(z, axis=axis, keepdims=True)
     return z
 
@@ -450,17 +488,18 @@ def forward(params, cfg: GPTConfig, inputs, cache: list | None = None, ws=None) 
     if cache is not None:
         cache.append((x, s, onehot))
     bias = causal_bias(T, dtype)
-    scale = 1.0 / math.sqrt(hd)
+    root_hd = math.sqrt(hd)
     for i in range(cfg.n_layer):
         p = f"layer{i}."
         # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v, all heads at once
         h1, s1 = rmsnorm(x, out=_buf(ws, p + "h1", (N, C), dtype))  # (N, C)
         qkv = np.matmul(h1, _qkv_stack(params, p).T, out=_buf(ws, p + "qkv", (N, 3 * C), dtype))  # (N, 3C)
-        qkv[:, :C] *= scale  # scale q, not the T×T scores (fewer numbers; exact when hd is a power of 4)
         q, k, v = qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)  # each (B, H, T, hd), views
         att = np.matmul(q, k.transpose(0, 1, 3, 2), out=_buf(ws, p + "att", (B, H, T, T), dtype))  # (B, H, T, T)
+        att /= root_hd  # microgpt's q·k / √hd (a contiguous array: cheaper than scaling q's strided slice)
+        shift = common_shift(att)  # before the mask: every row keeps its unmasked entries, all >= min(att)
         att += bias
-        softmax(att)
+        softmax(att, shift=shift)
         y = _buf(ws, p + "y", (B, T, H, hd), dtype)  # heads side by side: (N, C) once reshaped
         if y is None:
             y = np.empty((B, T, H, hd), dtype)
@@ -527,7 +566,7 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     logits = forward(params, cfg, inputs, cache, ws).reshape(N, V)
     # cross-entropy through log-softmax (stable): NLL_n = log Σ exp(z_n) − z_n[target], z = logits − max
     picks = targets.reshape(N) + _arange(N, V)  # flat indices of the targets' logits
-    logits -= np.maximum.reduce(logits, axis=1, keepdims=True)
+    subtract_max(logits, common_shift(logits))
     probs = np.exp(logits, out=_buf(ws, "probs", (N, V), dtype))
     sum_e = probs @ _column(V, 1.0, dtype)  # (N, 1)
     nll = np.log(sum_e)
@@ -547,7 +586,7 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     np.matmul(dlogits.T, cache[-1], out=grads["lm_head"])  # (V, C)
     # the gradient of the residual stream, updated in place from here on
     dx = np.matmul(dlogits, params["lm_head"], out=_buf(ws, "dx", (N, C), dtype))  # (N, C)
-    scale = 1.0 / math.sqrt(hd)
+    root_hd = math.sqrt(hd)
     tmp = _buf(ws, "tmp", (N, C), dtype)  # scratch (N, C) for the norms' backward
     tmp2 = _buf(ws, "tmp2", (N, C), dtype)
 
@@ -557,7 +596,9 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
         # --- MLP: x_out = x_mid + r · fc2ᵀ, r = relu(h2 · fc1ᵀ), h2 = rmsnorm(x_mid)
         np.matmul(dx.T, r, out=grads[p + "mlp_fc2"])  # (C, 4C)
         da = np.matmul(dx, params[p + "mlp_fc2"], out=_buf(ws, "da", (N, 4 * C), dtype))  # (N, 4C)
-        da *= r > 0  # ReLU passes gradient where its output was positive
+        # ReLU passes gradient where its output was positive. r >= 0, so sign(r) is that 0/1 mask too: a
+        # float mask multiplies ~2× faster than a bool one on small arrays, ~2× slower on big ones
+        da *= (r > 0) if ws is not None else np.sign(r)
         np.matmul(da.T, h2, out=grads[p + "mlp_fc1"])  # (4C, C)
         dh2 = np.matmul(da, params[p + "mlp_fc1"], out=tmp2)
         rmsnorm_backward(dh2, h2, s2, out=dx, tmp=tmp)  # residual + norm branch
@@ -576,10 +617,10 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
         datt *= att
         sums = datt @ _column(T, 1.0, dtype)  # (B, H, T, 1)
         datt -= np.multiply(att, sums, out=_buf(ws, "att_sums", (B, H, T, T), dtype))
-        np.matmul(datt, k, out=dq)  # d(scaled q); q itself was scaled by 1/√hd
-        np.matmul(datt.transpose(0, 1, 3, 2), q, out=dk)  # q here is the scaled one, as in the scores
+        datt /= root_hd  # through scores = q·kᵀ / √hd: now the gradient of q·kᵀ
+        np.matmul(datt, k, out=dq)
+        np.matmul(datt.transpose(0, 1, 3, 2), q, out=dk)
         dqkv = dqkv.reshape(N, 3 * C)  # q | k | v, heads in order
-        dqkv[:, :C] *= scale
         gqkv = _qkv_weight(grads, p)
         if gqkv is not None:
             np.matmul(dqkv.T, h1, out=gqkv)  # (3C, C), straight into the flat gradient buffer
@@ -661,7 +702,7 @@ def loss(params, cfg: GPTConfig, inputs, targets, mask=None) -> float:
     B, T = inputs.shape
     with _matmul_threads(cfg, B * T):
         z = forward(params, cfg, inputs, ws=_workspace(cfg, B * T)).reshape(B * T, -1)  # z: a workspace array
-        z -= np.maximum.reduce(z, axis=1, keepdims=True)
+        subtract_max(z, common_shift(z))
         nll = np.log(np.exp(z) @ _column(z.shape[1], 1.0, z.dtype))[:, 0] - z[np.arange(B * T), targets.reshape(-1)]
     w = np.ones(B * T) if mask is None else np.asarray(mask, dtype=np.float64).reshape(-1)
     if w.shape != (B * T,) or not np.all(w >= 0) or not w.sum() > 0:
