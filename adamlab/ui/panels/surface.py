@@ -82,6 +82,9 @@ USE_PROCESS = os.environ.get("ADAMLAB_PROCESSES", "1") != "0"
 SPEEDS = [1, 2, 5, 10, 25, 50]  # animation steps per frame
 DETAIL_DELAY_MS = 150  # after the last change, recompute with per-step records (arrows, effective lr)
 ZOOM_DELAY_MS = 250  # after the last pan/zoom, recompute the image for the new view
+# During a drag the loss plot follows at most every LOSS_INTERVAL_MS (~15 Hz: a person does not see the
+# difference next to the moving paths, and it halves the GUI work per frame); a settled race is always drawn.
+LOSS_INTERVAL_MS = 66
 ARROW_FRACTION = 0.12  # overlay arrows are this fraction of the view's width long (directions only)
 # the overlay arrows: key → (label, theme colour role or "fg", line style)
 ARROWS = {
@@ -253,6 +256,22 @@ class SurfacePanel(Panel):
         self._zoom_timer.setSingleShot(True)
         self._zoom_timer.setInterval(ZOOM_DELAY_MS)
         self._zoom_timer.timeout.connect(self._maybe_new_image)
+        # Drawing a result is split into jobs run one per event-loop turn (see _queue), so the GUI thread is
+        # never busy long in one go: the paths, then (in the next turn, after the map has painted) the loss
+        # curves, then the table.
+        self._incoming: SceneResult | None = None  # the newest result, not drawn yet
+        self._table_result: SceneResult | None = None  # a settled result whose table is not filled yet
+        self._jobs: list = []
+        self._work_timer = QTimer(self)
+        self._work_timer.setObjectName("surface-draw")
+        self._work_timer.setSingleShot(True)
+        self._work_timer.setInterval(0)
+        self._work_timer.timeout.connect(self._run_job)
+        self._loss_timer = QTimer(self)
+        self._loss_timer.setObjectName("surface-loss")
+        self._loss_timer.setSingleShot(True)
+        self._loss_timer.timeout.connect(lambda: self._queue(self._draw_loss))
+        self._loss_drawn_at = -math.inf  # time.perf_counter() of the last loss-plot update
 
         self.set_state(DEFAULT_STATE)
         self._t = self.steps_spin.value()  # the first view shows the whole race; Play replays it
@@ -518,6 +537,11 @@ class SurfacePanel(Panel):
         self.error_label.setStyleSheet("color: #D55E00;")
         self.readout = QLabel("")
         self.readout.setWordWrap(True)
+        # Two lines reserved, and never shrinking during a drag (see _set_readout): a drag's one-line text
+        # after a settled race's two lines would re-lay out the column and resize the map, which re-renders
+        # every cached layer and the axes (~40 ms in one go).
+        self._readout_min = 2 * self.readout.fontMetrics().lineSpacing()
+        self.readout.setMinimumHeight(self._readout_min)
         self.readout_hint = QLabel("Dashed: −∇f, the descent direction. Dotted: −m̂, Adam's momentum. Solid: Δθ, "
                                    "the step actually taken. The arrows show directions only; the line under "
                                    "the map gives their sizes (Δθ/lr ≈ ±1 per axis is Adam's sign-like step).")
@@ -873,10 +897,44 @@ class SurfacePanel(Panel):
 
     @Slot(int, object)
     def _on_result(self, rid: int, res: SceneResult | None) -> None:
+        """Keep the newest result; it is drawn in the next event-loop turn (two results arriving together are
+        drawn once: latest wins on the GUI side too)."""
         if self._shut or res is None:
             return
         if rid == self._traj_pending:
             self._traj_pending = 0
+        self._incoming = res
+        self._queue(self._present, first=True)
+
+    # ------------------------------------------------------------------------------------------------------
+    # drawing a result, one slice per event-loop turn
+    #
+    # Why: during a drag a result arrives every ~20 ms. Drawing it all at once (paths, loss curves, then Qt
+    # painting the map and the loss plot in the same turn) kept the GUI thread busy ~15–25 ms in one stretch.
+    # As jobs on a zero-interval timer, each slice and each paint get their own turn of the event loop, with
+    # input events and timers handled in between. Jobs read the newest state when they run (latest wins).
+
+    def _queue(self, job, first: bool = False) -> None:
+        """Run ``job()`` in a later turn of the event loop (once, however often it is queued)."""
+        if self._shut:
+            return
+        if job not in self._jobs:
+            self._jobs.insert(0 if first else len(self._jobs), job)
+        if not self._work_timer.isActive():
+            self._work_timer.start()
+
+    @Slot()
+    def _run_job(self) -> None:
+        if self._jobs and not self._shut:
+            self._jobs.pop(0)()
+        if self._jobs and not self._shut:
+            self._work_timer.start()
+
+    def _present(self) -> None:
+        """Draw the newest result's paths and markers; the loss curves and the table follow in later turns."""
+        res, self._incoming = self._incoming, None
+        if res is None or self._shut:
+            return
         t0 = time.perf_counter()
         self._result = res
         self.frames_drawn += 1
@@ -894,10 +952,24 @@ class SurfacePanel(Panel):
             self.statusMessage.emit(f"Loss surface: {self._race.fallback}")
         self._sync_tracks(res)
         self._draw_swarm(res)
-        if res.record or not self._detail_timer.isActive():  # not on every frame of a drag
-            self._fill_table(res)
         self._draw_frame()
+        if res.record or not self._detail_timer.isActive():  # a settled race: everything, now
+            self._loss_timer.stop()
+            self._queue(self._draw_loss)
+            self._table_result = res
+            self._queue(self._draw_table)
+        else:  # a frame of a drag: the loss plot at most every LOSS_INTERVAL_MS
+            wait = LOSS_INTERVAL_MS - (time.perf_counter() - self._loss_drawn_at) * 1e3
+            if wait <= 0:
+                self._queue(self._draw_loss)
+            elif not self._loss_timer.isActive():
+                self._loss_timer.start(math.ceil(wait))
         self.draw_ms = [*self.draw_ms[-999:], (time.perf_counter() - t0) * 1e3]
+
+    def _draw_table(self) -> None:
+        res, self._table_result = self._table_result, None
+        if res is not None:
+            self._fill_table(res)
 
     @Slot(int, str)
     def _on_failed(self, rid: int, message: str) -> None:
@@ -925,11 +997,23 @@ class SurfacePanel(Panel):
             self._loss_range = None
             self.loss_plot.setLogMode(y=log)
             self.loss_plot.setLabel("left", "f − f*" if log else "f")
+        # the loss curves themselves are drawn by _draw_loss, in a later turn
+
+    def _draw_loss(self) -> None:
+        """The loss curves f − f* of the newest drawn result (and, for a settled race, the y range)."""
+        res = self._result
+        if res is None:
+            return
+        self._loss_drawn_at = time.perf_counter()
+        fstar = res.f_star
         for r in res.runs:
+            track = self._tracks.get(r.uid)
+            if track is None:
+                continue
             y = r.loss[: r.shown] - (fstar or 0.0)
             if fstar is not None:
                 y = np.maximum(y, 1e-16)  # log axis: an exact hit of the minimum would be −∞
-            self._tracks[r.uid].loss.setData(np.arange(r.shown), y)
+            track.loss.setData(np.arange(r.shown), y)
         if self._loss_steps != self.steps_spin.value():
             self._loss_steps = self.steps_spin.value()
             self.loss_plot.setXRange(0, max(self._loss_steps, 1), padding=0.02)
@@ -1001,8 +1085,7 @@ class SurfacePanel(Panel):
         if r is None or r.grads is None or t >= len(r.grads):
             text = ("" if r is None else f"{r.name}: arrows appear when the race is recomputed"
                     if r.grads is None else f"{r.name}: step {t} is the end of the path")
-            if self.readout.text() != text:
-                self.readout.setText(text)
+            self._set_readout(text, hold=True)
             return
         origin = r.path[t]
         (x0, x1), _ = self.plot.vb.viewRange()
@@ -1021,8 +1104,15 @@ class SurfacePanel(Panel):
         parts.append(f"‖Δθ‖ = {fmt(float(np.hypot(*step)))}")
         if lr > 0 and np.all(np.isfinite(step)):
             parts.append(f"Δθ/lr = ({step[0] / lr:+.3f}, {step[1] / lr:+.3f})")
-        self.readout.setText("  ·  ".join(parts) + "  <span style='color:gray'>(dashed −∇f, dotted −m̂, "
-                             "solid Δθ)</span>")
+        self._set_readout("  ·  ".join(parts) + "  <span style='color:gray'>(dashed −∇f, dotted −m̂, "
+                          "solid Δθ)</span>", hold=False)
+
+    def _set_readout(self, text: str, hold: bool) -> None:
+        """Show ``text`` under the map; ``hold``: keep the label at least as tall as it is now (no relayout)."""
+        if self.readout.text() == text:
+            return
+        self.readout.setMinimumHeight(max(self._readout_min, self.readout.height()) if hold else self._readout_min)
+        self.readout.setText(text)
 
     def _draw_eff_lr(self, res: SceneResult, t: int) -> None:
         xs, ex, ey, brushes, ticks = [], [], [], [], []
@@ -1465,6 +1555,7 @@ class SurfacePanel(Panel):
     def is_idle(self) -> bool:
         return (self._traj_pending == 0 and self._img_pending == 0 and not self._playing
                 and not self._detail_timer.isActive() and not self._zoom_timer.isActive()
+                and self._incoming is None and not self._jobs and not self._loss_timer.isActive()
                 and self._result is not None)
 
     def on_theme_changed(self) -> None:
@@ -1481,8 +1572,9 @@ class SurfacePanel(Panel):
         if self._shut:
             return
         self._shut = True
-        for timer in (self._anim, self._detail_timer, self._zoom_timer):
+        for timer in (self._anim, self._detail_timer, self._zoom_timer, self._work_timer, self._loss_timer):
             timer.stop()
+        self._jobs.clear()
         self._playing = False
         self._traj.worker.request_stop()
         self._race.close()  # the child exits; a worker thread waiting for it gets EOF and returns at once
