@@ -418,7 +418,8 @@ def _qkv_stack(params, p):
 
 class _Workspace(threading.local):
     """Arrays reused from one call to the next, per thread: ``ws(name, shape, dtype)`` is an uninitialised
-    array, the same memory every time for the same name (grown when a bigger shape asks for it).
+    array, the same memory every time for the same name (grown when a bigger shape asks for it), and
+    ``plans``, the step plans (see _Plan) built on those arrays.
 
     A fresh array of a few hundred kB costs page faults on every step (the allocator hands such blocks back
     to the system and maps them again): at the medium size that was a third of the step. The training step
@@ -426,15 +427,29 @@ class _Workspace(threading.local):
     directly returns fresh arrays. One workspace per thread, so two trainers in two threads never share one.
     """
 
+    MAX_PLANS = 64  # one per (model, batch shape, dtype) seen; a names corpus gives ~15 lengths
+
     def __init__(self):
         self.arrays = {}
+        self.plans = {}
 
     def __call__(self, name, shape, dtype):
         n = math.prod(shape)
         a = self.arrays.get((name, dtype))
         if a is None or a.size < n:
             a = self.arrays[(name, dtype)] = np.empty(n, dtype)
+            self.plans.clear()  # they view the old, smaller array: rebuild them on the new one
         return a[:n].reshape(shape)
+
+    def plan(self, cfg, B, T, dtype):
+        key = (cfg, B, T, dtype)
+        p = self.plans.get(key)
+        if p is None:
+            if len(self.plans) >= self.MAX_PLANS:
+                self.plans.clear()
+            p = _Plan(cfg, B, T, dtype, self)
+            self.plans[key] = p  # after building: building may have grown (and so cleared) the arrays
+        return p
 
     @property
     def nbytes(self) -> int:
@@ -448,18 +463,80 @@ def clear_workspace() -> int:
     """Free the calling thread's activation buffers (e.g. after a big model); returns the bytes released."""
     freed = _WORKSPACE.nbytes
     _WORKSPACE.arrays.clear()
+    _WORKSPACE.plans.clear()
     return freed
 
-WORKSPACE_MIN_ELEMENTS = 4096  # below this many activations (N·C), plain allocation is as cheap
+
+WORKSPACE_MIN_ELEMENTS = 4096  # below this many activations (N·C) a step is "small", see _Plan
 
 
-def _workspace(cfg: GPTConfig, N: int):
-    return _WORKSPACE if N * cfg.n_embd >= WORKSPACE_MIN_ELEMENTS else None
+class _Layer:
+    """One layer's activation buffers and the strided views attention reads and writes through."""
+
+    __slots__ = ("name", "h1", "qkv", "q", "k", "v", "kT", "vT", "att", "attT", "yT", "y", "x", "h2", "r")
 
 
-def _buf(ws, name, shape, dtype):
-    """An array from the workspace, or None (let NumPy allocate) without one."""
-    return None if ws is None else ws(name, shape, dtype)
+class _Plan:
+    """Every buffer a training step of one shape (model, B, T, dtype) writes, and every view into them, made
+    once and reused (from the thread's workspace) by each step of that shape.
+
+    At microgpt's size a step is ~100 NumPy calls on a few hundred numbers each, so its time goes to the
+    Python around the calls — building transposed and reshaped views, finding buffers, parsing keyword
+    arguments — rather than to the maths: a plan removed a third of the step. Attention's views are the
+    ones that matter: q, k and v are (B, H, T, hd) views into the (N, 3C) qkv matmul's output, and the heads'
+    outputs are written through a (B, H, T, hd) view of the (N, C) array the output projection reads, so no
+    transpose is ever copied.
+
+    "small" (N·C below WORKSPACE_MIN_ELEMENTS): the activations that need no fixed layout are then left to
+    NumPy to allocate (None here), which is cheaper than ``out=`` at that size; the embedding is a one-hot
+    matmul (see Params) and ReLU's mask a float one. Bigger steps write everything into the workspace.
+    """
+
+    def __init__(self, cfg: GPTConfig, B: int, T: int, dtype, ws: _Workspace | None):
+        N, C, H, hd, V = B * T, cfg.n_embd, cfg.n_head, cfg.head_dim, cfg.vocab_size
+        self.B, self.T, self.N = B, T, N
+        self.small = small = N * C < WORKSPACE_MIN_ELEMENTS
+
+        def buf(name, *shape, optional=True):
+            """A buffer that must exist (a view is built on it), or one only worth having when big."""
+            if optional and small:
+                return None
+            return np.empty(shape, dtype) if ws is None else ws(name, shape, dtype)
+
+        self.onehot = buf("onehot", N, V + cfg.block_size, optional=False)  # [token | position] one-hots
+        self.emb = buf("emb", N, C)
+        self.x0 = buf("x0", N, C)
+        self.tmp, self.tmp2 = buf("tmp", N, C), buf("tmp2", N, C)
+        self.layers = []
+        for i in range(cfg.n_layer):
+            L, p = _Layer(), f"layer{i}."
+            L.name = p
+            L.h1, L.x, L.h2, L.r = buf(p + "h1", N, C), buf(p + "x", N, C), buf(p + "h2", N, C), buf(p + "r", N, 4 * C)
+            L.qkv = buf(p + "qkv", N, 3 * C, optional=False)
+            L.q, L.k, L.v = L.qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)  # each (B, H, T, hd)
+            L.kT, L.vT = L.k.transpose(0, 1, 3, 2), L.v.transpose(0, 1, 3, 2)  # (B, H, hd, T)
+            L.att = buf(p + "att", B, H, T, T, optional=False)
+            L.attT = L.att.transpose(0, 1, 3, 2)
+            y = buf(p + "y", B, T, H, hd, optional=False)  # heads side by side: (N, C) once reshaped
+            L.yT, L.y = y.transpose(0, 2, 1, 3), y.reshape(N, C)  # (B, H, T, hd) and (N, C) views
+            self.layers.append(L)
+        self.logits = buf("logits", N, V)
+        self.probs = buf("probs", N, V)
+        # backward: the residual stream's gradient, and scratch shared by the layers
+        self.dx, self.da = buf("dx", N, C), buf("da", N, 4 * C)
+        dy = buf("dy", N, C, optional=False)
+        self.dy, self.dy4 = dy, dy.reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # (N, C), (B, H, T, hd)
+        dqkv = buf("dqkv", B, T, 3, H, hd, optional=False)  # dq, dk, dv written in qkv's (N, 3C) layout
+        self.dq, self.dk, self.dv = dqkv.transpose(2, 0, 3, 1, 4)
+        self.dqkv = dqkv.reshape(N, 3 * C)
+        self.datt = buf("datt", B, H, T, T, optional=False)
+        self.dattT = self.datt.transpose(0, 1, 3, 2)
+        self.att_sums = buf("att_sums", B, H, T, T)
+        # constants
+        self.bias = causal_bias(T, dtype)
+        self.root_hd = math.sqrt(hd)
+        self.picks = _arange(N, V)  # + targets: the flat indices of the targets' logits
+        self.col_T, self.col_V = _column(T, 1.0, dtype), _column(V, 1.0, dtype)
 
 
 def forward(params, cfg: GPTConfig, inputs, cache: list | None = None, ws=None) -> np.ndarray:
@@ -471,53 +548,52 @@ def forward(params, cfg: GPTConfig, inputs, cache: list | None = None, ws=None) 
     workspace (internal) to take the activations from instead of allocating them.
     """
     B, T = inputs.shape
-    N, C, H, hd = B * T, cfg.n_embd, cfg.n_head, cfg.head_dim
+    dtype = params["wte"].dtype
+    plan = ws.plan(cfg, B, T, dtype) if ws is not None else _Plan(cfg, B, T, dtype, None)
+    return _forward(params, cfg, inputs, plan, cache)
+
+
+def _forward(params, cfg, inputs, P: _Plan, cache):
+    """``forward`` with the step's plan (its buffers and views, see _Plan)."""
+    B, T, N = P.B, P.T, P.N
     dtype = params["wte"].dtype
     wemb = getattr(params, "fused", {}).get("wte_wpe")  # (V + block_size, C): wte then wpe
-    if wemb is not None and ws is None:
+    if wemb is not None and P.small:
         # small batches: wte[tok] + wpe[t] as onehot · [wte; wpe], one matmul (exact: the other terms are
         # ×0), and the backward reuses the one-hot for both tables' gradients
-        onehot = _embedding_onehot(inputs, cfg.vocab_size, wemb.shape[0], dtype)  # (N, V + block_size)
+        onehot = _embedding_onehot(inputs, cfg.vocab_size, wemb.shape[0], dtype, P.onehot)  # (N, V + block_size)
         x = np.matmul(onehot, wemb)  # (N, C)
     else:  # big batches: a gather is cheaper than the (N, V + block_size) matmul
         onehot = None
-        x = params["wte"].take(inputs.reshape(N), axis=0, out=_buf(ws, "emb", (N, C), dtype))  # (N, C)
-        xbt = x.reshape(B, T, C)  # a view
+        x = params["wte"].take(inputs.reshape(N), axis=0, out=P.emb)  # (N, C)
+        xbt = x.reshape(B, T, -1)  # a view
         xbt += params["wpe"][:T]
-    x, s = rmsnorm(x, out=_buf(ws, "x0", (N, C), dtype))  # microgpt normalises the embedding once
+    x, s = rmsnorm(x, out=P.x0)  # microgpt normalises the embedding once
     if cache is not None:
         cache.append((x, s, onehot))
-    bias = causal_bias(T, dtype)
-    root_hd = math.sqrt(hd)
-    for i in range(cfg.n_layer):
-        p = f"layer{i}."
+    for L in P.layers:
+        p = L.name
         # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v, all heads at once
-        h1, s1 = rmsnorm(x, out=_buf(ws, p + "h1", (N, C), dtype))  # (N, C)
-        qkv = np.matmul(h1, _qkv_stack(params, p).T, out=_buf(ws, p + "qkv", (N, 3 * C), dtype))  # (N, 3C)
-        q, k, v = qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)  # each (B, H, T, hd), views
-        att = np.matmul(q, k.transpose(0, 1, 3, 2), out=_buf(ws, p + "att", (B, H, T, T), dtype))  # (B, H, T, T)
-        att /= root_hd  # microgpt's q·k / √hd (a contiguous array: cheaper than scaling q's strided slice)
+        h1, s1 = rmsnorm(x, out=L.h1)  # (N, C)
+        np.matmul(h1, _qkv_stack(params, p).T, out=L.qkv)  # (N, 3C): q | k | v, seen as L.q, L.k, L.v
+        att = np.matmul(L.q, L.kT, out=L.att)  # (B, H, T, T)
+        att /= P.root_hd  # microgpt's q·k / √hd
         shift = common_shift(att)  # before the mask: every row keeps its unmasked entries, all >= min(att)
-        att += bias
+        att += P.bias
         softmax(att, shift=shift)
-        y = _buf(ws, p + "y", (B, T, H, hd), dtype)  # heads side by side: (N, C) once reshaped
-        if y is None:
-            y = np.empty((B, T, H, hd), dtype)
-        np.matmul(att, v, out=y.transpose(0, 2, 1, 3))
-        y = y.reshape(N, C)
+        np.matmul(att, L.v, out=L.yT)  # (B, H, T, hd), written into L.y (N, C)
         # a new array for the residual stream: the x before it may be cached (layer 0's input)
-        x = np.add(x, np.matmul(y, params[p + "attn_wo"].T, out=_buf(ws, "tmp", (N, C), dtype)),
-                   out=_buf(ws, p + "x", (N, C), dtype))
+        x = np.add(x, np.matmul(L.y, params[p + "attn_wo"].T, out=P.tmp), out=L.x)
         # --- MLP: x + fc2 · relu(fc1 · rmsnorm(x))
-        h2, s2 = rmsnorm(x, out=_buf(ws, p + "h2", (N, C), dtype))  # (N, C)
-        r = np.matmul(h2, params[p + "mlp_fc1"].T, out=_buf(ws, p + "r", (N, 4 * C), dtype))  # (N, 4C)
+        h2, s2 = rmsnorm(x, out=L.h2)  # (N, C)
+        r = np.matmul(h2, params[p + "mlp_fc1"].T, out=L.r)  # (N, 4C)
         np.maximum(r, 0, out=r)
-        x += np.matmul(r, params[p + "mlp_fc2"].T, out=_buf(ws, "tmp", (N, C), dtype))
+        x += np.matmul(r, params[p + "mlp_fc2"].T, out=P.tmp)
         if cache is not None:
-            cache.append((h1, s1, q, k, v, att, y, h2, s2, r))
+            cache.append((h1, s1, L.q, L.k, L.v, att, L.y, h2, s2, r))
     if cache is not None:
         cache.append(x)
-    logits = np.matmul(x, params["lm_head"].T, out=_buf(ws, "logits", (N, cfg.vocab_size), dtype))
+    logits = np.matmul(x, params["lm_head"].T, out=P.logits)
     return logits.reshape(B, T, -1)  # (B, T, V)
 
 
@@ -538,7 +614,6 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
     if targets.shape != inputs.shape:
         raise ValueError(f"targets shape {targets.shape} must equal inputs shape {inputs.shape}")
     B, T = inputs.shape
-    C, H, hd, V = cfg.n_embd, cfg.n_head, cfg.head_dim, cfg.vocab_size
     dtype = params["wte"].dtype
     N = B * T
     if mask is None:
@@ -558,17 +633,17 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
 def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     """The body of ``loss_and_grads`` once the arguments are checked; w is 1/N or the (N, 1) weights."""
     B, T = inputs.shape
-    C, H, hd, V = cfg.n_embd, cfg.n_head, cfg.head_dim, cfg.vocab_size
+    C, V = cfg.n_embd, cfg.vocab_size
     dtype = params["wte"].dtype
     N = B * T
-    ws = _workspace(cfg, N)
+    P = _WORKSPACE.plan(cfg, B, T, dtype)
     cache = []
-    logits = forward(params, cfg, inputs, cache, ws).reshape(N, V)
+    logits = _forward(params, cfg, inputs, P, cache).reshape(N, V)
     # cross-entropy through log-softmax (stable): NLL_n = log Σ exp(z_n) − z_n[target], z = logits − max
-    picks = targets.reshape(N) + _arange(N, V)  # flat indices of the targets' logits
+    picks = targets.reshape(N) + P.picks  # flat indices of the targets' logits
     subtract_max(logits, common_shift(logits))
-    probs = np.exp(logits, out=_buf(ws, "probs", (N, V), dtype))
-    sum_e = probs @ _column(V, 1.0, dtype)  # (N, 1)
+    probs = np.exp(logits, out=P.probs)
+    sum_e = probs @ P.col_V  # (N, 1)
     nll = np.log(sum_e)
     nll -= logits.take(picks)[:, None]  # (N, 1)
     if unmasked and N <= 64:  # microgpt's own order: a left-to-right Python sum (and cheaper than NumPy here)
@@ -585,49 +660,44 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     dlogits = probs  # (N, V)
     np.matmul(dlogits.T, cache[-1], out=grads["lm_head"])  # (V, C)
     # the gradient of the residual stream, updated in place from here on
-    dx = np.matmul(dlogits, params["lm_head"], out=_buf(ws, "dx", (N, C), dtype))  # (N, C)
-    root_hd = math.sqrt(hd)
-    tmp = _buf(ws, "tmp", (N, C), dtype)  # scratch (N, C) for the norms' backward
-    tmp2 = _buf(ws, "tmp2", (N, C), dtype)
+    dx = np.matmul(dlogits, params["lm_head"], out=P.dx)  # (N, C)
+    tmp = P.tmp  # scratch (N, C) for the norms' backward (None when small: allocate)
+    dq, dk, dv, datt = P.dq, P.dk, P.dv, P.datt
 
     for i in reversed(range(cfg.n_layer)):
-        p = f"layer{i}."
+        L = P.layers[i]
+        p = L.name
         h1, s1, q, k, v, att, y, h2, s2, r = cache[1 + i]
         # --- MLP: x_out = x_mid + r · fc2ᵀ, r = relu(h2 · fc1ᵀ), h2 = rmsnorm(x_mid)
         np.matmul(dx.T, r, out=grads[p + "mlp_fc2"])  # (C, 4C)
-        da = np.matmul(dx, params[p + "mlp_fc2"], out=_buf(ws, "da", (N, 4 * C), dtype))  # (N, 4C)
+        da = np.matmul(dx, params[p + "mlp_fc2"], out=P.da)  # (N, 4C)
         # ReLU passes gradient where its output was positive. r >= 0, so sign(r) is that 0/1 mask too: a
         # float mask multiplies ~2× faster than a bool one on small arrays, ~2× slower on big ones
-        da *= (r > 0) if ws is not None else np.sign(r)
+        da *= np.sign(r) if P.small else (r > 0)
         np.matmul(da.T, h2, out=grads[p + "mlp_fc1"])  # (4C, C)
-        dh2 = np.matmul(da, params[p + "mlp_fc1"], out=tmp2)
+        dh2 = np.matmul(da, params[p + "mlp_fc1"], out=P.tmp2)
         rmsnorm_backward(dh2, h2, s2, out=dx, tmp=tmp)  # residual + norm branch
         # --- attention: x_mid = x_in + y · woᵀ
         np.matmul(dx.T, y, out=grads[p + "attn_wo"])  # (C, C)
-        dy = np.matmul(dx, params[p + "attn_wo"], out=tmp2)
-        dy = dy.reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # (B, H, T, hd) view
-        # dq, dk, dv are written straight into the (N, 3C) layout of qkv: views (B, H, T, hd) of one buffer
-        dqkv = _buf(ws, "dqkv", (B, T, 3, H, hd), dtype)
-        if dqkv is None:
-            dqkv = np.empty((B, T, 3, H, hd), dtype)
-        dq, dk, dv = dqkv.transpose(2, 0, 3, 1, 4)
-        datt = np.matmul(dy, v.transpose(0, 1, 3, 2), out=_buf(ws, "datt", (B, H, T, T), dtype))  # (B, H, T, T)
-        np.matmul(att.transpose(0, 1, 3, 2), dy, out=dv)
+        np.matmul(dx, params[p + "attn_wo"], out=P.dy)  # dy (N, C), seen as dy4 (B, H, T, hd)
+        # dq, dk, dv are written straight into the (N, 3C) layout of qkv: views (B, H, T, hd) of P.dqkv
+        np.matmul(P.dy4, L.vT, out=datt)  # (B, H, T, T)
+        np.matmul(L.attT, P.dy4, out=dv)
         # softmax backward row by row: ds = att ⊙ datt − att · Σ_j att·datt; masked entries have att = 0
         datt *= att
-        sums = datt @ _column(T, 1.0, dtype)  # (B, H, T, 1)
-        datt -= np.multiply(att, sums, out=_buf(ws, "att_sums", (B, H, T, T), dtype))
-        datt /= root_hd  # through scores = q·kᵀ / √hd: now the gradient of q·kᵀ
+        sums = datt @ P.col_T  # (B, H, T, 1)
+        datt -= np.multiply(att, sums, out=P.att_sums)
+        datt /= P.root_hd  # through scores = q·kᵀ / √hd: now the gradient of q·kᵀ
         np.matmul(datt, k, out=dq)
-        np.matmul(datt.transpose(0, 1, 3, 2), q, out=dk)
-        dqkv = dqkv.reshape(N, 3 * C)  # q | k | v, heads in order
+        np.matmul(P.dattT, q, out=dk)
+        dqkv = P.dqkv  # (N, 3C): q | k | v, heads in order
         gqkv = _qkv_weight(grads, p)
         if gqkv is not None:
             np.matmul(dqkv.T, h1, out=gqkv)  # (3C, C), straight into the flat gradient buffer
         else:  # a plain dict: one tensor at a time
             for j, n in enumerate(("attn_wq", "attn_wk", "attn_wv")):
                 np.matmul(dqkv[:, j * C : (j + 1) * C].T, h1, out=grads[p + n])
-        dh1 = np.matmul(dqkv, _qkv_stack(params, p), out=tmp2)
+        dh1 = np.matmul(dqkv, _qkv_stack(params, p), out=P.tmp2)
         rmsnorm_backward(dh1, h1, s1, out=dx, tmp=tmp)
 
     x0, s0, onehot = cache[0]
@@ -638,10 +708,10 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     gemb = getattr(grads, "fused", {}).get("wte_wpe")
     if gemb is not None:
         if onehot is None or onehot.shape[1] != gemb.shape[0]:  # not made by the forward pass
-            onehot = _embedding_onehot(inputs, V, gemb.shape[0], dtype, _buf(ws, "onehot", (N, gemb.shape[0]), dtype))
+            onehot = _embedding_onehot(inputs, V, gemb.shape[0], dtype, P.onehot)
         np.matmul(onehot.T, dx, out=gemb)
     else:
-        onehot = _identity(V, dtype).take(inputs.reshape(N), axis=0, out=_buf(ws, "onehot", (N, V), dtype))
+        onehot = _identity(V, dtype).take(inputs.reshape(N), axis=0)
         np.matmul(onehot.T, dx, out=grads["wte"])
         gwpe = grads["wpe"]
         if T < cfg.block_size:
@@ -701,7 +771,7 @@ def loss(params, cfg: GPTConfig, inputs, targets, mask=None) -> float:
     targets = _check_tokens(cfg, targets, "targets")
     B, T = inputs.shape
     with _matmul_threads(cfg, B * T):
-        z = forward(params, cfg, inputs, ws=_workspace(cfg, B * T)).reshape(B * T, -1)  # z: a workspace array
+        z = forward(params, cfg, inputs, ws=_WORKSPACE).reshape(B * T, -1)  # z: a workspace array (or fresh)
         subtract_max(z, common_shift(z))
         nll = np.log(np.exp(z) @ _column(z.shape[1], 1.0, z.dtype))[:, 0] - z[np.arange(B * T), targets.reshape(-1)]
     w = np.ones(B * T) if mask is None else np.asarray(mask, dtype=np.float64).reshape(-1)

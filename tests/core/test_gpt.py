@@ -553,3 +553,66 @@ def test_fused_and_plain_dict_params_give_the_same_model():
     assert loss_a == pytest.approx(loss_b, rel=1e-14)
     for n in G_a:
         np.testing.assert_allclose(G_a[n], G_b[n], rtol=1e-12, atol=1e-17, err_msg=n)
+
+
+def _row_softmax(z):
+    """Softmax along the last axis, each row shifted by its own max, written out here."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_one_common_shift_gives_the_same_softmax_as_per_row_shifts():
+    rng = np.random.default_rng(11)
+    z = rng.normal(0, 8, (3, 4, 7, 7))  # spread of a few dozen: within EXP_SPREAD
+    shift = gpt.common_shift(z)
+    assert shift == z.max()
+    np.testing.assert_allclose(gpt.softmax(z.copy(), shift=shift), _row_softmax(z), rtol=1e-13, atol=1e-300)
+    # a causal mask added after the shift was taken: masked entries become exact zeros
+    masked = z + gpt.causal_bias(7, np.float64)
+    got = gpt.softmax(masked.copy(), shift=shift)
+    assert np.all(got[..., np.triu_indices(7, 1)[0], np.triu_indices(7, 1)[1]] == 0)
+    np.testing.assert_allclose(got, _row_softmax(masked), rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("z", [np.array([[0.0, 1.0], [1000.0, 1001.0]]),  # rows far apart
+                               np.array([[0.0, np.nan]]), np.array([[0.0, np.inf]]),
+                               np.array([[-np.inf, 0.0]])])
+def test_common_shift_refuses_wide_or_non_finite_arrays_and_softmax_falls_back_to_rows(z):
+    assert gpt.common_shift(z) is None
+    with np.errstate(all="ignore"):
+        got, want = gpt.softmax(z.copy()), _row_softmax(z)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-15)
+
+
+def test_huge_logits_still_give_the_exact_loss_and_finite_grads():
+    """Weights ×300: logits spread over thousands, so each row needs its own shift (one shift would
+    underflow whole rows of exp to zero). The loss must still equal the straightforward one."""
+    cfg = GPTConfig(vocab_size=27)
+    P = gpt.init_params(cfg, seed=4)
+    for name in ("lm_head", "layer0.mlp_fc2"):
+        P[name] *= 300
+    x, y = random_batch(cfg, 3, 9, 5)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # (exp may underflow: that is fine)
+        loss, G = gpt.loss_and_grads(P, cfg, x, y)
+    assert gpt.common_shift(gpt.forward(P, cfg, x)) is None  # the per-row path was the one exercised
+    assert loss == pytest.approx(_reference_loss(P, cfg, x, y), rel=1e-12)
+    assert all(np.isfinite(g).all() for g in G.values())
+
+
+def test_small_steps_of_many_lengths_reuse_plans_without_mixing_them_up():
+    """Names have many lengths: each (B, T) gets its own plan of buffers and views, built once and reused.
+    Interleaving lengths must give exactly what a fresh computation gives."""
+    cfg = GPTConfig(vocab_size=27)
+    P = gpt.init_params(cfg, seed=8)
+    batches = [random_batch(cfg, 1, T, T) for T in (2, 7, 16, 5)]
+    first = []
+    for x, y in batches:
+        loss, G = gpt.loss_and_grads(P, cfg, x, y)
+        first.append((loss, {n: g.copy() for n, g in G.items()}))
+        assert loss == pytest.approx(_reference_loss(P, cfg, x, y), rel=1e-13)
+    for (x, y), (loss, G0) in zip(reversed(batches), reversed(first)):
+        loss_again, G = gpt.loss_and_grads(P, cfg, x, y)
+        assert loss_again == loss
+        for n in G0:
+            np.testing.assert_array_equal(G[n], G0[n], err_msg=n)
