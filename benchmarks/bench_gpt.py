@@ -181,8 +181,9 @@ def main():
     # --- microgpt size: 4,192 parameters, batch 1, a 7-token name ("[BOS] olivia" → "olivia [BOS]")
     cfg = gpt.GPTConfig(vocab_size=27)
     print(f"\nmicrogpt size ({gpt.num_params(cfg):,} params), batch 1, T=7, one training step (loss_and_grads + Adam):")
-    np64 = median_time(numpy_step(cfg, 1, 7, np.float64), 2000)
-    np32 = median_time(numpy_step(cfg, 1, 7, np.float32), 2000)
+    # many short runs: on a shared machine a burst of someone else's work then spoils a few runs, not the median
+    np64 = median_time(numpy_step(cfg, 1, 7, np.float64), 400, repeats=21)
+    np32 = median_time(numpy_step(cfg, 1, 7, np.float32), 400, repeats=21)
     print(f"  NumPy float64   {np64 * 1e3:7.3f} ms   NumPy float32 {np32 * 1e3:7.3f} ms")
     base = MICROGPT_BASELINE_MS / 1e3
     label = f"microgpt.py baseline {MICROGPT_BASELINE_MS:.0f} ms (reference machine, not measured here)"
