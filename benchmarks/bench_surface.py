@@ -1,15 +1,19 @@
 """Responsiveness of the loss-surface arena during a scripted drag of the start handle.
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/bench_surface.py [--seconds 5] [--runs 3] [--thread]
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_surface.py [--seconds 5] [--runs 3] [--thread] [--mouse]
 
 What it measures, on the default scene (5 optimizers × 500 steps on Rosenbrock), while the handle moves
-along an ellipse at up to 120 Hz, as a mouse drag would move it:
+along an ellipse at up to 120 Hz, as a mouse drag would move it (``--mouse``: by real mouse press / move /
+release events on the map, through pyqtgraph's drag and hover machinery; default: ``handle.setPos``):
 * drawn frames/s: new races drawn per second (latest-wins: only the newest position is computed, so this is
   bounded by one race's compute time plus the round trip);
 * event-loop latency: a 1 ms precise QTimer records how late each tick is (the gap between ticks minus
   1 ms); a gap of g ms means the GUI thread was busy ~g ms in one go. Reported as p50 / p99 / max;
 * GUI-thread busy time per drawn frame: the sum of all lateness during the drag divided by the frames drawn
-  (everything the GUI thread did: handle moves, result handling, painting), and ``_on_result``'s own time;
+  (everything the GUI thread did: handle moves, result handling, painting), and the time of the slice that
+  draws a result's paths (``SurfacePanel._present``; the loss curves and the table are later slices);
+* after release: the longest lateness from the end of the drag until the panel is idle (the settled race
+  with its arrows, effective-lr view, loss range and table is drawn then);
 * the race compute time (``run_scene`` of the same scene, in this process) and the surface image's.
 ``--thread`` computes the races in the worker thread instead of the child process (the old way), to compare.
 The machine may be shared: figures are the median of --runs runs; the load average is printed alongside.
@@ -28,11 +32,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QEvent, QEventLoop, QPointF, Qt, QTimer  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
-def run_once(seconds: float, use_process: bool) -> dict:
+def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
     from adamlab.core.surfaces import SURFACES
     from adamlab.ui.panels import surface as surface_panel
     from adamlab.ui.panels.surface_image import surface_image
@@ -80,10 +85,26 @@ def run_once(seconds: float, use_process: bool) -> dict:
     mover = QTimer()
     mover.setTimerType(Qt.TimerType.PreciseTimer)
     mover.setInterval(8)
+    vp = panel.map_widget.viewport()
+
+    def to_viewport(x, y) -> QPointF:
+        return QPointF(panel.map_widget.mapFromScene(panel.plot.vb.mapViewToScene(QPointF(x, y))))
+
+    def send(kind, pos: QPointF, buttons) -> None:
+        ev = QMouseEvent(kind, pos, QPointF(vp.mapToGlobal(pos.toPoint())), Qt.MouseButton.LeftButton, buttons,
+                         Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(vp, ev)
+
+    if mouse:  # press on the handle, as a person grabs it
+        send(QEvent.Type.MouseButtonPress, to_viewport(*panel._start), Qt.MouseButton.LeftButton)
 
     def move():
         a = 2 * math.pi * (time.perf_counter() - t_start) / 3.0
-        panel.handle.setPos((-0.6 + 0.9 * math.cos(a), 1.2 + 0.9 * math.sin(a)))
+        x, y = -0.6 + 0.9 * math.cos(a), 1.2 + 0.9 * math.sin(a)
+        if mouse:
+            send(QEvent.Type.MouseMove, to_viewport(x, y), Qt.MouseButton.LeftButton)
+        else:
+            panel.handle.setPos((x, y))
         moves[0] += 1
 
     mover.timeout.connect(move)
@@ -96,17 +117,23 @@ def run_once(seconds: float, use_process: bool) -> dict:
     loop.exec()
     elapsed = time.perf_counter() - t_start
     mover.stop()
-    probe.stop()
     frames = panel.frames_drawn - frames0
     computed = panel._traj.worker.computed - computed0
     remote = panel._race.remote_count - remote0
     draw_ms = list(panel.draw_ms)
-    wait_idle()
+    n_drag = len(gaps)
+    if mouse:
+        send(QEvent.Type.MouseButtonRelease, to_viewport(*panel._start), Qt.MouseButton.NoButton)
+    wait_idle()  # the probe keeps ticking: the settled race is drawn now
+    probe.stop()
+    if not panel._result.record:
+        raise RuntimeError("the race did not settle after the drag")
+    after = np.maximum(np.array(gaps[n_drag:]) - 1.0, 0.0)
     t0 = time.perf_counter()
     surface_image(SURFACES["rosenbrock"])
     image_ms = (time.perf_counter() - t0) * 1e3
     panel.close()
-    late = np.maximum(np.array(gaps[5:]) - 1.0, 0.0)  # ms the GUI thread was busy before each tick
+    late = np.maximum(np.array(gaps[5:n_drag]) - 1.0, 0.0)  # ms the GUI thread was busy before each tick
     return {
         "moves/s": moves[0] / elapsed,
         "drawn frames/s": frames / elapsed,
@@ -117,8 +144,9 @@ def run_once(seconds: float, use_process: bool) -> dict:
         "loop latency max ms": float(late.max()),
         "GUI busy ms/frame": float(late.sum()) / max(frames, 1),
         "GUI busy % of time": 100 * float(late.sum()) / (elapsed * 1e3),
-        "_on_result ms p50": float(np.median(draw_ms)) if draw_ms else math.nan,
-        "_on_result ms max": float(np.max(draw_ms)) if draw_ms else math.nan,
+        "after release max ms": float(after.max()) if after.size else math.nan,
+        "path slice ms p50": float(np.median(draw_ms)) if draw_ms else math.nan,
+        "path slice ms max": float(np.max(draw_ms)) if draw_ms else math.nan,
         "race compute ms": statistics.median(compute),
         "race compute ms min": min(compute),
         "image ms": image_ms,
@@ -130,14 +158,16 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--thread", action="store_true", help="compute races in the worker thread (no child process)")
+    ap.add_argument("--mouse", action="store_true", help="drag with mouse events on the map instead of setPos")
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])  # noqa: F841
     load0 = os.getloadavg()
-    results = [run_once(args.seconds, not args.thread) for _ in range(args.runs)]
+    results = [run_once(args.seconds, not args.thread, args.mouse) for _ in range(args.runs)]
     load1 = os.getloadavg()
     where = "worker thread" if args.thread else "child process"
+    how = "mouse events" if args.mouse else "handle.setPos"
     print(f"loss-surface arena, default scene (5 optimizers × 500 steps), races in the {where}, "
-          f"{args.seconds:g} s scripted drag, median of {args.runs} runs")
+          f"{args.seconds:g} s scripted drag ({how}), median of {args.runs} runs")
     print(f"load average before {load0[0]:.2f} / after {load1[0]:.2f} (1 min) on {os.cpu_count()} cores "
           f"(shared machine: noisy)")
     for key in results[0]:

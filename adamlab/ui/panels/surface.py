@@ -28,11 +28,12 @@ import copy
 import math
 import os
 import time
+import weakref
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Slot
+from PySide6.QtCore import QRectF, QSignalBlocker, Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -164,6 +165,65 @@ def fmt(x: float | None) -> str:
     return f"{x:.3g}"
 
 
+class _PathCurve(pg.PlotCurveItem):
+    """An optimizer's path on the map: a plain curve whose bounding box is cheap to recompute.
+
+    During a drag every frame sets new data, and Qt asks each changed item for its bounding rect before it
+    paints. pyqtgraph's generic version takes NaN-aware min/max per axis under ``warnings.catch_warnings``
+    and maps device pixels to data units for the pen's half-width (~0.13 ms per curve, a fifth of a
+    frame's paint). Here: one min/max over the points we draw (all finite: see ``rows_to_draw``), and the
+    pixel padding kept until the view changes (``viewTransformChanged``).
+    """
+
+    _pad: tuple[float, float] | None = None
+
+    def boundingRect(self):
+        if self._boundingRect is None:
+            x, y = self.xData, self.yData
+            if x is None or len(x) == 0:
+                return QRectF()
+            if self._pad is None:
+                px, py = self.pixelVectors()  # one device pixel along x and y, in data units
+                half = self.pixelPadding()  # half the cosmetic pen's width, in pixels
+                self._pad = (0.0 if px is None else px.length() * half, 0.0 if py is None else py.length() * half)
+            dx, dy = self._pad
+            x0, x1, y0, y1 = float(x.min()), float(x.max()), float(y.min()), float(y.max())
+            if not all(map(math.isfinite, (x0, x1, y0, y1))):  # never for drawn rows (see rows_to_draw)
+                return super().boundingRect()
+            self._boundingRect = QRectF(x0 - dx, y0 - dy, x1 - x0 + 2 * dx, y1 - y0 + 2 * dy)
+        return self._boundingRect
+
+    def viewTransformChanged(self):
+        self._pad = None
+        super().viewTransformChanged()
+
+
+def skip_hover_while_dragging(scene: pg.GraphicsScene) -> None:
+    """Stop ``scene`` from searching for hover targets on every mouse move of a drag.
+
+    pyqtgraph's scene collects every item under the mouse on each move and sorts them by z in Python, even
+    mid-drag, when none of them may accept the hover (~2 ms a move on the map, at the mouse's 100 Hz). While
+    a drag runs that search is skipped; the release sends a hover event as usual, so hover states are right
+    afterwards.
+    """
+    ref = weakref.ref(scene)  # no reference cycle through the scene's own attribute
+
+    def send_unless_dragging(ev, exitOnly=False):
+        sc = ref()
+        if sc is None or (sc.dragButtons and not exitOnly):
+            return
+        pg.GraphicsScene.sendHoverEvents(sc, ev, exitOnly)
+
+    scene.sendHoverEvents = send_unless_dragging
+
+
+def cache_tree(item, mode=QGraphicsItem.CacheMode.DeviceCoordinateCache) -> None:
+    """Set ``mode`` on ``item`` and every item below it (a cached parent does not cache its children)."""
+    item.setCacheMode(mode)
+    for child in item.childItems():
+        cache_tree(child, mode)
+
+
 class _Track:
     """The plot items of one optimizer: path and loss curve (created once; the current-point markers of all
     tracks share one scatter item, ``SurfacePanel.markers``: one scatter paints as slowly as five points)."""
@@ -172,7 +232,7 @@ class _Track:
         self.uid, self.name, self.color = uid, name, color
         # a bare curve item: PlotDataItem's extra layer (downsampling, clipping) costs more than it saves
         # on 500 points, and its setData runs on every frame of a drag
-        self.path = pg.PlotCurveItem([], [], pen=pen(color, 2), name=name)
+        self.path = _PathCurve([], [], pen=pen(color, 2), name=name)
         self.path.setZValue(20)
         self.brush = pg.mkBrush(color)
         self.loss = fast_curve(panel.loss_plot, color, name=name, width=1)  # 1 px: thicker paints slower
@@ -466,6 +526,7 @@ class SurfacePanel(Panel):
         self.handle.sigPositionChanged.connect(self._on_handle_moved)
         self.handle.sigPositionChangeFinished.connect(self._on_handle_released)
         self.plot.scene().sigMouseClicked.connect(self._on_map_clicked)
+        skip_hover_while_dragging(self.map_widget.scene())
         self.plot.vb.sigRangeChanged.connect(self._on_range_changed)
         self.map_widget.setToolTip("")
 
@@ -537,11 +598,6 @@ class SurfacePanel(Panel):
         self.error_label.setStyleSheet("color: #D55E00;")
         self.readout = QLabel("")
         self.readout.setWordWrap(True)
-        # Two lines reserved, and never shrinking during a drag (see _set_readout): a drag's one-line text
-        # after a settled race's two lines would re-lay out the column and resize the map, which re-renders
-        # every cached layer and the axes (~40 ms in one go).
-        self._readout_min = 2 * self.readout.fontMetrics().lineSpacing()
-        self.readout.setMinimumHeight(self._readout_min)
         self.readout_hint = QLabel("Dashed: −∇f, the descent direction. Dotted: −m̂, Adam's momentum. Solid: Δθ, "
                                    "the step actually taken. The arrows show directions only; the line under "
                                    "the map gives their sizes (Δθ/lr ≈ ±1 per axis is Adam's sign-like step).")
@@ -551,16 +607,21 @@ class SurfacePanel(Panel):
                                 "sign-like step")
 
     def _cache_static_items(self) -> None:
-        """Paint the items that do not change during a drag (axes and their grids, the surface image, its
-        contours, the colour bar) once into pixmaps and blit them afterwards. Without this every repaint of
-        a moving path replays thousands of contour segments and every tick label (~10 ms a frame)."""
+        """Paint the items that do not change during a drag (axes and their grids and labels, the surface
+        image, its contours, the colour bar, the legend, the minima, the handle and its θ₀) once into pixmaps
+        and blit them afterwards. Without this every repaint of a moving path replays thousands of contour
+        segments, every tick label and every text item (~10 ms a frame). A cached item does not cache its
+        children: the legend's rows and the handle's label are cached as whole trees. (Not the axes' titles
+        or the colour bar's insides: pyqtgraph paints those outside their bounding rects, which a cache
+        would clip.)"""
         cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
         for plot in (self.plot, self.loss_plot, self.eff_plot):
             for name in ("left", "bottom", "top", "right"):
                 plot.getAxis(name).setCacheMode(cache)
-        for item in (self.contours, self.image, self.colorbar, self.plot.legend, self.minima, self.local_minima,
-                     self.handle):
-            item.setCacheMode(cache)  # the handle too: moving it does not invalidate its cached picture
+        for item in (self.contours, self.image, self.colorbar, self.minima, self.local_minima, self.handle):
+            item.setCacheMode(cache)
+        for item in (self.plot.legend,):  # the handle too: moving it keeps its cached picture
+            cache_tree(item)
 
     def _arrow_pen(self, role: str, style) -> Any:
         color = theme.foreground() if role == "fg" else theme.COLORS[role]
@@ -986,10 +1047,14 @@ class SurfacePanel(Panel):
         for uid in list(self._tracks):
             if uid not in want or self._tracks[uid].name != want[uid].name:
                 self._tracks.pop(uid).remove(self)
+        added = False
         for r in res.runs:
             if r.uid not in self._tracks:
                 color = next((e["color"] for e in self._entries if e["uid"] == r.uid), theme.CYCLE[0])
                 self._tracks[r.uid] = _Track(self, r.uid, r.name, color)
+                added = True
+        if added:
+            cache_tree(self.plot.legend)  # its new rows
         fstar = res.f_star
         log = fstar is not None
         if log != self._loss_log:  # re-laying out the axes is expensive: only when it changes
@@ -1108,10 +1173,13 @@ class SurfacePanel(Panel):
                           "solid Δθ)</span>", hold=False)
 
     def _set_readout(self, text: str, hold: bool) -> None:
-        """Show ``text`` under the map; ``hold``: keep the label at least as tall as it is now (no relayout)."""
+        """Show ``text`` under the map. ``hold`` (a race without records, i.e. a drag): the label keeps at
+        least its current height. Otherwise a drag's one-line text after a settled race's two lines would
+        re-lay out the column and resize the map, which re-renders every cached layer and the axes (~40 ms
+        in one go), and again when the race settles."""
         if self.readout.text() == text:
             return
-        self.readout.setMinimumHeight(max(self._readout_min, self.readout.height()) if hold else self._readout_min)
+        self.readout.setMinimumHeight(self.readout.height() if hold else 0)
         self.readout.setText(text)
 
     def _draw_eff_lr(self, res: SceneResult, t: int) -> None:
