@@ -133,6 +133,92 @@ def test_dragging_the_start_handle_moves_every_path(panel, qtbot):
         np.testing.assert_allclose(np.c_[x, y], trajectory.run(s, (kind, hyper), (nx, ny), 500), atol=0)
 
 
+def expected_path_and_loss(p, name, start):
+    """The core's path for optimizer ``name`` from ``start`` (its settings from the panel), and f − f* along it."""
+    s = SURFACES["rosenbrock"]
+    kind, hyper = next((k, h) for n, k, h in enabled_specs(p) if n == name)
+    path = trajectory.run(s, (kind, hyper), start, p.steps_spin.value())
+    return path, np.maximum(s.value(path[:, 0], path[:, 1]), 1e-16)  # f − f*, f* = 0 at (1, 1)
+
+
+def assert_drawn_race_is(p, start):
+    """Every drawn path and loss curve is the core's run from ``start`` (never a stale frame)."""
+    assert p._start == pytest.approx(start)
+    for t in p._tracks.values():
+        path, loss = expected_path_and_loss(p, t.name, p._start)
+        np.testing.assert_allclose(np.c_[t.path.getData()], path, rtol=0, atol=0)
+        np.testing.assert_allclose(t.loss.yData, loss, rtol=1e-12)
+        np.testing.assert_array_equal(t.loss.xData, np.arange(len(path)))
+
+
+def test_a_long_mouse_drag_ends_on_the_final_start_everywhere(panel, qtbot):
+    """A fast drag (many moves, latest-wins races, a throttled loss plot) leaves on screen exactly the race
+    from where the mouse let go: paths, loss curves, loss range, table and readout all settled."""
+    p = panel
+    sx, sy = p._start
+    vp = p.map_widget.viewport()
+
+    def send(kind, pos, buttons):
+        ev = QMouseEvent(kind, QPointF(pos), QPointF(vp.mapToGlobal(pos.toPoint())), Qt.MouseButton.LeftButton,
+                         buttons, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(vp, ev)
+
+    send(QEvent.Type.MouseButtonPress, widget_pos(p, sx, sy), Qt.MouseButton.LeftButton)
+    frames0 = p.frames_drawn
+    for i in range(1, 41):  # a loop around (-0.6, 1.2), with the event loop running between moves
+        a = 2 * math.pi * i / 40
+        send(QEvent.Type.MouseMove, widget_pos(p, -0.6 + 0.9 * math.cos(a), 1.2 + 0.9 * math.sin(a)),
+             Qt.MouseButton.LeftButton)
+        qtbot.wait(8)
+    end = widget_pos(p, 0.3, 1.9)
+    send(QEvent.Type.MouseMove, end, Qt.MouseButton.LeftButton)
+    send(QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
+    wait_detail(qtbot, p)
+    assert p.frames_drawn > frames0 + 1  # the drag drew intermediate races too
+    assert p._start == pytest.approx((0.3, 1.9), abs=0.03)
+    assert p._result.runs[0].path[0] == pytest.approx(p._start)
+    assert_drawn_race_is(p, p._start)
+    # the loss plot's y range fits the final curves (log10 units)
+    logs = np.log10(np.concatenate([t.loss.yData for t in p._tracks.values()]))
+    assert p._loss_range == pytest.approx((logs.min(), logs.max()))
+    # the table shows the final race's numbers
+    s = SURFACES["rosenbrock"]
+    for row, r in enumerate(p._result.runs):
+        path, _ = expected_path_and_loss(p, r.name, p._start)
+        assert p.table.item(row, 0).text() == r.name
+        assert float(p.table.item(row, 1).text()) == pytest.approx(s.value(*path[-1]), rel=0.03)  # 2–3 digits
+    assert "step" in p.readout.text() and "Δθ" in p.readout.text()  # the settled readout, with sizes
+
+
+def test_results_are_drawn_latest_wins_and_the_loss_plot_catches_up(panel, qtbot):
+    """Two results arriving in one turn of the event loop are drawn once (the newer); during a drag the loss
+    plot may lag the paths by at most its throttle interval, and then shows the newest race."""
+    p = panel
+    p._traj.stop()  # no races from the worker: only the results fed below arrive
+    scenes = []
+    for x in (-1.0, 0.2, 0.6):
+        sc = p.scene(record=False)
+        sc["start"] = [x, 1.5]
+        scenes.append(run_scene(sc))
+    p._detail_timer.start(60_000)  # a drag is on while the detail timer runs (held open for the test)
+    frames0 = p.frames_drawn
+    p._on_result(0, scenes[0])
+    p._on_result(0, scenes[1])  # both arrive before the GUI gets a turn
+    qtbot.waitUntil(lambda: p.frames_drawn > frames0 and not p._jobs, timeout=5000)
+    assert p.frames_drawn == frames0 + 1  # the older one was never drawn
+    adam = next(t for t in p._tracks.values() if t.name == "Adam")
+    assert adam.path.getData()[0][0] == 0.2  # the newer race, from x = 0.2
+    loss_shown = adam.loss.yData.copy()
+    p._on_result(0, scenes[2])  # right after: the paths follow at once, the loss plot within 66 ms
+    qtbot.waitUntil(lambda: p._incoming is None and adam.path.getData()[0][0] == 0.6, timeout=5000)
+    if p._loss_timer.isActive():  # throttled: still the previous race's curve until the timer fires
+        np.testing.assert_array_equal(adam.loss.yData, loss_shown)
+    qtbot.waitUntil(lambda: not p._loss_timer.isActive() and not p._jobs, timeout=5000)
+    _, loss = expected_path_and_loss(p, "Adam", (0.6, 1.5))
+    np.testing.assert_allclose(adam.loss.yData, loss, rtol=1e-12)
+    p._detail_timer.stop()
+
+
 def test_toggling_an_optimizer_adds_and_removes_its_curve_and_legend_entry(panel, qtbot):
     p = panel
     assert "RMSprop" in legend_names(p) and "Nesterov" not in legend_names(p)
