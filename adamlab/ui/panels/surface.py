@@ -1013,7 +1013,9 @@ class SurfacePanel(Panel):
             self.statusMessage.emit(f"Loss surface: {self._race.fallback}")
         self._sync_tracks(res)
         self._draw_swarm(res)
-        self._draw_frame()
+        self._draw_paths()
+        self._queue(self._draw_arrows_now)  # each in its own turn, after the map has painted the paths
+        self._queue(self._draw_eff_lr_now)
         if res.record or not self._detail_timer.isActive():  # a settled race: everything, now
             self._loss_timer.stop()
             self._queue(self._draw_loss)
@@ -1082,11 +1084,11 @@ class SurfacePanel(Panel):
         if self._loss_steps != self.steps_spin.value():
             self._loss_steps = self.steps_spin.value()
             self.loss_plot.setXRange(0, max(self._loss_steps, 1), padding=0.02)
-        if res.record or self._loss_range is None:  # a settled race (or the first one): fit y to it
-            self._fit_loss_range(res)
+        if res.record or self._loss_range is None:  # a settled race (or the first one): fit y to it, next turn
+            self._queue(self._fit_loss_range, first=True)
 
-    def _fit_loss_range(self, res: SceneResult) -> None:
-        """Fit the loss plot's y range to the race's curves (in log10 units on a log axis)."""
+    def _fit_loss_range(self) -> None:
+        """Fit the loss plot's y range to the drawn curves (in log10 units on a log axis)."""
         lo, hi = math.inf, -math.inf
         for tr in self._tracks.values():
             y = tr.loss.yData
@@ -1110,9 +1112,31 @@ class SurfacePanel(Panel):
     # drawing one animation frame
 
     def _draw_frame(self) -> None:
+        """Draw the animation's step t: paths and markers, then the overlays (arrows, readout, effective lr)."""
+        if self._draw_paths():
+            self._draw_overlays()
+
+    def _draw_overlays(self) -> None:
+        self._draw_arrows_now()
+        self._draw_eff_lr_now()
+
+    def _overlay_step(self) -> int:
+        """The step the overlays describe (θ_t → θ_{t+1}); at the very end, the last step taken."""
+        return max(min(self._t, self.steps_spin.value() - 1), 0)
+
+    def _draw_arrows_now(self) -> None:
+        if self._result is not None:
+            self._draw_arrows(self._result, self._overlay_step())
+
+    def _draw_eff_lr_now(self) -> None:
+        if self._result is not None:
+            self._draw_eff_lr(self._result, self._overlay_step())
+
+    def _draw_paths(self) -> bool:
+        """Paths up to step t and the current-point markers; False when there is no result yet."""
         res = self._result
         if res is None:
-            return
+            return False
         t = self._t
         T = self.steps_spin.value()
         self.step_label.setText(f"step {t} / {T}")
@@ -1134,9 +1158,7 @@ class SurfacePanel(Panel):
                 sizes.append(14 if gone else 11)
                 brushes.append(track.brush)
         self.markers.setData(mx, my, symbol=symbols, size=sizes, brush=brushes)
-        # overlays describe step t (θ_t → θ_{t+1}); at the very end, the last step taken
-        self._draw_arrows(res, max(min(t, T - 1), 0))
-        self._draw_eff_lr(res, max(min(t, T - 1), 0))
+        return True
 
     def _overlay_run(self, res: SceneResult):
         name = self.overlay_combo.currentText()
