@@ -13,9 +13,21 @@ other core, the worker thread just waits on a pipe with the GIL released (see ``
 Dragging: every move of the start handle submits a scene without per-step records (cheapest: paths, losses
 and the table are all exact); 150 ms after the last change a second request with ``record=True`` brings the
 arrows and effective-lr overlays back. Latest-wins means a fast drag computes only the newest position.
-While a drag runs, a frame only updates existing items with ``setData``: the results table, the loss plot's
-y range and the effective-lr axis follow once the race settles, and the static items (axes, image,
-contours, colour bar) are painted from pixmap caches.
+
+Keeping the GUI thread free during a drag (every stretch of GUI work well under a 60 Hz frame, 16 ms):
+* a result is drawn in slices, one per turn of the event loop (``_queue``): the paths and markers, then the
+  arrows, the effective lr, the loss curves, the loss range and the table, so Qt paints each part in its own
+  turn and input and timers get through in between. Two results arriving together are drawn once (latest
+  wins on the GUI side too);
+* while a drag runs, a frame only updates existing items with ``setData``; the loss plot follows at most
+  every ``LOSS_INTERVAL_MS``; the table, the loss plot's y range and the effective-lr axis follow once the
+  race settles (the settled race is always drawn in full);
+* the static items (axes, image, contours, colour bar, legend, minima, handle) are painted from pixmap
+  caches; the paths are ``_PathCurve``s with a cheap bounding rect; the readout under the map keeps its
+  height during a drag, so the map is never resized (a resize re-renders every cache);
+* the map's scene does not search for hover targets while a drag runs (``skip_hover_while_dragging``).
+``benchmarks/bench_surface.py`` measures all of it: event-loop lateness during a scripted drag (setPos or
+real mouse events) and after the release.
 
 Layout (fits 1280×800 and, at its minimum width of ~830 px, a 1024×700 window): a scrolling control column
 (scenario, surface, then tabs for optimizers / run / overlays), the map in the centre, and the loss plot,
