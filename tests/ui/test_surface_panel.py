@@ -370,6 +370,9 @@ def test_swarm_colours_starts_by_basin(panel, qtbot):
             assert np.linalg.norm(ends[k] - mins[sw.basin[k]]) < 0.5
     assert len(set(sw.basin[sw.basin >= 0])) >= 2  # several basins on a four-minimum surface
     assert len(p.swarm_item.data) == 36
+    p.swarm_check.setChecked(False)  # off again: the squares go
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is None, timeout=10000)
+    assert not p.swarm_item.isVisible() and len(p.swarm_item.data) == 0
 
 
 def test_state_round_trip_and_bad_entries_ignored(panel, qtbot):

@@ -1254,7 +1254,8 @@ class SurfacePanel(Panel):
         sw = res.swarm
         self.swarm_item.setVisible(sw is not None)
         if sw is None:
-            self.swarm_item.setData([], [])
+            if len(self.swarm_item.data):  # already empty on every frame of a drag: no update
+                self.swarm_item.setData([], [])
             return
         colors = []
         for b in sw.basin:
