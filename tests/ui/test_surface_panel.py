@@ -10,14 +10,15 @@ import math
 import os
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QApplication
 
 from adamlab.core import trajectory
 from adamlab.core.surfaces import SURFACES
-from adamlab.ui.panels.surface import SurfacePanel, arrow_segments
+from adamlab.ui.panels.surface import GridAxis, SurfacePanel, arrow_segments, pixel_line_rect
 from adamlab.ui.panels.surface_image import contour_segments
 from adamlab.ui.panels.surface_presets import DEFAULT_OPTIMIZERS, PRESETS
 from adamlab.ui.panels import surface_run
@@ -536,3 +537,65 @@ def test_arrow_segments_geometry():
         assert np.dot(head - pts[1], (0.6, 0.8)) < 0
     assert arrow_segments((0, 0), (0, 0), 1.0).shape == (0, 2)
     assert arrow_segments((0, 0), (np.nan, 1), 1.0).shape == (0, 2)
+
+
+def _blank(w=240, h=200) -> QImage:
+    img = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+    img.fill(0)
+    return img
+
+
+def test_pixel_line_rect_covers_exactly_what_draw_line_covers(qapp):
+    """Translucent 1-px lines, horizontal and vertical, at whole, quarter, half and random sub-pixel
+    positions under a sub-pixel painter offset: the rectangles fill exactly drawLine's pixels."""
+    pen = QPen(QColor(150, 150, 150, 38))
+    pen.setWidthF(1)
+    pen.setCosmetic(True)
+    pen.setCapStyle(Qt.PenCapStyle.SquareCap)
+    rng = np.random.default_rng(0)
+    cases = [(q, a, b) for q in (20.0, 20.25, 20.5, 20.75, 20.999) for a in (30.0, 30.5, 30.4) for b in (150.0, 150.5)]
+    cases += [tuple(rng.uniform(10, 180, 3)) for _ in range(60)]
+    for dx, dy in ((0.0, 0.0), (0.9125, 0.4), (0.5, 0.25)):
+        lines, rects = _blank(), _blank()
+        for k, (q, a, b) in enumerate(cases):
+            p1, p2 = (QPointF(a, q), QPointF(b, q)) if k % 2 else (QPointF(q, a), QPointF(q, b))
+            for img, fast in ((lines, False), (rects, True)):
+                painter = QPainter(img)
+                painter.translate(3 + dx, 5 + dy)
+                if fast:
+                    painter.fillRect(pixel_line_rect(pen, p1, p2, dx, dy), pen.color())
+                else:
+                    painter.setPen(pen)
+                    painter.drawLine(p1, p2)
+                painter.end()
+        assert lines == rects, (dx, dy)
+    thick = QPen(pen)
+    thick.setWidthF(2)
+    assert pixel_line_rect(thick, QPointF(0, 1), QPointF(9, 1), 0, 0) is None  # only what was checked above
+    assert pixel_line_rect(pen, QPointF(0, 1), QPointF(9, 5), 0, 0) is None  # slanted
+
+
+def test_grid_axis_paints_the_same_pixels_as_pyqtgraphs_axis(panel, qtbot):
+    """The loss and effective-lr axes (log scale, grid) look exactly like pyqtgraph's AxisItem."""
+    p = panel
+    wait_detail(qtbot, p)
+    axes = [p.loss_plot.getAxis("left"), p.loss_plot.getAxis("bottom"), p.eff_plot.getAxis("bottom")]
+    assert all(isinstance(ax, GridAxis) for ax in axes)
+    for ax in axes:
+        rect = ax.boundingRect()
+        for dx, dy in ((0.0, 0.0), (0.9125, 0.4)):
+            images = []
+            for fast in (True, False):
+                ax.picture = None
+                img = _blank(int(rect.width()) + 4, int(rect.height()) + 4)
+                painter = QPainter(img)
+                painter.translate(1 + dx, 1 + dy)
+                if fast:
+                    ax.paint(painter, None, None)
+                else:
+                    ax._offset = None  # pyqtgraph's own drawing: lines
+                    pg.AxisItem.paint(ax, painter, None, None)
+                painter.end()
+                images.append(img)
+            assert images[0] == images[1], (ax.orientation, dx, dy)
+    ax.picture = None
