@@ -398,8 +398,8 @@ class SurfacePanel(Panel):
         self._zoom_timer.setInterval(ZOOM_DELAY_MS)
         self._zoom_timer.timeout.connect(self._maybe_new_image)
         # Drawing a result is split into jobs run one per event-loop turn (see _queue), so the GUI thread is
-        # never busy long in one go: the paths, then (in the next turn, after the map has painted) the loss
-        # curves, then the table.
+        # never busy long in one go: the paths, then (after the map has painted them) the arrows, the
+        # effective lr, the loss curves, the loss range and the table.
         self._incoming: SceneResult | None = None  # the newest result, not drawn yet
         self._table_result: SceneResult | None = None  # a settled result whose table is not filled yet
         self._jobs: list = []
@@ -688,21 +688,21 @@ class SurfacePanel(Panel):
                                 "sign-like step")
 
     def _cache_static_items(self) -> None:
-        """Paint the items that do not change during a drag (axes and their grids and labels, the surface
-        image, its contours, the colour bar, the legend, the minima, the handle and its θ₀) once into pixmaps
-        and blit them afterwards. Without this every repaint of a moving path replays thousands of contour
-        segments, every tick label and every text item (~10 ms a frame). A cached item does not cache its
-        children: the legend's rows and the handle's label are cached as whole trees. (Not the axes' titles
-        or the colour bar's insides: pyqtgraph paints those outside their bounding rects, which a cache
-        would clip.)"""
+        """Paint the items that do not change during a drag (axes and their grids, the surface image, its
+        contours, the colour bar, the legend, the minima, the handle) once into pixmaps and blit them
+        afterwards. Without this every repaint of a moving path replays thousands of contour segments, every
+        tick label and every legend entry (~10 ms a frame). A cached item does not cache its children: the
+        legend's rows are cached as a whole tree. (Not the axes' titles, the colour bar's insides or the
+        handle's θ₀: pyqtgraph paints some of those outside their bounding rects, which a cache would clip,
+        and cached text is rasterised a little differently.)"""
         cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
         for plot in (self.plot, self.loss_plot, self.eff_plot):
             for name in ("left", "bottom", "top", "right"):
                 plot.getAxis(name).setCacheMode(cache)
+        # the handle too: moving it keeps its cached picture
         for item in (self.contours, self.image, self.colorbar, self.minima, self.local_minima, self.handle):
             item.setCacheMode(cache)
-        for item in (self.plot.legend,):  # the handle too: moving it keeps its cached picture
-            cache_tree(item)
+        cache_tree(self.plot.legend)
 
     def _arrow_pen(self, role: str, style) -> Any:
         color = theme.foreground() if role == "fg" else theme.COLORS[role]
@@ -1073,7 +1073,8 @@ class SurfacePanel(Panel):
             self._work_timer.start()
 
     def _present(self) -> None:
-        """Draw the newest result's paths and markers; the loss curves and the table follow in later turns."""
+        """Draw the newest result's paths and markers; the overlays, the loss plot (during a drag at most
+        every LOSS_INTERVAL_MS) and, for a settled race, the table follow in later turns."""
         res, self._incoming = self._incoming, None
         if res is None or self._shut:
             return
