@@ -292,13 +292,15 @@ def _column(n: int, value: float, dtype) -> np.ndarray:
     return col
 
 
-def rmsnorm(x, out=None):
+def rmsnorm(x, out=None, col=None):
     """y = x / √(mean(x²) + eps) over the last axis; returns y and the scale s (…, 1). y goes into ``out``.
 
     Without ``out`` (small activations) the operators allocate: for a few hundred numbers ``x * s`` is
     ~1 µs cheaper than ``np.multiply(x, s, out=...)``, whose keyword parsing costs more than the memory.
+    ``col``: ``_column(n, 1/n, dtype)`` if the caller has it at hand (a step plan does), else looked up.
     """
-    col = _column(x.shape[-1], 1.0 / x.shape[-1], x.dtype)
+    if col is None:
+        col = _column(x.shape[-1], 1.0 / x.shape[-1], x.dtype)
     if out is None:
         s = (x * x) @ col  # mean(x²) (…, 1)
         s += RMS_EPS
@@ -310,13 +312,15 @@ def rmsnorm(x, out=None):
     return np.multiply(x, s, out=out), s
 
 
-def rmsnorm_backward(dy, y, s, out=None, tmp=None):
+def rmsnorm_backward(dy, y, s, out=None, tmp=None, col=None):
     """dx = s·(dy − y·mean(dy·y)): the chain rule through y = x·s(x) with ∂s/∂x = −s³x/n.
 
     With ``out``, the result is added into it (a residual stream's gradient) instead of returned anew;
     ``tmp``, an array like dy, saves an allocation (without it, operators allocate, see rmsnorm).
+    ``col``: ``_column(n, -1/n, dtype)`` if the caller has it at hand, else looked up.
     """
-    col = _column(y.shape[-1], -1.0 / y.shape[-1], y.dtype)
+    if col is None:
+        col = _column(y.shape[-1], -1.0 / y.shape[-1], y.dtype)
     if tmp is None:
         dx = y * ((dy * y) @ col)  # −y·mean(dy·y)
     else:
@@ -362,15 +366,15 @@ def subtract_max(z, shift=None):
     return z
 
 
-def softmax(z, axis=-1, shift=None):
+def softmax(z, axis=-1, shift=None, ones=None):
     """exp(z − max z) / Σ exp(z − max z): the max shift keeps exp from overflowing. Works in place on z.
 
     shift: a max valid for every row along the last axis (``common_shift`` of z, or of z before a −inf mask
-    was added); None takes each row's own max.
+    was added); None takes each row's own max. ones: ``_column(n, 1, dtype)`` if the caller has it.
     """
     if axis in (-1, z.ndim - 1):
         np.exp(subtract_max(z, shift), out=z)
-        z /= z @ _column(z.shape[-1], 1.0, z.dtype)  # the sum by BLAS, see _column
+        z /= z @ (_column(z.shape[-1], 1.0, z.dtype) if ones is None else ones)  # the sum by BLAS, see _column
     else:
         z -= np.maximum.reduce(z, axis=axis, keepdims=True)
         np.exp(z, out=z)
@@ -537,6 +541,9 @@ class _Plan:
         self.root_hd = math.sqrt(hd)
         self.picks = _arange(N, V)  # + targets: the flat indices of the targets' logits
         self.col_T, self.col_V = _column(T, 1.0, dtype), _column(V, 1.0, dtype)
+        self.mean_C, self.neg_mean_C = _column(C, 1.0 / C, dtype), _column(C, -1.0 / C, dtype)  # for the norms
+        rows = V + cfg.block_size
+        self.eye, self.pos = _identity(rows, dtype), _position_onehot(B, T, V, rows, dtype)  # see _embedding_onehot
 
 
 def forward(params, cfg: GPTConfig, inputs, cache: list | None = None, ws=None) -> np.ndarray:
@@ -561,36 +568,39 @@ def _forward(params, cfg, inputs, P: _Plan, cache):
     if wemb is not None and P.small:
         # small batches: wte[tok] + wpe[t] as onehot · [wte; wpe], one matmul (exact: the other terms are
         # ×0), and the backward reuses the one-hot for both tables' gradients
-        onehot = _embedding_onehot(inputs, cfg.vocab_size, wemb.shape[0], dtype, P.onehot)  # (N, V + block_size)
+        onehot = P.eye.take(inputs.reshape(N), axis=0, out=P.onehot)  # (N, V + block_size), see _embedding_onehot
+        onehot += P.pos
         x = np.matmul(onehot, wemb)  # (N, C)
     else:  # big batches: a gather is cheaper than the (N, V + block_size) matmul
         onehot = None
         x = params["wte"].take(inputs.reshape(N), axis=0, out=P.emb)  # (N, C)
         xbt = x.reshape(B, T, -1)  # a view
         xbt += params["wpe"][:T]
-    x, s = rmsnorm(x, out=P.x0)  # microgpt normalises the embedding once
+    mean = P.mean_C
+    x, s = rmsnorm(x, out=P.x0, col=mean)  # microgpt normalises the embedding once
     if cache is not None:
         cache.append((x, s, onehot))
     for L in P.layers:
         p = L.name
         # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v, all heads at once
-        h1, s1 = rmsnorm(x, out=L.h1)  # (N, C)
-        np.matmul(h1, _qkv_stack(params, p).T, out=L.qkv)  # (N, 3C): q | k | v, seen as L.q, L.k, L.v
+        h1, s1 = rmsnorm(x, out=L.h1, col=mean)  # (N, C)
+        wqkv = _qkv_stack(params, p)  # (3C, C)
+        np.matmul(h1, wqkv.T, out=L.qkv)  # (N, 3C): q | k | v, seen as L.q, L.k, L.v
         att = np.matmul(L.q, L.kT, out=L.att)  # (B, H, T, T)
         att /= P.root_hd  # microgpt's q·k / √hd
         shift = common_shift(att)  # before the mask: every row keeps its unmasked entries, all >= min(att)
         att += P.bias
-        softmax(att, shift=shift)
+        softmax(att, shift=shift, ones=P.col_T)
         np.matmul(att, L.v, out=L.yT)  # (B, H, T, hd), written into L.y (N, C)
         # a new array for the residual stream: the x before it may be cached (layer 0's input)
         x = np.add(x, np.matmul(L.y, params[p + "attn_wo"].T, out=P.tmp), out=L.x)
         # --- MLP: x + fc2 · relu(fc1 · rmsnorm(x))
-        h2, s2 = rmsnorm(x, out=L.h2)  # (N, C)
+        h2, s2 = rmsnorm(x, out=L.h2, col=mean)  # (N, C)
         r = np.matmul(h2, params[p + "mlp_fc1"].T, out=L.r)  # (N, 4C)
         np.maximum(r, 0, out=r)
         x += np.matmul(r, params[p + "mlp_fc2"].T, out=P.tmp)
         if cache is not None:
-            cache.append((h1, s1, L.q, L.k, L.v, att, L.y, h2, s2, r))
+            cache.append((h1, s1, wqkv, L.q, L.k, L.v, att, L.y, h2, s2, r))
     if cache is not None:
         cache.append(x)
     logits = np.matmul(x, params["lm_head"].T, out=P.logits)
@@ -662,12 +672,12 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     # the gradient of the residual stream, updated in place from here on
     dx = np.matmul(dlogits, params["lm_head"], out=P.dx)  # (N, C)
     tmp = P.tmp  # scratch (N, C) for the norms' backward (None when small: allocate)
-    dq, dk, dv, datt = P.dq, P.dk, P.dv, P.datt
+    dq, dk, dv, datt, neg_mean = P.dq, P.dk, P.dv, P.datt, P.neg_mean_C
 
     for i in reversed(range(cfg.n_layer)):
         L = P.layers[i]
         p = L.name
-        h1, s1, q, k, v, att, y, h2, s2, r = cache[1 + i]
+        h1, s1, wqkv, q, k, v, att, y, h2, s2, r = cache[1 + i]
         # --- MLP: x_out = x_mid + r · fc2ᵀ, r = relu(h2 · fc1ᵀ), h2 = rmsnorm(x_mid)
         np.matmul(dx.T, r, out=grads[p + "mlp_fc2"])  # (C, 4C)
         da = np.matmul(dx, params[p + "mlp_fc2"], out=P.da)  # (N, 4C)
@@ -676,7 +686,7 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
         da *= np.sign(r) if P.small else (r > 0)
         np.matmul(da.T, h2, out=grads[p + "mlp_fc1"])  # (4C, C)
         dh2 = np.matmul(da, params[p + "mlp_fc1"], out=P.tmp2)
-        rmsnorm_backward(dh2, h2, s2, out=dx, tmp=tmp)  # residual + norm branch
+        rmsnorm_backward(dh2, h2, s2, out=dx, tmp=tmp, col=neg_mean)  # residual + norm branch
         # --- attention: x_mid = x_in + y · woᵀ
         np.matmul(dx.T, y, out=grads[p + "attn_wo"])  # (C, C)
         np.matmul(dx, params[p + "attn_wo"], out=P.dy)  # dy (N, C), seen as dy4 (B, H, T, hd)
@@ -697,11 +707,11 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
         else:  # a plain dict: one tensor at a time
             for j, n in enumerate(("attn_wq", "attn_wk", "attn_wv")):
                 np.matmul(dqkv[:, j * C : (j + 1) * C].T, h1, out=grads[p + n])
-        dh1 = np.matmul(dqkv, _qkv_stack(params, p), out=P.tmp2)
-        rmsnorm_backward(dh1, h1, s1, out=dx, tmp=tmp)
+        dh1 = np.matmul(dqkv, wqkv, out=P.tmp2)
+        rmsnorm_backward(dh1, h1, s1, out=dx, tmp=tmp, col=neg_mean)
 
     x0, s0, onehot = cache[0]
-    dx = rmsnorm_backward(dx, x0, s0, tmp=tmp)  # through the embedding's norm (N, C)
+    dx = rmsnorm_backward(dx, x0, s0, tmp=tmp, col=neg_mean)  # through the embedding's norm (N, C)
     # embeddings: each token's rows add up into its row of wte and each position's into its row of wpe,
     # as onehotᵀ · dx: one small matmul (much faster than np.add.at's scatter), with both tables at once when
     # they are one view of the flat gradient buffer (wte's V rows, then wpe's block_size rows)
