@@ -382,9 +382,12 @@ def softmax(z, axis=-1, shift=None, ones=None):
     return z
 
 
+_INT64 = np.dtype(np.int64)
+
+
 def _check_tokens(cfg, inputs, name="inputs"):
     """An int64 (B, T) array of token ids, or ValueError naming the argument."""
-    if not isinstance(inputs, np.ndarray) or inputs.dtype != np.int64 or inputs.ndim != 2:
+    if type(inputs) is not np.ndarray or inputs.dtype is not _INT64 or inputs.ndim != 2:
         inputs = np.asarray(inputs)
         if inputs.ndim == 1:
             inputs = inputs[None, :]
