@@ -47,6 +47,28 @@ def median_time(fn, n, repeats=REPEATS, warmup=20):
     return statistics.median(runs)
 
 
+def paired_times(fa, na, fb, nb, repeats, warmup=20, settle=0.3):
+    """Runs of fa (na calls) and fb (nb calls) taken in turns: (median s/call of fa, of fb, median of the
+    per-turn ratios fb/fa). On a shared machine whose speed drifts by tens of percent within a minute, the
+    ratio of two runs taken side by side is far steadier than two medians taken a minute apart.
+
+    settle: seconds of rest before each run. PyTorch's OpenMP threads keep spinning for a while after an op,
+    and on this machine's two vCPUs that slowed the NumPy run right after it by ~40 %.
+    """
+    for _ in range(warmup):
+        fa()
+        fb()
+    ta, tb = [], []
+    for i in range(repeats):
+        for f, n, out in ((fa, na, ta), (fb, nb, tb)) if i % 2 == 0 else ((fb, nb, tb), (fa, na, ta)):
+            time.sleep(settle)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            out.append((time.perf_counter() - t0) / n)
+    return statistics.median(ta), statistics.median(tb), statistics.median([y / x for x, y in zip(ta, tb)])
+
+
 def training_flops(cfg: gpt.GPTConfig, B: int, T: int) -> float:
     """Multiply-adds ×2 of the matmuls in forward (×3 for forward + backward): weights and attention."""
     C, V = cfg.n_embd, cfg.vocab_size
@@ -195,10 +217,10 @@ def main():
             base, label = measured, f"microgpt.py measured here {measured * 1e3:.0f} ms a step"
     print(f"  {label}: NumPy float64 is {base / np64:,.0f}× faster")
     if torch is not None:
-        t64 = median_time(torch_step(cfg, 1, 7, np.float64), 200, repeats=5)
-        t32 = median_time(torch_step(cfg, 1, 7, np.float32), 200, repeats=5)
-        print(f"  PyTorch eager   {t64 * 1e3:7.3f} ms (float64), {t32 * 1e3:.3f} ms (float32): "
-              f"NumPy is {t64 / np64:.1f}× / {t32 / np32:.1f}× faster")
+        for dtype in (np.float64, np.float32):
+            n, t, ratio = paired_times(numpy_step(cfg, 1, 7, dtype), 400, torch_step(cfg, 1, 7, dtype), 40, 21)
+            print(f"  side by side, {np.dtype(dtype).name}: NumPy {n * 1e3:.3f} ms, PyTorch eager {t * 1e3:.3f} ms: "
+                  f"NumPy is {ratio:.1f}× faster (median of 21 paired runs)")
 
     # --- the whole training loop as the CLI runs it (stats, history, schedule included)
     trainer = train.Trainer(train.TrainConfig(val_every=0, steps=10**6), data.load_corpus("names"))
@@ -226,9 +248,11 @@ def main():
     print(f"  NumPy           {med_mt * 1e3:7.2f} ms   {flops / med_mt / 1e9:5.1f} GFLOP/s   (all BLAS threads: "
           f"faster on an idle machine, several times slower on a loaded one)")
     if torch is not None:
-        tm = median_time(torch_step(cfg, 32, 32, np.float32), 20, warmup=3)
-        print(f"  PyTorch eager   {tm * 1e3:7.2f} ms   {flops / tm / 1e9:5.1f} GFLOP/s: NumPy is {tm / med:.2f}× "
-              f"{'faster' if tm > med else 'slower'}")
+        n, tm, ratio = paired_times(numpy_step(cfg, 32, 32, np.float32), 5, torch_step(cfg, 32, 32, np.float32), 5,
+                                    9, warmup=3)
+        print(f"  side by side: NumPy (1 BLAS thread) {n * 1e3:.2f} ms, PyTorch eager {tm * 1e3:.2f} ms "
+              f"({flops / tm / 1e9:.1f} GFLOP/s): NumPy is {ratio:.2f}× {'faster' if ratio > 1 else 'slower'} "
+              f"(median of 9 paired runs)")
     print(f"\n{load()}")
 
 
