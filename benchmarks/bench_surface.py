@@ -9,6 +9,9 @@ release events on the map, through pyqtgraph's drag and hover machinery; default
   bounded by one race's compute time plus the round trip);
 * event-loop latency: a 1 ms precise QTimer records how late each tick is (the gap between ticks minus
   1 ms); a gap of g ms means the GUI thread was busy ~g ms in one go. Reported as p50 / p99 / max;
+* the GUI thread's CPU time between two ticks (``time.thread_time``), p99 / max: the longest stretch it
+  actually computed in one go. Wall-clock lateness above it is time the OS ran something else (the race
+  child, other processes) while the GUI thread waited for a core;
 * GUI-thread busy time per drawn frame: the sum of all lateness during the drag divided by the frames drawn
   (everything the GUI thread did: handle moves, result handling, painting), and the time of the slice that
   draws a result's paths (``SurfacePanel._present``; the loss curves and the table are later slices);
@@ -22,6 +25,7 @@ The machine may be shared: figures are the median of --runs runs; the load avera
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import statistics
@@ -55,6 +59,10 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
             loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
 
     wait_idle()
+    # as adamlab.app.main does once the window is built: what exists now lives as long as the window, so it
+    # leaves the garbage collector's generations (a full collection over it takes ~25 ms)
+    gc.collect()
+    gc.freeze()
     if use_process:  # let the child finish importing, as it has long before a person starts dragging
         t0 = time.perf_counter()
         while not panel._race._remote_ready() and time.perf_counter() - t0 < 10:
@@ -67,6 +75,7 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
         compute.append((time.perf_counter() - t0) * 1e3)
 
     gaps, last = [], [time.perf_counter()]
+    cpu_gaps, last_cpu = [], [time.thread_time()]  # the GUI thread's own CPU time between ticks
     probe = QTimer()
     probe.setTimerType(Qt.TimerType.PreciseTimer)
     probe.setInterval(1)
@@ -75,6 +84,9 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
         now = time.perf_counter()
         gaps.append((now - last[0]) * 1e3)
         last[0] = now
+        cpu = time.thread_time()
+        cpu_gaps.append((cpu - last_cpu[0]) * 1e3)
+        last_cpu[0] = cpu
 
     probe.timeout.connect(tick)
     moves = [0]
@@ -133,7 +145,11 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
     surface_image(SURFACES["rosenbrock"])
     image_ms = (time.perf_counter() - t0) * 1e3
     panel.close()
+    gc.unfreeze()  # the next run builds its own panel
     late = np.maximum(np.array(gaps[5:n_drag]) - 1.0, 0.0)  # ms the GUI thread was busy before each tick
+    # the same gaps in the GUI thread's CPU time: what it computed itself, without the time the OS gave the
+    # cores to other processes (the race child, anything else on the machine) while the thread was runnable
+    cpu_late = np.array(cpu_gaps[5:n_drag])
     return {
         "moves/s": moves[0] / elapsed,
         "drawn frames/s": frames / elapsed,
@@ -142,6 +158,8 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
         "loop latency p50 ms": float(np.percentile(late, 50)),
         "loop latency p99 ms": float(np.percentile(late, 99)),
         "loop latency max ms": float(late.max()),
+        "GUI CPU stretch p99 ms": float(np.percentile(cpu_late, 99)),
+        "GUI CPU stretch max ms": float(cpu_late.max()),
         "GUI busy ms/frame": float(late.sum()) / max(frames, 1),
         "GUI busy % of time": 100 * float(late.sum()) / (elapsed * 1e3),
         "after release max ms": float(after.max()) if after.size else math.nan,
