@@ -5,9 +5,10 @@ import csv
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from PySide6.QtCore import Qt
 
 from adamlab.core import optim
-from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.controls import FloatSlider, SciSpinBox
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor, from_core, to_core
 from adamlab.ui.widgets.plots import export_plot
 
@@ -40,6 +41,37 @@ def test_typing_in_the_spin_box_moves_the_slider(slider, qtbot):
     assert s.value() == 0.01
     # log10(0.01) is half way between log10(1e-4) and log10(1).
     assert s.slider.value() == 200
+
+
+def _type_into(qtbot, spin, text):
+    """Select the box's text, type over it and press Enter, as a person would."""
+    spin.setFocus()
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), text)
+    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+
+
+def test_a_slider_over_many_decades_shows_and_takes_scientific_notation(slider, qtbot):
+    s = slider("ε", 1e-12, 1.0, 1e-8, scale="log", decimals=12)
+    assert isinstance(s.spin, SciSpinBox)
+    assert s.spin.text() == "1e-08"  # not 0.000000010000, which overflows the box
+    seen = []
+    s.valueChanged.connect(seen.append)
+    _type_into(qtbot, s.spin, "2.5e-6")
+    assert s.value() == 2.5e-6 and seen == [2.5e-6]
+    assert s.spin.text() == "2.5e-06"
+    assert s.slider.value() == round((np.log10(2.5e-6) + 12) / 12 * 1000)  # the slider followed
+    _type_into(qtbot, s.spin, "0.001")  # plain decimals are numbers too
+    assert s.value() == 0.001
+    _type_into(qtbot, s.spin, "x1e-3")  # not a number: the keystroke "x" is refused, the rest is typed
+    assert s.value() == 1e-3
+    _type_into(qtbot, s.spin, "5")  # out of range: not accepted, the value stays
+    assert s.value() == 1e-3 and s.spin.text() == "0.001"
+
+
+def test_a_slider_over_few_decades_keeps_plain_decimals(slider):
+    s = slider("lr", 1e-4, 1.0, 1e-3, scale="log", decimals=4)
+    assert not isinstance(s.spin, SciSpinBox) and s.spin.text() == "0.0010"
 
 
 def test_linear_scale_clamps_and_rounds(slider):

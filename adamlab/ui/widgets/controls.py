@@ -9,10 +9,49 @@ from __future__ import annotations
 
 import math
 
+import re
+
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
 
 SCALES = ("linear", "log", "beta")
+SCI_DECADES = 6  # a log slider spanning at least this many decades shows its value as 1e-08, not 0.00000001
+
+_PARTIAL_NUMBER = re.compile(r"[+-]?(\d*\.?\d*)([eE][+-]?\d*)?")  # what typing a number passes through
+
+
+class SciSpinBox(QDoubleSpinBox):
+    """A QDoubleSpinBox that shows and accepts scientific notation: 1e-08, 2.5e-05, 0.001.
+
+    Plain decimals would need a dozen places for ε = 1e-8 (``0.000000010000``, wider than the box); the value
+    itself still rounds to ``decimals()`` places, so set those to cover the smallest value.
+    """
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.3g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(self._number(text))
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        body = self._number(text)
+        try:
+            value = float(body)
+        except ValueError:
+            state = QValidator.State.Intermediate if _PARTIAL_NUMBER.fullmatch(body) else QValidator.State.Invalid
+            return state, text, pos
+        ok = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def _number(self, text: str) -> str:
+        text = text.strip()
+        if self.suffix() and text.endswith(self.suffix()):
+            text = text[: -len(self.suffix())]
+        return text.strip()
 
 
 class FloatSlider(QWidget):
@@ -39,7 +78,8 @@ class FloatSlider(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, ticks)
         self.slider.setMinimumWidth(80)
-        self.spin = QDoubleSpinBox()
+        wide = scale == "log" and maximum / minimum >= 10.0 ** SCI_DECADES
+        self.spin = SciSpinBox() if wide else QDoubleSpinBox()
         self.spin.setDecimals(decimals)
         self.spin.setRange(minimum, maximum)
         self.spin.setKeyboardTracking(False)
