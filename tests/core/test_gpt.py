@@ -616,3 +616,16 @@ def test_small_steps_of_many_lengths_reuse_plans_without_mixing_them_up():
         assert loss_again == loss
         for n in G0:
             np.testing.assert_array_equal(G[n], G0[n], err_msg=n)
+
+
+def test_validation_keeps_only_forward_buffers():
+    """loss() (validation, often on a bigger batch than training) must not reserve the backward's scratch:
+    the gradient buffers of a (512·16)-row validation batch would otherwise stay allocated for the run."""
+    cfg, P, x, y = _big_case(9)
+    gpt.clear_workspace()
+    assert gpt.loss(P, cfg, x, y) == pytest.approx(_reference_loss(P, cfg, x, y), rel=1e-12)
+    names = {name for name, _ in gpt._WORKSPACE.arrays}
+    assert "layer0.qkv" in names and not names & {"dx", "da", "dy", "dqkv", "datt", "probs", "onehot", "tmp2"}
+    forward_bytes = gpt.clear_workspace()
+    gpt.loss_and_grads(P, cfg, x, y)
+    assert gpt.clear_workspace() > forward_bytes  # training does reserve them
