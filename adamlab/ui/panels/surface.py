@@ -713,16 +713,19 @@ class SurfacePanel(Panel):
         (scenario and surface on top, the rest in tabs), the map as the hero in the middle, and the loss
         plot, effective-lr view and a compact results table on the right."""
 
+        def stack(lay: QVBoxLayout, rows) -> None:
+            for r in rows:  # widgets and layouts, top to bottom
+                if isinstance(r, QWidget):
+                    lay.addWidget(r)
+                else:
+                    lay.addLayout(r)
+
         def group(title: str, *rows) -> QGroupBox:
             box = QGroupBox(title)
             lay = QVBoxLayout(box)
             lay.setContentsMargins(6, 4, 6, 6)
             lay.setSpacing(3)
-            for r in rows:
-                if isinstance(r, QWidget):
-                    lay.addWidget(r)
-                else:
-                    lay.addLayout(r)
+            stack(lay, rows)
             return box
 
         def hrow(*widgets) -> QHBoxLayout:
@@ -738,11 +741,7 @@ class SurfacePanel(Panel):
             lay = QVBoxLayout(w)
             lay.setContentsMargins(2, 4, 2, 2)
             lay.setSpacing(4)
-            for r in rows:
-                if isinstance(r, QWidget):
-                    lay.addWidget(r)
-                else:
-                    lay.addLayout(r)
+            stack(lay, rows)
             lay.addStretch(1)
             return w
 
