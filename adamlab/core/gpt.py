@@ -16,10 +16,11 @@ Every parameter is a view into one flat buffer (and so is every gradient), in th
 ``param_shapes``: an optimizer can then update the whole model in a few vectorised calls. The dtype of the
 parameters (float32 or float64) is the compute dtype.
 
-Speed, measured on a shared 2-core machine (see benchmarks/bench_gpt.py): at microgpt's size a step is ~150
-NumPy calls of a microsecond each, so the code counts calls (fused q|k|v and wte|wpe matmuls, sums as
-BLAS matrix-vector products, no transposes copied); at larger sizes it counts bytes touched (a per-thread
-workspace of activation buffers, in-place updates, one BLAS thread — see "BLAS threads").
+Speed, measured on a shared 2-core machine (see benchmarks/bench_gpt.py): at microgpt's size a step is ~100
+NumPy calls of a microsecond or two each, so the code counts calls and the Python around them (fused q|k|v
+and wte|wpe matmuls, sums as BLAS matrix-vector products, no transposes copied, every buffer and view of a
+batch shape built once: see _Plan); at larger sizes it counts bytes touched (a per-thread workspace of
+activation buffers, in-place updates, one BLAS thread — see "BLAS threads").
 """
 
 from __future__ import annotations
@@ -352,12 +353,14 @@ def common_shift(z):
 
     softmax and log-sum-exp subtract a max before exp so that it cannot overflow; in exact arithmetic any
     constant per row gives the same result. When the whole array spans less than EXP_SPREAD, the one global
-    max serves every row (no exp overflows, none underflows to an all-zero row). In floating point a row far
-    below the shared max pays a little: its log-sum-exp is a difference of numbers near −spread, so its
-    absolute error grows to ~spread·ε (float32 logits spanning 59: NLL off by 4e-6 instead of 6e-7;
-    ~1e-14 in float64) — well below float32 training's own noise. two whole-array reductions instead of NumPy's
-    per-row loop over short rows, which was a third of the attention softmax at the medium size. NaN or
-    ±inf in z give None (the per-row path then propagates them as before).
+    max serves every row (no exp overflows, none underflows to an all-zero row), and finding it takes two
+    whole-array reductions instead of NumPy's per-row loop over short rows, which was a third of the
+    attention softmax at the medium size. NaN or ±inf in z give None (the per-row path then propagates them
+    as before).
+
+    In floating point a row far below the shared max pays a little: its log-sum-exp is a difference of
+    numbers near −spread, so its absolute error grows to ~spread·ε (float32 logits spanning 59: NLL off by
+    4e-6 instead of 6e-7; ~1e-14 in float64) — well below float32 training's own noise.
     """
     hi = np.maximum.reduce(z, axis=None)
     return hi if hi - np.minimum.reduce(z, axis=None) <= EXP_SPREAD else None
@@ -493,10 +496,10 @@ class _Plan:
 
     At microgpt's size a step is ~100 NumPy calls on a few hundred numbers each, so its time goes to the
     Python around the calls — building transposed and reshaped views, finding buffers, parsing keyword
-    arguments — rather than to the maths: building them once made the step ~14 % faster. Attention's views are the
-    ones that matter: q, k and v are (B, H, T, hd) views into the (N, 3C) qkv matmul's output, and the heads'
-    outputs are written through a (B, H, T, hd) view of the (N, C) array the output projection reads, so no
-    transpose is ever copied.
+    arguments — rather than to the maths: building them once made the step ~14 % faster. Attention's views
+    are the ones that matter: q, k and v are (B, H, T, hd) views into the (N, 3C) qkv matmul's output, and
+    the heads' outputs are written through a (B, H, T, hd) view of the (N, C) array the output projection
+    reads, so no transpose is ever copied.
 
     "small" (N·C below WORKSPACE_MIN_ELEMENTS): the activations that need no fixed layout are then left to
     NumPy to allocate (None here), which is cheaper than ``out=`` at that size; the embedding is a one-hot
