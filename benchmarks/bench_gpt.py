@@ -34,16 +34,19 @@ MICROGPT_BASELINE_MS = 300.0  # microgpt.py's step on the reference machine, whe
 REPEATS = 7
 
 
+def seconds_per_call(fn, n):
+    """Mean seconds per call of fn over one run of n calls."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
 def median_time(fn, n, repeats=REPEATS, warmup=20):
     """Median seconds per call of fn over `repeats` runs of n calls."""
     for _ in range(warmup):
         fn()
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        runs.append((time.perf_counter() - t0) / n)
+    runs = [seconds_per_call(fn, n) for _ in range(repeats)]
     return statistics.median(runs)
 
 
@@ -62,10 +65,7 @@ def paired_times(fa, na, fb, nb, repeats, warmup=20, settle=0.3):
     for i in range(repeats):
         for f, n, out in ((fa, na, ta), (fb, nb, tb)) if i % 2 == 0 else ((fb, nb, tb), (fa, na, ta)):
             time.sleep(settle)
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            out.append((time.perf_counter() - t0) / n)
+            out.append(seconds_per_call(f, n))
     return statistics.median(ta), statistics.median(tb), statistics.median([y / x for x, y in zip(ta, tb)])
 
 
