@@ -25,6 +25,7 @@ activation buffers, in-place updates, one BLAS thread — see "BLAS threads").
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import threading
@@ -52,6 +53,11 @@ class GPTConfig:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+
+    @functools.cached_property
+    def n_params(self) -> int:
+        """The number of parameters (see num_params), computed once."""
+        return num_params(self)
 
     @property
     def head_dim(self) -> int:
@@ -97,12 +103,13 @@ class Params(dict):
     """
 
     fused: dict
+    flat: np.ndarray  # the buffer they all view
 
 
 def views(flat: np.ndarray, cfg: GPTConfig) -> Params:
     """Name → view into ``flat`` (1-D, length num_params) with the shapes of ``param_shapes``."""
     out, offset = Params(), 0
-    out.fused = {}
+    out.fused, out.flat = {}, flat
     C = cfg.n_embd
     for name, (r, c) in param_shapes(cfg).items():
         out[name] = flat[offset : offset + r * c].reshape(r, c)
@@ -303,11 +310,11 @@ def rmsnorm(x, out=None, col=None):
     if col is None:
         col = _column(x.shape[-1], 1.0 / x.shape[-1], x.dtype)
     if out is None:
-        s = (x * x) @ col  # mean(x²) (…, 1)
+        s = (x * x).dot(col)  # mean(x²) (…, 1)
         s += RMS_EPS
         s **= -0.5
         return x * s, s
-    s = np.multiply(x, x, out=out) @ col  # out is free until the last line
+    s = np.multiply(x, x, out=out).dot(col)  # out is free until the last line
     s += RMS_EPS
     s **= -0.5
     return np.multiply(x, s, out=out), s
@@ -323,9 +330,9 @@ def rmsnorm_backward(dy, y, s, out=None, tmp=None, col=None):
     if col is None:
         col = _column(y.shape[-1], -1.0 / y.shape[-1], y.dtype)
     if tmp is None:
-        dx = y * ((dy * y) @ col)  # −y·mean(dy·y)
+        dx = y * (dy * y).dot(col)  # −y·mean(dy·y)
     else:
-        dx = np.multiply(y, np.multiply(dy, y, out=tmp) @ col, out=tmp)
+        dx = np.multiply(y, np.multiply(dy, y, out=tmp).dot(col), out=tmp)
     dx += dy
     dx *= s
     if out is None:
@@ -345,42 +352,51 @@ def causal_bias(T: int, dtype) -> np.ndarray:
     return _CAUSAL[key]
 
 
-EXP_SPREAD = 60.0  # e^-60 ≈ 9e-27 is still a normal float32: within this spread one shift serves all rows
+EXP_SPREAD = 60.0  # e^±60 neither overflows nor underflows float32 (e^-60 ≈ 9e-27 is still a normal number)
 
 
 def common_shift(z):
-    """max(z) when all of z lies within EXP_SPREAD of it, else None.
+    """A shift valid for every row of z, to subtract before exp: 0 when no entry is farther than EXP_SPREAD
+    from zero, else max(z) when all of z lies within EXP_SPREAD of it, else None (each row its own max).
 
     softmax and log-sum-exp subtract a max before exp so that it cannot overflow; in exact arithmetic any
-    constant per row gives the same result. When the whole array spans less than EXP_SPREAD, the one global
-    max serves every row (no exp overflows, none underflows to an all-zero row), and finding it takes two
-    whole-array reductions instead of NumPy's per-row loop over short rows, which was a third of the
-    attention softmax at the medium size. NaN or ±inf in z give None (the per-row path then propagates them
-    as before).
+    constant per row gives the same result. Within ±EXP_SPREAD exp is safe as it is (the row sums, even of
+    10¹² terms, stay far inside float32's range); the test is one BLAS call, since every |z_i| <= ‖z‖₂ —
+    at microgpt's size that holds for the attention scores and the logits alike, and there is nothing to
+    subtract. Otherwise, when the whole array spans less than EXP_SPREAD, the one global max serves every
+    row (no exp overflows, none underflows to an all-zero row), and finding it takes two whole-array
+    reductions instead of NumPy's per-row loop over short rows, which was a third of the attention softmax
+    at the medium size. NaN or ±inf in z give None (the per-row path then propagates them as before).
 
-    In floating point a row far below the shared max pays a little: its log-sum-exp is a difference of
-    numbers near −spread, so its absolute error grows to ~spread·ε (float32 logits spanning 59: NLL off by
-    4e-6 instead of 6e-7; ~1e-14 in float64) — well below float32 training's own noise.
+    In floating point a row far below the shared max (or far from zero) pays a little: its log-sum-exp is
+    a difference of numbers near ±spread, so its absolute error grows to ~spread·ε (float32 logits spanning
+    59: NLL off by 4e-6 instead of 6e-7; ~1e-14 in float64) — well below float32 training's own noise.
     """
-    hi = np.maximum.reduce(z, axis=None)
-    return hi if hi - np.minimum.reduce(z, axis=None) <= EXP_SPREAD else None
+    flat = z.reshape(-1)
+    if flat.dot(flat) <= EXP_SPREAD * EXP_SPREAD:  # False for NaN, and for inf (also an overflowed sum)
+        return 0.0
+    hi = np.maximum.reduce(flat)
+    return hi if hi - np.minimum.reduce(flat) <= EXP_SPREAD else None
 
 
 def subtract_max(z, shift=None):
     """z −= shift (see common_shift), or each row's own max if shift is None; in place, returns z."""
-    z -= np.maximum.reduce(z, axis=-1, keepdims=True) if shift is None else shift
+    if shift is None:
+        z -= np.maximum.reduce(z, axis=-1, keepdims=True)
+    elif shift:  # 0: nothing to subtract
+        z -= shift
     return z
 
 
 def softmax(z, axis=-1, shift=None, ones=None):
     """exp(z − max z) / Σ exp(z − max z): the max shift keeps exp from overflowing. Works in place on z.
 
-    shift: a max valid for every row along the last axis (``common_shift`` of z, or of z before a −inf mask
-    was added); None takes each row's own max. ones: ``_column(n, 1, dtype)`` if the caller has it.
+    shift: a shift valid for every row along the last axis (``common_shift`` of z, or of z before a −inf
+    mask was added); None takes each row's own max. ones: ``_column(n, 1, dtype)`` if the caller has it.
     """
     if axis in (-1, z.ndim - 1):
         np.exp(subtract_max(z, shift), out=z)
-        z /= z @ (_column(z.shape[-1], 1.0, z.dtype) if ones is None else ones)  # the sum by BLAS, see _column
+        z /= z.dot(_column(z.shape[-1], 1.0, z.dtype) if ones is None else ones)  # the sum by BLAS, see _column
     else:
         z -= np.maximum.reduce(z, axis=axis, keepdims=True)
         np.exp(z, out=z)
@@ -412,6 +428,25 @@ def _check_tokens(cfg, inputs, name="inputs"):
     if bad:
         raise ValueError(f"{name} token ids must be in [0, {cfg.vocab_size - 1}]")
     return inputs
+
+
+def _check_grads(cfg, grads, dtype):
+    """ValueError unless ``grads`` has every parameter's name, with a writeable C-contiguous array of its
+    shape and of the parameters' dtype (the backward pass writes the gradients straight into them)."""
+    for name, shape in param_shapes(cfg).items():
+        g = grads.get(name) if isinstance(grads, dict) else None
+        if not isinstance(g, np.ndarray):
+            got = "missing" if g is None else type(g).__name__
+        elif g.shape != shape or g.dtype != dtype:
+            got = f"{g.dtype} of shape {g.shape}"
+        elif not g.flags.c_contiguous:
+            got = "a non-contiguous array"
+        elif not g.flags.writeable:
+            got = "a read-only array"
+        else:
+            continue
+        raise ValueError(f"grads[{name!r}] must be a writeable C-contiguous {np.dtype(dtype)} array of shape "
+                         f"{shape}, got {got}")
 
 
 def _qkv_weight(params, p):
@@ -486,7 +521,7 @@ WORKSPACE_MIN_ELEMENTS = 4096  # below this many activations (N·C) a step is "s
 class _Layer:
     """One layer's activation buffers and the strided views attention reads and writes through."""
 
-    __slots__ = ("name", "h1", "qkv", "q", "k", "v", "kT", "vT", "att", "attT", "yT", "y", "x", "h2", "r")
+    __slots__ = ("name", "h1", "qkv", "q", "k", "v", "kT", "vT", "att", "att2", "attT", "yT", "y", "x", "h2", "r")
 
 
 class _Plan:
@@ -531,7 +566,7 @@ class _Plan:
             L.q, L.k, L.v = L.qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)  # each (B, H, T, hd)
             L.kT, L.vT = L.k.transpose(0, 1, 3, 2), L.v.transpose(0, 1, 3, 2)  # (B, H, hd, T)
             L.att = buf(p + "att", B, H, T, T, optional=False)
-            L.attT = L.att.transpose(0, 1, 3, 2)
+            L.att2, L.attT = L.att.reshape(B * H * T, T), L.att.transpose(0, 1, 3, 2)  # rows; keys ↔ queries
             y = buf(p + "y", B, T, H, hd, optional=False)  # heads side by side: (N, C) once reshaped
             L.yT, L.y = y.transpose(0, 2, 1, 3), y.reshape(N, C)  # (B, H, T, hd) and (N, C) views
             self.layers.append(L)
@@ -556,8 +591,8 @@ class _Plan:
         self.dq, self.dk, self.dv = dqkv.transpose(2, 0, 3, 1, 4)
         self.dqkv = dqkv.reshape(N, 3 * C)
         self.datt = buf("datt", B, H, T, T, optional=False)
-        self.dattT = self.datt.transpose(0, 1, 3, 2)
-        self.att_sums = buf("att_sums", B, H, T, T)
+        self.datt2, self.dattT = self.datt.reshape(B * H * T, T), self.datt.transpose(0, 1, 3, 2)
+        self.att_sums = buf("att_sums", B * H * T, T)
 
 
 def forward(params, cfg: GPTConfig, inputs, cache: list | None = None, ws=None) -> np.ndarray:
@@ -584,7 +619,7 @@ def _forward(params, cfg, inputs, P: _Plan, cache):
         # ×0), and the backward reuses the one-hot for both tables' gradients
         onehot = P.eye.take(inputs.reshape(N), axis=0, out=P.onehot)  # (N, V + block_size), see _embedding_onehot
         onehot += P.pos
-        x = np.matmul(onehot, wemb)  # (N, C)
+        x = onehot.dot(wemb)  # (N, C)
     else:  # big batches: a gather is cheaper than the (N, V + block_size) matmul
         onehot = None
         x = params["wte"].take(inputs.reshape(N), axis=0, out=P.emb)  # (N, C)
@@ -599,25 +634,25 @@ def _forward(params, cfg, inputs, P: _Plan, cache):
         # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v, all heads at once
         h1, s1 = rmsnorm(x, out=L.h1, col=mean)  # (N, C)
         wqkv = _qkv_stack(params, p)  # (3C, C)
-        np.matmul(h1, wqkv.T, out=L.qkv)  # (N, 3C): q | k | v, seen as L.q, L.k, L.v
+        h1.dot(wqkv.T, L.qkv)  # (N, 3C): q | k | v, seen as L.q, L.k, L.v
         att = np.matmul(L.q, L.kT, out=L.att)  # (B, H, T, T)
         att /= P.root_hd  # microgpt's q·k / √hd
         shift = common_shift(att)  # before the mask: every row keeps its unmasked entries, all >= min(att)
         att += P.bias
-        softmax(att, shift=shift, ones=P.col_T)
+        softmax(L.att2, shift=shift, ones=P.col_T)  # the same numbers as (B·H·T, T) rows: sums as 2-D products
         np.matmul(att, L.v, out=L.yT)  # (B, H, T, hd), written into L.y (N, C)
         # a new array for the residual stream: the x before it may be cached (layer 0's input)
-        x = np.add(x, np.matmul(L.y, params[p + "attn_wo"].T, out=P.tmp), out=L.x)
+        x = np.add(x, L.y.dot(params[p + "attn_wo"].T, P.tmp), out=L.x)
         # --- MLP: x + fc2 · relu(fc1 · rmsnorm(x))
         h2, s2 = rmsnorm(x, out=L.h2, col=mean)  # (N, C)
-        r = np.matmul(h2, params[p + "mlp_fc1"].T, out=L.r)  # (N, 4C)
+        r = h2.dot(params[p + "mlp_fc1"].T, L.r)  # (N, 4C)
         np.maximum(r, 0, out=r)
-        x += np.matmul(r, params[p + "mlp_fc2"].T, out=P.tmp)
+        x += r.dot(params[p + "mlp_fc2"].T, P.tmp)
         if cache is not None:
             cache.append((h1, s1, wqkv, L.q, L.k, L.v, att, L.y, h2, s2, r))
     if cache is not None:
         cache.append(x)
-    logits = np.matmul(x, params["lm_head"].T, out=P.logits)
+    logits = x.dot(params["lm_head"].T, P.logits)
     return logits.reshape(B, T, -1)  # (B, T, V)
 
 
@@ -650,6 +685,8 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
         w = (mask / total).reshape(N, 1)
     if grads is None:
         grads = zeros_like_params(cfg, dtype)
+    elif not (type(grads) is Params and grads.flat.dtype is dtype and grads.flat.size == cfg.n_params):
+        _check_grads(cfg, grads, dtype)  # (views of a flat buffer of the right kind are right by construction)
     with _matmul_threads(cfg, N):
         return _loss_and_grads(params, cfg, inputs, targets, w, grads, mask is None)
 
@@ -667,7 +704,7 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     picks = targets.reshape(N) + P.picks  # flat indices of the targets' logits
     subtract_max(logits, common_shift(logits))
     probs = np.exp(logits, out=P.probs)
-    sum_e = probs @ P.col_V  # (N, 1)
+    sum_e = probs.dot(P.col_V)  # (N, 1)
     nll = np.log(sum_e)
     nll -= logits.take(picks)[:, None]  # (N, 1)
     if unmasked and N <= 64:  # microgpt's own order: a left-to-right Python sum (and cheaper than NumPy here)
@@ -682,9 +719,9 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     probs.reshape(N * V)[picks] -= 1
     probs *= w
     dlogits = probs  # (N, V)
-    np.matmul(dlogits.T, cache[-1], out=grads["lm_head"])  # (V, C)
+    dlogits.T.dot(cache[-1], grads["lm_head"])  # (V, C)
     # the gradient of the residual stream, updated in place from here on
-    dx = np.matmul(dlogits, params["lm_head"], out=P.dx)  # (N, C)
+    dx = dlogits.dot(params["lm_head"], P.dx)  # (N, C)
     tmp = P.tmp  # scratch (N, C) for the norms' backward (None when small: allocate)
     dq, dk, dv, datt, neg_mean = P.dq, P.dk, P.dv, P.datt, P.neg_mean_C
 
@@ -693,35 +730,37 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
         p = L.name
         h1, s1, wqkv, q, k, v, att, y, h2, s2, r = cache[1 + i]
         # --- MLP: x_out = x_mid + r · fc2ᵀ, r = relu(h2 · fc1ᵀ), h2 = rmsnorm(x_mid)
-        np.matmul(dx.T, r, out=grads[p + "mlp_fc2"])  # (C, 4C)
-        da = np.matmul(dx, params[p + "mlp_fc2"], out=P.da)  # (N, 4C)
+        dx.T.dot(r, grads[p + "mlp_fc2"])  # (C, 4C)
+        da = dx.dot(params[p + "mlp_fc2"], P.da)  # (N, 4C)
         # ReLU passes gradient where its output was positive. r >= 0, so sign(r) is that 0/1 mask too: a
         # float mask multiplies ~2× faster than a bool one on small arrays, ~2× slower on big ones
         da *= np.sign(r) if P.small else (r > 0)
-        np.matmul(da.T, h2, out=grads[p + "mlp_fc1"])  # (4C, C)
-        dh2 = np.matmul(da, params[p + "mlp_fc1"], out=P.tmp2)
+        da.T.dot(h2, grads[p + "mlp_fc1"])  # (4C, C)
+        dh2 = da.dot(params[p + "mlp_fc1"], P.tmp2)
         rmsnorm_backward(dh2, h2, s2, out=dx, tmp=tmp, col=neg_mean)  # residual + norm branch
         # --- attention: x_mid = x_in + y · woᵀ
-        np.matmul(dx.T, y, out=grads[p + "attn_wo"])  # (C, C)
-        np.matmul(dx, params[p + "attn_wo"], out=P.dy)  # dy (N, C), seen as dy4 (B, H, T, hd)
+        dx.T.dot(y, grads[p + "attn_wo"])  # (C, C)
+        dx.dot(params[p + "attn_wo"], P.dy)  # dy (N, C), seen as dy4 (B, H, T, hd)
         # dq, dk, dv are written straight into the (N, 3C) layout of qkv: views (B, H, T, hd) of P.dqkv
         np.matmul(P.dy4, L.vT, out=datt)  # (B, H, T, T)
         np.matmul(L.attT, P.dy4, out=dv)
-        # softmax backward row by row: ds = att ⊙ datt − att · Σ_j att·datt; masked entries have att = 0
-        datt *= att
-        sums = datt @ P.col_T  # (B, H, T, 1)
-        datt -= np.multiply(att, sums, out=P.att_sums)
-        datt /= P.root_hd  # through scores = q·kᵀ / √hd: now the gradient of q·kᵀ
+        # softmax backward row by row: ds = att ⊙ datt − att · Σ_j att·datt; masked entries have att = 0.
+        # On the (B·H·T, T) views of att and datt, where the row sums are 2-D matrix–vector products
+        att2, datt2 = L.att2, P.datt2
+        datt2 *= att2
+        sums = datt2.dot(P.col_T)  # (B·H·T, 1)
+        datt2 -= np.multiply(att2, sums, out=P.att_sums)
+        datt2 /= P.root_hd  # through scores = q·kᵀ / √hd: now the gradient of q·kᵀ
         np.matmul(datt, k, out=dq)
         np.matmul(P.dattT, q, out=dk)
         dqkv = P.dqkv  # (N, 3C): q | k | v, heads in order
         gqkv = _qkv_weight(grads, p)
         if gqkv is not None:
-            np.matmul(dqkv.T, h1, out=gqkv)  # (3C, C), straight into the flat gradient buffer
+            dqkv.T.dot(h1, gqkv)  # (3C, C), straight into the flat gradient buffer
         else:  # a plain dict: one tensor at a time
             for j, n in enumerate(("attn_wq", "attn_wk", "attn_wv")):
-                np.matmul(dqkv[:, j * C : (j + 1) * C].T, h1, out=grads[p + n])
-        dh1 = np.matmul(dqkv, wqkv, out=P.tmp2)
+                dqkv[:, j * C : (j + 1) * C].T.dot(h1, grads[p + n])
+        dh1 = dqkv.dot(wqkv, P.tmp2)
         rmsnorm_backward(dh1, h1, s1, out=dx, tmp=tmp, col=neg_mean)
 
     x0, s0, onehot = cache[0]
@@ -733,10 +772,10 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     if gemb is not None:
         if onehot is None or onehot.shape[1] != gemb.shape[0]:  # not made by the forward pass
             onehot = _embedding_onehot(inputs, V, gemb.shape[0], dtype, P.onehot)
-        np.matmul(onehot.T, dx, out=gemb)
+        onehot.T.dot(dx, gemb)
     else:
         onehot = _identity(V, dtype).take(inputs.reshape(N), axis=0)
-        np.matmul(onehot.T, dx, out=grads["wte"])
+        onehot.T.dot(dx, grads["wte"])
         gwpe = grads["wpe"]
         if T < cfg.block_size:
             gwpe[T:] = 0

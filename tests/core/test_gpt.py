@@ -282,6 +282,35 @@ def test_grads_are_written_into_the_given_buffers_without_stale_values():
         np.testing.assert_array_equal(G[n], fresh[n], err_msg=n)
 
 
+def _plain_grads(cfg, make=np.zeros):
+    return {n: make(shape) for n, shape in gpt.param_shapes(cfg).items()}
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda cfg: gpt.zeros_like_params(cfg, np.float32), r"grads\['wte'\] .* float64 .* got float32 of shape \(7, 8\)"),
+    (lambda cfg: gpt.zeros_like_params(GPTConfig(vocab_size=8, n_embd=8, n_head=2, block_size=6)),
+     r"grads\['wte'\] .* shape \(7, 8\), got float64 of shape \(8, 8\)"),
+    (lambda cfg: {**_plain_grads(cfg), "lm_head": np.zeros((8, 7)).T}, r"grads\['lm_head'\] .* got a non-contiguous"),
+    (lambda cfg: {n: g for n, g in _plain_grads(cfg).items() if n != "layer0.mlp_fc2"},
+     r"grads\['layer0.mlp_fc2'\] .* got missing"),
+])
+def test_unusable_grads_buffers_are_refused_by_name_before_anything_is_written(bad, message):
+    cfg = GPTConfig(vocab_size=7, n_embd=8, n_head=2, n_layer=1, block_size=6)
+    P = gpt.init_params(cfg, seed=1)
+    G = bad(cfg)
+    before = {n: g.copy() for n, g in G.items()}
+    with pytest.raises(ValueError, match=message):
+        gpt.loss_and_grads(P, cfg, *random_batch(cfg, 2, 6, seed=1), grads=G)
+    assert all(np.array_equal(G[n], before[n]) for n in G)
+    # a plain dict of right arrays is filled like the flat buffer
+    plain = _plain_grads(cfg, np.empty)
+    _, got = gpt.loss_and_grads(P, cfg, *random_batch(cfg, 2, 6, seed=1), grads=plain)
+    _, want = gpt.loss_and_grads(P, cfg, *random_batch(cfg, 2, 6, seed=1))
+    assert got is plain
+    for n in want:  # (q, k and v one by one here, in one fused matmul there: equal up to rounding)
+        np.testing.assert_allclose(plain[n], want[n], rtol=1e-12, atol=1e-17, err_msg=n)
+
+
 def test_uniform_model_loss_is_log_vocab():
     cfg = GPTConfig(vocab_size=27)
     P = gpt.init_params(cfg, std=0.0)
@@ -572,6 +601,22 @@ def test_one_common_shift_gives_the_same_softmax_as_per_row_shifts():
     got = gpt.softmax(masked.copy(), shift=shift)
     assert np.all(got[..., np.triu_indices(7, 1)[0], np.triu_indices(7, 1)[1]] == 0)
     np.testing.assert_allclose(got, _row_softmax(masked), rtol=1e-13, atol=1e-300)
+
+
+def test_no_shift_at_all_when_every_entry_is_within_exp_spread_of_zero():
+    """‖z‖₂ <= EXP_SPREAD bounds every |z_i|: exp is then safe as it is and softmax subtracts nothing."""
+    z = np.random.default_rng(12).normal(0, 1, (4, 7, 7))  # ‖z‖ ≈ 14, like microgpt's attention scores
+    assert gpt.common_shift(z) == 0.0
+    masked = z + gpt.causal_bias(7, np.float64)
+    np.testing.assert_allclose(gpt.softmax(masked.copy(), shift=0.0), _row_softmax(masked), rtol=1e-13, atol=1e-300)
+    # float32 at the edge: ‖(42, −42, 0)‖ = 59.4, so e^42 and e^−42 are taken unshifted, without overflow
+    edge = np.array([[42.0, -42.0, 0.0]], np.float32)
+    assert gpt.common_shift(edge) == 0.0
+    with np.errstate(all="raise"):
+        got = gpt.softmax(edge.copy(), shift=0.0)
+    np.testing.assert_allclose(got, _row_softmax(edge.astype(np.float64)), rtol=1e-6)
+    # just past the bound, the global max takes over (spread 1.5 here)
+    assert gpt.common_shift(np.array([[60.5, 59.0]])) == 60.5
 
 
 @pytest.mark.parametrize("z", [np.array([[0.0, 1.0], [1000.0, 1001.0]]),  # rows far apart
