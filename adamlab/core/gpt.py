@@ -300,23 +300,53 @@ def _column(n: int, value: float, dtype) -> np.ndarray:
     return col
 
 
-def rmsnorm(x, out=None, col=None):
+class _Scalars:
+    """The constants the hot path adds or multiplies by, as 0-d arrays of one dtype (``scalars(dtype)``).
+
+    NumPy converts a Python float operand anew on every ufunc call (~0.6 µs, as much as adding up a few
+    hundred numbers); a 0-d array of the operands' own dtype is taken as it is, with the same result.
+    """
+
+    def __init__(self, dtype):
+        def const(value):
+            a = np.array(value, dtype)
+            a.flags.writeable = False
+            return a
+
+        self.rms_eps, self.neg_half, self.zero, self.one = const(RMS_EPS), const(-0.5), const(0), const(1)
+        self.const = const
+
+
+_SCALARS = {}
+
+
+def scalars(dtype) -> _Scalars:
+    k = _SCALARS.get(dtype)
+    if k is None:
+        k = _SCALARS[dtype] = _Scalars(np.dtype(dtype))
+    return k
+
+
+def rmsnorm(x, out=None, col=None, k=None):
     """y = x / √(mean(x²) + eps) over the last axis; returns y and the scale s (…, 1). y goes into ``out``.
 
     Without ``out`` (small activations) the operators allocate: for a few hundred numbers ``x * s`` is
     ~1 µs cheaper than ``np.multiply(x, s, out=...)``, whose keyword parsing costs more than the memory.
-    ``col``: ``_column(n, 1/n, dtype)`` if the caller has it at hand (a step plan does), else looked up.
+    ``col``: ``_column(n, 1/n, dtype)`` and ``k``: ``scalars(dtype)``, if the caller has them at hand (a step
+    plan does), else looked up.
     """
     if col is None:
         col = _column(x.shape[-1], 1.0 / x.shape[-1], x.dtype)
+    if k is None:
+        k = scalars(x.dtype)
     if out is None:
         s = (x * x).dot(col)  # mean(x²) (…, 1)
-        s += RMS_EPS
-        s **= -0.5
+        s += k.rms_eps
+        s **= k.neg_half
         return x * s, s
     s = np.multiply(x, x, out=out).dot(col)  # out is free until the last line
-    s += RMS_EPS
-    s **= -0.5
+    s += k.rms_eps
+    s **= k.neg_half
     return np.multiply(x, s, out=out), s
 
 
@@ -449,15 +479,15 @@ def _check_grads(cfg, grads, dtype):
                          f"{shape}, got {got}")
 
 
-def _qkv_weight(params, p):
-    """The (3C, C) stack of wq, wk, wv: a view when the params come from ``views``, else None."""
+def _qkv_weight(params, L):
+    """Layer L's (3C, C) stack of wq, wk, wv: a view when the params come from ``views``, else None."""
     fused = getattr(params, "fused", None)
-    return None if fused is None else fused.get(p + "attn_wqkv")
+    return None if fused is None else fused.get(L.wqkv)
 
 
-def _qkv_stack(params, p):
-    w = _qkv_weight(params, p)
-    return w if w is not None else np.concatenate([params[p + n] for n in ("attn_wq", "attn_wk", "attn_wv")])
+def _qkv_stack(params, L):
+    w = _qkv_weight(params, L)
+    return w if w is not None else np.concatenate([params[L.name + n] for n in ("attn_wq", "attn_wk", "attn_wv")])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -519,9 +549,10 @@ WORKSPACE_MIN_ELEMENTS = 4096  # below this many activations (N·C) a step is "s
 
 
 class _Layer:
-    """One layer's activation buffers and the strided views attention reads and writes through."""
+    """One layer's parameter names, activation buffers and the strided views attention reads and writes
+    through."""
 
-    __slots__ = ("name", "h1", "qkv", "q", "k", "v", "kT", "vT", "att", "att2", "attT", "yT", "y", "x", "h2", "r")
+    __slots__ = ("name", "wqkv", "wo", "fc1", "fc2", "h1", "qkv", "q", "k", "v", "kT", "vT", "att", "att2", "attT", "yT", "y", "x", "h2", "r")
 
 
 class _Plan:
@@ -560,7 +591,7 @@ class _Plan:
         self.layers = []
         for i in range(cfg.n_layer):
             L, p = _Layer(), f"layer{i}."
-            L.name = p
+            L.name, L.wqkv, L.wo, L.fc1, L.fc2 = p, p + "attn_wqkv", p + "attn_wo", p + "mlp_fc1", p + "mlp_fc2"
             L.h1, L.x, L.h2, L.r = buf(p + "h1", N, C), buf(p + "x", N, C), buf(p + "h2", N, C), buf(p + "r", N, 4 * C)
             L.qkv = buf(p + "qkv", N, 3 * C, optional=False)
             L.q, L.k, L.v = L.qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4)  # each (B, H, T, hd)
@@ -573,7 +604,8 @@ class _Plan:
         self.logits = buf("logits", N, V)
         # constants
         self.bias = causal_bias(T, dtype)
-        self.root_hd = math.sqrt(hd)
+        self.k = k = scalars(dtype)
+        self.root_hd, self.inv_n = k.const(math.sqrt(hd)), k.const(1.0 / N)
         self.col_T, self.col_V = _column(T, 1.0, dtype), _column(V, 1.0, dtype)
         self.mean_C, self.neg_mean_C = _column(C, 1.0 / C, dtype), _column(C, -1.0 / C, dtype)  # for the norms
         rows = V + cfg.block_size
@@ -626,14 +658,14 @@ def _forward(params, cfg, inputs, P: _Plan, cache):
         xbt = x.reshape(B, T, -1)  # a view
         xbt += params["wpe"][:T]
     mean = P.mean_C
-    x, s = rmsnorm(x, out=P.x0, col=mean)  # microgpt normalises the embedding once
+    k = P.k
+    x, s = rmsnorm(x, out=P.x0, col=mean, k=k)  # microgpt normalises the embedding once
     if cache is not None:
         cache.append((x, s, onehot))
     for L in P.layers:
-        p = L.name
         # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v, all heads at once
-        h1, s1 = rmsnorm(x, out=L.h1, col=mean)  # (N, C)
-        wqkv = _qkv_stack(params, p)  # (3C, C)
+        h1, s1 = rmsnorm(x, out=L.h1, col=mean, k=k)  # (N, C)
+        wqkv = _qkv_stack(params, L)  # (3C, C)
         h1.dot(wqkv.T, L.qkv)  # (N, 3C): q | k | v, seen as L.q, L.k, L.v
         att = np.matmul(L.q, L.kT, out=L.att)  # (B, H, T, T)
         att /= P.root_hd  # microgpt's q·k / √hd
@@ -642,12 +674,12 @@ def _forward(params, cfg, inputs, P: _Plan, cache):
         softmax(L.att2, shift=shift, ones=P.col_T)  # the same numbers as (B·H·T, T) rows: sums as 2-D products
         np.matmul(att, L.v, out=L.yT)  # (B, H, T, hd), written into L.y (N, C)
         # a new array for the residual stream: the x before it may be cached (layer 0's input)
-        x = np.add(x, L.y.dot(params[p + "attn_wo"].T, P.tmp), out=L.x)
+        x = np.add(x, L.y.dot(params[L.wo].T, P.tmp), out=L.x)
         # --- MLP: x + fc2 · relu(fc1 · rmsnorm(x))
-        h2, s2 = rmsnorm(x, out=L.h2, col=mean)  # (N, C)
-        r = h2.dot(params[p + "mlp_fc1"].T, L.r)  # (N, 4C)
-        np.maximum(r, 0, out=r)
-        x += r.dot(params[p + "mlp_fc2"].T, P.tmp)
+        h2, s2 = rmsnorm(x, out=L.h2, col=mean, k=k)  # (N, C)
+        r = h2.dot(params[L.fc1].T, L.r)  # (N, 4C)
+        np.maximum(r, k.zero, out=r)
+        x += r.dot(params[L.fc2].T, P.tmp)
         if cache is not None:
             cache.append((h1, s1, wqkv, L.q, L.k, L.v, att, L.y, h2, s2, r))
     if cache is not None:
@@ -716,8 +748,8 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
 
     # ---- backward, all activations (N, ·). dlogits = w · (softmax − onehot(target))
     probs /= sum_e
-    probs.reshape(N * V)[picks] -= 1
-    probs *= w
+    probs.reshape(N * V)[picks] -= P.k.one
+    probs *= P.inv_n if unmasked else w
     dlogits = probs  # (N, V)
     dlogits.T.dot(cache[-1], grads["lm_head"])  # (V, C)
     # the gradient of the residual stream, updated in place from here on
@@ -727,20 +759,19 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
 
     for i in reversed(range(cfg.n_layer)):
         L = P.layers[i]
-        p = L.name
         h1, s1, wqkv, q, k, v, att, y, h2, s2, r = cache[1 + i]
         # --- MLP: x_out = x_mid + r · fc2ᵀ, r = relu(h2 · fc1ᵀ), h2 = rmsnorm(x_mid)
-        dx.T.dot(r, grads[p + "mlp_fc2"])  # (C, 4C)
-        da = dx.dot(params[p + "mlp_fc2"], P.da)  # (N, 4C)
+        dx.T.dot(r, grads[L.fc2])  # (C, 4C)
+        da = dx.dot(params[L.fc2], P.da)  # (N, 4C)
         # ReLU passes gradient where its output was positive. r >= 0, so sign(r) is that 0/1 mask too: a
         # float mask multiplies ~2× faster than a bool one on small arrays, ~2× slower on big ones
         da *= np.sign(r) if P.small else (r > 0)
-        da.T.dot(h2, grads[p + "mlp_fc1"])  # (4C, C)
-        dh2 = da.dot(params[p + "mlp_fc1"], P.tmp2)
+        da.T.dot(h2, grads[L.fc1])  # (4C, C)
+        dh2 = da.dot(params[L.fc1], P.tmp2)
         rmsnorm_backward(dh2, h2, s2, out=dx, tmp=tmp, col=neg_mean)  # residual + norm branch
         # --- attention: x_mid = x_in + y · woᵀ
-        dx.T.dot(y, grads[p + "attn_wo"])  # (C, C)
-        dx.dot(params[p + "attn_wo"], P.dy)  # dy (N, C), seen as dy4 (B, H, T, hd)
+        dx.T.dot(y, grads[L.wo])  # (C, C)
+        dx.dot(params[L.wo], P.dy)  # dy (N, C), seen as dy4 (B, H, T, hd)
         # dq, dk, dv are written straight into the (N, 3C) layout of qkv: views (B, H, T, hd) of P.dqkv
         np.matmul(P.dy4, L.vT, out=datt)  # (B, H, T, T)
         np.matmul(L.attT, P.dy4, out=dv)
@@ -754,12 +785,12 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
         np.matmul(datt, k, out=dq)
         np.matmul(P.dattT, q, out=dk)
         dqkv = P.dqkv  # (N, 3C): q | k | v, heads in order
-        gqkv = _qkv_weight(grads, p)
+        gqkv = _qkv_weight(grads, L)
         if gqkv is not None:
             dqkv.T.dot(h1, gqkv)  # (3C, C), straight into the flat gradient buffer
         else:  # a plain dict: one tensor at a time
             for j, n in enumerate(("attn_wq", "attn_wk", "attn_wv")):
-                dqkv[:, j * C : (j + 1) * C].T.dot(h1, grads[p + n])
+                dqkv[:, j * C : (j + 1) * C].T.dot(h1, grads[L.name + n])
         dh1 = dqkv.dot(wqkv, P.tmp2)
         rmsnorm_backward(dh1, h1, s1, out=dx, tmp=tmp, col=neg_mean)
 
