@@ -520,7 +520,9 @@ class _Workspace(threading.local):
         return a[:n].reshape(shape)
 
     def plan(self, cfg, B, T, dtype, backward=True):
-        key = (cfg, B, T, dtype, backward)
+        # keyed by the config's identity (hashing the dataclass runs Python code); the plan holds the config,
+        # so the id cannot be reused by another one while the plan exists
+        key = (id(cfg), B, T, dtype, backward)
         p = self.plans.get(key)
         if p is None:
             if len(self.plans) >= self.MAX_PLANS:
@@ -574,7 +576,7 @@ class _Plan:
 
     def __init__(self, cfg: GPTConfig, B: int, T: int, dtype, ws: _Workspace | None, backward: bool = True):
         N, C, H, hd, V = B * T, cfg.n_embd, cfg.n_head, cfg.head_dim, cfg.vocab_size
-        self.B, self.T, self.N = B, T, N
+        self.cfg, self.B, self.T, self.N = cfg, B, T, N
         self.small = small = N * C < WORKSPACE_MIN_ELEMENTS
 
         def buf(name, *shape, optional=True):
@@ -719,7 +721,10 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
         grads = zeros_like_params(cfg, dtype)
     elif not (type(grads) is Params and grads.flat.dtype is dtype and grads.flat.size == cfg.n_params):
         _check_grads(cfg, grads, dtype)  # (views of a flat buffer of the right kind are right by construction)
-    with _matmul_threads(cfg, N):
+    threads = _matmul_threads(cfg, N)
+    if threads is _SAME_THREADS:  # (skips two Python calls to a no-op context manager)
+        return _loss_and_grads(params, cfg, inputs, targets, w, grads, mask is None)
+    with threads:
         return _loss_and_grads(params, cfg, inputs, targets, w, grads, mask is None)
 
 
