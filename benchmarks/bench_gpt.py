@@ -251,7 +251,8 @@ def main():
         n, tm, ratio = paired_times(numpy_step(cfg, 32, 32, np.float32), 5, torch_step(cfg, 32, 32, np.float32), 5,
                                     9, warmup=3)
         print(f"  side by side: NumPy (1 BLAS thread) {n * 1e3:.2f} ms, PyTorch eager {tm * 1e3:.2f} ms "
-              f"({flops / tm / 1e9:.1f} GFLOP/s): NumPy is {ratio:.2f}× {'faster' if ratio > 1 else 'slower'} "
+              f"({flops / tm / 1e9:.1f} GFLOP/s): NumPy is {ratio if ratio >= 1 else 1 / ratio:.2f}× "
+              f"{'faster' if ratio >= 1 else 'slower'} "
               f"(median of 9 paired runs)")
     print(f"\n{load()}")
 
