@@ -49,6 +49,7 @@ SINGLE = "param"      # the state key used when step() is given one bare ndarray
 TINY = 4              # 1-D float64 arrays up to this size are stepped with Python floats (same bits, ~3x faster)
 _F64 = np.dtype(np.float64)
 _FLAT = "__flat__"    # the state key of the one flat slot (all tensors of one contiguous buffer)
+_RESERVED = f"a tensor may not be named {_FLAT!r}: the optimizer keeps the state of a flat buffer under that name"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -393,6 +394,8 @@ class Optimizer:
 
     def _slot_for(self, name: str, p, g) -> _Slot:
         """The state slot of tensor `name`, created on first use; checks shapes and dtypes (not g's type)."""
+        if name == _FLAT:
+            raise ValueError(_RESERVED)
         if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
             raise ValueError(f"params[{name!r}] must be a floating-point ndarray, got "
                              f"{getattr(p, 'dtype', type(p).__name__)}")
@@ -423,6 +426,8 @@ class Optimizer:
             self._cache = None
             if not params or keys != tuple(grads):
                 return None
+            if _FLAT in params:
+                raise ValueError(_RESERVED)
             tiled = _tiling(params)
             if tiled is None:
                 return None

@@ -593,6 +593,23 @@ def test_flatten_from_shapes_and_arrays():
         flatten({"w": (2,)}, dtype=int)
 
 
+@pytest.mark.parametrize("flat", [False, True])
+def test_the_reserved_flat_slot_name_is_refused_for_a_tensor_and_nothing_is_stepped(flat):
+    """The flat buffer's state lives under "__flat__": a tensor of that name would have been mistaken for it."""
+    if flat:
+        params = flatten({"w": (2,), "__flat__": (3,)}).views
+    else:
+        params = {"w": np.ones(2), "__flat__": np.ones(3)}
+    grads = {n: np.full(p.shape, 0.5) for n, p in params.items()}
+    before = {n: p.copy() for n, p in params.items()}
+    opt = Adam(lr=0.1)
+    with pytest.raises(ValueError, match="may not be named '__flat__'"):
+        opt.step(params, grads)
+    assert all(np.array_equal(params[n], before[n]) for n in params) and opt.t == 0 and opt.names() == []
+    opt.step({"w": params["w"]}, {"w": grads["w"]})  # other names still step
+    assert opt.names() == ["w"]
+
+
 def test_views_of_one_buffer_take_the_flat_branch_and_match_stepping_tensors_one_by_one():
     """The flat path keeps one state slot for the whole buffer (one set of ufunc calls per step: its speed
     is measured by benchmarks/bench_optim.py) and gives the same bits as stepping the tensors separately."""
