@@ -19,7 +19,10 @@ parameters (float32 or float64) is the compute dtype.
 Speed, measured on a shared 2-core machine (see benchmarks/bench_gpt.py): at microgpt's size a step is ~100
 NumPy calls of a microsecond or two each, so the code counts calls and the Python around them (fused q|k|v
 and wte|wpe matmuls, sums as BLAS matrix-vector products, no transposes copied, every buffer and view of a
-batch shape built once: see _Plan); at larger sizes it counts bytes touched (a per-thread workspace of
+batch shape built once: see _Plan) and picks the cheapest form of each call: 2-D products are
+``a.dot(b, out)``, which goes straight to BLAS (``np.matmul``'s generalised-ufunc machinery costs about twice
+as much per call on these sizes; the batched attention products keep it), and constants are 0-d arrays of
+the compute dtype (see _Scalars). At larger sizes it counts bytes touched (a per-thread workspace of
 activation buffers, in-place updates, one BLAS thread — see "BLAS threads").
 """
 
