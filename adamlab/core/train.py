@@ -709,6 +709,21 @@ class Trainer:
 # checkpoints
 
 
+def _umask() -> int:
+    """The process's file-creation mask, read without changing it where the system tells it (Linux), else by
+    setting and restoring it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(trainer: Trainer, path) -> Path:
     """Write one .npz file with config, weights, optimizer state, RNG, data position and history, atomically
     (a temp file in the same directory, then a rename): a crash never leaves a half-written checkpoint."""
@@ -727,6 +742,8 @@ def save_checkpoint(trainer: Trainer, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); a checkpoint is an ordinary file, shared like any other
+        os.chmod(fd if os.chmod in os.supports_fd else tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()

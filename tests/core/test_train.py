@@ -2,6 +2,7 @@
 divergence, validation, decimated history, checkpoints (bit-for-bit resume, refusal of bad files)."""
 
 import math
+import os
 import threading
 import warnings
 import zipfile
@@ -409,6 +410,16 @@ def test_checkpoint_is_plain_arrays_and_written_atomically(tmp_path, small_corpu
         assert str(f["format"]) == "adamlab-gpt-checkpoint"
         assert all(f[k].dtype != object for k in f.files)
     good = path.read_bytes()
+    # an ordinary file's permissions (the umask's), not mkstemp's private 0600
+    (tmp_path / "plain").write_bytes(b"")
+    assert path.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
+    (tmp_path / "plain").unlink()
+    old = os.umask(0o027)
+    try:
+        assert train.save_checkpoint(trainer, tmp_path / "ck2.npz").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+    (tmp_path / "ck2.npz").unlink()
 
     def broken_savez(file, **arrays):
         file.write(b"PK\x03\x04partial")
