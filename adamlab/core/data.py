@@ -10,6 +10,7 @@ microgpt.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,16 @@ class Corpus:
 
     def __len__(self):
         return len(self.docs)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the documents (in order, each length-prefixed): equal exactly when the same text was
+        loaded the same way. A checkpoint records it, so a run never resumes on a corpus that has changed."""
+        h = hashlib.sha256()
+        for doc in self.docs:
+            b = doc.encode("utf-8")
+            h.update(len(b).to_bytes(8, "little"))
+            h.update(b)
+        return h.hexdigest()
 
 
 def builtin_corpus_path() -> Path:

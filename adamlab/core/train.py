@@ -731,7 +731,7 @@ def save_checkpoint(trainer: Trainer, path) -> Path:
     trainer._apply_pending()  # knobs changed since the last step belong to the saved config
     state = {"step_count": trainer.step_count, "position": trainer.position, "status": trainer.status,
              "message": trainer.message, "first_loss": trainer.first_loss, "loss_ema": trainer.loss_ema,
-             "elapsed": trainer.elapsed,
+             "elapsed": trainer.elapsed, "corpus_sha256": trainer.corpus.fingerprint(),
              "rng": trainer.rng.bit_generator.state}
     arrays = {"format": np.array(CHECKPOINT_FORMAT), "version": np.array(CHECKPOINT_VERSION),
               "config": np.array(trainer.config.to_json()), "state": np.array(json.dumps(state)),
@@ -785,6 +785,10 @@ def load_checkpoint(path, corpus: data.Corpus | None = None) -> Trainer:
     if trainer.tokenizer.chars != str(d["tokenizer_chars"]):
         raise CheckpointError(f"The corpus {config.corpus!r} has changed since the checkpoint was written "
                               f"(its characters differ): {path}")
+    saved = state.get("corpus_sha256")  # (absent from checkpoints written before it was recorded)
+    if saved is not None and saved != trainer.corpus.fingerprint():
+        raise CheckpointError(f"The corpus {config.corpus!r} has changed since the checkpoint was written "
+                              f"(same characters, different text), so the run cannot continue as it was: {path}")
     try:
         params = d["params"]
         if params.shape != trainer._pflat.shape or params.dtype != trainer._pflat.dtype:

@@ -465,6 +465,21 @@ def test_truncated_foreign_or_missing_checkpoints_are_refused(tmp_path, small_co
         train.load_checkpoint(bad, small_corpus)
 
 
+def test_resuming_on_a_corpus_whose_text_changed_is_refused(tmp_path):
+    """Same characters, different text: the saved data position would point into other documents."""
+    text = tmp_path / "words.txt"
+    text.write_text("anna\nbob\nnab\nnoa\nbo\n" * 20, encoding="utf-8")
+    trainer = Trainer(TrainConfig(corpus=str(text), steps=10, val_every=0, val_fraction=0.1))
+    trainer.run(3)
+    ck = train.save_checkpoint(trainer, tmp_path / "ck.npz")
+    assert train.load_checkpoint(ck).step_count == 3  # unchanged file: resumes
+    text.write_text("bob\nanna\nnab\nnoa\nbo\n" * 20, encoding="utf-8")  # two names swapped
+    with pytest.raises(CheckpointError, match=r"has changed since .*\(same characters, different text\)"):
+        train.load_checkpoint(ck)
+    text.write_text("anna\nbob\nnab\nnoa\nbo\n" * 20, encoding="utf-8")
+    assert train.load_checkpoint(ck).step_count == 3
+
+
 def test_a_npy_file_is_refused_as_not_an_adamlab_checkpoint(tmp_path, small_corpus):
     p = tmp_path / "weights.npy"
     np.save(p, np.zeros(4192))
