@@ -337,11 +337,13 @@ class MonitorPanel(Panel):
         self.lr_view.setXLink(p)
         self.lr_view.setMouseEnabled(x=False, y=False)
         p.vb.sigResized.connect(self._sync_lr_view)
-        self.baseline = pg.InfiniteLine(angle=0, movable=False, pen=pen(theme.COLORS["sgd"], 1, Qt.PenStyle.DashLine),
-                                        label="uniform guess ln V", labelOpts={"position": 0.22, "color": "#7F7F7F",
-                                                                            "anchors": [(0.5, 1), (0.5, 1)]})
+        dashed = pen(theme.COLORS["sgd"], 1, Qt.PenStyle.DashLine)
+        self.baseline = pg.InfiniteLine(angle=0, movable=False, pen=dashed)
         self.baseline.setToolTip("The loss of a model that guesses every symbol with probability 1/V.")
         p.addItem(self.baseline, ignoreBounds=True)
+        # explained in the legend, first row (a label on the line itself ended up under the legend's box)
+        self.baseline_key = pg.PlotDataItem(pen=dashed)
+        p.legend.addItem(self.baseline_key, "uniform guess ln V")
         # Until the first run exists the plot would be bare 0–1 axes: say what to do instead.
         self.empty_hint = pg.TextItem("Press Start to train microgpt,\nor Compare optimizers to race\nSGD, Adam "
                                       "and AdamW from the same start.", color=theme.COLORS["sgd"], anchor=(0.5, 0.5))
@@ -369,8 +371,8 @@ class MonitorPanel(Panel):
         self._corpus = corpus
         self.setup.show_corpus(mj.corpus_summary(corpus), corpus.tokenizer.vocab_size)
         self.baseline.setValue(math.log(corpus.tokenizer.vocab_size))
-        self.baseline.label.setFormat(f"uniform guess ln {corpus.tokenizer.vocab_size} = "
-                                      f"{math.log(corpus.tokenizer.vocab_size):.2f}")
+        label = self.curves.getPlotItem().legend.getLabel(self.baseline_key)
+        label.setText(f"uniform guess ln {corpus.tokenizer.vocab_size} = {math.log(corpus.tokenizer.vocab_size):.2f}")
 
     # ------------------------------------------------------------------------------------------------
     # runs
