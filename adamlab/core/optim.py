@@ -372,6 +372,8 @@ class Optimizer:
         if not isinstance(params, dict) or not isinstance(grads, dict):
             raise ValueError("params and grads must both be ndarrays or both be dicts name -> ndarray, "
                              f"got {type(params).__name__} and {type(grads).__name__}")
+        if _FLAT in params:                         # before anything is created, split or stepped
+            raise ValueError(_RESERVED)
         flat = self._flat_pair(params, grads)
         if flat is not None:
             slot, p, g = flat
@@ -394,8 +396,6 @@ class Optimizer:
 
     def _slot_for(self, name: str, p, g) -> _Slot:
         """The state slot of tensor `name`, created on first use; checks shapes and dtypes (not g's type)."""
-        if name == _FLAT:
-            raise ValueError(_RESERVED)
         if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
             raise ValueError(f"params[{name!r}] must be a floating-point ndarray, got "
                              f"{getattr(p, 'dtype', type(p).__name__)}")
@@ -426,8 +426,6 @@ class Optimizer:
             self._cache = None
             if not params or keys != tuple(grads):
                 return None
-            if _FLAT in params:
-                raise ValueError(_RESERVED)
             tiled = _tiling(params)
             if tiled is None:
                 return None

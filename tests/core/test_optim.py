@@ -605,9 +605,15 @@ def test_the_reserved_flat_slot_name_is_refused_for_a_tensor_and_nothing_is_step
     opt = Adam(lr=0.1)
     with pytest.raises(ValueError, match="may not be named '__flat__'"):
         opt.step(params, grads)
+    with pytest.raises(ValueError, match="may not be named '__flat__'"):  # grads listed in another order
+        opt.step(params, dict(reversed(grads.items())))
     assert all(np.array_equal(params[n], before[n]) for n in params) and opt.t == 0 and opt.names() == []
-    opt.step({"w": params["w"]}, {"w": grads["w"]})  # other names still step
-    assert opt.names() == ["w"]
+    # an optimizer already keeping a flat buffer's state keeps it whole
+    ok = flatten({"a": (2,), "b": (3,)}).views
+    opt.step(ok, {n: np.ones(p.shape) for n, p in ok.items()})
+    with pytest.raises(ValueError, match="may not be named '__flat__'"):
+        opt.step(params, dict(reversed(grads.items())))
+    assert opt.state_dict()["slots"].tolist() == ["__flat__"] and opt.names() == ["a", "b"]
 
 
 def test_views_of_one_buffer_take_the_flat_branch_and_match_stepping_tensors_one_by_one():
