@@ -28,7 +28,6 @@ activation buffers, in-place updates, one BLAS thread — see "BLAS threads").
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 import threading
@@ -56,11 +55,6 @@ class GPTConfig:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
-
-    @functools.cached_property
-    def n_params(self) -> int:
-        """The number of parameters (see num_params), computed once."""
-        return num_params(self)
 
     @property
     def head_dim(self) -> int:
@@ -106,13 +100,12 @@ class Params(dict):
     """
 
     fused: dict
-    flat: np.ndarray  # the buffer they all view
 
 
 def views(flat: np.ndarray, cfg: GPTConfig) -> Params:
     """Name → view into ``flat`` (1-D, length num_params) with the shapes of ``param_shapes``."""
     out, offset = Params(), 0
-    out.fused, out.flat = {}, flat
+    out.fused = {}
     C = cfg.n_embd
     for name, (r, c) in param_shapes(cfg).items():
         out[name] = flat[offset : offset + r * c].reshape(r, c)
@@ -388,25 +381,29 @@ def causal_bias(T: int, dtype) -> np.ndarray:
 EXP_SPREAD = 60.0  # e^±60 neither overflows nor underflows float32 (e^-60 ≈ 9e-27 is still a normal number)
 
 
-def common_shift(z):
-    """A shift valid for every row of z, to subtract before exp: 0 when no entry is farther than EXP_SPREAD
-    from zero, else max(z) when all of z lies within EXP_SPREAD of it, else None (each row its own max).
+def common_shift(z, allow_zero=False):
+    """A shift valid for every row of z, to subtract before exp: max(z) when all of z lies within EXP_SPREAD
+    of it, else None (each row then takes its own max). ``allow_zero``: 0 (nothing to subtract) when no entry
+    is farther than EXP_SPREAD from zero.
 
     softmax and log-sum-exp subtract a max before exp so that it cannot overflow; in exact arithmetic any
-    constant per row gives the same result. Within ±EXP_SPREAD exp is safe as it is (the row sums, even of
-    10¹² terms, stay far inside float32's range); the test is one BLAS call, since every |z_i| <= ‖z‖₂ —
-    at microgpt's size that holds for the attention scores and the logits alike, and there is nothing to
-    subtract. Otherwise, when the whole array spans less than EXP_SPREAD, the one global max serves every
-    row (no exp overflows, none underflows to an all-zero row), and finding it takes two whole-array
-    reductions instead of NumPy's per-row loop over short rows, which was a third of the attention softmax
-    at the medium size. NaN or ±inf in z give None (the per-row path then propagates them as before).
+    constant per row gives the same result. When the whole array spans less than EXP_SPREAD, the one global
+    max serves every row (no exp overflows, none underflows to an all-zero row), and finding it takes two
+    whole-array reductions instead of NumPy's per-row loop over short rows, which was a third of the
+    attention softmax at the medium size. NaN or ±inf in z give None (the per-row path then propagates them
+    as before).
 
-    In floating point a row far below the shared max (or far from zero) pays a little: its log-sum-exp is
-    a difference of numbers near ±spread, so its absolute error grows to ~spread·ε (float32 logits spanning
-    59: NLL off by 4e-6 instead of 6e-7; ~1e-14 in float64) — well below float32 training's own noise.
+    Within ±EXP_SPREAD exp is safe as it is (row sums, even of 10¹² terms, stay far inside float32's range),
+    and the test for it is one BLAS call, as every |z_i| <= ‖z‖₂: at microgpt's size it holds for the
+    attention scores, whose softmax probabilities come out as accurate either way. It is not allowed for
+    the logits, whose log-sum-exp is the loss: a row's absolute error is then ~(its distance from the
+    shift)·ε, and the loss of a confident prediction, e.g. float32 logits (15, 0), is 3e-7 with the row's
+    max subtracted but rounds to 0 without. For the same reason a row far below the shared max pays a
+    little (float32 logits spanning 59: NLL off by 4e-6 instead of 6e-7; ~1e-14 in float64) — well below
+    float32 training's own noise.
     """
     flat = z.reshape(-1)
-    if flat.dot(flat) <= EXP_SPREAD * EXP_SPREAD:  # False for NaN, and for inf (also an overflowed sum)
+    if allow_zero and flat.dot(flat) <= EXP_SPREAD * EXP_SPREAD:  # False for NaN and inf (an overflowed sum too)
         return 0.0
     hi = np.maximum.reduce(flat)
     return hi if hi - np.minimum.reduce(flat) <= EXP_SPREAD else None
@@ -463,34 +460,90 @@ def _check_tokens(cfg, inputs, name="inputs"):
     return inputs
 
 
-def _check_grads(cfg, grads, dtype):
-    """ValueError unless ``grads`` has every parameter's name, with a writeable C-contiguous array of its
-    shape and of the parameters' dtype (the backward pass writes the gradients straight into them)."""
+def _check_arrays(cfg, arrays, dtype, what):
+    """ValueError unless ``arrays`` has every parameter's name with an array of its shape and the model's
+    dtype; gradients (what="grads") must also be C-contiguous and writeable: they are written in place."""
     for name, shape in param_shapes(cfg).items():
-        g = grads.get(name) if isinstance(grads, dict) else None
-        if not isinstance(g, np.ndarray):
-            got = "missing" if g is None else type(g).__name__
-        elif g.shape != shape or g.dtype != dtype:
-            got = f"{g.dtype} of shape {g.shape}"
-        elif not g.flags.c_contiguous:
+        a = arrays.get(name) if isinstance(arrays, dict) else None
+        if not isinstance(a, np.ndarray):
+            got = "missing" if a is None else type(a).__name__
+        elif a.shape != shape or a.dtype != dtype:
+            got = f"{a.dtype} of shape {a.shape}"
+        elif what == "grads" and not a.flags.c_contiguous:
             got = "a non-contiguous array"
-        elif not g.flags.writeable:
+        elif what == "grads" and not a.flags.writeable:
             got = "a read-only array"
         else:
             continue
-        raise ValueError(f"grads[{name!r}] must be a writeable C-contiguous {np.dtype(dtype)} array of shape "
-                         f"{shape}, got {got}")
+        kind = "a writeable C-contiguous" if what == "grads" else "an"
+        raise ValueError(f"{what}[{name!r}] must be {kind} array of shape {shape} and dtype {np.dtype(dtype)} "
+                         f"(params['wte']'s), got {got}")
 
 
-def _qkv_weight(params, L):
-    """Layer L's (3C, C) stack of wq, wk, wv: a view when the params come from ``views``, else None."""
-    fused = getattr(params, "fused", None)
-    return None if fused is None else fused.get(L.wqkv)
+def _fused_members(cfg):
+    """Each fused view's name (see Params) → the arrays it stacks, in order."""
+    members = {"wte_wpe": ("wte", "wpe")}
+    for i in range(cfg.n_layer):
+        p = f"layer{i}."
+        members[p + "attn_wqkv"] = (p + "attn_wq", p + "attn_wk", p + "attn_wv")
+    return members
 
 
-def _qkv_stack(params, L):
-    w = _qkv_weight(params, L)
-    return w if w is not None else np.concatenate([params[L.name + n] for n in ("attn_wq", "attn_wk", "attn_wv")])
+def _address(a) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def _stacks(view, arrays) -> bool:
+    """Whether ``view`` is exactly ``arrays`` stacked: the same memory, back to back, all C-contiguous."""
+    if not view.flags.c_contiguous:
+        return False
+    end = _address(view)
+    for a in arrays:
+        if not (a.flags.c_contiguous and a.dtype == view.dtype and _address(a) == end):
+            return False
+        end += a.nbytes
+    return end == _address(view) + view.nbytes
+
+
+def _verified(arrays, cfg, dtype, what="params"):
+    """Check ``arrays`` (see _check_arrays) and return the fused views to use (see Params), or None to use
+    the arrays one by one: a plain dict, or a Params whose fused views no longer share memory with its
+    arrays (copied with copy.deepcopy, or an entry replaced), which would otherwise be read or written
+    instead of them.
+
+    The answer is remembered (per thread) for the same dict holding the same array objects, so a training
+    step pays one tuple of ids and a lookup, not the checks.
+    """
+    ids = tuple(map(id, arrays.values())) if isinstance(arrays, dict) else ()
+    seen = _WORKSPACE.verified.get((id(arrays), what))
+    if seen is not None and seen[0] is arrays and seen[1] == ids and seen[2] is cfg and seen[3] == dtype:
+        return seen[4]
+    _check_arrays(cfg, arrays, dtype, what)
+    fused = getattr(arrays, "fused", None)
+    if fused is not None and not all(name in fused and _stacks(fused[name], [arrays[n] for n in names])
+                                     for name, names in _fused_members(cfg).items()):
+        fused = None
+    if len(_WORKSPACE.verified) >= _Workspace.MAX_VERIFIED:
+        _WORKSPACE.verified.clear()
+    _WORKSPACE.verified[(id(arrays), what)] = (arrays, ids, cfg, dtype, fused)  # holds arrays: the id stays its
+    return fused
+
+
+def _model_dtype(params):
+    """The compute dtype: params['wte']'s (float32 or float64)."""
+    wte = params.get("wte") if isinstance(params, dict) else None
+    dtype = getattr(wte, "dtype", None)
+    if not isinstance(wte, np.ndarray) or dtype not in (np.float32, np.float64):
+        raise ValueError(f"params must be a dict of float32 or float64 arrays with microgpt's names (see "
+                         f"param_shapes); params['wte'] is {'missing' if wte is None else dtype or type(wte).__name__}")
+    return dtype
+
+
+def _qkv_stack(params, fused, L):
+    """Layer L's (3C, C) stack of wq, wk, wv: the fused view, or (a plain dict) a new concatenation."""
+    if fused is not None:
+        return fused[L.wqkv]
+    return np.concatenate([params[L.name + n] for n in ("attn_wq", "attn_wk", "attn_wv")])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -509,10 +562,12 @@ class _Workspace(threading.local):
     """
 
     MAX_PLANS = 64  # one per (model, batch shape, dtype) seen; a names corpus gives ~15 lengths
+    MAX_VERIFIED = 16  # dicts of parameters or gradients checked (see _verified)
 
     def __init__(self):
         self.arrays = {}
         self.plans = {}
+        self.verified = {}
 
     def __call__(self, name, shape, dtype):
         n = math.prod(shape)
@@ -547,6 +602,7 @@ def clear_workspace() -> int:
     freed = _WORKSPACE.nbytes
     _WORKSPACE.arrays.clear()
     _WORKSPACE.plans.clear()
+    _WORKSPACE.verified.clear()
     return freed
 
 
@@ -640,17 +696,19 @@ def forward(params, cfg: GPTConfig, inputs, cache: list | None = None, ws=None) 
     them and writes its output straight into the (N, C) layout, so no transpose is ever copied. ``ws``: a
     workspace (internal) to take the activations from instead of allocating them.
     """
+    inputs = _check_tokens(cfg, inputs)
     B, T = inputs.shape
-    dtype = params["wte"].dtype
+    dtype = _model_dtype(params)
+    fused = _verified(params, cfg, dtype)
     plan = ws.plan(cfg, B, T, dtype, backward=False) if ws is not None else _Plan(cfg, B, T, dtype, None, False)
-    return _forward(params, cfg, inputs, plan, cache)
+    return _forward(params, fused, cfg, inputs, plan, cache)
 
 
-def _forward(params, cfg, inputs, P: _Plan, cache):
-    """``forward`` with the step's plan (its buffers and views, see _Plan)."""
+def _forward(params, fused, cfg, inputs, P: _Plan, cache):
+    """``forward`` with the parameters' fused views (or None, see _verified) and the step's plan (its buffers
+    and views, see _Plan)."""
     B, T, N = P.B, P.T, P.N
-    dtype = params["wte"].dtype
-    wemb = getattr(params, "fused", {}).get("wte_wpe")  # (V + block_size, C): wte then wpe
+    wemb = fused["wte_wpe"] if fused is not None else None  # (V + block_size, C): wte then wpe
     if wemb is not None and P.small:
         # small batches: wte[tok] + wpe[t] as onehot · [wte; wpe], one matmul (exact: the other terms are
         # ×0), and the backward reuses the one-hot for both tables' gradients
@@ -670,11 +728,11 @@ def _forward(params, cfg, inputs, P: _Plan, cache):
     for L in P.layers:
         # --- attention: x + wo · softmax(q kᵀ / √hd + causal) v, all heads at once
         h1, s1 = rmsnorm(x, out=L.h1, col=mean, k=k)  # (N, C)
-        wqkv = _qkv_stack(params, L)  # (3C, C)
+        wqkv = _qkv_stack(params, fused, L)  # (3C, C)
         h1.dot(wqkv.T, L.qkv)  # (N, 3C): q | k | v, seen as L.q, L.k, L.v
         att = np.matmul(L.q, L.kT, out=L.att)  # (B, H, T, T)
         att /= P.root_hd  # microgpt's q·k / √hd
-        shift = common_shift(att)  # before the mask: every row keeps its unmasked entries, all >= min(att)
+        shift = common_shift(att, allow_zero=True)  # before the mask: every row keeps its unmasked entries, all >= min(att)
         att += P.bias
         softmax(L.att2, shift=shift, ones=P.col_T)  # the same numbers as (B·H·T, T) rows: sums as 2-D products
         np.matmul(att, L.v, out=L.yT)  # (B, H, T, hd), written into L.y (N, C)
@@ -710,7 +768,8 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
     if targets.shape != inputs.shape:
         raise ValueError(f"targets shape {targets.shape} must equal inputs shape {inputs.shape}")
     B, T = inputs.shape
-    dtype = params["wte"].dtype
+    dtype = _model_dtype(params)
+    fused = _verified(params, cfg, dtype)
     N = B * T
     if mask is None:
         w = 1.0 / N  # every position weighs the same
@@ -722,24 +781,25 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
         w = (mask / total).reshape(N, 1)
     if grads is None:
         grads = zeros_like_params(cfg, dtype)
-    elif not (type(grads) is Params and grads.flat.dtype is dtype and grads.flat.size == cfg.n_params):
-        _check_grads(cfg, grads, dtype)  # (views of a flat buffer of the right kind are right by construction)
+    gfused = _verified(grads, cfg, dtype, "grads")
+    args = (params, fused, cfg, inputs, targets, w, grads, gfused, mask is None)
     threads = _matmul_threads(cfg, N)
     if threads is _SAME_THREADS:  # (skips two Python calls to a no-op context manager)
-        return _loss_and_grads(params, cfg, inputs, targets, w, grads, mask is None)
+        return _loss_and_grads(*args)
     with threads:
-        return _loss_and_grads(params, cfg, inputs, targets, w, grads, mask is None)
+        return _loss_and_grads(*args)
 
 
-def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
-    """The body of ``loss_and_grads`` once the arguments are checked; w is 1/N or the (N, 1) weights."""
+def _loss_and_grads(params, fused, cfg, inputs, targets, w, grads, gfused, unmasked):
+    """The body of ``loss_and_grads`` once the arguments are checked (fused, gfused: see _verified); w is 1/N
+    or the (N, 1) weights."""
     B, T = inputs.shape
     C, V = cfg.n_embd, cfg.vocab_size
     dtype = params["wte"].dtype
     N = B * T
     P = _WORKSPACE.plan(cfg, B, T, dtype)
     cache = []
-    logits = _forward(params, cfg, inputs, P, cache).reshape(N, V)
+    logits = _forward(params, fused, cfg, inputs, P, cache).reshape(N, V)
     # cross-entropy through log-softmax (stable): NLL_n = log Σ exp(z_n) − z_n[target], z = logits − max
     picks = targets.reshape(N) + P.picks  # flat indices of the targets' logits
     subtract_max(logits, common_shift(logits))
@@ -793,7 +853,7 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
         np.matmul(datt, k, out=dq)
         np.matmul(P.dattT, q, out=dk)
         dqkv = P.dqkv  # (N, 3C): q | k | v, heads in order
-        gqkv = _qkv_weight(grads, L)
+        gqkv = gfused[L.wqkv] if gfused is not None else None
         if gqkv is not None:
             dqkv.T.dot(h1, gqkv)  # (3C, C), straight into the flat gradient buffer
         else:  # a plain dict: one tensor at a time
@@ -807,7 +867,7 @@ def _loss_and_grads(params, cfg, inputs, targets, w, grads, unmasked):
     # embeddings: each token's rows add up into its row of wte and each position's into its row of wpe,
     # as onehotᵀ · dx: one small matmul (much faster than np.add.at's scatter), with both tables at once when
     # they are one view of the flat gradient buffer (wte's V rows, then wpe's block_size rows)
-    gemb = getattr(grads, "fused", {}).get("wte_wpe")
+    gemb = gfused["wte_wpe"] if gfused is not None else None
     if gemb is not None:
         if onehot is None or onehot.shape[1] != gemb.shape[0]:  # not made by the forward pass
             onehot = _embedding_onehot(inputs, V, gemb.shape[0], dtype, P.onehot)
@@ -871,6 +931,8 @@ def loss(params, cfg: GPTConfig, inputs, targets, mask=None) -> float:
     """The same loss as ``loss_and_grads`` without the backward pass (e.g. for validation)."""
     inputs = _check_tokens(cfg, inputs)
     targets = _check_tokens(cfg, targets, "targets")
+    if targets.shape != inputs.shape:
+        raise ValueError(f"targets shape {targets.shape} must equal inputs shape {inputs.shape}")
     B, T = inputs.shape
     with _matmul_threads(cfg, B * T):
         z = forward(params, cfg, inputs, ws=_WORKSPACE).reshape(B * T, -1)  # z: a workspace array (or fresh)

@@ -1,6 +1,7 @@
 """The NumPy GPT against independent truth: finite differences, a slow scalar-autograd GPT written here,
 per-document runs versus padded batches, and microgpt.py's own printed losses."""
 
+import copy
 import math
 import random
 import threading
@@ -286,13 +287,30 @@ def _plain_grads(cfg, make=np.zeros):
     return {n: make(shape) for n, shape in gpt.param_shapes(cfg).items()}
 
 
+def _replaced(arrays, name, dtype=None, order="C"):
+    arrays[name] = np.array(arrays[name], dtype=dtype, order=order)
+    return arrays
+
+
+def _read_only(a):
+    a.flags.writeable = False
+    return a
+
+
 @pytest.mark.parametrize("bad, message", [
-    (lambda cfg: gpt.zeros_like_params(cfg, np.float32), r"grads\['wte'\] .* float64 .* got float32 of shape \(7, 8\)"),
+    (lambda cfg: gpt.zeros_like_params(cfg, np.float32), r"grads\['wte'\] .* dtype float64 .* got float32 of shape \(7, 8\)"),
     (lambda cfg: gpt.zeros_like_params(GPTConfig(vocab_size=8, n_embd=8, n_head=2, block_size=6)),
-     r"grads\['wte'\] .* shape \(7, 8\), got float64 of shape \(8, 8\)"),
+     r"grads\['wte'\] .* shape \(7, 8\) .* got float64 of shape \(8, 8\)"),
     (lambda cfg: {**_plain_grads(cfg), "lm_head": np.zeros((8, 7)).T}, r"grads\['lm_head'\] .* got a non-contiguous"),
     (lambda cfg: {n: g for n, g in _plain_grads(cfg).items() if n != "layer0.mlp_fc2"},
      r"grads\['layer0.mlp_fc2'\] .* got missing"),
+    # flat-buffer views that cannot be written in place: an entry swapped for a float32 or Fortran-ordered
+    # copy, a strided or a read-only buffer
+    (lambda cfg: _replaced(gpt.zeros_like_params(cfg), "lm_head", np.float32), r"grads\['lm_head'\] .* got float32"),
+    (lambda cfg: _replaced(gpt.zeros_like_params(cfg), "layer0.mlp_fc1", None, "F"),
+     r"grads\['layer0.mlp_fc1'\] .* got a non-contiguous"),
+    (lambda cfg: gpt.views(np.zeros(2 * gpt.num_params(cfg))[::2], cfg), r"grads\['wte'\] .* got a non-contiguous"),
+    (lambda cfg: gpt.views(_read_only(np.zeros(gpt.num_params(cfg))), cfg), r"grads\['wte'\] .* got a read-only"),
 ])
 def test_unusable_grads_buffers_are_refused_by_name_before_anything_is_written(bad, message):
     cfg = GPTConfig(vocab_size=7, n_embd=8, n_head=2, n_layer=1, block_size=6)
@@ -309,6 +327,43 @@ def test_unusable_grads_buffers_are_refused_by_name_before_anything_is_written(b
     assert got is plain
     for n in want:  # (q, k and v one by one here, in one fused matmul there: equal up to rounding)
         np.testing.assert_allclose(plain[n], want[n], rtol=1e-12, atol=1e-17, err_msg=n)
+
+
+def test_params_of_mixed_dtypes_or_wrong_shapes_are_refused_by_name():
+    cfg = GPTConfig(vocab_size=7, n_embd=8, n_head=2, n_layer=1, block_size=6)
+    x, y = random_batch(cfg, 2, 6, seed=1)
+    mixed = _replaced(gpt.init_params(cfg, dtype=np.float32), "lm_head", np.float64)
+    other = gpt.init_params(GPTConfig(vocab_size=8, n_embd=8, n_head=2, block_size=6))
+    for call in (lambda P: gpt.loss_and_grads(P, cfg, x, y), lambda P: gpt.loss(P, cfg, x, y),
+                 lambda P: gpt.forward(P, cfg, x), lambda P: gpt.sample(P, cfg, 2)):
+        with pytest.raises(ValueError, match=r"params\['lm_head'\] .* dtype float32 .* got float64"):
+            call(mixed)
+        with pytest.raises(ValueError, match=r"params\['wte'\] must be an array of shape \(7, 8\)"):
+            call(other)
+        with pytest.raises(ValueError, match=r"params\['wte'\] is missing"):
+            call({})
+
+
+def test_copied_or_hand_made_params_use_their_own_arrays_not_stale_fused_views():
+    """A deep copy of a Params copies its fused views separately: they must not be read or written in
+    place of the copy's arrays (the copy then works like a plain dict). Nor does a Params made by hand
+    (no fused views) fail."""
+    cfg = GPTConfig(vocab_size=7, n_embd=8, n_head=2, n_layer=1, block_size=6)
+    x, y = random_batch(cfg, 2, 6, seed=1)
+    P = gpt.init_params(cfg, seed=3)
+    Pc, Gc = copy.deepcopy(P), copy.deepcopy(gpt.zeros_like_params(cfg))
+    for name in Pc:  # e.g. an optimizer stepping the copy's tensors one by one
+        Pc[name] *= 1.5
+    plain = {n: a.copy() for n, a in Pc.items()}
+    want_loss, want = gpt.loss_and_grads(plain, cfg, x, y)
+    got_loss, got = gpt.loss_and_grads(Pc, cfg, x, y, grads=Gc)
+    assert got is Gc and got_loss == pytest.approx(want_loss, rel=1e-13)
+    for n in want:
+        np.testing.assert_allclose(Gc[n], want[n], rtol=1e-12, atol=1e-17, err_msg=n)
+    np.testing.assert_allclose(gpt.forward(Pc, cfg, x), gpt.forward(plain, cfg, x), rtol=1e-13)
+    hand = gpt.Params(plain)
+    assert gpt.loss_and_grads(hand, cfg, x, y, grads=gpt.Params(_plain_grads(cfg)))[0] == pytest.approx(want_loss,
+                                                                                                      rel=1e-13)
 
 
 def test_uniform_model_loss_is_log_vocab():
@@ -603,20 +658,38 @@ def test_one_common_shift_gives_the_same_softmax_as_per_row_shifts():
     np.testing.assert_allclose(got, _row_softmax(masked), rtol=1e-13, atol=1e-300)
 
 
-def test_no_shift_at_all_when_every_entry_is_within_exp_spread_of_zero():
-    """‖z‖₂ <= EXP_SPREAD bounds every |z_i|: exp is then safe as it is and softmax subtracts nothing."""
+def test_no_shift_at_all_when_allowed_and_every_entry_is_within_exp_spread_of_zero():
+    """‖z‖₂ <= EXP_SPREAD bounds every |z_i|: exp is then safe as it is and softmax subtracts nothing
+    (the attention scores' case; the logits always get a max, see the next test)."""
     z = np.random.default_rng(12).normal(0, 1, (4, 7, 7))  # ‖z‖ ≈ 14, like microgpt's attention scores
-    assert gpt.common_shift(z) == 0.0
+    assert gpt.common_shift(z, allow_zero=True) == 0.0
+    assert gpt.common_shift(z) == z.max()
     masked = z + gpt.causal_bias(7, np.float64)
     np.testing.assert_allclose(gpt.softmax(masked.copy(), shift=0.0), _row_softmax(masked), rtol=1e-13, atol=1e-300)
     # float32 at the edge: ‖(42, −42, 0)‖ = 59.4, so e^42 and e^−42 are taken unshifted, without overflow
     edge = np.array([[42.0, -42.0, 0.0]], np.float32)
-    assert gpt.common_shift(edge) == 0.0
+    assert gpt.common_shift(edge, allow_zero=True) == 0.0
     with np.errstate(all="raise"):
         got = gpt.softmax(edge.copy(), shift=0.0)
     np.testing.assert_allclose(got, _row_softmax(edge.astype(np.float64)), rtol=1e-6)
     # just past the bound, the global max takes over (spread 1.5 here)
-    assert gpt.common_shift(np.array([[60.5, 59.0]])) == 60.5
+    assert gpt.common_shift(np.array([[60.5, 59.0]]), allow_zero=True) == 60.5
+
+
+@pytest.mark.parametrize("dtype, a", [(np.float32, 10.0), (np.float32, 15.0), (np.float64, 20.0), (np.float64, 30.0)])
+def test_the_loss_of_a_confident_prediction_keeps_its_relative_precision(dtype, a):
+    """One position, one-dimensional model, logits ≈ (a, 0), target 0: the loss is log(1 + e^−a), tiny. Its
+    error must stay within the dtype's ε, as log-sum-exp with the row's max subtracted gives (without it,
+    the error grows to ~a·ε: float32 rounded the loss at a = 15 to 0)."""
+    cfg = GPTConfig(vocab_size=2, n_embd=1, n_head=1, n_layer=1, block_size=1)
+    P = gpt.zeros_like_params(cfg, dtype)
+    P["wte"][:] = 1.0  # the embedding normalises to ~1 and the layers (all zero) leave it there
+    P["lm_head"][:, 0] = (a, 0.0)
+    x, y = np.array([[1]]), np.array([[0]])
+    z = gpt.forward(P, cfg, x)[0, 0].astype(np.float64)
+    want = math.log1p(math.exp(z[1] - z[0]))  # exact for these logits
+    for got in (gpt.loss_and_grads(P, cfg, x, y)[0], gpt.loss(P, cfg, x, y)):
+        assert abs(got - want) <= 2 * np.finfo(dtype).eps
 
 
 @pytest.mark.parametrize("z", [np.array([[0.0, 1.0], [1000.0, 1001.0]]),  # rows far apart
