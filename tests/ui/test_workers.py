@@ -134,6 +134,23 @@ def test_child_process_round_trips_messages_and_close_reaps_it():
     child.close()  # idempotent
 
 
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities on this system")
+@pytest.mark.parametrize("env, lower", [(None, 10), ("3", 3), ("0", 0), ("garbage", 10)])
+def test_children_run_at_a_lower_cpu_priority_than_the_window(monkeypatch, env, lower):
+    if env is None:
+        monkeypatch.delenv("ADAMLAB_CHILD_NICE", raising=False)
+    else:
+        monkeypatch.setenv("ADAMLAB_CHILD_NICE", env)
+    child = workers.ChildProcess("tests.ui.loop_jobs:echo", "echo")
+    child.start()
+    try:
+        assert child.wait_ready()
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == min(own + lower, 19)
+    finally:
+        child.close()
+
+
 class Signals:
     """Collects a ProcessLoopWorker's signals (on the GUI thread: these are plain callables connected with
     the default connection, so they run in the relay thread; lists are thread-safe enough for appends)."""
