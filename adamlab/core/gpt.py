@@ -460,6 +460,15 @@ def _check_tokens(cfg, inputs, name="inputs"):
     return inputs
 
 
+def _check_batch(cfg, inputs, targets):
+    """(inputs, targets) as checked int64 (B, T) arrays of the same shape, or ValueError naming the culprit."""
+    inputs = _check_tokens(cfg, inputs)
+    targets = _check_tokens(cfg, targets, "targets")
+    if targets.shape != inputs.shape:
+        raise ValueError(f"targets shape {targets.shape} must equal inputs shape {inputs.shape}")
+    return inputs, targets
+
+
 def _check_arrays(cfg, arrays, dtype, what):
     """ValueError unless ``arrays`` has every parameter's name with an array of its shape and the model's
     dtype; gradients (what="grads") must also be C-contiguous and writeable: they are written in place."""
@@ -525,7 +534,7 @@ def _verified(arrays, cfg, dtype, what="params"):
         fused = None
     if len(_WORKSPACE.verified) >= _Workspace.MAX_VERIFIED:
         _WORKSPACE.verified.clear()
-    _WORKSPACE.verified[(id(arrays), what)] = (arrays, ids, cfg, dtype, fused)  # holds arrays: the id stays its
+    _WORKSPACE.verified[(id(arrays), what)] = (arrays, ids, cfg, dtype, fused)  # (holding it keeps its id unique)
     return fused
 
 
@@ -613,7 +622,8 @@ class _Layer:
     """One layer's parameter names, activation buffers and the strided views attention reads and writes
     through."""
 
-    __slots__ = ("name", "wqkv", "wo", "fc1", "fc2", "h1", "qkv", "q", "k", "v", "kT", "vT", "att", "att2", "attT", "yT", "y", "x", "h2", "r")
+    __slots__ = ("name", "wqkv", "wo", "fc1", "fc2",  # names
+                 "h1", "qkv", "q", "k", "v", "kT", "vT", "att", "att2", "attT", "yT", "y", "x", "h2", "r")
 
 
 class _Plan:
@@ -732,7 +742,8 @@ def _forward(params, fused, cfg, inputs, P: _Plan, cache):
         h1.dot(wqkv.T, L.qkv)  # (N, 3C): q | k | v, seen as L.q, L.k, L.v
         att = np.matmul(L.q, L.kT, out=L.att)  # (B, H, T, T)
         att /= P.root_hd  # microgpt's q·k / √hd
-        shift = common_shift(att, allow_zero=True)  # before the mask: every row keeps its unmasked entries, all >= min(att)
+        # the shift is taken before the mask: every row keeps its unmasked entries, all >= min(att)
+        shift = common_shift(att, allow_zero=True)
         att += P.bias
         softmax(L.att2, shift=shift, ones=P.col_T)  # the same numbers as (B·H·T, T) rows: sums as 2-D products
         np.matmul(att, L.v, out=L.yT)  # (B, H, T, hd), written into L.y (N, C)
@@ -763,10 +774,7 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
     parameters' names and shapes (e.g. views into a flat buffer, see ``zeros_like_params``) to write into;
     otherwise a new one is made. Returns (loss as a Python float, grads).
     """
-    inputs = _check_tokens(cfg, inputs)
-    targets = _check_tokens(cfg, targets, "targets")
-    if targets.shape != inputs.shape:
-        raise ValueError(f"targets shape {targets.shape} must equal inputs shape {inputs.shape}")
+    inputs, targets = _check_batch(cfg, inputs, targets)
     B, T = inputs.shape
     dtype = _model_dtype(params)
     fused = _verified(params, cfg, dtype)
@@ -929,10 +937,7 @@ def _arange(n: int, step: int) -> np.ndarray:
 
 def loss(params, cfg: GPTConfig, inputs, targets, mask=None) -> float:
     """The same loss as ``loss_and_grads`` without the backward pass (e.g. for validation)."""
-    inputs = _check_tokens(cfg, inputs)
-    targets = _check_tokens(cfg, targets, "targets")
-    if targets.shape != inputs.shape:
-        raise ValueError(f"targets shape {targets.shape} must equal inputs shape {inputs.shape}")
+    inputs, targets = _check_batch(cfg, inputs, targets)
     B, T = inputs.shape
     with _matmul_threads(cfg, B * T):
         z = forward(params, cfg, inputs, ws=_WORKSPACE).reshape(B * T, -1)  # z: a workspace array (or fresh)

@@ -298,7 +298,8 @@ def _read_only(a):
 
 
 @pytest.mark.parametrize("bad, message", [
-    (lambda cfg: gpt.zeros_like_params(cfg, np.float32), r"grads\['wte'\] .* dtype float64 .* got float32 of shape \(7, 8\)"),
+    (lambda cfg: gpt.zeros_like_params(cfg, np.float32),
+     r"grads\['wte'\] .* dtype float64 .* got float32 of shape \(7, 8\)"),
     (lambda cfg: gpt.zeros_like_params(GPTConfig(vocab_size=8, n_embd=8, n_head=2, block_size=6)),
      r"grads\['wte'\] .* shape \(7, 8\) .* got float64 of shape \(8, 8\)"),
     (lambda cfg: {**_plain_grads(cfg), "lm_head": np.zeros((8, 7)).T}, r"grads\['lm_head'\] .* got a non-contiguous"),
