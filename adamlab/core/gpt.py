@@ -810,7 +810,9 @@ def _loss_and_grads(params, fused, cfg, inputs, targets, w, grads, gfused, unmas
     logits = _forward(params, fused, cfg, inputs, P, cache).reshape(N, V)
     # cross-entropy through log-softmax (stable): NLL_n = log Σ exp(z_n) − z_n[target], z = logits − max
     picks = targets.reshape(N) + P.picks  # flat indices of the targets' logits
-    subtract_max(logits, common_shift(logits))
+    # each row's own max when small (one reduction, and the most accurate), one shared max when big (NumPy's
+    # per-row reduction over many short rows is slow there: see common_shift)
+    subtract_max(logits, None if P.small else common_shift(logits))
     probs = np.exp(logits, out=P.probs)
     sum_e = probs.dot(P.col_V)  # (N, 1)
     nll = np.log(sum_e)
