@@ -38,7 +38,9 @@ def current() -> str:
 
 
 def cycle_color(i: int) -> str:
-    return CYCLE[i % len(CYCLE)]
+    """The i-th colour of CYCLE for the current theme (its black is white on the dark background)."""
+    c = CYCLE[i % len(CYCLE)]
+    return "#FFFFFF" if c == "#000000" and _current == "dark" else c
 
 
 def background() -> str:

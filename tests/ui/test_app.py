@@ -7,7 +7,7 @@ import sys
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage
 
 from adamlab import app as app_mod
 from adamlab.app import PANEL_KEYS, MainWindow
@@ -74,7 +74,11 @@ def test_about_names_the_versions(window):
 
 
 def test_dark_theme_recolours_the_plots(window):
+    assert theme.cycle_color(8) == "#000000"
     window.set_theme("dark")
+    # every colour of the cycle stays visible on the dark background (black becomes white)
+    dark = QColor(theme.background())
+    assert all(abs(QColor(theme.cycle_color(i)).lightness() - dark.lightness()) > 45 for i in range(len(theme.CYCLE)))
     views = window.findChildren(pg.GraphicsView)
     assert views, "no plots found in the window"
     for v in views:

@@ -854,11 +854,11 @@ class SurfacePanel(Panel):
 
     def _color_of(self, kind: str) -> str:
         used = {e["color"] for e in self._entries}
-        preferred = theme.CYCLE[KIND_COLOR.get(kind, 0)]
+        preferred = theme.cycle_color(KIND_COLOR.get(kind, 0))
         if preferred not in used:
             return preferred
-        for c in ["#CC79A7", "#000000" if theme.current() == "light" else "#FFFFFF", "#56B4E9", "#A08A00",
-                  *theme.CYCLE]:
+        cycle = [theme.cycle_color(i) for i in range(len(theme.CYCLE))]
+        for c in ["#CC79A7", theme.cycle_color(theme.CYCLE.index("#000000")), "#56B4E9", "#A08A00", *cycle]:
             if c not in used:
                 return c
         return preferred
