@@ -95,7 +95,7 @@ class Params(dict):
     wq, wk and wv sit back to back in the flat buffer, so q, k and v come out of a single matmul (and their
     gradients go back in one): fewer NumPy calls, which is what dominates the time at microgpt's size.
     Likewise the embedding of a small batch is one matmul onehot · [wte; wpe], and both embedding gradients
-    come out of one matmul onehotᵀ · dx. Any other dict of arrays works too (the
+    come out of one matmul onehotᵀ · dx (for vocabularies up to ONEHOT_MAX_ROWS − block_size symbols). Any other dict of arrays works too (the
     matrices are then used one by one).
     """
 
@@ -616,6 +616,10 @@ def clear_workspace() -> int:
 
 
 WORKSPACE_MIN_ELEMENTS = 4096  # below this many activations (N·C) a step is "small", see _Plan
+# The embedding as a one-hot matmul (see Params) only while the one-hot is narrow: V + block_size columns. A
+# names corpus has 27 + 16; a text with hundreds of distinct characters would make the one-hot mostly zeros,
+# its cached identity matrix megabytes, and the matmul slower than a gather and a scatter-add.
+ONEHOT_MAX_ROWS = 256
 
 
 class _Layer:
@@ -655,7 +659,10 @@ class _Plan:
             return np.empty(shape, dtype) if ws is None else ws(name, shape, dtype)
 
         # [token | position] one-hots: the small forward's embedding, or the big backward's embedding gradient
-        self.onehot = buf("onehot", N, V + cfg.block_size, optional=False) if small or backward else None
+        rows = V + cfg.block_size
+        self.use_onehot = rows <= ONEHOT_MAX_ROWS  # see ONEHOT_MAX_ROWS
+        needed = self.use_onehot and (small or backward)
+        self.onehot = buf("onehot", N, rows, optional=False) if needed else None
         self.emb = buf("emb", N, C)
         self.x0 = buf("x0", N, C)
         self.tmp = buf("tmp", N, C)
@@ -679,8 +686,7 @@ class _Plan:
         self.root_hd, self.inv_n = k.const(math.sqrt(hd)), k.const(1.0 / N)
         self.col_T, self.col_V = _column(T, 1.0, dtype), _column(V, 1.0, dtype)
         self.mean_C, self.neg_mean_C = _column(C, 1.0 / C, dtype), _column(C, -1.0 / C, dtype)  # for the norms
-        rows = V + cfg.block_size
-        if small:  # the one-hot embedding's tables (see _embedding_onehot)
+        if small and self.use_onehot:  # the one-hot embedding's tables (see _embedding_onehot)
             self.eye, self.pos = _identity(rows, dtype), _position_onehot(B, T, V, rows, dtype)
         if not backward:
             return
@@ -719,13 +725,13 @@ def _forward(params, fused, cfg, inputs, P: _Plan, cache):
     and views, see _Plan)."""
     B, T, N = P.B, P.T, P.N
     wemb = fused["wte_wpe"] if fused is not None else None  # (V + block_size, C): wte then wpe
-    if wemb is not None and P.small:
+    if wemb is not None and P.small and P.use_onehot:
         # small batches: wte[tok] + wpe[t] as onehot · [wte; wpe], one matmul (exact: the other terms are
         # ×0), and the backward reuses the one-hot for both tables' gradients
         onehot = P.eye.take(inputs.reshape(N), axis=0, out=P.onehot)  # (N, V + block_size), see _embedding_onehot
         onehot += P.pos
         x = onehot.dot(wemb)  # (N, C)
-    else:  # big batches: a gather is cheaper than the (N, V + block_size) matmul
+    else:  # big batches or vocabularies: a gather is cheaper than the (N, V + block_size) matmul
         onehot = None
         x = params["wte"].take(inputs.reshape(N), axis=0, out=P.emb)  # (N, C)
         xbt = x.reshape(B, T, -1)  # a view
@@ -878,14 +884,14 @@ def _loss_and_grads(params, fused, cfg, inputs, targets, w, grads, gfused, unmas
     # as onehotᵀ · dx: one small matmul (much faster than np.add.at's scatter), with both tables at once when
     # they are one view of the flat gradient buffer (wte's V rows, then wpe's block_size rows)
     gemb = gfused["wte_wpe"] if gfused is not None else None
-    if gemb is not None:
-        if onehot is None or onehot.shape[1] != gemb.shape[0]:  # not made by the forward pass
+    if gemb is not None and P.use_onehot:
+        if onehot is None:  # not made by the forward pass (a big batch)
             onehot = _embedding_onehot(inputs, V, gemb.shape[0], dtype, P.onehot)
         onehot.T.dot(dx, gemb)
-    else:
-        onehot = _identity(V, dtype).take(inputs.reshape(N), axis=0)
-        onehot.T.dot(dx, grads["wte"])
-        gwpe = grads["wpe"]
+    else:  # a big vocabulary (the one-hot would be mostly zeros), or a plain dict: scatter-add the rows
+        gwte, gwpe = (gemb[:V], gemb[V:]) if gemb is not None else (grads["wte"], grads["wpe"])
+        gwte[...] = 0
+        np.add.at(gwte, inputs.reshape(N), dx)
         if T < cfg.block_size:
             gwpe[T:] = 0
         np.add.reduce(dx.reshape(B, T, C), axis=0, out=gwpe[:T])

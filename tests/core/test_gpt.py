@@ -367,6 +367,33 @@ def test_copied_or_hand_made_params_use_their_own_arrays_not_stale_fused_views()
                                                                                                       rel=1e-13)
 
 
+@pytest.mark.parametrize("B", [2, 64])  # a small step and a workspace-sized one
+def test_big_vocabularies_gather_and_scatter_the_embedding_instead_of_a_one_hot(monkeypatch, B):
+    """V + block_size > ONEHOT_MAX_ROWS: the embedding is a gather and its gradient a scatter-add (repeated
+    tokens included), with the same numbers as the one-hot matmuls, and no (V + block_size)² identity cached."""
+    cfg = GPTConfig(vocab_size=300, n_embd=8, n_head=2, n_layer=1, block_size=8)
+    P = gpt.init_params(cfg, seed=2, std=0.3)
+    x, y = random_batch(cfg, B, 8, seed=3)
+    x[1, :3] = x[0, 2]  # a token repeated within and across documents: its rows add up
+    mask = np.ones((B, 8))
+    mask[0, 5:] = 0
+    gpt.clear_workspace()
+    cached = set(gpt._IDENTITIES)
+    loss, G = gpt.loss_and_grads(P, cfg, x, y, mask)
+    assert not any(n >= 300 for n, _ in set(gpt._IDENTITIES) - cached)
+    with monkeypatch.context() as m:
+        m.setattr(gpt, "ONEHOT_MAX_ROWS", 10**6)
+        gpt.clear_workspace()
+        want_loss, want = gpt.loss_and_grads(P, cfg, x, y, mask)
+    gpt.clear_workspace()
+    assert loss == pytest.approx(want_loss, rel=1e-13)
+    for n in want:
+        np.testing.assert_allclose(G[n], want[n], rtol=1e-11, atol=1e-16, err_msg=n)
+    # and stale rows are cleared: a shorter batch after a longer one leaves wpe's unused rows at zero
+    gpt.loss_and_grads(P, cfg, x[:, :3], y[:, :3], grads=G)
+    assert not G["wpe"][3:].any()
+
+
 def test_uniform_model_loss_is_log_vocab():
     cfg = GPTConfig(vocab_size=27)
     P = gpt.init_params(cfg, std=0.0)
