@@ -225,3 +225,21 @@ def test_a_huge_lr_makes_sgd_diverge_and_the_panel_says_so(panel, qtbot):
     click(qtbot, panel.reset_button)
     click(qtbot, panel.next_step_button)
     assert len(panel.session.records) == 1
+
+
+def test_the_first_steps_are_shown_against_steps_0_to_10_and_the_target_then_the_plot_autoscales(panel, qtbot):
+    """A lone starting point would otherwise be stretched to ±0.4 on both axes (labelled ×0.001)."""
+    (x0, x1), (y0, y1) = panel.plot_theta.viewRange()
+    assert x0 <= 0 and x1 >= 10 and x1 < 12  # steps 0..10
+    assert y0 <= 0.0 and y1 >= 3.0  # θ0 = 0 and the target θ* = 3 both in view
+    for _ in range(3):
+        click(qtbot, panel.next_step_button)
+    (x0, x1), (y0, y1) = panel.plot_theta.viewRange()
+    assert x1 < 12 and y0 <= 0.0 and y1 >= 3.0
+    for _ in range(25):
+        click(qtbot, panel.next_step_button)
+    theta = panel.curves["theta"].yData
+    assert len(theta) == 29
+    qtbot.waitUntil(lambda: panel.plot_theta.viewRange()[0][1] >= 28, timeout=2000)  # autoscaled to all steps
+    (x0, x1), (y0, y1) = panel.plot_theta.viewRange()
+    assert y0 <= min(theta) and y1 >= max(theta)

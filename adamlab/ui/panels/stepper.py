@@ -44,6 +44,7 @@ from adamlab.ui.widgets.plots import fast_curve, pen, style_plot
 
 NOISE_SIGMA = 2.0  # the noisy quadratic's gradient noise
 TARGET = 3.0  # the quadratic's minimum
+EARLY_STEPS = 10  # until this many steps, the θ plot shows steps 0..EARLY_STEPS and the target (then autoscales)
 
 
 @dataclass(frozen=True)
@@ -720,6 +721,17 @@ class StepperPanel(Panel):
         self.plot_loss.setVisible(has_loss)
         self.target_line.setVisible(has_loss and s.config.problem != "abs")
         self.target_line.setPos(0.0 if s and s.config.problem == "abs" else TARGET)
+        if len(recs) < EARLY_STEPS:
+            # the first steps: show steps 0..EARLY_STEPS and θ's target rather than zoom into one or two points
+            # (pyqtgraph stretched a lone point to ±0.4 and labelled both axes "×0.001")
+            ys = np.concatenate([theta, sgd, [self.target_line.value()] if self.target_line.isVisible() else []])
+            ys = ys[np.isfinite(ys)]
+            lo, hi = (ys.min(), ys.max()) if ys.size else (-1.0, 1.0)
+            if hi - lo < 1e-6:
+                lo, hi = lo - 1.0, hi + 1.0
+            self.plot_theta.setRange(xRange=(0, EARLY_STEPS), yRange=(lo, hi), padding=0.08)
+        else:
+            self.plot_theta.enableAutoRange()
         markers = len(t) <= 60
         for curve in self.curves.values():
             if markers:
