@@ -486,17 +486,20 @@ class StepperPanel(Panel):
         self.view = pg.GraphicsLayoutWidget()
         c = theme.COLORS
         self.plot_theta = self.view.addPlot(row=0, col=0)
-        style_plot(self.plot_theta, "θ over steps", left="θ")
+        # the key for both plots (same colours) in the title: a legend box inside plots this small always sat
+        # on some curve
+        key = f"<span style='color:{c['ema']}'>━ Adam</span>&nbsp; <span style='color:{c['sgd']}'>━ SGD</span>"
+        style_plot(self.plot_theta, f"θ over steps&nbsp;&nbsp; {key}", left="θ", legend=False)
         self.plot_loss = self.view.addPlot(row=1, col=0)
-        style_plot(self.plot_loss, "loss over steps", left="L(θ)", bottom="step t")
+        style_plot(self.plot_loss, "loss over steps", left="L(θ)", bottom="step t", legend=False)
         self.plot_loss.setXLink(self.plot_theta)
         self.target_line = pg.InfiniteLine(TARGET, angle=0, pen=pen(c["sgd"], 1, Qt.PenStyle.DotLine))
         self.plot_theta.addItem(self.target_line, ignoreBounds=True)
         self.curves = {
-            "theta": fast_curve(self.plot_theta, c["ema"], "θ Adam", width=2),
-            "sgd_theta": fast_curve(self.plot_theta, c["sgd"], "θ SGD", width=2),
-            "loss": fast_curve(self.plot_loss, c["ema"], "Adam", width=2),
-            "sgd_loss": fast_curve(self.plot_loss, c["sgd"], "SGD", width=2),
+            "theta": fast_curve(self.plot_theta, c["ema"], width=2),
+            "sgd_theta": fast_curve(self.plot_theta, c["sgd"], width=2),
+            "loss": fast_curve(self.plot_loss, c["ema"], width=2),
+            "sgd_loss": fast_curve(self.plot_loss, c["sgd"], width=2),
         }
         self.view.setMinimumHeight(200)
 
