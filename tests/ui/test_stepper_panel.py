@@ -243,3 +243,11 @@ def test_the_first_steps_are_shown_against_steps_0_to_10_and_the_target_then_the
     qtbot.waitUntil(lambda: panel.plot_theta.viewRange()[0][1] >= 28, timeout=2000)  # autoscaled to all steps
     (x0, x1), (y0, y1) = panel.plot_theta.viewRange()
     assert y0 <= min(theta) and y1 >= max(theta)
+
+
+def test_the_empty_table_says_what_will_fill_it_until_the_first_step(panel, qtbot):
+    assert panel.table_hint.isVisible() and "Each finished step adds a row" in panel.table_hint.text()
+    click(qtbot, panel.next_step_button)
+    assert panel.steps_table.rowCount() == 1 and not panel.table_hint.isVisible()
+    click(qtbot, panel.reset_button)
+    assert panel.steps_table.rowCount() == 0 and panel.table_hint.isVisible()

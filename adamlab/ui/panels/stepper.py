@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetrics
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -482,6 +482,19 @@ class StepperPanel(Panel):
         self.steps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.steps_table.setToolTip("Every step's numbers, from the core optimizer (θ and loss after the step); "
                                     "ratio = m_hat / (√v_hat + ε), the step is −lr × ratio.")
+        # until the first step is finished the table is an empty block: say what will fill it
+        self.table_hint = QLabel("Each finished step adds a row here: the gradient g, Adam's m and v, their "
+                                 "bias-corrected m_hat and v_hat, the ratio m_hat / (√v_hat + ε), and θ and the "
+                                 "loss after the step, for Adam and for plain SGD side by side.")
+        self.table_hint.setWordWrap(True)
+        self.table_hint.setMinimumWidth(380)  # (a word-wrapped label in a layout otherwise shrinks to a column)
+        self.table_hint.setMaximumWidth(460)
+        self.table_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.table_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        QVBoxLayout(self.steps_table.viewport()).addWidget(self.table_hint, 0, Qt.AlignmentFlag.AlignCenter)
+        model = self.steps_table.model()
+        model.rowsInserted.connect(self._sync_table_hint)
+        model.rowsRemoved.connect(self._sync_table_hint)
 
         self.view = pg.GraphicsLayoutWidget()
         c = theme.COLORS
@@ -690,6 +703,10 @@ class StepperPanel(Panel):
                     f"{num(r.theta_new) if self.current_line == len(keys) - 1 else '…'} &nbsp; "
                     f"bias corrections 1 − β1ᵗ = {num(r.bias_correction1)}, 1 − β2ᵗ = {num(r.bias_correction2)}")
         self.step_label.setText(text)
+
+    @Slot()
+    def _sync_table_hint(self) -> None:
+        self.table_hint.setVisible(self.steps_table.rowCount() == 0)
 
     def _append_row(self, r: StepRecord) -> None:
         table = self.steps_table
