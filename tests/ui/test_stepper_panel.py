@@ -251,3 +251,13 @@ def test_the_empty_table_says_what_will_fill_it_until_the_first_step(panel, qtbo
     assert panel.steps_table.rowCount() == 1 and not panel.table_hint.isVisible()
     click(qtbot, panel.reset_button)
     assert panel.steps_table.rowCount() == 0 and panel.table_hint.isVisible()
+
+
+def test_a_zoom_made_after_the_first_steps_is_kept_while_stepping(panel, qtbot):
+    for _ in range(12):
+        click(qtbot, panel.next_step_button)
+    panel.plot_theta.setXRange(2, 5, padding=0)  # the user zooms in (autoscale off)
+    click(qtbot, panel.next_step_button)
+    qtbot.wait(20)
+    (x0, x1), _ = panel.plot_theta.viewRange()
+    assert (x0, x1) == pytest.approx((2, 5))

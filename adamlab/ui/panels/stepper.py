@@ -515,6 +515,7 @@ class StepperPanel(Panel):
             "sgd_loss": fast_curve(self.plot_loss, c["sgd"], width=2),
         }
         self.view.setMinimumHeight(200)
+        self._early_view = False  # the θ plot shows the fixed early range (see _update_plots)
 
     # --- config ---
     def config(self) -> StepperConfig:
@@ -750,8 +751,10 @@ class StepperPanel(Panel):
             if hi - lo < 1e-6:
                 lo, hi = lo - 1.0, hi + 1.0
             self.plot_theta.setRange(xRange=(0, EARLY_STEPS), yRange=(lo, hi), padding=0.08)
-        else:
+            self._early_view = True
+        elif self._early_view:  # once past the first steps: autoscale, and leave a zoom of the user's alone
             self.plot_theta.enableAutoRange()
+            self._early_view = False
         markers = len(t) <= 60
         for curve in self.curves.values():
             if markers:

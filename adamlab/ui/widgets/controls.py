@@ -8,7 +8,6 @@ pixel). The spin box always shows and accepts the exact value.
 from __future__ import annotations
 
 import math
-
 import re
 
 from PySide6.QtCore import Qt, Signal, Slot
