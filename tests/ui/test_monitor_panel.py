@@ -335,7 +335,8 @@ def test_tokens_axis_and_heatmaps_match_the_trainer(qtbot, panel):
     # heatmaps: log10 u and log10 g of every tensor at every step
     panel.tabs.setCurrentWidget(panel.heatmap)
     qtbot.waitUntil(lambda: run.snap.log_u.shape == (9, 25), timeout=5000)
-    qtbot.waitUntil(lambda: panel.heatmap.images[0].image is not None, timeout=5000)
+    qtbot.waitUntil(lambda: panel.heatmap.images[0].image is not None
+                    and panel.heatmap.images[0].image.shape == (9, 25), timeout=5000)  # the final maps, drawn
     h = tr.history
     expected_u = np.log10(np.vstack([h.update_ratio(n) for n in tr.tensor_names]))
     expected_g = np.log10(np.vstack([h.grad_rms(n) for n in tr.tensor_names]))

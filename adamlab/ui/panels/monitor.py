@@ -523,11 +523,13 @@ class MonitorPanel(Panel):
         run.fallback = handle.worker.fallback
         if run.job is not None:
             self._take_snapshot(run, run.job.snapshot())
-        self._ensure_timer()
         status = run.snap.status if run.snap is not None else "stopped"
         if run.state != "diverged":
             run.state = "stopped" if status not in ("finished", "diverged") else status
         run.list_item.setText(f"{run.name} — {run.state}")
+        # An ended run is drawn now, not at the next redraw tick: "finished" means the final numbers are on
+        # screen (a run shorter than one tick would otherwise be reported finished over an empty plot).
+        self._redraw()
 
     @Slot()
     def remove_run(self) -> None:
@@ -1031,7 +1033,8 @@ class MonitorPanel(Panel):
         self.samples.prefix.setText("")
 
     def is_idle(self) -> bool:
-        return True  # a training run is never "finished" from the screenshot's point of view
+        """Every run's latest snapshot is on screen (a live run keeps training; what it sent so far is drawn)."""
+        return all(r.snap is None or r.drawn_version == r.snap.version for r in self.runs)
 
     def shutdown(self) -> None:
         self.timer.stop()
