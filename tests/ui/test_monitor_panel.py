@@ -19,9 +19,9 @@ from PySide6.QtCore import Qt
 
 from adamlab.core import train
 from adamlab.ui import workers
-from adamlab.ui.panels import monitor_job as mj
-from adamlab.ui.panels.monitor import MonitorPanel
-from adamlab.ui.panels.monitor_job import train_config
+from adamlab.ui.panels.monitor import job as mj
+from adamlab.ui.panels.monitor.panel import MonitorPanel
+from adamlab.ui.panels.monitor.job import train_config
 from tests.ui.loop_jobs import pid_alive
 
 LEFT = Qt.MouseButton.LeftButton
@@ -278,6 +278,7 @@ def test_a_run_trains_in_its_own_process_and_stop_ends_it(qtbot, panel):
     pid = run.handle.worker.pid
     assert pid is not None and pid != os.getpid() and pid_alive(pid)
     assert run.snap.pid == pid and facts(qtbot, run)["pid"] == pid  # snapshots and commands come from there
+    assert facts(qtbot, run)["gui_modules"] == []  # the child's interpreter never loaded Qt or pyqtgraph
     assert run.job is None  # the job is over there, not here
     click(qtbot, panel.stop_button)
     assert not pid_alive(pid) and workers.live_processes() == []

@@ -72,7 +72,7 @@ MAX_STEPS = 1000
 
 def playground_sequence() -> np.ndarray:
     """The EMA playground's current gradient sequence (its default seeds' sequence until it draws)."""
-    from adamlab.ui.panels.ema import PLAYGROUND
+    from adamlab.ui.panels.ema.panel import PLAYGROUND
 
     return np.asarray(PLAYGROUND.sequence, dtype=np.float64).copy()
 
