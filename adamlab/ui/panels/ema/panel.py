@@ -395,7 +395,6 @@ class EmaPanel(Panel):
         p3.setYRange(-1.2, 1.2, padding=0)
         p3.enableAutoRange(y=False)
         p3.getAxis("left").setTicks([[(v, f"{v:g}") for v in (-1.0, -0.5, 0.0, 0.5, 1.0)]])
-        self._style_legends()
         self.crosshair = Crosshair([p1, p2, p3, p4], self._on_hover)
 
         self.cursor_label = QLabel()
@@ -534,17 +533,6 @@ class EmaPanel(Panel):
                 curve.setSymbol(None)
         for p in self.plots().values():
             p.showGrid(x=style != "thin", y=style != "thin", alpha=0.15)
-
-    def _style_legends(self) -> None:
-        """Legends on a translucent background of the theme's colour, so curves under them stay readable."""
-        bg = pg.mkColor(theme.background())
-        bg.setAlpha(200)
-        for p in (self.plot_g, self.plot_v, self.plot_corr):
-            p.legend.setBrush(pg.mkBrush(bg))
-
-    def on_theme_changed(self) -> None:
-        self._style_legends()
-        self._update_cursor()
 
     def _on_hover(self, x: float | None) -> None:
         self._hover_t = None if x is None else int(round(x))

@@ -34,7 +34,6 @@ class LossPlot(pg.PlotWidget):
         p = self.getPlotItem()
         # no grid: grid lines made the axes' repaint ~25 ms a frame, the largest GUI cost while training
         style_plot(p, title="Training loss", left="loss (nats)", bottom="step", grid=False)
-        p.legend.setBrush(pg.mkBrush(255, 255, 255, 170) if theme.current() == "light" else pg.mkBrush(30, 30, 30, 170))
         p.setClipToView(True)
         p.showAxis("right")
         p.getAxis("right").setLabel("lr", color=theme.COLORS["sgd"])

@@ -26,7 +26,6 @@ from typing import Any
 import pyqtgraph as pg
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -328,9 +327,7 @@ class MonitorPanel(Panel):
         item = QListWidgetItem(name if run.state == "running" else f"{name} — {run.state}")
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Checked)
-        pm = QPixmap(12, 12)
-        pm.fill(QColor(color))
-        item.setIcon(QIcon(pm))
+        item.setIcon(theme.swatch(color))
         item.setData(Qt.ItemDataRole.UserRole, run_id)
         run.list_item = item
         self.run_list.addItem(item)
@@ -843,9 +840,6 @@ class MonitorPanel(Panel):
             if run.handle is not None:
                 run.handle.stop()
                 run.handle = None
-
-    def on_theme_changed(self) -> None:
-        theme.restyle(self)
 
 
 def _duration(seconds: float) -> str:

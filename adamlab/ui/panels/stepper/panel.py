@@ -774,9 +774,6 @@ class StepperPanel(Panel):
         extra = f"; sequence of {len(s.sequence)} values" if s.sequence is not None else ""
         self.status.setText(f"{kind}, t = {s.t}{extra}")
 
-    def on_theme_changed(self) -> None:
-        self._fill_code()
-
     # --- Panel interface ---
     def plots(self) -> dict[str, pg.PlotItem]:
         return {"theta": self.plot_theta, "loss": self.plot_loss}
