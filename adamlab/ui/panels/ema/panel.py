@@ -39,6 +39,7 @@ from adamlab.core import ema as core_ema
 from adamlab.ui import theme, workers
 from adamlab.ui.panels.base import Panel
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import Crosshair, fast_curve, pen, style_plot
 
 # --- gradient signals (the playground's inputs; plain NumPy, no Adam maths here) ---------------------------
@@ -183,10 +184,8 @@ M_HAT, V_HAT = "<i>m\u0302</i>", "<i>v\u0302</i>"
 
 
 def fmt(x: float) -> str:
-    """Compact number for readouts: fixed point for ordinary sizes, scientific otherwise."""
-    if x == 0 or 1e-3 <= abs(x) < 1e5:
-        return f"{x:.4f}"
-    return f"{x:.3e}"
+    """Compact number for readouts: 4 decimals for ordinary sizes, scientific otherwise."""
+    return format_number(x, fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".3e")
 
 
 class EmaPanel(Panel):

@@ -38,6 +38,7 @@ from adamlab.ui import theme
 from adamlab.ui.panels.base import Panel
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KNOBS
+from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import fast_curve, pen, style_plot
 
 # --- the 1D problems θ lives on (inputs, not optimizer maths) ---------------------------------------------
@@ -235,13 +236,7 @@ SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 def num(x: float) -> str:
     """A number as the maths lines show it: 4 decimals for ordinary sizes, else 4 significant digits."""
-    if x == 0:
-        return "0.0000"
-    if 1e-3 <= abs(x) < 1e5:
-        s = f"{x:.4f}"
-    else:
-        s = f"{x:.4g}"
-    return s.replace("-", "−")
+    return format_number(x, fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".4g", unicode_minus=True)
 
 
 def hp(x: float) -> str:
