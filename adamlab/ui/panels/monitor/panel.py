@@ -61,6 +61,7 @@ ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their 
 MAX_LIVE_RUNS = 6  # one process each; the machine has few cores, more would only slow every run down
 COMPARE = ("sgd", "adam", "adamw")
 NOTICE_S = 8.0  # how long a notice (saved, an error) stays under the curves
+STOP_GRACE_S = 3.0  # Stop: how long a run's process may take to end its step and send its job back
 
 
 class MonitorPanel(Panel):
@@ -382,18 +383,37 @@ class MonitorPanel(Panel):
 
     @Slot()
     def stop_run(self, run: RunView | None = None) -> None:
+        """Ask the run to stop and return at once: the run ends after its current step and sends its job back
+        (its "finished" state then calls ``_stop_worker``). A run that does not end within its grace period
+        — a hung process, or a step far longer than usual — is ended by force."""
         run = run or self._active
-        if run is None or run.handle is None:
+        if run is None or run.handle is None or run.stopping:
             return
-        self._stop_worker(run)
+        run.stopping = True
+        run.handle.worker.request_stop()
+        rate = run.snap.rate if run.snap is not None else 0.0
+        grace = max(STOP_GRACE_S, 3.0 / rate if rate > 0 else 0.0)  # at least three of its own steps
+        run.stop_timer = QTimer(self)
+        run.stop_timer.setObjectName(f"monitor-stop-{run.id}")
+        run.stop_timer.setSingleShot(True)
+        run.stop_timer.timeout.connect(lambda rid=run.id: self._force_stop(rid))
+        run.stop_timer.start(int(grace * 1000))
+        run.list_item.setText(f"{run.name} — stopping…")
         self._update_buttons()
+
+    def _force_stop(self, run_id: int) -> None:
+        run = self.run_by_id(run_id)
+        if run is not None and run.handle is not None and run.handle.worker.force_stop():
+            run.forced = True  # its process is killed: the relay ends and reports "finished"
 
     def _stop_worker(self, run: RunView) -> None:
         handle = run.handle
         if handle is None:
             return
-        handle.stop()
+        handle.stop()  # its thread has ended or is ending: this only joins it
         run.handle = None
+        if run.stop_timer is not None:
+            run.stop_timer.stop()
         # The run has ended and its job has come back (None if its process died): reading it here is safe,
         # and its final state is drawn.
         run.job = handle.worker.job
@@ -404,6 +424,9 @@ class MonitorPanel(Panel):
         if run.state != "diverged":
             run.state = "stopped" if status not in ("finished", "diverged") else status
         run.list_item.setText(f"{run.name} — {run.state}")
+        if run.forced:
+            self._error(f"{run.name} did not stop within its grace period (a step still running?): its "
+                        "process was ended, and its weights and optimizer state were not kept.")
         # An ended run is drawn now, not at the next redraw tick: "finished" means the final numbers are on
         # screen (a run shorter than one tick would otherwise be reported finished over an empty plot).
         self._redraw()
@@ -413,9 +436,11 @@ class MonitorPanel(Panel):
         run = self._active
         if run is None:
             return
-        if run.handle is not None:
-            run.handle.worker.keep_job = False  # its curves go too: nothing to send back
-        self._stop_worker(run)
+        if run.handle is not None:  # its curves go too: nothing to send back, nothing to wait for
+            workers.retire(run.handle, STOP_GRACE_S, keep_job=False)
+            run.handle = None
+        if run.stop_timer is not None:
+            run.stop_timer.stop()
         self.curves.remove_run(run)
         self.runs.remove(run)
         row = self.run_list.row(run.list_item)
@@ -467,7 +492,7 @@ class MonitorPanel(Panel):
             return
         else:
             run.state = state
-        if run.list_item is not None:
+        if run.list_item is not None and not run.stopping:
             run.list_item.setText(run.name if state == "running" else f"{run.name} — {run.state}")
         if run is self._active:
             self._update_buttons()
@@ -696,7 +721,7 @@ class MonitorPanel(Panel):
     def _update_buttons(self) -> None:
         self.empty_hint.setVisible(not self.runs)
         run = self._active
-        live = run is not None and run.live
+        live = run is not None and run.live and not run.stopping
         self.pause_button.setEnabled(live)
         self.step_button.setEnabled(live)
         self.stop_button.setEnabled(live)
@@ -832,14 +857,12 @@ class MonitorPanel(Panel):
     def shutdown(self) -> None:
         self.timer.stop()
         self.adam_timer.stop()
-        handles = [run.handle for run in self.runs if run.handle is not None]
-        for h in handles:  # ask every run first, so their processes end together; nothing needs sending back
-            h.worker.keep_job = False
-            h.worker.request_stop()
+        # every run at once, within one bound (a hung process is killed); nothing needs sending back
+        workers.stop_together([run.handle for run in self.runs if run.handle is not None])
         for run in self.runs:
-            if run.handle is not None:
-                run.handle.stop()
-                run.handle = None
+            run.handle = None
+            if run.stop_timer is not None:
+                run.stop_timer.stop()
 
 
 def _duration(seconds: float) -> str:

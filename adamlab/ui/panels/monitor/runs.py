@@ -67,6 +67,9 @@ class RunView:
         self.diverged_marked = False
         self.list_item: QListWidgetItem | None = None
         self.adam_pending = False
+        self.stopping = False  # Stop was asked for; the run ends after its current step
+        self.stop_timer = None  # ends it by force if it does not (a QTimer of the panel's)
+        self.forced = False
 
     @property
     def live(self) -> bool:
