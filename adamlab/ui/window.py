@@ -15,7 +15,6 @@ from PySide6.QtCore import QByteArray, Qt, Slot  # noqa: E402
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
-    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -31,6 +30,7 @@ from adamlab.ui import settings as settings_mod  # noqa: E402
 from adamlab.ui import theme, workers  # noqa: E402
 from adamlab.ui.panels import PANEL_KEYS, PANELS  # noqa: E402
 from adamlab.ui.panels.base import Panel  # noqa: E402
+from adamlab.ui.widgets.dialogs import ask_save_path  # noqa: E402
 from adamlab.ui.widgets.plots import export_plot  # noqa: E402
 
 
@@ -189,9 +189,9 @@ class MainWindow(QMainWindow):
                 return
         filters = {".png": "PNG image (*.png)", ".svg": "SVG image (*.svg)", ".csv": "CSV data (*.csv)"}
         default = f"adamlab-{self.current_panel().key}-{name.lower().replace(' ', '-')}{ext}"
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", default, filters[ext])
+        path = ask_save_path(self, "Export plot", default, filters[ext], ext)
         if path:
-            self.export_plot(name, path if Path(path).suffix else path + ext)
+            self.export_plot(name, path)
 
     def export_plot(self, name: str, path: str) -> Path | None:
         """Export the current panel's plot ``name`` to ``path`` (format from the extension).

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, Slot
 from adamlab.ui import theme
 from adamlab.ui.panels.monitor import job as mj
 from adamlab.ui.panels.monitor.runs import RunView
-from adamlab.ui.widgets.plots import pen, style_plot
+from adamlab.ui.widgets.plots import pen, set_export_name, style_plot
 
 DIVERGED = "#D55E00"
 
@@ -90,6 +90,8 @@ class LossPlot(pg.PlotWidget):
         lr = pg.PlotDataItem([], [], pen=pen(c, 1, Qt.PenStyle.DotLine))
         lr.setDownsampling(auto=True, method="peak")
         lr.setLogMode(self.log_x, False)
+        set_export_name(raw, f"{run.name} raw loss")
+        set_export_name(val, f"{run.name} validation loss")
         self.lr_view.addItem(lr)
         run.items = {"raw": raw, "smooth": smooth, "val": val, "lr": lr}
 

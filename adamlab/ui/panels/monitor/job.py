@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from adamlab.core import data, train
+from adamlab.core.files import write_bytes
 from adamlab.core.optim import optimizer_label
 
 MAX_SAMPLES = 200  # sample batches kept per run (bounded memory)
@@ -446,5 +447,5 @@ def write_metrics_csv(snap: Snapshot, path, smoothed: np.ndarray | None = None) 
     for s, v in zip(snap.val_steps, snap.val_loss):
         if int(round(s)) not in drawn:
             lines.append(f"{s:.10g},,,,,{v:.10g}")
-    path.write_text("\n".join(lines) + "\n")
+    write_bytes(path, ("\n".join(lines) + "\n").encode(), "metrics CSV")
     return path

@@ -51,6 +51,7 @@ from adamlab.ui.panels.base import Panel
 from adamlab.ui.panels.monitor.inspector import AdamStateView, HeatmapView, SamplesView, TensorsView
 from adamlab.ui.panels.monitor.setup import MONITOR_LR, SetupBox
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.dialogs import ask_save_path
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
 
 
@@ -781,7 +782,7 @@ class MonitorPanel(Panel):
         return mj.write_metrics_csv(run.snap, path, self.curves.smoothed(run))
 
     def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save run", "adamlab-run.npz", "AdamLab checkpoint (*.npz)")
+        path = ask_save_path(self, "Save run", "adamlab-run.npz", "AdamLab checkpoint (*.npz)", ".npz")
         if path:
             try:
                 self.save_run(path)
@@ -794,7 +795,7 @@ class MonitorPanel(Panel):
             self.load_run(path)
 
     def _csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export metrics", "adamlab-metrics.csv", "CSV (*.csv)")
+        path = ask_save_path(self, "Export metrics", "adamlab-metrics.csv", "CSV (*.csv)", ".csv")
         if path:
             try:
                 self.export_metrics(path)
