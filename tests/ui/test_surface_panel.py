@@ -18,11 +18,12 @@ from PySide6.QtWidgets import QApplication
 
 from adamlab.core import trajectory
 from adamlab.core.surfaces import SURFACES
-from adamlab.ui.panels.surface import GridAxis, SurfacePanel, arrow_segments, pixel_line_rect
+from adamlab.ui.panels import surface_run
+from adamlab.ui.panels.surface import SurfacePanel, arrow_segments
 from adamlab.ui.panels.surface_image import contour_segments
 from adamlab.ui.panels.surface_presets import DEFAULT_OPTIMIZERS, PRESETS
-from adamlab.ui.panels import surface_run
 from adamlab.ui.panels.surface_run import RaceProcess, rows_to_draw, run_scene
+from adamlab.ui.widgets.fastpaint import GridAxis, pixel_line_rect
 from tests.ui.loop_jobs import pid_alive
 
 

@@ -23,7 +23,7 @@ Keeping the GUI thread free during a drag (every stretch of GUI work well under 
   every ``LOSS_INTERVAL_MS``; the table, the loss plot's y range and the effective-lr axis follow once the
   race settles (the settled race is always drawn in full);
 * the static items (axes, image, contours, colour bar, legend, minima, handle) are painted from pixmap
-  caches; the paths are ``_PathCurve``s with a cheap bounding rect; the readout under the map keeps its
+  caches; the paths are ``PathCurve``s with a cheap bounding rect; the readout under the map keeps its
   height during a drag, so the map is never resized (a resize re-renders every cache);
 * the map's scene does not search for hover targets while a drag runs (``skip_hover_while_dragging``).
 ``benchmarks/bench_surface.py`` measures all of it: event-loop lateness during a scripted drag (setPos or
@@ -40,13 +40,12 @@ import copy
 import math
 import os
 import time
-import weakref
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSignalBlocker, Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QIcon, QPaintEngine, QPen, QPixmap, QTransform
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -84,7 +83,8 @@ from adamlab.ui.panels.surface_image import surface_image
 from adamlab.ui.panels.surface_presets import DEFAULT_STATE, KIND_COLOR, KINDS, PRESETS
 from adamlab.ui.panels.surface_run import RaceProcess, SceneResult, as_float, make_surface
 from adamlab.ui.widgets.controls import FloatSlider
-from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor, to_core
+from adamlab.ui.widgets.fastpaint import PathCurve, cache_tree, grid_axes, skip_hover_while_dragging
+from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
 from adamlab.ui.widgets.plots import fast_curve, pen, style_plot
 
 FPS = 30
@@ -177,134 +177,6 @@ def fmt(x: float | None) -> str:
     return f"{x:.3g}"
 
 
-class _PathCurve(pg.PlotCurveItem):
-    """An optimizer's path on the map: a plain curve whose bounding box is cheap to recompute.
-
-    During a drag every frame sets new data, and Qt asks each changed item for its bounding rect before it
-    paints. pyqtgraph's generic version takes NaN-aware min/max per axis under ``warnings.catch_warnings``
-    and maps device pixels to data units for the pen's half-width (~0.13 ms per curve, a fifth of a
-    frame's paint). Here: one min/max over the points we draw (all finite: see ``rows_to_draw``), and the
-    pixel padding kept until the view changes (``viewTransformChanged``).
-    """
-
-    _pad: tuple[float, float] | None = None
-
-    def boundingRect(self):
-        if self._boundingRect is None:
-            x, y = self.xData, self.yData
-            if x is None or len(x) == 0:
-                return QRectF()
-            if self._pad is None:
-                px, py = self.pixelVectors()  # one device pixel along x and y, in data units
-                half = self.pixelPadding()  # half the cosmetic pen's width, in pixels
-                self._pad = (0.0 if px is None else px.length() * half, 0.0 if py is None else py.length() * half)
-            dx, dy = self._pad
-            x0, x1, y0, y1 = float(x.min()), float(x.max()), float(y.min()), float(y.max())
-            if not all(map(math.isfinite, (x0, x1, y0, y1))):  # never for drawn rows (see rows_to_draw)
-                return super().boundingRect()
-            self._boundingRect = QRectF(x0 - dx, y0 - dy, x1 - x0 + 2 * dx, y1 - y0 + 2 * dy)
-        return self._boundingRect
-
-    def viewTransformChanged(self):
-        self._pad = None
-        super().viewTransformChanged()
-
-
-def skip_hover_while_dragging(scene: pg.GraphicsScene) -> None:
-    """Stop ``scene`` from searching for hover targets on every mouse move of a drag.
-
-    pyqtgraph's scene collects every item under the mouse on each move and sorts them by z in Python, even
-    mid-drag, when none of them may accept the hover (~2 ms a move on the map, at the mouse's 100 Hz). While
-    a drag runs that search is skipped; the release sends a hover event as usual, so hover states are right
-    afterwards.
-    """
-    ref = weakref.ref(scene)  # no reference cycle through the scene's own attribute
-
-    def send_unless_dragging(ev, exitOnly=False):
-        sc = ref()
-        if sc is None or (sc.dragButtons and not exitOnly):
-            return
-        pg.GraphicsScene.sendHoverEvents(sc, ev, exitOnly)
-
-    scene.sendHoverEvents = send_unless_dragging
-
-
-def cache_tree(item, mode=QGraphicsItem.CacheMode.DeviceCoordinateCache) -> None:
-    """Set ``mode`` on ``item`` and every item below it (a cached parent does not cache its children)."""
-    item.setCacheMode(mode)
-    for child in item.childItems():
-        cache_tree(child, mode)
-
-
-def pixel_line_rect(pen, a, b, dx: float, dy: float) -> QRectF | None:
-    """The rectangle of device pixels that QPainter.drawLine(a, b) covers with ``pen``, or None if unsure.
-
-    For a cosmetic, solid, 1-px, square-capped, non-antialiased pen and a horizontal or vertical line at
-    least a pixel long, the raster engine covers, in the line's device row (column), the pixels from
-    floor(start) to floor(end) (tests compare this pixel for pixel with drawLine). (dx, dy): the painter's
-    translation at paint time, so the rectangle lands on whole device pixels; returned in item units.
-    """
-    if not (pen.isCosmetic() and pen.widthF() == 1.0 and pen.style() == Qt.PenStyle.SolidLine
-            and pen.capStyle() == Qt.PenCapStyle.SquareCap and pen.brush().style() == Qt.BrushStyle.SolidPattern):
-        return None
-    ax, ay, bx, by = a.x() + dx, a.y() + dy, b.x() + dx, b.y() + dy
-    if ay == by and abs(bx - ax) >= 1:
-        x0, x1, row = math.floor(min(ax, bx)), math.floor(max(ax, bx)), math.floor(ay)
-        return QRectF(x0 - dx, row - dy, x1 - x0 + 1, 1)
-    if ax == bx and abs(by - ay) >= 1:
-        y0, y1, col = math.floor(min(ay, by)), math.floor(max(ay, by)), math.floor(ax)
-        return QRectF(col - dx, y0 - dy, 1, y1 - y0 + 1)
-    return None
-
-
-class GridAxis(pg.AxisItem):
-    """An axis whose translucent grid and tick lines are painted as pixel rectangles: same pixels, much faster.
-
-    Qt's raster engine draws a non-antialiased translucent line pixel by pixel (~0.2 ms for a 300-px grid
-    line); the loss plot's log axis has ~50 of them, so repainting it after its range changes (when a
-    dragged race settles) took ~10 ms. A pixel-aligned rectangle filled with the line's colour covers the
-    same pixels (``pixel_line_rect``) and is blended span by span. The rectangles are placed for the
-    painter's sub-pixel offset, so the picture is rebuilt if that changes; anything but an unscaled raster
-    painter (a PNG export at another size, an SVG) gets pyqtgraph's own lines.
-    """
-
-    _offset: tuple[float, float] | None = None  # the sub-pixel offset the picture was built for (None: lines)
-
-    def paint(self, p, opt, widget):
-        tr = p.transform()
-        engine = p.paintEngine()
-        offset = None
-        if (self._exportOpts is False and engine is not None and engine.type() == QPaintEngine.Type.Raster
-                and tr.type().value <= QTransform.TransformationType.TxTranslate.value):
-            offset = (tr.dx() % 1.0, tr.dy() % 1.0)
-        if self.picture is not None and offset != self._offset:
-            self.picture = None
-        self._offset = offset
-        super().paint(p, opt, widget)  # builds the picture with drawPicture below if needed, then plays it
-
-    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):
-        if self._offset is None:
-            return super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
-        dx, dy = self._offset
-        # pyqtgraph's order: the axis line, the ticks and grid lines, then the labels
-        p.setRenderHint(p.RenderHint.Antialiasing, False)
-        pen, p1, p2 = axisSpec
-        p.setPen(pen)
-        p.drawLine(p1, p2)
-        for pen, a, b in tickSpecs:
-            rect = pixel_line_rect(pen, a, b, dx, dy)
-            if rect is None:
-                p.setPen(pen)
-                p.drawLine(a, b)
-            else:
-                p.fillRect(rect, pen.color())
-        super().drawPicture(p, (QPen(Qt.PenStyle.NoPen), p1, p2), [], textSpecs)
-
-
-def grid_axes() -> dict[str, GridAxis]:
-    return {"left": GridAxis("left"), "bottom": GridAxis("bottom")}
-
-
 class _Track:
     """The plot items of one optimizer: path and loss curve (created once; the current-point markers of all
     tracks share one scatter item, ``SurfacePanel.markers``: one scatter paints as slowly as five points)."""
@@ -313,7 +185,7 @@ class _Track:
         self.uid, self.name, self.color = uid, name, color
         # a bare curve item: PlotDataItem's extra layer (downsampling, clipping) costs more than it saves
         # on 500 points, and its setData runs on every frame of a drag
-        self.path = _PathCurve([], [], pen=pen(color, 2), name=name)
+        self.path = PathCurve([], [], pen=pen(color, 2), name=name)
         self.path.setZValue(20)
         self.brush = pg.mkBrush(color)
         self.loss = fast_curve(panel.loss_plot, color, name=name, width=1)  # 1 px: thicker paints slower
