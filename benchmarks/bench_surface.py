@@ -43,9 +43,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
     from adamlab.core.surfaces import SURFACES
-    from adamlab.ui.panels import surface as surface_panel
-    from adamlab.ui.panels.surface_image import surface_image
-    from adamlab.ui.panels.surface_run import run_scene
+    from adamlab.ui.panels.surface import panel as surface_panel
+    from adamlab.ui.panels.surface.image import surface_image
+    from adamlab.ui.panels.surface.race import run_scene
 
     surface_panel.USE_PROCESS = use_process
     panel = surface_panel.SurfacePanel()

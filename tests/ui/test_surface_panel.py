@@ -6,6 +6,7 @@ Every number drawn is checked against the core run independently here (``traject
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 
@@ -18,12 +19,13 @@ from PySide6.QtWidgets import QApplication
 
 from adamlab.core import trajectory
 from adamlab.core.surfaces import SURFACES
-from adamlab.ui.panels import surface_run
-from adamlab.ui.panels.surface import SurfacePanel, arrow_segments
-from adamlab.ui.panels.surface_image import contour_segments
-from adamlab.ui.panels.surface_presets import DEFAULT_OPTIMIZERS, PRESETS
-from adamlab.ui.panels.surface_run import RaceProcess, rows_to_draw, run_scene
+from adamlab.ui.panels.surface import SurfacePanel
+from adamlab.ui.panels.surface.image import contour_segments
+from adamlab.ui.panels.surface.panel import arrow_segments
+from adamlab.ui.panels.surface.presets import DEFAULT_OPTIMIZERS, PRESETS
+from adamlab.ui.panels.surface.race import RACE_ENTRY, RaceProcess, live_processes, rows_to_draw, run_scene
 from adamlab.ui.widgets.fastpaint import GridAxis, pixel_line_rect
+from tests.core.test_no_qt import _import_in_fresh_python
 from tests.ui.loop_jobs import pid_alive
 
 
@@ -31,7 +33,7 @@ from tests.ui.loop_jobs import pid_alive
 def no_race_process_left():
     """Every test must leave no race child process behind (closing the panel ends it)."""
     yield
-    alive = surface_run.live_processes()
+    alive = live_processes()
     for proc in alive:
         proc.kill()
         proc.wait(5)
@@ -476,7 +478,7 @@ def test_races_run_in_a_child_process_that_shutdown_ends(qtbot):
                                                                           ref.diverged_at)
     p.close()  # what qtbot does at the end; calls shutdown()
     assert not pid_alive(pid)
-    assert surface_run.live_processes() == []
+    assert live_processes() == []
     p.shutdown()  # idempotent
 
 
@@ -502,7 +504,16 @@ def test_race_process_errors_and_fallback():
     finally:
         race.close()
     assert race.compute(scene) is None  # closed: nothing more to compute
-    assert surface_run.live_processes() == []
+    assert live_processes() == []
+
+
+def test_the_race_child_imports_no_qt():
+    """The child imports RACE_ENTRY's module by name, and with it the panel's package: neither may load Qt
+    (the point of the child is an interpreter whose GIL the GUI thread does not share)."""
+    module, _, name = RACE_ENTRY.partition(":")
+    assert callable(getattr(importlib.import_module(module), name))
+    result = _import_in_fresh_python(module)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
 # --- Qt-free helpers ------------------------------------------------------------------------------------------

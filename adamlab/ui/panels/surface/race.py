@@ -6,7 +6,8 @@ surfaces from ``core.surfaces``, paths from ``core.trajectory.run_many`` / ``run
 view (so a diverging run is drawn up to the edge and flagged), the results-table numbers, and the swarm's
 basins of attraction.
 
-A scene is a plain JSON-able dict (see ``DEFAULT_SCENE``); ``run_scene(scene)`` returns a ``SceneResult``.
+A scene is a plain JSON-able dict (``SurfacePanel.scene`` builds one); ``run_scene(scene)`` returns a
+``SceneResult``.
 """
 
 from __future__ import annotations
@@ -261,9 +262,9 @@ def as_float(value: Any, name: str, lo: float = -math.inf, hi: float = math.inf)
 # How: ``workers.ChildProcess`` (a fresh interpreter importing only this Qt-free module, framed pickle messages;
 # see adamlab.ui.workers for why not multiprocessing). The child exits when its stdin closes, so it cannot
 # outlive the app. ``workers`` is imported lazily: this module is what the child imports, and it must not
-# pull Qt in.
+# pull Qt in (nor may the package's ``__init__``, which the child imports first: it exports SurfacePanel lazily).
 
-RACE_ENTRY = "adamlab.ui.panels.surface_run:serve_races"
+RACE_ENTRY = "adamlab.ui.panels.surface.race:serve_races"
 
 
 def serve_races(channel) -> None:

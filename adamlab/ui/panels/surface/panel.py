@@ -1,10 +1,10 @@
 """The loss-surface arena: SGD, momentum, RMSprop, Adam, AMSGrad and AdamW racing on 2D surfaces, live.
 
 Data flow (GUIDE §1): the controls build a plain *scene* dict → a latest-wins worker thread hands it to
-``surface_run.RaceProcess``, which runs ``surface_run.run_scene`` (the core's ``trajectory.run_many``) in a
+``race.RaceProcess``, which runs ``race.run_scene`` (the core's ``trajectory.run_many``) in a
 child process → the panel keeps the newest result and an animation timer draws it up to the current step.
 A second latest-wins worker computes the surface image and its contours, once per surface or zoom change
-(``surface_image``).
+(``image``).
 
 Why a child process: a race is thousands of tiny NumPy calls in pure Python; on a worker thread it holds
 the GIL and the GUI thread queues behind it (event-loop gaps of 70+ ms during a drag). With the race on the
@@ -79,9 +79,9 @@ from adamlab.core.schedules import LABELS as SCHEDULE_LABELS
 from adamlab.core.surfaces import SURFACES
 from adamlab.ui import theme, workers
 from adamlab.ui.panels.base import Panel
-from adamlab.ui.panels.surface_image import surface_image
-from adamlab.ui.panels.surface_presets import DEFAULT_STATE, KIND_COLOR, KINDS, PRESETS
-from adamlab.ui.panels.surface_run import RaceProcess, SceneResult, as_float, make_surface
+from adamlab.ui.panels.surface.image import surface_image
+from adamlab.ui.panels.surface.presets import DEFAULT_STATE, KIND_COLOR, KINDS, PRESETS
+from adamlab.ui.panels.surface.race import RaceProcess, SceneResult, as_float, make_surface
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.fastpaint import PathCurve, cache_tree, grid_axes, skip_hover_while_dragging
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
@@ -245,7 +245,7 @@ class SurfacePanel(Panel):
         self._cache_static_items()
         self._build_layout()
 
-        # the races run in a child process (see surface_run.RaceProcess), fed by a latest-wins thread
+        # the races run in a child process (see race.RaceProcess), fed by a latest-wins thread
         self._race = RaceProcess(enabled=USE_PROCESS)
         self._told_fallback = not USE_PROCESS
         self._traj = workers.start_latest_wins(self._race.compute, "surface-trajectories")
@@ -874,7 +874,7 @@ class SurfacePanel(Panel):
         }
 
     def scene(self, record: bool = False) -> dict:
-        """The plain scene the worker runs (see surface_run.run_scene)."""
+        """The plain scene the worker runs (see race.run_scene)."""
         opts = [{"uid": e["uid"], "name": e["name"], "kind": e["kind"], "enabled": e["enabled"],
                  "hyper": self._editors[e["uid"]].hyper()} for e in self._entries]
         scene = {
