@@ -8,10 +8,10 @@ budget of one 60 Hz frame (16 ms) for all of its GUI work; each of these took a 
   (``pixel_line_rect``) instead of lines Qt blends pixel by pixel — the loss plot's log axis repaints in
   ~5 ms instead of ~16 ms;
 * ``PathCurve``: a curve whose bounding rect is one min/max (pyqtgraph's costs ~0.13 ms a curve a frame);
-* ``cache_tree``: pixmap-cache an item and everything under it (a cached parent does not cache its
-  children) — uncached, every repaint of the arena's moving paths replayed thousands of contour segments and
-  every label (~10 ms a frame); caching the legend, minima and handle too took the map's repaint from ~7.7
-  to ~4 ms;
+* ``cache_tree`` / ``cache_axes``: paint an item and everything under it (a cached parent does not cache
+  its children) / a plot's axes from pixmap caches — uncached, every repaint of the arena's moving paths
+  replayed thousands of contour segments and every label (~10 ms a frame); caching the legend, minima and
+  handle too took the map's repaint from ~7.7 to ~4 ms;
 * ``skip_hover_while_dragging``: no hover-target search on every mouse move of a drag (~2 ms a move).
 """
 
@@ -89,6 +89,13 @@ def cache_tree(item, mode=QGraphicsItem.CacheMode.DeviceCoordinateCache) -> None
     item.setCacheMode(mode)
     for child in item.childItems():
         cache_tree(child, mode)
+
+
+def cache_axes(plot: pg.PlotItem) -> None:
+    """Paint ``plot``'s four axes from pixmap caches: they change when the range does, not on every frame of
+    the curves inside (uncached, each repaint of a moving curve replays every tick label)."""
+    for name in ("left", "bottom", "top", "right"):
+        plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def pixel_line_rect(pen, a, b, dx: float, dy: float) -> QRectF | None:

@@ -17,7 +17,6 @@ import os
 import pickle
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -228,26 +227,6 @@ def run_swarm(surface: Surface, swarm: dict, steps: int, noise: float, seed: int
         basin = np.where(near, idx, -1)
     basin = np.where(np.asarray(traj.diverged_at) >= 0, -2, basin)
     return SwarmResult(swarm.get("name", swarm["kind"]), starts, ends, basin, targets, spacing)
-
-
-def scene_summary_text(res: RunResult) -> str:
-    """A one-line verdict for the status bar / tooltips."""
-    if res.diverged_at is not None:
-        return f"{res.name} diverged at step {res.diverged_at}"
-    if res.left_view_at is not None:
-        return f"{res.name} left the view at step {res.left_view_at}"
-    return f"{res.name}: f = {res.final_loss:.3g}"
-
-
-def as_float(value: Any, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    """Parse user input as a finite float in [lo, hi], else ValueError naming ``name`` and the range."""
-    try:
-        x = float(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(x) and lo <= x <= hi):
-        raise ValueError(f"{name} must be a finite number in [{lo:g}, {hi:g}], got {value!r}")
-    return x
 
 
 # ----------------------------------------------------------------------------------------------------------
