@@ -1,9 +1,10 @@
-"""The ``adamlab`` entry point, and (lazily, from :mod:`adamlab.ui.window`) the ``MainWindow``.
+"""The ``adamlab`` entry point.
 
 ``adamlab`` opens the window; ``adamlab --panel surface`` opens it on a panel; ``adamlab --screenshot
 out.png`` renders it offscreen, saves a PNG and exits; ``adamlab train ...`` (and the other commands in
 :mod:`adamlab.cli`) run headless without ever creating a window — or importing Qt, which is why the window
-class is imported only when it is first used.
+(:mod:`adamlab.ui.window`) is imported only inside ``main``. The dependency runs one way: entry point → window →
+panels → widgets/workers → core; the panel registry (:mod:`adamlab.ui.panels`) is plain data both ends read.
 """
 
 from __future__ import annotations
@@ -16,16 +17,7 @@ import time
 from pathlib import Path
 
 from adamlab import __version__
-
-# (key, module, class): the panels in sidebar order. Ctrl+1… selects them in this order.
-PANELS = [
-    ("ema", "adamlab.ui.panels.ema", "EmaPanel"),
-    ("stepper", "adamlab.ui.panels.stepper", "StepperPanel"),
-    ("surface", "adamlab.ui.panels.surface", "SurfacePanel"),
-    ("monitor", "adamlab.ui.panels.monitor", "MonitorPanel"),
-]
-PANEL_KEYS = [key for key, _, _ in PANELS]
-
+from adamlab.ui.panels import PANEL_KEYS
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -117,13 +109,3 @@ def _screenshot(app, window, path: Path, size: tuple[int, int], timeout: float =
         return 1
     print(f"saved {path}")
     return 0
-
-
-
-def __getattr__(name: str):
-    """``adamlab.app.MainWindow``: imported on first use, so the headless commands never load Qt."""
-    if name in ("MainWindow", "_Missing"):
-        from adamlab.ui import window
-
-        return getattr(window, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

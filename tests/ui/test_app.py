@@ -10,7 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
 from adamlab import app as app_mod
-from adamlab.app import PANEL_KEYS, MainWindow
+from adamlab.ui import window as window_mod
+from adamlab.ui.panels import PANEL_KEYS
+from adamlab.ui.window import MainWindow
 from adamlab.ui import settings as settings_mod
 from adamlab.ui import theme
 
@@ -148,8 +150,20 @@ def test_every_panel_fits_a_1280x800_window(window):
         assert hint.width() <= 1280 and hint.height() <= 800, (key, hint)
 
 
+def test_the_window_does_not_import_the_entry_point():
+    """entry point → window → panels: the registry both read is plain data in adamlab.ui.panels."""
+    import subprocess
+    import sys
+
+    code = "import sys, adamlab.ui.window; print('adamlab.app' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
 def test_every_panel_loads(window):
-    missing = [p.key for p in window.panels if isinstance(p, app_mod._Missing)]
+    missing = [p.key for p in window.panels if isinstance(p, window_mod._Missing)]
     assert missing == []
 
 

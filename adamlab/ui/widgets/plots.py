@@ -38,7 +38,8 @@ def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str =
     if grid:
         plot.showGrid(x=True, y=True, alpha=0.15)
     if legend:
-        plot.addLegend(offset=(-5, 5), labelTextSize="9pt", verSpacing=-6)
+        legend = plot.addLegend(offset=(-5, 5), labelTextSize="9pt", verSpacing=-6)
+        legend.setBrush(theme.legend_brush())
     return plot
 
 

@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from adamlab.ui import theme
 from adamlab.ui.panels.surface.race import SceneResult
-from adamlab.ui.panels.surface.racers import swatch
 from adamlab.ui.panels.surface.text import decade_label, fmt
 from adamlab.ui.widgets.fastpaint import cache_axes, grid_axes
 from adamlab.ui.widgets.plots import pen, style_plot
@@ -264,11 +263,12 @@ class ResultsTable(QWidget):
                 elif item.text() != text:
                     item.setText(text)
                 if j == 0 and r.uid in tracks and item.data(Qt.ItemDataRole.UserRole) != r.uid:
-                    item.setIcon(swatch(tracks[r.uid].color))
+                    item.setIcon(theme.swatch(tracks[r.uid].color, 14))
                     item.setData(Qt.ItemDataRole.UserRole, r.uid)
                 if j == 4:
                     bad = r.diverged_at is not None or r.left_view_at is not None
-                    item.setForeground(QColor("#D55E00") if bad else self.palette().text().color())
+                    # the default text colour is left unset, so it follows the theme
+                    item.setData(Qt.ItemDataRole.ForegroundRole, QColor("#D55E00") if bad else None)
         for k, (name, msg) in enumerate(res.errors):
             row = len(rows) + k
             self.table.setItem(row, 0, QTableWidgetItem(name))

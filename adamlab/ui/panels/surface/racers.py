@@ -14,7 +14,6 @@ optimizers (the overlay's and the swarm's) are up to date when the race is recom
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -33,13 +32,6 @@ from adamlab.core.optim import optimizer_label
 from adamlab.ui import theme
 from adamlab.ui.panels.surface.presets import KIND_COLOR, KINDS
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
-
-
-def swatch(color: str) -> QIcon:
-    """A 14-px square of ``color``: the optimizer's colour in the list and the results table."""
-    pm = QPixmap(14, 14)
-    pm.fill(QColor(color))
-    return QIcon(pm)
 
 
 class RacerList(QWidget):
@@ -135,7 +127,7 @@ class RacerList(QWidget):
         editor.changed.connect(self.changed)
         self.editors[uid] = editor
         self.editor_stack.addWidget(editor)
-        item = QListWidgetItem(swatch(entry["color"]), entry["name"])
+        item = QListWidgetItem(theme.swatch(entry["color"], 14), entry["name"])
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setData(Qt.ItemDataRole.UserRole, uid)
         with QSignalBlocker(self.opt_list):
