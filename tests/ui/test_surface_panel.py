@@ -15,7 +15,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 from adamlab.core import trajectory
 from adamlab.core.surfaces import SURFACES
@@ -269,6 +269,25 @@ def test_a_preset_sets_its_surface_and_optimizers(panel, qtbot, key):
     assert sorted(legend_names(p)) == sorted(n for n, _, _ in enabled_specs(p))
     s = SURFACES[preset["surface"]]
     assert p.controls.start == s.start
+
+
+def test_after_a_surface_change_the_map_shows_the_new_surface_and_its_range(panel, qtbot):
+    """A scenario on another surface re-ranges the map: its axes show the new range, and nothing of the
+    previous surface stays on screen (a grab of the map equals one made after dropping every pixmap cache)."""
+    p = panel
+    for key, surface in (("adamw", "himmelblau"), ("zigzag", "ill_conditioned")):
+        p.apply_preset(key)
+        settle(qtbot, p, surface)
+        plot = p.map.plot
+        (x0, x1), (y0, y1) = plot.vb.viewRange()
+        assert plot.getAxis("bottom").range == pytest.approx([x0, x1]), key
+        assert plot.getAxis("left").range == pytest.approx([y0, y1]), key
+        shown = p.map.widget.grab().toImage()
+        for item in [*plot.vb.allChildItems(), plot.legend, *(plot.getAxis(n) for n in ("left", "bottom"))]:
+            mode = item.cacheMode()
+            item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+            item.setCacheMode(mode)
+        assert p.map.widget.grab().toImage() == shown, key
 
 
 def test_saddle_story_adaptive_methods_escape_sgd_stalls(panel, qtbot):

@@ -164,9 +164,11 @@ class MapView:
         self.local_minima.setVisible(len(locs) > 0)
         self.minima.setVisible(len(mins) > 0)
         (x0, x1), (y0, y1) = s.domain
-        with QSignalBlocker(self.plot.vb):
-            self.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+        # with the view's signals open: the axes and the items' view transforms follow them (blocked, the
+        # axes kept the previous surface's numbers)
+        self.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
         self.image_rect = None
+        self._drop_caches()
 
     def set_image(self, im: SurfaceImage) -> None:
         self.image.setImage(im.image, levels=im.levels, autoLevels=False)
@@ -175,6 +177,15 @@ class MapView:
         self.colorbar.setLevels(im.levels)
         self.colorbar.axis.setLabel(im.label)
         self.contours.setData(im.contours[:, 0], im.contours[:, 1])
+        self._drop_caches()
+
+    def _drop_caches(self) -> None:
+        """Repaint the surface's cached layers from scratch: after the surface or the view changed, Qt kept
+        parts of their old pixmaps (the previous surface's contours stayed on screen in part of the map)."""
+        for item in (self.image, self.contours, self.minima, self.local_minima):
+            mode = item.cacheMode()
+            item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+            item.setCacheMode(mode)
 
     def image_wanted(self):
         """After a pan or zoom: the domain ((x0, x1), (y0, y1)) to compute a new image for — the view with a
