@@ -1,8 +1,9 @@
 """How the arena writes numbers: ``fmt`` for the results table and the readout under the map, and
 ``decade_label`` for the effective-lr axis's ticks. Qt-free.
 
-(The other panels have formatters of their own with other rules; they are to become one helper in
-``ui/widgets``.)
+``fmt`` is to give way to ``widgets.numbers.format_number``: with ``fixed=(1e-2, 1e4), fixed_fmt=".3g",
+sci_fmt=".1e", short_exponent=True, missing="—"`` it writes the same text (checked on 2,000 numbers across
+16 decades, None, NaN and ±inf), except −0.0, which ``fmt`` writes "-0".
 """
 
 from __future__ import annotations
