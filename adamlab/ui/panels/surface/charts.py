@@ -50,7 +50,8 @@ class LossChart:
         # every frame of a drag costs more than drawing the curves.
         self.plot.vb.disableAutoRange()
         self.plot.setMenuEnabled(False)
-        self.cursor = pg.InfiniteLine(angle=90, movable=True, pen=pen(theme.foreground(), 1, alpha=150))
+        self.cursor = theme.follow(pg.InfiniteLine(angle=90, movable=True),
+                                   lambda it: it.setPen(pen(theme.foreground(), 1, alpha=150)))
         self.cursor.setToolTip("The animation's current step: drag to scrub")
         self.plot.addItem(self.cursor, ignoreBounds=True)
         self.log = True  # a log y axis (f − f*); False: plain f
@@ -105,9 +106,6 @@ class LossChart:
         if rng != self.y_range:
             self.y_range = rng
             self.plot.setYRange(lo, hi, padding=0.05)
-
-    def on_theme_changed(self) -> None:
-        self.cursor.setPen(pen(theme.foreground(), 1, alpha=150))
 
 
 def eff_decades(res: SceneResult) -> tuple[int, int] | None:

@@ -85,10 +85,13 @@ class MapView:
         self.image.setZValue(-20)
         self.plot.addItem(self.image, ignoreBounds=True)
         self.image_rect: tuple[float, float, float, float] | None = None  # what the image covers (data units)
-        self.contours = pg.PlotCurveItem(connect="pairs", pen=pen(theme.foreground(), 1, alpha=60))
+        self.contours = theme.follow(pg.PlotCurveItem(connect="pairs"),
+                                     lambda it: it.setPen(pen(theme.foreground(), 1, alpha=60)))
         self.contours.setZValue(-10)
         self.plot.addItem(self.contours, ignoreBounds=True)
-        self.colorbar = pg.ColorBarItem(colorMap=surface_colormap(theme.current()), interactive=False, width=14)
+        self.colorbar = theme.follow(pg.ColorBarItem(colorMap=surface_colormap(theme.current()), interactive=False,
+                                                     width=14),
+                                     lambda it: it.setColorMap(surface_colormap(theme.current())))
         self.colorbar.setImageItem(self.image)
         self.widget.addItem(self.colorbar, row=0, col=1)
         self.minima = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("#000000"), brush=pg.mkBrush("#FFFFFF"))
@@ -96,7 +99,7 @@ class MapView:
         for item in (self.minima, self.local_minima):
             item.setZValue(15)
             self.plot.addItem(item, ignoreBounds=True)
-        self.markers = pg.ScatterPlotItem(pen=pg.mkPen(theme.foreground(), width=1))
+        self.markers = theme.follow(pg.ScatterPlotItem(), lambda it: it.setPen(pg.mkPen(theme.foreground(), width=1)))
         self.markers.setZValue(30)
         self.plot.addItem(self.markers, ignoreBounds=True)
         self.swarm_item = pg.ScatterPlotItem(symbol="s", pxMode=False, pen=None)
@@ -105,13 +108,20 @@ class MapView:
         self.plot.addItem(self.swarm_item, ignoreBounds=True)
         self.arrow_items = {}
         for key, (_, role, style) in ARROWS.items():
-            item = pg.PlotCurveItem(connect="pairs", pen=arrow_pen(role, style))
+            item = theme.follow(pg.PlotCurveItem(connect="pairs"),
+                                lambda it, role=role, style=style: it.setPen(arrow_pen(role, style)))
             item.setZValue(40)
             self.plot.addItem(item, ignoreBounds=True)
             self.arrow_items[key] = item
         self.handle = pg.TargetItem(pos=start, size=16, symbol="crosshair", movable=True,
                                     pen=pg.mkPen(theme.foreground(), width=2), label="θ₀",
                                     labelOpts={"offset": (8, -8), "color": theme.foreground()})
+
+        def handle_colours(it):
+            it.setPen(pg.mkPen(theme.foreground(), width=2))
+            it.label().setColor(theme.foreground())
+
+        theme.follow(self.handle, handle_colours)
         self.handle.setZValue(50)
         self.handle.setToolTip("The start θ₀: drag it and every path follows")
         self.plot.addItem(self.handle, ignoreBounds=True)
@@ -142,15 +152,6 @@ class MapView:
     def cache_legend(self) -> None:
         """Cache the legend's rows (again after rows were added)."""
         cache_tree(self.plot.legend)
-
-    def on_theme_changed(self) -> None:
-        fg = theme.foreground()
-        self.colorbar.setColorMap(surface_colormap(theme.current()))
-        self.contours.setPen(pen(fg, 1, alpha=60))
-        self.handle.setPen(pg.mkPen(fg, width=2))
-        for key, (_, role, style) in ARROWS.items():
-            self.arrow_items[key].setPen(arrow_pen(role, style))
-        self.markers.setPen(pg.mkPen(fg, width=1))
 
     # ------------------------------------------------------------------------------------------------------
     # the surface

@@ -651,10 +651,6 @@ class SurfacePanel(Panel):
                 and self._incoming is None and not self._jobs and not self._loss_timer.isActive()
                 and self._result is not None)
 
-    def on_theme_changed(self) -> None:
-        self.map.on_theme_changed()
-        self.loss_chart.on_theme_changed()
-
     def shutdown(self) -> None:
         if self._shut:
             return

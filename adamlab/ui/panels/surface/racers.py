@@ -169,7 +169,7 @@ class RacerList(QWidget):
         if preferred not in used:
             return preferred
         cycle = [theme.cycle_color(i) for i in range(len(theme.CYCLE))]
-        for c in ["#CC79A7", theme.cycle_color(theme.CYCLE.index("#000000")), "#56B4E9", "#A08A00", *cycle]:
+        for c in ["#CC79A7", "#E7298A", "#56B4E9", "#A08A00", *cycle]:
             if c not in used:
                 return c
         return preferred
