@@ -309,7 +309,10 @@ class ScheduleFreeAdamW(Optimizer):
         lr = self._lr_t(k)
         lr_max = sc["lr_max"] = np.maximum(lr, sc.get("lr_max", -1.0)) if self._batched \
             else max(lr, sc.get("lr_max", -1.0))
-        weight = ((k + 1) ** self._h["r"]) * (lr_max ** self._h["weight_lr_power"])
+        # np.power, not **: for an array NumPy's ** squares by x·x, which can differ from C pow (what the
+        # scalar path and the reference use) in the last bit, and a batch must equal its separate runs
+        power = np.power(lr_max, self._h["weight_lr_power"])
+        weight = ((k + 1) ** self._h["r"]) * (power if self._batched else float(power))
         weight_sum = sc["weight_sum"] = sc.get("weight_sum", 0.0) + weight
         ckp1 = _ratio(weight, weight_sum)
         z, x, v = st["z"], st["x"], st["exp_avg_sq"]
