@@ -43,15 +43,36 @@ def newton_schulz(G: np.ndarray, coefficients=NS_COEFFICIENTS, steps: int = 5, e
     """
     if G.ndim != 2:
         raise ValueError(f"Newton–Schulz needs a 2-D matrix, got shape {G.shape}")
-    a, b, c = coefficients
     tall = G.shape[0] > G.shape[1]
-    X = G.T if tall else G
-    X = X / np.maximum(np.linalg.norm(X), eps)      # torch: ortho_grad.div_(ortho_grad.norm().clamp(min=eps))
-    for _ in range(steps):
-        A = X @ X.T                                 # (r, r) with r = min(rows, cols)
-        B = b * A + c * (A @ A)                     # torch: addmm(A, A, A, beta=b, alpha=c)
-        X = a * X + B @ X                           # torch: addmm(X, B, X, beta=a)
+    X = _newton_schulz_wide(np.array((G.T if tall else G)[None]), coefficients, steps, eps)[0]
     return X.T if tall else X
+
+
+def _newton_schulz_wide(X: np.ndarray, coefficients, steps: int, eps: float) -> np.ndarray:
+    """Newton–Schulz on a stack of wide matrices X (n, r, c), r <= c, in place: one NumPy call per
+    operation for the whole stack (Muon orthogonalises a model's same-shaped matrices together).
+
+    Per step, torch computes A = X·Xᵀ, B = b·A + c·A·A, X = a·X + B·X; here the same polynomial is
+    regrouped as B = A·(b·I + c·A) + a·I and X = B·X (three matmuls, no full-size scalings of X).
+    """
+    a, b, c = coefficients
+    n, r, _ = X.shape
+    norms = np.sqrt(np.square(X).reshape(n, -1).sum(axis=1))   # torch: ortho_grad.norm().clamp(min=eps)
+    X /= np.maximum(norms, eps)[:, None, None]
+    if n == 1:                                      # one matrix: 2-D matmuls are the cheaper NumPy path
+        X = X[0]
+
+    def diagonal(M):                                # a strided view of the diagonal(s) of (…, r, r)
+        return M.reshape(*M.shape[:-2], r * r)[..., ::r + 1]
+
+    for _ in range(steps):
+        A = X @ np.swapaxes(X, -1, -2)              # (…, r, r): the small Gram matrices
+        C = A * c
+        diagonal(C)[...] += b
+        B = A @ C                                   # b·A + c·A²
+        diagonal(B)[...] += a
+        X = B @ X                                   # a·X + (b·A + c·A²)·X
+    return X.reshape(n, r, -1)
 
 
 def adjusted_lr(lr, adjust_lr_fn: str | None, shape: tuple[int, ...]):
@@ -163,9 +184,17 @@ class Muon(Optimizer):
         h = self._h
         if self._wd != 0:                           # torch: param.mul_(1 − lr·wd), per matrix: same numbers
             np.multiply(p, 1 - self._lr * self._wd, out=p)
-        for _, shape, (pm, um, om) in self._matrices(slot, p, upd, tmp):
-            om[...] = newton_schulz(um, h["ns_coefficients"], h["ns_steps"], h["eps"])
-            np.add(pm, om * -adjusted_lr(self._lr, h["adjust_lr_fn"], shape), out=pm)
+        mats = list(self._matrices(slot, p, upd, tmp))
+        groups: dict[tuple[int, int], list] = {}    # matrices of one (wide) shape are orthogonalised together
+        for m in mats:
+            r, c = m[1]
+            groups.setdefault((min(r, c), max(r, c)), []).append(m)
+        for members in groups.values():
+            stack = np.stack([um.T if um.shape[0] > um.shape[1] else um for _, _, (_, um, _) in members])
+            stack = _newton_schulz_wide(stack, h["ns_coefficients"], h["ns_steps"], h["eps"])
+            for (_, shape, (pm, um, om)), O in zip(members, stack):
+                om[...] = O.T if um.shape[0] > um.shape[1] else O
+                np.add(pm, om * -adjusted_lr(self._lr, h["adjust_lr_fn"], shape), out=pm)
         self._updated.add(id(slot))                 # tmp now holds O for every matrix, until the next step
 
     def reset(self):
