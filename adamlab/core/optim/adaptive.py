@@ -325,6 +325,22 @@ class Adadelta(Optimizer):
         return {"t": slot.step, "v": v.copy(), "u": u.copy(), "effective_lr": self._lr * ratio}
 
 
+def _rms(a: np.ndarray) -> float:
+    """‖a‖₂/√n (torch: a.norm(2).item() / a.numel() ** 0.5)."""
+    flat = a.ravel()
+    return math.sqrt(float(np.dot(flat, flat))) / (a.size ** 0.5)
+
+
+_MACHINE_EPS = {np.dtype(np.float64): float(np.finfo(np.float64).eps),
+                np.dtype(np.float32): float(np.finfo(np.float32).eps)}
+
+
+def _machine_eps(dtype) -> float:
+    """torch.finfo(param.dtype).eps: Adafactor's eps1 when it is None."""
+    eps = _MACHINE_EPS.get(dtype)
+    return eps if eps is not None else float(np.finfo(dtype).eps)
+
+
 def _eps_pair(value: Any) -> tuple[float | None, float]:
     """Adafactor's (eps1, eps2): eps1 None (the dtype's machine epsilon) or >= 0, eps2 >= 0."""
     try:
@@ -415,24 +431,26 @@ class Adafactor(Optimizer):
         if "variance" in st:
             return st["variance"]
         row, col = st["row_var"], st["col_var"]
-        est = np.matmul(row, col)                   # (…, R, 1) @ (…, 1, C) -> (…, R, C)
-        np.divide(est, np.maximum(row.mean(axis=-2, keepdims=True), eps1), out=est)
+        est = np.multiply(row, col)                 # (…, R, 1)·(…, 1, C) -> (…, R, C), the outer product
+        row_mean = row.sum(axis=-2, keepdims=True) / row.shape[-2]
+        np.divide(est, np.maximum(row_mean, eps1), out=est)
         return est
 
     def _update(self, slot, p, g):
         if self._maximize:
             g = np.negative(g, out=slot.gbuf)
         t = slot.step
-        eps1 = np.finfo(slot.dtype).eps if self._eps1 is None else self._eps1
+        eps1 = _machine_eps(slot.dtype) if self._eps1 is None else self._eps1
         w = t ** self._tau                          # 1 − β̂2_t
-        alpha = max(self._eps2, np.linalg.norm(p.ravel()) / (p.size ** 0.5)) * self._relative_step(t)
+        alpha = max(self._eps2, _rms(p)) * self._relative_step(t)
         if self._wd != 0:
             np.multiply(p, 1 - self._lr * self._wd, out=p)
         st, tmp = slot.state, slot.tmp
-        if p.ndim > 1:                              # torch: norm(g, dim).square_().div_(n) = mean of g²
-            row_mean = np.square(np.sqrt(np.square(g).sum(axis=-1, keepdims=True))) / g.shape[-1]
+        if p.ndim > 1:                              # torch: norm(g, dim).square_().div_(n): the mean of g²
+            g2 = np.multiply(g, g, out=tmp)
+            row_mean = g2.sum(axis=-1, keepdims=True) / g.shape[-1]
             _lerp_(st["row_var"], row_mean, w, np.empty_like(row_mean))
-            col_mean = np.square(np.sqrt(np.square(g).sum(axis=-2, keepdims=True))) / g.shape[-2]
+            col_mean = g2.sum(axis=-2, keepdims=True) / g.shape[-2]
             _lerp_(st["col_var"], col_mean, w, np.empty_like(col_mean))
             est = self._variance(slot, eps1)
         else:
@@ -444,7 +462,7 @@ class Adafactor(Optimizer):
         np.sqrt(est, out=est)
         np.divide(1.0, est, out=est)
         np.multiply(est, g, out=est)
-        clip = max(1.0, float(np.linalg.norm(est.ravel())) / ((est.size ** 0.5) * self._d))
+        clip = max(1.0, _rms(est) / self._d)
         self._last[id(slot)] = (alpha, clip)
         np.multiply(est, -alpha / clip, out=est)    # torch: param.add_(update, alpha=−α/clip)
         np.add(p, est, out=p)
@@ -454,7 +472,7 @@ class Adafactor(Optimizer):
         divisor max(1, RMS(U)/d) and effective_lr = α_t/clip/√max(V̂, ε1²), the factor that multiplied g
         (NaN when the state was loaded, not stepped, since: they need the parameters and gradient)."""
         slot, _ = self._find(name)
-        eps1 = np.finfo(slot.dtype).eps if self._eps1 is None else self._eps1
+        eps1 = _machine_eps(slot.dtype) if self._eps1 is None else self._eps1
         est = np.array(self._variance(slot, eps1))
         alpha, clip = self._last.get(id(slot), (math.nan, math.nan))
         out: dict[str, Any] = {"t": slot.step, "v_hat": est, "alpha": alpha, "clip": clip,
