@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from adamlab.core.optim.base import (
-    _FLAT, Optimizer, _betas, _bias_corrections, _flag, _grad, _hyper, _k, _learning_rate, _lerp_, _nonneg,
-    _optional, _real, _Slot, _unit,
+    _FLAT, Optimizer, _betas, _bias_corrections, _ema_sq_, _flag, _grad, _hyper, _k, _learning_rate, _lerp_,
+    _nonneg, _real, _Slot, _unit,
 )
 
 __all__ = ["NAdam", "RAdam", "Adamax", "Adadelta", "Adafactor"]
@@ -38,11 +38,7 @@ def _moments(slot: _Slot, g: np.ndarray, betas: tuple[float, float]) -> tuple[np
     b1, b2 = betas
     m, v, tmp = slot.state["exp_avg"], slot.state["exp_avg_sq"], slot.tmp
     _lerp_(m, g, 1.0 - b1, tmp)
-    np.multiply(v, b2, out=v)
-    np.multiply(g, g, out=tmp)
-    np.multiply(tmp, 1.0 - b2, out=tmp)
-    np.add(v, tmp, out=v)
-    return m, v
+    return m, _ema_sq_(v, g, b2, tmp)
 
 
 def _decay_or_l2(opt, slot: _Slot, p: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -301,18 +297,12 @@ class Adadelta(Optimizer):
         g = _grad(slot, p, g, self._maximize, self._wd)
         rho = self._rho
         v, u, tmp, delta = slot.state["square_avg"], slot.state["acc_delta"], slot.tmp, slot.denom
-        np.multiply(v, rho, out=v)                  # torch: square_avg.mul_(ρ).addcmul_(g, g, value=1 − ρ)
-        np.multiply(g, g, out=tmp)
-        np.multiply(tmp, 1.0 - rho, out=tmp)
-        np.add(v, tmp, out=v)
+        _ema_sq_(v, g, rho, tmp)                    # torch: square_avg.mul_(ρ).addcmul_(g, g, value=1 − ρ)
         std = self._rms(v, tmp)
         self._rms(u, delta)                         # torch: delta = acc_delta.add(ε).sqrt_().div_(std).mul_(g)
         np.divide(delta, std, out=delta)
         np.multiply(delta, g, out=delta)
-        np.multiply(u, rho, out=u)                  # torch: acc_delta.mul_(ρ).addcmul_(Δ, Δ, value=1 − ρ)
-        np.multiply(delta, delta, out=tmp)
-        np.multiply(tmp, 1.0 - rho, out=tmp)
-        np.add(u, tmp, out=u)
+        _ema_sq_(u, delta, rho, tmp)                # torch: acc_delta.mul_(ρ).addcmul_(Δ, Δ, value=1 − ρ)
         np.multiply(delta, -self._lr, out=tmp)      # torch: param.add_(Δ, alpha=−lr)
         np.add(p, tmp, out=p)
 

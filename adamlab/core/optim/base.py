@@ -323,6 +323,15 @@ def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray, coef=None) -
         np.subtract(b, tmp, out=a)
 
 
+def _ema_sq_(v: np.ndarray, x: np.ndarray, beta: float, tmp: np.ndarray) -> np.ndarray:
+    """v <- β·v + (1 − β)·x², torch's v.mul_(β).addcmul_(x, x, value=1 − β) (tmp: scratch of v's shape)."""
+    np.multiply(v, beta, out=v)
+    np.multiply(x, x, out=tmp)
+    np.multiply(tmp, 1.0 - beta, out=tmp)
+    np.add(v, tmp, out=v)
+    return v
+
+
 def _with_l2(p: np.ndarray, g: np.ndarray, weight_decay: float, out: np.ndarray) -> np.ndarray:
     """g + wd·p (torch: grad.add(param, alpha=weight_decay)): L2 decay folded into the gradient."""
     np.multiply(p, weight_decay, out=out)

@@ -20,8 +20,8 @@ import numpy as np
 
 from adamlab.core.optim.adaptive import _flag_of
 from adamlab.core.optim.base import (
-    SINGLE, Optimizer, _betas, _betas3, _bias_corrections, _grad, _hyper, _integer, _learning_rate, _lerp_, _NAN,
-    _nonneg, _optional, _real, _sqrt,
+    SINGLE, Optimizer, _betas, _betas3, _ema_sq_, _grad, _hyper, _integer, _learning_rate, _lerp_, _nonneg,
+    _optional,
 )
 
 __all__ = ["Lion", "AdEMAMix", "ScheduleFreeAdamW", "ADOPT"]
@@ -192,11 +192,7 @@ class AdEMAMix(Optimizer):
             np.multiply(m, beta, out=m)
             np.multiply(g, 1 - beta, out=tmp)
             np.add(m, tmp, out=m)
-        v = st["exp_avg_sq"]                        # v.mul_(β2).addcmul_(g, g, value=1 − β2)
-        np.multiply(v, b2, out=v)
-        np.multiply(g, g, out=tmp)
-        np.multiply(tmp, 1 - b2, out=tmp)
-        np.add(v, tmp, out=v)
+        _ema_sq_(st["exp_avg_sq"], g, b2, tmp)      # v.mul_(β2).addcmul_(g, g, value=1 − β2)
         u = self._direction(slot, t, tmp)
         if self._wd != 0:                           # update.add_(p, alpha=λ)
             np.add(u, self._wd * p, out=u)
@@ -319,10 +315,7 @@ class ScheduleFreeAdamW(Optimizer):
         if self._wd != 0:                           # z.sub_(y, alpha=lr·wd)
             np.multiply(p, lr * self._wd, out=tmp)
             np.subtract(z, tmp, out=z)
-        np.multiply(v, b2, out=v)                   # v.mul_(β2).addcmul_(g, g, value=1 − β2)
-        np.multiply(g, g, out=tmp)
-        np.multiply(tmp, 1 - b2, out=tmp)
-        np.add(v, tmp, out=v)
+        _ema_sq_(v, g, b2, tmp)                     # v.mul_(β2).addcmul_(g, g, value=1 − β2)
         denom = slot.denom                          # z.addcdiv_(g, √v + ε, value=−lr)
         np.sqrt(v, out=denom)
         np.add(denom, self._eps, out=denom)
@@ -453,10 +446,7 @@ class ADOPT(Optimizer):
         _lerp_(m, normed, 1 - b1, tmp)
         np.multiply(m, -self._lr, out=tmp)          # param.add_(exp_avg, alpha=−lr)
         np.add(p, tmp, out=p)
-        np.multiply(v, b2, out=v)                   # exp_avg_sq.mul_(β2).addcmul_(g, g, value=1 − β2)
-        np.multiply(g, g, out=tmp)
-        np.multiply(tmp, 1 - b2, out=tmp)
-        np.add(v, tmp, out=v)
+        _ema_sq_(v, g, b2, tmp)                     # exp_avg_sq.mul_(β2).addcmul_(g, g, value=1 − β2)
 
     def inspect(self, name: str | None = None) -> dict[str, Any]:
         """m (the update is −lr·m: it is already normalised, so also "normalized_step"), v, denom =
