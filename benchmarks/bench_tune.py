@@ -50,7 +50,8 @@ def main(argv=None) -> None:
         ("  the same, + β1 of Adam/AdamW/AMSGrad on 3 values",
          lambda: tune(s, arena, s.start, 500, second={k: ("beta1", [0.5, 0.9, 0.99]) for k in
                                                       ("adam", "amsgrad", "adamw")})),
-        (f"{len(NEWER)} newer optimizers × 25 lrs × 500 steps", lambda: tune(s, [(k, {}) for k in NEWER], s.start, 500)),
+        (f"{len(NEWER)} newer optimizers × 25 lrs × 500 steps",
+         lambda: tune(s, [(k, {}) for k in NEWER], s.start, 500)),
     ]
     print(f"  {'case':62s} {'median':>8s} {'best':>8s}")
     for label, fn in rows:

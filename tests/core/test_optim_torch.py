@@ -112,7 +112,8 @@ CASES = (
        ("Adadelta", 0.01, {"rho": 1.0})]
     + [("Adafactor", 0.01, h) for h in combos(eps=[(None, 1e-3), (1e-20, 0.5)], weight_decay=[0.0, 0.1],
                                             maximize=[False, True])]
-    + [("Adafactor", 0.01, {"beta2_decay": -0.3, "d": 3.0}), ("Adafactor", 0.5, {"beta2_decay": -0.2, "eps": (0.0, 0.0)})]
+    + [("Adafactor", 0.01, {"beta2_decay": -0.3, "d": 3.0}),
+       ("Adafactor", 0.5, {"beta2_decay": -0.2, "eps": (0.0, 0.0)})]
     + [("SGD", 0.02, h) for h in combos(momentum=[0.0, 0.9], weight_decay=[0.0, 0.05], maximize=[False, True])]
     + [("SGD", 0.02, {"momentum": 0.9, "dampening": -0.5}), ("SGD", 0.02, {"momentum": 0.9, "dampening": 0.3}),
        ("SGD", 0.02, {"momentum": 0.9, "nesterov": True, "maximize": True, "weight_decay": 0.05})]

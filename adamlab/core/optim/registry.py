@@ -38,13 +38,12 @@ OPTIMIZERS: dict[str, OptimizerKind] = {
         "scaling: the step is proportional to the gradient, so it crawls along flat valley floors and bounces "
         "between steep walls, and its usable lr is set by the steepest direction (below 2/λ_max on a "
         "quadratic). The baseline everything else is measured against; tuned, with a schedule, it still "
-        "generalises very well."), 0.1),
+        "generalises very well."), 0.3),
     "momentum": OptimizerKind("SGD + momentum", SGD, {"momentum": 0.9}, (
         "SGD whose step follows a running sum of gradients, buf ← μ·buf + g: Adam's m without the division "
         "by √v. Directions where gradients agree build up speed (up to 1/(1 − μ) = 10× at μ = 0.9), "
         "zig-zags across a narrow valley cancel out. It overshoots and oscillates when lr × curvature is "
-        "too large, and it does not adapt to gradients of very different sizes in different coordinates."),
-        0.03),
+        "too large, and it does not adapt to gradients of very different sizes in different coordinates."), 0.03),
     "nesterov": OptimizerKind("Nesterov", SGD, {"momentum": 0.9, "nesterov": True}, (
         "Momentum that looks ahead: the step uses g + μ·buf, the gradient corrected by where the momentum "
         "is about to carry the weights. It damps plain momentum's overshoot and tolerates a slightly larger "
@@ -58,19 +57,17 @@ OPTIMIZERS: dict[str, OptimizerKind] = {
         "Adagrad with an exponential moving average of g² instead of a sum: each coordinate steps g/√v, "
         "about lr whatever the gradient's scale. It is Adam without the momentum m and without bias "
         "correction (so with α near 1 its first steps are much larger than lr). Good on non-stationary "
-        "problems, noisy without momentum."), 0.003),
+        "problems, noisy without momentum."), 0.01),
     "adam": OptimizerKind("Adam", Adam, {}, (
         "The reference: a momentum m (EMA of g, β1) divided by √v (EMA of g², β2), both bias-corrected, so "
         "each coordinate moves about lr per step in the direction recent gradients agree on. Robust to the "
         "gradient's scale and to ill-conditioning along the axes (not along rotated directions). Its L2 "
         "weight decay is divided by √v too, which weakens it where gradients are large (AdamW fixes that); "
-        "it can fail to converge on contrived problems (AMSGrad, ADOPT) and wants a decaying lr at the end."),
-        0.01),
+        "it can fail to converge on contrived problems (AMSGrad, ADOPT) and wants a decaying lr at the end."), 0.01),
     "amsgrad": OptimizerKind("AMSGrad", Adam, {"amsgrad": True}, (
         "Adam dividing by the running maximum of v instead of v, so a coordinate's effective lr can never "
         "grow back after a large gradient. This repairs Adam's convergence counter-examples; in practice it "
-        "is rarely better and often a little slower, since one early spike keeps that step small for ever."),
-        0.01),
+        "is rarely better and often a little slower, since one early spike keeps that step small for ever."), 0.01),
     "adamw": OptimizerKind("AdamW", AdamW, {}, (
         "Adam with decoupled weight decay: the weights shrink by lr·wd each step outside the √v division, "
         "instead of wd·θ being added to the gradient. Decay then acts equally on every weight, as "
@@ -89,25 +86,24 @@ OPTIMIZERS: dict[str, OptimizerKind] = {
     "adamax": OptimizerKind("Adamax", Adamax, {}, (
         "Adam with the infinity norm: it divides by a decaying maximum of |g|, u = max(β2·u, |g|), instead "
         "of the root mean square. u needs no bias correction and is steadier under rare outliers in "
-        "magnitude; with β2 near 1 a single huge gradient dominates the denominator for a long time."), 0.02),
+        "magnitude; with β2 near 1 a single huge gradient dominates the denominator for a long time."), 0.03),
     "adadelta": OptimizerKind("Adadelta", Adadelta, {}, (
         "No learning rate in the original: each step is g × RMS(past steps)/RMS(past gradients), so the "
         "step has the units of θ. It adapts per coordinate like RMSprop but starts with tiny steps (√ε) and "
-        "grows them, slow to get going; rarely better than Adam today. torch's lr (default 1) scales it."),
-        1.0),
+        "grows them, slow to get going; rarely better than Adam today. torch's lr (default 1) scales it."), 10.0),
     "adafactor": OptimizerKind("Adafactor", Adafactor, {}, (
         "Adam's memory-saving sibling: for a matrix it keeps only the row and column averages of g² (R + C "
         "numbers instead of R·C) and rebuilds v as their product; no momentum, a step size relative to the "
         "weights' own RMS, and clipping of oversized updates. Shines when optimizer memory is the limit "
         "(large language models); the rank-1 v is coarse, so it is noisier than Adam on small models. On a "
-        "stack of points it factors across the points: each point must be its own tensor."), 0.01),
+        "stack of points it factors across the points: each point must be its own tensor."), 0.1),
     "muon": OptimizerKind("Muon", Muon, {}, (
         "For weight matrices: momentum like SGD, then the step is replaced by the nearest orthogonal matrix "
         "(a few Newton–Schulz iterations push all its singular values towards 1). Where Adam equalises "
         "coordinates, Muon equalises directions: rare directions of the gradient get as large a step as the "
         "dominant one. Behind the 2024–25 speed records for training small GPTs. Only for 2-D hidden layers: "
         "embeddings, the head and vectors belong to AdamW (Muon + AdamW); on a single vector it would be "
-        "just normalised momentum, so it is not offered for points."), 0.03),
+        "just normalised momentum, so it is not offered for points."), 0.01),
     "muon_adamw": OptimizerKind("Muon + AdamW", MuonAdamW, {}, (
         "How Muon is used on a transformer: Muon on the hidden 2-D weight matrices, AdamW on the token and "
         "position embeddings, the output head and any vector. With the default 'match_rms_adamw' lr "
@@ -123,8 +119,7 @@ OPTIMIZERS: dict[str, OptimizerKind] = {
         "Adam plus a second, very slow momentum (β3 = 0.9999: ~10,000 steps of memory) added to the fast one "
         "with weight α. Old gradients keep contributing long after Adam has forgotten them, which helps long, "
         "noisy runs (fewer tokens to the same loss in the paper). The slow average needs α and β3 warm-ups "
-        "(alpha_warmup, beta3_warmup) and can overshoot on short runs or when the landscape changes fast."),
-        0.005),
+        "(alpha_warmup, beta3_warmup) and can overshoot on short runs or when the landscape changes fast."), 0.01),
     "schedulefree_adamw": OptimizerKind("Schedule-free AdamW", ScheduleFreeAdamW, {}, (
         "AdamW without a learning-rate schedule: gradients are taken at y, between a base sequence z of "
         "AdamW-like steps and its running average x, and the model is evaluated at x (eval()) and trained at "
