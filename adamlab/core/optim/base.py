@@ -130,12 +130,9 @@ def _integer(name: str, lo: int, hi: int | None = None):
     return check
 
 
-def _optional(check, none_means: str):
-    """None (documented by ``none_means``) or what ``check`` accepts."""
-    def optional(value):
-        return None if value is None else check(value)
-    optional.none_means = none_means
-    return optional
+def _optional(check):
+    """None (its meaning is in the hyperparameter's docstring) or what ``check`` accepts."""
+    return lambda value: None if value is None else check(value)
 
 
 def _one_of(name: str, options: tuple):

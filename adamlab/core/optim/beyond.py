@@ -136,8 +136,8 @@ class AdEMAMix(Optimizer):
     m2 from throwing the weights off. Defaults are the reference code's.
     """
     _VALIDATORS = {"lr": _learning_rate, "betas": _betas3, "alpha": _nonneg("alpha"),
-                   "beta3_warmup": _optional(_integer("beta3_warmup", 0), "no warm-up"),
-                   "alpha_warmup": _optional(_integer("alpha_warmup", 0), "no warm-up"),
+                   "beta3_warmup": _optional(_integer("beta3_warmup", 0)),
+                   "alpha_warmup": _optional(_integer("alpha_warmup", 0)),
                    "eps": _nonneg("eps"), "weight_decay": _nonneg("weight_decay"), "maximize": _flag_of("maximize")}
     betas = _hyper("betas", "(β1, β2, β3), each in [0, 1): fast EMA, second moment, slow EMA.")
     alpha = _hyper("alpha", "Weight α >= 0 of the slow EMA in the step.")
@@ -398,7 +398,7 @@ class ADOPT(Optimizer):
     (``clip_lambda = lambda step: step**0.25``; ``clip_exponent`` is that power, None turns it off).
     """
     _VALIDATORS = {"lr": _learning_rate, "betas": _betas, "eps": _nonneg("eps"),
-                   "clip_exponent": _optional(_nonneg("clip_exponent"), "no clipping"),
+                   "clip_exponent": _optional(_nonneg("clip_exponent")),
                    "weight_decay": _nonneg("weight_decay"), "decouple": _flag_of("decouple"),
                    "maximize": _flag_of("maximize")}
     betas = _hyper("betas", "(β1, β2), each in [0, 1).")

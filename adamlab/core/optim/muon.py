@@ -118,13 +118,14 @@ class Muon(Optimizer):
     above 1 new gradients enter it with a negative weight. ns_steps in [0, 99] (torch refuses >= 100).
     The update is computed in the parameters' dtype, not bfloat16 as torch does (see the module note).
     In a flat buffer the momentum update is one vectorised step over all the matrices; Newton–Schulz then
-    runs matrix by matrix. ``inspect`` gives the last orthogonalised update and its singular values.
+    runs once per shape, on the stack of the matrices of that shape. ``inspect`` gives the last
+    orthogonalised update and its singular values.
     """
     ROWS_INDEPENDENT = False
     _VALIDATORS = {"lr": _learning_rate, "weight_decay": _nonneg("weight_decay"), "momentum": _momentum("momentum"),
                    "nesterov": _flag_of("nesterov"), "ns_coefficients": _ns_coefficients, "eps": _nonneg("eps"),
                    "ns_steps": _integer("ns_steps", 0, 99),
-                   "adjust_lr_fn": _optional(_one_of("adjust_lr_fn", ADJUST_LR_FNS), "original"),
+                   "adjust_lr_fn": _optional(_one_of("adjust_lr_fn", ADJUST_LR_FNS)),
                    "maximize": _flag_of("maximize")}
     weight_decay = _hyper("weight_decay", "Decoupled weight decay >= 0: θ ← θ(1 − lr·wd) (torch default 0.1).")
     momentum = _hyper("momentum", "μ in [0, 1): B ← μB + (1 − μ)G (torch default 0.95).")
@@ -137,7 +138,7 @@ class Muon(Optimizer):
 
     def __init__(self, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coefficients=NS_COEFFICIENTS,
                  eps=1e-7, ns_steps=5, adjust_lr_fn=None, *, maximize=False):
-        self._updated: set[int] = set()             # ids of slots whose scratch holds their last update
+        self._updated: dict[int, Any] = {}          # id -> slot, for slots whose scratch holds their last update
         super().__init__(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
                          ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn,
                          maximize=maximize)
@@ -195,7 +196,10 @@ class Muon(Optimizer):
             for (_, shape, (pm, um, om)), O in zip(members, stack):
                 om[...] = O.T if um.shape[0] > um.shape[1] else O
                 np.add(pm, om * -adjusted_lr(self._lr, h["adjust_lr_fn"], shape), out=pm)
-        self._updated.add(id(slot))                 # tmp now holds O for every matrix, until the next step
+        if len(self._updated) >= len(self._state):  # forget slots that were merged or split since
+            live = {id(s) for s in self._state.values()}
+            self._updated = {k: s for k, s in self._updated.items() if k in live}
+        self._updated[id(slot)] = slot              # tmp now holds O for every matrix, until the next step
 
     def reset(self):
         super().reset()
@@ -212,7 +216,7 @@ class Muon(Optimizer):
         slot, view = self._find(name)
         buf = view(slot.state["momentum_buffer"]).copy()
         shape = buf.shape
-        if id(slot) in self._updated:
+        if self._updated.get(id(slot)) is slot:
             O = view(slot.tmp).copy()
             sv = np.linalg.svd(O, compute_uv=False)
         else:
@@ -255,7 +259,7 @@ class MuonAdamW(Optimizer):
     _VALIDATORS = {"lr": _learning_rate, "momentum": _momentum("momentum"), "nesterov": _flag_of("nesterov"),
                    "ns_coefficients": _ns_coefficients, "ns_steps": _integer("ns_steps", 0, 99),
                    "ns_eps": _nonneg("ns_eps"),
-                   "adjust_lr_fn": _optional(_one_of("adjust_lr_fn", ADJUST_LR_FNS), "original"),
+                   "adjust_lr_fn": _optional(_one_of("adjust_lr_fn", ADJUST_LR_FNS)),
                    "weight_decay": _nonneg("weight_decay"), "betas": _betas, "eps": _nonneg("eps"),
                    "adamw_lr_ratio": _nonneg("adamw_lr_ratio"), "adamw_names": _names,
                    "maximize": _flag_of("maximize")}
