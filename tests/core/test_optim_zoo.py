@@ -525,3 +525,20 @@ def test_hyper_from_knobs_maps_the_generic_knobs_to_each_kinds_names():
         optim.hyper_from_knobs("lion", **knobs, options={"momentum_decay": 0.1})
     with pytest.raises(ValueError, match="lr is not an optimizer option"):
         optim.hyper_from_knobs("adam", **knobs, options={"lr": 0.1})
+
+
+@pytest.mark.parametrize("kind", ROWS_KINDS + ["adafactor"])
+def test_every_point_optimizer_records_a_race_with_its_overlays(kind):
+    """trajectory.run_detailed(record=True), what the arena draws its arrows and effective-lr squares from,
+    works for every kind defined on a point; the recorded effective lr is the optimizer's own inspect()."""
+    from adamlab.core.surfaces import SURFACES
+    from adamlab.core.trajectory import run_detailed
+    s = SURFACES["rosenbrock"]
+    res = run_detailed(s, (kind, {"lr": 1e-3}), s.start, 20, record=True)
+    assert res.path.shape == (21, 2) and np.all(np.isfinite(res.path))
+    if OPTIMIZERS[kind].cls is not optim.SGD:
+        opt = make_optimizer(kind, lr=1e-3)
+        x = np.array(s.start, dtype=float)
+        for _ in range(20):
+            opt.step(x, np.array(s.grad(*x)))
+        np.testing.assert_array_equal(res.eff_lr[-1], opt.inspect()["effective_lr"])

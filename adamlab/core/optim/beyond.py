@@ -91,10 +91,11 @@ class Lion(Optimizer):
             m[i] = mi * b2 + gi * b2c
 
     def inspect(self, name: str | None = None) -> dict[str, Any]:
-        """The momentum m and the sign of m (the direction the next step leans to before seeing g)."""
+        """The momentum m, the sign of m (the direction the next step leans to before seeing g) and
+        effective_lr = lr on every coordinate: whatever the gradient, each one moves by exactly lr (or 0)."""
         slot, view = self._find(name)
         m = view(slot.state["exp_avg"]).copy()
-        return {"t": slot.step, "m": m, "sign_m": np.sign(m)}
+        return {"t": slot.step, "m": m, "sign_m": np.sign(m), "effective_lr": np.full(m.shape, self._lr)}
 
 
 # ----------------------------------------------------------------------------------------------------------
