@@ -78,10 +78,8 @@ class NAdam(Optimizer):
                          decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
 
     def _apply(self):
-        h = self._h
-        self._lr, self._betas, self._eps, self._wd, self._psi = (
-            h["lr"], h["betas"], h["eps"], h["weight_decay"], h["momentum_decay"])
-        self._decoupled, self._maximize = h["decoupled_weight_decay"], h["maximize"]
+        super()._apply()
+        self._psi, self._decoupled = self._h["momentum_decay"], self._h["decoupled_weight_decay"]
 
     def _init_state(self, shape, dtype):
         return {"exp_avg": np.zeros(shape, dtype), "exp_avg_sq": np.zeros(shape, dtype)}
@@ -151,9 +149,8 @@ class RAdam(Optimizer):
                          decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
 
     def _apply(self):
-        h = self._h
-        self._lr, self._betas, self._eps, self._wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
-        self._decoupled, self._maximize = h["decoupled_weight_decay"], h["maximize"]
+        super()._apply()
+        self._decoupled = self._h["decoupled_weight_decay"]
 
     def _init_state(self, shape, dtype):
         return {"exp_avg": np.zeros(shape, dtype), "exp_avg_sq": np.zeros(shape, dtype)}
@@ -227,11 +224,6 @@ class Adamax(Optimizer):
     def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False):
         super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
 
-    def _apply(self):
-        h = self._h
-        self._lr, self._betas, self._eps, self._wd, self._maximize = (
-            h["lr"], h["betas"], h["eps"], h["weight_decay"], h["maximize"])
-
     def _init_state(self, shape, dtype):
         return {"exp_avg": np.zeros(shape, dtype), "exp_inf": np.zeros(shape, dtype)}
 
@@ -281,9 +273,8 @@ class Adadelta(Optimizer):
         super().__init__(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
 
     def _apply(self):
-        h = self._h
-        self._lr, self._rho, self._eps, self._wd, self._maximize = (
-            h["lr"], h["rho"], h["eps"], h["weight_decay"], h["maximize"])
+        super()._apply()
+        self._rho = self._h["rho"]
 
     def _init_state(self, shape, dtype):
         return {"square_avg": np.zeros(shape, dtype), "acc_delta": np.zeros(shape, dtype)}

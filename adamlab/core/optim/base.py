@@ -104,15 +104,23 @@ def _betas(value: Any) -> tuple[float, float]:
     return (_real("betas[0]", b1, 0.0, 1.0), _real("betas[1]", b2, 0.0, 1.0))
 
 
-def _betas3(value: Any) -> tuple[float, float, float]:
-    """AdEMAMix's (beta1, beta2, beta3), each in [0, 1)."""
-    try:
-        items = tuple(value)
-    except TypeError:
-        items = ()
-    if len(items) != 3:
-        raise ValueError(f"betas must be three numbers (beta1, beta2, beta3) with each in [0, 1), got {value!r}")
-    return tuple(_real(f"betas[{i}]", b, 0.0, 1.0) for i, b in enumerate(items))
+def _numbers(name: str, labels: tuple[str, ...], lo: float = -math.inf, hi: float = math.inf):
+    """A tuple of len(labels) numbers, each in [lo, hi) (any finite number by default)."""
+    each = "each finite" if lo == -math.inf else f"each in [{_fmt(lo)}, {_fmt(hi)})"
+    count = {2: "two", 3: "three"}.get(len(labels), str(len(labels)))
+
+    def check(value):
+        try:
+            items = tuple(value)
+        except TypeError:
+            items = ()
+        if len(items) != len(labels):
+            raise ValueError(f"{name} must be {count} numbers ({', '.join(labels)}) with {each}, got {value!r}")
+        return tuple(_real(f"{name}[{i}]", x, lo, hi, lo_open=lo == -math.inf) for i, x in enumerate(items))
+    return check
+
+
+_betas3 = _numbers("betas", ("beta1", "beta2", "beta3"), 0.0, 1.0)   # AdEMAMix's
 
 
 def _integer(name: str, lo: int, hi: int | None = None):
@@ -475,9 +483,16 @@ class Optimizer:
     def _check_combination(self, h: dict) -> None:
         """Constraints between hyperparameters (e.g. nesterov needs momentum); override where needed."""
 
+    _ATTRIBUTES = {"betas": "_betas", "eps": "_eps", "weight_decay": "_wd", "maximize": "_maximize"}
+
     def _apply(self) -> None:
-        """Copy hyperparameters into plain attributes read by the hot path."""
-        self._lr = self._h["lr"]
+        """Copy hyperparameters into plain attributes read by the hot path (lr, and the common ones the
+        class has: betas, eps, weight_decay, maximize); subclasses add their own."""
+        h = self._h
+        self._lr = h["lr"]
+        for name, attr in self._ATTRIBUTES.items():
+            if name in h:
+                setattr(self, attr, h[name])
 
     def hyperparameters(self) -> dict[str, Any]:
         """The current hyperparameters as a new dict (torch's argument names)."""

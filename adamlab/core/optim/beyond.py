@@ -51,10 +51,6 @@ class Lion(Optimizer):
     def __init__(self, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False):
         super().__init__(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize)
 
-    def _apply(self):
-        h = self._h
-        self._lr, self._betas, self._wd, self._maximize = h["lr"], h["betas"], h["weight_decay"], h["maximize"]
-
     def _init_state(self, shape, dtype):
         return {"exp_avg": np.zeros(shape, dtype)}
 
@@ -152,11 +148,6 @@ class AdEMAMix(Optimizer):
                  eps=1e-8, weight_decay=0.0, *, maximize=False):
         super().__init__(lr=lr, betas=betas, alpha=alpha, beta3_warmup=beta3_warmup, alpha_warmup=alpha_warmup,
                          eps=eps, weight_decay=weight_decay, maximize=maximize)
-
-    def _apply(self):
-        h = self._h
-        self._lr, self._betas, self._eps, self._wd, self._maximize = (
-            h["lr"], h["betas"], h["eps"], h["weight_decay"], h["maximize"])
 
     def _init_state(self, shape, dtype):
         return {"exp_avg_fast": np.zeros(shape, dtype), "exp_avg_slow": np.zeros(shape, dtype),
@@ -264,11 +255,6 @@ class ScheduleFreeAdamW(Optimizer):
         self._train_mode = True
         super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
                          weight_lr_power=weight_lr_power, maximize=maximize)
-
-    def _apply(self):
-        h = self._h
-        self._lr, self._betas, self._eps, self._wd, self._maximize = (
-            h["lr"], h["betas"], h["eps"], h["weight_decay"], h["maximize"])
 
     def _init_state(self, shape, dtype):
         return {"exp_avg_sq": np.zeros(shape, dtype)}   # z and x start as copies of θ, made at the first step
@@ -413,11 +399,6 @@ class ADOPT(Optimizer):
                  decouple=False, *, maximize=False):
         super().__init__(lr=lr, betas=betas, eps=eps, clip_exponent=clip_exponent, weight_decay=weight_decay,
                          decouple=decouple, maximize=maximize)
-
-    def _apply(self):
-        h = self._h
-        self._lr, self._betas, self._eps, self._wd, self._maximize = (
-            h["lr"], h["betas"], h["eps"], h["weight_decay"], h["maximize"])
 
     def _init_state(self, shape, dtype):
         return {"exp_avg": np.zeros(shape, dtype), "exp_avg_sq": np.zeros(shape, dtype)}

@@ -23,7 +23,7 @@ import numpy as np
 from adamlab.core.optim.adaptive import _flag_of
 from adamlab.core.optim.base import (
     _FLAT, _RESERVED, SINGLE, Optimizer, _betas, _decode_hyper, _encode_hyper, _grad, _hyper, _integer,
-    _Layout, _learning_rate, _lerp_, _nonneg, _one_of, _optional, _real, _tiling,
+    _Layout, _learning_rate, _lerp_, _nonneg, _numbers, _one_of, _optional, _real, _tiling,
 )
 from adamlab.core.optim.base import AdamW
 
@@ -85,14 +85,7 @@ def adjusted_lr(lr, adjust_lr_fn: str | None, shape: tuple[int, ...]):
     return lr * (0.2 * math.sqrt(max(A, B)))
 
 
-def _ns_coefficients(value) -> tuple[float, float, float]:
-    try:
-        items = tuple(value)
-    except TypeError:
-        items = ()
-    if len(items) != 3:
-        raise ValueError(f"ns_coefficients must be three numbers (a, b, c), got {value!r}")
-    return tuple(_real(f"ns_coefficients[{i}]", x, -math.inf) for i, x in enumerate(items))
+_ns_coefficients = _numbers("ns_coefficients", ("a", "b", "c"))
 
 
 def _momentum(name):
@@ -144,9 +137,8 @@ class Muon(Optimizer):
                          maximize=maximize)
 
     def _apply(self):
-        h = self._h
-        self._lr, self._wd, self._mu, self._nesterov, self._maximize = (
-            h["lr"], h["weight_decay"], h["momentum"], h["nesterov"], h["maximize"])
+        super()._apply()
+        self._mu, self._nesterov = self._h["momentum"], self._h["nesterov"]
 
     def _init_state(self, shape, dtype):
         return {"momentum_buffer": np.zeros(shape, dtype)}
