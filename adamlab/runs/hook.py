@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from adamlab.runs import torch_stats
-from adamlab.runs.format import FLAG_NONFINITE, FLAG_SKIPPED, count_dtype
-from adamlab.runs.writer import MAX_NAME, RunWriter
+from adamlab.runs.format import FLAG_NONFINITE, FLAG_SKIPPED
+from adamlab.runs.writer import MAX_NAME, RunWriter, make_meta
 
 MAX_REPR = 20_000  # characters of repr(model) kept in run.json
 
@@ -190,8 +190,7 @@ class Watcher:
         if self.kind and self.hist_every and step % self.hist_every == 0:
             hist_live, counts = self._adam_histograms(torch, optimizer, live, olds)
             ship += counts
-        torch._foreach_sub_(olds, params)  # θ_before − θ_after, in the copy's memory
-        ship += torch_stats.norms(torch, olds)
+        ship += torch_stats.norms(torch, torch_stats.differences(torch, olds, params))  # ‖Δθ‖
         host = torch_stats.fetch(torch, ship)
         n = len(live)
         g_n, wb_n, w_n = (np.array(host[k * n:(k + 1) * n], dtype=np.float64) for k in range(3))
@@ -259,32 +258,26 @@ class Watcher:
 
     # -- the run's description ---------------------------------------------------------------------------------
     def _describe(self, torch, model, inner, optimizer, config) -> dict:
-        numels = [int(p.numel()) for p in self._params]
         every_param = {id(p): p for p in (inner.parameters() if inner is not None else self._params)}
         now = time.time()
-        return {
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "created_unix": now,
-            "adamlab": _adamlab_version(), "torch": torch.__version__,
-            "every": self.every, "hist_every": self.hist_every, "start_step": self.step,
-            "model": {"class": type(inner).__name__ if inner is not None else None,
-                      "wrapper": type(model).__name__ if model is not inner else None,
-                      "numel": int(sum(p.numel() for p in every_param.values())), "watched_numel": int(sum(numels)),
-                      "repr": repr(inner)[:MAX_REPR] if inner is not None else ""},
-            "optimizer": {"class": type(optimizer).__name__, "module": type(optimizer).__module__,
-                          "defaults": _jsonable({k: v for k, v in optimizer.defaults.items() if k != "params"})},
-            "groups": [_jsonable({k: v for k, v in g.items() if k not in ("params", "param_names")})
-                       for g in optimizer.param_groups],
-            "adam": {"kind": self.kind, "note": self.note},
-            "hist": {"bins": self._bins, "snr_range": list(self._snr_range), "log_lr_range": list(self._log_lr_range),
-                     "count": count_dtype(numels)},
-            "tensors": [{"name": n, "shape": list(p.shape), "numel": int(p.numel()), "group": gi,
-                         "dtype": str(p.dtype).replace("torch.", ""), "device": str(p.device)}
-                        for n, p, gi in zip(self.names, self._params, self._group_of)],
-            "distributed": {"world_size": self.world_size,
-                            "backend": _backend(torch) if self.world_size > 1 else None},
-            "config": _jsonable(config or {}),
-            "host": {"pid": os.getpid(), "argv": sys.argv[:20]},
-        }
+        tensors = [{"name": n, "shape": list(p.shape), "group": gi, "dtype": str(p.dtype).replace("torch.", ""),
+                    "device": str(p.device)} for n, p, gi in zip(self.names, self._params, self._group_of)]
+        groups = [_jsonable({k: v for k, v in g.items() if k not in ("params", "param_names")})
+                  for g in optimizer.param_groups]
+        return make_meta(
+            tensors, groups, every=self.every, hist_every=self.hist_every, bins=self._bins,
+            snr_range=self._snr_range, log_lr_range=self._log_lr_range, adam=self.kind, note=self.note,
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), created_unix=now,
+            adamlab=_adamlab_version(), torch=torch.__version__, start_step=self.step,
+            model={"class": type(inner).__name__ if inner is not None else None,
+                   "wrapper": type(model).__name__ if model is not inner else None,
+                   "numel": int(sum(p.numel() for p in every_param.values())),
+                   "watched_numel": int(sum(p.numel() for p in self._params)),
+                   "repr": repr(inner)[:MAX_REPR] if inner is not None else ""},
+            optimizer={"class": type(optimizer).__name__, "module": type(optimizer).__module__,
+                       "defaults": _jsonable({k: v for k, v in optimizer.defaults.items() if k != "params"})},
+            distributed={"world_size": self.world_size, "backend": _backend(torch) if self.world_size > 1 else None},
+            config=_jsonable(config or {}), host={"pid": os.getpid(), "argv": sys.argv[:20]})
 
     def _safely(self, write) -> None:
         """Run one write; an I/O error (disk full, folder removed) stops the watcher with a warning instead of

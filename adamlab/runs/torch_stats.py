@@ -62,6 +62,16 @@ def norms(torch, tensors: list) -> list:
     return out
 
 
+def differences(torch, befores: list, afters: list) -> list:
+    """θ_before − θ_after per tensor: in the copies' own memory for float32/64; 16-bit tensors are subtracted
+    in float32 (in bfloat16, weights that cross zero or change by more than 2× would round the difference)."""
+    low = (torch.float16, torch.bfloat16)
+    same = [k for k, b in enumerate(befores) if b.dtype not in low]
+    if same:
+        torch._foreach_sub_([befores[k] for k in same], [afters[k] for k in same])
+    return [b if b.dtype not in low else b.float().sub_(a.float()) for b, a in zip(befores, afters)]
+
+
 def fetch(torch, tensors: list) -> list[np.ndarray]:
     """float64 NumPy copies of many small tensors with one transfer per device: tensors of the same device,
     dtype and shape are stacked, cast and concatenated on the device first."""

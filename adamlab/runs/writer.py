@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from adamlab.runs.format import (FORMAT, HEADER, META_FILE, SCALARS_DTYPE, STREAM_FILES, VERSION, EventStream,
-                                 FixedStream, Layout, frame, layout_of, read_meta, stream_header, write_json_atomic)
+                                 FixedStream, count_dtype, frame, layout_of, read_meta, stream_header,
+                                 write_json_atomic)
 
 MAX_NAME = 200  # characters in a scalar's name
 MAX_SAMPLES_BYTES = 4 << 20  # text samples of one log() call, UTF-8
@@ -140,6 +141,21 @@ class RunWriter:
                     f.truncate(max(end, HEADER.size))
 
 
+def make_meta(tensors: list[dict], groups: list[dict], *, every: int = 1, hist_every: int = 0, bins: int = 64,
+              snr_range=(-2.0, 2.0), log_lr_range=(-10.0, 6.0), adam: str | None = None, note: str = "",
+              **extra) -> dict:
+    """run.json's content: ``tensors`` as dicts with at least name, shape and group (numel is added),
+    ``groups`` the param groups' hyperparameters (JSON-able), ``adam`` the Adam kind whose histograms the run
+    holds (None: none). ``extra`` keys (model, optimizer, config, …) are stored as they are."""
+    tensors = [dict(t, shape=[int(d) for d in t["shape"]], numel=math.prod(int(d) for d in t["shape"]))
+               for t in tensors]
+    return dict(extra, every=every, hist_every=hist_every, tensors=tensors, groups=groups,
+                adam={"kind": adam, "note": note},
+                hist={"bins": bins, "snr_range": [float(x) for x in snr_range],
+                      "log_lr_range": [float(x) for x in log_lr_range],
+                      "count": count_dtype([t["numel"] for t in tensors])})
+
+
 def _payload(row: np.ndarray, dtype: np.dtype) -> bytes:
     if row.dtype != dtype or row.size != 1:
         raise ValueError(f"expected one record of {dtype}, got {row.dtype} × {row.size}")
@@ -168,9 +184,3 @@ def _jsonable(x):
     return json.loads(json.dumps(x))
 
 
-def finite_or_none(x: float):
-    """JSON has no NaN: hyperparameters that are not finite are written as null."""
-    return x if math.isfinite(x) else None
-
-
-__all__ = ["RunWriter", "Layout"]
