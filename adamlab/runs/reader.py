@@ -33,11 +33,16 @@ class _Grow:
     def append(self, block: np.ndarray) -> None:
         k = len(block)
         if self.n + k > len(self._a):
-            bigger = np.empty((max(2 * len(self._a), self.n + k), *self._a.shape[1:]), self._a.dtype)
-            bigger[:self.n] = self._a[:self.n]
-            self._a = bigger  # views handed out earlier keep the old buffer alive and unchanged
+            self.reserve(max(len(self._a), k))
         self._a[self.n:self.n + k] = block
         self.n += k
+
+    def reserve(self, more: int) -> None:
+        """Room for ``more`` rows after the filled ones, plus half as much headroom for the polls to come."""
+        if self.n + more > len(self._a):
+            bigger = np.empty(((self.n + more) * 3 // 2, *self._a.shape[1:]), self._a.dtype)
+            bigger[:self.n] = self._a[:self.n]
+            self._a = bigger  # views handed out earlier keep the old buffer alive and unchanged
 
     @property
     def view(self) -> np.ndarray:
@@ -127,16 +132,19 @@ class RunReader:
         if not self._streams:
             raise RunFormatError(f"the reader of {self.folder} is closed")
         up = RunUpdate()
-        s0 = self._stats["step"].n
-        rows = self._streams["stats"].read_new()
-        if len(rows):
+        s0, h0 = self._stats["step"].n, self._hist_steps.n
+        stats, hist, scalars = (self._streams[k] for k in ("stats", "hist", "scalars"))
+        for grow in self._stats.values():
+            grow.reserve(stats.pending())
+        for rows in stats.chunks():
             for name, grow in self._stats.items():
-                grow.append(rows[name])
+                grow.append(stats.field(rows, name))
         up.stats = slice(s0, self._stats["step"].n)
-        h0 = self._hist_steps.n
-        self._hist_steps.append(self._streams["hist"].read_new(field="step"))
+        for rows in hist.chunks():  # (only the steps stay in memory: a histogram is read when asked for)
+            self._hist_steps.append(hist.field(rows, "step"))
         up.hist = slice(h0, self._hist_steps.n)
-        values = self._streams["scalars"].read_new()
+        chunks = [np.ascontiguousarray(rows).view(SCALARS_DTYPE)[:, 0] for rows in scalars.chunks()]
+        values = np.concatenate(chunks) if chunks else np.empty(0, SCALARS_DTYPE)
         was_closed, n_samples = self.closed, len(self._samples)
         for event in self._streams["events"].read_new():  # after scalars: their names are declared by now
             self._event(event, up)

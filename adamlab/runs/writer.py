@@ -132,7 +132,8 @@ class RunWriter:
                         if e["type"] == "scalar" and isinstance(e.get("name"), str):
                             self._scalar_ids.setdefault(e["name"], len(self._scalar_ids))
                 else:
-                    s.read_new(field=payload.names[0])
+                    for _ in s.chunks():
+                        pass
                 end, torn = s.offset, s.torn
             finally:
                 s.close()
