@@ -310,6 +310,18 @@ class FixedStream:
     def size(self) -> int:
         return os.fstat(self.file.fileno()).st_size
 
+    def check_still_there(self) -> None:
+        """RunFormatError if the file was deleted or replaced since it was opened (a new run written to the
+        same folder): the reader would otherwise wait on the old file forever."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            raise RunFormatError(f"{self.path} was removed while it was followed") from None
+        then = os.fstat(self.file.fileno())
+        if (now.st_ino, now.st_dev) != (then.st_ino, then.st_dev):
+            raise RunFormatError(f"{self.path.parent} was replaced by another run while it was followed: open it "
+                                 f"again")
+
     def chunks(self):
         end = self.size()
         per_chunk = max(1, CHUNK // self.row)

@@ -234,9 +234,10 @@ class Watcher:
             states.append(state)
         # the step counts (and NAdam's μ-products) as Python numbers: one transfer if they live on a GPU
         scalars = [_as_tensor(torch, s["step"]) for s in states]
-        scalars += [_as_tensor(torch, s.get("mu_product", 1.0)) for s in states]
+        if self.kind == "nadam":
+            scalars += [_as_tensor(torch, s["mu_product"]) for s in states]
         values = [float(x) for x in torch_stats.fetch(torch, scalars)] if scalars else []
-        t_of, mu_of = values[:len(states)], values[len(states):]
+        t_of, mu_of = values[:len(states)], values[len(states):] or [1.0] * len(states)
         (lo, hi), (llo, lhi) = self._snr_range, self._log_lr_range
         counts = []
         for (k, i), state, t, mu_product in zip(chosen, states, t_of, mu_of):

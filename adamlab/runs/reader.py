@@ -91,7 +91,8 @@ class RunUpdate:
 
 
 class RunReader:
-    """A run folder, read once at construction and then incrementally by :meth:`poll`."""
+    """A run folder, read once at construction and then incrementally by :meth:`poll`. Keeps its files open
+    until close(); use one reader from one thread (poll and histogram reads share the file positions)."""
 
     def __init__(self, path):
         self.folder: Path = run_folder(path)
@@ -134,6 +135,7 @@ class RunReader:
         up = RunUpdate()
         s0, h0 = self._stats["step"].n, self._hist_steps.n
         stats, hist, scalars = (self._streams[k] for k in ("stats", "hist", "scalars"))
+        stats.check_still_there()
         for grow in self._stats.values():
             grow.reserve(stats.pending())
         for rows in stats.chunks():

@@ -376,3 +376,17 @@ def test_make_meta_rejects_what_a_reader_would_refuse(tmp_path):
     with pytest.raises(RunFormatError, match="names no param group"):
         RunWriter(tmp_path / "r", meta)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_followed_folder_replaced_by_a_new_run_is_reported(tmp_path):
+    import shutil
+
+    make_run(tmp_path / "r", steps=3, close=False)
+    run = open_run(tmp_path / "r")
+    shutil.rmtree(tmp_path / "r")
+    with pytest.raises(RunFormatError, match="stats.rec was removed while it was followed"):
+        run.poll()
+    make_run(tmp_path / "r", steps=1)
+    with pytest.raises(RunFormatError, match="was replaced by another run while it was followed: open it again"):
+        run.poll()
+    run.close()
