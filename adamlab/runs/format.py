@@ -33,8 +33,9 @@ weights or update. A histogram row holds, per tensor, B regular bins between run
 bin for values below the range and a last one for values at or above its top; NaNs are in no bin (numel −
 the row's sum counts them). ``present`` is 0 for a tensor without Adam state or grad at that step.
 
-The fixed-size streams are read by viewing a whole chunk of rows as one NumPy structured array (a CRC check
-per row is the only Python loop), which is what lets a 100,000-step run open in well under a second.
+The fixed-size streams are read a chunk of rows at a time as one (rows × bytes) NumPy array whose columns are
+viewed as the fields; the CRCs are checked per record by zlib, or all at once in NumPy for small records. That
+is what lets a 100,000-step run of 100 tensors (186 MB) open in about a third of a second.
 """
 
 from __future__ import annotations
@@ -266,6 +267,22 @@ def check_header(path: Path, raw: bytes, record_bytes: int) -> None:
         raise RunFormatError(f"{path} holds {size}-byte records but run.json describes {record_bytes}-byte ones")
 
 
+def open_stream(path: Path, record_bytes: int):
+    """A record file opened for reading, its header checked (RunFormatError, one line, for any problem)."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise RunFormatError(f"{path.parent} is incomplete: {path.name} is missing") from None
+    except OSError as e:
+        raise RunFormatError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        check_header(path, f.read(HEADER.size), record_bytes)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
 def _all_zero(f, start: int, end: int) -> bool:
     """Whether bytes [start, end) are zeros: the tail a crash can leave on some filesystems (size extended,
     data never written) — treated like a torn tail, not as damage."""
@@ -286,23 +303,13 @@ class FixedStream:
     def __init__(self, path: Path, payload: np.dtype):
         self.path = path
         self.payload = payload
-        self.size_ = payload.itemsize
+        self.record_bytes = payload.itemsize
         self.row = payload.itemsize + OVERHEAD
         self.length_crc = crc32(struct.pack("<I", payload.itemsize))
         self.offset = HEADER.size
         self.count = 0  # complete records read so far
         self.torn = 0  # bytes of an incomplete record after the last complete one
-        try:
-            self.file = open(path, "rb")
-        except FileNotFoundError:
-            raise RunFormatError(f"{path.parent} is incomplete: {path.name} is missing") from None
-        except OSError as e:
-            raise RunFormatError(f"cannot read {path}: {e.strerror or e}") from None
-        try:
-            check_header(path, self.file.read(HEADER.size), payload.itemsize)
-        except BaseException:
-            self.file.close()
-            raise
+        self.file = open_stream(path, payload.itemsize)
 
     def close(self):
         self.file.close()
@@ -338,7 +345,7 @@ class FixedStream:
             self.count += good
             self.torn = max(0, end - self.offset)
             if good:
-                yield rows[:good, FRAME.size:FRAME.size + self.size_]
+                yield rows[:good, FRAME.size:FRAME.size + self.record_bytes]
             if good < n:
                 break
         self.torn = max(0, end - self.offset)
@@ -360,7 +367,7 @@ class FixedStream:
 
     def read_slice(self, index: int, start: int, nbytes: int) -> bytes:
         """``nbytes`` of record ``index``'s payload from byte ``start`` (a record chunks() has checked)."""
-        if not 0 <= index < self.count or start < 0 or start + nbytes > self.size_:
+        if not 0 <= index < self.count or start < 0 or start + nbytes > self.record_bytes:
             raise IndexError(f"record {index} bytes {start}+{nbytes} of {self.path.name}")
         self.file.seek(HEADER.size + index * self.row + FRAME.size + start)
         raw = self.file.read(nbytes)
@@ -374,7 +381,7 @@ class FixedStream:
         def u32(col):
             return np.ascontiguousarray(rows[:, col:col + 4]).view("<u4")[:, 0]
 
-        size = self.size_
+        size = self.record_bytes
         bad = np.flatnonzero((u32(0) != size) | (u32(4) != self.length_crc))
         limit = int(bad[0]) if bad.size else len(rows)
         if size <= SMALL_RECORD:  # many small records: CRC-32 of all of them at once in NumPy
@@ -420,17 +427,7 @@ class EventStream:
         self.path = path
         self.offset = HEADER.size
         self.torn = 0
-        try:
-            self.file = open(path, "rb")
-        except FileNotFoundError:
-            raise RunFormatError(f"{path.parent} is incomplete: {path.name} is missing") from None
-        except OSError as e:
-            raise RunFormatError(f"cannot read {path}: {e.strerror or e}") from None
-        try:
-            check_header(path, self.file.read(HEADER.size), 0)
-        except BaseException:
-            self.file.close()
-            raise
+        self.file = open_stream(path, 0)
 
     def close(self):
         self.file.close()
