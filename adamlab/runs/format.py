@@ -68,6 +68,7 @@ MAX_TENSORS = 100_000
 MAX_GROUPS = 10_000
 MAX_BINS = 4096
 CHUNK = 16 << 20  # fixed-size streams are read in chunks of about this many bytes
+MAX_ZERO_TAIL = 16 << 20  # a zero-filled tail up to this long is a torn tail (a crash), longer is damage
 
 FLAG_SKIPPED = 1  # no grad at this step
 FLAG_NONFINITE = 2  # inf or nan in the grad, the weights or the update
@@ -285,7 +286,10 @@ def open_stream(path: Path, record_bytes: int):
 
 def _all_zero(f, start: int, end: int) -> bool:
     """Whether bytes [start, end) are zeros: the tail a crash can leave on some filesystems (size extended,
-    data never written) — treated like a torn tail, not as damage."""
+    data never written) — treated like a torn tail, not as damage. A zero tail longer than MAX_ZERO_TAIL is
+    no crash's doing (a crafted sparse file): damage, found without reading it."""
+    if end - start > MAX_ZERO_TAIL:
+        return False
     f.seek(start)
     while start < end:
         block = f.read(min(end - start, 1 << 20))
@@ -309,6 +313,7 @@ class FixedStream:
         self.offset = HEADER.size
         self.count = 0  # complete records read so far
         self.torn = 0  # bytes of an incomplete record after the last complete one
+        self._buffer = None  # reused by every chunk read
         self.file = open_stream(path, payload.itemsize)
 
     def close(self):
@@ -330,16 +335,22 @@ class FixedStream:
                                  f"again")
 
     def chunks(self):
+        """The new records' payloads, chunk by chunk, as views of one buffer that the next chunk overwrites
+        (copy what you keep before asking for the next): reading a big run touches 16 MiB of fresh memory
+        for its reads, not the size of the file."""
         end = self.size()
         per_chunk = max(1, CHUNK // self.row)
         while True:
             n = min((end - self.offset) // self.row, per_chunk)
             if n <= 0:
                 break
+            if self._buffer is None or len(self._buffer) < n * self.row:
+                self._buffer = bytearray(max(n, min(per_chunk, 64)) * self.row)
             self.file.seek(self.offset)
-            raw = self.file.read(n * self.row)
-            n = len(raw) // self.row
-            rows = np.frombuffer(raw, np.uint8, count=n * self.row).reshape(n, self.row)  # framed records
+            raw = memoryview(self._buffer)[:n * self.row]
+            n = self.file.readinto(raw) // self.row
+            raw = raw[:n * self.row]
+            rows = np.frombuffer(raw, np.uint8).reshape(n, self.row)  # framed records
             good = self._check(rows, raw)
             self.offset += good * self.row
             self.count += good
@@ -362,8 +373,9 @@ class FixedStream:
         return typed.reshape(len(rows), *sub.shape)
 
     def pending(self) -> int:
-        """Complete records in the file not read yet (to size buffers before reading them)."""
-        return max(0, (self.size() - self.offset) // self.row)
+        """Complete records in the file not read yet, counted up to 1 GiB of them: a hint to size buffers
+        before reading (a crafted huge file must not make the reader allocate for it before checking it)."""
+        return max(0, min(self.size() - self.offset, 1 << 30) // self.row)
 
     def read_slice(self, index: int, start: int, nbytes: int) -> bytes:
         """``nbytes`` of record ``index``'s payload from byte ``start`` (a record chunks() has checked)."""
@@ -375,7 +387,7 @@ class FixedStream:
             raise RunFormatError(f"{self.path} shrank while it was read")
         return raw
 
-    def _check(self, rows: np.ndarray, raw: bytes) -> int:
+    def _check(self, rows: np.ndarray, raw: memoryview) -> int:
         """How many rows are whole and sound; RunFormatError at the first damaged one (unless the rest of
         the file is zeros)."""
         def u32(col):
@@ -387,7 +399,7 @@ class FixedStream:
         if size <= SMALL_RECORD:  # many small records: CRC-32 of all of them at once in NumPy
             crcs = crc32_rows(rows[:limit, FRAME.size:FRAME.size + size])
         else:  # zlib per record (a C loop over each record's bytes beats NumPy's per-byte passes)
-            view, step = memoryview(raw), self.row
+            view, step = raw, self.row
             crcs = np.array([zlib.crc32(view[i * step + 8:i * step + 8 + size]) for i in range(limit)], np.uint32)
         mismatch = np.flatnonzero(crcs != u32(self.row - 4)[:limit])
         if mismatch.size:

@@ -145,7 +145,7 @@ class RunReader:
         for rows in hist.chunks():  # (only the steps stay in memory: a histogram is read when asked for)
             self._hist_steps.append(hist.field(rows, "step"))
         up.hist = slice(h0, self._hist_steps.n)
-        chunks = [np.ascontiguousarray(rows).view(SCALARS_DTYPE)[:, 0] for rows in scalars.chunks()]
+        chunks = [rows.copy().view(SCALARS_DTYPE)[:, 0] for rows in scalars.chunks()]  # (copies: the buffer is reused)
         values = np.concatenate(chunks) if chunks else np.empty(0, SCALARS_DTYPE)
         was_closed, n_samples = self.closed, len(self._samples)
         for event in self._streams["events"].read_new():  # after scalars: their names are declared by now

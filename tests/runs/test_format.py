@@ -296,6 +296,11 @@ class _Counting:
         self.bytes += len(data)
         return data
 
+    def readinto(self, buffer):
+        n = self.f.readinto(buffer)
+        self.bytes += n
+        return n
+
     def __getattr__(self, name):
         return getattr(self.f, name)
 
@@ -390,3 +395,13 @@ def test_a_followed_folder_replaced_by_a_new_run_is_reported(tmp_path):
     with pytest.raises(RunFormatError, match="was replaced by another run while it was followed: open it again"):
         run.poll()
     run.close()
+
+
+def test_a_huge_sparse_stream_is_refused_quickly_without_allocating_for_it(tmp_path):
+    make_run(tmp_path / "r", steps=3)
+    stats = _stats_file(tmp_path / "r")
+    os.truncate(stats, 64 << 30)  # 64 GiB of (sparse) zeros after three good records
+    t0 = time.perf_counter()
+    with pytest.raises(RunFormatError, match="stats.rec is damaged at byte"):
+        open_run(tmp_path / "r")
+    assert time.perf_counter() - t0 < 10
