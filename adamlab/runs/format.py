@@ -204,8 +204,16 @@ def layout_of(meta: dict, where) -> Layout:
     tensors, groups, hist = meta.get("tensors"), meta.get("groups"), meta.get("hist")
     if not isinstance(tensors, list) or not 0 < len(tensors) <= MAX_TENSORS:
         bad("'tensors' must be a list of 1 to 100,000 entries")
-    if not isinstance(groups, list) or not 0 < len(groups) <= MAX_GROUPS:
-        bad("'groups' must be a list of 1 to 10,000 param groups")
+    if (not isinstance(groups, list) or not 0 < len(groups) <= MAX_GROUPS
+            or not all(isinstance(g, dict) for g in groups)):
+        bad("'groups' must be a list of 1 to 10,000 param groups (dicts)")
+    for key in ("every", "hist_every"):
+        if not _is_int(meta.get(key)) or meta[key] < (key == "every"):
+            bad(f"'{key}' must be an integer >= {int(key == 'every')}")
+    adam = meta.get("adam")
+    if (not isinstance(adam, dict) or adam.get("kind") not in (None, "adam", "nadam", "radam")
+            or not isinstance(adam.get("note", ""), str)):
+        bad("'adam' must say which Adam state the run holds")
     names = set()
     numels = []
     for i, t in enumerate(tensors):

@@ -163,12 +163,13 @@ class RunReader:
                 self._scalar_names[sid] = name
                 up.new_names.append(name)
         elif kind == "samples":
-            texts = e.get("texts")
-            if isinstance(texts, list) and all(isinstance(t, str) for t in texts):
-                self._samples.append(Sample(int(e.get("step", -1)), float(e.get("time", math.nan)), tuple(texts)))
+            texts, step, when = e.get("texts"), e.get("step"), e.get("time", math.nan)
+            if (isinstance(texts, list) and all(isinstance(t, str) for t in texts) and isinstance(step, int)
+                    and isinstance(when, (int, float))):
+                self._samples.append(Sample(step, float(when), tuple(texts)))
         elif kind in ("open", "resume", "close"):
             self.sessions.append(e)
-        # other types: written by a newer AdamLab of the same format version; nothing to show here
+        # other types (or malformed ones): from a newer AdamLab of the same format version; nothing to show
 
     def _add_scalars(self, values: np.ndarray, up: RunUpdate) -> None:
         if len(self._pending):

@@ -405,3 +405,31 @@ def test_a_huge_sparse_stream_is_refused_quickly_without_allocating_for_it(tmp_p
     with pytest.raises(RunFormatError, match="stats.rec is damaged at byte"):
         open_run(tmp_path / "r")
     assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"groups": [1, 2]}, "param groups"),
+    ({"every": "10"}, "'every' must be an integer >= 1"),
+    ({"hist_every": -1}, "'hist_every' must be an integer >= 0"),
+    ({"adam": {"kind": "lion"}}, "'adam' must say which Adam state"),
+    ({"hist": {"bins": 8, "snr_range": [2, -2], "log_lr_range": [-10, 6], "count": "<u4"}}, "hist.snr_range"),
+])
+def test_malformed_run_descriptions_are_refused_in_one_line(tmp_path, change, message):
+    make_run(tmp_path / "r", steps=1)
+    meta_path = tmp_path / "r" / "run.json"
+    meta_path.write_text(json.dumps(dict(json.loads(meta_path.read_text()), **change)))
+    with pytest.raises(RunFormatError, match=message):
+        open_run(tmp_path / "r")
+
+
+def test_malformed_events_are_skipped_not_fatal(tmp_path):
+    exp = make_run(tmp_path / "r", steps=2, close=False)
+    w = exp["writer"]
+    w.event({"type": "samples", "step": "two", "texts": ["x"]})
+    w.event({"type": "samples", "step": 1, "texts": [3]})
+    w.event({"type": "scalar", "id": "0", "name": 5})
+    w.event({"type": "from-the-future", "payload": [1, 2]})
+    w.samples(1, ["kept"])
+    with open_run(tmp_path / "r") as run:
+        assert [s.texts for s in run.samples] == [("name0", "émile"), ("kept",)]
+        assert run.scalar_names == ["loss", "val_loss"]
