@@ -79,10 +79,13 @@ def fetch(torch, tensors: list) -> list[np.ndarray]:
     by_device: dict = {}
     for k, t in enumerate(tensors):
         by_device.setdefault(t.device, {}).setdefault((t.dtype, tuple(t.shape)), []).append(k)
-    for groups in by_device.values():
+    for device, groups in by_device.items():
         order, flat = [], []
         for ks in groups.values():
-            flat.append(torch.stack([tensors[k] for k in ks]).to(torch.float64).reshape(-1))
+            stacked = torch.stack([tensors[k] for k in ks])
+            if device.type == "mps":  # (Apple GPUs have no float64: cast on the host, one copy per group)
+                stacked = stacked.cpu()
+            flat.append(stacked.to(torch.float64).reshape(-1))
             order.extend(ks)
         host = torch.cat(flat).cpu().numpy()
         at = 0
