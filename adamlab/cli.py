@@ -1,4 +1,5 @@
-"""Headless commands: ``adamlab train ...`` trains the tiny GPT in the terminal (no Qt is imported here).
+"""Headless commands: ``adamlab train ...`` trains the tiny GPT in the terminal (no Qt is imported here);
+``adamlab report RUN`` prints a run folder written by ``adamlab.watch`` (see :mod:`adamlab.runs.report`).
 
     adamlab train --steps 1000 --samples 10            # microgpt's settings on the built-in names
     adamlab train --corpus shakespeare.txt --corpus-mode text --block-size 32 --n-embd 64 --n-layer 4 \\
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-COMMANDS = {"train"}
+COMMANDS = {"train", "report"}  # report: adamlab.runs.report (a watched PyTorch run folder)
 
 # options that are knobs of a running trainer (may be changed when resuming), by TrainConfig field
 _KNOB_OPTIONS = {"lr": "lr", "eps": "eps", "weight_decay": "weight_decay", "momentum": "momentum",
@@ -379,6 +380,10 @@ def main(argv=None) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(f"usage: adamlab {{{','.join(sorted(COMMANDS))}}} [options]  (adamlab train --help)", file=sys.stderr)
         return 2
+    if argv[0] == "report":
+        from adamlab.runs.report import main as report_main
+
+        return report_main(argv[1:])
     try:
         return train_command(argv[1:])
     except _UsageError as e:
