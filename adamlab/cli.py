@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-COMMANDS = {"train"}
+COMMANDS = {"train", "landscape"}  # landscape: see adamlab/cli_landscape.py
 
 # options that are knobs of a running trainer (may be changed when resuming), by TrainConfig field
 _KNOB_OPTIONS = {"lr": "lr", "eps": "eps", "weight_decay": "weight_decay", "momentum": "momentum",
                  "schedule": "schedule", "warmup": "warmup", "steps": "steps"}
 _FIXED_OPTIONS = ("corpus", "corpus_mode", "optimizer", "batch_size", "n_layer", "n_embd", "n_head",
-                  "block_size", "seed", "dtype", "init", "val_every")
+                  "block_size", "seed", "dtype", "init", "val_every", "full_batch", "snapshot_every")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=_positive_int, help="documents per step (default 1)")
     g.add_argument("--seed", type=_nonneg_int, help="default 0")
     g.add_argument("--val-every", type=_nonneg_int, help="validation loss every N steps, 0 = never (default 100)")
+    g.add_argument("--full-batch", type=_nonneg_int, metavar="N",
+                   help="gradient descent on one fixed batch: the first N training documents every step (0 = off)")
+    g.add_argument("--snapshot-every", type=_nonneg_int, metavar="N",
+                   help="keep the weights every N steps in the checkpoint, for 'adamlab landscape --directions pca'")
     g = p.add_argument_group("checkpoints and output")
     g.add_argument("--save", metavar="PATH", help="write a checkpoint here at the end (and on Ctrl-C)")
     g.add_argument("--resume", metavar="PATH", help="continue a checkpoint; knobs given here change it")
@@ -302,6 +306,10 @@ def main(argv=None) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(f"usage: adamlab {{{','.join(sorted(COMMANDS))}}} [options]  (adamlab train --help)", file=sys.stderr)
         return 2
+    if argv[0] == "landscape":
+        from adamlab import cli_landscape
+
+        return cli_landscape.main(argv[1:])
     try:
         return train_command(argv[1:])
     except _UsageError as e:
