@@ -610,18 +610,21 @@ class _Gradient:
 
 
 class HessianOperator:
-    """v ↦ S·(H + l2·I)·S·v, with H the Hessian of the loss on a fixed batch at θ and S = P^-½ (or I).
+    """v ↦ S·(H + l2·I)·S·v, with H the Hessian of a loss at θ and S = P^-½ (or I).
 
-    H·v by central differences of the float64 gradient (see FD_STEP), two gradients per product (and one at θ
-    for the whole operator, to test for ReLU kinks). S·(H+l2)·S
-    is symmetric with the eigenvalues of P⁻¹(H + l2·I) (similar matrices). ``l2``: an L2 penalty in the
-    gradient (SGD's or Adam's weight_decay), whose Hessian l2·I adds to H.
+    ``gradient(theta, out) -> (loss, out)`` computes the loss's gradient (float64) into ``out``; ``gpt_hessian``
+    makes one for the GPT on a fixed batch. H·v by central differences of it (see FD_STEP), two gradients per
+    product (and one at θ for the whole operator, to test for ReLU kinks). S·(H + l2·I)·S is symmetric with
+    the eigenvalues of P⁻¹(H + l2·I) (similar matrices). ``precond``: the diagonal of P, a flat vector of
+    positive numbers. ``l2``: an L2 penalty in the gradient (SGD's or Adam's weight_decay), whose Hessian l2·I
+    adds to H.
     """
 
-    def __init__(self, params, cfg, inputs, targets, mask=None, precond=None, l2: float = 0.0, step: float = FD_STEP):
-        self.cfg = cfg
-        self.theta = as_vector(params, cfg, np.float64)
-        self.grad = _Gradient(cfg, inputs, targets, mask)
+    def __init__(self, gradient, theta, precond=None, l2: float = 0.0, step: float = FD_STEP):
+        self.theta = np.array(theta, dtype=np.float64)
+        if self.theta.ndim != 1:
+            raise ValueError(f"theta must be a flat vector, got shape {self.theta.shape}")
+        self.grad = gradient
         if not (math.isfinite(step) and step > 0):
             raise ValueError(f"step must be a finite number > 0, got {step!r}")
         if not (math.isfinite(l2) and l2 >= 0):
@@ -629,13 +632,15 @@ class HessianOperator:
         self.step, self.l2 = float(step), float(l2)
         self.scale = None
         if precond is not None:
-            p = as_vector(precond, cfg, np.float64, "precond")
+            p = np.asarray(precond, dtype=np.float64)
+            if p.shape != self.theta.shape:
+                raise ValueError(f"precond must have shape {self.theta.shape}, got {p.shape}")
             if not np.all(p > 0) or not np.all(np.isfinite(p)):  # (NaN fails the first test)
                 raise ValueError("precond must hold finite positive numbers (the diagonal of P)")
             self.scale = 1.0 / np.sqrt(p)
         self.products = 0  # H·v products taken
         self.retries = 0  # products taken again with a smaller step (a ReLU kink was in the way)
-        self._g0 = None  # ∇L(θ), made at the first product
+        self._g0 = None  # (loss, ∇L) at θ, made at the first product
         self._g1, self._g2, self._x = np.empty(self.theta.size), np.empty(self.theta.size), np.empty(self.theta.size)
 
     @property
@@ -647,9 +652,8 @@ class HessianOperator:
         norm = float(np.linalg.norm(v))
         if norm == 0:
             return np.zeros_like(v)
-        if self._g0 is None:
-            self._g0 = self.grad(self.theta)[1]
-        g0, g1, g2, x = self._g0, self._g1, self._g2, self._x
+        g0 = self.gradient()[1]
+        g1, g2, x = self._g1, self._g2, self._x
         h = self.step
         for attempt in range(KINK_RETRIES + 1):
             np.multiply(v, h / norm, out=x)  # a step of h along the unit vector v/‖v‖
@@ -673,15 +677,23 @@ class HessianOperator:
         return hu if self.scale is None else self.scale * hu
 
     def gradient(self) -> tuple[float, np.ndarray]:
-        """(loss, ∇L) at θ."""
-        loss, g = self.grad(self.theta)
-        self._g0 = g.copy()
-        return loss, g
+        """(loss, ∇L) at θ (computed once, then remembered: do not modify it)."""
+        if self._g0 is None:
+            self._g0 = self.grad(self.theta)
+        return self._g0
+
+
+def gpt_hessian(params, cfg, inputs, targets, mask=None, precond=None, l2: float = 0.0) -> HessianOperator:
+    """The HessianOperator of ``gpt.loss_and_grads``'s loss on a fixed batch at ``params`` (float64 whatever
+    their dtype); ``precond``: a params-shaped dict (or flat vector) of the diagonal of P."""
+    theta = as_vector(params, cfg, np.float64)
+    p = None if precond is None else as_vector(precond, cfg, np.float64, "precond")
+    return HessianOperator(_Gradient(cfg, inputs, targets, mask), theta, p, l2)
 
 
 def hessian_vector_product(params, cfg, inputs, targets, v, mask=None) -> dict:
     """H·v as a params-shaped dict (v: a params-shaped dict or a flat vector), by central differences."""
-    op = HessianOperator(params, cfg, inputs, targets, mask)
+    op = gpt_hessian(params, cfg, inputs, targets, mask)
     return as_params(op.hessian_vector(as_vector(v, cfg, np.float64, "v")), cfg)
 
 
@@ -753,7 +765,7 @@ def lanczos(op, size: int, k: int = 1, iters: int = 20, tol: float = 1e-4, seed=
 def hessian_eigs(params, cfg, inputs, targets, mask=None, precond=None, k: int = 1, iters: int = 20, seed=0,
                  tol: float = 1e-4, v0=None, l2: float = 0.0) -> Eigen:
     """The top-k eigenpairs of the Hessian of the loss (of P^-½·H·P^-½ with ``precond``), see ``lanczos``."""
-    op = HessianOperator(params, cfg, inputs, targets, mask, precond, l2)
+    op = gpt_hessian(params, cfg, inputs, targets, mask, precond, l2)
     return lanczos(op, op.size, k, iters, tol, seed, v0)
 
 
@@ -1006,7 +1018,7 @@ class SharpnessTracker:
         cfg = trainer.config
         x, y, mask = self.batch
         l2 = cfg.weight_decay if cfg.optimizer not in ("adamw",) else 0.0
-        op = HessianOperator(trainer.params, trainer.model_config, x, y, mask, l2=l2)
+        op = gpt_hessian(trainer.params, trainer.model_config, x, y, mask, l2=l2)
         top = lanczos(op, op.size, 1, self.iters, self.tol, self.seed, self._v0)
         self._v0 = top.vectors[0]
         loss, g = op.gradient()
@@ -1017,7 +1029,8 @@ class SharpnessTracker:
         if self.preconditioned:
             p = preconditioner(trainer.optimizer, trainer.tensor_names)
             if p is not None:
-                op_p = HessianOperator(trainer.params, trainer.model_config, x, y, mask, precond=p, l2=l2)
+                op_p = HessianOperator(op.grad, op.theta, as_vector(p, trainer.model_config, np.float64), l2)
+                op_p._g0 = op.gradient()  # the same θ and batch: no need to compute ∇L(θ) again
                 top_p = lanczos(op_p, op_p.size, 1, self.iters, self.tol, self.seed, self._v0_p)
                 self._v0_p = top_p.vectors[0]
                 pre = float(top_p.values[0])
