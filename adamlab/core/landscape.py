@@ -242,11 +242,11 @@ def _stacked_losses(W: _StackedWeights, cfg: gpt.GPTConfig, bucket: _Bucket, dty
     mean_c = gpt._column(C, 1.0 / C, dtype)
     x = W.wte.take(bucket.inputs.reshape(N), axis=1)  # (K, N, C)
     x.reshape(K, B, T, C)[...] += W.wpe[:, None, :T, :]
-    x, _ = gpt.rmsnorm(x, col=mean_c, k=k)
+    x = _rmsnorm(x, mean_c, k)
     bias = gpt.causal_bias(T, dtype)
     ones_t = gpt._column(T, 1.0, dtype)
     for wqkv_t, wo_t, fc1_t, fc2_t in W.layers:
-        h1, _ = gpt.rmsnorm(x, col=mean_c, k=k)
+        h1 = _rmsnorm(x, mean_c, k)
         qkv = np.matmul(h1, wqkv_t)  # (K, N, 3C), q already divided by √hd
         q, kk, v = qkv.reshape(K, B, T, 3, H, hd).transpose(3, 0, 1, 4, 2, 5)  # each (K, B, H, T, hd)
         att = np.matmul(q, kk.swapaxes(-1, -2))  # (K, B, H, T, T)
@@ -255,7 +255,7 @@ def _stacked_losses(W: _StackedWeights, cfg: gpt.GPTConfig, bucket: _Bucket, dty
         gpt.softmax(att.reshape(-1, T), shift=shift, ones=ones_t)
         y = np.matmul(att, v).transpose(0, 1, 3, 2, 4).reshape(K, N, C)  # heads side by side
         x = x + np.matmul(y, wo_t)
-        h2, _ = gpt.rmsnorm(x, col=mean_c, k=k)
+        h2 = _rmsnorm(x, mean_c, k)
         r = np.matmul(h2, fc1_t)  # (K, N, 4C)
         np.maximum(r, k.zero, out=r)
         x += np.matmul(r, fc2_t)
@@ -266,6 +266,12 @@ def _stacked_losses(W: _StackedWeights, cfg: gpt.GPTConfig, bucket: _Bucket, dty
     return nll.reshape(K, N).dot(bucket.weights)
 
 
+def _rmsnorm(x, mean_c, k):
+    """gpt.rmsnorm of (K, N, C) activations, through their (K·N, C) view: a 2-D matrix–vector product goes to
+    BLAS, a 3-D ``dot`` does not."""
+    return gpt.rmsnorm(x.reshape(-1, x.shape[-1]), col=mean_c, k=k)[0].reshape(x.shape)
+
+
 class LossEvaluator:
     """L(θ) on one fixed batch for many weight vectors at once: ``ev(thetas)`` with thetas (K, P) gives (K,).
 
@@ -274,8 +280,9 @@ class LossEvaluator:
     """
 
     # K·N rows per stacked forward call: enough to spread the ~40 NumPy calls' fixed cost, few enough that the
-    # widest activation (K·N, 4C) stays in the core's L2 cache. At microgpt size (C = 16) that is 1024 rows: a
-    # 41 × 41 float64 slice took 3.8 s of CPU with 1024, 4.6 s with 512 and 5.9 s with 2048 (medians of 3).
+    # widest activation (K·N, 4C) stays in the core's L2 cache (1.25 MB here). At microgpt size (C = 16) that is
+    # 1024 rows in float64: a 41 × 41 slice took 3.1 s of CPU with a 512 kB budget, 3.3 s with 256 kB, 4.3 s with
+    # 1 MB and 5.8 s with 2 MB (medians of 3, on the loaded 2-core machine); float32 is flat from 512 kB to 2 MB.
     ACTIVATION_BYTES = 2**19
     MAX_STACK_BYTES = 32 * 2**20  # at most this much of stacked weights at a time (big models: smaller K)
 
@@ -285,7 +292,7 @@ class LossEvaluator:
         self.size = gpt.num_params(cfg)
         self.buckets = _split_batch(cfg, inputs, targets, mask, overhead_tokens=4)
         self.tokens = sum(b.inputs.size for b in self.buckets)
-        self.rows_per_call = max(16, self.ACTIVATION_BYTES // (4 * cfg.n_embd * 8))
+        self.rows_per_call = max(16, self.ACTIVATION_BYTES // (4 * cfg.n_embd * self.dtype.itemsize))
 
     @property
     def max_stack(self) -> int:
