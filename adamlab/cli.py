@@ -240,9 +240,11 @@ def train_command(argv, out=None, err=None) -> int:
     print(f"corpus {corpus.name}: {len(corpus)} documents ({len(trainer.train_seqs)} train, "
           f"{len(trainer.val_seqs)} val), vocabulary {trainer.tokenizer.vocab_size}"
           + (f", {corpus.truncated} truncated to block size {cfg.block_size}" if corpus.truncated else ""), file=out)
+    batch = (f"full batch of {min(cfg.full_batch, len(trainer.train_seqs))} documents" if cfg.full_batch
+             else f"batch {cfg.batch_size}")
     print(f"model: {gpt.num_params(trainer.model_config):,} parameters (n_layer {cfg.n_layer}, n_embd {cfg.n_embd}, "
           f"n_head {cfg.n_head}, block {cfg.block_size}, {cfg.dtype}); {cfg.optimizer} "
-          f"{trainer.optimizer.hyperparameters()}, {cfg.schedule} schedule, batch {cfg.batch_size}, "
+          f"{trainer.optimizer.hyperparameters()}, {cfg.schedule} schedule, {batch}, "
           f"{cfg.steps} steps", file=out)
     out.flush()
 

@@ -1024,7 +1024,8 @@ class SharpnessTracker:
         t0 = time.perf_counter()
         cfg = trainer.config
         x, y, mask = self.batch
-        l2 = cfg.weight_decay if cfg.optimizer not in ("adamw",) else 0.0
+        # an L2 penalty in the gradient is part of the objective the optimizer sees; AdamW's decay is not
+        l2 = 0.0 if cfg.optimizer == "adamw" else float(trainer.optimizer.hyperparameters().get("weight_decay", 0.0))
         op = gpt_hessian(trainer.params, trainer.model_config, x, y, mask, l2=l2)
         top = lanczos(op, op.size, 1, self.iters, self.tol, self.seed, self._v0)
         self._v0 = top.vectors[0]
@@ -1042,7 +1043,8 @@ class SharpnessTracker:
                 self._v0_p = top_p.vectors[0]
                 pre = float(top_p.values[0])
                 products += top_p.products
-        th = stability_threshold(cfg.optimizer, lr, cfg.betas, cfg.momentum)
+        h = trainer.optimizer.hyperparameters()  # what the optimizer really uses (RMSprop runs without momentum)
+        th = stability_threshold(cfg.optimizer, lr, h.get("betas", cfg.betas), h.get("momentum", 0.0))
         point = SharpnessPoint(trainer.step_count, lr, float(top.values[0]), pre, math.nan if th is None else th,
                                share, loss, products, time.perf_counter() - t0)
         self.points.append(point)

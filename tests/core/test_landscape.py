@@ -666,6 +666,20 @@ def test_cli_refuses_bad_input_with_one_line_and_status_2(capsys, saved_run, tmp
         assert code == 2 and word in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
 
 
+def test_cli_train_options_for_full_batch_and_snapshots(capsys, tmp_path):
+    path = tmp_path / "fb.npz"
+    code = cli.main(["train", "--optimizer", "sgd", "--lr", "0.05", "--schedule", "constant", "--full-batch", "8",
+                     "--snapshot-every", "2", "--steps", "6", "--val-every", "0", "--samples", "0", "--quiet",
+                     "--save", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "full batch of 8 documents" in out
+    trainer = train.load_checkpoint(path)
+    assert trainer.config.full_batch == 8
+    np.testing.assert_array_equal(trainer.snapshots.steps, [0, 2, 4, 6])
+    code = cli.main(["train", "--resume", str(path), "--full-batch", "16", "--steps", "8", "--quiet"])
+    assert code == 2 and "--full-batch" in capsys.readouterr().err
+
+
 def test_cli_landscape_runs_as_a_command_without_qt(saved_run, tmp_path):
     code = ("import sys, adamlab.cli; rc = adamlab.cli.main(['landscape', sys.argv[1], '--resolution', '3', "
             "'--batch', '4', '--out', sys.argv[2]]); "
@@ -673,6 +687,12 @@ def test_cli_landscape_runs_as_a_command_without_qt(saved_run, tmp_path):
             "assert rc == 0 and not bad, (rc, bad)")
     subprocess.run([sys.executable, "-c", code, str(saved_run[0]), str(tmp_path / "q")], check=True,
                    capture_output=True, timeout=120)
+
+
+def test_the_landscape_modules_import_neither_torch_nor_qt():
+    code = ("import sys, adamlab, adamlab.core, adamlab.core.landscape, adamlab.core.image, adamlab.cli_landscape; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'pyqtgraph')]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
 
 
 def test_png_round_trip_and_format():
