@@ -1,4 +1,4 @@
-"""AdamLab's main window: a sidebar of panels, menus, a status bar (re-exported as ``adamlab.app.MainWindow``).
+"""AdamLab's main window: a sidebar of panels, menus, a status bar.
 
 It lives apart from :mod:`adamlab.app` so that ``adamlab train`` and ``adamlab --help`` never import Qt.
 """
@@ -11,12 +11,10 @@ import sys
 from pathlib import Path
 
 from adamlab import __version__
-from adamlab.app import PANEL_KEYS, PANELS
 from PySide6.QtCore import QByteArray, Qt, Slot  # noqa: E402
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
-    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -30,7 +28,9 @@ from PySide6.QtWidgets import (  # noqa: E402
 from adamlab.resources import resource_path  # noqa: E402
 from adamlab.ui import settings as settings_mod  # noqa: E402
 from adamlab.ui import theme, workers  # noqa: E402
+from adamlab.ui.panels import PANEL_KEYS, PANELS  # noqa: E402
 from adamlab.ui.panels.base import Panel  # noqa: E402
+from adamlab.ui.widgets.dialogs import ask_save_path  # noqa: E402
 from adamlab.ui.widgets.plots import export_plot  # noqa: E402
 
 
@@ -171,10 +171,10 @@ class MainWindow(QMainWindow):
 
     # --- actions ---
     def set_theme(self, name: str) -> None:
-        theme.apply_theme(name, self)
+        theme.apply_theme(name)  # every window, widget and plot follows (see adamlab.ui.theme)
         self.theme_actions[name].setChecked(True)
         for p in self.panels:
-            if hasattr(p, "on_theme_changed"):
+            if hasattr(p, "on_theme_changed"):  # the arena's map, until it uses theme.follow
                 p.on_theme_changed()
 
     def export_dialog(self, ext: str) -> None:
@@ -189,9 +189,9 @@ class MainWindow(QMainWindow):
                 return
         filters = {".png": "PNG image (*.png)", ".svg": "SVG image (*.svg)", ".csv": "CSV data (*.csv)"}
         default = f"adamlab-{self.current_panel().key}-{name.lower().replace(' ', '-')}{ext}"
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", default, filters[ext])
+        path = ask_save_path(self, "Export plot", default, filters[ext], ext)
         if path:
-            self.export_plot(name, path if Path(path).suffix else path + ext)
+            self.export_plot(name, path)
 
     def export_plot(self, name: str, path: str) -> Path | None:
         """Export the current panel's plot ``name`` to ``path`` (format from the extension).

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from adamlab.core import optim
-from adamlab.ui.panels.ema import EmaPanel
-from adamlab.ui.panels.stepper import COLUMNS, NOISE_SIGMA, StepperPanel, line_keys
+from adamlab.ui.panels.ema.panel import EmaPanel
+from adamlab.ui.panels.stepper.panel import COLUMNS, NOISE_SIGMA, StepperPanel, line_keys
 
 
 

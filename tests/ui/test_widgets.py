@@ -141,3 +141,19 @@ def test_export_to_an_unwritable_place_raises(qtbot, tmp_path, ext):
     with pytest.raises(OSError):
         export_plot(w.getPlotItem(), tmp_path / "no-such-dir" / f"p{ext}")
     assert not (tmp_path / "no-such-dir").exists()
+
+
+def test_one_number_formatter_serves_every_panels_rules():
+    from adamlab.ui.widgets.numbers import format_number
+
+    ema = dict(fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".3e")
+    assert format_number(0.075, **ema) == "0.0750"
+    assert format_number(123456.0, **ema) == "1.235e+05"
+    assert format_number(-0.0, **ema) == "0.0000"
+    maths = dict(fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".4g", unicode_minus=True)
+    assert format_number(-35.87961, **maths) == "−35.8796"
+    assert format_number(1e-8, **maths) == "1e−08"
+    table = dict(fixed=(1e-2, 1e4), fixed_fmt=".3g", sci_fmt=".1e", short_exponent=True, missing="—")
+    assert [format_number(v, **table) for v in (0.31623, 2.2817, 7.6e-4, 1.2e5, None, float("nan"))] == [
+        "0.316", "2.28", "7.6e-4", "1.2e5", "—", "—"]
+    assert format_number(float("inf")) == "inf" and format_number(None) == "None"

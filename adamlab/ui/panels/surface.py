@@ -1365,7 +1365,8 @@ class SurfacePanel(Panel):
                     item.setData(Qt.ItemDataRole.UserRole, r.uid)
                 if j == 4:
                     bad = r.diverged_at is not None or r.left_view_at is not None
-                    item.setForeground(QColor("#D55E00") if bad else self.palette().text().color())
+                    # the default text colour is left unset, so it follows the theme
+                    item.setData(Qt.ItemDataRole.ForegroundRole, QColor("#D55E00") if bad else None)
         for k, (name, msg) in enumerate(res.errors):
             row = len(rows) + k
             self.table.setItem(row, 0, QTableWidgetItem(name))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import re
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (ImageExporter)
 from PySide6.QtCore import QBuffer, QIODevice, QObject, QPointF, QRectF, QSize
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 
+from adamlab.core.files import atomic_write, check_target, write_bytes
 from adamlab.ui import theme
 
 
@@ -38,7 +40,8 @@ def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str =
     if grid:
         plot.showGrid(x=True, y=True, alpha=0.15)
     if legend:
-        plot.addLegend(offset=(-5, 5), labelTextSize="9pt", verSpacing=-6)
+        legend = plot.addLegend(offset=(-5, 5), labelTextSize="9pt", verSpacing=-6)
+        legend.setBrush(theme.legend_brush())
     return plot
 
 
@@ -87,24 +90,40 @@ class Crosshair(QObject):
         self._proxy.disconnect()
 
 
+def set_export_name(item: pg.PlotDataItem, name: str) -> pg.PlotDataItem:
+    """The column name of ``item`` in a CSV export, for a curve kept out of the legend (no ``name``)."""
+    item.export_name = name
+    return item
+
+
 def export_plot(plot: pg.PlotItem, path: str | Path) -> Path:
     """Export ``plot`` by the file's extension: .png (image), .svg (vector) or .csv (the full curve data,
-    not the downsampled view). Raises ValueError for any other extension."""
+    not the downsampled view), written atomically (:mod:`adamlab.core.files`: never half a file, never onto
+    a FIFO, device or link). Raises ValueError for any other extension or target, OSError if it cannot."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext == ".png":
+        check_target(path, "export")
         exporter = pg.exporters.ImageExporter(plot)
         exporter.parameters()["width"] = max(int(plot.sceneBoundingRect().width()) * 2, 800)
-    elif ext == ".svg":
+        image = exporter.export(toBytes=True)
+        if image is None:
+            raise OSError(f"cannot render the plot for {path}")
+        return write_bytes(path, image_bytes(image, "PNG"), "export")
+    if ext == ".svg":
         return export_svg(plot, path)
-    elif ext == ".csv":
+    if ext == ".csv":
         return export_csv(plot, path)
-    else:
-        raise ValueError(f"export format must be .png, .svg or .csv, got {ext or 'no extension'!r}")
-    image = exporter.export(toBytes=True)
-    if image is None or not image.save(str(path)):
-        raise OSError(f"cannot write {path}")
-    return path
+    raise ValueError(f"export format must be .png, .svg or .csv, got {ext or 'no extension'!r}")
+
+
+def image_bytes(image: QImage, fmt: str = "PNG") -> bytes:
+    """``image`` encoded in memory (then written with :func:`adamlab.core.files.write_bytes`)."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, fmt):
+        raise OSError(f"cannot encode the image as {fmt}")
+    return bytes(buffer.data())
 
 
 def export_svg(plot: pg.PlotItem, path: str | Path) -> Path:
@@ -113,7 +132,7 @@ def export_svg(plot: pg.PlotItem, path: str | Path) -> Path:
     pyqtgraph's SVGExporter fails on the path syntax that Qt ≥ 6.9 writes (pyqtgraph issue #3485, open),
     so the scene region under the plot is rendered straight into an SVG paint device instead.
     """
-    path = Path(path)
+    path = check_target(path, "export")
     rect = plot.sceneBoundingRect()
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -130,19 +149,21 @@ def export_svg(plot: pg.PlotItem, path: str | Path) -> Path:
         plot.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
     finally:
         painter.end()
-    path.write_bytes(bytes(buffer.data()))
-    return path
+    return write_bytes(path, bytes(buffer.data()), "export")
 
 
 def export_csv(plot: pg.PlotItem, path: str | Path) -> Path:
-    """Write every named curve of ``plot`` as columns ``<name>_x, <name>_y`` (full data, NaN-padded)."""
+    """Write every curve of ``plot`` as columns ``<name>_x, <name>_y`` (full data, NaN-padded). A curve is
+    named by its export name, else its legend name, else the plot's title and its place in it."""
     path = Path(path)
+    check_target(path, "export")
+    title = re.sub(r"<[^>]+>", "", plot.titleLabel.text or "").strip() or "plot"
     columns: list[tuple[str, np.ndarray]] = []
     for i, item in enumerate(plot.listDataItems()):
         x, y = item.xData, item.yData
         if x is None or y is None or len(x) == 0:
             continue
-        name = item.name() or f"curve{i}"
+        name = getattr(item, "export_name", None) or item.name() or f"{title} curve {i + 1}"
         name = name.replace(",", ";")
         columns += [(f"{name}_x", np.asarray(x, float)), (f"{name}_y", np.asarray(y, float))]
     n = max((len(c) for _, c in columns), default=0)
@@ -150,5 +171,6 @@ def export_csv(plot: pg.PlotItem, path: str | Path) -> Path:
     for j, (_, col) in enumerate(columns):
         table[: len(col), j] = col
     header = ",".join(name for name, _ in columns)
-    np.savetxt(path, table, delimiter=",", header=header, comments="", fmt="%.10g")
+    with atomic_write(path, "export", text=True) as f:
+        np.savetxt(f, table, delimiter=",", header=header, comments="", fmt="%.10g")
     return path

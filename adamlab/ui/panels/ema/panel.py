@@ -39,6 +39,7 @@ from adamlab.core import ema as core_ema
 from adamlab.ui import theme, workers
 from adamlab.ui.panels.base import Panel
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import Crosshair, fast_curve, pen, style_plot
 
 # --- gradient signals (the playground's inputs; plain NumPy, no Adam maths here) ---------------------------
@@ -183,10 +184,8 @@ M_HAT, V_HAT = "<i>m\u0302</i>", "<i>v\u0302</i>"
 
 
 def fmt(x: float) -> str:
-    """Compact number for readouts: fixed point for ordinary sizes, scientific otherwise."""
-    if x == 0 or 1e-3 <= abs(x) < 1e5:
-        return f"{x:.4f}"
-    return f"{x:.3e}"
+    """Compact number for readouts: 4 decimals for ordinary sizes, scientific otherwise."""
+    return format_number(x, fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".3e")
 
 
 class EmaPanel(Panel):
@@ -395,7 +394,6 @@ class EmaPanel(Panel):
         p3.setYRange(-1.2, 1.2, padding=0)
         p3.enableAutoRange(y=False)
         p3.getAxis("left").setTicks([[(v, f"{v:g}") for v in (-1.0, -0.5, 0.0, 0.5, 1.0)]])
-        self._style_legends()
         self.crosshair = Crosshair([p1, p2, p3, p4], self._on_hover)
 
         self.cursor_label = QLabel()
@@ -534,17 +532,6 @@ class EmaPanel(Panel):
                 curve.setSymbol(None)
         for p in self.plots().values():
             p.showGrid(x=style != "thin", y=style != "thin", alpha=0.15)
-
-    def _style_legends(self) -> None:
-        """Legends on a translucent background of the theme's colour, so curves under them stay readable."""
-        bg = pg.mkColor(theme.background())
-        bg.setAlpha(200)
-        for p in (self.plot_g, self.plot_v, self.plot_corr):
-            p.legend.setBrush(pg.mkBrush(bg))
-
-    def on_theme_changed(self) -> None:
-        self._style_legends()
-        self._update_cursor()
 
     def _on_hover(self, x: float | None) -> None:
         self._hover_t = None if x is None else int(round(x))

@@ -1,6 +1,6 @@
 """Screenshot of the GPT monitor mid-training (``adamlab --screenshot`` shows a panel as it opens).
 
-    python -m adamlab.ui.panels.monitor_shot resources/screenshots/monitor.png [--steps 600] [--compare]
+    python -m adamlab.ui.panels.monitor.shot resources/screenshots/monitor.png [--steps 600] [--compare]
         [--tab tensors|heatmaps|adam|samples] [--theme light|dark] [--size 1280x800]
 
 Opens the real main window offscreen, starts a run (or "compare optimizers"), waits until the selected run
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from adamlab.app import MainWindow
+    from adamlab.ui.window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(panel="monitor", theme_name=args.theme, restore=False)

@@ -98,7 +98,11 @@ class TensorTable(QTableWidget):
                 if c == 4:
                     colour, words = u_hint(float(u[r]))
                     if texts.get((r, "colour")) != colour:
-                        item.setForeground(QBrush(QColor(colour)))
+                        # a translucent tint behind theme-coloured text: readable on light and dark alike
+                        # (orange text on white was 2.3:1)
+                        tint = QColor(colour)
+                        tint.setAlpha(70)
+                        item.setBackground(QBrush(tint))
                         texts[(r, "colour")] = colour
                     item.setToolTip(f"u = {u[r]:.3g}: {words}")
         self._texts = texts
@@ -150,7 +154,7 @@ class TensorsView(QWidget):
         for i in range(len(names)):
             item = self.table.item(i, 0)
             if item is not None and self.table._texts.get((i, "name_colour")) is None:
-                item.setForeground(QBrush(QColor(theme.cycle_color(i))))
+                item.setIcon(theme.swatch(theme.cycle_color(i)))  # its curve's colour; the text stays readable
                 self.table._texts[(i, "name_colour")] = True
         if snap.log_u.shape[1] == snap.map_steps.size and snap.map_steps.size:
             for i, c in enumerate(self.curves):

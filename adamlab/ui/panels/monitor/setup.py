@@ -381,7 +381,7 @@ class SetupBox(QWidget):
         return {"kind": self.schedule.currentData(), "warmup": self.warmup.value()}
 
     def _update_preview(self) -> None:
-        from adamlab.ui.panels.monitor_job import schedule_curve  # the core's make_schedule, sampled
+        from adamlab.ui.panels.monitor.job import schedule_curve  # the core's make_schedule, sampled
 
         try:
             x, y = schedule_curve(self.schedule_spec(), self.hyper()["lr"], self.steps.value())
@@ -395,7 +395,7 @@ class SetupBox(QWidget):
 
     # --- the whole config ---
     def config(self) -> dict[str, Any]:
-        """A JSON-able description of the run to start (see :func:`monitor_job.make_trainer`)."""
+        """A JSON-able description of the run to start (see :func:`job.make_trainer`)."""
         return {
             "corpus": self.corpus_spec(),
             "model": self.model_spec(),

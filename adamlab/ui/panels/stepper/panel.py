@@ -38,6 +38,7 @@ from adamlab.ui import theme
 from adamlab.ui.panels.base import Panel
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KNOBS
+from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import fast_curve, pen, style_plot
 
 # --- the 1D problems θ lives on (inputs, not optimizer maths) ---------------------------------------------
@@ -72,7 +73,7 @@ MAX_STEPS = 1000
 
 def playground_sequence() -> np.ndarray:
     """The EMA playground's current gradient sequence (its default seeds' sequence until it draws)."""
-    from adamlab.ui.panels.ema import PLAYGROUND
+    from adamlab.ui.panels.ema.panel import PLAYGROUND
 
     return np.asarray(PLAYGROUND.sequence, dtype=np.float64).copy()
 
@@ -235,13 +236,7 @@ SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 def num(x: float) -> str:
     """A number as the maths lines show it: 4 decimals for ordinary sizes, else 4 significant digits."""
-    if x == 0:
-        return "0.0000"
-    if 1e-3 <= abs(x) < 1e5:
-        s = f"{x:.4f}"
-    else:
-        s = f"{x:.4g}"
-    return s.replace("-", "−")
+    return format_number(x, fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".4g", unicode_minus=True)
 
 
 def hp(x: float) -> str:
@@ -773,9 +768,6 @@ class StepperPanel(Panel):
         kind = "AdamW" if s.config.adamw else "Adam"
         extra = f"; sequence of {len(s.sequence)} values" if s.sequence is not None else ""
         self.status.setText(f"{kind}, t = {s.t}{extra}")
-
-    def on_theme_changed(self) -> None:
-        self._fill_code()
 
     # --- Panel interface ---
     def plots(self) -> dict[str, pg.PlotItem]:

@@ -1,7 +1,7 @@
 """Tiny-GPT training monitor: train microgpt live, watch the loss, the per-tensor statistics, Adam's state
 and what the model writes.
 
-Every run is one core ``Trainer`` wrapped in a :class:`~adamlab.ui.panels.monitor_job.RunJob`, built and
+Every run is one core ``Trainer`` wrapped in a :class:`~adamlab.ui.panels.monitor.job.RunJob`, built and
 trained in its own child process by a ``workers.ProcessLoopWorker`` ("compare optimizers" starts three). A
 training step is thousands of tiny NumPy calls that hold the GIL; on a thread they and the GUI's pyqtgraph
 painting took turns on one interpreter (the window stuttered and training ran at half speed). In a child the
@@ -23,12 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyqtgraph as pg
-from collections import deque
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -47,13 +44,15 @@ from PySide6.QtWidgets import (
 )
 
 from adamlab.ui import theme, workers
-from adamlab.ui.panels import monitor_job as mj
+from adamlab.ui.panels.monitor import job as mj
+from adamlab.ui.panels.monitor.curves import LossPlot
+from adamlab.ui.panels.monitor.runs import RunView, _RunRelay
 from adamlab.ui.panels.base import Panel
-from adamlab.ui.panels.monitor_inside import AdamStateView, HeatmapView, SamplesView, TensorsView
-from adamlab.ui.panels.monitor_setup import MONITOR_LR, SetupBox
+from adamlab.ui.panels.monitor.inspector import AdamStateView, HeatmapView, SamplesView, TensorsView
+from adamlab.ui.panels.monitor.setup import MONITOR_LR, SetupBox
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.dialogs import ask_save_path
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
-from adamlab.ui.widgets.plots import pen, style_plot
 
 
 REDRAW_MS = 100  # 10 redraws a second: smooth enough for curves, cheap for the training thread
@@ -63,66 +62,7 @@ ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their 
 MAX_LIVE_RUNS = 6  # one process each; the machine has few cores, more would only slow every run down
 COMPARE = ("sgd", "adam", "adamw")
 NOTICE_S = 8.0  # how long a notice (saved, an error) stays under the curves
-
-
-class _RunRelay(QObject):
-    """Receives one run's worker signals on the GUI thread (a QObject living there, so the connections are
-    queued) and passes them on tagged with the run's id. A plain callable would run in the worker thread."""
-
-    snapshot = Signal(int, object)
-    state = Signal(int, str)
-    failed = Signal(int, str)
-    reply = Signal(int, object)
-
-    def __init__(self, run_id: int, parent: QObject):
-        super().__init__(parent)
-        self.run_id = run_id
-
-    @Slot(object)
-    def on_snapshot(self, snap) -> None:
-        self.snapshot.emit(self.run_id, snap)
-
-    @Slot(str)
-    def on_state(self, state: str) -> None:
-        self.state.emit(self.run_id, state)
-
-    @Slot(str)
-    def on_failed(self, message: str) -> None:
-        self.failed.emit(self.run_id, message)
-
-    @Slot(object)
-    def on_reply(self, reply) -> None:
-        self.reply.emit(self.run_id, reply)
-
-
-class RunView:
-    """The GUI side of one run: its worker, its latest snapshot, its colour and its plot items.
-
-    ``job`` is None while the run lives in its child process; once the run has ended it is the job sent
-    back (histograms, samples and saving then work here). ``samples`` keeps every sample batch seen (snapshots
-    carry only the newest few); ``chars`` is the model's symbols, for checking a sampling prefix."""
-
-    def __init__(self, run_id: int, name: str, color: str, handle: workers.WorkerHandle, chars: str = ""):
-        self.id, self.name, self.color = run_id, name, color
-        self.handle = handle
-        self.job: mj.RunJob | None = None
-        self.chars = chars
-        self.fallback: str | None = None  # why it trains in-thread, if it does
-        self.replies: dict[str, Any] = {}  # the latest reply of each other kind ("facts"), for whoever asked
-        self.samples: deque = deque(maxlen=mj.MAX_SAMPLES)
-        self.snap: mj.Snapshot | None = None
-        self.drawn_version = -1
-        self.state = "starting"
-        self.items: dict[str, Any] = {}
-        self.markers: list[Any] = []
-        self.events_drawn = 0
-        self.diverged_marked = False
-        self.list_item: QListWidgetItem | None = None
-        self.adam_pending = False
-
-    @property
-    def live(self) -> bool:
-        return self.handle is not None and self.handle.is_running()
+STOP_GRACE_S = 3.0  # Stop: how long a run's process may take to end its step and send its job back
 
 
 class MonitorPanel(Panel):
@@ -157,7 +97,6 @@ class MonitorPanel(Panel):
         self._active: RunView | None = None
         self._corpus = None  # the last good corpus (data.Corpus), for sizes and the baseline
         self._told_fallback = False
-        self._smooth_cache: dict[int, tuple] = {}
         self._notice: tuple[str, float] = ("", 0.0)
 
         self.setup = SetupBox()
@@ -174,8 +113,9 @@ class MonitorPanel(Panel):
         cl.addLayout(self._controls_row())
         cl.addLayout(self._progress_row())
         cl.addLayout(self._view_row())
-        self.curves = pg.PlotWidget()
-        self._build_curves()
+        self.curves = LossPlot()
+        self.baseline, self.baseline_key, self.empty_hint = (self.curves.baseline, self.curves.baseline_key,
+                                                             self.curves.empty_hint)
         cl.addWidget(self.curves, 1)
         self.status_label = QLabel("Press Start to train.")
         self.status_label.setWordWrap(True)
@@ -323,41 +263,6 @@ class MonitorPanel(Panel):
         row.addLayout(col)
         return row
 
-    def _build_curves(self) -> None:
-        p = self.curves.getPlotItem()
-        # no grid: grid lines made the axes' repaint ~25 ms a frame, the largest GUI cost while training
-        style_plot(p, title="Training loss", left="loss (nats)", bottom="step", grid=False)
-        p.legend.setBrush(pg.mkBrush(255, 255, 255, 170) if theme.current() == "light" else pg.mkBrush(30, 30, 30, 170))
-        p.setClipToView(True)
-        p.showAxis("right")
-        p.getAxis("right").setLabel("lr", color=theme.COLORS["sgd"])
-        self.lr_view = pg.ViewBox()
-        p.scene().addItem(self.lr_view)
-        p.getAxis("right").linkToView(self.lr_view)
-        self.lr_view.setXLink(p)
-        self.lr_view.setMouseEnabled(x=False, y=False)
-        p.vb.sigResized.connect(self._sync_lr_view)
-        dashed = pen(theme.COLORS["sgd"], 1, Qt.PenStyle.DashLine)
-        self.baseline = pg.InfiniteLine(angle=0, movable=False, pen=dashed)
-        self.baseline.setToolTip("The loss of a model that guesses every symbol with probability 1/V.")
-        p.addItem(self.baseline, ignoreBounds=True)
-        # explained in the legend, first row (a label on the line itself ended up under the legend's box)
-        self.baseline_key = pg.PlotDataItem(pen=dashed)
-        p.legend.addItem(self.baseline_key, "uniform guess ln V")
-        # Until the first run exists the plot would be bare 0–1 axes: say what to do instead.
-        self.empty_hint = pg.TextItem("Press Start to train microgpt,\nor Compare optimizers to race\nSGD, Adam "
-                                      "and AdamW from the same start.", color=theme.COLORS["sgd"], anchor=(0.5, 0.5))
-        self.empty_hint.setPos(0.5, 0.5)
-        p.addItem(self.empty_hint, ignoreBounds=True)
-        self.curves.setToolTip("Raw loss (faint), debiased-EMA smoothed loss (bold), validation loss (dots) and "
-                               "lr (dotted, right axis) of every shown run. Vertical dotted lines: a live knob "
-                               "change; red: divergence.")
-
-    @Slot()
-    def _sync_lr_view(self) -> None:
-        self.lr_view.setGeometry(self.curves.getPlotItem().vb.sceneBoundingRect())
-        self.lr_view.linkedViewChanged(self.curves.getPlotItem().vb, self.lr_view.XAxis)
-
     # ------------------------------------------------------------------------------------------------
     # corpus
     @Slot(dict)
@@ -370,9 +275,7 @@ class MonitorPanel(Panel):
             return
         self._corpus = corpus
         self.setup.show_corpus(mj.corpus_summary(corpus), corpus.tokenizer.vocab_size)
-        self.baseline.setValue(math.log(corpus.tokenizer.vocab_size))
-        label = self.curves.getPlotItem().legend.getLabel(self.baseline_key)
-        label.setText(f"uniform guess ln {corpus.tokenizer.vocab_size} = {math.log(corpus.tokenizer.vocab_size):.2f}")
+        self.curves.set_vocabulary(corpus.tokenizer.vocab_size)
 
     # ------------------------------------------------------------------------------------------------
     # runs
@@ -421,14 +324,12 @@ class MonitorPanel(Panel):
         w.stateChanged.connect(relay.on_state)
         w.failed.connect(relay.on_failed)
         w.reply.connect(relay.on_reply)
-        self._make_items(run)
+        self.curves.add_run(run)
         self.runs.append(run)
         item = QListWidgetItem(name if run.state == "running" else f"{name} — {run.state}")
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Checked)
-        pm = QPixmap(12, 12)
-        pm.fill(QColor(color))
-        item.setIcon(QIcon(pm))
+        item.setIcon(theme.swatch(color))
         item.setData(Qt.ItemDataRole.UserRole, run_id)
         run.list_item = item
         self.run_list.addItem(item)
@@ -437,28 +338,6 @@ class MonitorPanel(Panel):
         self._ensure_timer()
         self._update_buttons()
         return run
-
-    def _make_items(self, run: RunView) -> None:
-        p = self.curves.getPlotItem()
-        c = run.color
-        raw = p.plot([], [], pen=pen(c, 1, alpha=55), name=None)
-        smooth = p.plot([], [], pen=pen(c, 1), name=run.name)  # width 1: thick pens cost ms per frame
-        val = p.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=c, symbolPen=pen(c), name=None)
-        for item in (raw, smooth):
-            item.setDownsampling(auto=True, method="peak")
-            item.setClipToView(True)
-        lr = pg.PlotDataItem([], [], pen=pen(c, 1, Qt.PenStyle.DotLine))
-        lr.setDownsampling(auto=True, method="peak")
-        self.lr_view.addItem(lr)
-        run.items = {"raw": raw, "smooth": smooth, "val": val, "lr": lr}
-
-    def _remove_items(self, run: RunView) -> None:
-        p = self.curves.getPlotItem()
-        for key, item in run.items.items():
-            (self.lr_view if key == "lr" else p).removeItem(item)
-        for m in run.markers:
-            p.removeItem(m)
-        run.items, run.markers = {}, []
 
     def run_by_id(self, run_id: int) -> RunView | None:
         return next((r for r in self.runs if r.id == run_id), None)
@@ -505,41 +384,66 @@ class MonitorPanel(Panel):
 
     @Slot()
     def stop_run(self, run: RunView | None = None) -> None:
+        """Ask the run to stop and return at once: the run ends after its current step and sends its job back
+        (its "finished" state then calls ``_stop_worker``). A run that does not end within its grace period
+        — a hung process, or a step far longer than usual — is ended by force."""
         run = run or self._active
-        if run is None or run.handle is None:
+        if run is None or run.handle is None or run.stopping:
             return
-        self._stop_worker(run)
+        run.stopping = True
+        run.handle.worker.request_stop()
+        rate = run.snap.rate if run.snap is not None else 0.0
+        grace = max(STOP_GRACE_S, 3.0 / rate if rate > 0 else 0.0)  # at least three of its own steps
+        run.stop_timer = QTimer(self)
+        run.stop_timer.setObjectName(f"monitor-stop-{run.id}")
+        run.stop_timer.setSingleShot(True)
+        run.stop_timer.timeout.connect(lambda rid=run.id: self._force_stop(rid))
+        run.stop_timer.start(int(grace * 1000))
+        run.list_item.setText(f"{run.name} — stopping…")
         self._update_buttons()
+
+    def _force_stop(self, run_id: int) -> None:
+        run = self.run_by_id(run_id)
+        if run is not None and run.handle is not None and run.handle.worker.force_stop():
+            run.forced = True  # its process is killed: the relay ends and reports "finished"
 
     def _stop_worker(self, run: RunView) -> None:
         handle = run.handle
         if handle is None:
             return
-        handle.stop()
+        handle.stop()  # its thread has ended or is ending: this only joins it
         run.handle = None
+        if run.stop_timer is not None:
+            run.stop_timer.stop()
         # The run has ended and its job has come back (None if its process died): reading it here is safe,
         # and its final state is drawn.
         run.job = handle.worker.job
         run.fallback = handle.worker.fallback
         if run.job is not None:
             self._take_snapshot(run, run.job.snapshot())
-        self._ensure_timer()
         status = run.snap.status if run.snap is not None else "stopped"
         if run.state != "diverged":
             run.state = "stopped" if status not in ("finished", "diverged") else status
         run.list_item.setText(f"{run.name} — {run.state}")
+        if run.forced:
+            self._error(f"{run.name} did not stop within its grace period (a step still running?): its "
+                        "process was ended, and its weights and optimizer state were not kept.")
+        # An ended run is drawn now, not at the next redraw tick: "finished" means the final numbers are on
+        # screen (a run shorter than one tick would otherwise be reported finished over an empty plot).
+        self._redraw()
 
     @Slot()
     def remove_run(self) -> None:
         run = self._active
         if run is None:
             return
-        if run.handle is not None:
-            run.handle.worker.keep_job = False  # its curves go too: nothing to send back
-        self._stop_worker(run)
-        self._remove_items(run)
+        if run.handle is not None:  # its curves go too: nothing to send back, nothing to wait for
+            workers.retire(run.handle, STOP_GRACE_S, keep_job=False)
+            run.handle = None
+        if run.stop_timer is not None:
+            run.stop_timer.stop()
+        self.curves.remove_run(run)
         self.runs.remove(run)
-        self._smooth_cache.pop(run.id, None)
         row = self.run_list.row(run.list_item)
         self._active = None
         self.run_list.takeItem(row)
@@ -589,7 +493,7 @@ class MonitorPanel(Panel):
             return
         else:
             run.state = state
-        if run.list_item is not None:
+        if run.list_item is not None and not run.stopping:
             run.list_item.setText(run.name if state == "running" else f"{run.name} — {run.state}")
         if run is self._active:
             self._update_buttons()
@@ -705,34 +609,15 @@ class MonitorPanel(Panel):
     def _mark_all_dirty(self, *_):
         for r in self.runs:
             r.drawn_version = -1
-        self._smooth_cache.clear()
+        self.curves.beta = self.smoothing.value()
+        self.curves.x_mode = self.x_axis.currentData()
+        self.curves.forget_smoothing()
         self._redraw()
 
     @Slot()
     def _on_log(self, *_):
-        lx, ly = self.log_x.isChecked(), self.log_y.isChecked()
-        self.curves.getPlotItem().setLogMode(x=lx, y=ly)
-        for r in self.runs:
-            if "lr" in r.items:
-                r.items["lr"].setLogMode(lx, False)
+        self.curves.set_log(self.log_x.isChecked(), self.log_y.isChecked(), self.runs)
         self._mark_all_dirty()
-
-    def _x(self, snap: mj.Snapshot, which: str = "train") -> np.ndarray:
-        tokens = self.x_axis.currentData() == "tokens"
-        if which == "val":
-            return snap.val_tokens if tokens else snap.val_steps
-        return snap.tokens if tokens else snap.steps
-
-    def smoothed(self, run: RunView) -> np.ndarray:
-        """The debiased EMA of the run's raw loss at the slider's β (the core's ema, cached per version)."""
-        beta = self.smoothing.value()
-        key = (run.snap.version, beta)
-        cached = self._smooth_cache.get(run.id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        y = mj.smooth(run.snap.loss, beta)
-        self._smooth_cache[run.id] = (key, y)
-        return y
 
     @Slot()
     def _redraw(self) -> None:
@@ -743,7 +628,8 @@ class MonitorPanel(Panel):
             if snap is None or snap.version == run.drawn_version:
                 continue
             run.drawn_version = snap.version
-            self._draw_run(run, snap)
+            if self.curves.draw_run(run, snap) and run is self._active:
+                self._show_status(run)
         if self._active is not None and self._active.snap is not None:
             self._draw_inspector(self._active)
         if not any_live and all(r.snap is None or r.drawn_version == r.snap.version for r in self.runs):
@@ -751,70 +637,6 @@ class MonitorPanel(Panel):
             self.adam_timer.stop()
         elif not self.adam_timer.isActive():
             self.adam_timer.start()
-
-    def _draw_run(self, run: RunView, snap: mj.Snapshot) -> None:
-        x = self._x(snap)
-        items = run.items
-        lx, ly = self.log_x.isChecked(), self.log_y.isChecked()
-        # log axes cannot show step 0 or a non-positive loss: draw only what the axis can place
-        keep = np.ones(x.shape, bool)
-        if lx:
-            keep &= x > 0
-        y, ys = snap.loss, self.smoothed(run)
-        if ly:
-            keep &= y > 0
-        items["raw"].setData(x[keep], y[keep])
-        items["smooth"].setData(x[keep], ys[keep])
-        vx = self._x(snap, "val")
-        vk = vx > 0 if lx else np.ones(vx.shape, bool)
-        if vx.size != len(items["val"].xData if items["val"].xData is not None else ()) or not run.live:
-            items["val"].setData(vx[vk], snap.val_loss[vk])  # new points only every val_every steps
-        items["lr"].setData(x[keep], snap.lr[keep])
-        self._draw_markers(run, snap)
-        self._fit_lr_axis()
-
-    def _fit_lr_axis(self) -> None:
-        """Only the selected run's lr(t) is drawn (runs with different optimizers have lrs orders of magnitude
-        apart), on an axis from 0: a schedule's shape reads true only from 0."""
-        run = self._active
-        for r in self.runs:
-            if "lr" in r.items:
-                r.items["lr"].setVisible(r is run and r.list_item.checkState() == Qt.CheckState.Checked)
-        if run is None or run.snap is None or not run.snap.lr.size:
-            return
-        top = float(np.nanmax(run.snap.lr))
-        if top > 0 and math.isfinite(top) and top != getattr(self, "_lr_top", None):
-            self._lr_top = top
-            self.lr_view.setYRange(0.0, top * 1.05, padding=0)
-            self.curves.getPlotItem().getAxis("right").setLabel(f"lr of {run.name.split(' · ')[0]}",
-                                                                 color=theme.COLORS["sgd"])
-
-    def _draw_markers(self, run: RunView, snap: mj.Snapshot) -> None:
-        p = self.curves.getPlotItem()
-        tokens = self.x_axis.currentData() == "tokens"
-        for step, tokens_at, text in snap.events[run.events_drawn:]:
-            xpos = tokens_at if tokens else step
-            line = pg.InfiniteLine(pos=math.log10(max(xpos, 1)) if self.log_x.isChecked() else xpos, angle=90,
-                                   movable=False, pen=pen(run.color, 1, Qt.PenStyle.DotLine), label=text,
-                                   labelOpts={"position": 0.92, "color": run.color, "rotateAxis": (1, 0)})
-            line.setToolTip(f"{run.name}: {text} at step {step}")
-            line.setZValue(-5)
-            p.addItem(line, ignoreBounds=True)
-            run.markers.append(line)
-        run.events_drawn = len(snap.events)
-        if snap.diverged_step is not None and not run.diverged_marked:
-            run.diverged_marked = True
-            step = snap.diverged_step
-            xpos = snap.diverged_tokens if tokens else step
-            line = pg.InfiniteLine(pos=math.log10(max(xpos, 1)) if self.log_x.isChecked() else xpos, angle=90,
-                                   movable=False, pen=pen("#D55E00", 2),
-                                   label=f"diverged at step {step}",
-                                   labelOpts={"position": 0.75, "color": "#D55E00", "fill": (255, 255, 255, 180)})
-            line.setToolTip(snap.message)
-            p.addItem(line, ignoreBounds=True)
-            run.markers.append(line)
-            if run is self._active:
-                self._show_status(run)
 
     def _draw_inspector(self, run: RunView) -> None:
         snap = run.snap
@@ -886,22 +708,21 @@ class MonitorPanel(Panel):
         visible = item.checkState() == Qt.CheckState.Checked
         for it in list(run.items.values()) + run.markers:
             it.setVisible(visible)
-        self._fit_lr_axis()  # lr is drawn for the selected run only
+        self.curves.fit_lr_axis(self._active, self.runs)  # lr is drawn for the selected run only
 
     @Slot(int)
     def _on_run_row(self, row: int) -> None:
         item = self.run_list.item(row) if row >= 0 else None
         run = self.run_by_id(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
         self._active = run
-        self._lr_top = None
-        self._fit_lr_axis()
+        self.curves.fit_lr_axis(run, self.runs, force=True)
         self._show_inspector(run)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         self.empty_hint.setVisible(not self.runs)
         run = self._active
-        live = run is not None and run.live
+        live = run is not None and run.live and not run.stopping
         self.pause_button.setEnabled(live)
         self.step_button.setEnabled(live)
         self.stop_button.setEnabled(live)
@@ -958,10 +779,10 @@ class MonitorPanel(Panel):
         run = run or self._active
         if run is None or run.snap is None:
             raise ValueError("there is no run to export")
-        return mj.write_metrics_csv(run.snap, path, self.smoothed(run))
+        return mj.write_metrics_csv(run.snap, path, self.curves.smoothed(run))
 
     def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save run", "adamlab-run.npz", "AdamLab checkpoint (*.npz)")
+        path = ask_save_path(self, "Save run", "adamlab-run.npz", "AdamLab checkpoint (*.npz)", ".npz")
         if path:
             try:
                 self.save_run(path)
@@ -974,7 +795,7 @@ class MonitorPanel(Panel):
             self.load_run(path)
 
     def _csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export metrics", "adamlab-metrics.csv", "CSV (*.csv)")
+        path = ask_save_path(self, "Export metrics", "adamlab-metrics.csv", "CSV (*.csv)", ".csv")
         if path:
             try:
                 self.export_metrics(path)
@@ -1031,22 +852,18 @@ class MonitorPanel(Panel):
         self.samples.prefix.setText("")
 
     def is_idle(self) -> bool:
-        return True  # a training run is never "finished" from the screenshot's point of view
+        """Every run's latest snapshot is on screen (a live run keeps training; what it sent so far is drawn)."""
+        return all(r.snap is None or r.drawn_version == r.snap.version for r in self.runs)
 
     def shutdown(self) -> None:
         self.timer.stop()
         self.adam_timer.stop()
-        handles = [run.handle for run in self.runs if run.handle is not None]
-        for h in handles:  # ask every run first, so their processes end together; nothing needs sending back
-            h.worker.keep_job = False
-            h.worker.request_stop()
+        # every run at once, within one bound (a hung process is killed); nothing needs sending back
+        workers.stop_together([run.handle for run in self.runs if run.handle is not None])
         for run in self.runs:
-            if run.handle is not None:
-                run.handle.stop()
-                run.handle = None
-
-    def on_theme_changed(self) -> None:
-        theme.restyle(self)
+            run.handle = None
+            if run.stop_timer is not None:
+                run.stop_timer.stop()
 
 
 def _duration(seconds: float) -> str:
