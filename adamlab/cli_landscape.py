@@ -83,19 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_out(prefix: Path) -> None:
-    if not prefix.parent.is_dir():
-        raise ValueError(f"--out {prefix}: the directory {prefix.parent} does not exist")
-
-
 def landscape_command(argv, out=None, err=None) -> int:
-    from adamlab.core import image, landscape, train
+    from adamlab.core import files, image, landscape, train
 
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
     run = Path(args.run)
     prefix = Path(args.out) if args.out else run.with_name(run.stem + "_landscape")
-    _check_out(prefix)
+    png_path, npz_path = prefix.with_name(prefix.name + ".png"), prefix.with_name(prefix.name + ".npz")
+    for path in (png_path, npz_path):  # before the work: a path that cannot be written is found out now
+        files.check_target(path, "--out")
     trainer = train.load_checkpoint(run)
     cfg = trainer.model_config
     x, y, mask = landscape.fixed_batch(trainer, args.batch, args.data)
@@ -133,7 +130,7 @@ def landscape_command(argv, out=None, err=None) -> int:
         paths.append((plane.path, PATH_COLOR))
         points = [(plane.path[0], START_COLOR), (plane.path[-1], PATH_COLOR)]
     rgb = image.render_map(Z.T, log=args.log, extent=extent, paths=paths, points=points)
-    png = image.write_png(prefix.with_name(prefix.name + ".png"), rgb)
+    png = image.write_png(png_path, rgb, "--out")
     meta = {"run": str(run), "step": trainer.step_count, "directions": args.directions, "seed": args.seed,
             "data": args.data, "documents": docs, "dtype": args.dtype,
             "loss": "Z[i, j] = L(origin + alphas[i]*d1 + betas[j]*d2)"}
@@ -142,7 +139,7 @@ def landscape_command(argv, out=None, err=None) -> int:
         arrays.update(path=plane.path, path_steps=plane.path_steps, explained=plane.explained)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    npz = image.write_atomic(prefix.with_name(prefix.name + ".npz"), buf.getvalue())
+    npz = files.write_bytes(npz_path, buf.getvalue(), "--out")
     print(f"wrote {png} and {npz}", file=out)
     return 0
 

@@ -2,7 +2,7 @@
 
 Used by ``adamlab landscape`` to write a loss slice headless. The PNG is 8-bit RGB, written with zlib and
 struct only (the format is a signature and three chunks: IHDR, IDAT with the zlib-compressed scanlines,
-IEND, each with its CRC-32) and atomically (a temp file in the same directory, then a rename).
+IEND, each with its CRC-32) and atomically (adamlab.core.files).
 
     rgb = render_map(Z, log=True, paths=[(xy, "#D55E00")], extent=(-1, 1, -1, 1))
     write_png("slice.png", rgb)
@@ -10,13 +10,13 @@ IEND, each with its CRC-32) and atomically (a temp file in the same directory, t
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from adamlab.core import files
 
 # the arena's pale light-theme map (adamlab/ui/panels/surface.py): low = white, so paths stand out on it
 ARENA_COLORS = ("#FFFFFF", "#E3E9F2", "#B7C5DB", "#8497B8")
@@ -155,25 +155,9 @@ def png_bytes(rgb: np.ndarray) -> bytes:
             + chunk(b"IEND", b""))
 
 
-def write_atomic(path, payload: bytes) -> Path:
-    """Write bytes to ``path`` through a temp file in the same directory and a rename: no half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_png(path, rgb: np.ndarray) -> Path:
-    return write_atomic(path, png_bytes(rgb))
+def write_png(path, rgb: np.ndarray, what: str = "image") -> Path:
+    """Write the PNG atomically (adamlab.core.files: whole or not at all, never onto a non-file)."""
+    return files.write_bytes(path, png_bytes(rgb), what)
 
 
 def read_png(path) -> np.ndarray:
