@@ -539,12 +539,11 @@ def trajectory_pca(trajectories, origin=None) -> TrajectoryPCA:
     if M.shape[0] < 3:
         raise ValueError(f"PCA needs at least 3 points, got {M.shape[0]}")
     centred = M - M.mean(axis=0)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    var = s * s
-    total = var.sum()
+    with gpt.blas_threads(1):  # (LAPACK on two threads of a busy 2-core machine: 10× slower, see gpt.py)
+        dirs, var = _top_directions(centred, 2)
+    total = float(np.einsum("ij,ij->", centred, centred))  # Σ of all squared singular values
     if not total > 0:
         raise ValueError("the points are all the same: the trajectory has no direction")
-    dirs = vt[:2].copy()
     first = runs[0][0].astype(dtype) - origin
     for i in range(2):
         if dirs[i] @ first > 0:
@@ -555,9 +554,30 @@ def trajectory_pca(trajectories, origin=None) -> TrajectoryPCA:
         xy = diff @ dirs.T  # (n, 2)
         paths.append(xy)
         residual.append(np.sqrt(np.maximum(np.einsum("ij,ij->i", diff, diff) - np.einsum("ij,ij->i", xy, xy), 0)))
-    explained = np.zeros(2)
-    explained[: len(var[:2])] = var[:2] / total
-    return TrajectoryPCA(origin, dirs, explained, paths, residual)
+    return TrajectoryPCA(origin, dirs, var / total, paths, residual)
+
+
+def _top_directions(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top k right singular vectors of X (n, P) as rows (k, P), and their squared singular values (k,).
+
+    With fewer points than parameters (a trajectory: n ~ 100, P = 4,192) through the small Gram matrix X·Xᵀ:
+    X·Xᵀ = U·S²·Uᵀ and V = Xᵀ·U·S⁻¹ (23 ms instead of 110 ms for the SVD of X; for the top directions, whose
+    singular values are the largest, as accurate). Missing directions (rank < k) are zero.
+    """
+    n, P = X.shape
+    dirs, var = np.zeros((k, P)), np.zeros(k)
+    if n < P:
+        w, U = np.linalg.eigh(X @ X.T)  # ascending
+        for i in range(min(k, n)):
+            lam = w[n - 1 - i]
+            if lam > 1e-14 * max(w[-1], 1e-300):
+                v = U[:, n - 1 - i] @ X
+                dirs[i], var[i] = v / np.linalg.norm(v), lam
+    else:
+        _, s, vt = np.linalg.svd(X, full_matrices=False)
+        m = min(k, len(s))
+        dirs[:m], var[:m] = vt[:m], s[:m] ** 2
+    return dirs, var
 
 
 def project(points: np.ndarray, pca: TrajectoryPCA) -> np.ndarray:
@@ -724,7 +744,8 @@ def lanczos(op, size: int, k: int = 1, iters: int = 20, tol: float = 1e-4, seed=
     (the residual ‖A·u − λ·u‖ bounds the distance from λ to an eigenvalue). ``v0``: a start vector (e.g.
     the previous top eigenvector, when tracking sharpness along a run: it then converges in a few steps),
     else a seeded Gaussian one. Largest, not largest in magnitude: a Hessian can have big negative
-    eigenvalues too, and power iteration would find those.
+    eigenvalues too, and power iteration would find those. Fewer than k pairs come back only when the start
+    vector lies in an invariant subspace of fewer dimensions.
     """
     if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 1:
         raise ValueError(f"iters must be an integer >= 1, got {iters!r}")
@@ -736,7 +757,11 @@ def lanczos(op, size: int, k: int = 1, iters: int = 20, tol: float = 1e-4, seed=
     if q.shape != (size,) or not np.linalg.norm(q) > 0:
         raise ValueError(f"v0 must be a non-zero vector of shape ({size},)")
     q /= np.linalg.norm(q)
-    m = min(iters, size)
+    with gpt.blas_threads(1):  # small products: one thread (see gpt.py's "BLAS threads")
+        return _lanczos(op, size, k, min(iters, size), tol, q)
+
+
+def _lanczos(op, size, k, m, tol, q) -> Eigen:
     Q = np.zeros((m + 1, size))
     Q[0] = q
     alpha, beta = [], []
@@ -748,7 +773,7 @@ def lanczos(op, size: int, k: int = 1, iters: int = 20, tol: float = 1e-4, seed=
         a = float(Q[j] @ w)
         alpha.append(a)
         w = w - a * Q[j] - (beta[-1] * Q[j - 1] if j else 0)
-        for _ in range(2):  # full reorthogonalisation, twice is enough (Parlett's "twice is enough")
+        for _ in range(2):  # full reorthogonalisation against every earlier vector ("twice is enough", Parlett)
             w -= Q[: j + 1].T @ (Q[: j + 1] @ w)
         b = float(np.linalg.norm(w))
         T = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
@@ -759,8 +784,8 @@ def lanczos(op, size: int, k: int = 1, iters: int = 20, tol: float = 1e-4, seed=
         values, vecs = theta[:kk], S[:, :kk]
         res = np.abs(b * S[-1, :kk])  # the standard residual bound of a Ritz pair
         scale = max(abs(values[0]), 1e-300)
-        if kk == k and (np.all(res <= tol * scale) or b <= 1e-12 * scale):
-            break
+        if b <= 1e-12 * scale or (kk == k and np.all(res <= tol * scale)):
+            break  # converged, or the Krylov space is invariant (then every Ritz value is exact)
         beta.append(b)
         Q[j + 1] = w / b if b > 0 else 0
     n = len(alpha)

@@ -391,6 +391,9 @@ def test_lanczos_finds_the_largest_eigenvalue_of_a_known_quadratic_not_the_large
     # warm start from the answer: one product suffices
     again = landscape.lanczos(op, n, iters=60, tol=1e-6, v0=top.vectors[0])
     assert again.products == 1 and again.values[0] == pytest.approx(5.0, rel=1e-9)
+    # a start vector in an invariant subspace: Lanczos stops there with what it has, exactly
+    diag = landscape.lanczos(lambda v: np.arange(1.0, 6.0) * v, 5, k=2, v0=np.eye(5)[2])
+    assert diag.products == 1 and diag.values.tolist() == [3.0]
 
 
 def test_a_relu_kink_inside_the_step_is_stepped_back_from():
@@ -456,6 +459,13 @@ def test_adam_preconditioner_is_cohen_et_al_s_p_from_the_optimizer_state():
     with pytest.raises(ValueError, match="Adam"):
         landscape.adam_preconditioner(optim.SGD(lr=0.1), params)
     assert landscape.preconditioner(optim.SGD(lr=0.1), params) is None
+    rms = optim.RMSprop(lr=1e-3, alpha=0.9, eps=1e-7)  # θ ← θ − η·g/(√v + ε): P = √v + ε
+    for _ in range(3):
+        gpt.loss_and_grads(params, cfg, x, y, mask, grads=grads)
+        rms.step(params, grads)
+    P = landscape.preconditioner(rms, params)
+    for n in params:
+        np.testing.assert_allclose(P[n], np.sqrt(rms.state_of(n)["square_avg"]) + 1e-7, rtol=1e-14)
 
 
 def simulate(kind, lam, lr, steps=400, momentum=0.9, betas=(0.9, 0.999)):
