@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def landscape_command(argv, out=None, err=None) -> int:
-    from adamlab.core import files, image, landscape, train
+    from adamlab.core import files, gpt, image, landscape, train
 
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
@@ -98,7 +98,7 @@ def landscape_command(argv, out=None, err=None) -> int:
     x, y, mask = landscape.fixed_batch(trainer, args.batch, args.data)
     plane = landscape.run_plane(trainer, args.directions, args.seed, args.span, args.resolution)
     docs = x.shape[0]
-    print(f"{run}: step {trainer.step_count}, {trainer.config.optimizer}, {gpt_params(cfg):,} parameters; "
+    print(f"{run}: step {trainer.step_count}, {trainer.config.optimizer}, {gpt.num_params(cfg):,} parameters; "
           f"{args.directions} plane, {args.resolution} × {args.resolution} points over ±{plane.alphas[-1]:.4g}, "
           f"{docs} {args.data} documents ({int(mask.sum())} tokens)", file=out)
     if plane.explained is not None:
@@ -142,12 +142,6 @@ def landscape_command(argv, out=None, err=None) -> int:
     npz = files.write_bytes(npz_path, buf.getvalue(), "--out")
     print(f"wrote {png} and {npz}", file=out)
     return 0
-
-
-def gpt_params(cfg) -> int:
-    from adamlab.core import gpt
-
-    return gpt.num_params(cfg)
 
 
 def main(argv) -> int:

@@ -13,7 +13,7 @@ The loss is always ``gpt.loss_and_grads``'s: Σ mask·NLL / Σ mask over a fixed
 
 How it is fast. A slice is thousands of forward passes on the same batch with different weights, so they are
 stacked: K weight sets go through the model together as (K, N, C) activations and batched matmuls
-(``_StackedForward``), and the batch is cut into buckets of documents of equal length (a padded position
+(``_StackedWeights``, ``_stacked_losses``), and the batch is cut into buckets of documents of equal length (a padded position
 after a document's last real one changes nothing before it — attention is causal — so trimming it is exact).
 The per-call Python cost is then spread over K·N rows, and each call is sized to stay in the CPU cache.
 
@@ -35,10 +35,6 @@ from adamlab.core import gpt
 
 # ----------------------------------------------------------------------------------------------------------
 # flat vectors: a model's weights (or a direction) as one 1-D array, in param_shapes order
-
-
-def names_of(cfg: gpt.GPTConfig) -> list[str]:
-    return list(gpt.param_shapes(cfg))
 
 
 def as_vector(arrays, cfg: gpt.GPTConfig, dtype=None, what: str = "params") -> np.ndarray:
@@ -96,7 +92,7 @@ def filter_normalized(params: dict, seed=0) -> dict[str, np.ndarray]:
     ``--xignore biasbn`` setting; the GPT here has none. A filter of θ that is all zeros stays zero.
 
     ``seed``: an int or a ``numpy.random.Generator`` (draws continue from it: see ``random_plane``). The
-    normal draws are made for the tensors in the dict's order, in the parameters' dtype.
+    normal draws are made for the tensors in the dict's order (float64, then cast to each tensor's dtype).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(_check_seed(seed))
     out = {}
@@ -304,9 +300,19 @@ class LossEvaluator:
         if thetas.ndim != 2 or thetas.shape[1] != self.size:
             raise ValueError(f"thetas must have shape (K, {self.size}), got {thetas.shape}")
         out = np.zeros(thetas.shape[0])
-        with gpt.blas_threads(1), np.errstate(over="ignore", invalid="ignore"):
+        with gpt.blas_threads(1), np.errstate(all="ignore"):  # far-out weights: inf/nan losses, no warnings
             for s in range(0, thetas.shape[0], self.max_stack):
                 out[s : s + self.max_stack] = self._losses(np.asarray(thetas[s : s + self.max_stack], self.dtype))
+        return out
+
+    def along(self, base: np.ndarray, directions: np.ndarray, coefs: np.ndarray) -> np.ndarray:
+        """(K,) the losses at base + Σ_m coefs[k, m]·directions[m] (base (P,), directions (M, P), coefs (K, M)),
+        the weight vectors made a few at a time (at most MAX_STACK_BYTES of them: big models stay in memory)."""
+        coefs = np.asarray(coefs, dtype=self.dtype)
+        out = np.empty(coefs.shape[0])
+        for s in range(0, coefs.shape[0], self.max_stack):
+            thetas = base + coefs[s : s + self.max_stack] @ directions  # (k, P)
+            out[s : s + self.max_stack] = self(thetas)
         return out
 
     def _losses(self, thetas):
@@ -334,10 +340,8 @@ def iter_loss_slice(params, cfg, inputs, targets, d1, d2, alphas, betas, mask=No
     w = as_vector(d2, cfg, dtype, "d2")
     alphas, betas = _grid_axis(alphas, "alphas"), _grid_axis(betas, "betas")
     ev = LossEvaluator(cfg, inputs, targets, mask, dtype)
-    bw = betas.astype(dtype)[:, None] * w  # (J, P): the β part of every point of a row, made once
     for i, a in enumerate(alphas.tolist()):
-        thetas = bw + (theta + dtype.type(a) * u)  # (J, P)
-        yield i, ev(thetas)
+        yield i, ev.along(theta + dtype.type(a) * u, w[None, :], betas[:, None])  # θ + αᵢ·d1 + βⱼ·d2
 
 
 def loss_slice(params, cfg, inputs, targets, d1, d2, alphas, betas, mask=None, dtype=None) -> np.ndarray:
@@ -366,8 +370,7 @@ def interpolate(params_a, params_b, cfg, inputs, targets, ts=None, mask=None, dt
     a = as_vector(params_a, cfg, dtype, "params_a")
     b = as_vector(params_b, cfg, dtype, "params_b")
     ts = np.linspace(-0.25, 1.25, 61) if ts is None else _grid_axis(ts, "ts")
-    thetas = a + ts.astype(dtype)[:, None] * (b - a)
-    return ts, LossEvaluator(cfg, inputs, targets, mask, dtype)(thetas)
+    return ts, LossEvaluator(cfg, inputs, targets, mask, dtype).along(a, (b - a)[None, :], ts[:, None])
 
 
 def losses_at(thetas, cfg, inputs, targets, mask=None, dtype=None) -> np.ndarray:
@@ -420,10 +423,10 @@ class WeightSnapshots:
             return False  # (a step already kept, e.g. a resumed run's first)
         if self._weights is None:
             self._weights = np.empty((self.capacity, self.size), self.dtype)
-        if self.n == self.capacity:
+        while self.n == self.capacity:  # (more than once only if steps were skipped: every kept one fits 2·every)
             self._halve()
-            if step % self.every:
-                return False
+        if step % self.every:
+            return False
         self._steps[self.n] = step
         self._weights[self.n] = flat
         self.n += 1
@@ -515,8 +518,9 @@ def trajectory_pca(trajectories, origin=None) -> TrajectoryPCA:
 
     Like Li et al.'s code (scikit-learn's PCA of the matrix of θ_t − θ_end), the points are centred before
     the SVD: the directions are those of greatest variance of the cloud of points, and ``explained`` is
-    scikit-learn's ``explained_variance_ratio_``. The signs are fixed so that the first run's first point
-    has coordinates <= 0 (its path heads up and to the right), so a result never flips between calls.
+    scikit-learn's ``explained_variance_ratio_``. The signs are fixed so that the first run's path heads up
+    and to the right (its last point minus its first has coordinates >= 0; with one run, its start lies at
+    (−, −) of θ_end), so a result never flips between calls or machines.
     """
     runs = [np.asarray(trajectories)] if isinstance(trajectories, np.ndarray) else [np.asarray(t) for t in trajectories]
     if not runs or any(r.ndim != 2 for r in runs) or len({r.shape[1] for r in runs}) != 1:
@@ -544,9 +548,10 @@ def trajectory_pca(trajectories, origin=None) -> TrajectoryPCA:
     total = float(np.einsum("ij,ij->", centred, centred))  # Σ of all squared singular values
     if not total > 0:
         raise ValueError("the points are all the same: the trajectory has no direction")
-    first = runs[0][0].astype(dtype) - origin
+    moved = runs[0][-1].astype(dtype) - runs[0][0]  # the first run's net displacement
     for i in range(2):
-        if dirs[i] @ first > 0:
+        side = dirs[i] @ moved
+        if side < 0 or (side == 0 and dirs[i][np.argmax(np.abs(dirs[i]))] < 0):
             dirs[i] *= -1
     paths, residual = [], []
     for r in runs:
@@ -689,8 +694,8 @@ class HessianOperator:
             asymmetry = float(np.linalg.norm(g1 - 2 * g0 + g2))  # (g1 − g0) − (g0 − g2)
             size = float(np.linalg.norm(g1 - g2))
             floor = 64 * np.finfo(np.float64).eps * (np.linalg.norm(g0) + np.linalg.norm(g1))
-            if asymmetry <= KINK_TOL * size or asymmetry <= floor:
-                break
+            if asymmetry <= KINK_TOL * size or asymmetry <= floor or not math.isfinite(asymmetry):
+                break  # (non-finite: diverged weights; smaller steps will not mend that)
             self.retries += 1
             h /= 8
         self.products += 1
@@ -770,6 +775,9 @@ def _lanczos(op, size, k, m, tol, q) -> Eigen:
     for j in range(m):
         w = op(Q[j])
         products += 1
+        if not np.all(np.isfinite(w)):  # e.g. the weights of a diverged run: no eigenvalue to find
+            nan = np.full(1, np.nan)
+            return Eigen(nan, np.full((1, size), np.nan), nan, products)
         a = float(Q[j] @ w)
         alpha.append(a)
         w = w - a * Q[j] - (beta[-1] * Q[j - 1] if j else 0)
@@ -817,6 +825,8 @@ def gradient_share(gradient: np.ndarray, vector: np.ndarray) -> float:
     """cos² of the angle between the gradient and a (top) eigenvector: the gradient's share along it."""
     g, v = np.ravel(gradient), np.ravel(vector)
     gg, vv = float(g @ g), float(v @ v)
+    if not (math.isfinite(gg) and math.isfinite(vv)):
+        return math.nan
     return float((g @ v) ** 2 / (gg * vv)) if gg > 0 and vv > 0 else 0.0
 
 

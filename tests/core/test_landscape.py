@@ -234,7 +234,9 @@ def test_several_runs_from_one_start_share_one_plane():
     pca = landscape.trajectory_pca([a, b])
     np.testing.assert_array_equal(pca.origin, a[0])
     assert [p.shape for p in pca.paths] == [(40, 2), (40, 2)]
-    np.testing.assert_array_equal(pca.paths[0][0], [0, 0]) and np.testing.assert_array_equal(pca.paths[1][0], [0, 0])
+    np.testing.assert_array_equal(pca.paths[0][0], [0, 0])
+    np.testing.assert_array_equal(pca.paths[1][0], [0, 0])
+    assert np.all(pca.paths[0][-1] >= 0)  # the first run heads up and to the right
     M = np.concatenate([a - a[0], b - a[0]])
     _, s, vt = np.linalg.svd(M - M.mean(axis=0))
     assert abs(pca.directions[0] @ vt[0]) == pytest.approx(1, abs=1e-12)
@@ -422,6 +424,13 @@ def test_sharpness_is_deterministic_and_rejects_bad_arguments(tiny_hessian):
         landscape.sharpness(params, TINY, x, y, mask, l2=-1.0)
 
 
+def test_non_finite_weights_give_a_nan_sharpness_not_an_exception(tiny_hessian):
+    params, x, y, mask, _ = tiny_hessian
+    bad = {k: v.copy() for k, v in params.items()}
+    bad["lm_head"][0, 0] = np.nan
+    assert math.isnan(landscape.sharpness(bad, TINY, x, y, mask))
+
+
 def test_gradient_share_is_the_squared_cosine():
     assert landscape.gradient_share(np.array([3.0, 4.0]), np.array([1.0, 0.0])) == pytest.approx(9 / 25)
     assert landscape.gradient_share(np.zeros(2), np.array([1.0, 0.0])) == 0.0
@@ -562,6 +571,11 @@ def test_weight_snapshots_stay_evenly_spaced_in_bounded_memory():
     np.testing.assert_array_equal(snaps.weights[:, 0], steps)
     s, w = snaps.trajectory(np.full(5, 100.0), 100)
     assert s[-1] == 100 and w[-1, 0] == 100
+    # snapshots offered only at multiples of 4 (the halving must still make room)
+    sparse = landscape.WeightSnapshots(1, every=1, capacity=4)
+    for step in range(0, 40, 4):
+        sparse.record(step, np.zeros(1))
+    assert len(sparse.steps) <= 4 and sparse.steps[0] == 0 and np.all(sparse.steps % sparse.every == 0)
     # the byte budget caps big models
     big = landscape.WeightSnapshots(landscape.SNAPSHOT_BYTES // 8 // 4, every=1)
     assert big.capacity == 4
