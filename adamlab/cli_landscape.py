@@ -136,7 +136,7 @@ def landscape_command(argv, out=None, err=None) -> int:
             "loss": "Z[i, j] = L(origin + alphas[i]*d1 + betas[j]*d2)"}
     arrays = {"alphas": plane.alphas, "betas": plane.betas, "Z": Z, "meta": np.array(json.dumps(meta))}
     if plane.path is not None:
-        arrays.update(path=plane.path, path_steps=plane.path_steps, explained=plane.explained)
+        arrays.update(path=plane.path, path_steps=plane.path_steps[0], explained=plane.explained)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     npz = files.write_bytes(npz_path, buf.getvalue(), "--out")

@@ -934,11 +934,12 @@ def run_trajectory(trainer) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class Plane:
-    """A plane to slice a run's landscape on: origin + a·d1 + b·d2 for a in alphas, b in betas.
+    """A plane to slice a landscape on: origin + a·d1 + b·d2 for a in alphas, b in betas.
 
-    kind "random": filter-normalised directions around the run's current weights (a, b in units of each
-    row's own norm). kind "pca": the top two directions of the run's trajectory around its final weights
-    (a, b in parameter distance), with ``explained`` and the run's ``path`` (n, 2) at ``path_steps``."""
+    kind "random": filter-normalised directions around a run's current weights (a, b in units of each row's
+    own norm). kind "pca": the top two directions of one or several trajectories (a, b in parameter
+    distance), with ``explained`` and each run's path ``paths[r]`` (n_r, 2) at ``path_steps[r]``.
+    Slice it with ``loss_slice(plane.origin, cfg, x, y, plane.d1, plane.d2, plane.alphas, plane.betas, mask)``."""
 
     kind: str
     origin: dict
@@ -947,20 +948,45 @@ class Plane:
     alphas: np.ndarray
     betas: np.ndarray
     explained: np.ndarray | None = None
-    path: np.ndarray | None = None
-    path_steps: np.ndarray | None = None
+    paths: list = field(default_factory=list)
+    path_steps: list = field(default_factory=list)
+
+    @property
+    def path(self) -> np.ndarray | None:
+        """The first (or only) run's path, None for a random plane."""
+        return self.paths[0] if self.paths else None
 
 
-PCA_MARGIN = 1.25  # a PCA plane's half-width is this times the farthest point of the path
+PCA_MARGIN = 1.25  # a PCA plane's half-width is this times the farthest point of the paths
+
+
+def _check_grid(span, resolution):
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 2 <= resolution <= 401:
+        raise ValueError(f"resolution must be an integer in [2, 401], got {resolution!r}")
+    if span is not None and not (isinstance(span, (int, float, np.floating)) and math.isfinite(span) and span > 0):
+        raise ValueError(f"span must be a finite number > 0, got {span!r}")
+
+
+def pca_plane(trajectories, cfg: gpt.GPTConfig, span: float | None = None, resolution: int = 41, steps=None,
+              origin=None) -> Plane:
+    """The PCA plane of one run's trajectory (an (n, P) array, final weights last: centred on them) or of
+    several runs from one start (a list: centred on the start), see ``trajectory_pca``; the square grid covers
+    every path (PCA_MARGIN × its farthest point) unless ``span`` is given. ``steps``: the step of each point,
+    an array or a list of arrays like ``trajectories``."""
+    _check_grid(span, resolution)
+    pca = trajectory_pca(trajectories, origin)
+    half = float(span) if span is not None else PCA_MARGIN * max(max(float(np.abs(p).max()) for p in pca.paths), 1e-12)
+    axis = np.linspace(-half, half, resolution)
+    if steps is not None and isinstance(trajectories, np.ndarray):
+        steps = [steps]
+    return Plane("pca", pca.origin_params(cfg), pca.direction(0, cfg), pca.direction(1, cfg), axis, axis.copy(),
+                 pca.explained, pca.paths, list(steps) if steps is not None else [])
 
 
 def run_plane(trainer, directions: str = "random", seed=0, span: float | None = None, resolution: int = 41) -> Plane:
-    """The plane ``adamlab landscape`` and the GUI slice a run on (see Plane). ``span``: the grid's half-width,
-    by default 1 for random directions (Li et al.'s [−1, 1]) and PCA_MARGIN × the path's extent for PCA."""
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 2 <= resolution <= 401:
-        raise ValueError(f"resolution must be an integer in [2, 401], got {resolution!r}")
-    if span is not None and not (math.isfinite(span) and span > 0):
-        raise ValueError(f"span must be a finite number > 0, got {span!r}")
+    """The plane ``adamlab landscape`` slices a run on (see Plane). ``span``: the grid's half-width, by default
+    1 for random directions (Li et al.'s [−1, 1]) and PCA_MARGIN × the path's extent for PCA."""
+    _check_grid(span, resolution)
     cfg = trainer.model_config
     if directions == "random":
         origin = as_params(as_vector(trainer.params, cfg), cfg)
@@ -973,15 +999,8 @@ def run_plane(trainer, directions: str = "random", seed=0, span: float | None = 
         if len(weights) < 3:
             raise ValueError(f"PCA needs at least 3 weight vectors, the run kept {len(weights)}: train it longer "
                              "or with a smaller snapshot_every")
-        pca = trajectory_pca(weights)
-        path = pca.paths[0]
-        half = float(span) if span is not None else PCA_MARGIN * max(float(np.abs(path).max()), 1e-12)
-        axis = np.linspace(-half, half, resolution)
-        return Plane("pca", pca.origin_params(cfg), pca.direction(0, cfg), pca.direction(1, cfg), axis, axis.copy(),
-                     pca.explained, path, steps)
+        return pca_plane(weights, cfg, span, resolution, steps)
     raise ValueError(f"directions must be 'random' or 'pca', got {directions!r}")
-
-
 
 
 def fixed_batch(trainer, docs: int | None = None, split: str = "train"):

@@ -245,6 +245,23 @@ def test_several_runs_from_one_start_share_one_plane():
     assert landscape.trajectory_pca([a, b + 1], origin=a[-1]).paths[0][-1] == pytest.approx([0, 0], abs=1e-12)
 
 
+def test_a_pca_plane_of_several_runs_covers_every_path_and_slices_through_the_start(names_batch):
+    cfg, (x, y, mask) = names_batch
+    runs = []
+    for kind, lr in (("sgd", 0.5), ("adam", 0.01)):
+        t = train.Trainer(train.TrainConfig(optimizer=kind, lr=lr, schedule="constant", steps=30, snapshot_every=5,
+                                            val_every=0))
+        t.run()
+        runs.append(landscape.run_trajectory(t))
+    plane = landscape.pca_plane([w for _, w in runs], cfg, resolution=5, steps=[s for s, _ in runs])
+    assert plane.kind == "pca" and len(plane.paths) == 2 and plane.path is plane.paths[0]
+    assert max(np.abs(p).max() for p in plane.paths) == pytest.approx(plane.alphas[-1] / landscape.PCA_MARGIN)
+    np.testing.assert_array_equal(plane.path_steps[1], runs[1][0])
+    Z = landscape.loss_slice(plane.origin, cfg, x, y, plane.d1, plane.d2, plane.alphas, plane.betas, mask)
+    start = landscape.as_params(runs[0][1][0], cfg)  # both runs start at the origin of the plane
+    assert Z[2, 2] == pytest.approx(gpt.loss(start, cfg, x, y, mask), rel=1e-12)
+
+
 def test_pca_refuses_too_few_or_identical_points():
     with pytest.raises(ValueError, match="at least 3"):
         landscape.trajectory_pca(np.zeros((2, 5)))
