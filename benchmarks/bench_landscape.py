@@ -39,6 +39,14 @@ def timed(fn):
     return time.perf_counter() - t0
 
 
+def timed_both(fn):
+    """(wall-clock seconds, CPU seconds of this process): on a machine shared with other work the CPU time is
+    what the call would take on a core of its own."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def bench_slice(repeats: int):
     cfg, (x, y, mask) = names_batch()
     params = gpt.init_params(cfg, seed=0)
@@ -55,20 +63,26 @@ def bench_slice(repeats: int):
                     gpt.loss({k: params[k] + a * d1[k] + b * d2[k] for k in params}, cfg, x, y, mask)
 
     runs = {"float64": [], "float32": [], "plain": []}
+    cpu = {"float64": [], "float32": [], "plain": []}
     fns = {"float64": lambda: landscape.loss_slice(params, cfg, x, y, d1, d2, axis, axis, mask),
            "float32": lambda: landscape.loss_slice(params, cfg, x, y, d1, d2, axis, axis, mask, dtype="float32"),
            "plain": plain}
     fns["float32"]()  # warm up
     for i in range(repeats):
         for name in (list(fns) if i % 2 == 0 else list(fns)[::-1]):
-            t = timed(fns[name])
-            runs[name].append(t * (41 / 4) if name == "plain" else t)
+            t, c = timed_both(fns[name])
+            scale = 41 / 4 if name == "plain" else 1
+            runs[name].append(t * scale)
+            cpu[name].append(c * scale)
     med = {k: statistics.median(v) for k, v in runs.items()}
-    print(f"  loss_slice float64   {med['float64']:.2f} s  (runs {min(runs['float64']):.2f}–{max(runs['float64']):.2f})"
-          f"   target <= 5 s")
-    print(f"  loss_slice float32   {med['float32']:.2f} s  (runs {min(runs['float32']):.2f}–{max(runs['float32']):.2f})")
-    print(f"  one gpt.loss a point {med['plain']:.2f} s  (scaled from 4 rows): stacked float64 is "
-          f"{statistics.median([p / f for p, f in zip(runs['plain'], runs['float64'])]):.1f}× faster")
+    mcpu = {k: statistics.median(v) for k, v in cpu.items()}
+    print(f"  loss_slice float64   {med['float64']:.2f} s  (runs {min(runs['float64']):.2f}–{max(runs['float64']):.2f}; "
+          f"CPU {mcpu['float64']:.2f} s)   target <= 5 s")
+    print(f"  loss_slice float32   {med['float32']:.2f} s  (runs {min(runs['float32']):.2f}–{max(runs['float32']):.2f}; "
+          f"CPU {mcpu['float32']:.2f} s)")
+    print(f"  one gpt.loss a point {med['plain']:.2f} s  (scaled from 4 rows; CPU {mcpu['plain']:.2f} s): stacked "
+          f"float64 is {statistics.median([p / f for p, f in zip(runs['plain'], runs['float64'])]):.1f}× faster")
+    print(f"  load average during the runs: {os.getloadavg()[0]:.1f} (2 cores: above ~1 other work shares them)")
     per_row = med["float64"] / 41
     print(f"  per row of 41 points (iter_loss_slice's progress step): {1e3 * per_row:.0f} ms float64, "
           f"{1e3 * med['float32'] / 41:.0f} ms float32")
