@@ -845,19 +845,18 @@ def preconditioner(optimizer, names) -> dict | None:
     """
     from adamlab.core import optim
 
-    if not hasattr(optimizer, "inspect") or optimizer.t == 0:
+    kind = type(optimizer)  # exact classes: a subclass (another Adam variant) may update differently
+    if kind not in (optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad) or optimizer.t == 0:
         return None
     out = {}
     for name in names:
         info = optimizer.inspect(name)
-        if isinstance(optimizer, optim.Adam):
+        if kind in (optim.Adam, optim.AdamW):
             out[name] = info["bias_correction1"] * info["denom"]
-        elif isinstance(optimizer, optim.Adagrad):
+        elif kind is optim.Adagrad:
             out[name] = info["denom"] * (optimizer.lr / info["clr"]) if optimizer.lr > 0 else info["denom"]
-        elif "denom" in info:  # RMSprop (and any optimizer that updates by g / denom)
+        else:  # RMSprop
             out[name] = info["denom"]
-        else:
-            return None
     return out
 
 
@@ -866,7 +865,7 @@ def adam_preconditioner(optimizer, names) -> dict:
     optimizer that is not Adam-like or has not stepped yet. See ``preconditioner``."""
     from adamlab.core import optim
 
-    if not isinstance(optimizer, optim.Adam):
+    if type(optimizer) not in (optim.Adam, optim.AdamW):
         raise ValueError(f"optimizer must be Adam, AdamW or AMSGrad, got {type(optimizer).__name__}")
     p = preconditioner(optimizer, names)
     if p is None:
@@ -1082,7 +1081,7 @@ class SharpnessTracker:
         l2 = 0.0 if cfg.optimizer == "adamw" else float(trainer.optimizer.hyperparameters().get("weight_decay", 0.0))
         op = gpt_hessian(trainer.params, trainer.model_config, x, y, mask, l2=l2)
         top = lanczos(op, op.size, 1, self.iters, self.tol, self.seed, self._v0)
-        self._v0 = top.vectors[0]
+        self._v0 = _warm(top)
         loss, g = op.gradient()
         share = gradient_share(g, top.vectors[0])
         lr = trainer.lr_at(trainer.step_count)  # the rate of the next step: the one whose stability is at stake
@@ -1094,7 +1093,7 @@ class SharpnessTracker:
                 op_p = HessianOperator(op.grad, op.theta, as_vector(p, trainer.model_config, np.float64), l2)
                 op_p._g0 = op.gradient()  # the same θ and batch: no need to compute ∇L(θ) again
                 top_p = lanczos(op_p, op_p.size, 1, self.iters, self.tol, self.seed, self._v0_p)
-                self._v0_p = top_p.vectors[0]
+                self._v0_p = _warm(top_p)
                 pre = float(top_p.values[0])
                 products += top_p.products
         h = trainer.optimizer.hyperparameters()  # what the optimizer really uses (RMSprop runs without momentum)
@@ -1105,10 +1104,16 @@ class SharpnessTracker:
         return point
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Every measurement so far as arrays keyed by SharpnessPoint's fields."""
+        """Every measurement so far as arrays keyed by SharpnessPoint's fields (a copy: safe to send)."""
         names = [f for f in SharpnessPoint.__dataclass_fields__]
         return {n: np.array([getattr(p, n) for p in self.points], dtype=np.int64 if n in ("step", "products")
                             else np.float64) for n in names}
+
+
+def _warm(eig: Eigen):
+    """The next Lanczos start: this top eigenvector, or None (a seeded start) if it is not finite."""
+    v = eig.vectors[0]
+    return v if np.all(np.isfinite(v)) else None
 
 
 # ----------------------------------------------------------------------------------------------------------

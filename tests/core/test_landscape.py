@@ -623,6 +623,17 @@ def test_sharpness_tracker_follows_a_gradient_descent_run_with_its_threshold():
     assert a["loss"][-1] == pytest.approx(gpt.loss(trainer.params, trainer.model_config, x, y, mask), rel=1e-12)
 
 
+def test_sharpness_tracker_survives_a_diverged_run():
+    trainer = train.Trainer(train.TrainConfig(optimizer="sgd", lr=0.1, schedule="constant", full_batch=8, steps=5,
+                                              val_every=0))
+    tracker = landscape.SharpnessTracker(trainer, every=1)
+    tracker.after_step(trainer)
+    trainer.params["lm_head"][0, 0] = np.nan  # weights gone bad
+    assert math.isnan(tracker.measure(trainer).sharpness)
+    trainer.params["lm_head"][0, 0] = 0.0
+    assert math.isfinite(tracker.measure(trainer).sharpness)  # and it goes on once they are finite again
+
+
 def test_sharpness_tracker_measures_adams_preconditioned_sharpness():
     trainer = train.Trainer(train.TrainConfig(optimizer="adam", lr=1e-3, betas=(0.9, 0.999), schedule="constant",
                                               full_batch=16, steps=10, val_every=0))
