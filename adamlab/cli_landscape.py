@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--span", type=_positive_float,
                    help="half-width of the grid (default: 1 for random, 1.25 × the path's extent for pca)")
     p.add_argument("--resolution", type=_int_in(2, 401), default=41, help="grid points per side (default 41)")
-    p.add_argument("--batch", type=_int_in(1, 100_000), default=256,
-                   help="documents in the fixed batch the loss is measured on (default 256)")
+    p.add_argument("--batch", type=_int_in(1, 100_000),
+                   help="documents in the fixed batch the loss is measured on (default: the run's own batch if it "
+                        "trained full-batch, else 256)")
     p.add_argument("--data", choices=["train", "val"], default="train",
                    help="measure on the first --batch training (default) or validation documents")
     p.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, help="seed of the random directions (default 0)")
