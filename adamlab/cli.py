@@ -29,13 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-COMMANDS = {"train", "report"}  # report: adamlab.runs.report (a watched PyTorch run folder)
+# report: adamlab.runs.report (a watched PyTorch run folder); landscape: adamlab/cli_landscape.py
+COMMANDS = {"train", "report", "landscape"}
 
 # options that are knobs of a running trainer (may be changed when resuming), by TrainConfig field
 _KNOB_OPTIONS = {"lr": "lr", "eps": "eps", "weight_decay": "weight_decay", "momentum": "momentum",
                  "schedule": "schedule", "warmup": "warmup", "steps": "steps"}
 _FIXED_OPTIONS = ("corpus", "corpus_mode", "optimizer", "batch_size", "n_layer", "n_embd", "n_head",
-                  "block_size", "seed", "dtype", "init", "val_every")
+                  "block_size", "seed", "dtype", "init", "val_every", "full_batch", "snapshot_every")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=_positive_int, help="documents per step (default 1)")
     g.add_argument("--seed", type=_nonneg_int, help="default 0")
     g.add_argument("--val-every", type=_nonneg_int, help="validation loss every N steps, 0 = never (default 100)")
+    g.add_argument("--full-batch", type=_nonneg_int, metavar="N",
+                   help="gradient descent on one fixed batch: the first N training documents every step (0 = off)")
+    g.add_argument("--snapshot-every", type=_nonneg_int, metavar="N",
+                   help="keep the weights every N steps in the checkpoint, for 'adamlab landscape --directions pca'")
     g = p.add_argument_group("checkpoints and output")
     g.add_argument("--save", metavar="PATH", help="write a checkpoint here at the end (and on Ctrl-C)")
     g.add_argument("--resume", metavar="PATH", help="continue a checkpoint; knobs given here change it")
@@ -314,9 +319,11 @@ def train_command(argv, out=None, err=None) -> int:
     print(f"corpus {corpus.name}: {len(corpus)} documents ({len(trainer.train_seqs)} train, "
           f"{len(trainer.val_seqs)} val), vocabulary {trainer.tokenizer.vocab_size}"
           + (f", {corpus.truncated} truncated to block size {cfg.block_size}" if corpus.truncated else ""), file=out)
+    batch = (f"full batch of {min(cfg.full_batch, len(trainer.train_seqs))} documents" if cfg.full_batch
+             else f"batch {cfg.batch_size}")
     print(f"model: {gpt.num_params(trainer.model_config):,} parameters (n_layer {cfg.n_layer}, n_embd {cfg.n_embd}, "
           f"n_head {cfg.n_head}, block {cfg.block_size}, {cfg.dtype}); {cfg.optimizer} "
-          f"{trainer.optimizer.hyperparameters()}, {cfg.schedule} schedule, batch {cfg.batch_size}, "
+          f"{trainer.optimizer.hyperparameters()}, {cfg.schedule} schedule, {batch}, "
           f"{cfg.steps} steps", file=out)
     out.flush()
 
@@ -384,6 +391,10 @@ def main(argv=None) -> int:
         from adamlab.runs.report import main as report_main
 
         return report_main(argv[1:])
+    if argv[0] == "landscape":
+        from adamlab import cli_landscape
+
+        return cli_landscape.main(argv[1:])
     try:
         return train_command(argv[1:])
     except _UsageError as e:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adamlab.core import data, gpt
+from adamlab.core import data, gpt, landscape
 from adamlab.core.optim import OPTIMIZERS, hyper_from_knobs, kind_arguments, make_optimizer
 from adamlab.core.schedules import make_schedule
 
@@ -82,6 +82,11 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 1
     seed: int = 0
+    # full-batch gradient descent: the first N training documents as one fixed batch, every step the same (0: off,
+    # minibatches of batch_size documents cycling through the data). For the edge of stability (see landscape).
+    full_batch: int = 0
+    # keep the weights every N steps for trajectory PCA (0: off); bounded memory, see landscape.WeightSnapshots
+    snapshot_every: int = 0
     # bookkeeping
     val_every: int = 100  # validation loss every N steps (0: never)
     val_docs: int = 512  # at most this many held-out documents per validation
@@ -106,7 +111,7 @@ class TrainConfig:
 
         for name, low in (("n_embd", 1), ("n_head", 1), ("n_layer", 1), ("block_size", 1), ("steps", 1),
                           ("batch_size", 1), ("warmup", 0), ("val_every", 0), ("val_docs", 1),
-                          ("history_capacity", 16), ("seed", 0)):
+                          ("history_capacity", 16), ("seed", 0), ("full_batch", 0), ("snapshot_every", 0)):
             integer(name, low)
         choice("corpus_mode", data.MODES)
         choice("init", INITS)
@@ -466,6 +471,14 @@ class Trainer:
             flat = gpt.flat_buffer(gpt.init_params(self.model_config, cfg.seed, cfg.init_std, dtype))
             self.train_seqs, self.val_seqs = data.split_docs(corpus.seqs, cfg.val_fraction, seed=cfg.seed)
         self.params = gpt.views(flat, self.model_config)
+        # full-batch mode: one fixed padded batch of the first full_batch training documents, made once
+        self._full_batch = None
+        if cfg.full_batch:
+            self._full_batch = data.make_batch(self.train_seqs[: cfg.full_batch], cfg.block_size, self.tokenizer.bos)
+        self.snapshots = None  # weights every snapshot_every steps (see landscape.WeightSnapshots)
+        if cfg.snapshot_every:
+            self.snapshots = landscape.WeightSnapshots(flat.size, cfg.snapshot_every, dtype=dtype)
+            self.snapshots.record(0, flat)
         self.grads = gpt.zeros_like_params(self.model_config, dtype)
         self._pflat, self._gflat = flat, gpt.flat_buffer(self.grads)
         self._sq3 = np.empty((3, flat.size), flat.dtype)  # squares of Δw, w before and w after a step
@@ -561,10 +574,14 @@ class Trainer:
             return None
         t0 = time.perf_counter()
         bos = self.tokenizer.bos
-        x, y, mask = data.batch_at(self.train_seqs, self.position, cfg.batch_size, cfg.block_size, bos)
+        if self._full_batch is not None:  # full-batch mode: the same batch every step
+            x, y, mask = self._full_batch
+        else:
+            x, y, mask = data.batch_at(self.train_seqs, self.position, cfg.batch_size, cfg.block_size, bos)
+        single = cfg.batch_size == 1 and self._full_batch is None  # one unpadded document: no mask needed
         with np.errstate(all="ignore"):  # overflow is how divergence shows; it is reported, not warned
             loss, _ = gpt.loss_and_grads(self.params, self.model_config, x, y,
-                                         None if cfg.batch_size == 1 else mask, grads=self.grads)
+                                         None if single else mask, grads=self.grads)
             g2 = np.add.reduceat(np.square(self._gflat, out=self._scratch), self._offsets)  # Σg² per tensor
             grad_norm = math.sqrt(sum(g2.tolist()))  # a few tensors: a Python sum beats NumPy's
         lr = self.lr_at(self.step_count)
@@ -611,7 +628,8 @@ class Trainer:
             if not min(w2_prev.tolist()) > 0:  # (a Python min over a handful of tensors is the cheapest test)
                 u_ratio[~(w2_prev > 0)] = np.nan
         self.step_count = step_no
-        self.position = (self.position + cfg.batch_size) % len(self.train_seqs)
+        if self._full_batch is None:
+            self.position = (self.position + cfg.batch_size) % len(self.train_seqs)
         status = "training"
         if not math.isfinite(sum(w2.tolist())):
             status = "diverged"
@@ -621,6 +639,8 @@ class Trainer:
             status = "finished"
             self.message = f"finished {self.step_count} steps"
         self.status = status
+        if self.snapshots is not None and status != "diverged":
+            self.snapshots.record(step_no, self._pflat)
         self.history.train.append(step_no, np.concatenate([[loss, lr, grad_norm], g_rms, u_ratio]))
         val_loss = None
         if status != "diverged" and cfg.val_every and self.val_seqs and step_no % cfg.val_every == 0:
@@ -629,7 +649,7 @@ class Trainer:
         dt = time.perf_counter() - t0
         self.elapsed += dt
         names = self.tensor_names
-        tokens = x.size if cfg.batch_size == 1 else int(mask.sum())
+        tokens = x.size if single else int(mask.sum())
         self.last = StepRecord(step_no, loss, lr, grad_norm, dt, tokens,
                                dict(zip(names, g_rms.tolist())), dict(zip(names, w_rms.tolist())),
                                dict(zip(names, u_ratio.tolist())), val_loss, status, self.message)
@@ -758,6 +778,8 @@ def save_checkpoint(trainer: Trainer, path) -> Path:
     for k, v in trainer.optimizer.state_dict().items():
         arrays["opt." + k] = np.asarray(v)
     arrays.update({k: np.asarray(v) for k, v in trainer.history.state_dict().items()})
+    if trainer.snapshots is not None:
+        arrays.update({k: np.asarray(v) for k, v in trainer.snapshots.state_dict("snap.").items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
@@ -818,6 +840,8 @@ def load_checkpoint(path, corpus: data.Corpus | None = None) -> Trainer:
         if opt_state.get("slots") is not None and len(opt_state["slots"]):
             trainer.optimizer.load_state_dict(opt_state)
         trainer.history.load_state_dict(d)
+        if trainer.snapshots is not None and "snap.steps" in d:
+            trainer.snapshots.load_state_dict(d, "snap.")
         trainer.step_count, trainer.position = int(state["step_count"]), int(state["position"])
         trainer.status, trainer.message = str(state["status"]), str(state["message"])
         trainer.first_loss = state["first_loss"]
