@@ -14,6 +14,8 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
 
+from adamlab.ui.widgets import symbols
+
 SCALES = ("linear", "log", "beta")
 SCI_DECADES = 6  # a log slider spanning at least this many decades shows its value as 1e-08, not 0.00000001
 
@@ -94,6 +96,7 @@ class FloatSlider(QWidget):
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.spin)
         if tooltip:
+            tooltip = symbols.tooltip(tooltip)
             for w in (self, self.label, self.slider, self.spin):
                 w.setToolTip(tooltip)
         self._value = float(value)

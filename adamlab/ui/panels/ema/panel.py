@@ -41,6 +41,7 @@ from adamlab.ui.panels.base import Panel
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import Crosshair, fast_curve, pen, style_plot
+from adamlab.ui.widgets.symbols import hat, rich, tooltip
 
 # --- gradient signals (the playground's inputs; plain NumPy, no Adam maths here) ---------------------------
 
@@ -178,9 +179,7 @@ PRESETS = {  # label → (β1, β2), as quoted in the seeds
 MARKER_LIMIT = 60  # sequences this short get a marker per step, so each step can be seen and hovered
 THICK_LIMIT = 500  # up to this length thick pens and a grid are cheap to paint; longer ones get 1-px pens
 ERROR_STYLE = "QLineEdit { border: 2px solid #D55E00; }"
-# m̂ and v̂ as rich text. Italic on purpose: some fonts (DejaVu Sans Book, the offscreen default) drop a
-# combining circumflex after an upright letter, and maths symbols are set in italic anyway.
-M_HAT, V_HAT = "<i>m\u0302</i>", "<i>v\u0302</i>"
+M_HAT, V_HAT = hat("m"), hat("v")  # rich text that draws the hat on its letter (see widgets.symbols)
 
 
 def fmt(x: float) -> str:
@@ -192,7 +191,7 @@ class EmaPanel(Panel):
     key = "ema"
     title = "EMA playground"
     hint = "Drag β1 and β2 and watch the moving averages m (orange) and v chase the gradient (blue)."
-    help_html = (
+    help_html = rich(
         "<b>EMA playground</b><p>Adam keeps two exponential moving averages of the gradient g:"
         "<br>&nbsp;&nbsp;m ← β1·m + (1−β1)·g &nbsp;&nbsp;(the average direction)"
         "<br>&nbsp;&nbsp;v ← β2·v + (1−β2)·g² &nbsp;(the average squared size)</p>"
@@ -305,8 +304,9 @@ class EmaPanel(Panel):
         self.readout = QLabel()
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setWordWrap(True)
-        self.readout.setToolTip("Effective memory 1/(1−β): about how many recent steps the average remembers. "
-                                "Correction at step 1: 1/(1−β¹), what m̂ multiplies m by at the start.")
+        self.readout.setToolTip(tooltip(
+            "Effective memory 1/(1−β): about how many recent steps the average remembers. "
+            "Correction at step 1: 1/(1−β¹), what m̂ multiplies m by at the start."))
         rl.addWidget(self.readout)
         col.addWidget(read)
         tips = QGroupBox("Try this")
@@ -346,7 +346,7 @@ class EmaPanel(Panel):
         p1 = self.view.addPlot(row=0, col=0)
         style_plot(p1, "Gradient <i>g</i> and its moving average <i>m</i>", left="g, m")
         p2 = self.view.addPlot(row=1, col=0)
-        style_plot(p2, f"Second moment: <i>v</i> and √{V_HAT} (same units as <i>g</i>)", left="v, √v̂")
+        style_plot(p2, f"Second moment: <i>v</i> and √{V_HAT} (same units as <i>g</i>)", left=f"<i>v</i>, √{V_HAT}")
         p3 = self.view.addPlot(row=2, col=0)
         style_plot(p3, f"Normalised step {M_HAT} / (√{V_HAT} + <i>ε</i>): ±1 when gradients agree, "
                        "≈ 0 when they flip", left="ratio")

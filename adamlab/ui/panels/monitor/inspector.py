@@ -224,10 +224,10 @@ class AdamStateView(QWidget):
         self.note.setWordWrap(True)
         self.glw = pg.GraphicsLayoutWidget()
         self.snr_plot = self.glw.addPlot(row=0, col=0)
-        style_plot(self.snr_plot, title="m̂ / (√v̂ + ε): signal-to-noise per parameter", bottom="value",
+        style_plot(self.snr_plot, title="<i>m̂</i> / (√<i>v̂</i> + ε): signal-to-noise per parameter", bottom="value",
                    left="count", legend=False)
         self.lr_plot = self.glw.addPlot(row=1, col=0)
-        style_plot(self.lr_plot, title="lr / (√v̂ + ε): effective learning rate", bottom="log10(effective lr)",
+        style_plot(self.lr_plot, title="lr / (√<i>v̂</i> + ε): effective learning rate", bottom="log10(effective lr)",
                    left="count", legend=False)
         brush_a, brush_b = pg.mkBrush(theme.COLORS["gradient"]), pg.mkBrush(theme.COLORS["second"])
         self.snr_hist = pg.PlotDataItem([0, 1], [0], stepMode="center", fillLevel=0, brush=brush_a,
@@ -236,9 +236,10 @@ class AdamStateView(QWidget):
                                        pen=pg.mkPen(theme.COLORS["second"]))
         self.snr_plot.addItem(self.snr_hist)
         self.lr_plot.addItem(self.lr_hist)
-        self.glw.setToolTip("|m̂|/(√v̂+ε) near 1: the gradient keeps its sign (signal); near 0: it flips (noise). "
-                            "Adam's step is lr times this, so every parameter moves at most about lr.\n"
-                            "lr/(√v̂+ε): each parameter's own learning rate; rare or small gradients get large ones.")
+        self.glw.setToolTip("<qt>|<i>m̂</i>|/(√<i>v̂</i>+ε) near 1: the gradient keeps its sign (signal); near 0: it "
+                            "flips (noise). Adam's step is lr times this, so every parameter moves at most about "
+                            "lr.<br>lr/(√<i>v̂</i>+ε): each parameter's own learning rate; rare or small gradients get "
+                            "large ones.</qt>")
         row = QHBoxLayout()
         row.addWidget(QLabel("tensor"))
         row.addWidget(self.tensor, 1)

@@ -177,8 +177,9 @@ class SetupBox(QWidget):
         box = QGroupBox("Optimizer and schedule")
         lay = QVBoxLayout(box)
         lay.setSpacing(3)
-        self.opt_kind = _combo(OPTIMIZERS, "SGD: θ −= lr·g. Momentum: follow a running sum of g. RMSprop: divide "
-                                           "by √v. Adam: m̂/(√v̂+ε). AdamW: Adam + decoupled weight decay.")
+        self.opt_kind = _combo(OPTIMIZERS, "<qt>SGD: θ −= lr·g. Momentum: follow a running sum of g. RMSprop: "
+                                           "divide by √v. Adam: <i>m̂</i>/(√<i>v̂</i>+ε). AdamW: Adam + decoupled "
+                                           "weight decay.</qt>")
         lay.addWidget(self.opt_kind)
         self.editors: dict[str, OptimizerEditor] = {}
         self.editor_stack = QStackedWidget()
