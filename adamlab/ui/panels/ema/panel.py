@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -38,7 +37,8 @@ from PySide6.QtWidgets import (
 from adamlab.core import ema as core_ema
 from adamlab.ui import theme, workers
 from adamlab.ui.panels.base import Panel
-from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.controls import FloatSlider, IntSpinBox
+from adamlab.ui.widgets.hyper import knob_slider
 from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import Crosshair, fast_curve, pen, style_plot
 from adamlab.ui.widgets.symbols import hat, rich, tooltip
@@ -249,12 +249,12 @@ class EmaPanel(Panel):
                                  tooltip="Noise: g = signal + σ·N(0, 1). Large σ makes m wander.")
         form.addRow(self.mean)
         form.addRow(self.sigma)
-        self.length = QSpinBox()
+        self.length = IntSpinBox()
         self.length.setRange(1, MAX_LENGTH)
         self.length.setValue(200)
         self.length.setKeyboardTracking(False)
         self.length.setToolTip(f"Number of steps T (1 … {MAX_LENGTH}).")
-        self.seed = QSpinBox()
+        self.seed = IntSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setKeyboardTracking(False)
         self.seed.setToolTip("Random seed of the noise: the same seed gives the same gradients.")
@@ -279,12 +279,12 @@ class EmaPanel(Panel):
         betas = QGroupBox("Adam's betas")
         bl = QVBoxLayout(betas)
         bl.setSpacing(3)
-        self.beta1 = FloatSlider("β1", 0.0, 0.9999, 0.9, scale="beta", decimals=4,
-                                 tooltip="β1: m ← β1·m + (1−β1)·g. Closer to 1 = longer memory, smoother, slower.")
-        self.beta2 = FloatSlider("β2", 0.0, 0.9999, 0.999, scale="beta", decimals=4,
-                                 tooltip="β2: v ← β2·v + (1−β2)·g². Slider spaced in 1 − 10⁻ˣ: fine steps near 1.")
-        self.eps = FloatSlider("ε", 1e-10, 0.1, 1e-8, scale="log", decimals=10,
-                               tooltip="ε in m̂/(√v̂ + ε): keeps the step finite when v̂ ≈ 0.")
+        # the ranges every panel shares (widgets.hyper.KNOBS), with this panel's explanations
+        self.beta1 = knob_slider("beta1", 0.9, "β1: m ← β1·m + (1−β1)·g. Closer to 1 = longer memory, smoother, "
+                                               "slower.")
+        self.beta2 = knob_slider("beta2", 0.999, "β2: v ← β2·v + (1−β2)·g². Slider spaced in 1 − 10⁻ˣ: fine steps "
+                                                 "near 1.")
+        self.eps = knob_slider("eps", 1e-8, "ε in m̂/(√v̂ + ε): keeps the step finite when v̂ ≈ 0.")
         for s in (self.beta1, self.beta2, self.eps):
             bl.addWidget(s)
         grid = QGridLayout()
@@ -334,6 +334,9 @@ class EmaPanel(Panel):
         self.kind.currentIndexChanged.connect(self._on_kind)
         for s in (self.mean, self.sigma, self.beta1, self.beta2, self.eps):
             s.valueChanged.connect(self._on_control)
+        self.length.what, self.seed.what = "steps", "seed"
+        for w in (self.mean, self.sigma, self.beta1, self.beta2, self.eps, self.length, self.seed):
+            w.clamped.connect(self.statusMessage)  # a typed value out of range: say which limit it became
         self.length.valueChanged.connect(self._on_control)
         self.seed.valueChanged.connect(self._on_control)
         self.custom.textChanged.connect(self._on_custom_text)

@@ -37,7 +37,7 @@ from adamlab.core import optim
 from adamlab.ui import theme
 from adamlab.ui.panels.base import Panel
 from adamlab.ui.widgets.controls import FloatSlider
-from adamlab.ui.widgets.hyper import KNOBS
+from adamlab.ui.widgets.hyper import knob_slider
 from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import fast_curve, pen, style_plot
 
@@ -353,12 +353,6 @@ class StepperPanel(Panel):
         self.reset()
 
     # --- building ---
-    def _slider(self, name: str, value: float, lo: float | None = None, hi: float | None = None,
-                decimals: int | None = None) -> FloatSlider:
-        label, klo, khi, scale, dec, tip = KNOBS[name]
-        return FloatSlider(label, klo if lo is None else lo, khi if hi is None else hi, value, scale=scale,
-                           decimals=dec if decimals is None else decimals, tooltip=tip)
-
     def _build_controls(self) -> None:
         box = QWidget()
         col = QVBoxLayout(box)
@@ -379,11 +373,12 @@ class StepperPanel(Panel):
         hl = QVBoxLayout(hyp)
         hl.setSpacing(3)
         d = StepperConfig()
-        self.lr = self._slider("lr", d.lr, 1e-4, 10.0, 4)
-        self.beta1 = self._slider("beta1", d.beta1)
-        self.beta2 = self._slider("beta2", d.beta2)
-        self.eps = self._slider("eps", d.eps, 1e-10, 0.1, 10)
-        self.wd = self._slider("weight_decay", d.weight_decay)
+        # the ranges every panel shares (widgets.hyper.KNOBS)
+        self.lr = knob_slider("lr", d.lr)
+        self.beta1 = knob_slider("beta1", d.beta1)
+        self.beta2 = knob_slider("beta2", d.beta2)
+        self.eps = knob_slider("eps", d.eps)
+        self.wd = knob_slider("weight_decay", d.weight_decay)
         self.adamw = QCheckBox("AdamW (decoupled weight decay)")
         self.adamw.setToolTip("AdamW: θ ← θ(1 − lr·wd) before the update; Adam: wd·θ is added to g instead.")
         for w in (self.lr, self.beta1, self.beta2, self.eps, self.wd, self.adamw):
@@ -433,6 +428,8 @@ class StepperPanel(Panel):
         self.adamw.toggled.connect(self._on_reset_knob)
         for s in (self.lr, self.beta1, self.beta2, self.eps, self.wd):
             s.valueChanged.connect(self._on_live_knob)
+        for s in (self.theta0, self.lr, self.beta1, self.beta2, self.eps, self.wd, self.speed):
+            s.clamped.connect(self.statusMessage)  # a typed value out of range: say which limit it became
         self.next_line_button.clicked.connect(self.next_line)
         self.next_step_button.clicked.connect(self.next_step)
         self.run_button.toggled.connect(self._on_run)
