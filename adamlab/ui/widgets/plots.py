@@ -45,6 +45,26 @@ def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str =
     return plot
 
 
+class CompactAxis(pg.AxisItem):
+    """An axis whose tick labels stay short and say their own size: 400000 is "4e5", not "400000" beside a
+    "(×1e+27)" in the axis title (pyqtgraph's SI prefix, which means nothing on a unitless θ or loss)."""
+
+    def __init__(self, orientation: str, **kw):
+        super().__init__(orientation, **kw)
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):
+        return [compact_tick(v * scale) for v in values]
+
+
+def compact_tick(v: float) -> str:
+    """A tick label: round numbers as they are (0.5, 250), large or tiny ones as 4e5, 1.5e-6."""
+    if v == 0 or 1e-3 <= abs(v) < 1e4:
+        return f"{v:g}"
+    mantissa, exponent = f"{v:.3g}".split("e") if "e" in f"{v:.3g}" else (f"{v:.3g}", "0")
+    return f"{mantissa}e{int(exponent)}" if exponent != "0" else mantissa
+
+
 def fast_curve(plot: pg.PlotItem, color: str, name: str | None = None, width: float = 1.0, **kw) -> pg.PlotDataItem:
     """A curve item set up for long data: peak downsampling and clipping to the view."""
     item = plot.plot([], [], pen=pen(color, width), name=name, **kw)
