@@ -61,8 +61,8 @@ def compact_tick(v: float) -> str:
     """A tick label: round numbers as they are (0.5, 250), large or tiny ones as 4e5, 1.5e-6."""
     if v == 0 or 1e-3 <= abs(v) < 1e4:
         return f"{v:g}"
-    mantissa, exponent = f"{v:.3g}".split("e") if "e" in f"{v:.3g}" else (f"{v:.3g}", "0")
-    return f"{mantissa}e{int(exponent)}" if exponent != "0" else mantissa
+    mantissa, exponent = f"{v:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def fast_curve(plot: pg.PlotItem, color: str, name: str | None = None, width: float = 1.0, **kw) -> pg.PlotDataItem:

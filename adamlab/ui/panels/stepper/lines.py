@@ -77,8 +77,9 @@ class CodeLines(QWidget):
         maths.setWordWrap(True)  # an extraordinarily long line wraps instead of being cut
         for label in (code, maths):
             label.setTextFormat(Qt.TextFormat.PlainText)
-            label.setContentsMargins(6, 3, 6, 3)
             label.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+            # never squeezed below its text: the panel's minimum height counts every line in full
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._rows.append((frame, code, maths))
 
     # --- layout ---
@@ -107,12 +108,17 @@ class CodeLines(QWidget):
                 self.grid.addWidget(frame, 2 * i, 0, 2, 2)
                 self.grid.addWidget(code, 2 * i, 0, 1, 2)
                 self.grid.addWidget(maths, 2 * i + 1, 0, 1, 2)
-                maths.setContentsMargins(24, 0, 6, 4)
+                code.setContentsMargins(6, 1, 6, 0)
+                maths.setContentsMargins(24, 0, 6, 2)
             else:
                 self.grid.addWidget(frame, i, 0, 1, 2)
                 self.grid.addWidget(code, i, 0)
                 self.grid.addWidget(maths, i, 1)
+                code.setContentsMargins(6, 3, 6, 3)
                 maths.setContentsMargins(6, 3, 6, 3)
+            for label, font in ((code, self.mono), (maths, self.sans)):  # at least one whole line of text
+                m = label.contentsMargins()
+                label.setMinimumHeight(QFontMetrics(font).height() + m.top() + m.bottom())
             frame.lower()  # the highlight behind the text
         self.grid.setColumnStretch(0, 1 if stacked else 0)
         self.grid.setColumnStretch(1, 0 if stacked else 1)
