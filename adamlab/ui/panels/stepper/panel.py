@@ -356,6 +356,9 @@ class StepperPanel(Panel):
         "size of g. SGD (θ ← θ − lr·g, grey) moves by lr·g instead: huge or tiny depending on g.</p>"
         "<p>With AdamW, the decay θ ← θ(1 − lr·wd) happens first and is not divided by √v_hat; with Adam, "
         "weight decay is added to g and so gets normalised like the gradient.</p>"
+        "<p>Too large an lr makes a run diverge: once |θ| passes 10⁶ it stops there and the panel says so "
+        "(SGD at lr 10 on (θ − 3)² multiplies its error by −19 a step and stops at step 5; Adam goes on, "
+        "moving about lr a step).</p>"
         "<p>Every number is computed by AdamLab's core optimizer (the same code the other panels use).</p>"
     )
 
