@@ -518,7 +518,7 @@ class StepperPanel(Panel):
         model.rowsRemoved.connect(self._sync_table_hint)
 
         self.view = pg.GraphicsLayoutWidget()
-        self.view.ci.setSpacing(0)
+        self.view.ci.setSpacing(10)  # the θ plot's bottom apart from the loss plot's top tick
         c = theme.COLORS
         # The key for both plots sits above them and their names on their y axes: in plots this small a legend
         # box always sat on some curve, and titles took a third of their height.
