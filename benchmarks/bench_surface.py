@@ -43,9 +43,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
     from adamlab.core.surfaces import SURFACES
-    from adamlab.ui.panels import surface as surface_panel
-    from adamlab.ui.panels.surface_image import surface_image
-    from adamlab.ui.panels.surface_run import run_scene
+    from adamlab.ui.panels.surface import panel as surface_panel
+    from adamlab.ui.panels.surface.image import surface_image
+    from adamlab.ui.panels.surface.race import run_scene
 
     surface_panel.USE_PROCESS = use_process
     panel = surface_panel.SurfacePanel()
@@ -97,10 +97,10 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
     mover = QTimer()
     mover.setTimerType(Qt.TimerType.PreciseTimer)
     mover.setInterval(8)
-    vp = panel.map_widget.viewport()
+    vp = panel.map.widget.viewport()
 
     def to_viewport(x, y) -> QPointF:
-        return QPointF(panel.map_widget.mapFromScene(panel.plot.vb.mapViewToScene(QPointF(x, y))))
+        return QPointF(panel.map.widget.mapFromScene(panel.map.plot.vb.mapViewToScene(QPointF(x, y))))
 
     def send(kind, pos: QPointF, buttons) -> None:
         ev = QMouseEvent(kind, pos, QPointF(vp.mapToGlobal(pos.toPoint())), Qt.MouseButton.LeftButton, buttons,
@@ -108,7 +108,7 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
         QApplication.sendEvent(vp, ev)
 
     if mouse:  # press on the handle, as a person grabs it
-        send(QEvent.Type.MouseButtonPress, to_viewport(*panel._start), Qt.MouseButton.LeftButton)
+        send(QEvent.Type.MouseButtonPress, to_viewport(*panel.controls.start), Qt.MouseButton.LeftButton)
 
     def move():
         a = 2 * math.pi * (time.perf_counter() - t_start) / 3.0
@@ -116,7 +116,7 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
         if mouse:
             send(QEvent.Type.MouseMove, to_viewport(x, y), Qt.MouseButton.LeftButton)
         else:
-            panel.handle.setPos((x, y))
+            panel.map.handle.setPos((x, y))
         moves[0] += 1
 
     mover.timeout.connect(move)
@@ -135,7 +135,7 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
     draw_ms = list(panel.draw_ms)
     n_drag = len(gaps)
     if mouse:
-        send(QEvent.Type.MouseButtonRelease, to_viewport(*panel._start), Qt.MouseButton.NoButton)
+        send(QEvent.Type.MouseButtonRelease, to_viewport(*panel.controls.start), Qt.MouseButton.NoButton)
     wait_idle()  # the probe keeps ticking: the settled race is drawn now
     probe.stop()
     if not panel._result.record:

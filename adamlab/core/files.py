@@ -25,31 +25,36 @@ TMP_SUFFIX = ".adamlab-tmp"
 STALE_S = 3600.0  # a temporary this old belongs to a writer that was killed
 
 
+class TargetError(OSError, ValueError):
+    """A path that must not or cannot be written: an OSError (the file system says no) and a ValueError (a bad
+    argument), so callers catching either see it."""
+
+
 def check_target(path, what: str = "output") -> Path:
-    """``path`` as a Path if a file may be written there, else ValueError with one line saying why.
+    """``path`` as a Path if a file may be written there, else TargetError with one line saying why.
 
     Allowed: a regular file (replaced) or a new name in an existing directory."""
     p = Path(path)
     if str(path).strip() == "":
-        raise ValueError(f"{what}: the file name is empty")
+        raise TargetError(f"{what}: the file name is empty")
     try:
         st = p.lstat()
     except FileNotFoundError:
         st = None
     except OSError as e:
-        raise ValueError(f"{what} {path}: cannot be used ({e.strerror or e})") from None
+        raise TargetError(f"{what} {path}: cannot be used ({e.strerror or e})") from None
     if st is not None:
         mode = st.st_mode
         if stat.S_ISLNK(mode):
-            raise ValueError(f"{what} {path} is a symbolic link; give the real file's path")
+            raise TargetError(f"{what} {path} is a symbolic link; give the real file's path")
         if stat.S_ISDIR(mode):
-            raise ValueError(f"{what} {path} is a directory; give a file name inside it")
+            raise TargetError(f"{what} {path} is a directory; give a file name inside it")
         if not stat.S_ISREG(mode):
             kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
                     else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
-            raise ValueError(f"{what} {path} is {kind}; only a regular file or a new file can be written")
+            raise TargetError(f"{what} {path} is {kind}; only a regular file or a new file can be written")
     if not p.parent.is_dir():
-        raise ValueError(f"{what} {path}: the directory {p.parent} does not exist")
+        raise TargetError(f"{what} {path}: the directory {p.parent} does not exist")
     return p
 
 

@@ -18,6 +18,7 @@ batch 1, float64, n_embd 16, 4 heads, 1 layer, block 16.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from adamlab.core import data, gpt
-from adamlab.core.optim import OPTIMIZERS, make_optimizer
+from adamlab.core.optim import OPTIMIZERS, hyper_from_knobs, kind_arguments, make_optimizer
 from adamlab.core.schedules import make_schedule
 
 CHECKPOINT_FORMAT = "adamlab-gpt-checkpoint"
@@ -73,7 +74,9 @@ class TrainConfig:
     betas: tuple[float, float] = (0.85, 0.99)  # Adam's (β1, β2); RMSprop uses β2 as its alpha
     eps: float = 1e-8
     weight_decay: float = 0.0
-    momentum: float = 0.9  # SGD momentum (for "momentum"/"nesterov"), RMSprop momentum is 0
+    momentum: float = 0.9  # SGD momentum (for "momentum"/"nesterov") and Muon's; RMSprop momentum is 0
+    # the kind's other arguments by name, e.g. {"ns_steps": 3} for muon, {"beta3": 0.999} for ademamix
+    optimizer_options: dict = field(default_factory=dict)
     schedule: str = "linear"
     warmup: int = 0
     steps: int = 1000
@@ -87,6 +90,7 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        object.__setattr__(self, "optimizer_options", _options(self.optimizer_options))
         object.__setattr__(self, "corpus", str(self.corpus))
         self.validate()
 
@@ -129,26 +133,17 @@ class TrainConfig:
             raise ValueError(f"diverge_factor must be > 1, got {self.diverge_factor!r}")
         if self.warmup >= self.steps and self.schedule == "warmup_cosine":
             raise ValueError(f"warmup must be < steps ({self.steps}), got {self.warmup!r}")
+        make_optimizer(self.optimizer, **self.optimizer_hyperparameters())  # options: the optimizer's own checks
 
     def model_config(self, vocab_size: int) -> gpt.GPTConfig:
         return gpt.GPTConfig(vocab_size, self.n_embd, self.n_head, self.n_layer, self.block_size)
 
     def optimizer_hyperparameters(self) -> dict:
-        """The config's knobs in the chosen optimizer's own (torch.optim) argument names."""
-        kind = OPTIMIZERS[self.optimizer]
-        allowed = kind.cls._VALIDATORS
-        h = {"lr": self.lr}
-        if "betas" in allowed:
-            h["betas"] = self.betas
-        if "alpha" in allowed:
-            h["alpha"] = self.betas[1]  # RMSprop's decay of the squared-gradient average plays β2's role
-        if "eps" in allowed:
-            h["eps"] = self.eps
-        if "weight_decay" in allowed:
-            h["weight_decay"] = self.weight_decay
-        if "momentum" in allowed and kind.defaults.get("momentum"):
-            h["momentum"] = self.momentum
-        return h
+        """The config's knobs in the chosen optimizer's own (torch.optim) argument names, plus its options
+        (see optim.hyper_from_knobs: e.g. β2 is RMSprop's alpha)."""
+        return hyper_from_knobs(self.optimizer, lr=self.lr, betas=self.betas, eps=self.eps,
+                                weight_decay=self.weight_decay, momentum=self.momentum,
+                                options=self.optimizer_options)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -164,7 +159,14 @@ class TrainConfig:
 
 
 LOSS_EMA_BETA = 0.9  # smoothing of the loss for the divergence test (~10 steps)
-KNOBS = ("lr", "betas", "eps", "weight_decay", "momentum", "schedule", "warmup", "steps")
+KNOBS = ("lr", "betas", "eps", "weight_decay", "momentum", "optimizer_options", "schedule", "warmup", "steps")
+
+
+def _options(options) -> dict:
+    """optimizer_options as a dict name -> value, with JSON's lists turned back into tuples."""
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise ValueError(f"optimizer_options must be a dict of argument name -> value, got {options!r}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -517,7 +519,9 @@ class Trainer:
             return
         old = self.config
         self.config = dataclasses.replace(old, **changes)
-        self.optimizer.set_hyperparameters(**self.config.optimizer_hyperparameters())
+        # every argument, so that an option dropped from optimizer_options goes back to its default
+        self.optimizer.set_hyperparameters(**{**kind_arguments(self.config.optimizer),
+                                              **self.config.optimizer_hyperparameters()})
         self._schedule = self._make_schedule(self.config)
         self._lr_block = None
         label = ", ".join(f"{k} {getattr(old, k)}→{getattr(self.config, k)}" for k in changes
@@ -664,17 +668,32 @@ class Trainer:
                                                              self.config.block_size, self.tokenizer.bos,
                                                              max(self.config.block_size, EVAL_BATCH_BYTES // width))
         total, count = 0.0, 0.0
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), self._eval_point():
             for x, y, mask, n in batches:
                 total += gpt.loss(self.params, self.model_config, x, y, mask) * n
                 count += n
         return total / count
 
+    @contextlib.contextmanager
+    def _eval_point(self):
+        """The weights to evaluate: schedule-free optimizers train at y but are evaluated at the average x
+        (optimizer.eval/train swap them; y comes back bit for bit), the others at the weights themselves."""
+        opt = self.optimizer
+        if not getattr(opt, "training", False):
+            yield
+            return
+        opt.eval(self.params)
+        try:
+            yield
+        finally:
+            opt.train(self.params)
+
     def sample(self, n: int = 10, temperature: float = 0.5, seed: int | None = None, prefix: str = "") -> list[str]:
         """``n`` generated documents as text (temperature 0: greedy). Without a seed, the trainer's RNG."""
         if seed is None:
             seed = int(self.rng.integers(2**63))
-        ids = gpt.sample(self.params, self.model_config, n, temperature, seed, self.tokenizer.encode(prefix))
+        with self._eval_point():
+            ids = gpt.sample(self.params, self.model_config, n, temperature, seed, self.tokenizer.encode(prefix))
         return [self.tokenizer.decode(s) for s in ids]
 
     def optimizer_stats(self, tensor: str | None = None) -> dict[str, np.ndarray]:
@@ -691,7 +710,7 @@ class Trainer:
         parts = [self.optimizer.inspect(n) for n in names]
         out = {}
         for key in ("normalized_step", "effective_lr"):
-            if key in parts[0]:
+            if all(key in p for p in parts):  # (Muon + AdamW: only the AdamW tensors have them)
                 out[key] = np.concatenate([np.ravel(p[key]) for p in parts])
         return out
 

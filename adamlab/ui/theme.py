@@ -29,9 +29,11 @@ COLORS = {
     "accent": "#56B4E9",  # sky blue
 }
 
-# A cycle for "one curve per thing" (optimizers, runs, tensors).
+# A cycle for "one curve per thing" (optimizers, runs, tensors). Every colour reads on both the light and the
+# dark background, so a curve keeps its colour when the theme is switched (the 9th was black, swapped for white
+# on dark: curves drawn before a switch stayed black on #1E1E1E).
 CYCLE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#A08A00", "#7F7F7F",
-         "#000000", "#8C564B"]
+         "#E7298A", "#8C564B"]
 
 _BACKGROUND = {"light": "#FFFFFF", "dark": "#1E1E1E"}
 _FOREGROUND = {"light": "#202020", "dark": "#D8D8D8"}
@@ -44,9 +46,8 @@ def current() -> str:
 
 
 def cycle_color(i: int) -> str:
-    """The i-th colour of CYCLE for the current theme (its black is white on the dark background)."""
-    c = CYCLE[i % len(CYCLE)]
-    return "#FFFFFF" if c == "#000000" and _current == "dark" else c
+    """The i-th colour of CYCLE (the same in both themes)."""
+    return CYCLE[i % len(CYCLE)]
 
 
 def swatch(color: str, size: int = 12) -> QIcon:

@@ -173,9 +173,6 @@ class MainWindow(QMainWindow):
     def set_theme(self, name: str) -> None:
         theme.apply_theme(name)  # every window, widget and plot follows (see adamlab.ui.theme)
         self.theme_actions[name].setChecked(True)
-        for p in self.panels:
-            if hasattr(p, "on_theme_changed"):  # the arena's map, until it uses theme.follow
-                p.on_theme_changed()
 
     def export_dialog(self, ext: str) -> None:
         plots = self.current_panel().plots()

@@ -95,9 +95,10 @@ def test_short_run_draws_the_trainers_losses_and_their_debiased_ema(qtbot, panel
     np.testing.assert_array_equal(vx, [10, 20, 30, 40])
     assert np.all(np.isfinite(vy))
     assert panel.baseline.value() == pytest.approx(math.log(27))
-    legend = panel.curves.getPlotItem().legend
-    assert legend.getLabel(panel.baseline_key).text == "uniform guess ln 27 = 3.30"
-    assert [label.text for _, label in legend.items][1:] == [run.name]  # the runs follow it
+    key = panel.curves.key_label
+    assert key.isVisible() and "dashed: uniform guess ln 27 = 3.30" in key.text()  # a key under the plot …
+    assert panel.curves.getPlotItem().legend is None  # … instead of a legend box over the data
+    assert run.list_item.text().startswith(run.name) and run.list_item.toolTip() == run.name  # the runs' key
     assert panel.table.rowCount() == 9
     assert panel.table.item(0, 0).text() == "wte" and panel.table.item(0, 1).text() == "27×16"
     # moving the smoothing slider redraws with the new β
@@ -221,7 +222,7 @@ def test_a_bad_corpus_shows_an_error_and_keeps_the_last_good_one(qtbot, panel, t
     assert not panel.setup.corpus_error.isVisible()
     assert "vocabulary 5" in panel.setup.corpus_info.text()  # a b c d + BOS
     assert panel.baseline.value() == pytest.approx(math.log(5))
-    assert panel.curves.getPlotItem().legend.getLabel(panel.baseline_key).text == "uniform guess ln 5 = 1.61"
+    assert "uniform guess ln 5 = 1.61" in panel.curves.key_label.text()
     assert "parameters (5 symbols)" in panel.setup.params_label.text()
 
 

@@ -9,7 +9,7 @@ package here and one line below.
 PANELS = [
     ("ema", "adamlab.ui.panels.ema.panel", "EmaPanel"),
     ("stepper", "adamlab.ui.panels.stepper.panel", "StepperPanel"),
-    ("surface", "adamlab.ui.panels.surface", "SurfacePanel"),
+    ("surface", "adamlab.ui.panels.surface.panel", "SurfacePanel"),
     ("monitor", "adamlab.ui.panels.monitor.panel", "MonitorPanel"),
 ]
 PANEL_KEYS = [key for key, _, _ in PANELS]

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import html
 import re
+import types
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (ImageExporter)
-from PySide6.QtCore import QBuffer, QIODevice, QObject, QPointF, QRectF, QSize
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtCore import QBuffer, QIODevice, QObject, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 
 from adamlab.core.files import atomic_write, check_target, write_bytes
 from adamlab.ui import theme
+from adamlab.ui.widgets import symbols
 
 
 def pen(color: str, width: float = 1.0, style=None, alpha: int | None = None):
@@ -32,7 +35,7 @@ def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str =
                grid: bool = True) -> pg.PlotItem:
     """Title, axis labels, light grid and a legend for ``plot``."""
     if title:
-        plot.setTitle(title, size="10pt")
+        set_title(plot, title)
     if left:
         plot.setLabel("left", left)
     if bottom:
@@ -63,6 +66,45 @@ def compact_tick(v: float) -> str:
         return f"{v:g}"
     mantissa, exponent = f"{v:.2e}".split("e")
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def set_title(plot: pg.PlotItem, title: str, size: str = "10pt") -> None:
+    """``plot``'s title, shortened with "…" whenever the plot is narrower than the title (the whole title is
+    then its tooltip), instead of being cut at the plot's edge."""
+    plot.full_title = (title, size)
+    if not getattr(plot, "_fits_title", False):
+        plot._fits_title = True
+        # pyqtgraph makes a label's text width its minimum width, and so the plot's: a long title widened the
+        # plot past its widget, which cut off the title, the right axis and the data. This label may be
+        # squeezed instead (its text is elided to fit, below), whoever sets its text (a theme switch does).
+        plot.titleLabel.updateMin = types.MethodType(_squeezable_update_min, plot.titleLabel)
+        plot.vb.sigResized.connect(lambda _vb, p=plot: _fit_title(p))
+    _fit_title(plot)
+
+
+def _squeezable_update_min(label: pg.LabelItem) -> None:
+    pg.LabelItem.updateMin(label)
+    h = label.itemRect().height()
+    label.setMinimumWidth(0)
+    label._sizeHint[Qt.SizeHint.MinimumSize] = (0, h)
+    label._sizeHint[Qt.SizeHint.PreferredSize] = (0, h)
+    label.updateGeometry()
+
+
+def _fit_title(plot: pg.PlotItem) -> None:
+    title, size = plot.full_title
+    room = int(plot.vb.width()) - 8  # the title's column is the view box's
+    font = QFont(plot.titleLabel.item.font())
+    font.setPointSizeF(float(size.rstrip("pt")))
+    metrics = QFontMetrics(font)
+    # measure what is drawn, not the markup; an elided title is plain text (a cut could fall inside a tag),
+    # with its hats spelt out (symbols.plain: Qt misplaces an upright hat)
+    text = symbols.plain(html.unescape(re.sub(r"<[^>]+>", "", title)))
+    shown = title if room <= 0 or metrics.horizontalAdvance(text) <= room else \
+        metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
+    if shown != plot.titleLabel.text:
+        plot.setTitle(shown, size=size)
+        plot.titleLabel.setToolTip(title if shown != title else "")
 
 
 def fast_curve(plot: pg.PlotItem, color: str, name: str | None = None, width: float = 1.0, **kw) -> pg.PlotDataItem:

@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QLabel
 
 from adamlab.ui import theme
 from adamlab.ui.panels.monitor import job as mj
@@ -32,11 +34,14 @@ class LossPlot(pg.PlotWidget):
         self._smooth_cache: dict[int, tuple] = {}
         self._lr_top: float | None = None
         p = self.getPlotItem()
-        # no grid: grid lines made the axes' repaint ~25 ms a frame, the largest GUI cost while training
-        style_plot(p, title="Training loss", left="loss (nats)", bottom="step", grid=False)
+        # no grid: grid lines made the axes' repaint ~25 ms a frame, the largest GUI cost while training.
+        # No legend box either (it covered curves, markers and their labels): the run list below the plot is
+        # the key to the runs' colours, and ``key_label`` (a line under the plot) the key to the line styles.
+        style_plot(p, title="Training loss", left="loss (nats)", bottom="step", legend=False, grid=False)
         p.setClipToView(True)
         p.showAxis("right")
         p.getAxis("right").setLabel("lr", color=theme.COLORS["sgd"])
+        p.getAxis("right").enableAutoSIPrefix(False)  # "0.01", not "10 (×0.001)"
         self.lr_view = pg.ViewBox()
         p.scene().addItem(self.lr_view)
         p.getAxis("right").linkToView(self.lr_view)
@@ -47,9 +52,11 @@ class LossPlot(pg.PlotWidget):
         self.baseline = pg.InfiniteLine(angle=0, movable=False, pen=dashed)
         self.baseline.setToolTip("The loss of a model that guesses every symbol with probability 1/V.")
         p.addItem(self.baseline, ignoreBounds=True)
-        # explained in the legend, first row (a label on the line itself ended up under the legend's box)
-        self.baseline_key = pg.PlotDataItem(pen=dashed)
-        p.legend.addItem(self.baseline_key, "uniform guess ln V")
+        self.key_label = QLabel()
+        self.key_label.setWordWrap(True)
+        self.key_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.key_label.setStyleSheet("font-size: 8pt;")
+        self._show_key("ln V")
         # Until the first run exists the plot would be bare 0–1 axes: say what to do instead.
         self.empty_hint = pg.TextItem("Press Start to train microgpt,\nor Compare optimizers to race\nSGD, Adam "
                                       "and AdamW from the same start.", color=theme.COLORS["sgd"], anchor=(0.5, 0.5))
@@ -65,10 +72,13 @@ class LossPlot(pg.PlotWidget):
         self.lr_view.linkedViewChanged(self.getPlotItem().vb, self.lr_view.XAxis)
 
     def set_vocabulary(self, vocab_size: int) -> None:
-        """The uniform-guess baseline ln V, drawn and named in the legend."""
+        """The uniform-guess baseline ln V, drawn and named in the title's key."""
         self.baseline.setValue(math.log(vocab_size))
-        label = self.getPlotItem().legend.getLabel(self.baseline_key)
-        label.setText(f"uniform guess ln {vocab_size} = {math.log(vocab_size):.2f}")
+        self._show_key(f"ln {vocab_size} = {math.log(vocab_size):.2f}")
+
+    def _show_key(self, baseline: str) -> None:
+        self.key_label.setText(f"bold: smoothed loss · faint: raw · dots: validation · dotted: lr (right axis) · "
+                               f"dashed: uniform guess {baseline}")
 
     def set_log(self, log_x: bool, log_y: bool, runs: list[RunView]) -> None:
         self.log_x, self.log_y = log_x, log_y

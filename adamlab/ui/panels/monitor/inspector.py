@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from adamlab.ui import theme
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.layout import AspectSplitter
 from adamlab.ui.widgets.plots import style_plot
 
 U_TARGET = -3.0  # log10 of the update/weight ratio that Karpathy's makemore lecture calls healthy
@@ -76,6 +77,12 @@ class TensorTable(QTableWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.verticalHeader().setDefaultSectionSize(22)
         self.setToolTip("Per-tensor statistics of the latest step (the seeds' g / w / u log).")
+
+    def natural_width(self) -> int:
+        """The width at which every column shows its text (names included)."""
+        cols = sum(max(self.sizeHintForColumn(c), self.horizontalHeader().sectionSizeHint(c))
+                   for c in range(self.columnCount()))
+        return cols + 2 * self.frameWidth() + self.verticalScrollBar().sizeHint().width() + 4
 
     def show_stats(self, names, shapes, g, w, u) -> None:
         if self.rowCount() != len(names):
@@ -125,7 +132,7 @@ class TensorsView(QWidget):
                    bottom="step", legend=False, grid=False)
         self.plot.addItem(pg.InfiniteLine(pos=U_TARGET, angle=0, movable=False,
                                           pen=pg.mkPen("#7F7F7F", style=Qt.PenStyle.DashLine),
-                                          label="1e-3", labelOpts={"position": 0.05, "color": "#7F7F7F"}))
+                                          label="1e-3", labelOpts={"position": 0.9, "color": "#7F7F7F"}))
         self.plot_widget.setToolTip("log10 of RMS(Δθ)/RMS(θ) per tensor, one curve per table row (same colour). "
                                     "Near −3 (dashed): the weights change by ~0.1% a step. With SGD the curves "
                                     "spread over orders of magnitude; Adam pulls them together.")
@@ -133,14 +140,21 @@ class TensorsView(QWidget):
         note = QLabel("g: gradient RMS · w: weight RMS · u = RMS(Δθ)/RMS(θ), the update-to-weight ratio "
                       "(green ≈ 1e-3, orange within 10×, red beyond)")
         note.setWordWrap(True)
+        top = QWidget()
+        top.natural_width = self.table.natural_width
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.table, 1)
+        tl.addWidget(note)
+        # table above the plot in a tall tab; side by side when the tabs sit under the curves (1024 px)
+        self.split = AspectSplitter(top, self.plot_widget, shares=(3, 4), max_first=0.66)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.table, 3)
-        lay.addWidget(note)
-        lay.addWidget(self.plot_widget, 4)
+        lay.addWidget(self.split)
 
     def show_stats(self, snap) -> None:
         names = snap.names
+        new_names = self.table.rowCount() != len(names)
         if len(self.curves) != len(names):
             for c in self.curves:
                 self.plot.removeItem(c)
@@ -156,6 +170,8 @@ class TensorsView(QWidget):
             if item is not None and self.table._texts.get((i, "name_colour")) is None:
                 item.setIcon(theme.swatch(theme.cycle_color(i)))  # its curve's colour; the text stays readable
                 self.table._texts[(i, "name_colour")] = True
+        if new_names:
+            self.split.refit()  # the names' width is known now
         if snap.log_u.shape[1] == snap.map_steps.size and snap.map_steps.size:
             for i, c in enumerate(self.curves):
                 c.setData(snap.map_steps, snap.log_u[i], connect="finite")
@@ -222,13 +238,14 @@ class AdamStateView(QWidget):
         self.tensor.setToolTip("The tensor whose Adam state is shown.")
         self.note = QLabel("")
         self.note.setWordWrap(True)
-        self.glw = pg.GraphicsLayoutWidget()
-        self.snr_plot = self.glw.addPlot(row=0, col=0)
+        self.snr_widget, self.lr_widget = pg.PlotWidget(), pg.PlotWidget()
+        self.snr_plot = self.snr_widget.getPlotItem()
         style_plot(self.snr_plot, title="<i>m̂</i> / (√<i>v̂</i> + ε): signal-to-noise per parameter", bottom="value",
                    left="count", legend=False)
-        self.lr_plot = self.glw.addPlot(row=1, col=0)
+        self.lr_plot = self.lr_widget.getPlotItem()
         style_plot(self.lr_plot, title="lr / (√<i>v̂</i> + ε): effective learning rate", bottom="log10(effective lr)",
                    left="count", legend=False)
+        self.lr_plot.getAxis("bottom").enableAutoSIPrefix(False)  # log10 values: "−2.5", not "−2500 (×0.001)"
         brush_a, brush_b = pg.mkBrush(theme.COLORS["gradient"]), pg.mkBrush(theme.COLORS["second"])
         self.snr_hist = pg.PlotDataItem([0, 1], [0], stepMode="center", fillLevel=0, brush=brush_a,
                                         pen=pg.mkPen(theme.COLORS["gradient"]))
@@ -236,10 +253,12 @@ class AdamStateView(QWidget):
                                        pen=pg.mkPen(theme.COLORS["second"]))
         self.snr_plot.addItem(self.snr_hist)
         self.lr_plot.addItem(self.lr_hist)
-        self.glw.setToolTip("<qt>|<i>m̂</i>|/(√<i>v̂</i>+ε) near 1: the gradient keeps its sign (signal); near 0: it "
-                            "flips (noise). Adam's step is lr times this, so every parameter moves at most about "
-                            "lr.<br>lr/(√<i>v̂</i>+ε): each parameter's own learning rate; rare or small gradients get "
-                            "large ones.</qt>")
+        # one above the other in a tall tab, side by side when the tabs sit under the curves (1024 px)
+        self.plots_split = AspectSplitter(self.snr_widget, self.lr_widget, ratio=1.2)
+        self.plots_split.setToolTip(
+            "<qt>|<i>m̂</i>|/(√<i>v̂</i>+ε) near 1: the gradient keeps its sign (signal); near 0: it flips (noise). "
+            "Adam's step is lr times this, so every parameter moves at most about lr.<br>lr/(√<i>v̂</i>+ε): each "
+            "parameter's own learning rate; rare or small gradients get large ones.</qt>")
         row = QHBoxLayout()
         row.addWidget(QLabel("tensor"))
         row.addWidget(self.tensor, 1)
@@ -247,7 +266,7 @@ class AdamStateView(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(row)
         lay.addWidget(self.note)
-        lay.addWidget(self.glw, 1)
+        lay.addWidget(self.plots_split, 1)
         self.tensor.currentTextChanged.connect(self._on_tensor)
 
     @Slot(str)

@@ -114,9 +114,9 @@ class MonitorPanel(Panel):
         cl.addLayout(self._progress_row())
         cl.addLayout(self._view_row())
         self.curves = LossPlot()
-        self.baseline, self.baseline_key, self.empty_hint = (self.curves.baseline, self.curves.baseline_key,
-                                                             self.curves.empty_hint)
+        self.baseline, self.empty_hint = self.curves.baseline, self.curves.empty_hint
         cl.addWidget(self.curves, 1)
+        cl.addWidget(self.curves.key_label)
         self.status_label = QLabel("Press Start to train.")
         self.status_label.setWordWrap(True)
         self.status_label.setTextFormat(Qt.TextFormat.RichText)
@@ -138,13 +138,18 @@ class MonitorPanel(Panel):
         self.tabs.setTabToolTip(2, "<qt>Histograms of <i>m̂</i>/(√<i>v̂</i>+ε) and lr/(√<i>v̂</i>+ε) for one tensor.</qt>")
         self.tabs.setTabToolTip(3, "What the model writes, every K steps.")
 
-        split = QSplitter(Qt.Orientation.Horizontal)
+        # The curves and the inspector tabs side by side, or the tabs below the curves when the panel is too
+        # narrow for both (a 1024-px window): see resizeEvent. The splitter's own minimum width is that of
+        # the stacked arrangement, so the window can shrink to where the switch happens.
+        self.split = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(centre)
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([480, 360])
         split.setChildrenCollapsible(False)
+        split.setMinimumWidth(max(centre.minimumSizeHint().width(), self.tabs.minimumSizeHint().width()))
+        self._centre = centre
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(scroll)
@@ -240,6 +245,8 @@ class MonitorPanel(Panel):
         row = QHBoxLayout()
         self.run_list = QListWidget()
         self.run_list.setFixedHeight(74)
+        self.run_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "run 2 · Adam … — paused", no scrollbar
+        self.run_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.run_list.setToolTip("Runs: tick to show, click to select (the controls, table and tabs follow the "
                                  "selected run).")
         self.run_list.itemChanged.connect(self._on_run_item)
@@ -262,6 +269,21 @@ class MonitorPanel(Panel):
         row.addWidget(self.run_list, 1)
         row.addLayout(col)
         return row
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Tabs beside the curves when both fit at their minimum widths, else below them."""
+        handle = self.split.handleWidth()
+        side_by_side = (self._centre.minimumSizeHint().width() + self.tabs.minimumSizeHint().width() + handle
+                        + 40)  # room for the curves beyond their bare minimum
+        want = Qt.Orientation.Horizontal if self.split.width() >= side_by_side else Qt.Orientation.Vertical
+        if self.split.orientation() != want:
+            self.split.setOrientation(want)
+            total = self.split.width() if want == Qt.Orientation.Horizontal else self.split.height()
+            self.split.setSizes([total * 3 // 5, total - total * 3 // 5])
 
     # ------------------------------------------------------------------------------------------------
     # corpus
@@ -330,6 +352,7 @@ class MonitorPanel(Panel):
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Checked)
         item.setIcon(theme.swatch(color))
+        item.setToolTip(name)  # the full name, when the list is too narrow for it
         item.setData(Qt.ItemDataRole.UserRole, run_id)
         run.list_item = item
         self.run_list.addItem(item)
