@@ -8,7 +8,7 @@ there are). A line longer than the width wraps at a space instead of being cut o
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 # A θ line with numbers of ordinary length: the box stacks its rows when it cannot show this beside the code.
@@ -46,9 +46,14 @@ class CodeLines(QWidget):
                 continue
             code.setText(rows[i][0])
             maths.setText(rows[i][1])
-            grey = f"color: {colours[1]};" if i == sgd_row else ""
-            code.setStyleSheet(grey + ("font-style: italic;" if i == sgd_row else ""))
-            maths.setStyleSheet(grey)
+            for label in (code, maths):  # the SGD row in SGD's grey (a palette: a style sheet drops the margins);
+                palette = QPalette()  # the others inherit the theme's text colour, also after a theme switch
+                if i == sgd_row:
+                    palette.setColor(QPalette.ColorRole.WindowText, QColor(colours[1]))
+                label.setPalette(palette)
+            font = QFont(self.mono)
+            font.setItalic(i == sgd_row)
+            code.setFont(font)
             back = QColor(colours[0])
             back.setAlpha(90)
             frame.setStyleSheet(f"background: rgba({back.red()},{back.green()},{back.blue()},{back.alpha()});"

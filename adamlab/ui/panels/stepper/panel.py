@@ -499,7 +499,7 @@ class StepperPanel(Panel):
         self.steps_table.setAlternatingRowColors(True)
         self.steps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # see _fit_columns
         self.steps_table.setWordWrap(False)
-        self.steps_table.installEventFilter(self)  # refit the columns when the table is resized
+        self.steps_table.viewport().installEventFilter(self)  # refit the columns when the table is resized
         self.steps_table.setToolTip("Every step's numbers, from the core optimizer (θ and loss after the step); "
                                     "ratio = m_hat / (√v_hat + ε), the step is −lr × ratio. Hover a cell for "
                                     "its full value.")
@@ -737,7 +737,7 @@ class StepperPanel(Panel):
         self.table_hint.setVisible(self.steps_table.rowCount() == 0)
 
     def eventFilter(self, obj, event) -> bool:
-        if obj is self.steps_table and event.type() == QEvent.Type.Resize:
+        if obj is self.steps_table.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_columns()
         return super().eventFilter(obj, event)
 
