@@ -240,10 +240,10 @@ class AdamStateView(QWidget):
         self.note.setWordWrap(True)
         self.snr_widget, self.lr_widget = pg.PlotWidget(), pg.PlotWidget()
         self.snr_plot = self.snr_widget.getPlotItem()
-        style_plot(self.snr_plot, title="m̂ / (√v̂ + ε): signal-to-noise per parameter", bottom="value",
+        style_plot(self.snr_plot, title="<i>m̂</i> / (√<i>v̂</i> + ε): signal-to-noise per parameter", bottom="value",
                    left="count", legend=False)
         self.lr_plot = self.lr_widget.getPlotItem()
-        style_plot(self.lr_plot, title="lr / (√v̂ + ε): effective learning rate", bottom="log10(effective lr)",
+        style_plot(self.lr_plot, title="lr / (√<i>v̂</i> + ε): effective learning rate", bottom="log10(effective lr)",
                    left="count", legend=False)
         self.lr_plot.getAxis("bottom").enableAutoSIPrefix(False)  # log10 values: "−2.5", not "−2500 (×0.001)"
         brush_a, brush_b = pg.mkBrush(theme.COLORS["gradient"]), pg.mkBrush(theme.COLORS["second"])
@@ -255,9 +255,10 @@ class AdamStateView(QWidget):
         self.lr_plot.addItem(self.lr_hist)
         # one above the other in a tall tab, side by side when the tabs sit under the curves (1024 px)
         self.plots_split = AspectSplitter(self.snr_widget, self.lr_widget, ratio=1.2)
-        self.plots_split.setToolTip("|m̂|/(√v̂+ε) near 1: the gradient keeps its sign (signal); near 0: it flips (noise). "
-                            "Adam's step is lr times this, so every parameter moves at most about lr.\n"
-                            "lr/(√v̂+ε): each parameter's own learning rate; rare or small gradients get large ones.")
+        self.plots_split.setToolTip(
+            "<qt>|<i>m̂</i>|/(√<i>v̂</i>+ε) near 1: the gradient keeps its sign (signal); near 0: it flips (noise). "
+            "Adam's step is lr times this, so every parameter moves at most about lr.<br>lr/(√<i>v̂</i>+ε): each "
+            "parameter's own learning rate; rare or small gradients get large ones.</qt>")
         row = QHBoxLayout()
         row.addWidget(QLabel("tensor"))
         row.addWidget(self.tensor, 1)

@@ -403,7 +403,7 @@ class RunJob:
         else:
             out["log_lr"] = (np.zeros(1), np.array([-4.0, -2.0]))
         if snr is None:
-            out["note_extra"] = f"{optimizer_name(tr.config.optimizer)} has no first moment m̂."
+            out["note_extra"] = f"{optimizer_name(tr.config.optimizer)} has no first moment m (no m_hat)."
         return out
 
     def adam_reply(self, tensor: str) -> tuple[str, dict]:

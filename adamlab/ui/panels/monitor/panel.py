@@ -78,15 +78,15 @@ class MonitorPanel(Panel):
         "<p><b>Curves.</b> A model that knows nothing guesses uniformly: <i>L</i> = ln <i>V</i> "
         "(3.30 for 27 symbols, the dashed line). The faint curve is the raw per-batch loss; the bold one is "
         "its exponential moving average <i>s</i><sub>t</sub> = β<i>s</i><sub>t−1</sub> + (1−β)<i>L</i><sub>t</sub>"
-        " divided by 1 − β<sup>t</sup> — the same bias correction as Adam's m̂, so the curve does not start "
+        " divided by 1 − β<sup>t</sup> — the same bias correction as Adam's <i>m̂</i>, so the curve does not start "
         "at 0. Dots are the validation loss on held-out names; the dotted line is lr(t).</p>"
         "<p><b>Why Adam.</b> The table shows each tensor's gradient RMS <i>g</i>, weight RMS <i>w</i> and "
         "update/weight ratio <i>u</i> = RMS(Δθ)/RMS(θ). Gradients of different tensors differ by orders of "
         "magnitude, so one SGD learning rate is too big for some and too small for others. Adam divides by "
-        "√v̂ per parameter: every step is about lr·m̂/(√v̂+ε), with |m̂/(√v̂+ε)| ≲ 1, so every tensor moves at "
+        "√<i>v̂</i> per parameter: every step is about lr·<i>m̂</i>/(√<i>v̂</i>+ε), with |<i>m̂</i>/(√<i>v̂</i>+ε)| ≲ 1, so every tensor moves at "
         "a similar relative pace. Karpathy's rule of thumb: u ≈ 10<sup>−3</sup>.</p>"
-        "<p><b>Adam's state</b>: histograms of m̂/(√v̂+ε) (near ±1: consistent gradient sign; near 0: noise) "
-        "and of the effective per-parameter learning rate lr/(√v̂+ε).</p>"
+        "<p><b>Adam's state</b>: histograms of <i>m̂</i>/(√<i>v̂</i>+ε) (near ±1: consistent gradient sign; near 0: noise) "
+        "and of the effective per-parameter learning rate lr/(√<i>v̂</i>+ε).</p>"
         "<p><b>Divergence</b>: a learning rate too high (Adam at 0.05 here) makes the loss overflow; the run "
         "stops with a red marker at that step.</p>")
 
@@ -135,7 +135,7 @@ class MonitorPanel(Panel):
         self.tabs.addTab(self.samples, "Samples")
         self.tabs.setTabToolTip(0, "g / w / u per tensor at the latest step.")
         self.tabs.setTabToolTip(1, "log10 u and log10 g per tensor over time.")
-        self.tabs.setTabToolTip(2, "Histograms of m̂/(√v̂+ε) and lr/(√v̂+ε) for one tensor.")
+        self.tabs.setTabToolTip(2, "<qt>Histograms of <i>m̂</i>/(√<i>v̂</i>+ε) and lr/(√<i>v̂</i>+ε) for one tensor.</qt>")
         self.tabs.setTabToolTip(3, "What the model writes, every K steps.")
 
         # The curves and the inspector tabs side by side, or the tabs below the curves when the panel is too
@@ -830,7 +830,7 @@ class MonitorPanel(Panel):
     def plots(self) -> dict[str, pg.PlotItem]:
         return {"Loss curves": self.curves.getPlotItem(), "Update/weight ratio": self.tensors.plot,
                 "Update/weight heatmap": self.heatmap.plots[0],
-                "Gradient heatmap": self.heatmap.plots[1], "Adam m̂/(√v̂+ε)": self.adam.snr_plot,
+                "Gradient heatmap": self.heatmap.plots[1], "Adam m_hat/(√v_hat+ε)": self.adam.snr_plot,
                 "Adam effective lr": self.adam.lr_plot}
 
     def get_state(self) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from adamlab.core import gpt
 from adamlab.ui import theme
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
-from adamlab.ui.widgets.plots import pen, style_plot
+from adamlab.ui.widgets.plots import CompactAxis, compact_tick, pen, style_plot
 
 # name → (n_layer, n_embd, n_head, block_size). microgpt is Karpathy's: 4,192 parameters for 27 symbols.
 PRESETS: dict[str, tuple[int, int, int, int]] = {
@@ -177,8 +177,9 @@ class SetupBox(QWidget):
         box = QGroupBox("Optimizer and schedule")
         lay = QVBoxLayout(box)
         lay.setSpacing(3)
-        self.opt_kind = _combo(OPTIMIZERS, "SGD: θ −= lr·g. Momentum: follow a running sum of g. RMSprop: divide "
-                                           "by √v. Adam: m̂/(√v̂+ε). AdamW: Adam + decoupled weight decay.")
+        self.opt_kind = _combo(OPTIMIZERS, "<qt>SGD: θ −= lr·g. Momentum: follow a running sum of g. RMSprop: "
+                                           "divide by √v. Adam: <i>m̂</i>/(√<i>v̂</i>+ε). AdamW: Adam + decoupled "
+                                           "weight decay.</qt>")
         lay.addWidget(self.opt_kind)
         self.editors: dict[str, OptimizerEditor] = {}
         self.editor_stack = QStackedWidget()
@@ -204,14 +205,14 @@ class SetupBox(QWidget):
         row.addWidget(QLabel("steps"))
         row.addStretch(1)
         lay.addLayout(row)
-        self.preview = pg.PlotWidget()
+        self.preview = pg.PlotWidget(axisItems={"left": CompactAxis("left")})
         self.preview.setFixedHeight(80)
         self.preview.setMinimumWidth(120)
         self.preview.setMouseEnabled(False, False)
         self.preview.hideButtons()
         pi = self.preview.getPlotItem()
         style_plot(pi, legend=False)
-        pi.getAxis("left").setWidth(34)
+        pi.getAxis("left").setWidth(40)
         pi.getAxis("bottom").setHeight(18)
         self.preview.setToolTip("The learning rate over the run, lr(t), from the core's make_schedule.")
         self.preview_curve = pi.plot([], [], pen=pen(theme.COLORS["ratio"], 1))
@@ -392,6 +393,12 @@ class SetupBox(QWidget):
             return
         self.preview_error.hide()
         self.preview_curve.setData(x, y)
+        # 80 px tall: two ticks, 0 and the peak lr ("1e-2"), instead of pyqtgraph's crowded ticks, of which only
+        # "0" fitted (the scale went to an SI prefix no one saw)
+        peak = float(max(y)) if len(y) else 0.0
+        ticks = [(0.0, "0")] + ([(peak, compact_tick(peak))] if peak > 0 else [])
+        self.preview.getPlotItem().getAxis("left").setTicks([ticks, []])
+        self.preview.getPlotItem().setYRange(0.0, peak if peak > 0 else 1.0, padding=0.12)
 
     # --- the whole config ---
     def config(self) -> dict[str, Any]:
