@@ -124,7 +124,7 @@ def lr_grid(lo: float = LR_RANGE[0], hi: float = LR_RANGE[1], n: int = N_LRS) ->
 
 def tune(surface: Surface, specs: Sequence, start, steps: int = 500, *, lrs=None, lr_range=LR_RANGE,
          n_lrs: int = N_LRS, second: dict | None = None, noise: float = 0.0, seeds: int | Sequence[int] = 3,
-         seed: int = 0, schedule: str | None = None, objective: str = "final",
+         seed: int = 0, schedule: str | None = None, warmup: int = 0, objective: str = "final",
          progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> TuneResult:
     """Search each spec's lr on a log grid (and ``second``'s values) for the best score on ``surface``.
 
@@ -135,7 +135,8 @@ def tune(surface: Surface, specs: Sequence, start, steps: int = 500, *, lrs=None
         "weight_decay", "beta1" / "betas[0]", ...), every value with every lr.
     noise, seeds, seed: gradient noise σ; with σ > 0 every score is the mean over ``seeds`` noise sequences
         (an int n means seed, seed+1, …, seed+n−1; or a list of seeds). Without noise one run suffices.
-    schedule: None, or a schedule name (schedules.make_schedule) applied to every lr of the grid.
+    schedule: None, or a schedule name (schedules.make_schedule) applied to every lr of the grid;
+        warmup: its warm-up steps (warmup_cosine only), as the arena gives it.
     objective: "final" (f − f* after the last step) or "average" (mean f − f* over the run).
     """
     t0 = time.perf_counter()
@@ -154,7 +155,7 @@ def tune(surface: Surface, specs: Sequence, start, steps: int = 500, *, lrs=None
     plans = [_plan(i, spec, (second or {})) for i, spec in enumerate(specs)]
     table = None  # (L, steps): each lr's schedule, built exactly as trajectory.run_many builds it from that lr
     if schedule is not None:
-        table = np.stack([np.asarray(make_schedule(schedule, lr, steps)(np.arange(steps)), dtype=np.float64)
+        table = np.stack([np.asarray(make_schedule(schedule, lr, steps, warmup)(np.arange(steps)), dtype=np.float64)
                           for lr in grid])
     sim = _Simulation(surface, start, steps, noise, seed_list, grid, table, objective)
     total = sum(len(values) for _, _, _, values in plans) * steps

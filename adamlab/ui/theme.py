@@ -35,6 +35,37 @@ COLORS = {
 CYCLE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#A08A00", "#7F7F7F",
          "#E7298A", "#8C564B"]
 
+# One colour per optimizer kind, for the whole app (the arena's paths, the monitor's runs): Adam is the same
+# orange everywhere. Nineteen kinds cannot all be told apart by colour, least of all by a colour-blind reader, so
+# the hue says the *family* and the shade the member:
+#   * the family hues are four Okabe–Ito colours that stay apart under every common colour-vision deficiency:
+#     blue–grey for gradient descent (step ∝ g), green for per-coordinate scaling without Adam's momentum,
+#     orange–red for Adam and its repairs, purple–magenta for the 2023–24 newcomers;
+#   * within a family the members differ in shade (the family's Okabe–Ito colour is its best-known member), and
+#     where colour is not enough a panel adds a second channel by the member's place in its list (the arena's
+#     markers: ● ■ ▲ ◆ ⬟ ⬢ ★), so two family members never look alike to anyone.
+# Every colour contrasts at least 2.2 : 1 with both plot backgrounds (white and #1E1E1E; tests/ui/test_theme.py),
+# so a curve keeps its colour through a theme switch.
+OPTIMIZER_FAMILIES: dict[str, dict[str, str]] = {
+    "gradient descent": {"sgd": "#7F7F7F", "momentum": "#0072B2", "nesterov": "#56B4E9"},
+    "per-coordinate scaling": {"adagrad": "#117733", "rmsprop": "#009E73", "adadelta": "#44AA99",
+                               "adafactor": "#8AB000"},
+    "Adam and its repairs": {"adam": "#E69F00", "adamw": "#D55E00", "amsgrad": "#B07800", "nadam": "#F07850",
+                             "radam": "#A0522D", "adamax": "#C8A000", "adopt": "#C03A2B"},
+    "newcomers": {"lion": "#CC79A7", "ademamix": "#AA4499", "schedulefree_adamw": "#E7298A", "muon": "#7A5CC0",
+                  "muon_adamw": "#9A80D8"},
+}
+OPTIMIZER_COLORS: dict[str, str] = {k: c for members in OPTIMIZER_FAMILIES.values() for k, c in members.items()}
+
+
+def optimizer_color(kind: str) -> str:
+    """The colour of optimizer ``kind`` (a key of ``adamlab.core.optim.OPTIMIZERS``), the same in every panel
+    and both themes."""
+    try:
+        return OPTIMIZER_COLORS[kind]
+    except KeyError:
+        raise ValueError(f"optimizer kind must be one of {sorted(OPTIMIZER_COLORS)}, got {kind!r}") from None
+
 _BACKGROUND = {"light": "#FFFFFF", "dark": "#1E1E1E"}
 _FOREGROUND = {"light": "#202020", "dark": "#D8D8D8"}
 

@@ -69,6 +69,19 @@ def test_a_tuned_row_is_exactly_the_trajectory_run_with_that_lr_noise_seed_and_s
             assert c.loss[0, i] == np.mean(c.per_seed[0, i])
 
 
+def test_a_warmup_cosine_schedule_gets_its_warmup_as_the_race_does():
+    """warmup=: the tuner builds each lr's schedule with the same warm-up as trajectory.run is given."""
+    from adamlab.core.schedules import make_schedule
+
+    s = SURFACES["rosenbrock"]
+    res = tune(s, [("adam", {})], s.start, steps=80, lrs=[0.02, 0.2], schedule="warmup_cosine", warmup=8)
+    for i, lr in enumerate(res.curves[0].lrs):
+        path = run(s, ("adam", {"lr": float(lr)}), s.start, 80, schedule=make_schedule("warmup_cosine", lr, 80, 8))
+        assert res.curves[0].loss[0, i] == s.value(*path[-1])
+    plain = tune(s, [("adam", {})], s.start, steps=80, lrs=[0.02, 0.2], schedule="warmup_cosine")
+    assert not np.array_equal(plain.curves[0].loss, res.curves[0].loss)   # warm-up 0 is another schedule
+
+
 def test_the_average_objective_is_the_mean_loss_over_the_run():
     s = SURFACES["himmelblau"]
     res = tune(s, [("momentum", {})], s.start, steps=60, lrs=[1e-3, 5e-3], objective="average")

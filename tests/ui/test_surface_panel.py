@@ -25,6 +25,7 @@ from adamlab.ui.panels.surface.map_view import arrow_segments
 from adamlab.ui.panels.surface.presets import DEFAULT_OPTIMIZERS, PRESETS
 from adamlab.ui.panels.surface.race import RACE_ENTRY, RaceProcess, live_processes, rows_to_draw, run_scene
 from adamlab.ui.widgets.fastpaint import GridAxis
+from adamlab.ui.widgets.symbols import rich
 from tests.core.test_no_qt import _import_in_fresh_python
 from tests.ui.test_fastpaint import blank_image
 from tests.ui.loop_jobs import pid_alive
@@ -73,7 +74,10 @@ def enabled_specs(p):
 
 
 def legend_names(p):
-    return [label.text for _, label in p.map.plot.legend.items]
+    """The racers the key under the map names (each name is in its text, unbreakable)."""
+    text = p.map.key.text()
+    assert all(name.replace(" ", "&nbsp;") in text for name in p.map.key_names)
+    return p.map.key_names
 
 
 def drag(widget, start: QPointF, end: QPointF, steps: int = 8) -> None:
@@ -264,7 +268,7 @@ def test_a_preset_sets_its_surface_and_optimizers(panel, qtbot, key):
     assert p.controls.steps_spin.value() == preset["steps"]
     assert len(enabled_specs(p)) == len(preset["optimizers"])
     assert [k for _, k, _ in enabled_specs(p)] == [o["kind"] for o in preset["optimizers"]]
-    assert p.controls.preset_text.text() == PRESETS[key]["text"]
+    assert p.controls.preset_text.text() == rich(PRESETS[key]["text"])
     settle(qtbot, p, preset["surface"])
     assert sorted(legend_names(p)) == sorted(n for n, _, _ in enabled_specs(p))
     s = SURFACES[preset["surface"]]
@@ -283,7 +287,7 @@ def test_after_a_surface_change_the_map_shows_the_new_surface_and_its_range(pane
         assert plot.getAxis("bottom").range == pytest.approx([x0, x1]), key
         assert plot.getAxis("left").range == pytest.approx([y0, y1]), key
         shown = p.map.widget.grab().toImage()
-        for item in [*plot.vb.allChildItems(), plot.legend, *(plot.getAxis(n) for n in ("left", "bottom"))]:
+        for item in [*plot.vb.allChildItems(), *(plot.getAxis(n) for n in ("left", "bottom"))]:
             mode = item.cacheMode()
             item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
             item.setCacheMode(mode)
@@ -309,7 +313,7 @@ def test_a_diverging_setting_shows_the_flag(panel, qtbot):
     ref = trajectory.run_detailed(s, ("sgd", {"lr": 0.05, "weight_decay": 0.0}), s.start, 500)
     assert ref.diverged_at is not None
     row = [p.results.table.item(i, 0).text() for i in range(p.results.table.rowCount())].index("SGD")
-    assert p.results.table.item(row, 4).text() == f"⚠ at step {ref.diverged_at}"
+    assert p.results.table.item(row, 4).text() == f"⚠ {ref.diverged_at}"
     # drawn up to where it left the view, not to the NaNs: finite, and the last point is outside the domain
     x, y = next(t for t in p._tracks.values() if t.name == "SGD").path.getData()
     assert np.all(np.isfinite(x)) and np.all(np.isfinite(y))
@@ -458,7 +462,7 @@ def test_layout_fits_the_window(qtbot, size):
         assert label.text() and label.wordWrap()
         assert label.height() >= label.heightForWidth(label.width())  # every wrapped line is shown
         assert label.geometry().right() <= scroll.widget().width()
-    assert p.controls.preset_text.text() == PRESETS["race"]["text"]  # the default scene tells its story
+    assert p.controls.preset_text.text() == rich(PRESETS["race"]["text"])  # the default scene tells its story
     header = p.results.table.horizontalHeader()
     assert header.length() <= p.results.table.viewport().width()
     assert not p.results.table.horizontalScrollBar().isVisible()

@@ -120,14 +120,54 @@ def test_invalid_slider_ranges_are_refused(args, qtbot):
         FloatSlider("x", lo, hi, 0.5, scale="log" if lo == 0.0 else "linear")
 
 
+def test_every_optimizer_kind_has_an_editor_and_every_knob_a_range():
+    assert set(KIND_KNOBS) == set(optim.OPTIMIZERS)
+    for kind, knobs in KIND_KNOBS.items():
+        for name, default in knobs.items():
+            if isinstance(default, bool):
+                continue
+            assert name in KNOBS, (kind, name)
+            assert KNOBS[name][1] <= default <= KNOBS[name][2], (kind, name)
+
+
 @pytest.mark.parametrize("kind", sorted(KIND_KNOBS))
 def test_editor_builds_a_valid_optimizer_for_every_kind(kind, qtbot):
+    """Each kind's editor gives the kind's own defaults (where the editor does not choose another) in the
+    core's argument names, and reads them back."""
     ed = OptimizerEditor(kind)
     qtbot.addWidget(ed)
     opt = optim.make_optimizer(kind, **ed.hyper())
-    assert opt.lr == KIND_KNOBS[kind]["lr"]
-    if "beta1" in KIND_KNOBS[kind]:
-        assert tuple(opt.betas) == (KIND_KNOBS[kind]["beta1"], KIND_KNOBS[kind]["beta2"])
+    knobs = KIND_KNOBS[kind]
+    assert opt.lr == knobs["lr"]
+    if "beta1" in knobs:
+        betas = (knobs["beta1"], knobs["beta2"]) + ((knobs["beta3"],) if "beta3" in knobs else ())
+        assert tuple(opt.betas) == betas
+    args = optim.kind_arguments(kind)
+    for name, value in ed.hyper().items():
+        if name not in ("lr", "betas"):
+            assert name in args, (kind, name)
+    assert from_core(ed.hyper(), kind) == ed.values()
+
+
+def test_the_new_knobs_reach_the_core_in_its_own_terms(qtbot):
+    """AdEMAMix's α (not RMSprop's), β3 and warm-ups (0 = none), Adafactor's ε2 (the pair's second),
+    schedule-free's warm-up steps as an int."""
+    ed = OptimizerEditor("ademamix", {"mix_alpha": 5.0, "beta3": 0.999, "alpha_warmup": 500})
+    qtbot.addWidget(ed)
+    h = ed.hyper()
+    assert h["alpha"] == 5.0 and h["betas"] == (0.9, 0.999, 0.999)
+    assert h["alpha_warmup"] == 500 and isinstance(h["alpha_warmup"], int) and h["beta3_warmup"] is None
+    opt = optim.make_optimizer("ademamix", **h)
+    assert opt.alpha == 5.0 and opt.alpha_warmup == 500 and opt.beta3_warmup is None
+    ed2 = OptimizerEditor("adafactor", {"eps2": 1e-2})
+    qtbot.addWidget(ed2)
+    assert ed2.hyper()["eps"] == (None, 1e-2)
+    ed3 = OptimizerEditor("schedulefree_adamw", {"warmup_steps": 50})
+    qtbot.addWidget(ed3)
+    assert optim.make_optimizer("schedulefree_adamw", **ed3.hyper()).warmup_steps == 50
+    ed4 = OptimizerEditor("rmsprop", {"alpha": 0.9})
+    qtbot.addWidget(ed4)
+    assert ed4.hyper()["alpha"] == 0.9 and from_core({"alpha": 0.9}) == {"alpha": 0.9}
 
 
 def test_editor_edits_reach_the_spec(qtbot):

@@ -4,6 +4,9 @@
   minimum), with a vertical line at the animation's step that can be dragged to scrub;
 * ``EffLrChart`` — each optimizer's per-axis effective learning rate lr/(√v̂+ε) at the current step (■ x,
   ▲ y; the plain scheduled lr for SGD and momentum), on a log axis that stays put for the whole race;
+* ``SensitivityChart`` — after a Tune: each optimizer's score (final f − f*) against its lr on the log grid,
+  one curve each, the chosen lr marked, the settings that diverged as × along the top; how wide each
+  optimizer's good range is (its key sits under the plot, outside the data);
 * ``ResultsTable`` — final loss, distance to the nearest minimum, steps to the tolerance, and where a path
   diverged or left the view, with the refused optimizers' messages under it.
 
@@ -31,10 +34,14 @@ from PySide6.QtWidgets import (
 )
 
 from adamlab.ui import theme
-from adamlab.ui.panels.surface.race import SceneResult
+from adamlab.ui.panels.surface.race import SceneResult, TuneReport
+from adamlab.ui.panels.surface.racers import DASHES, SYMBOLS
 from adamlab.ui.panels.surface.text import decade_label, fmt
+from adamlab.ui.widgets import symbols
 from adamlab.ui.widgets.fastpaint import cache_axes, grid_axes
-from adamlab.ui.widgets.plots import pen, style_plot
+from adamlab.ui.widgets.plots import pen, set_title, style_plot
+
+V_HAT = symbols.hat("v")
 
 
 class LossChart:
@@ -137,7 +144,7 @@ class EffLrChart:
         self.widget = pg.PlotWidget(axisItems=grid_axes())
         self.plot = self.widget.getPlotItem()
         # the key goes in the title: a legend box inside the plot would sit on top of the squares
-        style_plot(self.plot, title="Effective lr   ■ x  ▲ y", bottom="lr/(√v̂+ε)", legend=False)
+        style_plot(self.plot, title="Effective lr   ■ x  ▲ y", bottom=f"lr/(√{V_HAT}+ε)", legend=False)
         self.plot.setLogMode(x=True)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
@@ -150,8 +157,9 @@ class EffLrChart:
         self._decades: tuple[int, int] | None = None  # the x axis's decades (see eff_decades)
         self._ticks = None  # the optimizers' names on the y axis
         self._shown = False  # whether any marks are drawn
-        self.widget.setToolTip("Adam / RMSprop / Adagrad: lr/(√v̂+ε) for each coordinate (■ x, ▲ y) at the "
-                               "current step; SGD and momentum: the plain lr on both axes")
+        self.widget.setToolTip(f"<qt>Adam / RMSprop / Adagrad: lr/(√{V_HAT}+ε) for each coordinate (■ x, ▲ y) at "
+                               "the current step (each optimizer's own effective lr: Lion's is lr, Adadelta's "
+                               "RMS(Δθ)/RMS(g)); SGD and momentum: the plain lr on both axes</qt>")
         cache_axes(self.plot)
 
     def draw(self, res: SceneResult, t: int, tracks: dict) -> None:
@@ -190,6 +198,75 @@ class EffLrChart:
             self.plot.setXRange(lo - 0.15, hi + 0.15, padding=0)
 
 
+def knob_name(core_name: str) -> str:
+    """A tuned knob as a person reads it: betas[0] → β1, momentum → μ, …"""
+    return {"betas[0]": "β1", "betas[1]": "β2", "momentum": "μ", "alpha": "α", "rho": "ρ",
+            "weight_decay": "wd", "eps": "ε"}.get(core_name, core_name)
+
+
+FLOOR = 1e-16  # a score of exactly 0 (SGD at lr = 1/h on a bowl) is drawn here on the log axis
+
+
+class SensitivityChart(QWidget):
+    """lr sensitivity after a Tune: score against lr, one curve per tuned optimizer (its colour, dash and
+    marker), its marker at the chosen lr, × along the top where that lr diverged. ``curves`` / ``best`` / ``diverged``: uid → the items (tests read them)."""
+    # The racers' names are in the key under the map (the same colours, lines and markers) and the chosen
+    # settings in the Tune tab's summary: no key here, so the plot keeps its height in a 700-px window.
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.widget = pg.PlotWidget(axisItems=grid_axes())
+        self.plot = self.widget.getPlotItem()
+        style_plot(self.plot, title="lr sensitivity (press Tune)", left="final f − f*", bottom="lr", legend=False)
+        self.plot.setLogMode(x=True, y=True)
+        self.plot.setMenuEnabled(False)
+        self.widget.setToolTip("How wide each optimizer's good range of learning rates is on this scene: the score "
+                               "after a Tune against lr (log–log). A wide, flat valley is a forgiving optimizer; "
+                               "● marks the lr the race now uses, × an lr that diverged")
+        self.curves: dict[int, pg.PlotDataItem] = {}
+        self.best: dict[int, pg.PlotDataItem] = {}
+        self.diverged: dict[int, pg.PlotDataItem] = {}
+        self.report: TuneReport | None = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(1)
+        lay.addWidget(self.widget, 1)
+        cache_axes(self.plot)
+
+    def clear(self) -> None:
+        for items in (self.curves, self.best, self.diverged):
+            for item in items.values():
+                self.plot.removeItem(item)
+            items.clear()
+
+    def draw(self, report: TuneReport, styles: dict) -> None:
+        """The report's curves; ``styles``: uid → (colour, dash, symbol) of the racers."""
+        self.clear()
+        self.report = report
+        res = report.result
+        finite = np.concatenate([c.sensitivity[np.isfinite(c.sensitivity)] for c in res.curves] + [np.zeros(0)])
+        top = float(np.max(np.maximum(finite, FLOOR))) * 10 if finite.size else 1.0
+        for uid, name, c in zip(report.uids, report.names, res.curves):
+            color, dash, symbol = styles.get(uid, (theme.optimizer_color(c.kind), 0, 0))
+            y = np.where(np.isfinite(c.sensitivity), np.maximum(c.sensitivity, FLOOR), np.nan)
+            self.curves[uid] = self.plot.plot(c.lrs, y, pen=pen(color, 2, DASHES[dash % len(DASHES)][0]),
+                                              connect="finite")
+            self.curves[uid].export_name = name
+            bad = ~np.isfinite(c.sensitivity)
+            self.diverged[uid] = self.plot.plot(c.lrs[bad], np.full(int(bad.sum()), top), pen=None, symbol="x",
+                                                symbolSize=8, symbolPen=pen(color, 1.5), symbolBrush=None)
+            if c.best_lr is not None:
+                self.best[uid] = theme.follow(
+                    self.plot.plot([c.best_lr], [max(c.best_loss, FLOOR)], pen=None,
+                                   symbol=SYMBOLS[symbol % len(SYMBOLS)][0], symbolSize=12, symbolBrush=color),
+                    lambda it: it.setSymbolPen(pen(theme.foreground(), 1)))
+        score = "final f − f*" if res.objective == "final" else "mean f − f* over the run"
+        seeds = f", mean of {len(res.seeds)} noise seeds" if res.noise > 0 else ""
+        self.plot.setLabel("left", score)
+        set_title(self.plot, f"lr sensitivity: {score} after {res.steps} steps{seeds}", size="9.5pt")
+        self.plot.enableAutoRange()
+
+
 class ResultsTable(QWidget):
     """The results table (``table``) and, under it, the messages of optimizers the core refused
     (``error_label``). ``statusMessage`` tells a divergence or a refusal once, not on every frame."""
@@ -204,7 +281,7 @@ class ResultsTable(QWidget):
                    ("final f", "f(θ_T): the loss at the last step"),
                    ("‖θ−θ*‖", "Distance from the last point to the nearest global minimum"),
                    ("t→tol", "First step t with ‖θ_t − θ*‖ ≤ tol × (view width); — if never"),
-                   ("diverged", "Step where the path blew up (⚠) or left the view; 'no' if it stayed")]
+                   ("diverged", "Step where the path blew up (⚠) or left the view (→); 'no' if it stayed")]
         for j, (text, tip) in enumerate(headers):
             item = QTableWidgetItem(text)
             item.setToolTip(tip)
@@ -217,12 +294,14 @@ class ResultsTable(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(30)
-        # Fixed widths for the numbers, the name column takes the rest (ResizeToContents would re-measure
-        # every row on every frame of a drag).
+        # Fixed widths measured for the widest cell each column shows, the name column takes the rest
+        # (ResizeToContents would re-measure every row on every frame of a drag).
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for j, w in ((1, 48), (2, 50), (3, 38), (4, 78)):
+        header.sectionResized.connect(self._fit_name_header)
+        fm = self.table.fontMetrics()
+        for j, widest in ((1, "0.0000"), (2, "0.0000"), (3, "5000"), (4, "⚠ 5000")):
             header.setSectionResizeMode(j, QHeaderView.ResizeMode.Fixed)
-            header.resizeSection(j, w)
+            header.resizeSection(j, max(fm.horizontalAdvance(widest), fm.horizontalAdvance(headers[j][0])) + 10)
         self.table.setToolTip("final f: loss at the last step · ‖θ−θ*‖: distance to the nearest global minimum · "
                               "t→tol: first step within tol of it · diverged: step where the path blew up "
                               "(or left the view)")
@@ -238,19 +317,29 @@ class ResultsTable(QWidget):
         lay.addWidget(self.error_label)
         self.table.setMinimumHeight(90)
 
+    def _fit_name_header(self, section: int, _old: int, width: int) -> None:
+        """The name column's header says "optimizer" where it fits and nothing where it would be cut (in a
+        1024-px window the column holds the key's swatch and the start of the name; its tooltip says what it is)."""
+        if section == 0:
+            item = self.table.horizontalHeaderItem(0)
+            text = "optimizer" if self.table.fontMetrics().horizontalAdvance("optimizer") + 10 <= width else ""
+            if item.text() != text:
+                item.setText(text)
+
     def fill(self, res: SceneResult, tracks: dict) -> None:
         """One row per run (cells updated in place) and one per refused optimizer, spanning the numbers."""
         rows = res.runs
         self.table.setRowCount(len(rows) + len(res.errors))
         for i, r in enumerate(rows):
             if r.diverged_at is not None:
-                div = f"⚠ at step {r.diverged_at}"
+                div, tip = f"⚠ {r.diverged_at}", f"{r.name} blew up at step {r.diverged_at}"
             elif r.left_view_at is not None:
-                div = f"left view at {r.left_view_at}"
+                div, tip = f"→ {r.left_view_at}", f"{r.name} left the view at step {r.left_view_at}"
             else:
-                div = "no"
+                div, tip = "no", ""
             cells = [r.name, fmt(r.final_loss), fmt(r.distance),
                      "—" if r.steps_to_tol is None else str(r.steps_to_tol), div]
+            tips = [r.name, f"final f = {r.final_loss:.6g}", f"‖θ−θ*‖ = {r.distance:.6g}", "", tip]
             for j, text in enumerate(cells):
                 item = self.table.item(i, j)
                 if item is None or self.table.columnSpan(i, j) != 1:
@@ -260,8 +349,10 @@ class ResultsTable(QWidget):
                     self.table.setItem(i, j, item)
                 elif item.text() != text:
                     item.setText(text)
+                if item.toolTip() != tips[j]:
+                    item.setToolTip(tips[j])
                 if j == 0 and r.uid in tracks and item.data(Qt.ItemDataRole.UserRole) != r.uid:
-                    item.setIcon(theme.swatch(tracks[r.uid].color, 14))
+                    item.setIcon(tracks[r.uid].icon)
                     item.setData(Qt.ItemDataRole.UserRole, r.uid)
                 if j == 4:
                     bad = r.diverged_at is not None or r.left_view_at is not None

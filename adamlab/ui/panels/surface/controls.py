@@ -1,9 +1,13 @@
 """The arena's control column (``ArenaControls``): every setting of a race, and the plain scene built from them.
 
 Top to bottom: the scenario picker and its story; the surface (with κ and angle for the ill-conditioned
-bowl) and the start θ₀; then three tabs — Optimizers (``racers.RacerList``), Run (steps, lr schedule,
-noise seed, animation speed, gradient noise σ, tolerance; the swarm of starts) and Overlays (whose arrows
-to draw at the current point). It scrolls, so it fits a 1024×700 window.
+bowl) and the start θ₀; then four tabs — Racers (``racers.RacerList``: the optimizers), Run (steps, lr schedule,
+noise seed, animation speed, gradient noise σ, tolerance; the swarm of starts), Tune (``tuning.TuneControls``:
+fair races) and Arrows (whose arrows to draw at the current point). It scrolls, so it fits a 1024×700 window.
+
+A scenario's paragraph describes its scene: once the surface is changed by hand it says so ("custom scene")
+instead of telling a story that no longer applies. Every box says so when a typed value is outside its range
+(``clamped``: the panel shows it in the status bar), never clamping it silently.
 
 The column knows nothing of drawing or of workers: it emits signals (``changed`` for anything a race
 depends on, ``overlayChanged`` for the arrows, and one each for a picked surface or scenario, a typed or
@@ -28,7 +32,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
-    QSpinBox,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -41,7 +44,9 @@ from adamlab.ui.panels.surface.map_view import ARROWS
 from adamlab.ui.panels.surface.presets import PRESETS
 from adamlab.ui.panels.surface.race import make_surface
 from adamlab.ui.panels.surface.racers import RacerList
-from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.panels.surface.tuning import TuneControls
+from adamlab.ui.widgets import symbols
+from adamlab.ui.widgets.controls import FloatSlider, IntSpinBox
 
 SPEEDS = [1, 2, 5, 10, 25, 50]  # animation steps per frame
 LEFT_WIDTH = (248, 280)  # the column's minimum and maximum width (px)
@@ -70,11 +75,13 @@ class ArenaControls(QScrollArea):
     startTyped = Signal(float, float)  # a valid start was typed
     startReset = Signal()  # back to the surface's own start
     inputError = Signal(str)  # a typed value was refused: the message
+    clamped = Signal(str)  # a typed value was outside its box's range and set to the limit: the message
 
     def __init__(self, racers: RacerList) -> None:
         super().__init__()
         self.racers = racers
         self.start: tuple[float, float] = SURFACES["rosenbrock"].start
+        self.tune = TuneControls()
         self._build_widgets()
         self._lay_out()
         racers.namesChanged.connect(self._refresh_optimizer_combos)
@@ -83,7 +90,7 @@ class ArenaControls(QScrollArea):
     def _build_widgets(self) -> None:
         # scenario
         self.preset_combo = QComboBox()
-        self.preset_combo.addItem("(choose a scenario…)", "")
+        self.preset_combo.addItem(self.PICK, "")
         for key, p in PRESETS.items():
             self.preset_combo.addItem(p["title"], key)
         self.preset_combo.setToolTip("One-click scenes that each tell one story about Adam")
@@ -119,7 +126,8 @@ class ArenaControls(QScrollArea):
         self.start_reset.clicked.connect(self._on_start_reset)
 
         # run
-        self.steps_spin = QSpinBox()
+        self.steps_spin = IntSpinBox()
+        self.steps_spin.what = "steps"
         self.steps_spin.setRange(1, 5000)
         self.steps_spin.setSingleStep(50)
         self.steps_spin.setKeyboardTracking(False)
@@ -129,7 +137,8 @@ class ArenaControls(QScrollArea):
                                         tooltip="Gradient noise: each step sees g + σ·z, z ~ N(0, I) "
                                                 "(a stand-in for mini-batch noise); all optimizers get the same z")
         self.noise_slider.valueChanged.connect(self._on_changed)
-        self.seed_spin = QSpinBox()
+        self.seed_spin = IntSpinBox()
+        self.seed_spin.what = "noise seed"
         self.seed_spin.setRange(0, 1_000_000)
         self.seed_spin.setKeyboardTracking(False)
         self.seed_spin.setToolTip("Seed of the gradient noise: same seed, same noise")
@@ -157,12 +166,16 @@ class ArenaControls(QScrollArea):
         self.swarm_combo = QComboBox()
         self.swarm_combo.setToolTip("The optimizer the swarm runs (with its hyperparameters from the list)")
         self.swarm_combo.currentIndexChanged.connect(self._on_changed)
-        self.swarm_n = QSpinBox()
+        self.swarm_n = IntSpinBox()
+        self.swarm_n.what = "swarm grid"
         self.swarm_n.setRange(4, 40)
         self.swarm_n.setValue(15)
         self.swarm_n.setKeyboardTracking(False)
         self.swarm_n.setToolTip("Grid size: n × n starts")
         self.swarm_n.valueChanged.connect(self._on_changed)
+        for w in (self.steps_spin, self.seed_spin, self.swarm_n, self.noise_slider, self.tol_spin, self.cond_slider,
+                  self.angle_slider, self.racers, self.tune):
+            w.clamped.connect(self.clamped)
 
         # overlays
         self.overlay_combo = QComboBox()
@@ -175,9 +188,10 @@ class ArenaControls(QScrollArea):
             box.setToolTip(label)
             box.toggled.connect(self._on_overlay_changed)
             self.arrow_checks[key] = box
-        self.readout_hint = QLabel("Dashed: −∇f, the descent direction. Dotted: −m̂, Adam's momentum. Solid: Δθ, "
-                                   "the step actually taken. The arrows show directions only; the line under "
-                                   "the map gives their sizes (Δθ/lr ≈ ±1 per axis is Adam's sign-like step).")
+        self.readout_hint = QLabel(symbols.rich(
+            "Dashed: −∇f, the descent direction. Dotted: −m̂, Adam's momentum. Solid: Δθ, the step actually taken. "
+            "The arrows show directions only; the line under the map gives their sizes (Δθ/lr ≈ ±1 per axis is "
+            "Adam's sign-like step)."))
         self.readout_hint.setWordWrap(True)
         self.readout_hint.setMinimumWidth(60)
 
@@ -210,14 +224,17 @@ class ArenaControls(QScrollArea):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.racers, "Optimizers")
+        self.tabs.addTab(self.racers, "Racers")
         self.tabs.addTab(page(group("Run", run_form, self.noise_slider, self.tol_spin),
                               group("Swarm", self.swarm_check, hrow(self.swarm_combo, "n", self.swarm_n))), "Run")
+        self.tabs.addTab(self.tune, "Tune")
         self.tabs.addTab(page(group("Arrows at the current point", hrow("for", self.overlay_combo), overlay_col),
-                              self.readout_hint), "Overlays")
+                              self.readout_hint), "Arrows")
         self.tabs.setTabToolTip(0, "Which optimizers race, and their hyperparameters")
         self.tabs.setTabToolTip(1, "Steps, lr schedule, gradient noise, tolerance, animation speed; swarm of starts")
-        self.tabs.setTabToolTip(2, "Arrows for −∇f, −m̂ and the step Δθ of one optimizer at the current step")
+        self.tabs.setTabToolTip(2, "Fair races: search each optimizer's best lr on this scene, then race them")
+        self.tabs.setTabToolTip(3, symbols.tooltip("Arrows for −∇f, −m̂ and the step Δθ of one optimizer at the "
+                                                   "current step"))
 
         column = QWidget()
         col = QVBoxLayout(column)
@@ -302,7 +319,7 @@ class ArenaControls(QScrollArea):
         is_bowl = s.name == "ill_conditioned"
         self.cond_slider.setVisible(is_bowl)
         self.angle_slider.setVisible(is_bowl)
-        self.surface_desc.setText(s.description)
+        self.surface_desc.setText(symbols.tooltip(s.description))
         if new_start:
             self.start = s.start
             self.show_start()
@@ -325,7 +342,22 @@ class ArenaControls(QScrollArea):
 
     @Slot(int)
     def _on_surface(self, *_) -> None:
+        self.mark_custom()
         self.surfaceChosen.emit()
+
+    CUSTOM = "(custom scene)"
+    PICK = "(choose a scenario…)"
+
+    def mark_custom(self) -> None:
+        """The surface was changed by hand: the scenario's story no longer describes what is on screen."""
+        key = self.preset_combo.currentData()
+        if not key:
+            return
+        with QSignalBlocker(self.preset_combo):
+            self.preset_combo.setItemText(0, self.CUSTOM)
+            self.preset_combo.setCurrentIndex(0)
+        self.preset_text.setText(f"Custom scene: you changed the surface, so the story of “{PRESETS[key]['title']}” "
+                                 "no longer describes it. Pick a scenario above to load one again.")
 
     @Slot(float)
     def _on_bowl(self, *_) -> None:
@@ -376,6 +408,7 @@ class ArenaControls(QScrollArea):
             "overlay": {"target": self.overlay_combo.currentText(),
                         **{k: b.isChecked() for k, b in self.arrow_checks.items()}},
             "preset": self.preset_combo.currentData() or "",
+            "tune": self.tune.state(),
         }
 
     def load(self, state: dict) -> None:
@@ -438,11 +471,13 @@ class ArenaControls(QScrollArea):
             for k, box in self.arrow_checks.items():
                 if isinstance(overlay.get(k), bool):
                     box.setChecked(overlay[k])
+        self.tune.load(state.get("tune"))
         key = state.get("preset", "")
         i = self.preset_combo.findData(key) if key else 0
         with QSignalBlocker(self.preset_combo):
+            self.preset_combo.setItemText(0, self.PICK)
             self.preset_combo.setCurrentIndex(max(i, 0))
-        self.preset_text.setText(PRESETS[key]["text"] if key in PRESETS else
+        self.preset_text.setText(symbols.rich(PRESETS[key]["text"]) if key in PRESETS else
                                  "Pick a scenario above, or drag the start ⊕ on the map.")
 
 

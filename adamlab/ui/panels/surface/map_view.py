@@ -4,7 +4,9 @@ Layers, bottom to top: the surface image (z −20) and its contour lines (−10)
 the global ★ and local ○ minima (15), one path per optimizer (20, made by the panel's ``Track``), the
 current-point markers of all paths in one scatter item (30: one scatter paints as slowly as five points),
 the arrows for one optimizer's −∇f, −m̂ and Δθ (40), and the draggable start θ₀ (50). A colour bar sits
-beside the map; a readout under it gives the arrows' sizes.
+beside the map. Under it, outside the data: the key (``key``: each racer's line, marker and name, and the
+swarm's basin colours) and a readout of the arrows' sizes. No legend box sits on the map, where it would hide
+paths (#11).
 
 Drawing is ``setData`` on items made once (GUIDE §4). Everything that does not change during a drag is
 painted from a pixmap cache (``cache_static_items``), and the map never resizes while a drag runs
@@ -24,18 +26,38 @@ from adamlab.core.surfaces import Surface
 from adamlab.ui import theme
 from adamlab.ui.panels.surface.image import SurfaceImage
 from adamlab.ui.panels.surface.race import SceneResult
+from adamlab.ui.panels.surface.racers import SYMBOLS, key_html
 from adamlab.ui.panels.surface.text import fmt
-from adamlab.ui.widgets.fastpaint import cache_axes, cache_tree, skip_hover_while_dragging
+from adamlab.ui.widgets.fastpaint import cache_axes, skip_hover_while_dragging
 from adamlab.ui.widgets.plots import pen, style_plot
+from adamlab.ui.widgets.symbols import hat
 
 ARROW_FRACTION = 0.12  # overlay arrows are this fraction of the view's width long (directions only)
-# the overlay arrows: key → (label, theme colour role or "fg", line style)
+# the overlay arrows: key → (label as plain text, theme colour role or "fg", line style)
 ARROWS = {
     "grad": ("−∇f (descent direction)", "gradient", Qt.PenStyle.DashLine),
-    "m_hat": ("−m̂ (momentum)", "ema", Qt.PenStyle.DotLine),
+    "m_hat": ("−m_hat (momentum)", "ema", Qt.PenStyle.DotLine),
     "step": ("Δθ (the actual step)", "fg", Qt.PenStyle.SolidLine),
 }
-SWARM_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A08A00", "#8C564B", "#000000"]
+# basin colours of the swarm, by the minimum's index; every one reads on both themes (no black)
+SWARM_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A08A00", "#8C564B", "#E7298A"]
+SWARM_NONE = (128, 128, 128, 90)  # ended near no minimum
+SWARM_DIVERGED = (178, 34, 34, 150)  # firebrick: reads on both themes
+
+
+def swarm_brush_color(basin: int):
+    """The swarm square's colour for a basin index (-1: none, -2: diverged), as (r, g, b, alpha)."""
+    if basin == -2:
+        return SWARM_DIVERGED
+    if basin == -1:
+        return SWARM_NONE
+    c = pg.mkColor(SWARM_COLORS[int(basin) % len(SWARM_COLORS)])
+    return c.red(), c.green(), c.blue(), 110
+
+
+def point_text(p) -> str:
+    """A point as a key writes it: (3, 2), (−2.81, 3.13)."""
+    return "(" + ", ".join(f"{v:.3g}".replace("-", "−") for v in p) + ")"
 
 
 def surface_colormap(name: str) -> pg.ColorMap:
@@ -76,8 +98,8 @@ class MapView:
     def __init__(self, start: tuple[float, float]) -> None:
         self.widget = pg.GraphicsLayoutWidget()
         self.plot = self.widget.addPlot(row=0, col=0)
-        style_plot(self.plot, left="y", bottom="x", grid=False)
-        self.plot.legend.setOffset((-5, 5))
+        # no legend: a box on the map hid paths; the key is a label under the map (``key``)
+        style_plot(self.plot, left="y", bottom="x", grid=False, legend=False)
         self.plot.setAspectLocked(True)
         self.plot.vb.disableAutoRange()
         self.plot.setMenuEnabled(False)
@@ -128,18 +150,25 @@ class MapView:
         skip_hover_while_dragging(self.widget.scene())
         self.widget.setToolTip("")
 
+        self.key = QLabel("")
+        self.key.setObjectName("mapKey")
+        self.key.setWordWrap(True)
+        self.key.setToolTip("The racers' lines and markers (colour: the optimizer's family and kind; a dashed line: "
+                            "a second copy of a kind); with the swarm on, the colour of each minimum's basin")
+        self._racers_key = ""
+        self._basin_key = ""
+        self.key_names: list[str] = []  # the racers the key names, in its order
         self.readout = QLabel("")
         self.readout.setWordWrap(True)
-        self.readout.setToolTip("Sizes of the overlay arrows at the current step; Δθ/lr ≈ ±1 per axis is Adam's "
-                                "sign-like step")
+        self.readout.setToolTip(f"<qt>Sizes of the overlay arrows at the current step; Δθ/lr ≈ ±1 per axis is "
+                                f"Adam's sign-like step (−∇f dashed, −{hat('m')} dotted, Δθ solid)</qt>")
         self.cache_static_items()
 
     def cache_static_items(self) -> None:
         """Paint the items that do not change during a drag (axes, the surface image, its contours, the colour
-        bar, the legend, the minima, the handle) once into pixmaps and blit them afterwards. Without this
-        every repaint of a moving path replays thousands of contour segments, every tick label and every
-        legend entry (~10 ms a frame). A cached item does not cache its children: the legend's rows are
-        cached as a whole tree. (Not the axes' titles, the colour bar's insides or the handle's θ₀:
+        bar, the minima, the handle) once into pixmaps and blit them afterwards. Without this every repaint of
+        a moving path replays thousands of contour segments and every tick label (~10 ms a frame). (Not the
+        axes' titles, the colour bar's insides or the handle's θ₀:
         pyqtgraph paints some of those outside their bounding rects, which a cache would clip, and cached
         text is rasterised a little differently.)"""
         cache_axes(self.plot)
@@ -147,11 +176,21 @@ class MapView:
         # the handle too: moving it keeps its cached picture
         for item in (self.contours, self.image, self.colorbar, self.minima, self.local_minima, self.handle):
             item.setCacheMode(cache)
-        self.cache_legend()
 
-    def cache_legend(self) -> None:
-        """Cache the legend's rows (again after rows were added)."""
-        cache_tree(self.plot.legend)
+    # ------------------------------------------------------------------------------------------------------
+    # the key under the map
+
+    def set_racers_key(self, racers: list[tuple[str, str, int, int]]) -> None:
+        """The key of the racers drawn: (name, colour, dash, symbol) each."""
+        self.key_names = [r[0] for r in racers]
+        self._racers_key = " &nbsp; ".join(key_html(*r) for r in racers)
+        self._show_key()
+
+    def _show_key(self) -> None:
+        text = "<br>".join(t for t in (self._racers_key, self._basin_key) if t)
+        if self.key.text() != text:
+            self.key.setText(text)
+            self.key.setVisible(bool(text))
 
     # ------------------------------------------------------------------------------------------------------
     # the surface
@@ -224,7 +263,7 @@ class MapView:
             if math.isfinite(last[0]) and math.isfinite(last[1]):
                 mx.append(last[0])
                 my.append(last[1])
-                symbols.append("x" if gone else "o")
+                symbols.append("x" if gone else SYMBOLS[track.symbol][0])
                 sizes.append(14 if gone else 11)
                 brushes.append(track.brush)
         self.markers.setData(mx, my, symbol=symbols, size=sizes, brush=brushes)
@@ -254,11 +293,11 @@ class MapView:
         g, step = r.grads[t], r.updates[t]
         parts = [f"<b>{r.name}</b>, step {t}:", f"‖∇f‖ = {fmt(float(np.hypot(*g)))}"]
         if r.m_hat is not None:
-            parts.append(f"‖m̂‖ = {fmt(float(np.hypot(*r.m_hat[t])))}")
+            parts.append(f"‖{hat('m')}‖ = {fmt(float(np.hypot(*r.m_hat[t])))}")
         parts.append(f"‖Δθ‖ = {fmt(float(np.hypot(*step)))}")
         if lr > 0 and np.all(np.isfinite(step)):
             parts.append(f"Δθ/lr = ({step[0] / lr:+.3f}, {step[1] / lr:+.3f})")
-        self.set_readout("  ·  ".join(parts) + "  <span style='color:gray'>(dashed −∇f, dotted −m̂, "
+        self.set_readout("  ·  ".join(parts) + f"  <span style='color:gray'>(dashed −∇f, dotted −{hat('m')}, "
                          "solid Δθ)</span>", hold=False)
 
     def set_readout(self, text: str, hold: bool) -> None:
@@ -272,22 +311,33 @@ class MapView:
         self.readout.setText(text)
 
     def draw_swarm(self, res: SceneResult) -> None:
-        """The swarm's starts as squares coloured by the minimum each reached (grey: none, dark red: diverged)."""
+        """The swarm's starts as squares coloured by the minimum each reached (grey: none, dark red: diverged),
+        and their key under the map."""
         sw = res.swarm
         self.swarm_item.setVisible(sw is not None)
         if sw is None:
             if len(self.swarm_item.data):  # already empty on every frame of a drag: no update
                 self.swarm_item.setData([], [])
+            if self._basin_key:
+                self._basin_key = ""
+                self._show_key()
             return
-        colors = []
-        for b in sw.basin:
-            if b == -2:
-                colors.append(pg.mkBrush(120, 0, 0, 150))
-            elif b == -1:
-                colors.append(pg.mkBrush(128, 128, 128, 90))
-            else:
-                c = pg.mkColor(SWARM_COLORS[int(b) % len(SWARM_COLORS)])
-                c.setAlpha(110)
-                colors.append(pg.mkBrush(c))
+        brushes = {int(b): pg.mkBrush(*swarm_brush_color(int(b))) for b in np.unique(sw.basin)}
         size = min(sw.spacing) * 0.92
-        self.swarm_item.setData(sw.starts[:, 0], sw.starts[:, 1], brush=colors, size=size)
+        self.swarm_item.setData(sw.starts[:, 0], sw.starts[:, 1], brush=[brushes[int(b)] for b in sw.basin], size=size)
+        self._basin_key = basin_key(sw)
+        self._show_key()
+
+
+def basin_key(sw) -> str:
+    """The swarm's key: which colour is which minimum's basin (only the basins that occur), none, diverged."""
+    def square(rgba):  # the square's colour, opaque: the text is on the panel, not on the map
+        r, g, b, _ = rgba
+        return f"<span style='color:#{r:02x}{g:02x}{b:02x}'>■</span>"
+
+    found = {int(b) for b in sw.basin}
+    parts = [f"{square(swarm_brush_color(i))}&nbsp;{point_text(sw.targets[i])}" for i in range(len(sw.targets))
+             if i in found]
+    parts += [f"{square(swarm_brush_color(b))}&nbsp;{label}" for b, label in ((-1, "no&nbsp;minimum"),
+                                                                              (-2, "diverged")) if b in found]
+    return f"<b>Swarm</b> ({sw.name}), ends near: " + " &nbsp; ".join(parts)

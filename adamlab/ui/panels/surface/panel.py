@@ -28,9 +28,15 @@ Keeping the GUI thread free during a drag (every stretch of GUI work well under 
 ``benchmarks/bench_surface.py`` measures all of it: event-loop lateness during a scripted drag (setPos or
 real mouse events) and after the release.
 
+Fair races (the Tune tab, ``tuning.TuneControls``): a tune request goes to a third latest-wins worker, which
+runs it in the same race child (``RaceProcess.tune``; a race waits while it runs); the panel polls its
+progress every ``PROGRESS_MS``, Cancel asks the child to stop (and kills it if it has not after
+``CANCEL_GRACE_MS``), and the report puts each optimizer's best settings into its editor and draws the
+lr-sensitivity plot.
+
 Layout (fits 1280×800 and, at its minimum width of ~830 px, a 1024×700 window): the scrolling control
-column, the map in the centre under the animation bar, and the loss plot, effective-lr view and results
-table on the right.
+column, the map in the centre under the animation bar with its key and readout under it, and on the right
+the loss plot, the effective lr / lr sensitivity (tabs) and the results table.
 """
 
 from __future__ import annotations
@@ -43,17 +49,27 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from adamlab.ui import workers
 from adamlab.ui.panels.base import Panel
-from adamlab.ui.panels.surface.charts import EffLrChart, LossChart, ResultsTable
+from adamlab.ui.panels.surface.charts import EffLrChart, LossChart, ResultsTable, SensitivityChart
 from adamlab.ui.panels.surface.controls import ArenaControls
 from adamlab.ui.panels.surface.image import surface_image
 from adamlab.ui.panels.surface.map_view import MapView
 from adamlab.ui.panels.surface.presets import DEFAULT_STATE, PRESETS
-from adamlab.ui.panels.surface.race import RaceProcess, SceneResult, make_surface
-from adamlab.ui.panels.surface.racers import RacerList
+from adamlab.ui.panels.surface.race import RaceProcess, SceneResult, TuneReport, make_surface
+from adamlab.ui.panels.surface.racers import DASHES, RacerList, racer_icon
+from adamlab.ui.widgets import symbols
 from adamlab.ui.widgets.fastpaint import PathCurve
 from adamlab.ui.widgets.plots import fast_curve, pen
 
@@ -69,25 +85,32 @@ ZOOM_DELAY_MS = 250  # after the last pan/zoom, recompute the image for the new 
 LOSS_INTERVAL_MS = 66
 CENTRE_MIN_WIDTH = 300  # the map's column
 RIGHT_MIN_WIDTH = 256  # loss plot, effective lr, results table
+PROGRESS_MS = 50  # how often the tune's progress bar follows the child
+CANCEL_GRACE_MS = 1500  # a tune not stopped this long after Cancel is ended by force (its child is killed)
 
 
 class Track:
     """The plot items of one optimizer: its path on the map and its loss curve (created once; the
     current-point markers of all tracks share one scatter item, ``MapView.markers``: one scatter paints as
-    slowly as five points)."""
+    slowly as five points). ``style``: (colour, dash, symbol) as ``RacerList.style`` gives it."""
 
-    def __init__(self, map_view: MapView, loss_chart: LossChart, uid: int, name: str, color: str):
-        self.uid, self.name, self.color = uid, name, color
+    def __init__(self, map_view: MapView, loss_chart: LossChart, uid: int, name: str, style: tuple[str, int, int]):
+        self.uid, self.name, self.style = uid, name, style
+        self.color, dash, self.symbol = style
+        line = DASHES[dash % len(DASHES)][0]
         # a bare curve item: PlotDataItem's extra layer (downsampling, clipping) costs more than it saves
         # on 500 points, and its setData runs on every frame of a drag
-        self.path = PathCurve([], [], pen=pen(color, 2), name=name)
+        self.path = PathCurve([], [], pen=pen(self.color, 2, line), name=name)
         self.path.setZValue(20)
-        self.brush = pg.mkBrush(color)
-        self.loss = fast_curve(loss_chart.plot, color, name=name, width=1)  # 1 px: thicker paints slower
+        self.brush = pg.mkBrush(self.color)
+        self.icon = racer_icon(*style)
+        self.loss = fast_curve(loss_chart.plot, self.color, name=name, width=1)  # 1 px: thicker paints slower
+        if dash:
+            self.loss.setPen(pen(self.color, 1, line))
         map_view.plot.addItem(self.path)
 
     def remove(self, map_view: MapView, loss_chart: LossChart) -> None:
-        map_view.plot.removeItem(self.path)  # also removes its legend entry
+        map_view.plot.removeItem(self.path)
         loss_chart.plot.removeItem(self.loss)
 
 
@@ -95,10 +118,14 @@ class SurfacePanel(Panel):
     key = "surface"
     title = "Loss surface"
     hint = "Race optimizers on 2D loss surfaces: drag the start, pick a scenario, step through the race."
-    help_html = (
+    help_html = symbols.rich(
         "<b>Loss-surface arena</b><p>Each coloured path is one optimizer minimising the same 2D function "
         "f(x, y) from the same start θ₀ (drag the ⊕ handle, or click on the map). The background is f "
-        "(log-scaled for valleys), with contour lines; ★ marks the global minima.</p>"
+        "(log-scaled for valleys), with contour lines; ★ marks the global minima. The key under the map names "
+        "the paths: the colour is the optimizer's family (blue–grey: gradient descent, green: per-coordinate "
+        "scaling, orange–red: Adam and its repairs, purple: the newcomers), the marker its place in the family, "
+        "a dashed line a second copy of a kind. Select an optimizer in the list to read what it changes "
+        "relative to Adam.</p>"
         "<p><b>SGD</b>: θ ← θ − lr·∇f. Its step scales with the gradient: huge on steep walls, tiny on flat "
         "floors. <b>Momentum</b>: b ← μb + ∇f, θ ← θ − lr·b: speed builds along consistent directions. "
         "<b>RMSprop / Adam</b>: divide by √v̂, the running RMS of each coordinate's gradient, so each "
@@ -109,6 +136,11 @@ class SurfacePanel(Panel):
         "the step Δθ it actually took (directions; the readout gives sizes). The squares on the right show "
         "each optimizer's per-axis effective learning rate lr/(√v̂+ε). The loss plot shows f − f* on a log "
         "axis; drag its vertical line to scrub the race.</p>"
+        "<p><b>Fair races</b> (Tune tab): at one shared lr a race mostly shows whose default suits the surface. "
+        "Tune searches each ticked optimizer's lr on a log grid (optionally with β1, β2, weight decay or ε) for "
+        "the lowest final f − f* on this very scene — averaged over several noise sequences when σ > 0 — puts "
+        "the winners into the editors and races them. The lr-sensitivity plot shows each optimizer's score "
+        "against lr: a wide valley is a forgiving optimizer, a narrow one needs tuning.</p>"
     )
 
     def __init__(self) -> None:
@@ -131,6 +163,7 @@ class SurfacePanel(Panel):
         self.map = MapView(self.controls.start)
         self.loss_chart = LossChart()
         self.eff_chart = EffLrChart()
+        self.sensitivity = SensitivityChart()
         self.results = ResultsTable()
         self._build_layout()
         self._connect()
@@ -144,6 +177,21 @@ class SurfacePanel(Panel):
         self._img = workers.start_latest_wins(_image_job, "surface-image")
         self._img.worker.resultReady.connect(self._on_image)
         self._img.worker.failed.connect(self._on_image_failed)
+        self._tune = workers.start_latest_wins(self._race.tune, "surface-tune")
+        self._tune.worker.resultReady.connect(self._on_tuned)
+        self._tune.worker.failed.connect(self._on_tune_failed)
+        self._tune_pending = 0
+        self._tune_request: dict | None = None
+        self.tune_report: TuneReport | None = None  # the last Tune's findings
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setObjectName("surface-tune-progress")
+        self._progress_timer.setInterval(PROGRESS_MS)
+        self._progress_timer.timeout.connect(self._show_tune_progress)
+        self._cancel_timer = QTimer(self)
+        self._cancel_timer.setObjectName("surface-tune-cancel")
+        self._cancel_timer.setSingleShot(True)
+        self._cancel_timer.setInterval(CANCEL_GRACE_MS)
+        self._cancel_timer.timeout.connect(self._race.kill_tuning)
 
         self._anim = QTimer(self)
         self._anim.setObjectName("surface-animation")
@@ -220,15 +268,22 @@ class SurfacePanel(Panel):
         cl.setSpacing(2)
         cl.addLayout(bar)
         cl.addWidget(self.map.widget, 1)
+        cl.addWidget(self.map.key)
         cl.addWidget(self.map.readout)
         self.map.widget.setMinimumSize(CENTRE_MIN_WIDTH, 300)
 
-        for w in (self.loss_chart.widget, self.eff_chart.widget):
+        for w in (self.loss_chart.widget, self.eff_chart.widget, self.sensitivity.widget):
             w.setMinimumSize(RIGHT_MIN_WIDTH, 120)
+        self.middle = QTabWidget()
+        self.middle.setDocumentMode(True)
+        self.middle.addTab(self.eff_chart.widget, "Effective lr")
+        self.middle.addTab(self.sensitivity, "lr sensitivity")
+        self.middle.setTabToolTip(0, "Each optimizer's per-axis effective learning rate at the current step")
+        self.middle.setTabToolTip(1, "After a Tune: each optimizer's score against its lr (Tune tab)")
         right = QSplitter(Qt.Orientation.Vertical)
         right.setChildrenCollapsible(False)
         right.addWidget(self.loss_chart.widget)
-        right.addWidget(self.eff_chart.widget)
+        right.addWidget(self.middle)
         right.addWidget(self.results)
         right.setStretchFactor(0, 4)
         right.setStretchFactor(1, 3)
@@ -259,6 +314,9 @@ class SurfacePanel(Panel):
         c.startTyped.connect(self._on_start_typed)
         c.startReset.connect(self._reset_start)
         c.inputError.connect(self._on_input_error)
+        c.clamped.connect(self.statusMessage)
+        c.tune.tuneRequested.connect(self.start_tune)
+        c.tune.cancelRequested.connect(self.cancel_tune)
         self.map.handle.sigPositionChanged.connect(self._on_handle_moved)
         self.map.handle.sigPositionChangeFinished.connect(self._on_handle_released)
         self.map.plot.scene().sigMouseClicked.connect(self._on_map_clicked)
@@ -374,15 +432,13 @@ class SurfacePanel(Panel):
         """Create / remove the per-optimizer plot items so they match the result's runs."""
         want = {r.uid: r for r in res.runs}
         for uid in list(self._tracks):
-            if uid not in want or self._tracks[uid].name != want[uid].name:
+            if uid not in want or (self._tracks[uid].name, self._tracks[uid].style) != (want[uid].name,
+                                                                                    self.racers.style(uid)):
                 self._tracks.pop(uid).remove(self.map, self.loss_chart)
-        added = False
         for r in res.runs:
             if r.uid not in self._tracks:
-                self._tracks[r.uid] = Track(self.map, self.loss_chart, r.uid, r.name, self.racers.color(r.uid))
-                added = True
-        if added:
-            self.map.cache_legend()  # its new rows
+                self._tracks[r.uid] = Track(self.map, self.loss_chart, r.uid, r.name, self.racers.style(r.uid))
+        self.map.set_racers_key([(r.name, *self._tracks[r.uid].style) for r in res.runs])
         self.loss_chart.set_log(res.f_star is not None)
         # the loss curves themselves are drawn by _draw_loss, in a later turn
 
@@ -639,14 +695,94 @@ class SurfacePanel(Panel):
         self._t = self.controls.steps()
 
     # ------------------------------------------------------------------------------------------------------
+    # fair races
+
+    def start_tune(self) -> None:
+        """Tune the ticked optimizers on the scene (in the race child); the report arrives in ``_on_tuned``."""
+        if self._shut or self._tune_pending:
+            return
+        try:
+            request = self.controls.tune.request(self.scene(record=False))
+        except ValueError as exc:
+            self._on_input_error(str(exc))
+            return
+        if not any(o["enabled"] for o in request["scene"]["optimizers"]):
+            self._on_input_error("Tune: tick at least one optimizer to tune")
+            return
+        self._set_playing(False)
+        self._tune_request = request
+        self.controls.tune.set_running(True)
+        self._tune_pending = self._tune.worker.submit(request)
+        self._progress_timer.start()
+
+    def cancel_tune(self) -> None:
+        """Stop the running Tune: the child stops within a chunk of steps, or is ended after CANCEL_GRACE_MS."""
+        if not self._tune_pending:
+            return
+        self._race.cancel_tune()
+        self.controls.tune.show_message("cancelling…")
+        self._cancel_timer.start()
+
+    @Slot()
+    def _show_tune_progress(self) -> None:
+        self.controls.tune.show_progress(self._race.tune_progress)
+
+    def _tune_over(self, rid: int) -> bool:
+        """Bookkeeping when a tune ends; False when it is not the one we wait for."""
+        if self._shut or rid != self._tune_pending:
+            return False
+        self._tune_pending = 0
+        self._progress_timer.stop()
+        self._cancel_timer.stop()
+        self.controls.tune.set_running(False)
+        return True
+
+    @Slot(int, object)
+    def _on_tuned(self, rid: int, report: TuneReport | None) -> None:
+        if not self._tune_over(rid):
+            return
+        if report is None:
+            self.controls.tune.show_message("cancelled: the editors keep their values")
+            self.statusMessage.emit("Tune cancelled")
+            return
+        self.apply_tune(report)
+
+    @Slot(int, str)
+    def _on_tune_failed(self, rid: int, message: str) -> None:
+        if self._tune_over(rid):
+            self.controls.tune.show_message("failed")
+            self._on_input_error(f"Tune: {message}")
+
+    def apply_tune(self, report: TuneReport) -> None:
+        """Put each optimizer's best settings into its editor, draw the sensitivity plot, race the result."""
+        self.tune_report = report
+        self._loading = True  # one race for all the editors' changes, not one per editor
+        try:
+            for uid, c in zip(report.uids, report.result.curves):
+                if c.best is not None:
+                    self.racers.apply_tuned(uid, c.best)
+        finally:
+            self._loading = False
+        styles = {e["uid"]: (e["color"], e["dash"], e["symbol"]) for e in self.racers.entries}
+        self.sensitivity.draw(report, styles)
+        self.controls.tune.show_report(report, styles)
+        self.middle.setCurrentWidget(self.sensitivity)
+        res = report.result
+        self.statusMessage.emit(f"Tuned {len(res.curves)} optimizers in {res.seconds:.2f} s: racing each at its "
+                                "best lr (the editors hold it; marked on the lr-sensitivity plot)")
+        self._restart_pending = True
+        self._changed()
+
+    # ------------------------------------------------------------------------------------------------------
     # panel protocol
 
     def plots(self) -> dict[str, pg.PlotItem]:
         return {"Loss surface": self.map.plot, "Loss vs step": self.loss_chart.plot,
-                "Effective lr": self.eff_chart.plot}
+                "Effective lr": self.eff_chart.plot, "lr sensitivity": self.sensitivity.plot}
 
     def is_idle(self) -> bool:
-        return (self._traj_pending == 0 and self._img_pending == 0 and not self._playing
+        return (self._traj_pending == 0 and self._img_pending == 0 and self._tune_pending == 0
+                and not self._playing
                 and not self._detail_timer.isActive() and not self._zoom_timer.isActive()
                 and self._incoming is None and not self._jobs and not self._loss_timer.isActive()
                 and self._result is not None)
@@ -655,14 +791,15 @@ class SurfacePanel(Panel):
         if self._shut:
             return
         self._shut = True
-        for timer in (self._anim, self._detail_timer, self._zoom_timer, self._work_timer, self._loss_timer):
+        for timer in (self._anim, self._detail_timer, self._zoom_timer, self._work_timer, self._loss_timer,
+                      self._progress_timer, self._cancel_timer):
             timer.stop()
         self._jobs.clear()
         self._playing = False
         self._traj.worker.request_stop()
+        self._tune.worker.request_stop()
         self._race.close()  # the child exits; a worker thread waiting for it gets EOF and returns at once
-        self._traj.stop()
-        self._img.stop()
+        workers.stop_together([self._traj, self._tune, self._img])
 
 
 def _image_job(req: dict):

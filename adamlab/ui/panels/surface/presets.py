@@ -7,11 +7,6 @@ The learning rates were chosen by running the core (``trajectory.run_many``) so 
 
 from __future__ import annotations
 
-# kind → its colour's index in theme.CYCLE, so "Adam" is the same blue in every scene
-KIND_COLOR = {"adam": 0, "momentum": 1, "rmsprop": 2, "adamw": 3, "amsgrad": 5, "nesterov": 6, "sgd": 7,
-              "adagrad": 9}
-KINDS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "amsgrad", "adamw"]
-
 
 def opt(kind: str, enabled: bool = True, name: str | None = None, **values) -> dict:
     """One optimizer entry of a state: editor values (β1/β2 separate), unspecified knobs keep defaults."""

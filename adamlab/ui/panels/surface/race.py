@@ -2,12 +2,14 @@
 
 Qt-free, so the trajectory worker runs it and the tests call it directly. All the maths is the core's:
 surfaces from ``core.surfaces``, paths from ``core.trajectory.run_many`` / ``run``, optimizers from
-``core.optim.make_optimizer``. This module only adds what the view needs on top: where a path leaves the
-view (so a diverging run is drawn up to the edge and flagged), the results-table numbers, and the swarm's
-basins of attraction.
+``core.optim.make_optimizer``, fair races from ``core.tune``. This module only adds what the view needs on
+top: where a path leaves the view (so a diverging run is drawn up to the edge and flagged), the
+results-table numbers, the swarm's basins of attraction, and the tuning request's translation into the
+core's terms.
 
 A scene is a plain JSON-able dict (``SurfacePanel.scene`` builds one); ``run_scene(scene)`` returns a
-``SceneResult``.
+``SceneResult``. A tune request is {"scene": scene, "lrs": [...], "second": knob or None, "seeds": n,
+"objective": "final" | "average"}; ``run_tune(request)`` returns a ``TuneReport``.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import queue
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from adamlab.core import trajectory
-from adamlab.core.optim import make_optimizer
+from adamlab.core.optim import OPTIMIZERS, kind_arguments, make_optimizer
 from adamlab.core.schedules import make_schedule
 from adamlab.core.surfaces import SURFACES, Surface, ill_conditioned
+from adamlab.core.tune import TuneCancelled, TuneResult, tune
 
 VIEW_MARGIN = 1.0  # a path "left the view" when it is this many domain widths outside the domain
 
@@ -188,6 +193,12 @@ def run_scene(scene: dict) -> SceneResult:
 WARMUP_FRACTION = 0.1  # warmup + cosine warms up over the first 10% of the steps
 
 
+def warmup_for(name: str, steps: int) -> int:
+    """The warm-up steps the arena gives schedule ``name`` in a run of ``steps`` steps."""
+    warmup = max(1, int(WARMUP_FRACTION * steps)) if name == "warmup_cosine" else 0
+    return warmup if warmup < steps else 0
+
+
 def schedule_for(name: str, hyper: dict, steps: int):
     """The core's schedule ``name`` for one optimizer, scaled from its own lr (None for a constant lr).
 
@@ -196,8 +207,7 @@ def schedule_for(name: str, hyper: dict, steps: int):
     """
     if name == "constant" or steps == 0:
         return None
-    warmup = max(1, int(WARMUP_FRACTION * steps)) if name == "warmup_cosine" else 0
-    return make_schedule(name, float(hyper.get("lr", 1e-3)), steps, warmup if warmup < steps else 0)
+    return make_schedule(name, float(hyper.get("lr", 1e-3)), steps, warmup_for(name, steps))
 
 
 def swarm_starts(domain, n: int) -> tuple[np.ndarray, tuple[float, float]]:
@@ -217,7 +227,10 @@ def run_swarm(surface: Surface, swarm: dict, steps: int, noise: float, seed: int
     if not 2 <= n <= 60:
         raise ValueError(f"swarm grid size must be in [2, 60], got {n}")
     starts, spacing = swarm_starts(domain, n)
-    traj = trajectory.run_detailed(surface, (swarm["kind"], swarm["hyper"]), starts, steps, noise, seed, schedule)
+    spec = (swarm["kind"], swarm["hyper"])
+    if not OPTIMIZERS[swarm["kind"]].cls.ROWS_INDEPENDENT:  # Adafactor would factor the stack as one matrix
+        spec = PointWise(swarm["kind"], swarm["hyper"], len(starts))
+    traj = trajectory.run_detailed(surface, spec, starts, steps, noise, seed, schedule)
     ends = traj.path[-1]  # (K, 2), NaN where diverged
     targets = np.asarray(list(surface.minima) + list(surface.local_minima), dtype=np.float64).reshape(-1, 2)
     basin = np.full(len(starts), -1)
@@ -227,6 +240,115 @@ def run_swarm(surface: Surface, swarm: dict, steps: int, noise: float, seed: int
         basin = np.where(near, idx, -1)
     basin = np.where(np.asarray(traj.diverged_at) >= 0, -2, basin)
     return SwarmResult(swarm.get("name", swarm["kind"]), starts, ends, basin, targets, spacing)
+
+
+class PointWise:
+    """One optimizer per point of a (K, 2) stack, for the kinds that treat an array as one matrix.
+
+    Adafactor factors a (K, 2) array's second moment into row and column averages: K starts stepped as one
+    array would be one K×2 weight matrix, not K points. The swarm steps each start as its own tensor instead,
+    as ``core.tune`` does, so every start moves exactly as a lone run from it would.
+    """
+
+    def __init__(self, kind: str, hyper: dict, k: int):
+        self.opts = [make_optimizer(kind, **hyper) for _ in range(k)]
+        self.t = 0  # trajectory.run_many wants fresh optimizers
+
+    @property
+    def lr(self) -> float:
+        return self.opts[0].lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:  # a schedule sets every point's lr
+        for o in self.opts:
+            o.lr = value
+
+    def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        for o, p, g in zip(self.opts, params, grads):  # rows: views of the stack, stepped in place
+            o.step(p, g)
+        self.t += 1
+
+
+# ----------------------------------------------------------------------------------------------------------
+# fair races: tune each ticked optimizer's lr (and, if asked, one more knob) on the scene, in the child
+
+# The second hyperparameter a Tune may search, by the editor's name of it: what it is called in each kind's
+# arguments and the values tried. "beta1" is the momentum's decay wherever there is one (β1, or μ for the SGD
+# momenta and RMSprop), "beta2" the second moment's (β2, RMSprop's α, Adadelta's ρ).
+SECOND_VALUES = {
+    "beta1": (0.5, 0.8, 0.9, 0.95, 0.99),
+    "beta2": (0.9, 0.99, 0.999, 0.9999),
+    "weight_decay": (0.0, 1e-3, 1e-2, 1e-1),
+    "eps": (1e-8, 1e-6, 1e-4, 1e-2),
+}
+MOMENTUM_KINDS = ("momentum", "nesterov", "rmsprop")  # their β1 is the momentum μ
+
+
+def second_for(kind: str, knob: str | None) -> tuple[str, tuple] | None:
+    """(the core's name of ``knob`` for ``kind``, its values), or None when the kind has no such knob."""
+    if knob not in SECOND_VALUES:
+        return None
+    args = kind_arguments(kind)
+    values = SECOND_VALUES[knob]
+    if knob == "beta1":
+        name = "momentum" if kind in MOMENTUM_KINDS else "betas[0]" if "betas" in args else None
+    elif knob == "beta2":
+        name = "betas[1]" if "betas" in args else "alpha" if kind == "rmsprop" else "rho" if kind == "adadelta" \
+            else None
+    elif knob == "eps":
+        name = "eps" if isinstance(args.get("eps"), float) else None  # not Adafactor's (eps1, eps2) pair
+    else:
+        name = knob if knob in args else None
+    return None if name is None else (name, values)
+
+
+@dataclass
+class TuneReport:
+    """A Tune of the scene's ticked optimizers: the core's ``TuneResult`` (one curve per optimizer, in the
+    order of ``uids``) and the optimizers it could not build (name, message)."""
+
+    uids: list[int]
+    names: list[str]
+    result: TuneResult
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    start: tuple[float, float] = (0.0, 0.0)
+
+
+def run_tune(request: dict, progress=None, cancel=None) -> TuneReport:
+    """Search each ticked optimizer's lr on the request's grid (and its second knob, if any) on the scene,
+    with the scene's start, steps, noise (averaged over ``seeds`` sequences from the scene's seed) and
+    schedule, exactly as its race would run. Raises ``core.tune.TuneCancelled`` when ``cancel()`` says so."""
+    scene = request["scene"]
+    surface = make_surface(scene)
+    steps = int(scene["steps"])
+    opts, errors = _check_specs([o for o in scene["optimizers"] if o.get("enabled", True)])
+    if not opts:
+        raise ValueError("tick at least one optimizer to tune" if not errors else
+                         f"no optimizer to tune: {errors[0][0]}: {errors[0][1]}")
+    name = scene.get("schedule") or "constant"
+    schedule = None if name == "constant" else name
+    second = {}
+    for o in opts:
+        s = second_for(o["kind"], request.get("second"))
+        if s is not None:
+            second[o["kind"]] = s
+    start = tuple(float(v) for v in scene["start"])
+    res = tune(surface, [(o["kind"], o["hyper"]) for o in opts], start, steps, lrs=request["lrs"],
+               second=second, noise=float(scene.get("noise", 0.0)), seeds=int(request.get("seeds", 3)),
+               seed=int(scene.get("seed", 0)), schedule=schedule, warmup=warmup_for(name, steps),
+               objective=request.get("objective", "final"), progress=progress, cancel=cancel)
+    return TuneReport([o["uid"] for o in opts], [o["name"] for o in opts], res, errors, start)
+
+
+def lr_grid(lo: float, hi: float, n: int) -> list[float]:
+    """n learning rates evenly spaced in log scale from lo to hi, each rounded to 3 significant figures, so
+    an editor's lr box holds a tuned value exactly (and its race equals the tuned run)."""
+    grid = []
+    for v in np.geomspace(lo, hi, n):
+        r = float(f"{v:.3g}")
+        if r not in grid:
+            grid.append(r)
+    return grid
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -246,36 +368,108 @@ def run_swarm(surface: Surface, swarm: dict, steps: int, noise: float, seed: int
 RACE_ENTRY = "adamlab.ui.panels.surface.race:serve_races"
 
 
+PROGRESS_EVERY_S = 0.03  # a tune reports its progress at most this often
+_EOF = object()
+
+
 def serve_races(channel) -> None:
-    """The child's loop: read a scene, answer ("ok", SceneResult) or ("error", exception); ends at EOF."""
-    while True:
-        scene = channel.recv()
+    """The child's loop; ends at EOF. Parent → child: a scene dict, ("tune", request) or ("cancel",).
+    Child → parent: ("ok", SceneResult) or ("error", exception) for a scene; for a tune ("progress", f) now
+    and then, then ("ok", TuneReport), ("cancelled", None) or ("error", exception).
+
+    A reader thread moves messages into an inbox, so a tune can look for ("cancel",) between its chunks
+    without blocking (on every platform: select() does not work on Windows pipes). A cancel that arrives
+    after its tune has ended is dropped."""
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+
+    def read() -> None:
         try:
-            reply = ("ok", run_scene(scene))
+            while True:
+                inbox.put(channel.recv())
+        except (EOFError, OSError):
+            inbox.put(_EOF)
+
+    threading.Thread(target=read, name="race-inbox", daemon=True).start()
+    pending: list = []  # messages that came in during a tune (the parent waits for a tune, so: none)
+    while True:
+        msg = pending.pop(0) if pending else inbox.get()
+        if msg is _EOF:
+            return
+        if isinstance(msg, tuple) and msg[:1] == ("cancel",):
+            continue
+        if isinstance(msg, tuple) and msg[:1] == ("tune",):
+            channel.send(_serve_tune(channel, inbox, msg[1], pending))
+            continue
+        try:
+            reply = ("ok", run_scene(msg))
         except Exception as exc:  # the parent re-raises it, as if the race had run in its own thread
             reply = ("error", exc)
         channel.send(reply)
 
 
-class RaceProcess:
-    """``compute(scene)`` = ``run_scene(scene)``, run in a persistent child process when one is available.
+def _serve_tune(channel, inbox: queue.SimpleQueue, request: dict, pending: list) -> tuple:
+    """Run one tune in the child and return its reply; what else arrives meanwhile goes to ``pending``."""
+    last = [0.0]
 
-    Call ``compute`` from one worker thread only. The child starts on the first call; until it has
+    def progress(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            channel.send(("progress", fraction))
+
+    def cancelled() -> bool:
+        while True:
+            try:
+                msg = inbox.get_nowait()
+            except queue.Empty:
+                return False
+            if isinstance(msg, tuple) and msg[:1] == ("cancel",):
+                return True
+            pending.append(msg)
+            if msg is _EOF:  # the parent has gone: nobody wants the result
+                return True
+
+    try:
+        reply = ("ok", run_tune(request, progress, cancelled))
+    except TuneCancelled:
+        reply = ("cancelled", None)
+    except Exception as exc:
+        reply = ("error", exc)
+    return reply
+
+
+class RaceProcess:
+    """``compute(scene)`` = ``run_scene(scene)`` and ``tune(request)`` = ``run_tune(request)``, run in a
+    persistent child process when one is available.
+
+    Call ``compute`` from one worker thread and ``tune`` from another (or the same); they take turns with the
+    child (a race waits while a tune runs: at most ~2 s). The child starts on the first call; until it has
     imported and said "ready" (checked without blocking), scenes are computed in the calling thread, so the
-    first frames never wait for it. If the child cannot start or dies, this and every later scene are
-    computed in the calling thread (``fallback`` says why). ``close()`` (any thread, idempotent) ends it.
+    first frames never wait for it — a tune waits for it instead (in-thread it would hold the GIL for
+    seconds). If the child cannot start or dies, this and every later scene and tune are computed in the
+    calling thread (``fallback`` says why). ``close()`` (any thread, idempotent) ends it.
+
+    A tune reports ``tune_progress`` (0…1, read it from any thread) and stops at ``cancel_tune()`` (any
+    thread): the child polls for the cancel between chunks of ~50 steps, so it stops within milliseconds.
+    ``kill_tuning()`` is the bound: a child that has not stopped by then is killed (the next race starts a
+    fresh one; cancelling is not a failure).
     """
 
     def __init__(self, enabled: bool = True):
         from adamlab.ui import workers
 
         self._lock = threading.Lock()
+        self._busy = threading.Lock()  # one conversation with the child at a time: a scene or a tune
         self._child = None  # workers.ChildProcess
         self._closed = False
+        self._cancel = threading.Event()
+        self.tuning = False  # a tune is running (in the child or in-thread)
+        self.tune_progress = 0.0
         self.fallback: str | None = None if enabled else "disabled"
         if self.fallback is None and workers.processes_unavailable():
             self.fallback = f"{workers.processes_unavailable()}: computing in-thread"
         self.remote_count = 0  # scenes the child computed (tests, benchmarks)
+        self.remote_tunes = 0  # tunes the child computed
 
     @property
     def pid(self) -> int | None:
@@ -292,25 +486,86 @@ class RaceProcess:
         """The scene's result (None once closed: nobody will look at it)."""
         if self._closed:
             return None
-        if self.fallback is None:
-            try:
-                reply = self._remote(scene) if self._remote_ready() else None
-            except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-                if self._closed:
-                    return None
-                self.fallback = f"race process failed ({type(exc).__name__}: {exc}); computing in-thread"
-                self.close(final=False)
-                reply = None
-            if reply is not None:
-                status, payload = reply
-                if status == "error":
-                    raise payload if isinstance(payload, Exception) else RuntimeError(str(payload))
-                self.remote_count += 1
-                return payload
+        with self._busy:
+            if self.fallback is None:
+                try:
+                    reply = self._remote(scene) if self._remote_ready() else None
+                except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+                    if self._closed:
+                        return None
+                    self._fail(exc)
+                    reply = None
+                if reply is not None:
+                    status, payload = reply
+                    if status == "error":
+                        raise payload if isinstance(payload, Exception) else RuntimeError(str(payload))
+                    self.remote_count += 1
+                    return payload
         return run_scene(scene)
 
-    def _remote_ready(self) -> bool:
-        """Start the child if needed; True once it has said "ready" (never blocks on its imports)."""
+    def tune(self, request: dict) -> TuneReport | None:
+        """The request's ``TuneReport``, or None when it was cancelled (or the process closed)."""
+        self._cancel.clear()
+        self.tune_progress = 0.0
+        self.tuning = True
+        try:
+            with self._busy:
+                if self._closed or self._cancel.is_set():
+                    return None
+                if self.fallback is None:
+                    try:
+                        return self._remote_tune(request)
+                    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+                        if self._closed or self._cancel.is_set():  # killed by kill_tuning, or closing
+                            self._forget_child()
+                            return None
+                        self._fail(exc)
+                try:
+                    return run_tune(request, self._set_progress, self._cancel.is_set)
+                except TuneCancelled:
+                    return None
+        finally:
+            self.tuning = False
+
+    def cancel_tune(self) -> None:
+        """Ask the running tune to stop (any thread; nothing happens if none runs)."""
+        self._cancel.set()
+        child = self._child
+        if self.tuning and child is not None:
+            try:
+                child.send(("cancel",))
+            except OSError:
+                pass
+
+    def kill_tuning(self) -> None:
+        """End a child that is still tuning after ``cancel_tune`` (it hangs, or is still importing)."""
+        if self.tuning and self._cancel.is_set():
+            self._forget_child(timeout=0.3)  # stdin closed: its inbox sees EOF and the tune stops; else killed
+
+    def _set_progress(self, fraction: float) -> None:
+        self.tune_progress = fraction
+
+    def _remote_tune(self, request: dict) -> TuneReport | None:
+        self._remote_ready(block=True)
+        child = self._child
+        if child is None:
+            raise OSError("race process closed")
+        if self._cancel.is_set():  # cancelled while the child was still importing
+            return None
+        child.send(("tune", request))
+        while True:
+            status, payload = child.recv()  # blocks in read() with the GIL released
+            if status == "progress":
+                self.tune_progress = payload
+                continue
+            if status == "error":
+                raise payload if isinstance(payload, Exception) else RuntimeError(str(payload))
+            self.remote_tunes += status == "ok"
+            return payload if status == "ok" else None
+
+    def _remote_ready(self, block: bool = False) -> bool:
+        """Start the child if needed; True once it has said "ready" (without ``block``, never waits for its
+        imports)."""
         from adamlab.ui import workers
 
         with self._lock:
@@ -320,7 +575,7 @@ class RaceProcess:
                 self._child = workers.ChildProcess(RACE_ENTRY, "race")
                 self._child.start()
             child = self._child
-        return child.wait_ready(block=os.name != "posix")
+        return child.wait_ready(block=block or os.name != "posix")
 
     def _remote(self, scene: dict) -> tuple[str, object]:
         child = self._child
@@ -329,12 +584,25 @@ class RaceProcess:
         child.send(scene)
         return child.recv()  # blocks in read() with the GIL released
 
+    def _fail(self, exc: Exception) -> None:
+        self.fallback = f"race process failed ({type(exc).__name__}: {exc}); computing in-thread"
+        self.close(final=False)
+
+    def _forget_child(self, timeout: float = 2.0) -> None:
+        """End the child without giving up on child processes: the next call starts a new one."""
+        with self._lock:
+            child, self._child = self._child, None
+        if child is not None:
+            child.close(timeout)
+
     def close(self, final: bool = True, timeout: float = 2.0) -> None:
         """End the child: close its stdin (it exits at EOF), wait briefly, kill it if it does not go."""
         with self._lock:
             if final:
                 self._closed = True
             child, self._child = self._child, None
+        if final:
+            self._cancel.set()
         if child is not None:
             child.close(timeout)
 
