@@ -1,5 +1,5 @@
-"""The EMA playground and the stepper fit the window at 1280 × 800 and at 1024 × 700: the window keeps the size
-asked for, and nothing in the panel is cut off, squeezed or covered.
+"""The EMA playground, the stepper and the loss-surface arena fit the window at 1280 × 800 and at 1024 × 700: the
+window keeps the size asked for, and nothing in the panel is cut off, squeezed or covered.
 
 Before (#11): the stepper's minimum height (662 px) was taller than a 1024 × 700 window has for a panel, its
 θ line was cut to "… / (√35.8796 + 1e−0…", its small plots overlapped their labels, the EMA readout was cut
@@ -22,8 +22,8 @@ def window(qtbot):
     w = MainWindow(restore=False)
     qtbot.addWidget(w)
     for p in w.panels:
-        if p.key not in ("ema", "stepper"):
-            p.setMinimumSize(1, 1)  # only the two panels under test may hold the window open
+        if p.key not in ("ema", "stepper", "surface"):
+            p.setMinimumSize(1, 1)  # only the panels under test may hold the window open
     return w
 
 
@@ -76,6 +76,8 @@ def plot_problems(panel) -> list[str]:
         plots = [i for i in view.scene().items() if isinstance(i, pg.PlotItem) and i.isVisible()]
         boxes = [p.vb.sceneBoundingRect() for p in plots]
         for p, box in zip(plots, boxes):
+            if isinstance(p, pg.ColorBarItem):  # a colour bar is narrow on purpose (the map's, 14 px)
+                continue
             if box.height() < 40 or box.width() < 100:
                 bad.append(f"{p.titleLabel.text[:30]!r}: data area {box.width():.0f}×{box.height():.0f} px")
             title = p.titleLabel
@@ -132,3 +134,34 @@ def test_one_step_is_drawn_with_nothing_over_it(qtbot, window):
     assert plot_problems(panel) == []
     ticks = panel.plot_g.getAxis("bottom").tickValues(*panel.plot_g.viewRange()[0], 400)
     assert all(v == int(v) for _, values in ticks for v in values)  # whole steps only: no "step 1.5"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("theme_name", ["light", "dark", "switched"])
+def test_the_arena_fits_with_its_keys_beside_the_data_after_a_tune_and_with_a_swarm(qtbot, window, size, theme_name):
+    """The arena at both sizes, in both themes and after a runtime switch: the default race, then a tuned race
+    with its lr-sensitivity plot, then a swarm with its basin key — no label cut, no key or legend on a plot's
+    data (the map's legend box used to cover paths, #11 item 6)."""
+    if theme_name != "switched":
+        window.set_theme(theme_name)
+    panel = show(qtbot, window, "surface", size)
+    if theme_name == "switched":
+        window.set_theme("dark")
+    assert (window.width(), window.height()) == size, "the panel's minimum size holds the window open"
+    assert clipped_labels(panel) == []
+    assert plot_problems(panel) == []
+    panel.controls.tabs.setCurrentWidget(panel.controls.tune)
+    qtbot.mouseClick(panel.controls.tune.tune_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.tune_report is not None and panel.is_idle(), timeout=30000)
+    assert panel.middle.currentWidget() is panel.sensitivity and panel.sensitivity.isVisible()
+    qtbot.wait(50)
+    assert clipped_labels(panel) == []
+    assert plot_problems(panel) == []
+    assert panel.results.table.horizontalHeader().length() <= panel.results.table.viewport().width()
+    panel.controls.swarm_check.setChecked(True)
+    qtbot.waitUntil(lambda: panel.is_idle() and panel._result.swarm is not None, timeout=10000)
+    qtbot.wait(50)
+    assert "Swarm" in panel.map.key.text()
+    assert clipped_labels(panel) == []
+    assert plot_problems(panel) == []
+    assert (window.width(), window.height()) == size

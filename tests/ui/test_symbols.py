@@ -182,11 +182,7 @@ def all_visible_texts(window, panel):
         yield f"menu {action.text()!r} status tip", action.statusTip(), False
 
 
-ARENA = pytest.param("surface", marks=pytest.mark.xfail(
-    strict=True, reason="the arena is being reworked elsewhere (#11): it adopts adamlab.ui.widgets.symbols there"))
-
-
-@pytest.mark.parametrize("key", [ARENA if k == "surface" else k for k in PANEL_KEYS])
+@pytest.mark.parametrize("key", PANEL_KEYS)
 def test_no_panel_shows_a_hat_that_qt_draws_on_the_wrong_letter(qtbot, key):
     from adamlab.ui.window import MainWindow
 

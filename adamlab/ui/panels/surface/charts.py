@@ -299,7 +299,7 @@ class ResultsTable(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.sectionResized.connect(self._fit_name_header)
         fm = self.table.fontMetrics()
-        for j, widest in ((1, "0.0000"), (2, "0.0000"), (3, "5000"), (4, "⚠ 5000")):
+        for j, widest in ((1, "8.8e-10"), (2, "8.8e-10"), (3, "5000"), (4, "⚠ 5000")):
             header.setSectionResizeMode(j, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(j, max(fm.horizontalAdvance(widest), fm.horizontalAdvance(headers[j][0])) + 10)
         self.table.setToolTip("final f: loss at the last step · ‖θ−θ*‖: distance to the nearest global minimum · "

@@ -103,7 +103,8 @@ class ArenaControls(QScrollArea):
         self.surface_combo = QComboBox()
         for name, s in SURFACES.items():
             self.surface_combo.addItem(s.label if name != "ill_conditioned" else "Ill-conditioned bowl", name)
-            self.surface_combo.setItemData(self.surface_combo.count() - 1, s.description, Qt.ItemDataRole.ToolTipRole)
+            self.surface_combo.setItemData(self.surface_combo.count() - 1, symbols.tooltip(s.description),
+                                           Qt.ItemDataRole.ToolTipRole)
         self.surface_combo.setToolTip("The loss function f(x, y) the optimizers minimise")
         self.surface_combo.currentIndexChanged.connect(self._on_surface)
         self.surface_desc = QLabel("")

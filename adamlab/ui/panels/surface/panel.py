@@ -670,6 +670,9 @@ class SurfacePanel(Panel):
         state.update(copy.deepcopy(p["state"]))
         state["preset"] = key
         self.set_state(state, restart=True)
+        if p["state"].get("autotune"):
+            self.controls.tabs.setCurrentWidget(self.controls.tune)
+            self.start_tune()
 
     def get_state(self) -> dict[str, Any]:
         return {**self.controls.state(), "instant": self.instant_check.isChecked()}
