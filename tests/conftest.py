@@ -17,7 +17,17 @@ os.environ.setdefault("ADAMLAB_CHILD_PATH", str(Path(__file__).resolve().parent.
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_NAMES = REPO.parent / "shared" / "data" / "names.txt"
+
+
+def _shared_dir() -> Path:
+    """../shared beside the checkout, or $ADAMLAB_SHARED, or /work/shared (a worktree lives deeper)."""
+    for d in (os.environ.get("ADAMLAB_SHARED"), REPO.parent / "shared", "/work/shared"):
+        if d and (Path(d) / "data" / "names.txt").is_file():
+            return Path(d)
+    return REPO.parent / "shared"
+
+
+SHARED_NAMES = _shared_dir() / "data" / "names.txt"
 
 
 @pytest.fixture

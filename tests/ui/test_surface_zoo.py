@@ -233,8 +233,8 @@ def test_the_sensitivity_plot_draws_the_cores_numbers(panel, qtbot, noise, secon
         expect = np.where(np.isfinite(c.sensitivity), np.maximum(c.sensitivity, FLOOR), np.nan)
         np.testing.assert_array_equal(y, expect)
         bad = c.lrs[~np.isfinite(c.sensitivity)]
-        np.testing.assert_array_equal(drawn.diverged[uid].xData, bad)
-        assert drawn.best[uid].xData[0] == c.best_lr
+        np.testing.assert_array_equal(drawn.diverged[uid], bad)
+        assert drawn.chosen[uid] == c.best_lr and c.best_lr in list(drawn.best_marks.xData)
         assert p.racers.editors[uid].hyper() == {**p.racers.editors[uid].hyper(), **c.best}
         if second:
             assert c.second in ("momentum", "betas[0]") and c.best_value in (0.5, 0.8, 0.9, 0.95, 0.99)
