@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
     def __init__(self, panel: str | None = None, theme_name: str | None = None, restore: bool = True):
         super().__init__()
         self.setWindowTitle("AdamLab")
+        self.setAcceptDrops(True)
         self.setWindowIcon(QIcon(str(resource_path("adamlab.svg"))))
         self._settings = settings_mod.settings()
         self._restore = restore
@@ -127,6 +128,9 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
+        self._add(file_menu, "Open run &folder…", self.open_run_folder_dialog, "Ctrl+Shift+O",
+                  "Follow a run folder written by adamlab.watch in your own PyTorch training (GPT monitor)")
+        file_menu.addSeparator()
         self._add(file_menu, "Export plot as &PNG…", lambda: self.export_dialog(".png"), "Ctrl+E",
                   "Save the current panel's plot as a PNG image")
         self._add(file_menu, "Export plot as &SVG…", lambda: self.export_dialog(".svg"), None,
@@ -173,6 +177,38 @@ class MainWindow(QMainWindow):
     def set_theme(self, name: str) -> None:
         theme.apply_theme(name)  # every window, widget and plot follows (see adamlab.ui.theme)
         self.theme_actions[name].setChecked(True)
+
+    def open_run_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder (written by adamlab.watch)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open what ``path`` is: a watched run's folder (or a file in it) or a GPT checkpoint (.npz) in the
+        monitor. False, with a message, for anything else."""
+        p = Path(path)
+        monitor = self.panel("monitor")
+        if ((p if p.is_dir() else p.parent) / "run.json").is_file() and p.suffix.lower() != ".npz":
+            self.show_panel("monitor")
+            return monitor.open_run_folder(p) is not None
+        if p.suffix.lower() == ".npz" and p.is_file():
+            self.show_panel("monitor")
+            return monitor.load_run(p) is not None
+        if p.is_dir():
+            self._show_message(f"{p} is not a run folder (no run.json: write one with adamlab.watch).")
+        else:
+            self._show_message(f"AdamLab cannot open {p.name}: a run folder or a checkpoint (.npz) is expected.")
+        return False
+
+    # drag-and-drop: a run folder or a checkpoint dropped anywhere on the window
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and all(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            self.open_path(url.toLocalFile())
+        event.acceptProposedAction()
 
     def export_dialog(self, ext: str) -> None:
         plots = self.current_panel().plots()
