@@ -15,6 +15,7 @@ from PySide6.QtCore import QByteArray, Qt, Slot  # noqa: E402
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
+    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (  # noqa: E402
 )
 
 from adamlab.resources import resource_path  # noqa: E402
+from adamlab.ui import schema  # noqa: E402
 from adamlab.ui import settings as settings_mod  # noqa: E402
 from adamlab.ui import theme, workers  # noqa: E402
 from adamlab.ui.panels import PANEL_KEYS, PANELS  # noqa: E402
@@ -58,6 +60,7 @@ class MainWindow(QMainWindow):
         self._settings = settings_mod.settings()
         self._restore = restore
         self._closed = False
+        self.settings_problems: list[str] = []
         saved_theme = str(self._settings.value("theme", "light")) if restore else "light"
         theme.apply_theme(theme_name or (saved_theme if saved_theme in theme.THEMES else "light"))
 
@@ -93,6 +96,9 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
         theme.restyle(self)
+        if self.settings_problems:  # after the panel's hint, so it is the message the user sees
+            self._show_message(f"Some saved settings were ignored: {schema.summary(self.settings_problems)} "
+                               "(View ▸ Reset this panel to defaults restores a panel)", 30000)
 
     # --- panels ---
     def _make_panel(self, key: str, module: str, cls: str) -> Panel:
@@ -121,8 +127,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.panels[row].hint)
 
     @Slot(str)
-    def _show_message(self, text: str) -> None:
-        self.statusBar().showMessage(text, 8000)
+    def _show_message(self, text: str, ms: int = 8000) -> None:
+        self.statusBar().showMessage(text, ms)
 
     # --- menus ---
     def _build_menus(self) -> None:
@@ -282,13 +288,21 @@ class MainWindow(QMainWindow):
         geometry = self._settings.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+        problems = []
         for p in self.panels:
-            state = settings_mod.load_json(self._settings, f"panels/{p.key}")
+            state, problem = settings_mod.load_json_checked(self._settings, f"panels/{p.key}")
+            if problem:
+                problems.append(f"{p.key}: {problem}")
             if state:
                 try:
-                    p.set_state(state)
+                    problems += p.restore(state)  # checked field by field: bad fields are left out
                 except Exception as exc:  # a stale setting must never stop the app
-                    print(f"adamlab: ignoring saved settings of {p.key}: {exc}", file=sys.stderr)
+                    problems.append(f"{p.key}: {type(exc).__name__}: {exc}" if str(exc) else
+                                    f"{p.key}: {type(exc).__name__}")
+        self.settings_problems = problems
+        if problems:  # said once: the settings saved at close are the clean ones
+            message = f"Some saved settings were ignored: {schema.summary(problems)}"
+            print(f"adamlab: {message}", file=sys.stderr)
 
     def save_settings(self) -> None:
         s = self._settings

@@ -53,7 +53,9 @@ from adamlab.ui.panels.base import Panel
 from adamlab.ui.panels.monitor.inspector import SORTS, select_tensors
 from adamlab.ui.panels.monitor.inspector import AdamStateView, HeatmapView, SamplesView, TensorsView
 from adamlab.ui.panels.monitor.setup import MONITOR_LR, SetupBox
+from adamlab.ui.schema import Bool, Fields, Int
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.stateschema import of
 from adamlab.ui.widgets.dialogs import ask_save_path
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
 
@@ -922,6 +924,13 @@ class MonitorPanel(Panel):
                 "x_axis": self.x_axis.currentData(), "log_x": self.log_x.isChecked(),
                 "log_y": self.log_y.isChecked(), "samples": self.samples.settings(),
                 "tab": self.tabs.currentIndex()}
+
+    def state_schema(self) -> Fields:
+        s = self.samples
+        return Fields({"setup": self.setup.schema(), "smoothing": of(self.smoothing), "x_axis": of(self.x_axis),
+                       "log_x": Bool(), "log_y": Bool(), "tab": Int(0, self.tabs.count() - 1),
+                       "samples": Fields({"n": of(s.count), "every": of(s.every), "temperature": of(s.temperature),
+                                          "prefix": of(s.prefix)})})
 
     def set_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict):
