@@ -239,9 +239,10 @@ def test_mouse_turns_and_zooms_reset_camera_and_modes(gl_report):
     for key in ("elevation", "azimuth", "fov"):
         assert c["reset"][key] == CAMERA[key]
     from adamlab.ui.panels.surface.relief import fit_distance
-    from adamlab.ui.panels.surface.view3d import CAMERA_CENTRE, FLOOR
+    from adamlab.ui.panels.surface.view3d import CAMERA_CENTRE, FLOOR, LABEL_ROOM
 
-    want = fit_distance(c["box"], (FLOOR, HEIGHT), CAMERA_CENTRE, CAMERA["elevation"], CAMERA["azimuth"],
+    (x0, x1), ys = c["box"]
+    want = fit_distance(((x0, x1 + LABEL_ROOM), ys), (FLOOR, HEIGHT), CAMERA_CENTRE, CAMERA["elevation"], CAMERA["azimuth"],
                         CAMERA["fov"], c["aspect"])
     assert c["reset"]["distance"] == pytest.approx(want)
     m = gl_report["mode3d"]

@@ -45,6 +45,7 @@ GL_SHARE = 0.25  # … and spends at most about this share of the GUI thread's t
 MOUSE_HINT = "Drag to turn the relief, wheel to zoom, Ctrl+drag (or the middle button) to pan"
 MODES = {"2d": "2-D map", "3d": "3-D relief", "both": "2-D map and 3-D relief"}
 FLOOR = -0.02  # the floor frame and the pins' feet, just under the relief's lowest point
+LABEL_ROOM = 0.6  # box units kept in view right of the floor for its y label
 # the default camera: from the front (the −y side), a little to the right of the x axis, looking down ~30°;
 # its distance is fitted to the view's shape (relief.fit_distance) until the user turns or zooms it
 CAMERA = {"elevation": 32.0, "azimuth": -62.0, "distance": 4.6, "fov": 40.0}
@@ -251,7 +252,9 @@ class ReliefPane(QWidget):
         if gl is None or gl.width() < 2 or gl.height() < 2:
             return
         c = o["center"]
-        d = fit_distance(self.box, (FLOOR, HEIGHT), (c.x(), c.y(), c.z()), o["elevation"], o["azimuth"], o["fov"],
+        (x0, x1), ys = self.box
+        box = ((x0, x1 + LABEL_ROOM), ys)  # room for the y range written beside the floor's right edge
+        d = fit_distance(box, (FLOOR, HEIGHT), (c.x(), c.y(), c.z()), o["elevation"], o["azimuth"], o["fov"],
                          gl.width() / gl.height())
         gl.setCameraParams(distance=d)
 
@@ -590,7 +593,7 @@ class View3D(QObject):
         (x0, x1), (y0, y1) = s.domain
         fg = theme.foreground()
         texts = [(((X0 + X1) / 2, Y0 - 0.1, FLOOR), f"x {fmt(x0)} … {fmt(x1)}"),
-                 ((X1 + 0.08, (Y0 + Y1) / 2, FLOOR), f"y {fmt(y0)} … {fmt(y1)}"),
+                 ((X1 + 0.06, (Y0 + Y1) / 2, FLOOR), f"y {fmt(y0)} … {fmt(y1)}"),
                  ((X0, Y1, HEIGHT), "log₁₀ f" if r.log else "f")]
         for label, (pos, text) in zip(self.pane.labels, texts):
             label.setData(pos=np.array(pos, dtype=float), text=text, color=fg)
