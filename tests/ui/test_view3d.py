@@ -25,6 +25,7 @@ from adamlab.ui.panels.surface import view3d
 from adamlab.ui.panels.surface.image import colour_values
 from adamlab.ui.panels.surface.race import f_star
 from adamlab.ui.panels.surface.relief import FLOOR_DEPTH, HEIGHT, MESH_N, fit_distance, make_relief, path_rows
+from tests.ui.test_surface_panel import panel  # noqa: F401 (the arena, shown and idle: a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -127,15 +128,16 @@ def fresh_probe():
     view3d.reset_probe()
 
 
-def make_panel(qtbot):
-    from adamlab.ui.panels.surface import SurfacePanel
+@pytest.fixture
+def no_pyopengl(monkeypatch, fresh_probe):
+    """As if PyOpenGL were not installed (requested before ``panel``, which probes when it is built)."""
+    real = view3d.importlib.util.find_spec
+    monkeypatch.setattr(view3d.importlib.util, "find_spec", lambda name, *a: None if name == "OpenGL" else real(name, *a))
 
-    p = SurfacePanel()
-    qtbot.addWidget(p)
-    p.resize(1100, 740)
-    p.show()
-    qtbot.waitUntil(p.is_idle, timeout=10000)
-    return p
+
+@pytest.fixture
+def turned_off(monkeypatch, fresh_probe):
+    monkeypatch.setenv("ADAMLAB_3D", "0")
 
 
 def assert_3d_disabled(p, reason: str) -> None:
@@ -154,10 +156,8 @@ def assert_3d_disabled(p, reason: str) -> None:
     assert v.pane.gl is None
 
 
-def test_without_pyopengl_the_3d_choices_say_how_to_get_it(qtbot, monkeypatch, fresh_probe):
-    real = view3d.importlib.util.find_spec
-    monkeypatch.setattr(view3d.importlib.util, "find_spec", lambda name, *a: None if name == "OpenGL" else real(name, *a))
-    p = make_panel(qtbot)
+def test_without_pyopengl_the_3d_choices_say_how_to_get_it(no_pyopengl, panel, qtbot):
+    p = panel
     assert_3d_disabled(p, "3-D view unavailable: install PyOpenGL: pip install PyOpenGL")
     # the 2-D arena works on: a new start is raced and drawn on the map
     p.set_start(-1.0, 2.0)
@@ -168,9 +168,8 @@ def test_without_pyopengl_the_3d_choices_say_how_to_get_it(qtbot, monkeypatch, f
     assert p.get_state()["view3d"] == {"mode": "2d"}
 
 
-def test_adamlab_3d_0_turns_it_off(qtbot, monkeypatch, fresh_probe):
-    monkeypatch.setenv("ADAMLAB_3D", "0")
-    p = make_panel(qtbot)
+def test_adamlab_3d_0_turns_it_off(turned_off, panel):
+    p = panel
     assert_3d_disabled(p, "3-D view unavailable: turned off (ADAMLAB_3D=0)")
     p.set_state({**p.get_state(), "view3d": {"mode": "both", "camera": {"elevation": "x"}}})
     assert p.view3d.mode() == "2d"
