@@ -198,6 +198,15 @@ def test_paths_follow_a_new_start(gl_report):
     assert not np.allclose(m["paths"][:10], gl_report["step100"]["paths"][:10])
 
 
+def test_a_change_while_hidden_is_drawn_when_shown_again(gl_report):
+    h = gl_report["while_hidden"]
+    assert h["frames_hidden"] == 0 and h["start"] == [-0.5, 2.5]
+    start = np.array([h["start"]])
+    np.testing.assert_allclose(h["start_mark"][0], [*to_box(h["relief"], start)[0], heights(h["relief"], start)[0]],
+                               atol=2e-5)
+    np.testing.assert_allclose(h["paths"], expected_segments(h, h["t"]), atol=2e-5)
+
+
 def test_paths_follow_noise(gl_report):
     noisy, clean = gl_report["noisy"], gl_report["moved"]
     assert noisy["start_mark"] == clean["start_mark"]

@@ -162,6 +162,17 @@ def main() -> None:
     idle()
     out["noisy"] = items_data()
 
+    # a change while the arena is hidden (another panel on screen) is drawn when it comes back
+    p.hide()
+    f0 = v.frames
+    p.set_start(-0.5, 2.5)
+    wait(lambda: p.is_idle() and p._result is not None and p._result.record and p._result.runs[0].path[0][0] == -0.5)
+    spin(0.1)
+    frames_hidden = v.frames - f0
+    p.show()
+    idle()
+    out["while_hidden"] = {"frames_hidden": frames_hidden, "start": list(p.controls.start), **items_data()}
+
     # a drag: the handle moves at 120 Hz for 1.5 s; the relief must follow, at most MAX_FPS times a second
     gl = v.pane.gl
     f0, p0, t0 = v.frames, gl.paints, time.perf_counter()

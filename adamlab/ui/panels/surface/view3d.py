@@ -161,6 +161,12 @@ class ReliefPane(QWidget):
     """A header line (what the height shows, Reset camera) over the GL view (``gl``: made when a 3-D mode is first
     chosen), with the relief's items (``items``) and labels."""
 
+    shown = Signal()  # shown again (e.g. the arena's page came back): draw what changed meanwhile
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.shown.emit()
+
     def __init__(self) -> None:
         super().__init__()
         self.gl = None  # the GL view (_relief_window_class), once made
@@ -359,6 +365,7 @@ class View3D(QObject):
         self._map = map_widget
         self.pane = ReliefPane()
         self.pane.setVisible(False)
+        self.pane.shown.connect(self._mark)
         self.centre = AspectSplitter(map_widget, self.pane, ratio=1.5)
         self._mode = "2d"
         self.reason = unavailable_reason()
