@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from adamlab.core.surfaces import SURFACES, grid, ill_conditioned
 from adamlab.ui.panels.surface import view3d
@@ -178,6 +179,19 @@ def test_adamlab_3d_0_turns_it_off(turned_off, panel):
     assert p.view3d.mode() == "2d"
     with pytest.raises(ValueError, match="view mode must be one of"):
         p.view3d.set_mode("sideways")
+
+
+@pytest.mark.parametrize("size", [(1096, 740), (840, 640)])  # the panel's room in a 1280×800 / 1024×700 window
+def test_the_view_switch_widens_nothing(panel, size):
+    """View ▾ sits beside the readout under the map: the panel still fits its room and nothing is squeezed."""
+    panel.resize(*size)
+    QApplication.processEvents()
+    assert panel.width() == size[0] and panel.minimumSizeHint().width() <= 840
+    b = panel.view3d.button
+    assert b.isVisible() and b.width() >= b.sizeHint().width()
+    assert b.geometry().right() <= b.parentWidget().width()
+    for w in (panel.play_button, panel.step_button, panel.reset_button, panel.instant_check, panel.step_label):
+        assert w.width() >= w.sizeHint().width()
 
 
 def run_child(code: str, env: dict) -> dict:

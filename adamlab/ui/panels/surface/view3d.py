@@ -38,6 +38,7 @@ from adamlab.ui import theme
 from adamlab.ui.panels.surface.map_view import surface_colormap
 from adamlab.ui.panels.surface.race import SceneResult, f_star
 from adamlab.ui.panels.surface.relief import HEIGHT, Mesh, Relief, fit_distance, make_relief, path_rows
+from adamlab.ui.panels.surface.text import fmt
 from adamlab.ui.widgets.layout import AspectSplitter
 
 MAX_FPS = 30  # the relief follows a drag or the animation at most this often …
@@ -593,8 +594,6 @@ class View3D(QObject):
 
     def _place_labels(self) -> None:
         """The domain's x and y ranges at the floor's edges, and what the height shows."""
-        from adamlab.ui.panels.surface.text import fmt
-
         s, r = self._surface, self._relief
         (X0, X1), (Y0, Y1) = r.box
         (x0, x1), (y0, y1) = s.domain
