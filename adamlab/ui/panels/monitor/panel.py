@@ -715,7 +715,9 @@ class MonitorPanel(Panel):
                 run.live and now - getattr(self, "_inspected_at", 0.0) < INSPECT_S):
             return
         self._inspected, self._inspected_at = snap.version, now
-        if run.live and run.state == "running" and snap.rate > 0:
+        if run.live and run.external and snap.rate > 0:  # its script knows how long it will run, not we
+            self.rate_label.setText(f"{snap.rate:,.1f} steps/s")
+        elif run.live and run.state == "running" and snap.rate > 0:
             eta = (total - snap.step) / snap.rate
             self.rate_label.setText(f"{snap.rate:,.0f} steps/s · ETA {_duration(eta)}")
         else:
