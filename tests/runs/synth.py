@@ -57,3 +57,38 @@ def make_run(path, steps: int = 10, bins: int = 8, hist_every: int = 2, samples_
     for k in ("g", "w", "u", "lr", "snr", "log_lr"):
         out[k] = np.array(out[k])
     return out
+
+
+def write_slowly(path, steps: int, delay: float, hold: float = 0.0) -> None:
+    """A run written the way a training script writes it: one logged step every ``delay`` seconds (the monitor
+    test follows it from another process), then ``hold`` seconds open, then closed."""
+    import time
+
+    names = list(SHAPES)
+    meta = make_meta([{"name": n, "shape": s, "group": 0} for n, s in SHAPES.items()], [{"lr": 0.01}], every=1,
+                     hist_every=1, bins=8, adam="adam", note="synthetic", model={"class": "Synth"},
+                     optimizer={"class": "Adam"})
+    w = RunWriter(path, meta)
+    numel = np.array([int(np.prod(s)) for s in SHAPES.values()])
+    for step in range(steps):
+        row = np.zeros(1, w.layout.stats)
+        row[0]["step"], row[0]["time"], row[0]["lr"] = step, time.time(), [0.01]
+        row[0]["g"] = np.full(len(names), 1e-3 * (step + 1), np.float32)
+        row[0]["w"] = np.full(len(names), 0.5, np.float32)
+        row[0]["u"] = np.array([10.0 ** -(i + 1) for i in range(len(names))], np.float32) * (step + 1)
+        w.stats(row)
+        hrow = np.zeros(1, w.layout.hist)
+        hrow[0]["step"], hrow[0]["present"] = step, 1
+        hrow[0]["snr"] = np.stack([np.bincount(np.arange(n) % 10, minlength=10) for n in numel])
+        hrow[0]["log_lr"] = hrow[0]["snr"]
+        w.hist(hrow)
+        w.scalars(step, {"loss": 3.0 - 0.01 * step, "tokens": 64.0 * (step + 1)})
+        time.sleep(delay)
+    time.sleep(hold)
+    w.close(steps=steps)
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_slowly(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]))

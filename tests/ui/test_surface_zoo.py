@@ -464,3 +464,26 @@ def test_every_arena_text_draws_its_hats_on_their_letters_after_a_tune_and_with_
         problems += [f"{key}: {bad!r}" for bad in unsafe_hats(p.controls.preset_text.text(), True)]
     problems += [f"help: {bad!r}" for bad in unsafe_hats(p.help_html, True)]
     assert not problems, "\n".join(sorted(set(problems)))
+
+
+def test_saved_settings_are_checked_field_by_field_before_the_arena_sees_them(panel, qtbot):
+    """#11 (corrupt settings): a start of 1e40, 10,000 optimizers, an unknown kind or a knob of another kind
+    are named and left out; the rest applies."""
+    p = panel
+    state = p.get_state()
+    state.update(start=[1e40, 0.0], steps=300,
+                 optimizers=[{"kind": "adam", "name": "Adam", "enabled": True, "values": {"lr": 0.05}},
+                             {"kind": "lbfgs"},
+                             {"kind": "lion", "enabled": True, "values": {"lr": 0.01, "mix_alpha": 3.0}}])
+    problems = p.restore(state)
+    assert any("start[0]: 1e+40 is outside" in m for m in problems)
+    assert any("optimizers[1].kind: 'lbfgs'" in m for m in problems)
+    assert any("optimizers[2].values.mix_alpha: unknown field" in m for m in problems)
+    assert p.controls.steps_spin.value() == 300 and p.controls.start == SURFACES["rosenbrock"].start
+    assert [e["kind"] for e in p.racers.entries] == ["adam", "lion"]
+    assert p.racers.editor("Adam").values()["lr"] == 0.05
+    problems = p.restore({"optimizers": [racer("adam", 0.01)] * 10_000})
+    assert problems == ["surface.optimizers: 10,000 entries, at most 24 are allowed"]
+    assert [e["kind"] for e in p.racers.entries] == ["adam", "lion"]
+    assert p.restore(p.get_state()) == []  # its own state passes whole
+    qtbot.waitUntil(p.is_idle, timeout=10000)

@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QVBoxLayout, QWidget
 
+from adamlab.ui.schema import Fields
 from adamlab.ui.widgets.controls import FloatSlider
 
 # The one table of hyperparameter ranges: the EMA playground, the stepper, the arena and the monitor all build
@@ -204,6 +205,12 @@ class OptimizerEditor(QWidget):
                 c.setChecked(bool(v))
             elif c is not None:
                 c.setValue(float(v))
+
+    def schema(self) -> Fields:
+        """What ``values()`` may hold: each control's own range (see :mod:`adamlab.ui.schema`)."""
+        from adamlab.ui.widgets import stateschema  # (it imports this module's neighbours)
+
+        return Fields({k: stateschema.of(c) for k, c in self.controls.items()})
 
     def hyper(self) -> dict[str, Any]:
         """Keyword arguments for ``make_optimizer(self.kind, **hyper)``."""

@@ -38,7 +38,9 @@ from PySide6.QtWidgets import (
 from adamlab.core import ema as core_ema
 from adamlab.ui import theme, workers
 from adamlab.ui.panels.base import Panel
+from adamlab.ui.schema import Fields, Text
 from adamlab.ui.widgets.controls import FloatSlider, IntSpinBox
+from adamlab.ui.widgets.stateschema import of
 from adamlab.ui.widgets.hyper import knob_slider
 from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import Crosshair, fast_curve, pen, style_plot
@@ -610,6 +612,11 @@ class EmaPanel(Panel):
 
     def get_state(self) -> dict[str, Any]:
         return asdict(self.request())
+
+    def state_schema(self) -> Fields:
+        return Fields({"kind": of(self.kind), **{n: of(getattr(self, n)) for n in
+                                                  ("mean", "sigma", "beta1", "beta2", "eps", "length", "seed")},
+                       "custom": Text(200_000)})
 
     def set_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict):

@@ -29,6 +29,7 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QLineEdit,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -44,13 +45,17 @@ from PySide6.QtWidgets import (
 )
 
 from adamlab.ui import theme, workers
+from adamlab.ui.panels.monitor import external as ext
 from adamlab.ui.panels.monitor import job as mj
 from adamlab.ui.panels.monitor.curves import LossPlot
 from adamlab.ui.panels.monitor.runs import RunView, _RunRelay
 from adamlab.ui.panels.base import Panel
+from adamlab.ui.panels.monitor.inspector import SORTS, select_tensors
 from adamlab.ui.panels.monitor.inspector import AdamStateView, HeatmapView, SamplesView, TensorsView
 from adamlab.ui.panels.monitor.setup import MONITOR_LR, SetupBox
+from adamlab.ui.schema import Bool, Fields, Int
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.stateschema import of
 from adamlab.ui.widgets.dialogs import ask_save_path
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
 
@@ -62,6 +67,7 @@ ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their 
 MAX_LIVE_RUNS = 6  # one process each; the machine has few cores, more would only slow every run down
 COMPARE = ("sgd", "adam", "adamw")
 NOTICE_S = 8.0  # how long a notice (saved, an error) stays under the curves
+FOLLOW_RATE = 4  # snapshots a second from a followed run folder (it is polled every external.POLL_S)
 STOP_GRACE_S = 3.0  # Stop: how long a run's process may take to end its step and send its job back
 
 
@@ -137,18 +143,45 @@ class MonitorPanel(Panel):
         self.tabs.setTabToolTip(1, "log10 u and log10 g per tensor over time.")
         self.tabs.setTabToolTip(2, "<qt>Histograms of <i>m̂</i>/(√<i>v̂</i>+ε) and lr/(√<i>v̂</i>+ε) for one tensor.</qt>")
         self.tabs.setTabToolTip(3, "What the model writes, every K steps.")
+        # Which tensors the table, the u curves, the heatmaps and the Adam tab show, and in what order: a
+        # watched 24-layer model has hundreds.
+        self.tensor_filter = QLineEdit()
+        self.tensor_filter.setPlaceholderText("filter tensors: attn  h.3.  -bias")
+        self.tensor_filter.setClearButtonEnabled(True)
+        self.tensor_filter.setToolTip("Show only tensors whose name contains every word typed here (a word "
+                                      "starting with - excludes); the table, u curves, heatmaps and Adam tab "
+                                      "follow.")
+        self.tensor_sort = QComboBox()
+        for key, text in SORTS.items():
+            self.tensor_sort.addItem(f"by {text}", key)
+        self.tensor_sort.setToolTip("Order of the tensors in the table, the heatmaps and the Adam tab's list.")
+        self.tensor_count = QLabel("")
+        frow = QHBoxLayout()
+        frow.setContentsMargins(0, 0, 0, 0)
+        frow.addWidget(self.tensor_filter, 1)
+        frow.addWidget(self.tensor_sort)
+        frow.addWidget(self.tensor_count)
+        inspector = QWidget()
+        il = QVBoxLayout(inspector)
+        il.setContentsMargins(0, 0, 0, 0)
+        il.setSpacing(2)
+        il.addLayout(frow)
+        il.addWidget(self.tabs, 1)
+        self.inspector = inspector
+        self.tensor_filter.textChanged.connect(self._on_selection)
+        self.tensor_sort.currentIndexChanged.connect(self._on_selection)
 
         # The curves and the inspector tabs side by side, or the tabs below the curves when the panel is too
         # narrow for both (a 1024-px window): see resizeEvent. The splitter's own minimum width is that of
         # the stacked arrangement, so the window can shrink to where the switch happens.
         self.split = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(centre)
-        split.addWidget(self.tabs)
+        split.addWidget(inspector)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([480, 360])
         split.setChildrenCollapsible(False)
-        split.setMinimumWidth(max(centre.minimumSizeHint().width(), self.tabs.minimumSizeHint().width()))
+        split.setMinimumWidth(max(centre.minimumSizeHint().width(), inspector.minimumSizeHint().width()))
         self._centre = centre
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -244,7 +277,7 @@ class MonitorPanel(Panel):
     def _runs_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.run_list = QListWidget()
-        self.run_list.setFixedHeight(74)
+        self.run_list.setFixedHeight(80)  # the three rows of buttons beside it
         self.run_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "run 2 · Adam … — paused", no scrollbar
         self.run_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.run_list.setToolTip("Runs: tick to show, click to select (the controls, table and tabs follow the "
@@ -253,18 +286,19 @@ class MonitorPanel(Panel):
         self.run_list.currentRowChanged.connect(self._on_run_row)
         self.remove_button = self._button("Remove", "Stop and remove the selected run and its curves.",
                                           self.remove_run)
+        self.follow_button = self._button(
+            "PyTorch run…", "Open a run folder written by adamlab.watch in your own PyTorch training: its loss, "
+            "lr, per-tensor g/w/u, Adam's histograms and samples, followed live while it trains (also File ▸ "
+            "Open run folder…, or drop the folder on the window).", self._open_folder_dialog)
         col = QVBoxLayout()
         col.setSpacing(2)
-        grid = QHBoxLayout()
-        grid.setSpacing(2)
-        for b in (self.save_button, self.load_button):
-            grid.addWidget(b)
-        col.addLayout(grid)
-        grid = QHBoxLayout()
-        grid.setSpacing(2)
-        for b in (self.csv_button, self.remove_button):
-            grid.addWidget(b)
-        col.addLayout(grid)
+        for pair in ((self.save_button, self.load_button), (self.csv_button, self.remove_button)):
+            grid = QHBoxLayout()
+            grid.setSpacing(2)
+            for b in pair:
+                grid.addWidget(b)
+            col.addLayout(grid)
+        col.addWidget(self.follow_button)
         col.addStretch(1)
         row.addWidget(self.run_list, 1)
         row.addLayout(col)
@@ -277,7 +311,7 @@ class MonitorPanel(Panel):
     def _arrange(self) -> None:
         """Tabs beside the curves when both fit at their minimum widths, else below them."""
         handle = self.split.handleWidth()
-        side_by_side = (self._centre.minimumSizeHint().width() + self.tabs.minimumSizeHint().width() + handle
+        side_by_side = (self._centre.minimumSizeHint().width() + self.inspector.minimumSizeHint().width() + handle
                         + 40)  # room for the curves beyond their bare minimum
         want = Qt.Orientation.Horizontal if self.split.width() >= side_by_side else Qt.Orientation.Vertical
         if self.split.orientation() != want:
@@ -324,15 +358,19 @@ class MonitorPanel(Panel):
         return self._add_run(recipe, name, paused=False, select=select, chars=self._corpus.tokenizer.chars)
 
     def _add_run(self, recipe: tuple, name: str, paused: bool, select: bool = True, chars: str = "",
-                 snap: mj.Snapshot | None = None) -> RunView:
-        """Start ``recipe`` = (factory, args) — the job is built where it will run — and add its view."""
+                 snap: mj.Snapshot | None = None, external: Path | None = None) -> RunView:
+        """Start ``recipe`` = (factory, args) — the job is built where it will run — and add its view. An
+        ``external`` run (a watched PyTorch run folder) is followed on a thread of this process."""
         run_id = self._next_id
         self._next_id += 1
         color = theme.cycle_color(run_id - 1)
         factory, args = recipe
-        handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}", max_rate=SNAPSHOT_RATE,
-                                            start_paused=paused)
+        handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}",
+                                            max_rate=FOLLOW_RATE if external else SNAPSHOT_RATE,
+                                            start_paused=paused, use_process=external is None)
         run = RunView(run_id, name, color, handle, chars)
+        if external is not None:
+            run.external, run.job_class = external, ext.FollowJob
         run.state = "paused" if paused else "starting"  # until the child has imported and built the model
         if snap is not None:
             self._take_snapshot(run, snap)
@@ -399,7 +437,7 @@ class MonitorPanel(Panel):
     @Slot()
     def step_once(self) -> None:
         run = self._active
-        if run is None or not run.live:
+        if run is None or not run.live or run.external:
             return
         run.handle.worker.pause()
         run.handle.worker.step_once()
@@ -482,7 +520,7 @@ class MonitorPanel(Panel):
         if run is not None and run.handle is not None:
             self._take_snapshot(run, snap)  # keep the latest; the timer draws it
             self._ensure_timer()
-            if run.fallback is None and run.handle.worker.fallback:
+            if run.fallback is None and run.handle.worker.fallback and not run.external:
                 run.fallback = run.handle.worker.fallback
                 if not self._told_fallback:  # once: the runs still train, just slower and the window stutters
                     self._told_fallback = True
@@ -554,7 +592,7 @@ class MonitorPanel(Panel):
     @Slot(str, float)
     def _on_knob(self, name: str, value: float) -> None:
         run = self._active
-        if run is None or not run.live:
+        if run is None or not run.live or run.external:  # a watched run's knobs are its script's
             return
         self._call(run, partial(mj.RunJob.set_knob, name=name, value=value))
 
@@ -572,13 +610,16 @@ class MonitorPanel(Panel):
         if err:
             return
         for run in self.runs:
-            if run.live:
+            if run.live and not run.external:
                 self._call(run, partial(mj.RunJob.set_sampling, settings=settings))
 
     @Slot()
     def _sample_now(self) -> None:
         run = self._active
         if run is None:
+            return
+        if run.external:
+            self._notify(f"{run.name}: its samples come from its own script (w.log(step, samples=[…])).")
             return
         settings = self.samples.settings()
         err = mj.check_prefix(settings["prefix"], run.chars or None)
@@ -601,9 +642,9 @@ class MonitorPanel(Panel):
         want = self._want_maps()
         for run in self.runs:
             if run.live:
-                self._call(run, partial(mj.RunJob.set_want_maps, want=want))
+                self._call(run, partial(run.job_class.set_want_maps, want=want))
             elif run.job is not None:
-                run.job.want_maps = want
+                run.job.set_want_maps(want)
                 self._take_snapshot(run, run.job.snapshot())
         self._inspected = None
         self._ensure_timer()
@@ -620,7 +661,7 @@ class MonitorPanel(Panel):
             if run.state == "paused" and not force:
                 return
             run.adam_pending = True
-            self._call(run, partial(mj.RunJob.adam_reply, tensor=name))
+            self._call(run, partial(run.job_class.adam_reply, tensor=name))
         elif run.job is not None:
             self.adam.show_state(run.job.adam_state(name))
         else:
@@ -674,25 +715,39 @@ class MonitorPanel(Panel):
                 run.live and now - getattr(self, "_inspected_at", 0.0) < INSPECT_S):
             return
         self._inspected, self._inspected_at = snap.version, now
-        if run.live and run.state == "running" and snap.rate > 0:
+        if run.live and run.external and snap.rate > 0:  # its script knows how long it will run, not we
+            self.rate_label.setText(f"{snap.rate:,.1f} steps/s")
+        elif run.live and run.state == "running" and snap.rate > 0:
             eta = (total - snap.step) / snap.rate
             self.rate_label.setText(f"{snap.rate:,.0f} steps/s · ETA {_duration(eta)}")
         else:
             self.rate_label.setText(run.state)
         self._show_status(run)
         if snap.names:
+            idx = select_tensors(snap.names, snap.g, snap.w, snap.u, self.tensor_filter.text(),
+                                 self.tensor_sort.currentData())
+            self.tensor_count.setText(f"{len(idx)} of {len(snap.names)}")
             if self.tabs.currentWidget() is self.tensors:
-                self.tensors.show_stats(snap)
-            elif self.tabs.currentWidget() is self.heatmap:
-                self.heatmap.show_maps(snap.map_steps, snap.names, snap.log_u, snap.log_g)
-            self.adam.set_names(snap.names)
+                self.tensors.show_stats(snap, idx)
+            elif self.tabs.currentWidget() is self.heatmap and snap.log_u.shape[1]:
+                self.heatmap.show_maps(snap.map_steps, [snap.names[i] for i in idx], snap.log_u[idx],
+                                       snap.log_g[idx])
+            self.adam.set_names([snap.names[i] for i in idx])
         self.samples.show_samples(snap.samples)
+
+    @Slot()
+    def _on_selection(self, *_) -> None:
+        """The tensor filter or sort changed: redraw the inspector now (not at the next snapshot)."""
+        self._inspected, self._inspected_at = None, 0.0
+        if self._active is not None and self._active.snap is not None:
+            self._draw_inspector(self._active)
 
     def _show_status(self, run: RunView | None) -> None:
         parts = []
         snap = run.snap if run is not None else None
         if run is not None and snap is None and run.state == "starting":
-            parts.append(f"<b>{run.name}</b>: starting… (a new Python process loads NumPy and builds the model)")
+            parts.append(f"<b>{run.name}</b>: opening the run folder…" if run.external else
+                         f"<b>{run.name}</b>: starting… (a new Python process loads NumPy and builds the model)")
         if snap is not None:
             if snap.status == "diverged":
                 parts.append(f"<span style='color:#D55E00'><b>{run.name}: {snap.message}</b></span>")
@@ -747,10 +802,16 @@ class MonitorPanel(Panel):
         run = self._active
         live = run is not None and run.live and not run.stopping
         self.pause_button.setEnabled(live)
-        self.step_button.setEnabled(live)
+        self.step_button.setEnabled(live and not run.external)
         self.stop_button.setEnabled(live)
         self.remove_button.setEnabled(run is not None)
-        self.save_button.setEnabled(run is not None)
+        self.save_button.setEnabled(run is not None and not run.external)
+        if run is not None and run.external:  # following a folder: pause/stop the following, not a training
+            self.pause_button.setToolTip("Pause / resume following the selected run's folder.")
+            self.stop_button.setToolTip("Stop following the selected run's folder (what was read stays).")
+        else:
+            self.pause_button.setToolTip("Pause / resume the selected run.")
+            self.stop_button.setToolTip("Stop the selected run for good (its curves stay).")
         self.csv_button.setEnabled(run is not None and run.snap is not None)
         self.pause_button.setText("Resume" if live and run.handle.worker.paused else "Pause")
 
@@ -770,6 +831,8 @@ class MonitorPanel(Panel):
         run = run or self._active
         if run is None:
             raise ValueError("there is no run to save")
+        if run.external:
+            raise ValueError(f"{run.name} is a watched PyTorch run: its own script saves its checkpoints")
         if run.live:
             self._call(run, partial(mj.RunJob.save_reply, path=str(path)))
         elif run.job is not None:
@@ -777,6 +840,31 @@ class MonitorPanel(Panel):
             self._on_result(run.id, "saved", str(path))
         else:
             raise ValueError(f"{run.name} ended without its weights (its process died)")
+
+    def open_run_folder(self, path: str | Path) -> RunView | None:
+        """Follow a run folder written by ``adamlab.watch`` (a file inside it works too) as a new run: its
+        curves, tensors, Adam histograms and samples, growing while it is written. None, with a message, for a
+        folder that is not a readable run."""
+        try:
+            folder = ext.check_folder(path)
+        except (ValueError, OSError) as exc:  # RunFormatError is a ValueError: one line, nothing added
+            self._error(f"Could not open {path}: {exc}")
+            return None
+        for run in self.runs:
+            if run.external == folder and run.live:  # already followed: show it
+                self.run_list.setCurrentItem(run.list_item)
+                return run
+        if self._live_count() >= MAX_LIVE_RUNS:
+            self._error(f"{MAX_LIVE_RUNS} runs are already going: stop one first.")
+            return None
+        recipe = (ext.make_follow_job, (str(folder), self._want_maps()))
+        return self._add_run(recipe, f"run {self._next_id} · {folder.name} (PyTorch)", paused=False,
+                             external=folder)
+
+    def _open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder (written by adamlab.watch)")
+        if path:
+            self.open_run_folder(path)
 
     def load_run(self, path: str | Path) -> RunView | None:
         """Load a checkpoint as a new paused run (its curves come back); Resume continues it."""
@@ -838,6 +926,13 @@ class MonitorPanel(Panel):
                 "x_axis": self.x_axis.currentData(), "log_x": self.log_x.isChecked(),
                 "log_y": self.log_y.isChecked(), "samples": self.samples.settings(),
                 "tab": self.tabs.currentIndex()}
+
+    def state_schema(self) -> Fields:
+        s = self.samples
+        return Fields({"setup": self.setup.schema(), "smoothing": of(self.smoothing), "x_axis": of(self.x_axis),
+                       "log_x": Bool(), "log_y": Bool(), "tab": Int(0, self.tabs.count() - 1),
+                       "samples": Fields({"n": of(s.count), "every": of(s.every), "temperature": of(s.temperature),
+                                          "prefix": of(s.prefix)})})
 
     def set_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict):

@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
 
 from adamlab.core import gpt
 from adamlab.ui import theme
+from adamlab.ui.schema import Fields, Text
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
+from adamlab.ui.widgets.stateschema import of
 from adamlab.ui.widgets.plots import CompactAxis, compact_tick, pen, style_plot
 
 # name → (n_layer, n_embd, n_head, block_size). microgpt is Karpathy's: 4,192 parameters for 27 symbols.
@@ -421,6 +423,18 @@ class SetupBox(QWidget):
                 "editors": {k: ed.values() for k, ed in self.editors.items()},
                 "schedule": self.schedule_spec(), "batch_size": self.batch.value(), "steps": self.steps.value(),
                 "seed": self.seed.value(), "dtype": self.dtype.currentData(), "val_every": self.val_every.value()}
+
+    def schema(self) -> Fields:
+        """What ``get_state`` may hold, read off the controls."""
+        return Fields({
+            "corpus": Fields({"kind": of(self.corpus_kind), "path": Text(4096), "mode": of(self.corpus_mode)}),
+            "model": Fields({"n_layer": of(self.n_layer), "n_embd": of(self.n_embd), "n_head": of(self.n_head),
+                             "block_size": of(self.block)}),
+            "optimizer": of(self.opt_kind),
+            "editors": Fields({k: ed.schema() for k, ed in self.editors.items()}),
+            "schedule": Fields({"kind": of(self.schedule), "warmup": of(self.warmup)}),
+            **{k: of(w) for k, w in (("batch_size", self.batch), ("steps", self.steps), ("seed", self.seed),
+                                     ("dtype", self.dtype), ("val_every", self.val_every))}})
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore ``get_state``; ignores unknown or invalid entries."""

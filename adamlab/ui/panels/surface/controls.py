@@ -43,10 +43,12 @@ from adamlab.core.surfaces import SURFACES, Surface
 from adamlab.ui.panels.surface.map_view import ARROWS
 from adamlab.ui.panels.surface.presets import PRESETS
 from adamlab.ui.panels.surface.race import make_surface
-from adamlab.ui.panels.surface.racers import RacerList
+from adamlab.ui.panels.surface.racers import RacerList, RacerSchema
+from adamlab.ui.schema import Bool, Choice, Fields, Point, Seq, Text
 from adamlab.ui.panels.surface.tuning import TuneControls
 from adamlab.ui.widgets import symbols
 from adamlab.ui.widgets.controls import FloatSlider, IntSpinBox
+from adamlab.ui.widgets.stateschema import of
 
 SPEEDS = [1, 2, 5, 10, 25, 50]  # animation steps per frame
 LEFT_WIDTH = (248, 280)  # the column's minimum and maximum width (px)
@@ -328,8 +330,8 @@ class ArenaControls(QScrollArea):
     @Slot()
     def _on_start_typed(self) -> None:
         try:
-            x = as_float(self.start_x.text(), "start x", -1e6, 1e6)
-            y = as_float(self.start_y.text(), "start y", -1e6, 1e6)
+            x = as_float(self.start_x.text(), "start x", -self.START_RANGE, self.START_RANGE)
+            y = as_float(self.start_y.text(), "start y", -self.START_RANGE, self.START_RANGE)
         except ValueError as exc:
             for e in (self.start_x, self.start_y):
                 e.setStyleSheet("background: #FFD6D6; color: #000000;")
@@ -412,6 +414,22 @@ class ArenaControls(QScrollArea):
             "tune": self.tune.state(),
         }
 
+    START_RANGE = 1e6  # a start typed or saved farther out than this is refused
+
+    def schema(self) -> Fields:
+        """What ``state()`` may hold, field by field (adamlab.ui.schema; ranges read off the controls): a saved
+        start of 1e40 or a list of 10,000 optimizers is refused before a widget sees it."""
+        return Fields({
+            "surface": Choice(list(SURFACES)), "condition": of(self.cond_slider), "angle": of(self.angle_slider),
+            "start": Point(-self.START_RANGE, self.START_RANGE), "steps": of(self.steps_spin),
+            "noise": of(self.noise_slider), "seed": of(self.seed_spin), "schedule": of(self.schedule_combo),
+            "tol": of(self.tol_spin), "optimizers": Seq(RacerSchema(), self.racers.MAX_ENTRIES),
+            "speed": Choice(SPEEDS),
+            "swarm": Fields({"enabled": Bool(), "optimizer": Text(80), "n": of(self.swarm_n)}),
+            "overlay": Fields({"target": Text(80), **{k: Bool() for k in self.arrow_checks}}),
+            "preset": Choice(["", *PRESETS]), "tune": self.tune.schema(),
+        })
+
     def load(self, state: dict) -> None:
         """Set the controls from ``state`` (see ``state``); missing, unknown or invalid entries are ignored.
 
@@ -444,7 +462,7 @@ class ArenaControls(QScrollArea):
         start = state.get("start")
         try:
             sx, sy = (float(v) for v in start)
-            if not (math.isfinite(sx) and math.isfinite(sy)):
+            if not (abs(sx) <= self.START_RANGE and abs(sy) <= self.START_RANGE):  # NaN fails too
                 raise ValueError
             self.start = (sx, sy)
         except (TypeError, ValueError, OverflowError):

@@ -41,8 +41,9 @@ from PySide6.QtWidgets import (
 
 from adamlab.core.optim import OPTIMIZERS, Muon, MuonAdamW, optimizer_label
 from adamlab.ui import theme
+from adamlab.ui.schema import MISSING, Bool, Fields, Num, Schema, Text
 from adamlab.ui.widgets import symbols
-from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
+from adamlab.ui.widgets.hyper import FLAGS, KIND_KNOBS, KNOBS, OptimizerEditor
 
 # the kinds that race on a point, in family order (theme.OPTIMIZER_FAMILIES)
 FAMILIES = {family: [k for k in members if OPTIMIZERS[k].cls not in (Muon, MuonAdamW)]
@@ -103,6 +104,23 @@ def key_html(name: str, color: str, dash: int, symbol: int) -> str:
     """One racer's entry in a key: its line and marker in its colour, then its name (unbreakable)."""
     line, mark = DASHES[dash % len(DASHES)][1], SYMBOLS[symbol % len(SYMBOLS)][1]
     return f"<span style='color:{color}'>{line[0]}{mark}{line[1]}</span>&nbsp;{name.replace(' ', '&nbsp;')}"
+
+
+class RacerSchema(Schema):
+    """One saved racer {kind, name, enabled, values}: a kind that races here, and the values its editor takes
+    (each knob in its KNOBS range, flags true or false; knobs of other kinds are reported)."""
+
+    def check(self, value, path):
+        if not isinstance(value, dict):
+            return MISSING, [f"{path}: not a set of fields"]
+        kind = value.get("kind")
+        if kind not in ARENA_KINDS:
+            return MISSING, [f"{path}.kind: {kind!r} is not one of the arena's optimizers"]
+        knobs = {k: Bool() if k in FLAGS else Num(*KNOBS[k][1:3]) for k in KIND_KNOBS[kind]}
+        fields = Fields({"kind": Text(40), "name": Text(80), "enabled": Bool(), "values": Fields(knobs)})
+        name = value.get("name")
+        clean, problems = fields.check({k: v for k, v in value.items() if not (k == "name" and name is None)}, path)
+        return (MISSING if clean is MISSING else clean), problems
 
 
 class RacerList(QWidget):

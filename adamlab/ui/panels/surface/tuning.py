@@ -32,7 +32,9 @@ from PySide6.QtWidgets import (
 from adamlab.ui.panels.surface.charts import knob_name
 from adamlab.ui.panels.surface.race import TuneReport, lr_grid
 from adamlab.ui.panels.surface.racers import key_html
+from adamlab.ui.schema import Choice, Fields, Num, Seq
 from adamlab.ui.widgets.controls import IntSpinBox, SciSpinBox
+from adamlab.ui.widgets.stateschema import of
 from adamlab.ui.widgets.hyper import KNOBS
 
 LR_RANGE = (1e-5, 10.0)  # the default grid: core.tune's, six decades
@@ -154,6 +156,12 @@ class TuneControls(QWidget):
         return {"lr_range": [self.lr_lo.value(), self.lr_hi.value()], "n_lrs": self.n_lrs.value(),
                 "second": self.second_combo.currentData() or "", "objective": self.objective_combo.currentData(),
                 "seeds": self.seeds.value()}
+
+    def schema(self) -> Fields:
+        """What ``state()`` may hold (see adamlab.ui.schema), read off the controls."""
+        lr = Num(self.lr_lo.minimum(), self.lr_lo.maximum())
+        return Fields({"lr_range": Seq(lr, 2, 2, strict=True), "n_lrs": of(self.n_lrs), "seeds": of(self.seeds),
+                       "second": Choice([k or "" for k in SECOND_LABELS]), "objective": of(self.objective_combo)})
 
     def load(self, state) -> None:
         """Set from ``state`` (see ``state``); missing or invalid entries are ignored."""
