@@ -153,7 +153,7 @@ PRESETS: dict[str, dict] = {
         "title": "RAdam: its first steps are SGD's",
         "text": "With β2 = 0.999, v̂ rests on too few gradients for its first 5 steps, so RAdam takes plain "
                 "momentum-SGD steps lr·m̂ there, without Adam's division by √v̂. On Rosenbrock's steep wall "
-                "(|∇f| ≈ 230 at the start) that is a jump of 2.4 at lr 0.01: RAdam leaves the map at step 3 while "
+                "(|∇f| ≈ 230 at the start) that is a jump of 2.3 at lr 0.01: RAdam leaves the map at step 3 while "
                 "Adam, whose first step is lr per coordinate, walks into the valley. RAdam's rectification "
                 "guards Adam against the noise of an early v̂, assuming gradients of ordinary size; at lr "
                 "0.0005 (the third racer) it survives the jump and follows the valley.",
