@@ -8,29 +8,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from adamlab.core.surfaces import SURFACES
-from adamlab.ui.panels.surface import SurfacePanel
 from adamlab.ui.panels.surface.presets import PRESETS
-from adamlab.ui.panels.surface.race import live_processes
-
-
-@pytest.fixture(autouse=True)
-def no_race_process_left():
-    yield
-    alive = live_processes()
-    for proc in alive:
-        proc.kill()
-        proc.wait(5)
-    assert not alive, f"race child processes still running: {[p.pid for p in alive]}"
-
-
-@pytest.fixture
-def panel(qtbot):
-    p = SurfacePanel()
-    qtbot.addWidget(p)
-    p.resize(1100, 740)
-    p.show()
-    qtbot.waitUntil(p.is_idle, timeout=10000)
-    return p
+# the arena's fixtures: no race child left behind, and a shown panel at the default scene
+from tests.ui.test_surface_panel import no_race_process_left, panel  # noqa: F401  (pytest fixtures)
 
 
 def scenario(qtbot, p, key):

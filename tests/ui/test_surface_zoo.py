@@ -21,31 +21,13 @@ from adamlab.core.tune import tune
 from adamlab.ui import theme
 from adamlab.ui.panels.surface import SurfacePanel
 from adamlab.ui.panels.surface.charts import FLOOR
-from adamlab.ui.panels.surface.race import PointWise, lr_grid, live_processes, run_scene, warmup_for
+from adamlab.ui.panels.surface.race import PointWise, lr_grid, run_scene, warmup_for
 from adamlab.ui.panels.surface.racers import ARENA_KINDS, DASHES, SYMBOLS, kind_symbol
 from adamlab.ui.widgets.hyper import KIND_KNOBS
 from adamlab.ui.widgets.symbols import rich_from_plain
 from tests.ui.test_ranges import type_into
-
-
-@pytest.fixture(autouse=True)
-def no_race_process_left():
-    yield
-    alive = live_processes()
-    for proc in alive:
-        proc.kill()
-        proc.wait(5)
-    assert not alive, f"race child processes still running: {[p.pid for p in alive]}"
-
-
-@pytest.fixture
-def panel(qtbot):
-    p = SurfacePanel()
-    qtbot.addWidget(p)
-    p.resize(1100, 740)
-    p.show()
-    qtbot.waitUntil(p.is_idle, timeout=10000)
-    return p
+# the arena's fixtures: no race child left behind, and a shown panel at the default scene
+from tests.ui.test_surface_panel import no_race_process_left, panel  # noqa: F401  (pytest fixtures)
 
 
 def load(qtbot, p, state):
