@@ -147,7 +147,12 @@ def test_a_swarm_of_adafactor_steps_each_start_as_its_own_point(panel, qtbot):
         np.testing.assert_array_equal(sw.ends[k], trajectory.run(s, ("adafactor", hyper), sw.starts[k], 60)[-1])
     stacked = trajectory.run(s, ("adafactor", hyper), sw.starts, 60)[-1]
     assert not np.allclose(stacked, sw.ends)  # what the swarm would have drawn as one matrix
-    assert isinstance(PointWise("adafactor", hyper, 3), PointWise)
+    # a bigger grid is capped (each start costs an optimizer call per step), and the key says so
+    p.controls.swarm_n.setValue(20)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is not None and len(p._result.swarm.starts) == 64,
+                    timeout=20000)
+    assert "8 × 8: each start is stepped alone" in p.map.key.text()
+    assert PointWise("adafactor", hyper, 3).lr == hyper["lr"]
 
 
 # --- fair races -----------------------------------------------------------------------------------------------

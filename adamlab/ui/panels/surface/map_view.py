@@ -340,4 +340,5 @@ def basin_key(sw) -> str:
              if i in found]
     parts += [f"{square(swarm_brush_color(b))}&nbsp;{label}" for b, label in ((-1, "no&nbsp;minimum"),
                                                                               (-2, "diverged")) if b in found]
-    return f"<b>Swarm</b> ({sw.name}), ends near: " + " &nbsp; ".join(parts)
+    note = f", {sw.note}" if sw.note else ""
+    return f"<b>Swarm</b> ({sw.name}{note}), ends near: " + " &nbsp; ".join(parts)

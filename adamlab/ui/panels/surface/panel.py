@@ -775,20 +775,20 @@ class SurfacePanel(Panel):
     def apply_tune(self, report: TuneReport) -> None:
         """Put each optimizer's best settings into its editor, draw the sensitivity plot, race the result."""
         self.tune_report = report
-        self._loading = True  # one race for all the editors' changes, not one per editor
-        try:
-            for uid, c in zip(report.uids, report.result.curves):
-                if c.best is not None:
-                    self.racers.apply_tuned(uid, c.best)
-        finally:
-            self._loading = False
+        for uid, c in zip(report.uids, report.result.curves):
+            if c.best is not None:  # (the editor's signals are blocked: one race for all, below)
+                self.racers.apply_tuned(uid, c.best)
         styles = {e["uid"]: (e["color"], e["dash"], e["symbol"]) for e in self.racers.entries}
         self.sensitivity.draw(report, styles)
         self.controls.tune.show_report(report, styles)
         self.middle.setCurrentWidget(self.sensitivity)
         res = report.result
+        asked = self._tune_request["scene"] if self._tune_request else {}
+        moved = {k for k, v in self.controls.race_settings().items() if asked.get(k, v) != v}
+        note = (f"; the scene changed while it searched ({', '.join(sorted(moved))}): press Tune again"
+                if moved else "")
         self.statusMessage.emit(f"Tuned {len(res.curves)} optimizers in {res.seconds:.2f} s: racing each at its "
-                                "best lr (the editors hold it; marked on the lr-sensitivity plot)")
+                                f"best lr (the editors hold it; marked on the lr-sensitivity plot){note}")
         self._restart_pending = True
         self._changed()
 

@@ -214,9 +214,6 @@ class RacerList(QWidget):
         e = next((e for e in self.entries if e["uid"] == uid), None)
         return (e["color"], e["dash"], e["symbol"]) if e else (theme.optimizer_color("sgd"), 0, 0)
 
-    def color(self, uid: int) -> str:
-        return self.style(uid)[0]
-
     def optimizer_row(self, name: str) -> int:
         """Row of the optimizer called ``name`` in the list (tests, presets)."""
         return next(i for i, e in enumerate(self.entries) if e["name"] == name)
