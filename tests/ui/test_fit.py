@@ -136,8 +136,18 @@ def test_one_step_is_drawn_with_nothing_over_it(qtbot, window):
     assert all(v == int(v) for _, values in ticks for v in values)  # whole steps only: no "step 1.5"
 
 
+@pytest.fixture
+def light_afterwards():
+    """The theme is the application's: put it back to light for the tests that follow (their pixels)."""
+    yield
+    from adamlab.ui import theme
+
+    theme.apply_theme("light")
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("theme_name", ["light", "dark", "switched"])
+@pytest.mark.usefixtures("light_afterwards")
 def test_the_arena_fits_with_its_keys_beside_the_data_after_a_tune_and_with_a_swarm(qtbot, window, size, theme_name):
     """The arena at both sizes, in both themes and after a runtime switch: the default race, then a tuned race
     with its lr-sensitivity plot, then a swarm with its basin key — no label cut, no key or legend on a plot's

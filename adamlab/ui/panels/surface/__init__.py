@@ -1,4 +1,5 @@
-"""The loss-surface arena: SGD, momentum, RMSprop, Adam, AMSGrad and AdamW racing on 2D surfaces, live.
+"""The loss-surface arena: every optimizer defined on a point (SGD to AdEMAMix) racing on 2D surfaces, live,
+and fair races: each at its own tuned learning rate.
 
 The modules, in the order data flows through them:
 
@@ -7,14 +8,16 @@ The modules, in the order data flows through them:
   optimizers race, their names, colours and hyperparameter editors. ``presets`` holds the default scene
   and the one-click scenarios.
 * ``race`` — Qt-free: ``run_scene(scene)`` → ``SceneResult`` (the core's trajectories plus what the view
-  needs: where a path left the view, the table's numbers, the swarm's basins), and ``RaceProcess``, which
-  runs it in a child process so a race never holds the GUI thread's GIL.
+  needs: where a path left the view, the table's numbers, the swarm's basins), ``run_tune(request)`` →
+  ``TuneReport`` (``core.tune`` on the scene), and ``RaceProcess``, which runs both in a child process so
+  neither holds the GUI thread's GIL (a tune with progress and cancel).
 * ``image`` — Qt-free: the surface's colour image and contour lines for one view.
 * ``map_view`` — the map (``MapView``): surface, start handle, paths, markers, arrows, swarm, readout.
 * ``view3d`` — the 3-D view (``View3D``): the surface as a rotatable relief with the paths on it, beside or
   instead of the map, and the switch between them; ``relief`` (Qt-free) is its geometry: heights on the
   map's colour scale, the mesh, path points lying on it, the camera's fit.
-* ``charts`` — the right-hand column: loss along the paths, effective learning rates, results table.
+* ``charts`` — the right-hand column: loss along the paths, effective learning rates or the lr sensitivity
+  of the last Tune, results table.
 * ``text`` — the short number formats of the table and the readout.
 * ``panel`` — ``SurfacePanel``, the coordinator: workers, animation, drag scheduling, saved state.
 
