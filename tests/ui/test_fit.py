@@ -175,3 +175,9 @@ def test_the_arena_fits_with_its_keys_beside_the_data_after_a_tune_and_with_a_sw
     assert clipped_labels(panel) == []
     assert plot_problems(panel) == []
     assert (window.width(), window.height()) == size
+    panel.controls.steps_spin.setValue(5000)  # the longest step counter ("t 5000/5000") widens nothing
+    qtbot.waitUntil(lambda: panel.is_idle() and len(panel._result.runs[0].path) == 5001, timeout=30000)
+    panel.show_step(5000)
+    qtbot.wait(50)
+    assert (window.width(), window.height()) == size, "the panel's minimum size holds the window open"
+    assert clipped_labels(panel) == []

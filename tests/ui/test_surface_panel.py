@@ -369,7 +369,7 @@ def test_animation_steps_and_scrubs(panel, qtbot):
     p = panel
     p.rewind()
     x, _ = p._tracks[p._result.runs[0].uid].path.getData()
-    assert len(x) == 1 and p.step_label.text() == "step 0 / 500"
+    assert len(x) == 1 and p.step_label.text() == "t 0/500"
     qtbot.mouseClick(p.step_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(p.step_button, Qt.MouseButton.LeftButton)
     x, _ = p._tracks[p._result.runs[0].uid].path.getData()

@@ -4,9 +4,10 @@ and fair races: each at its own tuned learning rate.
 The modules, in the order data flows through them:
 
 * ``controls`` — the control column (``ArenaControls``): surface, start, run and swarm settings, overlays;
-  it builds the plain *scene* dict a race runs. ``racers`` is its Optimizers tab (``RacerList``): which
-  optimizers race, their names, colours and hyperparameter editors. ``presets`` holds the default scene
-  and the one-click scenarios.
+  it builds the plain *scene* dict a race runs. ``racers`` is its Racers tab (``RacerList``): which
+  optimizers race, their names, colours, hyperparameter editors and descriptions; ``tuning`` its Tune tab
+  (``TuneControls``: the grid, the second knob, Tune / Cancel, what was found). ``presets`` holds the
+  default scene and the one-click scenarios.
 * ``race`` — Qt-free: ``run_scene(scene)`` → ``SceneResult`` (the core's trajectories plus what the view
   needs: where a path left the view, the table's numbers, the swarm's basins), ``run_tune(request)`` →
   ``TuneReport`` (``core.tune`` on the scene), and ``RaceProcess``, which runs both in a child process so

@@ -485,7 +485,9 @@ class SurfacePanel(Panel):
         if res is None:
             return False
         t = self._t
-        self.step_label.setText(f"step {t} / {self.controls.steps()}")
+        # compact, so the animation bar fits the map's 300-px column even at 5000 steps ("step 1000 / 1000"
+        # widened the panel past a 1024-px window)
+        self.step_label.setText(f"t {t}/{self.controls.steps()}")
         self.loss_chart.show_step(t)
         self.map.draw_paths(res, t, self._tracks)
         self.view3d.set_race(res, t, self._tracks, self.controls.start)  # kept; drawn only when shown
