@@ -35,6 +35,7 @@ allowed range. ``opt.state_dict()`` is a flat dict of ndarrays / ints / floats /
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -42,7 +43,7 @@ import numpy as np
 __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
     "OPTIMIZERS", "OptimizerKind", "make_optimizer", "optimizer_label",
-    "flatten", "FlatParams", "SINGLE",
+    "flatten", "FlatParams", "FlatViews", "SINGLE",
 ]
 
 SINGLE = "param"      # the state key used when step() is given one bare ndarray
@@ -145,15 +146,42 @@ def flatten(arrays_or_shapes: dict[str, Any], dtype=None) -> FlatParams:
         raise ValueError(f"dtype must be a floating dtype (float32 or float64), got {dtype}")
     n = sum(math.prod(shape) for _, shape, _ in items)
     buffer = np.zeros(n, dtype=dtype)
-    views, offset = {}, 0
-    for name, shape, a in items:
-        size = math.prod(shape)
-        view = buffer[offset:offset + size].reshape(shape)
+    views = FlatViews.over(buffer, {name: shape for name, shape, _ in items})
+    for name, _, a in items:
         if a is not None:
-            view[...] = a
-        views[name] = view
-        offset += size
+            views[name][...] = a
     return FlatParams(buffer, views)
+
+
+class FlatViews(dict):
+    """A dict name → view that tiles one flat buffer (``flatten``'s ``.views``; ``gpt.Params`` is one) and
+    remembers it, so ``Optimizer.step`` takes a *new* set of such views, e.g. gradients made fresh every step,
+    as one buffer after a glance (the same views under the same names?) instead of checking every array's
+    memory (a few µs a tensor). A plain dict of such views is recognised too, by checking every array.
+    """
+
+    tiling = None  # (buffer, _Layout, the views as made) when made by over(); else None
+
+    @classmethod
+    def over(cls, buffer: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> FlatViews:
+        """Views of the 1-D ``buffer`` with ``shapes``, end to end in order; together they must fill it."""
+        views, offsets, offset = cls(), [], 0
+        for name, shape in shapes.items():
+            size = math.prod(shape)
+            views[name] = buffer[offset:offset + size].reshape(shape)
+            offsets.append(offset)
+            offset += size
+        if buffer.ndim != 1 or offset != buffer.size:
+            raise ValueError(f"the shapes need {offset} numbers, the buffer holds {buffer.size} in {buffer.ndim}-D")
+        if buffer.base is None and buffer.flags.c_contiguous:  # what _tiling accepts: the views' .base is it
+            layout = _Layout(tuple(views), tuple(offsets), tuple(v.shape for v in views.values()))
+            if len(_LAYOUTS) >= 64:
+                _LAYOUTS.clear()
+            views.tiling = (buffer, _LAYOUTS.setdefault(layout, layout), tuple(views.values()))
+        return views
+
+
+_LAYOUTS: dict = {}  # equal layouts made by FlatViews.over are one object: step() compares them at a glance
 
 
 class _Layout(NamedTuple):
@@ -174,6 +202,12 @@ def _address(a: np.ndarray) -> int:
 
 def _tiling(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, _Layout] | None:
     """(buffer, layout) if the arrays are C-contiguous views exactly tiling one contiguous 1-D array, else None."""
+    known = arrays.tiling if isinstance(arrays, FlatViews) else None  # still the views it made, same names?
+    if known is not None:
+        buffer, layout, made = known
+        if (buffer.flags.writeable and len(arrays) == len(made) and tuple(arrays) == layout.names
+                and all(map(operator.is_, arrays.values(), made)) and (not made or made[0].base is buffer)):
+            return buffer, layout  # (a deep copy copies the views apart from the buffer: made[0].base says so)
     first = next(iter(arrays.values()))
     base = first.base if isinstance(first, np.ndarray) else None
     if (not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous
@@ -433,9 +467,10 @@ class Optimizer:
             slot = self._flat_slot(layout, pflat)
             if slot is None:
                 return None
-        _check_grads(params, grads)
-        gt = _tiling(grads)
+        gt = _tiling(grads) if grads else None
         direct = gt[0] if gt is not None and gt[1] == slot.layout and gt[0].dtype == slot.dtype else None
+        if direct is None:  # (grads tiling the params' layout have the params' names, shapes and dtype)
+            _check_grads(params, grads)
         self._cache = (keys, pids, gids, slot, pflat, direct, tuple(params.values()), tuple(grads.values()))
         return slot, pflat, (direct if direct is not None else self._gather(slot, grads))
 
