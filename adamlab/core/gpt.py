@@ -634,14 +634,16 @@ class _Gradients:
     """A flat gradient buffer that ``loss_and_grads`` hands out when the caller passes none, and takes back
     once nobody else refers to it.
 
-    A new buffer every step costs its allocation, a dict of fresh views, their checks, and the optimizer's
-    check that they tile one buffer: together about half the step at microgpt's size. The same buffer every
-    step would overwrite gradients the caller kept. So a buffer is reused only while nothing outside this
-    object refers to the dict, its fused dict, any of their views or the buffer: while their reference
-    counts are what they were when it was made (CPython's own test before it reuses a temporary in place).
-    In the usual loop, ``loss, grads = loss_and_grads(...); opt.step(params, grads)``, last step's dict is
-    still held during the call (by ``grads``, and by the optimizer's cache), so two buffers take turns and
-    none is allocated; gradients kept any longer are never written again.
+    A new buffer every step costs its allocation, a dict of fresh views, their checks and the optimizer's
+    check that they tile one buffer: at microgpt's size that made the step 66 % dearer (in instructions) than
+    with a buffer passed in, and still 14 % with those checks made cheap. The same buffer every step would
+    overwrite gradients the caller kept. So a buffer is reused only while nothing outside this object refers
+    to the dict, its fused dict, any of their views or the buffer: while their (CPython) reference counts are
+    what they were when it was made — the test NumPy makes before it reuses a temporary array in place. A
+    raw pointer or a weak reference does not count. In the usual loop, ``loss, grads = loss_and_grads(...);
+    opt.step(params, grads)``, last step's dict is still held during the call (by ``grads``, and by the
+    optimizer's cache), so two buffers take turns and none is allocated (1 % more instructions than with a
+    buffer passed in); gradients kept any longer are never written again.
     """
 
     __slots__ = ("public", "private", "watched", "sizes", "idle")

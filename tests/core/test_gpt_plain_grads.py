@@ -159,3 +159,11 @@ def test_clear_workspace_forgets_the_buffers_but_not_what_the_caller_holds():
     assert gpt.flat_buffer(G2) is not gpt.flat_buffer(G)
     for n in then:
         np.testing.assert_array_equal(G[n], then[n])
+
+
+def test_views_refuses_a_buffer_of_the_wrong_size_or_shape():
+    cfg = MICROGPT
+    n = gpt.num_params(cfg)
+    for bad in (np.zeros(n - 1), np.zeros(n + 1), np.zeros((2, n // 2))):
+        with pytest.raises(ValueError, match=f"the model needs {n} in 1-D"):
+            gpt.views(bad, cfg)
