@@ -298,7 +298,7 @@ def medium_size(torch):
     if torch is not None:
         calls += [(torch_step(cfg, 32, 32, np.float32), 5), (torch_step(cfg, 32, 32, np.float32, threads=1), 5)]
     mine, all_threads, *eager = times_in_turns(calls, 9, warmup=3)
-    rows = [("NumPy, the default", mine), ("NumPy, all BLAS threads", all_threads)]
+    rows = [("NumPy, the default", mine), ("NumPy, all BLAS threads", all_threads)]  # (the default: 1 at this size)
     rows += [("PyTorch eager", eager[0]), ("PyTorch eager on 1 thread", eager[1])] if eager else []
     for label, t in rows:
         print(f"  {label:26s} {statistics.median(t) * 1e3:7.2f} ms   {flops / statistics.median(t) / 1e9:5.1f} GFLOP/s")

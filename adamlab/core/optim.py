@@ -200,14 +200,22 @@ def _address(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
 
 
-def _tiling(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, _Layout] | None:
-    """(buffer, layout) if the arrays are C-contiguous views exactly tiling one contiguous 1-D array, else None."""
-    known = arrays.tiling if isinstance(arrays, FlatViews) else None  # still the views it made, same names?
+def _known_tiling(arrays) -> tuple | None:
+    """A FlatViews' record (buffer, layout, views) while it still holds the views it made, under their names."""
+    known = arrays.tiling if isinstance(arrays, FlatViews) else None
     if known is not None:
         buffer, layout, made = known
         if (buffer.flags.writeable and len(arrays) == len(made) and tuple(arrays) == layout.names
                 and all(map(operator.is_, arrays.values(), made)) and (not made or made[0].base is buffer)):
-            return buffer, layout  # (a deep copy copies the views apart from the buffer: made[0].base says so)
+            return known  # (a deep copy copies the views apart from the buffer: made[0].base says so)
+    return None
+
+
+def _tiling(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, _Layout] | None:
+    """(buffer, layout) if the arrays are C-contiguous views exactly tiling one contiguous 1-D array, else None."""
+    known = _known_tiling(arrays)
+    if known is not None:
+        return known[0], known[1]
     first = next(iter(arrays.values()))
     base = first.base if isinstance(first, np.ndarray) else None
     if (not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous
@@ -447,15 +455,20 @@ class Optimizer:
     def _flat_pair(self, params: dict, grads: dict):
         """(flat slot, flat params, flat grads) when params tile one buffer and the state can be flat, else None.
 
-        The tiling check costs a few µs per tensor, so the last answer is cached against the identity of
-        the arrays (the cache holds them, so their ids cannot be reused by other arrays meanwhile).
+        The tiling check costs a few µs per tensor, so the answers are cached against the identity of the
+        arrays: the params' last ones and the grads' last two (gpt.loss_and_grads hands out two gradient
+        buffers in turn). The cache holds what keeps those ids from being reused by other arrays meanwhile:
+        the arrays, or a FlatViews' record of its views, which adds no reference to the dict, its arrays or
+        its buffer (gpt takes a buffer back once their reference counts say nobody holds it).
         """
         keys, pids, gids = tuple(params), tuple(map(id, params.values())), tuple(map(id, grads.values()))
         c = self._cache
         if c is not None and c[0] == keys and c[1] == pids:
-            slot, pflat = c[3], c[4]
-            if c[2] == gids:                                # same grad arrays as last time
-                return slot, pflat, (c[5] if c[5] is not None else self._gather(slot, grads))
+            slot, pflat, seen = c[2], c[3], c[5]
+            for ids, record, direct, _ in seen:
+                if ids == gids:                             # grad arrays seen lately
+                    direct = record[0] if record is not None else direct
+                    return slot, pflat, (direct if direct is not None else self._gather(slot, grads))
         else:
             self._cache = None
             if not params or keys != tuple(grads):
@@ -467,11 +480,15 @@ class Optimizer:
             slot = self._flat_slot(layout, pflat)
             if slot is None:
                 return None
-        gt = _tiling(grads) if grads else None
+            seen = ()
+        record = _known_tiling(grads)
+        gt = record[:2] if record is not None else _tiling(grads) if grads else None
         direct = gt[0] if gt is not None and gt[1] == slot.layout and gt[0].dtype == slot.dtype else None
         if direct is None:  # (grads tiling the params' layout have the params' names, shapes and dtype)
             _check_grads(params, grads)
-        self._cache = (keys, pids, gids, slot, pflat, direct, tuple(params.values()), tuple(grads.values()))
+        entry = (gids, record, None, None) if record is not None and direct is not None else \
+            (gids, None, direct, tuple(grads.values()))
+        self._cache = (keys, pids, slot, pflat, tuple(params.values()), (entry, *seen[:1]))
         return slot, pflat, (direct if direct is not None else self._gather(slot, grads))
 
     @staticmethod

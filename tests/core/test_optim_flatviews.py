@@ -57,10 +57,19 @@ def test_flatten_views_remember_the_buffer_they_tile():
     assert FlatViews.over(np.zeros(30)[:15], {"a": (5, 3)}).tiling is None
 
 
-def test_new_flat_views_every_step_are_used_in_place(gathers):
+@pytest.mark.parametrize("turns", [None, 2, 3])
+def test_new_flat_views_every_step_are_used_in_place(gathers, turns):
+    """A new buffer and dict every step, or two or three buffers taken in turns (refilled each time)."""
     params, opt = flatten(start()).views, Adam(lr=0.05)
+    pool = [flatten(SHAPES).views for _ in range(turns or 0)]
     for t in range(20):
-        opt.step(params, flatten(grads_at(params, t)).views)  # a new buffer and dict every step
+        if turns is None:
+            grads = flatten(grads_at(params, t)).views
+        else:
+            grads = pool[t % turns]
+            for k, g in grads_at(params, t).items():
+                grads[k][...] = g
+        opt.step(params, grads)
     assert gathers[0] == 0 and list(opt._state) == ["__flat__"]
     want = reference(20)
     for k in SHAPES:
