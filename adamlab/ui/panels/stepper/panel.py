@@ -710,7 +710,8 @@ class StepperPanel(Panel):
 
         kind = self.sides[f].kind()
         cols: list[tuple[str, Any, str, int | None]] = [("t", lambda t: t, "the step", None),
-                                                       ("g", of(f, lambda st: st.grad), f"∇L at {fname}'s θ", f)]
+                                                       ("g", of(f, lambda st: st.value("g")),
+                                                        f"{fname}'s gradient (∇L at its θ, + wd·θ with L2 decay)", f)]
         for c in program(kind).columns:
             cols.append((c.header, of(f, lambda st, h=c.header: st.columns[h]), f"{fname}: {c.tip}", f))
         for i in (0, 1):

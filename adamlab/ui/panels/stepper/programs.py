@@ -120,6 +120,10 @@ class Step:
     note: str  # a remark for the step label (Adam's bias corrections, RAdam's ρ_t …); "" for none
     loss_new: float = math.nan  # L(θ_new), filled in by the session (NaN without a loss)
 
+    def value(self, key: str) -> float:
+        """The value of line ``key`` ("g" is the gradient the update uses: with L2 decay, ∇L + wd·θ)."""
+        return next(line.value for line in self.lines if line.key == key)
+
 
 class Numbers:
     """What one step's lines are written with: hyperparameters, t, θ and g, the core's state before and
