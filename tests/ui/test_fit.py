@@ -138,6 +138,24 @@ def test_the_stepper_fits_with_the_longest_updates_and_the_most_knobs(qtbot, win
     assert plot_problems(panel) == []
 
 
+def test_every_optimizers_lines_fit_a_1024_window_in_focus_and_below_the_other(qtbot, window):
+    """Code lines do not wrap: each kind's, and its θ line as the other run's row ("B:  θ = …"), must fit the
+    code box of a 1024 × 700 window, after the steps where RAdam and ADOPT change their lines (6)."""
+    from adamlab.ui.panels.stepper.programs import STEPPABLE
+
+    panel = show(qtbot, window, "stepper", (1024, 700))
+    combo = panel.sides[1].combo
+    for kind in STEPPABLE:
+        combo.setCurrentIndex(combo.findData(kind))
+        for _ in range(6):
+            qtbot.mouseClick(panel.next_step_button, Qt.MouseButton.LeftButton)
+        for focus in (0, 1):
+            qtbot.mouseClick(panel.focus_buttons[focus], Qt.MouseButton.LeftButton)
+            # (a scroll bar that just appeared may take an event or two to narrow the lines)
+            qtbot.waitUntil(lambda: clipped_labels(panel) == [], timeout=1000)
+            assert (window.width(), window.height()) == (1024, 700), kind
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("kind", ["noisy", "chaotic"])
 def test_the_ema_playground_fits_with_its_readout_whole_and_no_key_on_the_data(qtbot, window, size, kind):

@@ -191,10 +191,11 @@ def test_radam_first_step_and_its_switch_to_adaptive_steps_by_hand(panel, qtbot)
     r6 = math.sqrt((rho6 - 4) * (rho6 - 2) * 1999 / (1995 * 1997 * rho6))
     assert round(rho6, 4) == 5.9942 and round(r6, 4) == 0.0258
     assert panel.session.runs[0].steps[4].value("rho") == pytest.approx(4.996, abs=1e-4)
-    shown = step_by_line(panel, qtbot, 7)
+    shown = step_by_line(panel, qtbot, 8)
     assert shown[4] == "ρ = 1999 − 2 × 6 × 0.999⁶ / (1 − 0.999⁶) = 5.9942 (> 5: rectified)"
     assert shown[5] == "r = √((5.9942 − 4)(5.9942 − 2) × 1999 / ((1999 − 4)(1999 − 2) × 5.9942)) = 0.0258"
-    assert codes(panel)[6] == "θ = θ - lr * m_hat * r * sqrt(1 - β2**t) / (sqrt(v) + ε)"
+    # torch's algorithm box: l = √(1 − β2ᵗ)/(√v + ε), the adaptive lr; θ ← θ − lr·m̂·l·r
+    assert codes(panel)[6:8] == ["l = sqrt(1 - β2**t) / (sqrt(v) + ε)", "θ = θ - lr * m_hat * l * r"]
     step = panel.session.runs[0].steps[5]
     assert step.value("rho") == pytest.approx(rho6, rel=1e-12) and step.value("r") == pytest.approx(r6, rel=1e-12)
     m, v = step.value("m"), step.value("v")
@@ -292,13 +293,13 @@ def test_a_and_b_share_the_gradients(panel, qtbot):
     assert a.steps[-1].theta != b.steps[-1].theta  # (two different runs)
     # the table's g and state follow the run whose lines are shown
     header = lambda: [panel.steps_table.horizontalHeaderItem(c).text() for c in range(panel.steps_table.columnCount())]  # noqa: E731
-    assert header()[:5] == ["t", "g", "m", "v", "Π"]
+    assert header()[:5] == ["t", "g\nNAdam", "m\nNAdam", "v\nNAdam", "Π\nNAdam"]
     click(qtbot, panel.focus_buttons[1])
-    assert header() == ["t", "g", "m", "θ\nNAdam", "loss\nNAdam", "θ\nLion", "loss\nLion"]
+    assert header() == ["t", "g\nLion", "m\nLion", "θ\nNAdam", "loss\nNAdam", "θ\nLion", "loss\nLion"]
     g_col = [panel.steps_table.item(t, 1).data(Qt.ItemDataRole.UserRole) for t in range(15)]
     assert g_col == [s.grad for s in b.steps]
     assert panel.code_title.text() == "Lion's update, one line at a time"
-    assert panel.code_lines.code(4) == "A, NAdam:  θ = θ - lr * μ_next / (1 - Π * μ_next) * m / denom"
+    assert panel.code_lines.code(4) == "A:  θ = θ - lr * μ_next / (1 - Π * μ_next) * m / denom"
 
 
 def test_switching_runs_in_the_middle_of_a_step_keeps_the_step(panel, qtbot):

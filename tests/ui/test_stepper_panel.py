@@ -82,16 +82,16 @@ def test_first_step_line_by_line_matches_hand_worked_numbers(panel, qtbot):
             assert maths(panel, 6) == "…"  # nor SGD's line
             assert panel.steps_table.rowCount() == 0
     # The step is complete: SGD's θ line is shown below Adam's, a table row and a plot point were added.
-    assert panel.code_lines.code(6) == "B, SGD:  θ = θ - lr * g"
+    assert panel.code_lines.code(6) == "B:  θ = θ - lr * g"
     assert maths(panel, 6) == "θ = 0.0000 − 0.1 × −6.0000 = 0.6000"
     assert panel.steps_table.rowCount() == 1
-    assert headers(panel) == ["t", "g", "m", "v", "m_hat", "v_hat", "ratio", "θ Adam", "loss Adam", "θ SGD",
-                              "loss SGD"]
+    assert headers(panel) == ["t", "g Adam", "m Adam", "v Adam", "m_hat Adam", "v_hat Adam", "ratio Adam",
+                              "θ Adam", "loss Adam", "θ SGD", "loss SGD"]
     assert table_value(panel, 0, "θ Adam")[1] == "0.1"
     assert table_value(panel, 0, "loss Adam")[1] == "8.41"  # three figures; the cell's tooltip has them all
     col = headers(panel).index("loss Adam")
     assert panel.steps_table.item(0, col).toolTip() == "loss Adam = 8.410000001"  # θ = 0.6/(6 + 1e-8)
-    assert panel.steps_table.item(0, headers(panel).index("v")).toolTip() == "v = 0.036"
+    assert panel.steps_table.item(0, headers(panel).index("v Adam")).toolTip() == "v Adam = 0.036"
     assert table_value(panel, 0, "loss Adam")[0] == pytest.approx((0.1 - 3) ** 2)
     assert table_value(panel, 0, "θ SGD")[0] == pytest.approx(0.6, rel=1e-15)
     np.testing.assert_allclose(panel.curves["theta_A"].yData, [0.0, 0.1 * 6 / (6 + 1e-8)], rtol=1e-12)
@@ -158,14 +158,14 @@ def test_many_steps_match_the_core_and_a_plain_adam(panel, qtbot, kind):
     for t in range(1, steps + 1):
         opt.step(p, np.array([grad(t, p[0])]))
         info = opt.inspect()
-        core = {"m": info["m"][0], "v": info["v"][0], "m_hat": info["m_hat"][0], "v_hat": info["v_hat"][0],
-                "ratio": info["normalized_step"][0], f"θ {label}": p[0]}
+        core = {f"m {label}": info["m"][0], f"v {label}": info["v"][0], f"m_hat {label}": info["m_hat"][0],
+                f"v_hat {label}": info["v_hat"][0], f"ratio {label}": info["normalized_step"][0], f"θ {label}": p[0]}
         for name, value in core.items():
             data, text = table_value(panel, t - 1, name)
             assert data == value, (t, name)  # the core's number, bit for bit
             assert shown(text) == pytest.approx(value, rel=5e-3, abs=1e-12), (t, name, text)  # 3 figures
         for name in ("g", "m", "v", "m_hat", "v_hat"):
-            assert table_value(panel, t - 1, name)[0] == pytest.approx(ref[t - 1][name], rel=1e-9), (t, name)
+            assert table_value(panel, t - 1, f"{name} {label}")[0] == pytest.approx(ref[t - 1][name], rel=1e-9)
         assert table_value(panel, t - 1, f"θ {label}")[0] == pytest.approx(ref[t - 1]["θ"], rel=1e-9)
     # The maths lines show the last step's numbers; the value after "=" is the core's.
     assert shown(maths(panel, n_lines - 5).rsplit("= ", 1)[1]) == pytest.approx(ref[-1]["m"], rel=2e-4)
@@ -203,15 +203,15 @@ def test_playground_sequence_drives_both_runs(qtbot):
     panel.problem.setCurrentIndex(panel.problem.findData("playground"))
     for _ in range(5):
         click(qtbot, panel.next_step_button)
-    assert [table_value(panel, r, "g")[0] for r in range(5)] == [5, -2, 4, -1, 6]
+    assert [table_value(panel, r, "g Adam")[0] for r in range(5)] == [5, -2, 4, -1, 6]
     # m after the seeds' sequence with β1 = 0.9, by hand: 0.5, 0.25, 0.625, 0.4625, 1.01625.
-    np.testing.assert_allclose([table_value(panel, r, "m")[0] for r in range(5)],
+    np.testing.assert_allclose([table_value(panel, r, "m Adam")[0] for r in range(5)],
                                [0.5, 0.25, 0.625, 0.4625, 1.01625], rtol=1e-12)
     assert maths(panel, 0) == "g = g₅ = 6.0000"
     # SGD took the same gradients: θ_SGD = −0.1·(5 − 2 + 4 − 1 + 6) = −1.2
     assert table_value(panel, 4, "θ SGD")[0] == pytest.approx(-1.2, rel=1e-12)
     click(qtbot, panel.focus_buttons[1])
-    assert [table_value(panel, r, "g")[0] for r in range(5)] == [5, -2, 4, -1, 6]
+    assert [table_value(panel, r, "g SGD")[0] for r in range(5)] == [5, -2, 4, -1, 6]
     assert maths(panel, 0) == "g = g₅ = 6.0000"
     assert not panel.plot_loss.isVisible()
     click(qtbot, panel.next_step_button)  # the sequence is used up: a message, no crash

@@ -63,8 +63,12 @@ DEFAULT_LR = 0.1  # both runs start at lr 0.1: on (θ − 3)² each step of Adam
 # The runs' colours: A in the orange Adam has always had here, B in SGD's grey.
 # TODO(#14): use theme.optimizer_color(kind) once main has it, so a kind has one colour in every panel.
 RUN_COLORS = ("ema", "sgd")
-# Table headers are plain text and narrow: the long labels shortened.
+# Tabs, buttons and table headers are narrow: the long labels shortened.
 SHORT = {"momentum": "Momentum", "schedulefree_adamw": "SF-AdamW"}
+
+
+def short_label(kind: str) -> str:
+    return SHORT.get(kind, optim.optimizer_label(kind))
 
 
 def run_color(i: int) -> str:
@@ -323,6 +327,7 @@ class StepperPanel(Panel):
         head = QHBoxLayout()
         self.code_title = QLabel()
         self.code_title.setTextFormat(Qt.TextFormat.PlainText)
+        self.code_title.setWordWrap(True)  # a long name ("Schedule-free AdamW's update, …") wraps, never widens
         head.addWidget(self.code_title, 1)
         # Which run's lines are shown: the other's θ line stays below them.
         self.focus_group = QButtonGroup(self)
@@ -379,6 +384,12 @@ class StepperPanel(Panel):
         self.table_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.table_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         QVBoxLayout(self.steps_table.viewport()).addWidget(self.table_hint, 0, Qt.AlignmentFlag.AlignCenter)
+        # A table scrolled to its last row stays there when it is resized (the code box above grows and shrinks
+        # as lines are revealed); one scrolled up by the user stays where it is.
+        bar = self.steps_table.verticalScrollBar()
+        self._table_at_end = True
+        bar.valueChanged.connect(lambda v: setattr(self, "_table_at_end", v >= bar.maximum()))
+        bar.rangeChanged.connect(lambda _lo, hi: bar.setValue(hi) if self._table_at_end else None)
         model = self.steps_table.model()
         model.rowsInserted.connect(self._sync_table_hint)
         model.rowsRemoved.connect(self._sync_table_hint)
@@ -438,19 +449,18 @@ class StepperPanel(Panel):
     def _short(self, i: int) -> str:
         """Run i's name in a table header: the label (shortened), told apart by A/B when both are one kind."""
         kinds = [s.kind() for s in self.sides]
-        short = SHORT.get(kinds[i], optim.optimizer_label(kinds[i]))
-        return short if kinds[0] != kinds[1] else f"{short} {NAMES[i]}"
+        return short_label(kinds[i]) if kinds[0] != kinds[1] else f"{short_label(kinds[i])} {NAMES[i]}"
 
     def _update_names(self) -> None:
         """Tabs, focus buttons and the code box's title name the runs' optimizers, with their colours."""
-        labels = self._labels()
-        for i, label in enumerate(labels):
-            icon = theme.swatch(run_color(i))
-            self.tabs.setTabText(i, f"{NAMES[i]}: {optim.optimizer_label(self.sides[i].kind())}")
+        for i, side in enumerate(self.sides):
+            icon, name = theme.swatch(run_color(i)), f"{NAMES[i]}: {short_label(side.kind())}"
+            self.tabs.setTabText(i, name)
             self.tabs.setTabIcon(i, icon)
-            self.focus_buttons[i].setText(f"{NAMES[i]}: {label}")
+            self.tabs.setTabToolTip(i, f"Run {NAMES[i]}: {optim.optimizer_label(side.kind())}")
+            self.focus_buttons[i].setText(name)
             self.focus_buttons[i].setIcon(icon)
-        self.code_title.setText(f"{labels[self.focus]}'s update, one line at a time")
+        self.code_title.setText(f"{self._labels()[self.focus]}'s update, one line at a time")
 
     # --- actions ---
     @Slot()
@@ -644,7 +654,7 @@ class StepperPanel(Panel):
         rows = [(code, maths if s.t > 0 and (run.last() is None or row <= self.current_line) else "…")
                 for row, (code, maths) in enumerate(self._rows_of(run))]
         code, maths = self.theta_line(other)
-        rows.append((f"{NAMES[1 - self.focus]}, {other.label}:  {code}", maths if done or other.last() is None else "…"))
+        rows.append((f"{NAMES[1 - self.focus]}:  {code}", maths if done or other.last() is None else "…"))
         highlight = self.current_line if s.t > 0 and run.last() is not None else None
         self.code_lines.set_rows(rows, highlight, len(rows) - 1, (theme.COLORS["accent"], theme.COLORS["sgd"]))
         self.code_scroll.updateGeometry()  # its size hint is the lines' whole height
@@ -695,12 +705,11 @@ class StepperPanel(Panel):
         for c, w in enumerate(need):
             table.setColumnWidth(c, w + (spare * c // n - spare * (c - 1) // n if c else 0))
 
-    def columns(self) -> list[tuple[str, Any, str, int | None]]:
-        """The table's columns: (header, value of step t, tooltip, run whose colour keys it or None).
-        t; the focused run's g and state; θ and the loss after the step for A and for B."""
-        s = self.session
-        f = self.focus
-        fname = self._labels()[f]
+    def columns(self) -> list[tuple[str, Any, str]]:
+        """The table's columns as (header, value at step t, tooltip): t; the focused run's g and state; θ and
+        the loss after the step for A and for B. Each header names its run on its second line."""
+        s, f = self.session, self.focus
+        labels = self._labels()
 
         def of(i, fn):
             def value(t):
@@ -708,32 +717,27 @@ class StepperPanel(Panel):
                 return math.nan if step is None else fn(step)
             return value
 
-        kind = self.sides[f].kind()
-        cols: list[tuple[str, Any, str, int | None]] = [("t", lambda t: t, "the step", None),
-                                                       ("g", of(f, lambda st: st.value("g")),
-                                                        f"{fname}'s gradient (∇L at its θ, + wd·θ with L2 decay)", f)]
-        for c in program(kind).columns:
-            cols.append((c.header, of(f, lambda st, h=c.header: st.columns[h]), f"{fname}: {c.tip}", f))
+        mine = self._short(f)
+        cols = [("t", lambda t: t, "the step"),
+                (f"g\n{mine}", of(f, lambda st: st.value("g")),
+                 f"{labels[f]}'s gradient: ∇L at its θ (+ wd·θ with L2 weight decay)")]
+        cols += [(f"{c.header}\n{mine}", of(f, lambda st, h=c.header: st.columns[h]), f"{labels[f]}: {c.tip}")
+                 for c in program(self.sides[f].kind()).columns]
         for i in (0, 1):
-            short = self._short(i)
-            cols.append((f"θ\n{short}", of(i, lambda st: st.theta_new), f"θ after the step ({self._labels()[i]})", i))
-            cols.append((f"loss\n{short}", of(i, lambda st: st.loss_new), f"L(θ) after the step ({self._labels()[i]})",
-                         i))
+            cols += [(f"θ\n{self._short(i)}", of(i, lambda st: st.theta_new), f"θ after the step ({labels[i]})"),
+                     (f"loss\n{self._short(i)}", of(i, lambda st: st.loss_new), f"L(θ) after the step ({labels[i]})")]
         return cols
 
     def _rebuild_table(self) -> None:
         """Headers for the focused run's columns, and a row for every step shown."""
         table = self.steps_table
-        cols = self.columns()
+        self._cols = self.columns()
         table.setRowCount(0)
-        table.setColumnCount(len(cols))
-        for c, (header, _, tip, run) in enumerate(cols):
+        table.setColumnCount(len(self._cols))
+        for c, (header, _, tip) in enumerate(self._cols):
             item = QTableWidgetItem(header)
             item.setToolTip(tooltip(tip))
-            if run is not None:
-                item.setIcon(theme.swatch(run_color(run), 8))
             table.setHorizontalHeaderItem(c, item)
-        self._cols = cols
         for t in range(1, self.shown + 1):
             self._append_row(t, fit=False)
         self._fit_columns()
@@ -743,7 +747,7 @@ class StepperPanel(Panel):
         table = self.steps_table
         row = table.rowCount()
         table.insertRow(row)
-        for col, (header, value, _, _) in enumerate(self._cols):
+        for col, (header, value, _) in enumerate(self._cols):
             v = float(value(t))
             text = str(t) if col == 0 else cell(v)
             item = QTableWidgetItem(text)

@@ -451,13 +451,16 @@ def radam_lines(h, t):
         return (f"r = √(({num(rho_t)} − 4)({num(rho_t)} − 2) × {hp(rho_inf)} / (({hp(rho_inf)} − 4)"
                 f"({hp(rho_inf)} − 2) × {num(rho_t)})) = {num(value)}", value)
 
-    def adaptive(n):  # the core (torch): θ − m̂·lr·(√(1 − β2ᵗ)/(√v + ε))·r
-        bc2 = 1 - b2 ** t
-        th = n.th - n["m_hat"] * lr * (bc2 ** 0.5 / (_sqrt(n["v"]) + eps)) * n["r"]
-        return (f"θ = {num(n.th)} − {hp(lr)} × {num(n['m_hat'])} × {num(n['r'])} × √(1 − {hp(b2)}{tt}) / "
-                f"(√{num(n['v'])} + {hp(eps)}) = {num(th)}", th)
+    def adaptive_lr(n):  # torch's _compute_adaptive_lr: √(1 − β2ᵗ)/(√v + ε)
+        value = (1 - b2 ** t) ** 0.5 / (_sqrt(n["v"]) + eps)
+        return f"l = √(1 − {hp(b2)}{tt}) / (√{num(n['v'])} + {hp(eps)}) = {num(value)}", value
+
+    def adaptive(n):  # the core (torch): θ − ((m̂·lr)·l)·r
+        th = n.th - n["m_hat"] * lr * n["l"] * n["r"]
+        return f"θ = {num(n.th)} − {hp(lr)} × {num(n['m_hat'])} × {num(n['l'])} × {num(n['r'])} = {num(th)}", th
     return out + [Spec("r", "r = sqrt((ρ-4)*(ρ-2)*ρ_inf / ((ρ_inf-4)*(ρ_inf-2)*ρ))", r),
-                  Spec("theta", "θ = θ - lr * m_hat * r * sqrt(1 - β2**t) / (sqrt(v) + ε)", adaptive)]
+                  Spec("l", "l = sqrt(1 - β2**t) / (sqrt(v) + ε)", adaptive_lr),
+                  Spec("theta", "θ = θ - lr * m_hat * l * r", adaptive)]
 
 
 def adamax_lines(h, t):
