@@ -52,7 +52,7 @@ from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
 from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import CompactAxis, fast_curve, pen, set_export_name, style_plot
-from adamlab.ui.widgets.symbols import tooltip
+from adamlab.ui.widgets.symbols import rich_from_plain, tooltip
 
 __all__ = ["StepperPanel", "NOISE_SIGMA", "DIVERGED", "MAX_STEPS", "TARGET"]
 
@@ -115,8 +115,8 @@ class Side(QWidget):
         self.combo = QComboBox()
         for k in STEPPABLE:
             self.combo.addItem(optim.optimizer_label(k), k)
-            self.combo.setItemData(self.combo.count() - 1, optim.OPTIMIZERS[k].description,
-                                   Qt.ItemDataRole.ToolTipRole)
+            self.combo.setItemData(self.combo.count() - 1, rich_from_plain(optim.OPTIMIZERS[k].description),
+                                   Qt.ItemDataRole.ToolTipRole)  # (rich text: a long tooltip wraps)
         self.combo.setToolTip(f"The optimizer of run {name}. Muon is not offered: it orthogonalises matrices, "
                               "and on a single number it would be just normalised momentum.")
         self.presets = QToolButton()
@@ -559,8 +559,8 @@ class StepperPanel(Panel):
                 other = s.runs[1 - i]
                 what = (f"it stops here; {other.label} goes on" if other.diverged_at is None
                         else "both have stopped: press Reset")
-                self.statusMessage.emit(f"Stepper: {s.divergence(i)} with lr = {hp(run.opt.lr)}: each step overshot "
-                                        f"further; {what}.")
+                self.statusMessage.emit(f"Stepper: {s.divergence(i)} with lr = {hp(run.opt.lr)}: each step "
+                                        f"overshot further; {what}.")
 
     def _rows_of(self, run) -> list[tuple[str, str]]:
         """(code, maths) of ``run``'s lines for the step shown: the last step taken, or the next one's code
@@ -609,7 +609,10 @@ class StepperPanel(Panel):
 
     @Slot()
     def _tick(self) -> None:
-        if self.session is None or self.session.finished():
+        if self.session is None:  # (invalid hyperparameters: the error is shown)
+            self._pause()
+            return
+        if self.session.finished():
             self._take_step()  # shows why, pauses
             return
         if self._line_mode():
