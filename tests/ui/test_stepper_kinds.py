@@ -14,30 +14,9 @@ from PySide6.QtCore import Qt
 
 from adamlab.core import optim
 from adamlab.ui.panels.ema.panel import PRESETS
-from adamlab.ui.panels.stepper.panel import NOISE_SIGMA, StepperPanel
+from adamlab.ui.panels.stepper.panel import NOISE_SIGMA
 from adamlab.ui.panels.stepper.programs import STEPPABLE, num, take_step
-
-
-@pytest.fixture
-def panel(qtbot):
-    p = StepperPanel()
-    qtbot.addWidget(p)
-    p.resize(1100, 760)
-    p.show()
-    return p
-
-
-def click(qtbot, button):
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def choose(panel, run, kind):
-    combo = panel.sides[run].combo
-    combo.setCurrentIndex(combo.findData(kind))
-
-
-def knob(panel, run, name):
-    return panel.sides[run].editor.controls[name]
+from tests.ui.test_stepper_panel import choose, click, knob, panel  # noqa: F401  (panel: the fixture)
 
 
 def maths(panel):
