@@ -64,7 +64,7 @@ KIND_KNOBS: dict[str, dict[str, Any]] = {
 # The arena's branch extends the tables above with the same names and ranges; this block only fills in what
 # they lack (setdefault), so once both are merged the tables above are the one source and this block can go.
 # AdEMAMix's α is "mix_alpha" (RMSprop's "alpha" has a β-like range); Adafactor's eps pair is shown as its
-# eps2; warm-ups are whole steps, 0 for none. The stepper turns these into core arguments (core_hyper).
+# eps2; warm-ups are whole steps, 0 for none. ``to_core`` turns these into the core's arguments.
 for _name, _spec in {
     "beta3": ("β3", 0.0, 0.99999, "beta", 5,
               "β3: decay of AdEMAMix's slow EMA m2 ← β3·m2 + (1−β3)·g (memory ≈ 1/(1−β3) steps: 10,000 at 0.9999)."),
@@ -91,6 +91,10 @@ FLAGS.setdefault("decoupled_weight_decay", "Decoupled weight decay θ ← θ(1 �
                                            "instead of L2 in the gradient.")
 FLAGS.setdefault("decouple", "ADOPT with decoupled (AdamW-style) weight decay instead of L2 in the gradient.")
 _ADAM_BETAS = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}  # torch's defaults
+# Knobs whose value is a whole number of steps (the sliders hold floats; the core wants ints), and those of
+# them where the core takes None for "none" (the editor shows 0).
+INT_KNOBS = {"alpha_warmup", "beta3_warmup", "warmup_steps"}
+NONE_AT_ZERO = {"alpha_warmup", "beta3_warmup"}
 for _kind, _knobs in {
     "nadam": {"lr": 2e-3, **_ADAM_BETAS, "momentum_decay": 0.004, "weight_decay": 0.0,
               "decoupled_weight_decay": False},
@@ -108,18 +112,38 @@ for _kind, _knobs in {
 
 
 def to_core(values: dict[str, Any]) -> dict[str, Any]:
-    """Editor values → keyword arguments of the core constructors (β1, β2 → ``betas``)."""
-    hyper = {k: v for k, v in values.items() if k not in ("beta1", "beta2")}
+    """Editor values → keyword arguments of the core constructors: β1, β2 (and AdEMAMix's β3) → ``betas``,
+    AdEMAMix's ``mix_alpha`` → ``alpha``, Adafactor's ``eps2`` → ``eps = (None, eps2)``, step counts → ints
+    (a warm-up of 0 → None)."""
+    hyper = {k: v for k, v in values.items() if k not in ("beta1", "beta2", "beta3", "mix_alpha", "eps2")}
     if "beta1" in values:
-        hyper["betas"] = (values["beta1"], values["beta2"])
+        hyper["betas"] = (values["beta1"], values["beta2"]) + ((values["beta3"],) if "beta3" in values else ())
+    if "mix_alpha" in values:
+        hyper["alpha"] = values["mix_alpha"]
+    if "eps2" in values:
+        hyper["eps"] = (None, values["eps2"])
+    for k in INT_KNOBS & set(hyper):
+        hyper[k] = int(round(hyper[k]))
+        if k in NONE_AT_ZERO and hyper[k] == 0:
+            hyper[k] = None
     return hyper
 
 
 def from_core(hyper: dict[str, Any]) -> dict[str, Any]:
-    """Core keyword arguments → editor values (``betas`` → β1, β2)."""
+    """Core keyword arguments → editor values (the inverse of :func:`to_core`; ``alpha`` is AdEMAMix's when it
+    comes with three betas, else RMSprop's)."""
     values = {k: v for k, v in hyper.items() if k != "betas"}
-    if "betas" in hyper:
-        values["beta1"], values["beta2"] = hyper["betas"]
+    betas = tuple(hyper.get("betas", ()))
+    if betas:
+        values["beta1"], values["beta2"] = betas[:2]
+        if len(betas) == 3:
+            values["beta3"] = betas[2]
+            if "alpha" in values:
+                values["mix_alpha"] = values.pop("alpha")
+    if isinstance(values.get("eps"), tuple):
+        values["eps2"] = values.pop("eps")[1]
+    for k in NONE_AT_ZERO & set(values):
+        values[k] = 0 if values[k] is None else values[k]
     return values
 
 

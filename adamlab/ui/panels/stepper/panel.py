@@ -45,8 +45,7 @@ from adamlab.ui.panels.ema.panel import PRESETS
 from adamlab.ui.panels.stepper.lines import CodeLines
 from adamlab.ui.panels.stepper.programs import STEPPABLE, code_lines, hp, num, program
 from adamlab.ui.panels.stepper.session import (
-    DIVERGED, MAX_STEPS, NOISE_SIGMA, PROBLEMS, TARGET, RunConfig, StepperConfig, StepperSession, core_hyper,
-    run_labels,
+    DIVERGED, MAX_STEPS, NOISE_SIGMA, PROBLEMS, TARGET, RunConfig, StepperConfig, StepperSession, run_labels,
 )
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
@@ -179,7 +178,7 @@ class Side(QWidget):
         return self.editor.values()
 
     def config(self) -> RunConfig:
-        return RunConfig(self.kind(), core_hyper(self.values()))
+        return RunConfig(self.kind(), self.editor.hyper())
 
 
 # --- the panel ---------------------------------------------------------------------------------------------

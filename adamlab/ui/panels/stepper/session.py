@@ -17,7 +17,6 @@ import numpy as np
 
 from adamlab.core import optim
 from adamlab.ui.panels.stepper.programs import Step, program, take_step
-from adamlab.ui.widgets.hyper import to_core
 
 # --- the 1D problems θ lives on (inputs, not optimizer maths) ---------------------------------------------
 
@@ -58,28 +57,6 @@ def playground_sequence() -> np.ndarray:
     from adamlab.ui.panels.ema.panel import PLAYGROUND
 
     return np.asarray(PLAYGROUND.sequence, dtype=np.float64).copy()
-
-
-def core_hyper(values: dict[str, Any]) -> dict[str, Any]:
-    """An optimizer editor's values (``OptimizerEditor.values()``) as ``make_optimizer`` keywords.
-
-    ``to_core`` puts β1, β2 into ``betas``; the newer knobs' names (widgets.hyper's #14 block) are mapped here:
-    β3 joins ``betas``, AdEMAMix's ``mix_alpha`` is its ``alpha``, Adafactor's ``eps2`` its ``eps = (None, eps2)``,
-    warm-ups are whole steps (0: none). Idempotent, so it stays right where ``to_core`` learns these too.
-    """
-    h = to_core(values)
-    if "beta3" in h:
-        h["betas"] = (*tuple(h["betas"])[:2], h.pop("beta3"))
-    if "mix_alpha" in h:
-        h["alpha"] = h.pop("mix_alpha")
-    if "eps2" in h:
-        h["eps"] = (None, h.pop("eps2"))
-    for k in ("alpha_warmup", "beta3_warmup", "warmup_steps"):
-        if h.get(k) is not None:
-            h[k] = int(round(h[k]))
-            if h[k] == 0 and k != "warmup_steps":
-                h[k] = None
-    return h
 
 
 # --- a session ---------------------------------------------------------------------------------------------
