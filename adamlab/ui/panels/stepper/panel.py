@@ -459,6 +459,9 @@ class StepperPanel(Panel):
             self.tabs.setTabToolTip(i, f"Run {NAMES[i]}: {optim.optimizer_label(side.kind())}")
             self.focus_buttons[i].setText(name)
             self.focus_buttons[i].setIcon(icon)
+            font = self.focus_buttons[i].font()
+            font.setBold(i == self.focus)  # (a checked button is hard to tell from the other in the dark theme)
+            self.focus_buttons[i].setFont(font)
         self.code_title.setText(f"{self._labels()[self.focus]}'s update, one line at a time")
 
     # --- actions ---
