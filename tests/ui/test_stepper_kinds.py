@@ -46,7 +46,8 @@ OPTIONS = {
     "nadam": {"weight_decay": 0.03, "decoupled_weight_decay": True, "momentum_decay": 0.05},
     "radam": {"weight_decay": 0.03, "beta2": 0.95}, "adamax": {"weight_decay": 0.03},
     "adadelta": {"rho": 0.8}, "adafactor": {"weight_decay": 0.03, "d": 1.5},
-    "lion": {"weight_decay": 0.03, "beta1": 0.8}, "ademamix": {"mix_alpha": 5.0, "alpha_warmup": 10, "beta3_warmup": 15},
+    "lion": {"weight_decay": 0.03, "beta1": 0.8},
+    "ademamix": {"mix_alpha": 5.0, "alpha_warmup": 10, "beta3_warmup": 15},
     "schedulefree_adamw": {"warmup_steps": 4, "weight_decay": 0.03}, "adopt": {"decouple": True, "weight_decay": 0.03},
 }
 CORE_NAMES = {"mix_alpha": "alpha"}
@@ -315,3 +316,20 @@ def test_the_beta_presets_set_beta(panel, qtbot, label):
     assert panel.sides[1].presets.isEnabled()
     panel.sides[1].preset_actions[label].trigger()
     assert panel.session.runs[1].opt.hyperparameters()["betas"] == (b1, b2)
+
+
+def test_the_table_has_the_momentum_buffer_only_when_there_is_one(panel, qtbot):
+    def headers():
+        return [panel.steps_table.horizontalHeaderItem(c).text() for c in range(panel.steps_table.columnCount())]
+
+    click(qtbot, panel.focus_buttons[1])
+    assert "buf\nSGD" not in headers()  # plain SGD keeps no buffer
+    choose(panel, 1, "momentum")
+    for _ in range(2):
+        click(qtbot, panel.next_step_button)
+    assert headers()[1:3] == ["g\nMomentum", "buf\nMomentum"]
+    # buf = g at the first step, then 0.9·buf + g: −6, then 0.9·(−6) + g₂ with g₂ = 2(θ₁ − 3), θ₁ = 0.6
+    bufs = [panel.steps_table.item(r, 2).data(Qt.ItemDataRole.UserRole) for r in range(2)]
+    assert bufs == pytest.approx([-6.0, 0.9 * -6.0 + 2 * (0.6 - 3)], rel=1e-14)
+    knob(panel, 1, "momentum").spin.setValue(0.0)  # live: no buffer from the next step on
+    assert "buf\nMomentum" not in headers() and panel.steps_table.rowCount() == 2

@@ -35,8 +35,7 @@ class CodeLines(QWidget):
     def set_rows(self, rows: list[tuple[str, str]], highlight: int | None, other_row: int | None,
                  colours: tuple[str, str]) -> None:
         """``rows``: (code, maths) per line; ``highlight``: the row just run; ``other_row`` (the other run's θ
-        line) is drawn in that run's colour, in italics; ``colours``: (highlight background, the other run's
-        colour), theme colours."""
+        line) is drawn muted, in italics; ``colours``: (highlight background, the muted text), theme colours."""
         while len(self._rows) < len(rows):
             self._add_row()
         for i, (frame, code, maths) in enumerate(self._rows):
@@ -47,7 +46,7 @@ class CodeLines(QWidget):
                 continue
             code.setText(rows[i][0])
             maths.setText(rows[i][1])
-            for label in (code, maths):  # the other run's row in its colour (a palette: a style sheet drops the margins);
+            for label in (code, maths):  # the other run's row muted (a palette: a style sheet drops the margins);
                 palette = QPalette()  # the others inherit the theme's text colour, also after a theme switch
                 if i == other_row:
                     palette.setColor(QPalette.ColorRole.WindowText, QColor(colours[1]))

@@ -642,6 +642,8 @@ class StepperPanel(Panel):
             self._show_error(f"{NAMES[i]}: {exc}")
             return
         self._show_error("")
+        if [c[0] for c in self.columns()] != [c[0] for c in self._cols]:  # (μ to or from 0: SGD's buffer)
+            self._rebuild_table()
         self._fill_code()  # the code of the next step can change (wd on or off)
         self._update_status()
 
@@ -726,8 +728,9 @@ class StepperPanel(Panel):
         cols = [("t", lambda t: t, "the step"),
                 (f"g\n{mine}", of(f, lambda st: st.value("g")),
                  f"{labels[f]}'s gradient: ∇L at its θ (+ wd·θ with L2 weight decay)")]
-        cols += [(f"{c.header}\n{mine}", of(f, lambda st, h=c.header: st.columns[h]), f"{labels[f]}: {c.tip}")
-                 for c in program(self.sides[f].kind()).columns]
+        hyper = s.runs[f].opt.hyperparameters() if s is not None else self.sides[f].editor.hyper()
+        cols += [(f"{c.header}\n{mine}", of(f, lambda st, h=c.header: st.columns.get(h, math.nan)),
+                  f"{labels[f]}: {c.tip}") for c in program(self.sides[f].kind()).columns if c.when(hyper)]
         for i in (0, 1):
             cols += [(f"θ\n{self._short(i)}", of(i, lambda st: st.theta_new), f"θ after the step ({labels[i]})"),
                      (f"loss\n{self._short(i)}", of(i, lambda st: st.loss_new), f"L(θ) after the step ({labels[i]})")]

@@ -7,7 +7,7 @@ core optimizer's step and then writes the lines::
 
     opt = make_optimizer("nadam", lr=0.1)
     step = take_step(opt, theta, grad=-6.0)        # theta: (1,) float64, updated in place by the core
-    step.lines[2].maths, step.theta_new             # 'mu = 0.9 × (1 − 0.5 × 0.96^(1 × 0.004)) = 0.4501'
+    step.lines[1].maths, step.theta_new             # 'μ = 0.9 × (1 − 0.5 × 0.96^(1 × 0.004)) = 0.4501'
 
 Where the numbers come from (the stepper's principle: every number is the core's):
     * the state the optimizer keeps (m, v, buffers, z, x …) is read from the core before and after the step
@@ -16,7 +16,7 @@ Where the numbers come from (the stepper's principle: every number is the core's
     * what the core computes but does not keep (a denominator, NAdam's two terms, AdamW's decayed θ, Lion's
       interpolation c) a line computes from those with the same floating-point operations in the same order
       as the core's step, so the θ the lines arrive at is the core's θ bit for bit (``Step.theta_lines`` ==
-      ``Step.theta_new``; tests/ui/test_stepper_programs.py checks every kind over many steps).
+      ``Step.theta_new``; tests/ui/test_stepper_kinds.py checks every kind over many steps).
 
 The lines are written as the algorithm boxes of torch's docs and the papers read; where that differs from the
 core's arithmetic only by rounding (β1·m + (1 − β1)·g is computed as torch's lerp), the number after "=" is
@@ -99,11 +99,13 @@ class Spec:
 
 @dataclass(frozen=True)
 class Column:
-    """A column of the steps table for one kind: header (plain text), value from a step's numbers, tooltip."""
+    """A column of the steps table for one kind: header (plain text), value from a step's numbers, tooltip,
+    and whether the kind has it with hyperparameters h (SGD's buffer only with momentum)."""
 
     header: str
     value: Callable[["Numbers"], float]
     tip: str
+    when: Callable[[dict[str, Any]], bool] = lambda h: True
 
 
 @dataclass
@@ -198,7 +200,7 @@ def take_step(opt: optim.Optimizer, theta: np.ndarray, grad: float, gname: str =
         n.val[s.key] = value
         lines.append(Line(s.key, s.code, maths, value))
     return Step(t=t, theta=th0, grad=float(grad), lines=lines, theta_new=float(theta[0]), theta_lines=n["theta"],
-                columns={c.header: float(c.value(n)) for c in prog.columns},
+                columns={c.header: float(c.value(n)) for c in prog.columns if c.when(n.h)},
                 note=prog.note(n) if prog.note else "")
 
 
@@ -233,13 +235,12 @@ def decay_line(h: dict[str, Any]) -> Spec:
 
 def ema_line(key: str, state: str, beta: float, x: str, squared: bool = False, code_beta: str = "β1") -> Spec:
     """key = β·key + (1 − β)·x (or x²): the value is the core's state ``state`` after the step."""
-    name = key if key != "u_acc" else "u"
     power = "**2" if squared else ""
-    code = f"{name} = {code_beta} * {name} + (1 - {code_beta}) * {x}{power}"
+    code = f"{key} = {code_beta} * {key} + (1 - {code_beta}) * {x}{power}"
 
     def run(n):
         shown = f"{paren(n[x])}²" if squared else num(n[x])
-        return (f"{name} = {hp(beta)} × {num(n.prev(state))} + {one_minus(beta)} × {shown} = "
+        return (f"{key} = {hp(beta)} × {num(n.prev(state))} + {one_minus(beta)} × {shown} = "
                 f"{num(n.new(state))}", n.new(state))
     return Spec(key, code, run)
 
@@ -495,7 +496,7 @@ def adadelta_lines(h, t):
     return [
         grad_line(h), ema_line("v", "square_avg", rho, "g", squared=True, code_beta="ρ"),
         Spec("delta", "delta = sqrt(u + ε) / sqrt(v + ε) * g", delta),
-        ema_line("u_acc", "acc_delta", rho, "delta", squared=True, code_beta="ρ"),
+        ema_line("u", "acc_delta", rho, "delta", squared=True, code_beta="ρ"),
         Spec("theta", "θ = θ - lr * delta", theta),
     ]
 
@@ -708,13 +709,13 @@ _ADAM = Program(adam_lines, (_M, _V, _col("m_hat", "m_hat", "m / (1 − β1ᵗ)"
                               _col("ratio", "normalized_step", "m_hat / (√v_hat + ε): the step is −lr × this")),
                 _adam_note)
 PROGRAMS: dict[type, Program] = {
-    optim.SGD: Program(sgd_lines, (Column("buf", lambda n: n.after.get("momentum_buffer", math.nan),
-                                          "the momentum buffer (— without momentum)"),)),
+    optim.SGD: Program(sgd_lines, (Column("buf", lambda n: n.new("momentum_buffer"), "the momentum buffer",
+                                          lambda h: h["momentum"] != 0),)),
     optim.Adagrad: Program(adagrad_lines, (_col("sum", "sum", "the sum of all g² so far"),)),
     optim.RMSprop: Program(rmsprop_lines, (_col("v", "square_avg", "v, the EMA of g²"),)),
     optim.Adam: _ADAM,
     optim.AdamW: _ADAM,
-    optim.NAdam: Program(nadam_lines, (_M, _V, _col("Π", "mu_product", "Π = μ_1·μ_2·…·μ_t, the momentum schedule's product")),
+    optim.NAdam: Program(nadam_lines, (_M, _V, _col("Π", "mu_product", "Π = μ_1·μ_2·…·μ_t, the schedule's product")),
                          lambda n: f"μ_t = {num(n['mu'])}, μ_t+1 = {num(n['mu_next'])}"),
     optim.RAdam: Program(radam_lines, (_M, _V, Column("r", lambda n: n.info.get("rect") or math.nan,
                                                       "the rectification r_t (— while ρ_t ≤ 5)")),

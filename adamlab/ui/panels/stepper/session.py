@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from adamlab.core import optim
-from adamlab.ui.panels.stepper.programs import Step, program, take_step
+from adamlab.ui.panels.stepper.programs import SUBSCRIPT, Step, program, take_step
 
 # --- the 1D problems θ lives on (inputs, not optimizer maths) ---------------------------------------------
 
@@ -157,8 +157,7 @@ class StepperSession:
         if why:
             raise ValueError(why)
         grads = self._gradients()
-        gname = f"g{str(self.t + 1).translate(str.maketrans('0123456789', '₀₁₂₃₄₅₆₇₈₉'))}" \
-            if self.sequence is not None else ""
+        gname = f"g{str(self.t + 1).translate(SUBSCRIPT)}" if self.sequence is not None else ""  # g₅
         self.t += 1
         for run, g in zip(self.runs, grads):
             if run.diverged_at is not None:  # a diverged run stops: its columns stay empty from here on
