@@ -1,9 +1,10 @@
 """The stepper with every optimizer that has a one-parameter form, chosen in its combos as a person would.
 
 Each kind's lines must arrive at the core optimizer's θ bit for bit, step after step; the panel's trajectory
-must equal the core optimizer's run on its own with the same gradients; the first step of NAdam, RAdam, Lion
-and AdEMAMix (and the step where RAdam switches on its rectification) is worked by hand here; A and B see the
-same gradients; the β presets set β.
+must equal the core optimizer's run on its own with the same gradients; the first step of each newer kind —
+NAdam, RAdam (and the step where it switches on its rectification), Lion, AdEMAMix (and its warm-ups), ADOPT,
+schedule-free AdamW, Adamax, Adadelta, Adafactor — is worked by hand here; A and B see the same gradients; the
+β presets set β.
 """
 
 import math
@@ -333,3 +334,35 @@ def test_the_table_has_the_momentum_buffer_only_when_there_is_one(panel, qtbot):
     assert bufs == pytest.approx([-6.0, 0.9 * -6.0 + 2 * (0.6 - 3)], rel=1e-14)
     knob(panel, 1, "momentum").spin.setValue(0.0)  # live: no buffer from the next step on
     assert "buf\nMomentum" not in headers() and panel.steps_table.rowCount() == 2
+
+
+def test_adamax_adadelta_and_adafactor_first_steps_by_hand(panel, qtbot):
+    # θ0 = 0 on (θ − 3)²: g = −6; every run at the stepper's lr 0.1
+    choose(panel, 0, "adamax")
+    # m = −0.6; u = max(0.999·0, |−6| + 1e-8) = 6; θ = 0 − 0.1/(1 − 0.9)·(−0.6)/6 = 0.1
+    assert step_by_line(panel, qtbot, 4)[2:] == ["u = max(0.999 × 0.0000, |−6.0000| + 1e−08) = 6.0000",
+                                                 "θ = 0.0000 − 0.1 / (1 − 0.9¹) × −0.6000 / 6.0000 = 0.1000"]
+    choose(panel, 0, "adadelta")
+    # v = 0.1·36 = 3.6; Δ = √(0 + 1e-6)/√(3.6 + 1e-6)·(−6) = −0.006/1.8974 = −0.0031623; u = 0.1·Δ² = 1e-6;
+    # θ = 0 − 0.1·Δ = 0.00031623: Adadelta's first steps are √ε-sized, whatever the gradient
+    delta = math.sqrt(1e-6) / math.sqrt(3.6 + 1e-6) * -6
+    assert round(delta, 7) == -0.0031623
+    assert step_by_line(panel, qtbot, 5)[1:] == [
+        "v = 0.9 × 0.0000 + 0.1 × (−6.0000)² = 3.6000",
+        "delta = √(0.0000 + 1e−06) / √(3.6000 + 1e−06) × −6.0000 = −0.0032",
+        "u = 0.9 × 0.0000 + 0.1 × (−0.0032)² = 1e−06",
+        "θ = 0.0000 − 0.1 × −0.0032 = 0.0003162",
+    ]
+    assert panel.session.runs[0].steps[0].theta_new == pytest.approx(-0.1 * delta, rel=1e-14)
+    choose(panel, 0, "adafactor")
+    # ρ = min(0.1, 1/√1) = 0.1; α = max(ε2 = 0.001, RMS(θ) = 0)·ρ = 1e-4; β̂2 = 1 − 1^−0.8 = 0, so v = g² = 36;
+    # u = −6/√36 = −1, RMS(u)/d = 1: no clipping; θ = 0 − 1e-4·(−1) = 1e-4: a step relative to θ's size (ε2 at 0)
+    assert step_by_line(panel, qtbot, 7)[1:] == [
+        "ρ = min(0.1, 1 / √1) = 0.1000",
+        "α = max(0.001, 0.0000) × 0.1000 = 0.0001",
+        "v = (1 − 1^−0.8) × 0.0000 + 1.0000 × (−6.0000)² = 36.0000",
+        "u = −6.0000 / √max(36.0000, 2.22e−16²) = −1.0000",
+        "clip = max(1, 1.0000 / 1) = 1.0000",
+        "θ = 0.0000 − 0.0001 / 1.0000 × −1.0000 = 0.0001",
+    ]
+    assert panel.session.runs[0].steps[0].theta_new == pytest.approx(1e-4, rel=1e-14)
