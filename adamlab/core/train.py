@@ -18,6 +18,7 @@ batch 1, float64, n_embd 16, 4 heads, 1 layer, block 16.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -31,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from adamlab.core import data, gpt
-from adamlab.core.optim import OPTIMIZERS, make_optimizer
+from adamlab.core import data, gpt, landscape
+from adamlab.core.optim import OPTIMIZERS, hyper_from_knobs, kind_arguments, make_optimizer
 from adamlab.core.schedules import make_schedule
 
 CHECKPOINT_FORMAT = "adamlab-gpt-checkpoint"
@@ -73,12 +74,19 @@ class TrainConfig:
     betas: tuple[float, float] = (0.85, 0.99)  # Adam's (β1, β2); RMSprop uses β2 as its alpha
     eps: float = 1e-8
     weight_decay: float = 0.0
-    momentum: float = 0.9  # SGD momentum (for "momentum"/"nesterov"), RMSprop momentum is 0
+    momentum: float = 0.9  # SGD momentum (for "momentum"/"nesterov") and Muon's; RMSprop momentum is 0
+    # the kind's other arguments by name, e.g. {"ns_steps": 3} for muon, {"beta3": 0.999} for ademamix
+    optimizer_options: dict = field(default_factory=dict)
     schedule: str = "linear"
     warmup: int = 0
     steps: int = 1000
     batch_size: int = 1
     seed: int = 0
+    # full-batch gradient descent: the first N training documents as one fixed batch, every step the same (0: off,
+    # minibatches of batch_size documents cycling through the data). For the edge of stability (see landscape).
+    full_batch: int = 0
+    # keep the weights every N steps for trajectory PCA (0: off); bounded memory, see landscape.WeightSnapshots
+    snapshot_every: int = 0
     # bookkeeping
     val_every: int = 100  # validation loss every N steps (0: never)
     val_docs: int = 512  # at most this many held-out documents per validation
@@ -87,6 +95,7 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        object.__setattr__(self, "optimizer_options", _options(self.optimizer_options))
         object.__setattr__(self, "corpus", str(self.corpus))
         self.validate()
 
@@ -102,7 +111,7 @@ class TrainConfig:
 
         for name, low in (("n_embd", 1), ("n_head", 1), ("n_layer", 1), ("block_size", 1), ("steps", 1),
                           ("batch_size", 1), ("warmup", 0), ("val_every", 0), ("val_docs", 1),
-                          ("history_capacity", 16), ("seed", 0)):
+                          ("history_capacity", 16), ("seed", 0), ("full_batch", 0), ("snapshot_every", 0)):
             integer(name, low)
         choice("corpus_mode", data.MODES)
         choice("init", INITS)
@@ -129,26 +138,17 @@ class TrainConfig:
             raise ValueError(f"diverge_factor must be > 1, got {self.diverge_factor!r}")
         if self.warmup >= self.steps and self.schedule == "warmup_cosine":
             raise ValueError(f"warmup must be < steps ({self.steps}), got {self.warmup!r}")
+        make_optimizer(self.optimizer, **self.optimizer_hyperparameters())  # options: the optimizer's own checks
 
     def model_config(self, vocab_size: int) -> gpt.GPTConfig:
         return gpt.GPTConfig(vocab_size, self.n_embd, self.n_head, self.n_layer, self.block_size)
 
     def optimizer_hyperparameters(self) -> dict:
-        """The config's knobs in the chosen optimizer's own (torch.optim) argument names."""
-        kind = OPTIMIZERS[self.optimizer]
-        allowed = kind.cls._VALIDATORS
-        h = {"lr": self.lr}
-        if "betas" in allowed:
-            h["betas"] = self.betas
-        if "alpha" in allowed:
-            h["alpha"] = self.betas[1]  # RMSprop's decay of the squared-gradient average plays β2's role
-        if "eps" in allowed:
-            h["eps"] = self.eps
-        if "weight_decay" in allowed:
-            h["weight_decay"] = self.weight_decay
-        if "momentum" in allowed and kind.defaults.get("momentum"):
-            h["momentum"] = self.momentum
-        return h
+        """The config's knobs in the chosen optimizer's own (torch.optim) argument names, plus its options
+        (see optim.hyper_from_knobs: e.g. β2 is RMSprop's alpha)."""
+        return hyper_from_knobs(self.optimizer, lr=self.lr, betas=self.betas, eps=self.eps,
+                                weight_decay=self.weight_decay, momentum=self.momentum,
+                                options=self.optimizer_options)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -164,7 +164,14 @@ class TrainConfig:
 
 
 LOSS_EMA_BETA = 0.9  # smoothing of the loss for the divergence test (~10 steps)
-KNOBS = ("lr", "betas", "eps", "weight_decay", "momentum", "schedule", "warmup", "steps")
+KNOBS = ("lr", "betas", "eps", "weight_decay", "momentum", "optimizer_options", "schedule", "warmup", "steps")
+
+
+def _options(options) -> dict:
+    """optimizer_options as a dict name -> value, with JSON's lists turned back into tuples."""
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise ValueError(f"optimizer_options must be a dict of argument name -> value, got {options!r}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -464,6 +471,14 @@ class Trainer:
             flat = gpt.flat_buffer(gpt.init_params(self.model_config, cfg.seed, cfg.init_std, dtype))
             self.train_seqs, self.val_seqs = data.split_docs(corpus.seqs, cfg.val_fraction, seed=cfg.seed)
         self.params = gpt.views(flat, self.model_config)
+        # full-batch mode: one fixed padded batch of the first full_batch training documents, made once
+        self._full_batch = None
+        if cfg.full_batch:
+            self._full_batch = data.make_batch(self.train_seqs[: cfg.full_batch], cfg.block_size, self.tokenizer.bos)
+        self.snapshots = None  # weights every snapshot_every steps (see landscape.WeightSnapshots)
+        if cfg.snapshot_every:
+            self.snapshots = landscape.WeightSnapshots(flat.size, cfg.snapshot_every, dtype=dtype)
+            self.snapshots.record(0, flat)
         self.grads = gpt.zeros_like_params(self.model_config, dtype)
         self._pflat, self._gflat = flat, gpt.flat_buffer(self.grads)
         self._sq3 = np.empty((3, flat.size), flat.dtype)  # squares of Δw, w before and w after a step
@@ -517,7 +532,9 @@ class Trainer:
             return
         old = self.config
         self.config = dataclasses.replace(old, **changes)
-        self.optimizer.set_hyperparameters(**self.config.optimizer_hyperparameters())
+        # every argument, so that an option dropped from optimizer_options goes back to its default
+        self.optimizer.set_hyperparameters(**{**kind_arguments(self.config.optimizer),
+                                              **self.config.optimizer_hyperparameters()})
         self._schedule = self._make_schedule(self.config)
         self._lr_block = None
         label = ", ".join(f"{k} {getattr(old, k)}→{getattr(self.config, k)}" for k in changes
@@ -557,10 +574,14 @@ class Trainer:
             return None
         t0 = time.perf_counter()
         bos = self.tokenizer.bos
-        x, y, mask = data.batch_at(self.train_seqs, self.position, cfg.batch_size, cfg.block_size, bos)
+        if self._full_batch is not None:  # full-batch mode: the same batch every step
+            x, y, mask = self._full_batch
+        else:
+            x, y, mask = data.batch_at(self.train_seqs, self.position, cfg.batch_size, cfg.block_size, bos)
+        single = cfg.batch_size == 1 and self._full_batch is None  # one unpadded document: no mask needed
         with np.errstate(all="ignore"):  # overflow is how divergence shows; it is reported, not warned
             loss, _ = gpt.loss_and_grads(self.params, self.model_config, x, y,
-                                         None if cfg.batch_size == 1 else mask, grads=self.grads)
+                                         None if single else mask, grads=self.grads)
             g2 = np.add.reduceat(np.square(self._gflat, out=self._scratch), self._offsets)  # Σg² per tensor
             grad_norm = math.sqrt(sum(g2.tolist()))  # a few tensors: a Python sum beats NumPy's
         lr = self.lr_at(self.step_count)
@@ -607,7 +628,8 @@ class Trainer:
             if not min(w2_prev.tolist()) > 0:  # (a Python min over a handful of tensors is the cheapest test)
                 u_ratio[~(w2_prev > 0)] = np.nan
         self.step_count = step_no
-        self.position = (self.position + cfg.batch_size) % len(self.train_seqs)
+        if self._full_batch is None:
+            self.position = (self.position + cfg.batch_size) % len(self.train_seqs)
         status = "training"
         if not math.isfinite(sum(w2.tolist())):
             status = "diverged"
@@ -617,6 +639,8 @@ class Trainer:
             status = "finished"
             self.message = f"finished {self.step_count} steps"
         self.status = status
+        if self.snapshots is not None and status != "diverged":
+            self.snapshots.record(step_no, self._pflat)
         self.history.train.append(step_no, np.concatenate([[loss, lr, grad_norm], g_rms, u_ratio]))
         val_loss = None
         if status != "diverged" and cfg.val_every and self.val_seqs and step_no % cfg.val_every == 0:
@@ -625,7 +649,7 @@ class Trainer:
         dt = time.perf_counter() - t0
         self.elapsed += dt
         names = self.tensor_names
-        tokens = x.size if cfg.batch_size == 1 else int(mask.sum())
+        tokens = x.size if single else int(mask.sum())
         self.last = StepRecord(step_no, loss, lr, grad_norm, dt, tokens,
                                dict(zip(names, g_rms.tolist())), dict(zip(names, w_rms.tolist())),
                                dict(zip(names, u_ratio.tolist())), val_loss, status, self.message)
@@ -664,17 +688,32 @@ class Trainer:
                                                              self.config.block_size, self.tokenizer.bos,
                                                              max(self.config.block_size, EVAL_BATCH_BYTES // width))
         total, count = 0.0, 0.0
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), self._eval_point():
             for x, y, mask, n in batches:
                 total += gpt.loss(self.params, self.model_config, x, y, mask) * n
                 count += n
         return total / count
 
+    @contextlib.contextmanager
+    def _eval_point(self):
+        """The weights to evaluate: schedule-free optimizers train at y but are evaluated at the average x
+        (optimizer.eval/train swap them; y comes back bit for bit), the others at the weights themselves."""
+        opt = self.optimizer
+        if not getattr(opt, "training", False):
+            yield
+            return
+        opt.eval(self.params)
+        try:
+            yield
+        finally:
+            opt.train(self.params)
+
     def sample(self, n: int = 10, temperature: float = 0.5, seed: int | None = None, prefix: str = "") -> list[str]:
         """``n`` generated documents as text (temperature 0: greedy). Without a seed, the trainer's RNG."""
         if seed is None:
             seed = int(self.rng.integers(2**63))
-        ids = gpt.sample(self.params, self.model_config, n, temperature, seed, self.tokenizer.encode(prefix))
+        with self._eval_point():
+            ids = gpt.sample(self.params, self.model_config, n, temperature, seed, self.tokenizer.encode(prefix))
         return [self.tokenizer.decode(s) for s in ids]
 
     def optimizer_stats(self, tensor: str | None = None) -> dict[str, np.ndarray]:
@@ -691,7 +730,7 @@ class Trainer:
         parts = [self.optimizer.inspect(n) for n in names]
         out = {}
         for key in ("normalized_step", "effective_lr"):
-            if key in parts[0]:
+            if all(key in p for p in parts):  # (Muon + AdamW: only the AdamW tensors have them)
                 out[key] = np.concatenate([np.ravel(p[key]) for p in parts])
         return out
 
@@ -739,6 +778,8 @@ def save_checkpoint(trainer: Trainer, path) -> Path:
     for k, v in trainer.optimizer.state_dict().items():
         arrays["opt." + k] = np.asarray(v)
     arrays.update({k: np.asarray(v) for k, v in trainer.history.state_dict().items()})
+    if trainer.snapshots is not None:
+        arrays.update({k: np.asarray(v) for k, v in trainer.snapshots.state_dict("snap.").items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
@@ -799,6 +840,8 @@ def load_checkpoint(path, corpus: data.Corpus | None = None) -> Trainer:
         if opt_state.get("slots") is not None and len(opt_state["slots"]):
             trainer.optimizer.load_state_dict(opt_state)
         trainer.history.load_state_dict(d)
+        if trainer.snapshots is not None and "snap.steps" in d:
+            trainer.snapshots.load_state_dict(d, "snap.")
         trainer.step_count, trainer.position = int(state["step_count"]), int(state["position"])
         trainer.status, trainer.message = str(state["status"]), str(state["message"])
         trainer.first_loss = state["first_loss"]

@@ -94,7 +94,7 @@ def test_a_diverging_run_exits_1_with_its_status(capsys):
     (["--lr", "-1"], "lr"),
     (["--lr", "nan"], "--lr"),
     (["--steps", "0"], "--steps"),
-    (["--optimizer", "lion"], "--optimizer"),
+    (["--optimizer", "lamb"], "--optimizer"),
     (["--schedule", "step"], "--schedule"),
     (["--n-embd", "10", "--n-head", "4"], "n_embd"),
     (["--beta1", "1.5"], "betas"),

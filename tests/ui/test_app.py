@@ -124,6 +124,38 @@ def test_a_corrupt_saved_setting_is_ignored(qtbot, fresh_settings):
     assert w.current_panel().key == "ema"
 
 
+def test_bad_saved_fields_are_left_out_named_and_said_once(qtbot, fresh_settings, capsys):
+    import json
+
+    s = settings_mod.settings()
+    s.setValue("panels/ema", json.dumps({"beta1": 0.85, "beta2": 2.5, "length": 10**23, "kind": "noisy",
+                                         "junk": [1] * 5}))
+    s.setValue("panels/monitor", json.dumps({"setup": {"steps": 1234, "batch_size": "many",
+                                                       "model": {"n_embd": 10**40}}, "smoothing": 0.8}))
+    s.setValue("panels/stepper", "{not json")
+    s.sync()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    problems = w.settings_problems
+    assert "ema.beta2: 2.5 is outside [0, 0.99999]" in problems
+    assert "ema.length: 100000000000000000000000 is outside [1, 10000]" in problems
+    assert "ema.junk: unknown field" in problems
+    assert "monitor.setup.batch_size: 'many' is not a whole number" in problems
+    assert any(p.startswith("monitor.setup.model.n_embd: 1000") for p in problems)
+    assert "stepper: the saved entry is not valid JSON (JSONDecodeError)" in problems
+    # the good fields came back; the bad ones kept their defaults
+    assert w.panel("ema").beta1.value() == 0.85 and w.panel("ema").beta2.value() == 0.999
+    assert w.panel("monitor").setup.steps.value() == 1234 and w.panel("monitor").smoothing.value() == 0.8
+    assert w.panel("monitor").setup.n_embd.value() == 16
+    # said once, where the user looks: the status bar and stderr
+    assert "Some saved settings were ignored: ema.beta2" in w.statusBar().currentMessage()
+    assert capsys.readouterr().err.count("Some saved settings were ignored") == 1
+    w.close()
+    w2 = MainWindow()  # what was saved at close is clean: nothing more to say
+    qtbot.addWidget(w2)
+    assert w2.settings_problems == []
+
+
 def test_main_dispatches_help_without_creating_a_window(capsys):
     with pytest.raises(SystemExit) as e:
         app_mod.main(["--help"])

@@ -477,8 +477,11 @@ def test_races_run_in_a_child_process_that_shutdown_ends(qtbot):
     qtbot.addWidget(p)
     p.show()
     qtbot.waitUntil(p.is_idle, timeout=10000)
+    # scenes are computed in-thread until the child has imported NumPy and said "ready" (seconds on a busy
+    # machine): wait for that, not for a number of scenes
+    qtbot.waitUntil(p._race._remote_ready, timeout=30000)
     before = p._race.remote_count
-    for x in (-0.5, 0.0, 0.5):  # the first scene may be computed in-thread while the child imports
+    for x in (-0.5, 0.0, 0.5):
         p.set_start(x, 2.0)
         qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].path[0, 0] == x, timeout=10000)
     assert p._race.fallback is None

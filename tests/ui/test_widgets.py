@@ -6,10 +6,11 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QToolTip
 
 from adamlab.core import optim
-from adamlab.ui.widgets.controls import FloatSlider, SciSpinBox
-from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor, from_core, to_core
+from adamlab.ui.widgets.controls import FloatSlider, IntSpinBox, SciSpinBox
+from adamlab.ui.widgets.hyper import KIND_KNOBS, KNOBS, OptimizerEditor, from_core, to_core
 from adamlab.ui.widgets.plots import export_plot
 
 
@@ -65,8 +66,38 @@ def test_a_slider_over_many_decades_shows_and_takes_scientific_notation(slider, 
     assert s.value() == 0.001
     _type_into(qtbot, s.spin, "x1e-3")  # not a number: the keystroke "x" is refused, the rest is typed
     assert s.value() == 1e-3
-    _type_into(qtbot, s.spin, "5")  # out of range: not accepted, the value stays
-    assert s.value() == 1e-3 and s.spin.text() == "0.001"
+    with qtbot.waitSignal(s.clamped) as notice:  # out of range: set to the limit, and the box says so
+        _type_into(qtbot, s.spin, "5")
+    assert s.value() == 1.0 and s.spin.text() == "1"
+    assert notice.args == ["ε: 5 is above the highest value here, 1: set to 1"]
+
+
+def test_a_typed_value_out_of_range_is_set_to_the_limit_and_the_box_says_so(slider, qtbot):
+    """lr 0 silently became 1e-4, β2 0.999999 became 0.9999, 100000 steps became 10000 (#11)."""
+    lr = slider(*KNOBS["lr"][:3], 0.1, scale="log", decimals=KNOBS["lr"][4])
+    lr.show()
+    with qtbot.waitSignal(lr.clamped) as notice:
+        _type_into(qtbot, lr.spin, "0")
+    assert lr.value() == 1e-6 and lr.spin.text() == "1e-06"
+    assert notice.args == ["lr: 0 is below the lowest value here, 1e-06: set to 1e-06"]
+    qtbot.waitUntil(lambda: QToolTip.isVisible() and "1e-06" in QToolTip.text())  # shown by the box
+    beta2 = slider("β2", 0.0, 0.99999, 0.999, scale="beta", decimals=5)
+    assert beta2.spin.text() == "0.999"  # β boxes show what was typed, not 0.99900
+    with qtbot.waitSignal(beta2.clamped) as notice:
+        _type_into(qtbot, beta2.spin, "0.999999")
+    assert beta2.value() == 0.99999 and "0.999999 is above the highest value here, 0.99999" in notice.args[0]
+    with qtbot.assertNotEmitted(beta2.clamped):  # in range: no notice
+        _type_into(qtbot, beta2.spin, "0.95")
+    assert beta2.value() == 0.95
+    steps = IntSpinBox()
+    qtbot.addWidget(steps)
+    steps.setRange(1, 10_000)
+    steps.what = "steps"
+    steps.show()
+    with qtbot.waitSignal(steps.clamped) as notice:
+        _type_into(qtbot, steps, "100000")
+    assert steps.value() == 10_000 and notice.args == ["steps: 100000 is above the highest value here, 10000: "
+                                                       "set to 10000"]
 
 
 def test_a_slider_over_few_decades_keeps_plain_decimals(slider):
@@ -96,7 +127,8 @@ def test_editor_builds_a_valid_optimizer_for_every_kind(kind, qtbot):
     opt = optim.make_optimizer(kind, **ed.hyper())
     assert opt.lr == KIND_KNOBS[kind]["lr"]
     if "beta1" in KIND_KNOBS[kind]:
-        assert tuple(opt.betas) == (KIND_KNOBS[kind]["beta1"], KIND_KNOBS[kind]["beta2"])
+        betas = tuple(KIND_KNOBS[kind][b] for b in ("beta1", "beta2", "beta3") if b in KIND_KNOBS[kind])
+        assert tuple(opt.betas) == betas  # (AdEMAMix's β3 is the third)
 
 
 def test_editor_edits_reach_the_spec(qtbot):
@@ -110,6 +142,22 @@ def test_editor_edits_reach_the_spec(qtbot):
     ed.reset()
     assert ed.hyper()["betas"] == (0.9, 0.999)
     assert from_core(to_core(ed.values())) == ed.values()
+
+
+def test_the_newer_knobs_reach_the_core_under_its_names(qtbot):
+    """AdEMAMix's β3 joins betas and its mix_alpha is the core's alpha; Adafactor's eps2 is eps = (None, eps2);
+    warm-ups are whole steps, 0 meaning none (None in the core)."""
+    ed = OptimizerEditor("ademamix", {"beta3": 0.999, "mix_alpha": 5.0, "alpha_warmup": 100, "beta3_warmup": 0})
+    qtbot.addWidget(ed)
+    h = ed.hyper()
+    assert h["betas"] == (0.9, 0.999, 0.999) and h["alpha"] == 5.0
+    assert h["alpha_warmup"] == 100 and type(h["alpha_warmup"]) is int and h["beta3_warmup"] is None
+    assert "mix_alpha" not in h and "beta3" not in h
+    assert from_core(h) == {**ed.values(), "alpha_warmup": 100}
+    fac = OptimizerEditor("adafactor", {"eps2": 1e-4})
+    qtbot.addWidget(fac)
+    assert fac.hyper()["eps"] == (None, 1e-4) and from_core(fac.hyper()) == fac.values()
+    assert optim.make_optimizer("adafactor", **fac.hyper()).eps == (None, 1e-4)
 
 
 def test_export_png_svg_and_full_csv(qtbot, tmp_path):

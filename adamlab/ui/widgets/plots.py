@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import html
 import re
 import types
 from pathlib import Path
@@ -16,6 +17,7 @@ from PySide6.QtSvg import QSvgGenerator
 
 from adamlab.core.files import atomic_write, check_target, write_bytes
 from adamlab.ui import theme
+from adamlab.ui.widgets import symbols
 
 
 def pen(color: str, width: float = 1.0, style=None, alpha: int | None = None):
@@ -44,6 +46,26 @@ def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str =
         legend = plot.addLegend(offset=(-5, 5), labelTextSize="9pt", verSpacing=-6)
         legend.setBrush(theme.legend_brush())
     return plot
+
+
+class CompactAxis(pg.AxisItem):
+    """An axis whose tick labels stay short and say their own size: 400000 is "4e5", not "400000" beside a
+    "(×1e+27)" in the axis title (pyqtgraph's SI prefix, which means nothing on a unitless θ or loss)."""
+
+    def __init__(self, orientation: str, **kw):
+        super().__init__(orientation, **kw)
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):
+        return [compact_tick(v * scale) for v in values]
+
+
+def compact_tick(v: float) -> str:
+    """A tick label: round numbers as they are (0.5, 250), large or tiny ones as 4e5, 1.5e-6."""
+    if v == 0 or 1e-3 <= abs(v) < 1e4:
+        return f"{v:g}"
+    mantissa, exponent = f"{v:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def set_title(plot: pg.PlotItem, title: str, size: str = "10pt") -> None:
@@ -75,8 +97,11 @@ def _fit_title(plot: pg.PlotItem) -> None:
     font = QFont(plot.titleLabel.item.font())
     font.setPointSizeF(float(size.rstrip("pt")))
     metrics = QFontMetrics(font)
-    shown = title if room <= 0 or metrics.horizontalAdvance(title) <= room else \
-        metrics.elidedText(title, Qt.TextElideMode.ElideRight, room)
+    # measure what is drawn, not the markup; an elided title is plain text (a cut could fall inside a tag),
+    # with its hats spelt out (symbols.plain: Qt misplaces an upright hat)
+    text = symbols.plain(html.unescape(re.sub(r"<[^>]+>", "", title)))
+    shown = title if room <= 0 or metrics.horizontalAdvance(text) <= room else \
+        metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
     if shown != plot.titleLabel.text:
         plot.setTitle(shown, size=size)
         plot.titleLabel.setToolTip(title if shown != title else "")

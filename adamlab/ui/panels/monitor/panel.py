@@ -29,6 +29,7 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QLineEdit,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -44,13 +45,19 @@ from PySide6.QtWidgets import (
 )
 
 from adamlab.ui import theme, workers
+from adamlab.ui.panels.monitor import external as ext
 from adamlab.ui.panels.monitor import job as mj
 from adamlab.ui.panels.monitor.curves import LossPlot
 from adamlab.ui.panels.monitor.runs import RunView, _RunRelay
 from adamlab.ui.panels.base import Panel
+from adamlab.ui.panels.monitor import landscape_job as lj
+from adamlab.ui.panels.monitor.inspector import SORTS, select_tensors
+from adamlab.ui.panels.monitor.landscape_view import LandscapeView
 from adamlab.ui.panels.monitor.inspector import AdamStateView, HeatmapView, SamplesView, TensorsView
 from adamlab.ui.panels.monitor.setup import MONITOR_LR, SetupBox
+from adamlab.ui.schema import Bool, Fields, Int
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.stateschema import of
 from adamlab.ui.widgets.dialogs import ask_save_path
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
 
@@ -62,6 +69,7 @@ ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their 
 MAX_LIVE_RUNS = 6  # one process each; the machine has few cores, more would only slow every run down
 COMPARE = ("sgd", "adam", "adamw")
 NOTICE_S = 8.0  # how long a notice (saved, an error) stays under the curves
+FOLLOW_RATE = 4  # snapshots a second from a followed run folder (it is polled every external.POLL_S)
 STOP_GRACE_S = 3.0  # Stop: how long a run's process may take to end its step and send its job back
 
 
@@ -78,15 +86,15 @@ class MonitorPanel(Panel):
         "<p><b>Curves.</b> A model that knows nothing guesses uniformly: <i>L</i> = ln <i>V</i> "
         "(3.30 for 27 symbols, the dashed line). The faint curve is the raw per-batch loss; the bold one is "
         "its exponential moving average <i>s</i><sub>t</sub> = β<i>s</i><sub>t−1</sub> + (1−β)<i>L</i><sub>t</sub>"
-        " divided by 1 − β<sup>t</sup> — the same bias correction as Adam's m̂, so the curve does not start "
+        " divided by 1 − β<sup>t</sup> — the same bias correction as Adam's <i>m̂</i>, so the curve does not start "
         "at 0. Dots are the validation loss on held-out names; the dotted line is lr(t).</p>"
         "<p><b>Why Adam.</b> The table shows each tensor's gradient RMS <i>g</i>, weight RMS <i>w</i> and "
         "update/weight ratio <i>u</i> = RMS(Δθ)/RMS(θ). Gradients of different tensors differ by orders of "
         "magnitude, so one SGD learning rate is too big for some and too small for others. Adam divides by "
-        "√v̂ per parameter: every step is about lr·m̂/(√v̂+ε), with |m̂/(√v̂+ε)| ≲ 1, so every tensor moves at "
+        "√<i>v̂</i> per parameter: every step is about lr·<i>m̂</i>/(√<i>v̂</i>+ε), with |<i>m̂</i>/(√<i>v̂</i>+ε)| ≲ 1, so every tensor moves at "
         "a similar relative pace. Karpathy's rule of thumb: u ≈ 10<sup>−3</sup>.</p>"
-        "<p><b>Adam's state</b>: histograms of m̂/(√v̂+ε) (near ±1: consistent gradient sign; near 0: noise) "
-        "and of the effective per-parameter learning rate lr/(√v̂+ε).</p>"
+        "<p><b>Adam's state</b>: histograms of <i>m̂</i>/(√<i>v̂</i>+ε) (near ±1: consistent gradient sign; near 0: noise) "
+        "and of the effective per-parameter learning rate lr/(√<i>v̂</i>+ε).</p>"
         "<p><b>Divergence</b>: a learning rate too high (Adam at 0.05 here) makes the loss overflow; the run "
         "stops with a red marker at that step.</p>")
 
@@ -129,26 +137,59 @@ class MonitorPanel(Panel):
         self.heatmap = HeatmapView()
         self.adam = AdamStateView()
         self.samples = SamplesView()
+        self.landscape = LandscapeView()
         self.tabs.addTab(self.tensors, "Tensors")
-        self.tabs.addTab(self.heatmap, "Heatmaps")
+        self.tabs.addTab(self.heatmap, "Maps")  # (short: five tabs fit beside the curves at 1280 px)
         self.tabs.addTab(self.adam, "Adam")
+        self.tabs.addTab(self.landscape, "Landscape")
         self.tabs.addTab(self.samples, "Samples")
         self.tabs.setTabToolTip(0, "g / w / u per tensor at the latest step.")
-        self.tabs.setTabToolTip(1, "log10 u and log10 g per tensor over time.")
-        self.tabs.setTabToolTip(2, "Histograms of m̂/(√v̂+ε) and lr/(√v̂+ε) for one tensor.")
-        self.tabs.setTabToolTip(3, "What the model writes, every K steps.")
+        self.tabs.setTabToolTip(1, "Heatmaps of log10 u and log10 g per tensor over time.")
+        self.tabs.setTabToolTip(2, "<qt>Histograms of <i>m̂</i>/(√<i>v̂</i>+ε) and lr/(√<i>v̂</i>+ε) for one tensor.</qt>")
+        self.tabs.setTabToolTip(3, "The loss around the run's weights (a slice through the real landscape, with "
+                                   "its path), the loss between weights, and sharpness against its threshold.")
+        self.tabs.setTabToolTip(4, "What the model writes, every K steps.")
+        # Which tensors the table, the u curves, the heatmaps and the Adam tab show, and in what order: a
+        # watched 24-layer model has hundreds.
+        self.tensor_filter = QLineEdit()
+        self.tensor_filter.setPlaceholderText("filter tensors: attn  h.3.  -bias")
+        self.tensor_filter.setClearButtonEnabled(True)
+        self.tensor_filter.setToolTip("Show only tensors whose name contains every word typed here (a word "
+                                      "starting with - excludes); the table, u curves, heatmaps and Adam tab "
+                                      "follow.")
+        self.tensor_sort = QComboBox()
+        self.tensor_sort.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.tensor_sort.setMinimumContentsLength(9)
+        for key, text in SORTS.items():
+            self.tensor_sort.addItem(f"by {text}", key)
+        self.tensor_sort.setToolTip("Order of the tensors in the table, the heatmaps and the Adam tab's list.")
+        self.tensor_count = QLabel("")
+        frow = QHBoxLayout()
+        frow.setContentsMargins(0, 0, 0, 0)
+        frow.addWidget(self.tensor_filter, 1)
+        frow.addWidget(self.tensor_sort)
+        frow.addWidget(self.tensor_count)
+        inspector = QWidget()
+        il = QVBoxLayout(inspector)
+        il.setContentsMargins(0, 0, 0, 0)
+        il.setSpacing(2)
+        il.addLayout(frow)
+        il.addWidget(self.tabs, 1)
+        self.inspector = inspector
+        self.tensor_filter.textChanged.connect(self._on_selection)
+        self.tensor_sort.currentIndexChanged.connect(self._on_selection)
 
         # The curves and the inspector tabs side by side, or the tabs below the curves when the panel is too
         # narrow for both (a 1024-px window): see resizeEvent. The splitter's own minimum width is that of
         # the stacked arrangement, so the window can shrink to where the switch happens.
         self.split = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(centre)
-        split.addWidget(self.tabs)
+        split.addWidget(inspector)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([480, 360])
         split.setChildrenCollapsible(False)
-        split.setMinimumWidth(max(centre.minimumSizeHint().width(), self.tabs.minimumSizeHint().width()))
+        split.setMinimumWidth(max(centre.minimumSizeHint().width(), inspector.minimumSizeHint().width()))
         self._centre = centre
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -157,9 +198,14 @@ class MonitorPanel(Panel):
 
         self.setup.corpusRequested.connect(self._load_corpus)
         self.setup.knobChanged.connect(self._on_knob)
+        self.setup.presetChosen.connect(self._on_edge_preset)
         self.samples.settingsChanged.connect(self._on_sample_settings)
         self.samples.sampleNow.connect(self._sample_now)
         self.adam.tensorChanged.connect(lambda _: self._request_adam(force=True))
+        self.landscape.computeRequested.connect(self.compute_landscape)
+        self.landscape.cancelRequested.connect(self.cancel_landscape)
+        self._landscape: workers.WorkerHandle | None = None
+        self._landscape_wait: dict | None = None  # a request waiting for live runs' trainers
         self.tabs.currentChanged.connect(self._on_tab)
 
         self.timer = QTimer(self)
@@ -190,7 +236,7 @@ class MonitorPanel(Panel):
         self.stop_button = self._button("Stop", "Stop the selected run for good (its curves stay).",
                                         self.stop_run)
         self.compare_button = self._button(
-            "Compare optimizers", "Start SGD, Adam and AdamW from the same initial weights and the same data "
+            "Compare", "Start SGD, Adam and AdamW from the same initial weights and the same data "
             "order (same seed): only the optimizer differs.", self.compare_optimizers)
         self.save_button = self._button("Save…", "Save the selected run (weights, optimizer state, curves) to "
                                         "a checkpoint.", self._save_dialog)
@@ -244,7 +290,7 @@ class MonitorPanel(Panel):
     def _runs_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.run_list = QListWidget()
-        self.run_list.setFixedHeight(74)
+        self.run_list.setFixedHeight(80)  # the three rows of buttons beside it
         self.run_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "run 2 · Adam … — paused", no scrollbar
         self.run_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.run_list.setToolTip("Runs: tick to show, click to select (the controls, table and tabs follow the "
@@ -253,18 +299,19 @@ class MonitorPanel(Panel):
         self.run_list.currentRowChanged.connect(self._on_run_row)
         self.remove_button = self._button("Remove", "Stop and remove the selected run and its curves.",
                                           self.remove_run)
+        self.follow_button = self._button(
+            "PyTorch run…", "Open a run folder written by adamlab.watch in your own PyTorch training: its loss, "
+            "lr, per-tensor g/w/u, Adam's histograms and samples, followed live while it trains (also File ▸ "
+            "Open run folder…, or drop the folder on the window).", self._open_folder_dialog)
         col = QVBoxLayout()
         col.setSpacing(2)
-        grid = QHBoxLayout()
-        grid.setSpacing(2)
-        for b in (self.save_button, self.load_button):
-            grid.addWidget(b)
-        col.addLayout(grid)
-        grid = QHBoxLayout()
-        grid.setSpacing(2)
-        for b in (self.csv_button, self.remove_button):
-            grid.addWidget(b)
-        col.addLayout(grid)
+        for pair in ((self.save_button, self.load_button), (self.csv_button, self.remove_button)):
+            grid = QHBoxLayout()
+            grid.setSpacing(2)
+            for b in pair:
+                grid.addWidget(b)
+            col.addLayout(grid)
+        col.addWidget(self.follow_button)
         col.addStretch(1)
         row.addWidget(self.run_list, 1)
         row.addLayout(col)
@@ -277,13 +324,21 @@ class MonitorPanel(Panel):
     def _arrange(self) -> None:
         """Tabs beside the curves when both fit at their minimum widths, else below them."""
         handle = self.split.handleWidth()
-        side_by_side = (self._centre.minimumSizeHint().width() + self.tabs.minimumSizeHint().width() + handle
+        side_by_side = (self._centre.minimumSizeHint().width() + self.inspector.minimumSizeHint().width() + handle
                         + 40)  # room for the curves beyond their bare minimum
         want = Qt.Orientation.Horizontal if self.split.width() >= side_by_side else Qt.Orientation.Vertical
-        if self.split.orientation() != want:
+        if self.split.orientation() != want or not getattr(self, "_sized", False):
+            self._sized = self.split.width() > 0  # once, and at each switch: a splitter the user moved stays
             self.split.setOrientation(want)
-            total = self.split.width() if want == Qt.Orientation.Horizontal else self.split.height()
-            self.split.setSizes([total * 3 // 5, total - total * 3 // 5])
+            if want == Qt.Orientation.Horizontal:
+                # the tabs get room for their whole tab bar when the curves can spare it (no scroll arrows)
+                total = self.split.width() - handle
+                tabs = self.tabs.tabBar().sizeHint().width() + 8
+                right = min(max(tabs, total * 2 // 5), total - self._centre.minimumSizeHint().width())
+                self.split.setSizes([total - right, right])
+            else:
+                total = self.split.height()
+                self.split.setSizes([total * 3 // 5, total - total * 3 // 5])
 
     # ------------------------------------------------------------------------------------------------
     # corpus
@@ -320,19 +375,24 @@ class MonitorPanel(Panel):
             self._error(f"Cannot start: {exc}")
             return None
         name = name or f"run {self._next_id} · {mj.optimizer_name(config['optimizer'])} lr {config['hyper']['lr']:g}"
-        recipe = (mj.make_run_job, (mj.config_dict(tc), sampling, self._want_maps()))
+        recipe = (mj.make_run_job, (mj.config_dict(tc), sampling, self._want_maps(),
+                                    int(config.get("sharpness_every", 0))))
         return self._add_run(recipe, name, paused=False, select=select, chars=self._corpus.tokenizer.chars)
 
     def _add_run(self, recipe: tuple, name: str, paused: bool, select: bool = True, chars: str = "",
-                 snap: mj.Snapshot | None = None) -> RunView:
-        """Start ``recipe`` = (factory, args) — the job is built where it will run — and add its view."""
+                 snap: mj.Snapshot | None = None, external: Path | None = None) -> RunView:
+        """Start ``recipe`` = (factory, args) — the job is built where it will run — and add its view. An
+        ``external`` run (a watched PyTorch run folder) is followed on a thread of this process."""
         run_id = self._next_id
         self._next_id += 1
         color = theme.cycle_color(run_id - 1)
         factory, args = recipe
-        handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}", max_rate=SNAPSHOT_RATE,
-                                            start_paused=paused)
+        handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}",
+                                            max_rate=FOLLOW_RATE if external else SNAPSHOT_RATE,
+                                            start_paused=paused, use_process=external is None)
         run = RunView(run_id, name, color, handle, chars)
+        if external is not None:
+            run.external, run.job_class = external, ext.FollowJob
         run.state = "paused" if paused else "starting"  # until the child has imported and built the model
         if snap is not None:
             self._take_snapshot(run, snap)
@@ -399,7 +459,7 @@ class MonitorPanel(Panel):
     @Slot()
     def step_once(self) -> None:
         run = self._active
-        if run is None or not run.live:
+        if run is None or not run.live or run.external:
             return
         run.handle.worker.pause()
         run.handle.worker.step_once()
@@ -482,7 +542,7 @@ class MonitorPanel(Panel):
         if run is not None and run.handle is not None:
             self._take_snapshot(run, snap)  # keep the latest; the timer draws it
             self._ensure_timer()
-            if run.fallback is None and run.handle.worker.fallback:
+            if run.fallback is None and run.handle.worker.fallback and not run.external:
                 run.fallback = run.handle.worker.fallback
                 if not self._told_fallback:  # once: the runs still train, just slower and the window stutters
                     self._told_fallback = True
@@ -546,15 +606,17 @@ class MonitorPanel(Panel):
             self._error(str(payload))
         elif what == "knob":
             self.statusMessage.emit(str(payload))
-        else:  # anything else ("facts", for tests and benchmarks) is kept for whoever asked
+        else:  # anything else ("facts", "trainer") is kept for whoever asked
             run.replies[what] = payload
+            if what == "trainer":
+                self._maybe_start_landscape()
 
     # ------------------------------------------------------------------------------------------------
     # knobs and requests (GUI → worker, through worker.call)
     @Slot(str, float)
     def _on_knob(self, name: str, value: float) -> None:
         run = self._active
-        if run is None or not run.live:
+        if run is None or not run.live or run.external:  # a watched run's knobs are its script's
             return
         self._call(run, partial(mj.RunJob.set_knob, name=name, value=value))
 
@@ -572,13 +634,16 @@ class MonitorPanel(Panel):
         if err:
             return
         for run in self.runs:
-            if run.live:
+            if run.live and not run.external:
                 self._call(run, partial(mj.RunJob.set_sampling, settings=settings))
 
     @Slot()
     def _sample_now(self) -> None:
         run = self._active
         if run is None:
+            return
+        if run.external:
+            self._notify(f"{run.name}: its samples come from its own script (w.log(step, samples=[…])).")
             return
         settings = self.samples.settings()
         err = mj.check_prefix(settings["prefix"], run.chars or None)
@@ -601,9 +666,9 @@ class MonitorPanel(Panel):
         want = self._want_maps()
         for run in self.runs:
             if run.live:
-                self._call(run, partial(mj.RunJob.set_want_maps, want=want))
+                self._call(run, partial(run.job_class.set_want_maps, want=want))
             elif run.job is not None:
-                run.job.want_maps = want
+                run.job.set_want_maps(want)
                 self._take_snapshot(run, run.job.snapshot())
         self._inspected = None
         self._ensure_timer()
@@ -620,11 +685,91 @@ class MonitorPanel(Panel):
             if run.state == "paused" and not force:
                 return
             run.adam_pending = True
-            self._call(run, partial(mj.RunJob.adam_reply, tensor=name))
+            self._call(run, partial(run.job_class.adam_reply, tensor=name))
         elif run.job is not None:
             self.adam.show_state(run.job.adam_state(name))
         else:
             self.adam.show_state({"note": f"{run.name} ended without its optimizer state (its process died)."})
+
+    @Slot(str)
+    def _on_edge_preset(self, explanation: str) -> None:
+        """An edge-of-stability preset was set up: show where its curve will be drawn, and say what to expect."""
+        self.tabs.setCurrentWidget(self.landscape)
+        self.landscape.views.setCurrentIndex(1)  # its sharpness curve
+        self._notify(f"Edge of stability: {explanation} Press Start.")
+
+    # ------------------------------------------------------------------------------------------------
+    # the loss landscape (its own job in a child process)
+    @Slot(dict)
+    def compute_landscape(self, settings: dict) -> None:
+        """Slice the loss around the selected run (and, for a shared PCA plane, every other run trained here):
+        the runs' trainers go to a child process that computes the slice row by row. A live run sends a copy
+        of its trainer between two steps and goes on training."""
+        run = self._active
+        if run is None or run.external or (run.job is None and not run.live):
+            self.landscape.status.setText("Select a run trained here (a watched PyTorch run's weights are not in "
+                                          "this window; a run whose process died has lost them).")
+            return
+        self.cancel_landscape()
+        runs = [run] + ([r for r in self.runs if r is not run and not r.external and (r.live or r.job is not None)]
+                        if settings.get("all_runs") else [])
+        for r in runs:
+            r.replies.pop("trainer", None)
+            if r.live:
+                self._call(r, mj.RunJob.trainer_reply)
+        self._landscape_wait = {"settings": settings, "runs": runs}
+        self.landscape.set_busy(True)
+        self.landscape.clear_slice()
+        self.landscape.status.setText("Fetching the runs' weights…")
+        self._maybe_start_landscape()
+
+    def _maybe_start_landscape(self) -> None:
+        wait = self._landscape_wait
+        if wait is None:
+            return
+        trainers = []
+        for r in wait["runs"]:
+            tr = r.replies.get("trainer") if r.live or r.job is None else r.job.trainer
+            if tr is None:
+                return  # still waiting for this run's copy
+            trainers.append(tr)
+        self._landscape_wait = None
+        settings = {k: v for k, v in wait["settings"].items() if k != "all_runs"}
+        names = [r.name for r in wait["runs"]]
+        self._landscape_colours = {r.name: r.color for r in wait["runs"]}
+        handle = workers.start_process_loop(lj.make_landscape_job, (trainers, names, settings), "monitor-landscape",
+                                            max_rate=10)
+        handle.worker.keep_job = False  # everything it made is in its snapshots
+        relay = _RunRelay(0, self)
+        # what a cancelled slice still sends (it stops between rows) must not touch the one that replaced it
+        relay.snapshot.connect(lambda _id, snap, h=handle: h is self._landscape and
+                               self.landscape.show_slice(snap, self._landscape_colours))
+        relay.failed.connect(lambda _id, message, h=handle: h is self._landscape and self._landscape_failed(message))
+        relay.state.connect(lambda _id, state, h=handle: h is self._landscape and self._landscape_state(state))
+        handle.worker.snapshot.connect(relay.on_snapshot)
+        handle.worker.failed.connect(relay.on_failed)
+        handle.worker.stateChanged.connect(relay.on_state)
+        self._landscape, self._landscape_relay = handle, relay
+
+    def _landscape_failed(self, message: str) -> None:
+        self.landscape.status.setText(f"Could not compute the landscape: {message}")
+        self.landscape.set_busy(False)
+
+    def _landscape_state(self, state: str) -> None:
+        if state == "finished" and self._landscape is not None:
+            handle, self._landscape = self._landscape, None
+            handle.stop(2000)  # ended: this joins it
+            self.landscape.set_busy(False)
+
+    @Slot()
+    def cancel_landscape(self) -> None:
+        """Stop a slice in progress (between two rows) without waiting for it."""
+        self._landscape_wait = None
+        if self._landscape is not None:
+            workers.retire(self._landscape, STOP_GRACE_S)
+            self._landscape = None
+            self.landscape.status.setText("Cancelled.")
+        self.landscape.set_busy(False)
 
     # ------------------------------------------------------------------------------------------------
     # drawing
@@ -674,25 +819,41 @@ class MonitorPanel(Panel):
                 run.live and now - getattr(self, "_inspected_at", 0.0) < INSPECT_S):
             return
         self._inspected, self._inspected_at = snap.version, now
-        if run.live and run.state == "running" and snap.rate > 0:
+        if run.live and run.external and snap.rate > 0:  # its script knows how long it will run, not we
+            self.rate_label.setText(f"{snap.rate:,.1f} steps/s")
+        elif run.live and run.state == "running" and snap.rate > 0:
             eta = (total - snap.step) / snap.rate
             self.rate_label.setText(f"{snap.rate:,.0f} steps/s · ETA {_duration(eta)}")
         else:
             self.rate_label.setText(run.state)
         self._show_status(run)
         if snap.names:
+            idx = select_tensors(snap.names, snap.g, snap.w, snap.u, self.tensor_filter.text(),
+                                 self.tensor_sort.currentData())
+            self.tensor_count.setText(f"{len(idx)} of {len(snap.names)}")
             if self.tabs.currentWidget() is self.tensors:
-                self.tensors.show_stats(snap)
-            elif self.tabs.currentWidget() is self.heatmap:
-                self.heatmap.show_maps(snap.map_steps, snap.names, snap.log_u, snap.log_g)
-            self.adam.set_names(snap.names)
+                self.tensors.show_stats(snap, idx)
+            elif self.tabs.currentWidget() is self.heatmap and snap.log_u.shape[1]:
+                self.heatmap.show_maps(snap.map_steps, [snap.names[i] for i in idx], snap.log_u[idx],
+                                       snap.log_g[idx])
+            self.adam.set_names([snap.names[i] for i in idx])
         self.samples.show_samples(snap.samples)
+        if self.tabs.currentWidget() is self.landscape:
+            self.landscape.show_sharpness(run.name, snap)
+
+    @Slot()
+    def _on_selection(self, *_) -> None:
+        """The tensor filter or sort changed: redraw the inspector now (not at the next snapshot)."""
+        self._inspected, self._inspected_at = None, 0.0
+        if self._active is not None and self._active.snap is not None:
+            self._draw_inspector(self._active)
 
     def _show_status(self, run: RunView | None) -> None:
         parts = []
         snap = run.snap if run is not None else None
         if run is not None and snap is None and run.state == "starting":
-            parts.append(f"<b>{run.name}</b>: starting… (a new Python process loads NumPy and builds the model)")
+            parts.append(f"<b>{run.name}</b>: opening the run folder…" if run.external else
+                         f"<b>{run.name}</b>: starting… (a new Python process loads NumPy and builds the model)")
         if snap is not None:
             if snap.status == "diverged":
                 parts.append(f"<span style='color:#D55E00'><b>{run.name}: {snap.message}</b></span>")
@@ -747,10 +908,16 @@ class MonitorPanel(Panel):
         run = self._active
         live = run is not None and run.live and not run.stopping
         self.pause_button.setEnabled(live)
-        self.step_button.setEnabled(live)
+        self.step_button.setEnabled(live and not run.external)
         self.stop_button.setEnabled(live)
         self.remove_button.setEnabled(run is not None)
-        self.save_button.setEnabled(run is not None)
+        self.save_button.setEnabled(run is not None and not run.external)
+        if run is not None and run.external:  # following a folder: pause/stop the following, not a training
+            self.pause_button.setToolTip("Pause / resume following the selected run's folder.")
+            self.stop_button.setToolTip("Stop following the selected run's folder (what was read stays).")
+        else:
+            self.pause_button.setToolTip("Pause / resume the selected run.")
+            self.stop_button.setToolTip("Stop the selected run for good (its curves stay).")
         self.csv_button.setEnabled(run is not None and run.snap is not None)
         self.pause_button.setText("Resume" if live and run.handle.worker.paused else "Pause")
 
@@ -770,6 +937,8 @@ class MonitorPanel(Panel):
         run = run or self._active
         if run is None:
             raise ValueError("there is no run to save")
+        if run.external:
+            raise ValueError(f"{run.name} is a watched PyTorch run: its own script saves its checkpoints")
         if run.live:
             self._call(run, partial(mj.RunJob.save_reply, path=str(path)))
         elif run.job is not None:
@@ -777,6 +946,31 @@ class MonitorPanel(Panel):
             self._on_result(run.id, "saved", str(path))
         else:
             raise ValueError(f"{run.name} ended without its weights (its process died)")
+
+    def open_run_folder(self, path: str | Path) -> RunView | None:
+        """Follow a run folder written by ``adamlab.watch`` (a file inside it works too) as a new run: its
+        curves, tensors, Adam histograms and samples, growing while it is written. None, with a message, for a
+        folder that is not a readable run."""
+        try:
+            folder = ext.check_folder(path)
+        except (ValueError, OSError) as exc:  # RunFormatError is a ValueError: one line, nothing added
+            self._error(f"Could not open {path}: {exc}")
+            return None
+        for run in self.runs:
+            if run.external == folder and run.live:  # already followed: show it
+                self.run_list.setCurrentItem(run.list_item)
+                return run
+        if self._live_count() >= MAX_LIVE_RUNS:
+            self._error(f"{MAX_LIVE_RUNS} runs are already going: stop one first.")
+            return None
+        recipe = (ext.make_follow_job, (str(folder), self._want_maps()))
+        return self._add_run(recipe, f"run {self._next_id} · {folder.name} (PyTorch)", paused=False,
+                             external=folder)
+
+    def _open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder (written by adamlab.watch)")
+        if path:
+            self.open_run_folder(path)
 
     def load_run(self, path: str | Path) -> RunView | None:
         """Load a checkpoint as a new paused run (its curves come back); Resume continues it."""
@@ -830,7 +1024,7 @@ class MonitorPanel(Panel):
     def plots(self) -> dict[str, pg.PlotItem]:
         return {"Loss curves": self.curves.getPlotItem(), "Update/weight ratio": self.tensors.plot,
                 "Update/weight heatmap": self.heatmap.plots[0],
-                "Gradient heatmap": self.heatmap.plots[1], "Adam m̂/(√v̂+ε)": self.adam.snr_plot,
+                "Gradient heatmap": self.heatmap.plots[1], "Adam m_hat/(√v_hat+ε)": self.adam.snr_plot,
                 "Adam effective lr": self.adam.lr_plot}
 
     def get_state(self) -> dict[str, Any]:
@@ -838,6 +1032,13 @@ class MonitorPanel(Panel):
                 "x_axis": self.x_axis.currentData(), "log_x": self.log_x.isChecked(),
                 "log_y": self.log_y.isChecked(), "samples": self.samples.settings(),
                 "tab": self.tabs.currentIndex()}
+
+    def state_schema(self) -> Fields:
+        s = self.samples
+        return Fields({"setup": self.setup.schema(), "smoothing": of(self.smoothing), "x_axis": of(self.x_axis),
+                       "log_x": Bool(), "log_y": Bool(), "tab": Int(0, self.tabs.count() - 1),
+                       "samples": Fields({"n": of(s.count), "every": of(s.every), "temperature": of(s.temperature),
+                                          "prefix": of(s.prefix)})})
 
     def set_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict):
@@ -882,7 +1083,11 @@ class MonitorPanel(Panel):
         self.timer.stop()
         self.adam_timer.stop()
         # every run at once, within one bound (a hung process is killed); nothing needs sending back
-        workers.stop_together([run.handle for run in self.runs if run.handle is not None])
+        handles = [run.handle for run in self.runs if run.handle is not None]
+        if self._landscape is not None:
+            handles.append(self._landscape)
+            self._landscape = None
+        workers.stop_together(handles)
         for run in self.runs:
             run.handle = None
             if run.stop_timer is not None:

@@ -67,6 +67,8 @@ class RunView:
         self.diverged_marked = False
         self.list_item: QListWidgetItem | None = None
         self.adam_pending = False
+        self.external = None  # the folder of a watched PyTorch run (followed on a thread), else None
+        self.job_class = mj.RunJob  # the class of its job, for commands (external.FollowJob for a folder)
         self.stopping = False  # Stop was asked for; the run ends after its current step
         self.stop_timer = None  # ends it by force if it does not (a QTimer of the panel's)
         self.forced = False

@@ -11,6 +11,9 @@ The modules, in the order data flows through them:
   runs it in a child process so a race never holds the GUI thread's GIL.
 * ``image`` — Qt-free: the surface's colour image and contour lines for one view.
 * ``map_view`` — the map (``MapView``): surface, start handle, paths, markers, arrows, swarm, readout.
+* ``view3d`` — the 3-D view (``View3D``): the surface as a rotatable relief with the paths on it, beside or
+  instead of the map, and the switch between them; ``relief`` (Qt-free) is its geometry: heights on the
+  map's colour scale, the mesh, path points lying on it, the camera's fit.
 * ``charts`` — the right-hand column: loss along the paths, effective learning rates, results table.
 * ``text`` — the short number formats of the table and the readout.
 * ``panel`` — ``SurfacePanel``, the coordinator: workers, animation, drag scheduling, saved state.

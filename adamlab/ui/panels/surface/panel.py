@@ -30,7 +30,9 @@ real mouse events) and after the release.
 
 Layout (fits 1280×800 and, at its minimum width of ~830 px, a 1024×700 window): the scrolling control
 column, the map in the centre under the animation bar, and the loss plot, effective-lr view and results
-table on the right.
+table on the right. The 3-D relief (``view3d.View3D``) shares the map's place, beside or instead of it; the
+panel hands it the surface and each drawn frame (``set_surface``, ``set_race``), which it only stores while
+it is hidden.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from adamlab.ui.panels.surface.map_view import MapView
 from adamlab.ui.panels.surface.presets import DEFAULT_STATE, PRESETS
 from adamlab.ui.panels.surface.race import RaceProcess, SceneResult, make_surface
 from adamlab.ui.panels.surface.racers import RacerList
+from adamlab.ui.panels.surface.view3d import View3D
 from adamlab.ui.widgets.fastpaint import PathCurve
 from adamlab.ui.widgets.plots import fast_curve, pen
 
@@ -129,6 +132,7 @@ class SurfacePanel(Panel):
         self.controls = ArenaControls(self.racers)
         self._build_animation_bar()
         self.map = MapView(self.controls.start)
+        self.view3d = View3D(self.map.widget)  # the 3-D relief beside or instead of the map (view3d.py)
         self.loss_chart = LossChart()
         self.eff_chart = EffLrChart()
         self.results = ResultsTable()
@@ -219,8 +223,12 @@ class SurfacePanel(Panel):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.setSpacing(2)
         cl.addLayout(bar)
-        cl.addWidget(self.map.widget, 1)
-        cl.addWidget(self.map.readout)
+        cl.addWidget(self.view3d.centre, 1)  # the map, and the 3-D relief when it is shown
+        under = QHBoxLayout()  # the readout, and the 2-D / 3-D switch (there it widens nothing)
+        under.setContentsMargins(0, 0, 0, 0)
+        under.addWidget(self.map.readout, 1)
+        under.addWidget(self.view3d.button, 0, Qt.AlignmentFlag.AlignTop)
+        cl.addLayout(under)
         self.map.widget.setMinimumSize(CENTRE_MIN_WIDTH, 300)
 
         for w in (self.loss_chart.widget, self.eff_chart.widget):
@@ -265,6 +273,7 @@ class SurfacePanel(Panel):
         self.map.plot.vb.sigRangeChanged.connect(self._on_range_changed)
         self.loss_chart.cursor.sigDragged.connect(self._on_cursor_dragged)
         self.results.statusMessage.connect(self.statusMessage)
+        self.view3d.statusMessage.connect(self.statusMessage)
 
     # ------------------------------------------------------------------------------------------------------
     # the race
@@ -422,6 +431,7 @@ class SurfacePanel(Panel):
         self.step_label.setText(f"step {t} / {self.controls.steps()}")
         self.loss_chart.show_step(t)
         self.map.draw_paths(res, t, self._tracks)
+        self.view3d.set_race(res, t, self._tracks, self.controls.start)  # kept; drawn only when shown
         return True
 
     def _overlay_step(self) -> int:
@@ -561,6 +571,7 @@ class SurfacePanel(Panel):
         if new_start:
             self.map.move_handle(self.controls.start)
         self.map.show_surface(s)
+        self.view3d.set_surface(s)
         (x0, x1), (y0, y1) = s.domain
         w, h = x1 - x0, y1 - y0  # the aspect-locked view shows more than the domain: cover a margin too
         self._request_image(((x0 - 0.5 * w, x1 + 0.5 * w), (y0 - 0.5 * h, y1 + 0.5 * h)))
@@ -616,7 +627,7 @@ class SurfacePanel(Panel):
         self.set_state(state, restart=True)
 
     def get_state(self) -> dict[str, Any]:
-        return {**self.controls.state(), "instant": self.instant_check.isChecked()}
+        return {**self.controls.state(), "instant": self.instant_check.isChecked(), "view3d": self.view3d.state()}
 
     def set_state(self, state: dict[str, Any], restart: bool = False) -> None:
         """Restore a state from get_state (or a preset); unknown or invalid entries are ignored."""
@@ -628,6 +639,7 @@ class SurfacePanel(Panel):
             self.map.move_handle(self.controls.start)
             if isinstance(state.get("instant"), bool):
                 self.instant_check.setChecked(state["instant"])
+            self.view3d.load(state.get("view3d"))
         finally:
             self._loading = False
         self._surface_changed(new_start=False)
@@ -649,7 +661,7 @@ class SurfacePanel(Panel):
         return (self._traj_pending == 0 and self._img_pending == 0 and not self._playing
                 and not self._detail_timer.isActive() and not self._zoom_timer.isActive()
                 and self._incoming is None and not self._jobs and not self._loss_timer.isActive()
-                and self._result is not None)
+                and self._result is not None and self.view3d.is_idle())
 
     def shutdown(self) -> None:
         if self._shut:
@@ -663,6 +675,7 @@ class SurfacePanel(Panel):
         self._race.close()  # the child exits; a worker thread waiting for it gets EOF and returns at once
         self._traj.stop()
         self._img.stop()
+        self.view3d.shutdown()
 
 
 def _image_job(req: dict):
