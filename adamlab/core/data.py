@@ -128,8 +128,10 @@ def read_text(path) -> str:
         raise CorpusError(f"Corpus file is too large ({st.st_size / 2**20:.0f} MB; at most "
                           f"{MAX_CORPUS_BYTES // 2**20} MB): {path}")
     try:  # permission denied, an I/O error, a file removed meanwhile: a message, not a traceback
-        with open(path, "rb") as f:
-            raw = f.read(MAX_CORPUS_BYTES + 1)
+        with open(path, "rb") as f:  # (read(n) allocates n bytes up front: ask for the size the file has)
+            raw = f.read(st.st_size + 1)
+            if len(raw) > st.st_size:  # it grew since stat(): read on, up to the cap
+                raw += f.read(MAX_CORPUS_BYTES + 1 - len(raw))
     except OSError as e:
         raise CorpusError(f"Corpus file cannot be read ({e.strerror or e}): {path}") from None
     if len(raw) > MAX_CORPUS_BYTES:

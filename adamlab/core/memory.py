@@ -21,8 +21,9 @@ The estimate mirrors what the code allocates, term by term (bytes, s = 4 or 8 pe
 * sampling: one batch of generations at the full context (``Trainer.sample`` draws SAMPLE_BATCH_BYTES of
   activations at a time); a fresh forward pass, so every layer's attention at once;
 * history: the decimated series, (2 + 3·channels)·capacity numbers;
-* corpus (unless it is already in memory): the text, each document's string, token array and list slots
-  (~180 bytes + 9 per character, measured with tracemalloc), the split's index list.
+* corpus: each document's string, token array and list slots (~180 bytes + 9 per character, measured with
+  tracemalloc) and the file's text while they are built — unless the corpus is already in memory — and the
+  train/validation split (~80 bytes a document).
 
 Checked against the peak resident memory of real runs (``benchmarks/bench_memory.py``): the estimate is meant
 to be an upper bound within ~25 % for anything that needs more than ~100 MB.
@@ -42,8 +43,12 @@ import numpy as np
 from adamlab.core import gpt
 
 ENV_LIMIT = "ADAMLAB_MEMORY_LIMIT"
-PY_OBJECT_BYTES = 112  # a small ndarray's own header; a str is ~50 (measured, CPython 3.11)
-PER_DOC_BYTES = 50 + PY_OBJECT_BYTES + 4 * 8 + 36  # str + ndarray + 4 list slots + split's int index
+# Per document (CPython 3.11, NumPy 2): its str (49 bytes + its characters), its token array (112 + 8 per
+# token) and its slots in the docs and seqs lists, 177 bytes as tracemalloc counts them; once a Trainer
+# splits the corpus, its slot in the train or validation list and, while splitting, ~75 bytes of shuffled
+# index list: 83. Resident memory is ~15 % more (the small-object allocator's pools): 200 and 100.
+DOC_BYTES = 200
+SPLIT_BYTES = 100
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -180,8 +185,8 @@ def memory_breakdown(config, corpus, *, corpus_in_memory: bool = False) -> dict[
     P = 2 * V * C + block * C + 12 * L * C * C  # wte, lm_head, wpe, per layer 3C² + C² + 4C² + 4C²
     parts = {}
     kind_hyper = tuple(sorted(config.optimizer_hyperparameters().items()))
-    extra_init = P * (8 + (32 if config.init == "microgpt" else 0))  # float64 draws (Python floats for microgpt)
-    parts["parameters"] = 6 * P * s + extra_init
+    # (the float64 draws of the initial weights are gone before the other buffers exist: not part of the peak)
+    parts["parameters"] = 6 * P * s
     parts["optimizer state"] = optimizer_arrays(config.optimizer, kind_hyper) * P * s
 
     # training and validation share the workspace: each buffer as big as the bigger of the two batches
@@ -195,7 +200,9 @@ def memory_breakdown(config, corpus, *, corpus_in_memory: bool = False) -> dict[
         for name, n in _plan_elements(C, H, L, V, block, Be, Te, backward=False).items():
             work[name] = max(work.get(name, 0), n)
     N = B * T
-    transients = N * (4 * C + 64) + N * 24 + N * 8  # relu mask, per-position vectors; the batch; cached aranges
+    # the step's transients: ReLU's mask (N, 4C) and NumPy's casting buffers around it (measured: ~N·4C·s
+    # above the workspace at the peak of a step), per-position vectors, the batch, the cached index ranges
+    transients = N * 4 * C * s + N * (64 + 24 + 8)
     parts["activations"] = s * sum(work.values()) + transients + s * block * block  # + the causal mask
     parts["validation batches"] = 24 * n_val * T
     per_sample = _forward_bytes(C, H, L, V, block, 1, block, s)
@@ -206,12 +213,12 @@ def memory_breakdown(config, corpus, *, corpus_in_memory: bool = False) -> dict[
     parts["history"] = 8 * cap * (2 + 3 * channels) + 8 * max(16, cap // 4) * 5
 
     tokens_all = min(info.chars + 2 * info.docs, info.docs * (block + 2))  # lines are encoded up to block_size
-    seqs = info.docs * PY_OBJECT_BYTES + 8 * tokens_all
-    corpus_bytes = 8 * info.docs + 36 * info.docs  # the split's lists and its shuffled index
-    if config.init == "microgpt":  # a shuffled copy of the documents, encoded again
-        corpus_bytes += seqs + 8 * info.docs + info.chars * info.char_bytes
-    if not corpus_in_memory:  # the file's bytes and text, the documents' strings and arrays
-        corpus_bytes += (info.chars * (1 + 2 * info.char_bytes) + info.docs * PER_DOC_BYTES + seqs)
+    corpus_bytes = info.docs * SPLIT_BYTES
+    if config.init == "microgpt":  # a shuffled copy of the document list, encoded again
+        corpus_bytes += info.docs * (8 + 112) + 8 * tokens_all + info.chars * info.char_bytes
+    if not corpus_in_memory:  # the documents' strings and arrays; the file's text and the tokenizer's joined
+        # copy of the documents while they are built
+        corpus_bytes += info.docs * DOC_BYTES + 3 * info.chars * info.char_bytes + 8 * tokens_all
     parts["corpus"] = corpus_bytes
     return parts
 

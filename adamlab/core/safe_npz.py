@@ -63,7 +63,7 @@ def what_is(head: bytes) -> str:
     if head.startswith(NPY_MAGIC):
         return "a single NumPy array (.npy), not an .npz archive"
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "a Python pickle (AdamLab never loads pickles)"
+        return "a Python pickle, which AdamLab never loads"
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return "an HDF5 file"
     if head.startswith(b"\x1f\x8b"):
@@ -159,7 +159,8 @@ class SafeNpz:
             except (ValueError, TypeError, SyntaxError, OSError, EOFError, zipfile.BadZipFile) as e:
                 raise NpzError(f"member {name} has a damaged header ({type(e).__name__})") from None
             if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields is not None or dtype.subdtype:
-                raise NpzError(f"member {name} holds {dtype} data (Python objects or records), not numbers or text")
+                raise NpzError(f"an .npz archive whose member {name} holds {dtype} data (Python objects or "
+                               f"records), not numbers or text", foreign=True)
             nbytes = math.prod(shape) * dtype.itemsize
             if offset + nbytes != info.file_size:
                 raise NpzError(f"member {name} declares {shape} {dtype} ({nbytes:,} bytes) but holds "

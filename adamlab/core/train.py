@@ -465,7 +465,7 @@ EVAL_BATCH_BYTES = 2**18
 # Trainer.sample draws its generations in batches of about this many bytes of activations (a fresh forward
 # pass at the full context holds every layer's attention at once): 10 names are one batch at any size, and
 # 100,000 samples of a big model do not need gigabytes.
-SAMPLE_BATCH_BYTES = 2**25
+SAMPLE_BATCH_BYTES = 2**23
 
 
 def _eval_batches(seqs, batch_size, block_size, pad, tokens=512):
@@ -902,6 +902,8 @@ def _load(z: safe_npz.SafeNpz, path: Path, corpus: data.Corpus | None) -> Traine
         raise CheckpointError(f"The corpus {config.corpus!r} has changed since the checkpoint was written "
                               f"(its characters differ): {path}")
     saved = state.get("corpus_sha256")  # (absent from checkpoints written before it was recorded)
+    if saved is not None and not (isinstance(saved, str) and len(saved) == 64):
+        raise damaged("state field corpus_sha256 must be a SHA-256 hex digest")
     if saved is not None and saved != trainer.corpus.fingerprint():
         raise CheckpointError(f"The corpus {config.corpus!r} has changed since the checkpoint was written "
                               f"(same characters, different text), so the run cannot continue as it was: {path}")
@@ -1028,7 +1030,6 @@ def _restore_state(trainer: Trainer, state: dict) -> None:
                 and set(v["state"]) == {"state", "inc"} and u128(v["state"]["state"]) and u128(v["state"]["inc"])
                 and v.get("has_uint32") in (0, 1) and integer(v.get("uinteger"), 0, 2**32 - 1))
 
-    sha = state.get("corpus_sha256")
     checks = {
         "step_count": (lambda v: integer(v, 0, trainer.config.steps), f"an integer in [0, {trainer.config.steps}]"),
         "position": (lambda v: integer(v, 0, len(trainer.train_seqs) - 1),
@@ -1046,8 +1047,6 @@ def _restore_state(trainer: Trainer, state: dict) -> None:
         if not ok(state[name]):
             raise CheckpointError(f"Checkpoint is damaged: state field {name} must be {what}, "
                                   f"got {str(state[name])[:80]!r}")
-    if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
-        raise CheckpointError("Checkpoint is damaged: state field corpus_sha256 must be a SHA-256 hex digest")
     trainer.step_count, trainer.position = state["step_count"], state["position"]
     trainer.status, trainer.message = state["status"], state["message"]
     trainer.first_loss = None if state["first_loss"] is None else float(state["first_loss"])

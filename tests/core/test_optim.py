@@ -638,3 +638,50 @@ def test_views_of_one_buffer_take_the_flat_branch_and_match_stepping_tensors_one
     np.testing.assert_array_equal(flat_m, np.concatenate([sep_opt.state_of(k)["exp_avg"].ravel() for k in shapes]))
     for k in shapes:
         np.testing.assert_array_equal(fp.views[k], sp[k])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# overflow: silent in the update, visible in nonfinite_state
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "amsgrad", "adamw"])
+def test_an_overflowing_update_warns_nothing_and_the_state_tells(kind):
+    import warnings
+
+    names = {"w": (3, 4), "b": (5,)}
+    params = flatten({k: np.ones(s, np.float32) for k, s in names.items()})
+    grads = flatten({k: np.ones(s, np.float32) for k, s in names.items()})
+    opt = make_optimizer(kind, lr=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a float32 gradient of 1e20 squared leaked a RuntimeWarning
+        opt.step(params.views, grads.views)
+        assert opt.nonfinite_state() is None
+        # adaptive methods: 1e20 is finite in float32, its square is not; momentum: 0.9·3e38 + 3e38 is not
+        big = np.float32(3e38 if kind in ("sgd", "momentum", "nesterov") else 1e20)
+        for _ in range(2):
+            grads.views["b"][2] = big
+            opt.step(params.views, grads.views)
+        bare = make_optimizer(kind, lr=0.01)  # a bare array, not a flat buffer of tensors
+        x = np.ones(6, np.float32)
+        for _ in range(2):
+            bare.step(x, np.full(6, big, np.float32))
+    found = opt.nonfinite_state()
+    if kind == "sgd":  # no state to overflow
+        assert found is None and bare.nonfinite_state() is None
+        return
+    key, tensor = found
+    assert tensor == "b" and key in opt.state_of("b")
+    assert not np.isfinite(opt.state_of("b")[key]).all() and np.isfinite(opt.state_of("w")[key]).all()
+    assert bare.nonfinite_state()[1] is None
+
+
+def test_adam_weight_decay_overflowing_v_freezes_the_weights_and_is_reported():
+    p = np.full(4, 0.08)
+    opt = Adam(lr=0.01, weight_decay=1e308)
+    before = p.copy()
+    opt.step(p, np.zeros(4))  # g + wd·θ = 8e306, squared: inf
+    assert np.isinf(opt.state_of()["exp_avg_sq"]).all()
+    assert np.array_equal(p, before)  # m̂ / (√inf + ε) = 0: no update, nothing else says so
+    assert opt.nonfinite_state() == ("exp_avg_sq", None)
+    assert set(optim.STATE_LABELS) >= {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer",
+                                       "square_avg", "grad_avg", "sum"}

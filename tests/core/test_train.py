@@ -153,6 +153,21 @@ def test_adam_at_a_huge_lr_diverges_by_loss_while_microgpts_settings_do_not(smal
     assert np.mean(good.history.loss[-50:]) < np.log(27) - 0.5
 
 
+@pytest.mark.parametrize("optimizer, state", [("adam", "second moment v (exp_avg_sq)"),
+                                               ("amsgrad", "second moment v (exp_avg_sq)"),
+                                               ("rmsprop", "average of g² (square_avg)"),
+                                               ("adagrad", "sum of g² (sum)")])
+def test_optimizer_state_overflowing_stops_the_run_as_diverged(small_corpus, optimizer, state):
+    # weight decay 1e308: g + wd·θ ~ 1e306 and its square overflows; every update is then 0 and the run
+    # reported "finished" with frozen weights
+    trainer = Trainer(TrainConfig(optimizer=optimizer, weight_decay=1e308, steps=20, val_every=0), small_corpus)
+    quiet_run(trainer)
+    assert trainer.status == "diverged" and trainer.done and trainer.step_count == 1
+    assert trainer.message.startswith(f"diverged at step 1: ") and state in trainer.message
+    assert "overflowed to inf in tensor wte" in trainer.message and trainer.history.diverged_step == 1
+    assert trainer.step() is None
+
+
 def test_validation_loss_is_the_token_weighted_mean_over_held_out_documents(small_corpus):
     trainer = Trainer(TrainConfig(val_every=20, steps=60, val_docs=40, val_fraction=0.1), small_corpus)
     assert len(trainer.val_seqs) == round(0.1 * len(small_corpus)) and not set(map(id, trainer.val_seqs)) & set(
