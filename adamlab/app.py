@@ -1,9 +1,10 @@
-"""The ``adamlab`` entry point, and (lazily, from :mod:`adamlab.ui.window`) the ``MainWindow``.
+"""The ``adamlab`` entry point.
 
 ``adamlab`` opens the window; ``adamlab --panel surface`` opens it on a panel; ``adamlab --screenshot
 out.png`` renders it offscreen, saves a PNG and exits; ``adamlab train ...`` (and the other commands in
 :mod:`adamlab.cli`) run headless without ever creating a window — or importing Qt, which is why the window
-class is imported only when it is first used.
+(:mod:`adamlab.ui.window`) is imported only inside ``main``. The dependency runs one way: entry point → window →
+panels → widgets/workers → core; the panel registry (:mod:`adamlab.ui.panels`) is plain data both ends read.
 """
 
 from __future__ import annotations
@@ -16,16 +17,7 @@ import time
 from pathlib import Path
 
 from adamlab import __version__
-
-# (key, module, class): the panels in sidebar order. Ctrl+1… selects them in this order.
-PANELS = [
-    ("ema", "adamlab.ui.panels.ema", "EmaPanel"),
-    ("stepper", "adamlab.ui.panels.stepper", "StepperPanel"),
-    ("surface", "adamlab.ui.panels.surface", "SurfacePanel"),
-    ("monitor", "adamlab.ui.panels.monitor", "MonitorPanel"),
-]
-PANEL_KEYS = [key for key, _, _ in PANELS]
-
+from adamlab.ui.panels import PANEL_KEYS
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -53,8 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     size = _parse_size(parser, args.size)
     if args.screenshot:
+        from adamlab.core.files import check_target
+
+        try:  # found out before the window is built, not after
+            Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
+            check_target(args.screenshot, "--screenshot")
+        except (OSError, ValueError) as exc:
+            parser.error(str(exc))
         # Render without a display; must be set before the QApplication exists.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    problem = display_problem()
+    if problem:  # Qt would abort (exit 134) with a page about platform plugins; say what to do instead
+        print(f"adamlab: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
@@ -74,6 +77,52 @@ def main(argv: list[str] | None = None) -> int:
         return _screenshot(app, window, Path(args.screenshot), size)
     window.show()
     return app.exec()
+
+
+def display_problem(env=None) -> str | None:
+    """Why Qt could not open a window here (it would abort), in one line, or None. Linux only: Qt 6.5+ needs
+    libxcb-cursor0 for X11 windows, and a display to connect to."""
+    env = os.environ if env is None else env
+    platform = env.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb"):
+        return None
+    if platform == "" and env.get("WAYLAND_DISPLAY"):
+        return None  # Qt takes Wayland
+    if not env.get("DISPLAY"):
+        return ("no display to open a window on (DISPLAY is not set). Run it on a desktop, or render offscreen: "
+                "adamlab --screenshot out.png")
+    import ctypes.util
+
+    if ctypes.util.find_library("xcb-cursor") is None:
+        return ("Qt needs the system library libxcb-cursor0 to open a window on X11: install it (Debian/Ubuntu: "
+                "sudo apt install libxcb-cursor0; Fedora: sudo dnf install xcb-util-cursor), then run adamlab again")
+    if not _x11_reachable(env["DISPLAY"]):
+        return (f"cannot connect to the X display {env['DISPLAY']!r} (is it running, and may this user use it?). "
+                "Run it on a desktop, or render offscreen: adamlab --screenshot out.png")
+    return None
+
+
+def _x11_reachable(display: str) -> bool:
+    """Whether libxcb can connect to ``display`` (Qt aborts when it cannot). True if that cannot be tested."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("xcb")
+    if name is None:
+        return True  # Qt will say what is missing
+    try:
+        xcb = ctypes.CDLL(name)
+        xcb.xcb_connect.restype = ctypes.c_void_p
+        xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+        xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+        xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+        conn = xcb.xcb_connect(display.encode(), None)
+        try:
+            return xcb.xcb_connection_has_error(conn) == 0
+        finally:
+            xcb.xcb_disconnect(conn)
+    except (OSError, AttributeError):
+        return True
 
 
 # Qt messages that say nothing to a user: the offscreen platform (screenshots, CI) lacks a window manager.
@@ -108,22 +157,18 @@ def _screenshot(app, window, path: Path, size: tuple[int, int], timeout: float =
         time.sleep(0.01)
     for _ in range(5):
         app.processEvents()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok = window.grab().save(str(path))
-    window.close()
-    app.processEvents()
-    if not ok:
-        print(f"adamlab: could not write the screenshot to {path}", file=sys.stderr)
+    from adamlab.core.files import write_bytes
+    from adamlab.ui.widgets.plots import image_bytes
+
+    try:
+        data = image_bytes(window.grab().toImage(), "PNG")
+    finally:
+        window.close()
+        app.processEvents()
+    try:
+        write_bytes(path, data, "--screenshot")  # whole or not at all; never onto a FIFO, device or link
+    except (OSError, ValueError) as exc:
+        print(f"adamlab: could not write the screenshot to {path}: {exc}", file=sys.stderr)
         return 1
     print(f"saved {path}")
     return 0
-
-
-
-def __getattr__(name: str):
-    """``adamlab.app.MainWindow``: imported on first use, so the headless commands never load Qt."""
-    if name in ("MainWindow", "_Missing"):
-        from adamlab.ui import window
-
-        return getattr(window, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

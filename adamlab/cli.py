@@ -1,9 +1,12 @@
-"""Headless commands: ``adamlab train ...`` trains the tiny GPT in the terminal (no Qt is imported here).
+"""Headless commands: ``adamlab train ...`` trains the tiny GPT in the terminal (no Qt is imported here);
+``adamlab report RUN`` prints a run folder written by ``adamlab.watch`` (see :mod:`adamlab.runs.report`).
 
     adamlab train --steps 1000 --samples 10            # microgpt's settings on the built-in names
     adamlab train --corpus shakespeare.txt --corpus-mode text --block-size 32 --n-embd 64 --n-layer 4 \\
                   --batch-size 32 --dtype float32 --steps 5000 --save run.npz
     adamlab train --resume run.npz --steps 8000         # continue (and extend) a saved run
+    adamlab train --optimizer muon_adamw --opt ns_steps=3 --opt adjust_lr_fn=original
+    adamlab train --optimizer ademamix --opt help       # a kind's options, their defaults, what it does
 
 Also ``python -m adamlab.cli train ...``. Exit status: 0 done, 1 the run diverged, 2 bad arguments or an
 unreadable corpus/checkpoint, 130 interrupted (Ctrl-C stops at the end of the step under way, prints the summary and
@@ -18,18 +21,21 @@ import contextlib
 import math
 import signal
 import sys
+import tempfile
+import textwrap
 import threading
 import time
 
 import numpy as np
 
-COMMANDS = {"train"}
+# report: adamlab.runs.report (a watched PyTorch run folder); landscape: adamlab/cli_landscape.py
+COMMANDS = {"train", "report", "landscape"}
 
 # options that are knobs of a running trainer (may be changed when resuming), by TrainConfig field
 _KNOB_OPTIONS = {"lr": "lr", "eps": "eps", "weight_decay": "weight_decay", "momentum": "momentum",
                  "schedule": "schedule", "warmup": "warmup", "steps": "steps"}
 _FIXED_OPTIONS = ("corpus", "corpus_mode", "optimizer", "batch_size", "n_layer", "n_embd", "n_head",
-                  "block_size", "seed", "dtype", "init", "val_every")
+                  "block_size", "seed", "dtype", "init", "val_every", "full_batch", "snapshot_every")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +50,20 @@ class _UsageError(Exception):
 
 
 MAX_SAMPLES = 100_000  # more generations than anyone reads in a terminal
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def _nonneg_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
 
 
 def _int_in(low, high):
@@ -85,6 +105,36 @@ def _path(text):
     return text
 
 
+def _option_value(text: str):
+    """A value written on the command line: true/false, none, an int, a float, a comma-separated tuple
+    of those, or (anything else) a string such as match_rms_adamw."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    if "," in text:
+        return tuple(_option_value(x) for x in text.split(","))
+    for convert in (int, float):
+        try:
+            value = convert(text)
+        except ValueError:
+            continue
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+        return value
+    return text.strip()
+
+
+def _option(text: str):
+    """--opt KEY=VALUE -> (key, value)."""
+    key, sep, value = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"must be KEY=VALUE (e.g. ns_steps=3) or help, got {text!r}")
+    return key, _option_value(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from adamlab.core.optim import OPTIMIZERS
 
@@ -103,8 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--init", choices=["normal", "microgpt"],
                    help="normal: N(0, 0.08²) from --seed; microgpt: microgpt.py's own random draws")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default adam")
-    g.add_argument("--lr", type=_float, help="learning rate (default 0.01)")
+    g.add_argument("--optimizer", choices=sorted(OPTIMIZERS), metavar="KIND",
+                   help=f"one of {', '.join(OPTIMIZERS)} (default adam)")
+    g.add_argument("--opt", action="append", metavar="KEY=VALUE", default=[],
+                   help="one of the optimizer's own arguments, repeatable: --opt momentum_decay=0.004 --opt "
+                        "ns_steps=3 --opt beta3=0.9999 --opt betas=0.9,0.999,0.9999 --opt eps=none,1e-3 "
+                        "(lists: comma-separated; none, true, false); --opt help lists them for --optimizer")
+    g.add_argument("--lr", type=_float, help="learning rate (default: the optimizer's tiny-GPT lr, 0.01 for adam)")
     g.add_argument("--beta1", type=_float, help="Adam's β1 (default 0.85)")
     g.add_argument("--beta2", type=_float, help="Adam's β2, RMSprop's alpha (default 0.99)")
     g.add_argument("--eps", type=_float, help="default 1e-8")
@@ -116,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=_limit("batch_size"), help="documents per step (default 1)")
     g.add_argument("--seed", type=_limit("seed", 0), help="default 0")
     g.add_argument("--val-every", type=_limit("val_every", 0), help="validation loss every N steps, 0 = never (default 100)")
+    g.add_argument("--full-batch", type=_limit("full_batch", 0), metavar="N",
+                   help="gradient descent on one fixed batch: the first N training documents every step (0 = off)")
+    g.add_argument("--snapshot-every", type=_limit("snapshot_every", 0), metavar="N",
+                   help="keep the weights every N steps in the checkpoint, for 'adamlab landscape --directions pca'")
     g = p.add_argument_group("checkpoints and output")
     g.add_argument("--save", metavar="PATH", type=_path, help="write a checkpoint here at the end (and on Ctrl-C)")
     g.add_argument("--resume", metavar="PATH", type=_path, help="continue a checkpoint; knobs given here change it")
@@ -210,18 +269,57 @@ class StopFlag:
 
 
 def check_save_path(path) -> None:
-    """ValueError unless a checkpoint can be written at ``path`` (a new name or a regular file in a writable
-    directory: see files.check_target): found out before training, not after it."""
+    """ValueError unless a checkpoint can be written at ``path``: a new name or a regular file (never a FIFO, a
+    device, a symlink or a directory: see files.check_target) in a directory we can write in. Found out
+    before training, not after it."""
     from adamlab.core import files
 
-    files.check_target(path, "--save")
+    p = files.check_target(path, "--save")
+    try:  # the only sure test of writability (permissions, read-only mounts, /proc) is to write
+        with tempfile.TemporaryFile(dir=p.parent):
+            pass
+    except OSError as e:
+        raise ValueError(f"--save {path}: cannot write in {p.parent} ({e.strerror or e})") from None
+
+
+def optimizer_help(kind: str, out) -> None:
+    """What --opt help prints: the kind's description and its arguments with their defaults."""
+    from adamlab.core.optim import OPTIMIZERS, OPTION_ALIASES, kind_arguments
+
+    spec = OPTIMIZERS[kind]
+    print(f"{kind}: {spec.label} ({spec.cls.__name__})", file=out)
+    print(textwrap.fill(spec.description, 100), file=out)
+    print("options (--opt KEY=VALUE; lr, betas, eps, weight_decay and momentum also have their own flags):",
+          file=out)
+    for name, default in kind_arguments(kind).items():
+        if name != "lr":
+            print(f"  {name}={default!r}", file=out)
+    for name, meaning in OPTION_ALIASES.get(kind, {}).items():
+        print(f"  {name}: {meaning}", file=out)
+
+
+def _options(args) -> dict | None:
+    """--opt pairs as a dict (None if none was given); "help" is handled before."""
+    if not args.opt:
+        return None
+    try:
+        pairs = [_option(text) for text in args.opt]
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(f"--opt {e}") from None
+    return dict(pairs)
 
 
 def train_command(argv, out=None, err=None) -> int:
     from adamlab.core import data, gpt, train
+    from adamlab.core.optim import OPTIMIZERS
 
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)  # every value is checked here, before anything is loaded
+    if "help" in args.opt:
+        kind = args.optimizer or (train.load_checkpoint(args.resume).config.optimizer if args.resume else "adam")
+        optimizer_help(kind, out)
+        return 0
+    options = _options(args)
     if args.save is not None:
         check_save_path(args.save)
     given = _given(args)
@@ -238,6 +336,8 @@ def train_command(argv, out=None, err=None) -> int:
         betas = _betas(args, trainer.config.betas)
         if betas is not None:
             knobs["betas"] = betas
+        if options is not None:
+            knobs["optimizer_options"] = {**trainer.config.optimizer_options, **options}
         if knobs:
             trainer.set_knobs(**knobs)
         print(f"resumed {args.resume} at step {trainer.step_count}", file=out)
@@ -245,6 +345,10 @@ def train_command(argv, out=None, err=None) -> int:
         betas = _betas(args, train.TrainConfig.betas)
         if betas is not None:
             given["betas"] = betas
+        if options is not None:
+            given["optimizer_options"] = options
+        if "lr" not in given:  # each kind trains the tiny GPT best at its own lr (Lion's is ~10× below Adam's)
+            given["lr"] = OPTIMIZERS[given.get("optimizer", "adam")].gpt_lr or train.TrainConfig.lr
         config = train.TrainConfig(**given)
         trainer = train.Trainer(config)
     cfg = trainer.config
@@ -252,9 +356,11 @@ def train_command(argv, out=None, err=None) -> int:
     print(f"corpus {corpus.name}: {len(corpus)} documents ({len(trainer.train_seqs)} train, "
           f"{len(trainer.val_seqs)} val), vocabulary {trainer.tokenizer.vocab_size}"
           + (f", {corpus.truncated} truncated to block size {cfg.block_size}" if corpus.truncated else ""), file=out)
+    batch = (f"full batch of {min(cfg.full_batch, len(trainer.train_seqs))} documents" if cfg.full_batch
+             else f"batch {cfg.batch_size}")
     print(f"model: {gpt.num_params(trainer.model_config):,} parameters (n_layer {cfg.n_layer}, n_embd {cfg.n_embd}, "
           f"n_head {cfg.n_head}, block {cfg.block_size}, {cfg.dtype}); {cfg.optimizer} "
-          f"{trainer.optimizer.hyperparameters()}, {cfg.schedule} schedule, batch {cfg.batch_size}, "
+          f"{trainer.optimizer.hyperparameters()}, {cfg.schedule} schedule, {batch}, "
           f"{cfg.steps} steps", file=out)
     out.flush()
 
@@ -318,6 +424,14 @@ def main(argv=None) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(f"usage: adamlab {{{','.join(sorted(COMMANDS))}}} [options]  (adamlab train --help)", file=sys.stderr)
         return 2
+    if argv[0] == "report":
+        from adamlab.runs.report import main as report_main
+
+        return report_main(argv[1:])
+    if argv[0] == "landscape":
+        from adamlab import cli_landscape
+
+        return cli_landscape.main(argv[1:])
     try:
         return train_command(argv[1:])
     except _UsageError as e:

@@ -64,7 +64,7 @@ def windowed(app, seconds: float, runs: int = 1) -> tuple[float, float, float, f
     %) with the monitor open and training."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from adamlab.ui.panels.monitor import MonitorPanel
+    from adamlab.ui.panels.monitor.panel import MonitorPanel
 
     panel = MonitorPanel()
     panel.resize(1110, 770)

@@ -1,7 +1,8 @@
 """What one optimizer step costs: microgpt's nine tensors as views of one flat buffer vs one by one, and the
-tiny arrays of the loss-surface arena ((2,) for one path, (256, 2) for 256 starts at once).
+tiny arrays of the loss-surface arena ((2,) for one path, (256, 2) for 256 starts at once); then every
+optimizer kind on the same flat microgpt buffer and on one (2,) point.
 
-    python benchmarks/bench_optim.py [--repeats 7]
+    python benchmarks/bench_optim.py [--repeats 7] [--kinds]
 
 Each figure is the median over repeats of the mean time per step in a timed batch (after a warm-up), in
 microseconds, with the best batch beside it: on a shared or busy machine the median grows with the load,
@@ -21,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runnable from a checkout without installing
 
-from adamlab.core.optim import Adam, flatten  # noqa: E402
+from adamlab.core.optim import OPTIMIZERS, Adam, flatten, make_optimizer  # noqa: E402
 
 # microgpt (n_embd 16, block_size 16, vocab 27, one layer): 4,192 parameters in nine tensors
 MICROGPT = {
@@ -47,6 +48,7 @@ def per_step_us(step, n: int, repeats: int) -> tuple[float, float]:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7, help="timed batches per figure (default 7)")
+    ap.add_argument("--no-kinds", action="store_true", help="only Adam (skip the table of every optimizer kind)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     n_params = sum(int(np.prod(s)) for s in MICROGPT.values())
@@ -76,6 +78,28 @@ def main(argv=None) -> None:
         o = Adam(lr=1e-3)
         us = per_step_us(lambda: o.step(x, g), 20000 if shape == (2,) else 5000, args.repeats)
         print(f"  {f'one array of shape {shape}':58s} {us[0]:6.2f} µs {us[1]:6.2f} µs")
+    if not args.no_kinds:
+        every_kind(params, grads, rng, args.repeats)
+
+
+def every_kind(params, grads, rng, repeats: int) -> None:
+    """Each kind's step on microgpt's flat buffer (Muon, Muon + AdamW and Adafactor work matrix by matrix)
+    and on one (2,) point (— where the kind is not defined on a point)."""
+    print(f"\nevery kind, median of {repeats} repeats: microgpt's flat buffer (float64) | one (2,) point")
+    print(f"  {'kind':20s} {'flat':>10s} {'(2,)':>10s}  state")
+    for kind, spec in OPTIMIZERS.items():
+        p = flatten({k: v.copy() for k, v in params.views.items()}).views
+        o = make_optimizer(kind, lr=1e-3)
+        flat = per_step_us(lambda: o.step(p, grads.views), 300, repeats)[0]
+        layout = "one flat slot" if list(getattr(o, "_state", {})) == ["__flat__"] else "per tensor"
+        if kind == "muon_adamw":
+            layout = "two flat slots (Muon's, AdamW's)"
+        point = "—"
+        if kind not in ("muon", "muon_adamw"):
+            x, g = rng.standard_normal(2), rng.standard_normal(2)
+            q = make_optimizer(kind, lr=1e-3)
+            point = f"{per_step_us(lambda: q.step(x, g), 5000, repeats)[0]:7.2f} µs"
+        print(f"  {kind:20s} {flat:7.1f} µs {point:>10s}  {layout}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Responsiveness of the loss-surface arena during a scripted drag of the start handle.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/bench_surface.py [--seconds 5] [--runs 3] [--thread] [--mouse]
+    DISPLAY=:N QT_QPA_PLATFORM=xcb python benchmarks/bench_surface.py --view both   # the 3-D view (needs GL)
 
 What it measures, on the default scene (5 optimizers × 500 steps on Rosenbrock), while the handle moves
 along an ellipse at up to 120 Hz, as a mouse drag would move it (``--mouse``: by real mouse press / move /
@@ -19,6 +20,11 @@ release events on the map, through pyqtgraph's drag and hover machinery; default
   with its arrows, effective-lr view, loss range and table is drawn then);
 * the race compute time (``run_scene`` of the same scene, in this process) and the surface image's.
 ``--thread`` computes the races in the worker thread instead of the child process (the old way), to compare.
+``--view 3d|both`` shows the 3-D relief (needs an OpenGL context: a desktop, or Xvfb with QT_QPA_PLATFORM=xcb)
+and adds its figures: relief frames/s (bounded by view3d.MAX_FPS), the GUI thread's time per relief frame to
+update the GL items' data, and the time Qt spends in paintGL (software GL paints on the GUI thread too).
+``--view 2d-after-3d`` shows the relief once, then goes back to the map: what the map costs after a GL widget
+has been in the window.
 The machine may be shared: figures are the median of --runs runs; the load average is printed alongside.
 """
 
@@ -41,11 +47,11 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
-def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
+def run_once(seconds: float, use_process: bool, mouse: bool = False, view: str = "2d") -> dict:
     from adamlab.core.surfaces import SURFACES
-    from adamlab.ui.panels import surface as surface_panel
-    from adamlab.ui.panels.surface_image import surface_image
-    from adamlab.ui.panels.surface_run import run_scene
+    from adamlab.ui.panels.surface import panel as surface_panel
+    from adamlab.ui.panels.surface.image import surface_image
+    from adamlab.ui.panels.surface.race import run_scene
 
     surface_panel.USE_PROCESS = use_process
     panel = surface_panel.SurfacePanel()
@@ -59,6 +65,26 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
             loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
 
     wait_idle()
+    paint_ms: list[float] = []
+    if view != "2d":
+        panel.view3d.set_mode("2d" if view == "2d-after-3d" else view)
+        if view == "2d-after-3d":
+            panel.view3d.set_mode("both")
+            wait_idle()
+            panel.view3d.set_mode("2d")
+        elif panel.view3d.mode() != view:
+            raise SystemExit(f"--view {view}: {panel.view3d.reason}")
+        wait_idle()
+        gl_view = panel.view3d.pane.gl
+        if gl_view is not None and view != "2d-after-3d":
+            base_paint = gl_view.paintGL
+
+            def timed_paint():
+                t0 = time.perf_counter()
+                base_paint()
+                paint_ms.append((time.perf_counter() - t0) * 1e3)
+
+            gl_view.paintGL = timed_paint
     # as adamlab.app.main does once the window is built: what exists now lives as long as the window, so it
     # leaves the garbage collector's generations (a full collection over it takes ~25 ms)
     gc.collect()
@@ -90,17 +116,18 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
 
     probe.timeout.connect(tick)
     moves = [0]
-    frames0, computed0 = panel.frames_drawn, panel._traj.worker.computed
+    frames0, computed0, relief0 = panel.frames_drawn, panel._traj.worker.computed, panel.view3d.frames
+    panel.view3d.draw_ms.clear()
     remote0 = panel._race.remote_count
     panel.draw_ms.clear()
     t_start = time.perf_counter()
     mover = QTimer()
     mover.setTimerType(Qt.TimerType.PreciseTimer)
     mover.setInterval(8)
-    vp = panel.map_widget.viewport()
+    vp = panel.map.widget.viewport()
 
     def to_viewport(x, y) -> QPointF:
-        return QPointF(panel.map_widget.mapFromScene(panel.plot.vb.mapViewToScene(QPointF(x, y))))
+        return QPointF(panel.map.widget.mapFromScene(panel.map.plot.vb.mapViewToScene(QPointF(x, y))))
 
     def send(kind, pos: QPointF, buttons) -> None:
         ev = QMouseEvent(kind, pos, QPointF(vp.mapToGlobal(pos.toPoint())), Qt.MouseButton.LeftButton, buttons,
@@ -108,7 +135,7 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
         QApplication.sendEvent(vp, ev)
 
     if mouse:  # press on the handle, as a person grabs it
-        send(QEvent.Type.MouseButtonPress, to_viewport(*panel._start), Qt.MouseButton.LeftButton)
+        send(QEvent.Type.MouseButtonPress, to_viewport(*panel.controls.start), Qt.MouseButton.LeftButton)
 
     def move():
         a = 2 * math.pi * (time.perf_counter() - t_start) / 3.0
@@ -116,7 +143,7 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
         if mouse:
             send(QEvent.Type.MouseMove, to_viewport(x, y), Qt.MouseButton.LeftButton)
         else:
-            panel.handle.setPos((x, y))
+            panel.map.handle.setPos((x, y))
         moves[0] += 1
 
     mover.timeout.connect(move)
@@ -130,12 +157,14 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
     elapsed = time.perf_counter() - t_start
     mover.stop()
     frames = panel.frames_drawn - frames0
+    relief_frames = panel.view3d.frames - relief0
+    relief_ms, gl_ms = list(panel.view3d.draw_ms), list(paint_ms)
     computed = panel._traj.worker.computed - computed0
     remote = panel._race.remote_count - remote0
     draw_ms = list(panel.draw_ms)
     n_drag = len(gaps)
     if mouse:
-        send(QEvent.Type.MouseButtonRelease, to_viewport(*panel._start), Qt.MouseButton.NoButton)
+        send(QEvent.Type.MouseButtonRelease, to_viewport(*panel.controls.start), Qt.MouseButton.NoButton)
     wait_idle()  # the probe keeps ticking: the settled race is drawn now
     probe.stop()
     if not panel._result.record:
@@ -150,6 +179,13 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
     # the same gaps in the GUI thread's CPU time: what it computed itself, without the time the OS gave the
     # cores to other processes (the race child, anything else on the machine) while the thread was runnable
     cpu_late = np.array(cpu_gaps[5:n_drag])
+    shown = {} if view in ("2d", "2d-after-3d") else {
+        "3-D frames/s": relief_frames / elapsed,
+        "3-D data ms p50": float(np.median(relief_ms)) if relief_ms else math.nan,
+        "3-D data ms max": float(np.max(relief_ms)) if relief_ms else math.nan,
+        "3-D paintGL ms p50": float(np.median(gl_ms)) if gl_ms else math.nan,
+        "3-D paintGL ms max": float(np.max(gl_ms)) if gl_ms else math.nan,
+    }
     return {
         "moves/s": moves[0] / elapsed,
         "drawn frames/s": frames / elapsed,
@@ -168,6 +204,7 @@ def run_once(seconds: float, use_process: bool, mouse: bool = False) -> dict:
         "race compute ms": statistics.median(compute),
         "race compute ms min": min(compute),
         "image ms": image_ms,
+        **shown,
     }
 
 
@@ -177,15 +214,18 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--thread", action="store_true", help="compute races in the worker thread (no child process)")
     ap.add_argument("--mouse", action="store_true", help="drag with mouse events on the map instead of setPos")
+    ap.add_argument("--view", choices=["2d", "3d", "both", "2d-after-3d"], default="2d",
+                    help="what the centre shows during the drag (3d/both need OpenGL: see the docstring)")
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])  # noqa: F841
     load0 = os.getloadavg()
-    results = [run_once(args.seconds, not args.thread, args.mouse) for _ in range(args.runs)]
+    results = [run_once(args.seconds, not args.thread, args.mouse, args.view) for _ in range(args.runs)]
     load1 = os.getloadavg()
     where = "worker thread" if args.thread else "child process"
     how = "mouse events" if args.mouse else "handle.setPos"
     print(f"loss-surface arena, default scene (5 optimizers × 500 steps), races in the {where}, "
-          f"{args.seconds:g} s scripted drag ({how}), median of {args.runs} runs")
+          f"{args.seconds:g} s scripted drag ({how}), view {args.view} on Qt platform "
+          f"{QApplication.platformName()}, median of {args.runs} runs")
     print(f"load average before {load0[0]:.2f} / after {load1[0]:.2f} (1 min) on {os.cpu_count()} cores "
           f"(shared machine: noisy)")
     for key in results[0]:

@@ -28,7 +28,7 @@ from adamlab.core.optim import make_optimizer  # noqa: E402
 from adamlab.core.surfaces import SURFACES  # noqa: E402
 from adamlab.core.trajectory import run, run_many  # noqa: E402
 
-# the arena's default race (surface_presets.DEFAULT_OPTIMIZERS, enabled ones): the lrs hardly change the cost
+# the arena's default race (surface.presets.DEFAULT_OPTIMIZERS, enabled ones): the lrs hardly change the cost
 SCENE = [("sgd", {"lr": 1e-3}), ("momentum", {"lr": 1e-3}), ("rmsprop", {"lr": 1e-2}),
          ("adam", {"lr": 0.2}), ("adamw", {"lr": 0.2, "weight_decay": 0.005})]
 STEPS = 500

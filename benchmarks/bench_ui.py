@@ -36,7 +36,7 @@ def wait_until(app, predicate, timeout=10.0):
 
 
 def bench_length(app, panel, n: int, repeats: int) -> dict[str, list[float]]:
-    from adamlab.ui.panels.ema import compute_playground
+    from adamlab.ui.panels.ema.panel import compute_playground
 
     panel.kind.setCurrentIndex(panel.kind.findData("noisy"))
     panel.length.setValue(n)
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     app = QApplication.instance() or QApplication([])
     from adamlab.ui import theme
-    from adamlab.ui.panels.ema import EmaPanel
+    from adamlab.ui.panels.ema.panel import EmaPanel
 
     theme.apply_theme("light")
     panel = EmaPanel()

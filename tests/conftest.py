@@ -10,6 +10,10 @@ os.environ.setdefault("ADAMLAB_SETTINGS", os.path.join(tempfile.mkdtemp(prefix="
 
 from pathlib import Path  # noqa: E402
 
+# Child processes never import from the working directory; the tests' own job modules (tests/ui/loop_jobs.py)
+# are found through the checkout, named explicitly.
+os.environ.setdefault("ADAMLAB_CHILD_PATH", str(Path(__file__).resolve().parent.parent))
+
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

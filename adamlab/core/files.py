@@ -1,76 +1,60 @@
-"""Writing files safely: where a file may be written, and writing it atomically.
+"""Writing files safely: whole or not at all, never onto something that is not an ordinary file.
 
-    check_target(path, "--save")          # ValueError, one line, unless path is a new name or a regular file
-    with atomic_write(path) as f:         # a temp file beside the target, renamed over it once complete
-        f.write(data)
+Every file AdamLab writes — checkpoints, exported plots and CSVs, screenshots, recordings, scenario files —
+goes through :func:`atomic_write`: the bytes go to a temporary file in the target's directory, are flushed to
+disk, and the temporary file is renamed over the target in one step. A crash, a kill or a full disk leaves
+either the old file or the new one, never half of either. Temporaries are named ``.<name>.<random>.adamlab-tmp``;
+one left behind by a killed writer is removed by the next write to the same target once it is an hour old
+(a writer still busy with it is never that slow).
 
-``check_target`` refuses an empty path, a directory, a symbolic link and anything that exists but is not a
-regular file — a FIFO, a device such as /dev/null, a socket — because the atomic rename would replace that
-node with a plain file (as root, ``--save /dev/null`` would have replaced /dev/null). It also refuses a
-path whose directory does not exist or cannot be written in, so a long run finds out before it starts.
-
-``atomic_write`` writes ``<name>.adamlab-XXXXXXXX.tmp`` in the target's directory, fsyncs it and renames it
-over the target (``os.replace``); on any failure the temp file is removed and the target is untouched. A
-writer killed outright (SIGKILL, power loss) cannot remove its temp file: the next ``atomic_write`` to the
-same target removes such leftovers — only names of exactly that pattern, regular files owned by this user,
-not modified for STALE_TEMP_SECONDS (a live writer keeps its file's mtime fresh). Temp files of other
-programs, or of AdamLab before this naming (``<name>.XXXXXXXX.tmp``), are never touched.
+:func:`check_target` refuses what must not be replaced: a directory, a FIFO, a device node (as root,
+``--save /dev/null`` would otherwise replace /dev/null), a socket, and a symbolic link (replacing the link
+would silently turn it into a file; writing through it would write elsewhere than the user named).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 import tempfile
 import time
 from pathlib import Path
 
-TEMP_INFIX = ".adamlab-"  # temp names: <target name>.adamlab-<8 chars from mkstemp>.tmp
-TEMP_SUFFIX = ".tmp"
-STALE_TEMP_SECONDS = 3600  # a leftover temp file this old is no live writer's
-
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+TMP_SUFFIX = ".adamlab-tmp"
+STALE_S = 3600.0  # a temporary this old belongs to a writer that was killed
 
 
-def _kind(mode: int) -> str:
-    for test, name in _KINDS:
-        if test(mode):
-            return name
-    return "not a regular file"
+class TargetError(OSError, ValueError):
+    """A path that must not or cannot be written: an OSError (the file system says no) and a ValueError (a bad
+    argument), so callers catching either see it."""
 
 
-def check_target(path, what: str = "output file") -> Path:
-    """``path`` as a Path if a file may be written there (see the module docstring), else ValueError with one
-    line that starts with ``what`` (e.g. "--save") and the path."""
-    if path is None or str(path) == "":
-        raise ValueError(f"{what} needs a file name, got an empty path")
+def check_target(path, what: str = "output") -> Path:
+    """``path`` as a Path if a file may be written there, else TargetError with one line saying why.
+
+    Allowed: a regular file (replaced) or a new name in an existing directory."""
     p = Path(path)
+    if str(path).strip() == "":
+        raise TargetError(f"{what}: the file name is empty")
     try:
-        st = os.lstat(p)
+        st = p.lstat()
     except FileNotFoundError:
         st = None
-    except OSError as e:  # e.g. a path component that is a file, a name too long
-        raise ValueError(f"{what} {path}: {e.strerror or e}") from None
-    if st is not None:
-        if stat.S_ISLNK(st.st_mode):
-            raise ValueError(f"{what} {path} is a symbolic link (to {os.readlink(p)}); give the file's own path "
-                             f"or a new name (writing would replace the link, not the file it points to)")
-        if stat.S_ISDIR(st.st_mode):
-            raise ValueError(f"{what} {path} is a directory; give a file name such as {p / 'run.npz'}")
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{what} {path} is {_kind(st.st_mode)}, not a regular file; give a new file name "
-                             f"or an existing regular file")
-    parent = p.parent
-    if not parent.is_dir():
-        raise ValueError(f"{what} {path}: the directory {parent} does not exist")
-    try:  # the only sure test of writability (permissions, read-only mounts, /proc) is to write
-        with tempfile.TemporaryFile(dir=parent):
-            pass
     except OSError as e:
-        raise ValueError(f"{what} {path}: cannot write in {parent} ({e.strerror or e})") from None
+        raise TargetError(f"{what} {path}: cannot be used ({e.strerror or e})") from None
+    if st is not None:
+        mode = st.st_mode
+        if stat.S_ISLNK(mode):
+            raise TargetError(f"{what} {path} is a symbolic link; give the real file's path")
+        if stat.S_ISDIR(mode):
+            raise TargetError(f"{what} {path} is a directory; give a file name inside it")
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+            raise TargetError(f"{what} {path} is {kind}; only a regular file or a new file can be written")
+    if not p.parent.is_dir():
+        raise TargetError(f"{what} {path}: the directory {p.parent} does not exist")
     return p
 
 
@@ -89,59 +73,44 @@ def _umask() -> int:
     return mask
 
 
-def _temp_pattern(name: str) -> re.Pattern:
-    # mkstemp's random part: 8 characters from [a-z0-9_]
-    return re.compile(re.escape(name + TEMP_INFIX) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
-
-
-def stale_temps(path, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
-    """Temp files that an ``atomic_write`` to ``path`` left behind when it was killed (see the module
-    docstring for what qualifies)."""
-    path = Path(path)
-    pattern, now = _temp_pattern(path.name), time.time()
-    uid = os.getuid() if hasattr(os, "getuid") else None
-    out = []
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return out
-    for entry in entries:
-        if not pattern.fullmatch(entry.name):
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode) and (uid is None or st.st_uid == uid) and now - st.st_mtime > older_than:
-            out.append(Path(entry.path))
-    return out
-
-
-def remove_stale_temps(path, older_than: float = STALE_TEMP_SECONDS) -> int:
-    """Remove ``stale_temps(path)``; returns how many went (one that cannot be removed is left alone)."""
+def remove_stale_temporaries(path, older_than_s: float = STALE_S) -> int:
+    """Remove temporaries of ``path`` left by killed writers (our naming only, older than the bound)."""
+    p = Path(path)
     removed = 0
-    for p in stale_temps(path, older_than):
-        with contextlib.suppress(OSError):
-            p.unlink()
-            removed += 1
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for tmp in p.parent.glob(f".{p.name}.*{TMP_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                st = tmp.lstat()
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime > older_than_s:
+                    tmp.unlink()
+                    removed += 1
     return removed
 
 
 @contextlib.contextmanager
-def atomic_write(path, what: str = "output file"):
-    """Yield a binary file whose content replaces ``path`` atomically when the block ends without an
-    exception (see the module docstring). The file gets an ordinary file's permissions (0666 & ~umask)."""
-    path = check_target(path, what)
-    remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + TEMP_INFIX, suffix=TEMP_SUFFIX, dir=path.parent)
+def atomic_write(path, what: str = "output", text: bool = False, encoding: str = "utf-8"):
+    """``with atomic_write(path) as f: f.write(...)``: the file appears whole at ``path`` when the block ends
+    without an exception, and is left untouched otherwise. The new file gets ordinary permissions (0666 minus
+    the umask, as ``open`` would give), not mkstemp's private 0600."""
+    p = check_target(path, what)
+    remove_stale_temporaries(p)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=TMP_SUFFIX, dir=p.parent)
     try:
-        # mkstemp makes the file private (0600); what we write is an ordinary file, shared like any other
         os.chmod(fd if os.chmod in os.supports_fd else tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w" if text else "wb", **({"encoding": encoding, "newline": ""} if text else {})) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, p)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
+
+
+def write_bytes(path, data: bytes, what: str = "output") -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`); returns the path."""
+    with atomic_write(path, what) as f:
+        f.write(data)
+    return Path(path)

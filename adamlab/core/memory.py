@@ -135,15 +135,19 @@ def available_memory() -> int | None:
 
 @functools.lru_cache(maxsize=64)
 def optimizer_arrays(kind: str, hyper: tuple) -> int:
-    """Parameter-sized arrays an optimizer keeps on a flat buffer: its state after one step (so state it makes
-    lazily counts too) plus the three scratch arrays of its slot. ``hyper``: sorted (name, value) pairs."""
+    """Parameter-sized arrays an optimizer keeps for a model: its state after one step on a tiny GPT's tensors
+    (so state it makes lazily counts, factored state counts as what it is, and Muon + AdamW split them as
+    for the real model), rounded up, plus the three scratch arrays of its slots. ``hyper``: sorted (name,
+    value) pairs."""
     from adamlab.core.optim import flatten, make_optimizer
 
     opt = make_optimizer(kind, **dict(hyper))
-    p, g = flatten({"a": (3,), "b": (4,)}, np.float32), flatten({"a": (3,), "b": (4,)}, np.float32)
+    shapes = gpt.param_shapes(gpt.GPTConfig(vocab_size=7, n_embd=4, n_head=1, n_layer=1, block_size=3))
+    p, g = flatten(shapes, np.float32), flatten(shapes, np.float32)
     g.buffer[:] = 1.0
     opt.step(p.views, g.views)
-    return sum(1 for k in opt.state_dict() if ".state." in k) + 3
+    state = sum(np.size(v) for k, v in opt.state_dict().items() if ".state." in k)
+    return -(-state // p.buffer.size) + 3
 
 
 def _plan_elements(C, H, L, V, block, B, T, backward) -> dict[str, int]:
@@ -190,8 +194,12 @@ def memory_breakdown(config, corpus, *, corpus_in_memory: bool = False) -> dict[
     parts["optimizer state"] = optimizer_arrays(config.optimizer, kind_hyper) * P * s
 
     # training and validation share the workspace: each buffer as big as the bigger of the two batches
-    n_val = min(config.val_docs, round(info.docs * config.val_fraction)) if config.val_fraction > 0 else 0
+    n_val_all = round(info.docs * config.val_fraction) if config.val_fraction > 0 else 0
+    n_val = min(config.val_docs, n_val_all)
     tokens = max(block, train.EVAL_BATCH_BYTES // (4 * C * s))
+    if config.full_batch:  # one fixed batch of the first full_batch training documents, kept
+        B = max(1, min(config.full_batch, info.docs - n_val_all))
+        parts["full batch"] = 24 * B * T
     work = _plan_elements(C, H, L, V, block, B, T, backward=True)
     if n_val:
         Ne = min(tokens, n_val * T)  # validation batches hold at most `tokens` positions
@@ -208,6 +216,10 @@ def memory_breakdown(config, corpus, *, corpus_in_memory: bool = False) -> dict[
     per_sample = _forward_bytes(C, H, L, V, block, 1, block, s)
     parts["sampling"] = sample_batch(C, H, L, V, block, s, train.SAMPLE_BATCH_BYTES) * per_sample
 
+    if config.snapshot_every:  # weight snapshots for trajectory PCA, bounded by landscape
+        from adamlab.core import landscape
+
+        parts["snapshots"] = min(landscape.SNAPSHOT_CAPACITY, max(2, landscape.SNAPSHOT_BYTES // (P * s))) * P * s
     channels = 3 + 2 * (3 + 6 * L)  # loss, lr, grad norm; g and u of every tensor
     cap = config.history_capacity
     parts["history"] = 8 * cap * (2 + 3 * channels) + 8 * max(16, cap // 4) * 5

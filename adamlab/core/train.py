@@ -18,11 +18,11 @@ batch 1, float64, n_embd 16, 4 heads, 1 layer, block 16.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
-import re
 import stat
 import threading
 import time
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from adamlab.core import data, files, gpt, memory, safe_npz
-from adamlab.core.optim import OPTIMIZERS, STATE_LABELS, make_optimizer
+from adamlab.core import data, files, gpt, landscape, memory, safe_npz
+from adamlab.core.optim import OPTIMIZERS, STATE_LABELS, hyper_from_knobs, kind_arguments, make_optimizer
 from adamlab.core.schedules import make_schedule
 
 CHECKPOINT_FORMAT = "adamlab-gpt-checkpoint"
@@ -50,7 +50,7 @@ class CheckpointError(ValueError):
 # see memory.check_fits). A GUI's spin boxes can take their maxima from here.
 LIMITS = {"steps": 10**12, "warmup": 10**12, "val_every": 10**12, "val_docs": 10**9, "seed": 2**63 - 1,
           "n_layer": 1024, "n_embd": 2**16, "n_head": 2**16, "block_size": 2**16, "batch_size": 2**31 - 1,
-          "history_capacity": 2**20}
+          "history_capacity": 2**20, "full_batch": 2**31 - 1, "snapshot_every": 10**12}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -80,12 +80,19 @@ class TrainConfig:
     betas: tuple[float, float] = (0.85, 0.99)  # Adam's (β1, β2); RMSprop uses β2 as its alpha
     eps: float = 1e-8
     weight_decay: float = 0.0
-    momentum: float = 0.9  # SGD momentum (for "momentum"/"nesterov"), RMSprop momentum is 0
+    momentum: float = 0.9  # SGD momentum (for "momentum"/"nesterov") and Muon's; RMSprop momentum is 0
+    # the kind's other arguments by name, e.g. {"ns_steps": 3} for muon, {"beta3": 0.999} for ademamix
+    optimizer_options: dict = field(default_factory=dict)
     schedule: str = "linear"
     warmup: int = 0
     steps: int = 1000
     batch_size: int = 1
     seed: int = 0
+    # full-batch gradient descent: the first N training documents as one fixed batch, every step the same (0: off,
+    # minibatches of batch_size documents cycling through the data). For the edge of stability (see landscape).
+    full_batch: int = 0
+    # keep the weights every N steps for trajectory PCA (0: off); bounded memory, see landscape.WeightSnapshots
+    snapshot_every: int = 0
     # bookkeeping
     val_every: int = 100  # validation loss every N steps (0: never)
     val_docs: int = 512  # at most this many held-out documents per validation
@@ -94,6 +101,7 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        object.__setattr__(self, "optimizer_options", _options(self.optimizer_options))
         object.__setattr__(self, "corpus", str(self.corpus))
         self.validate()
 
@@ -114,7 +122,7 @@ class TrainConfig:
 
         for name, low in (("n_embd", 1), ("n_head", 1), ("n_layer", 1), ("block_size", 1), ("steps", 1),
                           ("batch_size", 1), ("warmup", 0), ("val_every", 0), ("val_docs", 1),
-                          ("history_capacity", 16), ("seed", 0)):
+                          ("history_capacity", 16), ("seed", 0), ("full_batch", 0), ("snapshot_every", 0)):
             integer(name, low)
         for name in ("val_fraction", "init_std", "lr", "eps", "weight_decay", "momentum", "diverge_factor"):
             real(name)
@@ -145,26 +153,17 @@ class TrainConfig:
             raise ValueError(f"diverge_factor must be > 1, got {self.diverge_factor!r}")
         if self.warmup >= self.steps and self.schedule == "warmup_cosine":
             raise ValueError(f"warmup must be < steps ({self.steps}), got {self.warmup!r}")
+        make_optimizer(self.optimizer, **self.optimizer_hyperparameters())  # options: the optimizer's own checks
 
     def model_config(self, vocab_size: int) -> gpt.GPTConfig:
         return gpt.GPTConfig(vocab_size, self.n_embd, self.n_head, self.n_layer, self.block_size)
 
     def optimizer_hyperparameters(self) -> dict:
-        """The config's knobs in the chosen optimizer's own (torch.optim) argument names."""
-        kind = OPTIMIZERS[self.optimizer]
-        allowed = kind.cls._VALIDATORS
-        h = {"lr": self.lr}
-        if "betas" in allowed:
-            h["betas"] = self.betas
-        if "alpha" in allowed:
-            h["alpha"] = self.betas[1]  # RMSprop's decay of the squared-gradient average plays β2's role
-        if "eps" in allowed:
-            h["eps"] = self.eps
-        if "weight_decay" in allowed:
-            h["weight_decay"] = self.weight_decay
-        if "momentum" in allowed and kind.defaults.get("momentum"):
-            h["momentum"] = self.momentum
-        return h
+        """The config's knobs in the chosen optimizer's own (torch.optim) argument names, plus its options
+        (see optim.hyper_from_knobs: e.g. β2 is RMSprop's alpha)."""
+        return hyper_from_knobs(self.optimizer, lr=self.lr, betas=self.betas, eps=self.eps,
+                                weight_decay=self.weight_decay, momentum=self.momentum,
+                                options=self.optimizer_options)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -180,7 +179,14 @@ class TrainConfig:
 
 
 LOSS_EMA_BETA = 0.9  # smoothing of the loss for the divergence test (~10 steps)
-KNOBS = ("lr", "betas", "eps", "weight_decay", "momentum", "schedule", "warmup", "steps")
+KNOBS = ("lr", "betas", "eps", "weight_decay", "momentum", "optimizer_options", "schedule", "warmup", "steps")
+
+
+def _options(options) -> dict:
+    """optimizer_options as a dict name -> value, with JSON's lists turned back into tuples."""
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise ValueError(f"optimizer_options must be a dict of argument name -> value, got {options!r}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -518,6 +524,14 @@ class Trainer:
             flat = gpt.flat_buffer(gpt.init_params(self.model_config, cfg.seed, cfg.init_std, dtype))
             self.train_seqs, self.val_seqs = data.split_docs(corpus.seqs, cfg.val_fraction, seed=cfg.seed)
         self.params = gpt.views(flat, self.model_config)
+        # full-batch mode: one fixed padded batch of the first full_batch training documents, made once
+        self._full_batch = None
+        if cfg.full_batch:
+            self._full_batch = data.make_batch(self.train_seqs[: cfg.full_batch], cfg.block_size, self.tokenizer.bos)
+        self.snapshots = None  # weights every snapshot_every steps (see landscape.WeightSnapshots)
+        if cfg.snapshot_every:
+            self.snapshots = landscape.WeightSnapshots(flat.size, cfg.snapshot_every, dtype=dtype)
+            self.snapshots.record(0, flat)
         self.grads = gpt.zeros_like_params(self.model_config, dtype)
         self._pflat, self._gflat = flat, gpt.flat_buffer(self.grads)
         self._sq3 = np.empty((3, flat.size), flat.dtype)  # squares of Δw, w before and w after a step
@@ -571,7 +585,9 @@ class Trainer:
             return
         old = self.config
         self.config = dataclasses.replace(old, **changes)
-        self.optimizer.set_hyperparameters(**self.config.optimizer_hyperparameters())
+        # every argument, so that an option dropped from optimizer_options goes back to its default
+        self.optimizer.set_hyperparameters(**{**kind_arguments(self.config.optimizer),
+                                              **self.config.optimizer_hyperparameters()})
         self._schedule = self._make_schedule(self.config)
         self._lr_block = None
         label = ", ".join(f"{k} {getattr(old, k)}→{getattr(self.config, k)}" for k in changes
@@ -611,10 +627,14 @@ class Trainer:
             return None
         t0 = time.perf_counter()
         bos = self.tokenizer.bos
-        x, y, mask = data.batch_at(self.train_seqs, self.position, cfg.batch_size, cfg.block_size, bos)
+        if self._full_batch is not None:  # full-batch mode: the same batch every step
+            x, y, mask = self._full_batch
+        else:
+            x, y, mask = data.batch_at(self.train_seqs, self.position, cfg.batch_size, cfg.block_size, bos)
+        single = cfg.batch_size == 1 and self._full_batch is None  # one unpadded document: no mask needed
         with np.errstate(all="ignore"):  # overflow is how divergence shows; it is reported, not warned
             loss, _ = gpt.loss_and_grads(self.params, self.model_config, x, y,
-                                         None if cfg.batch_size == 1 else mask, grads=self.grads)
+                                         None if single else mask, grads=self.grads)
             g2 = np.add.reduceat(np.square(self._gflat, out=self._scratch), self._offsets)  # Σg² per tensor
             grad_norm = math.sqrt(sum(g2.tolist()))  # a few tensors: a Python sum beats NumPy's
         lr = self.lr_at(self.step_count)
@@ -664,7 +684,8 @@ class Trainer:
         # run would report "finished" with frozen weights): one dot product per state array, ~2 µs each
         bad_state = self.optimizer.nonfinite_state()
         self.step_count = step_no
-        self.position = (self.position + cfg.batch_size) % len(self.train_seqs)
+        if self._full_batch is None:
+            self.position = (self.position + cfg.batch_size) % len(self.train_seqs)
         status = "training"
         if not math.isfinite(sum(w2.tolist())):
             status = "diverged"
@@ -678,6 +699,8 @@ class Trainer:
             status = "finished"
             self.message = f"finished {self.step_count} steps"
         self.status = status
+        if self.snapshots is not None and status != "diverged":
+            self.snapshots.record(step_no, self._pflat)
         self.history.train.append(step_no, np.concatenate([[loss, lr, grad_norm], g_rms, u_ratio]))
         val_loss = None
         if status != "diverged" and cfg.val_every and self.val_seqs and step_no % cfg.val_every == 0:
@@ -686,7 +709,7 @@ class Trainer:
         dt = time.perf_counter() - t0
         self.elapsed += dt
         names = self.tensor_names
-        tokens = x.size if cfg.batch_size == 1 else int(mask.sum())
+        tokens = x.size if single else int(mask.sum())
         self.last = StepRecord(step_no, loss, lr, grad_norm, dt, tokens,
                                dict(zip(names, g_rms.tolist())), dict(zip(names, w_rms.tolist())),
                                dict(zip(names, u_ratio.tolist())), val_loss, status, self.message)
@@ -733,11 +756,25 @@ class Trainer:
                                                              self.config.block_size, self.tokenizer.bos,
                                                              max(self.config.block_size, EVAL_BATCH_BYTES // width))
         total, count = 0.0, 0.0
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), self._eval_point():
             for x, y, mask, n in batches:
                 total += gpt.loss(self.params, self.model_config, x, y, mask) * n
                 count += n
         return total / count
+
+    @contextlib.contextmanager
+    def _eval_point(self):
+        """The weights to evaluate: schedule-free optimizers train at y but are evaluated at the average x
+        (optimizer.eval/train swap them; y comes back bit for bit), the others at the weights themselves."""
+        opt = self.optimizer
+        if not getattr(opt, "training", False):
+            yield
+            return
+        opt.eval(self.params)
+        try:
+            yield
+        finally:
+            opt.train(self.params)
 
     def sample(self, n: int = 10, temperature: float = 0.5, seed: int | None = None, prefix: str = "") -> list[str]:
         """``n`` generated documents as text (temperature 0: greedy). Without a seed, the trainer's RNG.
@@ -753,10 +790,11 @@ class Trainer:
         batch = memory.sample_batch(m.n_embd, m.n_head, m.n_layer, m.vocab_size, m.block_size,
                                     self._pflat.itemsize, SAMPLE_BATCH_BYTES)
         prefix_ids, out = self.tokenizer.encode(prefix), []
-        for k, start in enumerate(range(0, n, batch)):
-            s = seed if k == 0 else int(np.random.SeedSequence([seed, k]).generate_state(1, np.uint64)[0])
-            ids = gpt.sample(self.params, m, min(batch, n - start), temperature, s, prefix_ids)
-            out += [self.tokenizer.decode(i) for i in ids]
+        with self._eval_point():
+            for k, start in enumerate(range(0, n, batch)):
+                s = seed if k == 0 else int(np.random.SeedSequence([seed, k]).generate_state(1, np.uint64)[0])
+                ids = gpt.sample(self.params, m, min(batch, n - start), temperature, s, prefix_ids)
+                out += [self.tokenizer.decode(i) for i in ids]
         return out
 
     def optimizer_stats(self, tensor: str | None = None) -> dict[str, np.ndarray]:
@@ -773,7 +811,7 @@ class Trainer:
         parts = [self.optimizer.inspect(n) for n in names]
         out = {}
         for key in ("normalized_step", "effective_lr"):
-            if key in parts[0]:
+            if all(key in p for p in parts):  # (Muon + AdamW: only the AdamW tensors have them)
                 out[key] = np.concatenate([np.ravel(p[key]) for p in parts])
         return out
 
@@ -817,6 +855,8 @@ def save_checkpoint(trainer: Trainer, path) -> Path:
     for k, v in trainer.optimizer.state_dict().items():
         arrays["opt." + k] = np.asarray(v)
     arrays.update({k: np.asarray(v) for k, v in trainer.history.state_dict().items()})
+    if trainer.snapshots is not None:
+        arrays.update({k: np.asarray(v) for k, v in trainer.snapshots.state_dict("snap.").items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     with files.atomic_write(path, "checkpoint") as f:
         np.savez(f, **arrays)
@@ -915,6 +955,8 @@ def _load(z: safe_npz.SafeNpz, path: Path, corpus: data.Corpus | None) -> Traine
             trainer.optimizer.load_state_dict(opt_state)
         del opt_state
         trainer.history.load_state_dict({k: z.read(k) for k in z.members if k.startswith("hist.")})
+        if trainer.snapshots is not None and "snap.steps" in z.members:
+            trainer.snapshots.load_state_dict({k: z.read(k) for k in z.members if k.startswith("snap.")}, "snap.")
         _restore_state(trainer, state)
     except safe_npz.NpzError:
         raise
@@ -948,17 +990,20 @@ def _expected(config: TrainConfig, vocab_size: int) -> tuple[dict, tuple]:
     return expected, tuple(shapes)
 
 
-MAX_OPT_STATE_ARRAYS = 8  # parameter-sized arrays in one optimizer slot (Adam: 2, AMSGrad: 3)
+MAX_OPT_STATE_ARRAYS = 8  # parameter-sized arrays of optimizer state at most (Adam: 2, AMSGrad: 3)
 
 
 def _check_members(z, expected, tensors, config, damaged) -> int:
     """Every member of the archive against what the config makes, before any array is read; returns the
-    data bytes of them all. Parameter-sized members must have the config's dtype; the optimizer's slot and
-    metadata, the knob marks and the small texts are bounded by count and size."""
+    data bytes of them all. The parameters, the history and the snapshots have exact or bounded shapes; the
+    optimizer's members (each kind lays out its own: flat, per tensor, factored, Muon's two halves) are
+    bounded by count and size — none bigger than the parameters in float64, all together at most
+    MAX_OPT_STATE_ARRAYS of those — and checked in full by its load_state_dict once read."""
     n = expected["params"][0][0]
     dtype = np.dtype(config.dtype)
-    small = 2**16 + 128 * len(tensors)  # opt metadata: hyperparameters, tensor names, offsets, shapes
-    state_arrays, total = 0, 0
+    big, small = 8 * n, 2**16 + 128 * len(tensors)  # a parameter-sized array; metadata (names, offsets, ...)
+    opt_count, opt_bytes, total = 0, 0, 0
+    snap_cap = landscape.WeightSnapshots(n, 1, dtype=dtype).capacity if config.snapshot_every else 0
     for key, m in z.members.items():
         total += m.nbytes
         if key in ("format", "version", "config", "state", "tokenizer_chars"):
@@ -970,18 +1015,25 @@ def _check_members(z, expected, tensors, config, damaged) -> int:
                 ok = ok and m.dtype.itemsize <= 4 * 64
             if not ok:
                 raise damaged(f"{key} is {m.dtype} {m.shape}, the run's config needs {shape} ({kinds})")
-        elif key.startswith("opt.slot0.state."):
-            state_arrays += 1
-            if m.shape != (n,) or m.dtype != dtype or state_arrays > MAX_OPT_STATE_ARRAYS:
-                raise damaged(f"{key} is {m.dtype} {m.shape}, the model needs ({n},) {dtype}")
-        elif key.startswith("opt.") and not re.match(r"opt\.slot[1-9]", key):  # the one flat slot, slot0
-            if m.nbytes > small:
-                raise damaged(f"{key} holds {m.nbytes:,} bytes (optimizer metadata is at most {small:,})")
+        elif key.startswith("opt."):
+            opt_count, opt_bytes = opt_count + 1, opt_bytes + m.nbytes
+            if m.nbytes > max(big, small) or opt_count > 16 * (len(tensors) + 2) \
+                    or opt_bytes > MAX_OPT_STATE_ARRAYS * big + 4 * small:
+                raise damaged(f"{key} ({m.dtype} {m.shape}) is more optimizer state than a model of {n:,} "
+                              f"parameters has")
         elif key in ("hist.knob_steps", "hist.knob_labels"):
             text = key.endswith("labels")
             if (len(m.shape) != 1 or m.shape[0] > History.MAX_KNOB_CHANGES or m.dtype.kind not in ("U" if text else "iu")
                     or text and m.dtype.itemsize > 4 * History.MAX_LABEL_CHARS):
                 raise damaged(f"{key} is {m.dtype} {m.shape}, not at most {History.MAX_KNOB_CHANGES} knob marks")
+        elif snap_cap and key in ("snap.every", "snap.capacity", "snap.steps", "snap.weights"):
+            ok = {"snap.every": m.shape == () and m.dtype.kind in "iu",
+                  "snap.capacity": m.shape == () and m.dtype.kind in "iu",
+                  "snap.steps": len(m.shape) == 1 and m.shape[0] <= snap_cap and m.dtype.kind in "iu",
+                  "snap.weights": len(m.shape) == 2 and m.shape[0] <= snap_cap and m.shape[1] == n
+                  and m.dtype == dtype}[key]
+            if not ok:
+                raise damaged(f"{key} is {m.dtype} {m.shape}, not at most {snap_cap} snapshots of {n:,} weights")
         else:
             raise damaged(f"it holds {key!r}, which is not part of an AdamLab checkpoint")
     missing = set(expected) - set(z.members)
@@ -991,26 +1043,37 @@ def _check_members(z, expected, tensors, config, damaged) -> int:
 
 
 def _check_optimizer_state(opt: dict, trainer: Trainer, step_count) -> None:
-    """The saved optimizer state must be one flat slot laid out over this model's tensors (or empty, before
-    the first step), with step counts no larger than the run's."""
-    slots = [str(s) for s in np.asarray(opt.get("slots", np.array([], dtype=str))).reshape(-1).tolist()]
-    if not slots:
-        return
-    if slots != ["__flat__"]:
-        raise CheckpointError(f"Checkpoint is damaged: optimizer slots {slots[:3]} are not the model's flat buffer")
-    shapes = gpt.param_shapes(trainer.model_config)
-    layout = (tuple(np.asarray(opt["flat.names"]).reshape(-1).tolist()),
-              tuple(np.asarray(opt["flat.offsets"]).reshape(-1).tolist()),
-              tuple(np.asarray(opt["flat.dims"]).reshape(-1).tolist()))
-    own = (trainer.tensor_names, tuple(int(o) for o in trainer._offsets), tuple(d for s in shapes.values() for d in s))
-    if layout != own:
-        raise CheckpointError("Checkpoint is damaged: the optimizer's state is laid out for other tensors")
-    for key in ("t", "slot0.step"):
-        v = opt.get(key)
-        if v is None or np.shape(v) != () or np.asarray(v).dtype.kind not in "iu" \
+    """What the optimizer's own load_state_dict cannot know: its slots must be this model's tensors (or its
+    one flat buffer, laid out over them), with step counts no larger than the run's."""
+    def count(key, v):
+        if np.shape(v) != () or np.asarray(v).dtype.kind not in "iu" \
                 or not (isinstance(step_count, int) and 0 <= int(v) <= step_count):
             raise CheckpointError(f"Checkpoint is damaged: optimizer {key} must be an integer in "
                                   f"[0, step_count], got {v!r}")
+
+    if "t" in opt:
+        count("t", opt["t"])
+    if "slots" not in opt:
+        return
+    shapes = gpt.param_shapes(trainer.model_config)
+    slots = [str(s) for s in np.asarray(opt["slots"]).reshape(-1).tolist()]
+    for i, name in enumerate(slots):
+        if name not in shapes and name != "__flat__":
+            raise CheckpointError(f"Checkpoint is damaged: optimizer state for {name[:40]!r}, not a tensor of "
+                                  f"the model")
+        if f"slot{i}.step" in opt:
+            count(f"slot{i}.step", opt[f"slot{i}.step"])
+        declared = tuple(np.asarray(opt.get(f"slot{i}.shape", [])).reshape(-1).tolist())
+        if f"slot{i}.shape" in opt and declared != (shapes[name] if name in shapes else (trainer._pflat.size,)):
+            raise CheckpointError(f"Checkpoint is damaged: optimizer slot {name!r} has shape {declared}")
+    if slots == ["__flat__"]:
+        layout = (tuple(np.asarray(opt["flat.names"]).reshape(-1).tolist()),
+                  tuple(np.asarray(opt["flat.offsets"]).reshape(-1).tolist()),
+                  tuple(np.asarray(opt["flat.dims"]).reshape(-1).tolist()))
+        own = (trainer.tensor_names, tuple(int(o) for o in trainer._offsets),
+               tuple(d for s in shapes.values() for d in s))
+        if layout != own:
+            raise CheckpointError("Checkpoint is damaged: the optimizer's state is laid out for other tensors")
 
 
 def _restore_state(trainer: Trainer, state: dict) -> None:

@@ -290,7 +290,7 @@ def _introspect(opt):
     if inspect is None:
         return None
     info = inspect()
-    return info.get("m_hat"), info["effective_lr"]
+    return info.get("m_hat"), info.get("effective_lr", np.nan)   # (NaN: no per-axis lr, e.g. Muon)
 
 
 def _outside(rows, centre, limit):

@@ -1,7 +1,11 @@
 """The child's side of :mod:`adamlab.ui.workers`' processes: framed pickle messages and the step loop. Qt-free.
 
 A child is a fresh interpreter started by ``workers.ChildProcess`` as
-``python -c CHILD_CODE <project root> <module:function>``. It imports only this module and the entry's module
+``python -I -c CHILD_CODE <adamlab package dir> <sys.path as JSON> <module:function>``. Isolated mode (``-I``)
+puts neither the working directory nor PYTHONPATH on ``sys.path``; the child then takes the parent's path
+without its working directory (a ``queue.py`` or ``numpy.py`` lying where the app was started must never run
+in a child) and loads ``adamlab`` from the parent's own package directory by its file location, whatever
+directory it sits in. It imports only this module and the entry's module
 (never Qt: the point of a child is an interpreter whose GIL the GUI does not share), says ("ready", pid), and
 calls ``function(channel)``; messages both ways are pickled objects behind an 8-byte length.
 
@@ -29,8 +33,15 @@ import time
 import traceback
 from typing import Any
 
-CHILD_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); from adamlab.ui.child import main; "
-              "main(sys.argv[2])")
+CHILD_CODE = (
+    "import sys, json, importlib.util as u\n"
+    "pkg, path, entry = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]\n"
+    "sys.path[:] = path\n"
+    "s = u.spec_from_file_location('adamlab', pkg + '/__init__.py', submodule_search_locations=[pkg])\n"
+    "m = sys.modules['adamlab'] = u.module_from_spec(s)\n"
+    "s.loader.exec_module(m)\n"
+    "from adamlab.ui.child import main\n"
+    "main(entry)\n")
 _HEADER = struct.Struct("<Q")  # payload length
 _FRESH = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
 

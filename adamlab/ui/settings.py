@@ -20,16 +20,29 @@ def settings() -> QSettings:
     return QSettings("AdamLab", "AdamLab")
 
 
+MAX_ENTRY = 4 << 20  # a panel's settings are a few kB; a bigger entry is not ours (or damaged)
+
+
 def load_json(s: QSettings, key: str) -> dict[str, Any]:
     """A JSON dict stored under ``key``; {} when absent or unreadable (a bad entry never stops the app)."""
+    return load_json_checked(s, key)[0]
+
+
+def load_json_checked(s: QSettings, key: str) -> tuple[dict[str, Any], str | None]:
+    """(the JSON dict stored under ``key`` or {}, why it could not be read or None)."""
     raw = s.value(key)
     if not raw:
-        return {}
+        return {}, None
+    text = str(raw)
+    if len(text) > MAX_ENTRY:
+        return {}, f"the saved entry is {len(text):,} characters long (at most {MAX_ENTRY:,})"
     try:
-        value = json.loads(str(raw))
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return {}, f"the saved entry is not valid JSON ({type(exc).__name__})"
+    if not isinstance(value, dict):
+        return {}, "the saved entry is not a set of fields"
+    return value, None
 
 
 def save_json(s: QSettings, key: str, value: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""AdamLab's main window: a sidebar of panels, menus, a status bar (re-exported as ``adamlab.app.MainWindow``).
+"""AdamLab's main window: a sidebar of panels, menus, a status bar.
 
 It lives apart from :mod:`adamlab.app` so that ``adamlab train`` and ``adamlab --help`` never import Qt.
 """
@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from adamlab import __version__
-from adamlab.app import PANEL_KEYS, PANELS
 from PySide6.QtCore import QByteArray, Qt, Slot  # noqa: E402
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
@@ -28,9 +27,12 @@ from PySide6.QtWidgets import (  # noqa: E402
 )
 
 from adamlab.resources import resource_path  # noqa: E402
+from adamlab.ui import schema  # noqa: E402
 from adamlab.ui import settings as settings_mod  # noqa: E402
 from adamlab.ui import theme, workers  # noqa: E402
+from adamlab.ui.panels import PANEL_KEYS, PANELS  # noqa: E402
 from adamlab.ui.panels.base import Panel  # noqa: E402
+from adamlab.ui.widgets.dialogs import ask_save_path  # noqa: E402
 from adamlab.ui.widgets.plots import export_plot  # noqa: E402
 
 
@@ -53,10 +55,12 @@ class MainWindow(QMainWindow):
     def __init__(self, panel: str | None = None, theme_name: str | None = None, restore: bool = True):
         super().__init__()
         self.setWindowTitle("AdamLab")
+        self.setAcceptDrops(True)
         self.setWindowIcon(QIcon(str(resource_path("adamlab.svg"))))
         self._settings = settings_mod.settings()
         self._restore = restore
         self._closed = False
+        self.settings_problems: list[str] = []
         saved_theme = str(self._settings.value("theme", "light")) if restore else "light"
         theme.apply_theme(theme_name or (saved_theme if saved_theme in theme.THEMES else "light"))
 
@@ -92,6 +96,9 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
         theme.restyle(self)
+        if self.settings_problems:  # after the panel's hint, so it is the message the user sees
+            self._show_message(f"Some saved settings were ignored: {schema.summary(self.settings_problems)} "
+                               "(View ▸ Reset this panel to defaults restores a panel)", 30000)
 
     # --- panels ---
     def _make_panel(self, key: str, module: str, cls: str) -> Panel:
@@ -120,13 +127,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.panels[row].hint)
 
     @Slot(str)
-    def _show_message(self, text: str) -> None:
-        self.statusBar().showMessage(text, 8000)
+    def _show_message(self, text: str, ms: int = 8000) -> None:
+        self.statusBar().showMessage(text, ms)
 
     # --- menus ---
     def _build_menus(self) -> None:
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
+        self._add(file_menu, "Open run &folder…", self.open_run_folder_dialog, "Ctrl+Shift+O",
+                  "Follow a run folder written by adamlab.watch in your own PyTorch training (GPT monitor)")
+        file_menu.addSeparator()
         self._add(file_menu, "Export plot as &PNG…", lambda: self.export_dialog(".png"), "Ctrl+E",
                   "Save the current panel's plot as a PNG image")
         self._add(file_menu, "Export plot as &SVG…", lambda: self.export_dialog(".svg"), None,
@@ -171,11 +181,40 @@ class MainWindow(QMainWindow):
 
     # --- actions ---
     def set_theme(self, name: str) -> None:
-        theme.apply_theme(name, self)
+        theme.apply_theme(name)  # every window, widget and plot follows (see adamlab.ui.theme)
         self.theme_actions[name].setChecked(True)
-        for p in self.panels:
-            if hasattr(p, "on_theme_changed"):
-                p.on_theme_changed()
+
+    def open_run_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder (written by adamlab.watch)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open what ``path`` is: a watched run's folder (or a file in it) or a GPT checkpoint (.npz) in the
+        monitor. False, with a message, for anything else."""
+        p = Path(path)
+        monitor = self.panel("monitor")
+        if ((p if p.is_dir() else p.parent) / "run.json").is_file() and p.suffix.lower() != ".npz":
+            self.show_panel("monitor")
+            return monitor.open_run_folder(p) is not None
+        if p.suffix.lower() == ".npz" and p.is_file():
+            self.show_panel("monitor")
+            return monitor.load_run(p) is not None
+        if p.is_dir():
+            self._show_message(f"{p} is not a run folder (no run.json: write one with adamlab.watch).")
+        else:
+            self._show_message(f"AdamLab cannot open {p.name}: a run folder or a checkpoint (.npz) is expected.")
+        return False
+
+    # drag-and-drop: a run folder or a checkpoint dropped anywhere on the window
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and all(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            self.open_path(url.toLocalFile())
+        event.acceptProposedAction()
 
     def export_dialog(self, ext: str) -> None:
         plots = self.current_panel().plots()
@@ -189,9 +228,9 @@ class MainWindow(QMainWindow):
                 return
         filters = {".png": "PNG image (*.png)", ".svg": "SVG image (*.svg)", ".csv": "CSV data (*.csv)"}
         default = f"adamlab-{self.current_panel().key}-{name.lower().replace(' ', '-')}{ext}"
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", default, filters[ext])
+        path = ask_save_path(self, "Export plot", default, filters[ext], ext)
         if path:
-            self.export_plot(name, path if Path(path).suffix else path + ext)
+            self.export_plot(name, path)
 
     def export_plot(self, name: str, path: str) -> Path | None:
         """Export the current panel's plot ``name`` to ``path`` (format from the extension).
@@ -249,13 +288,21 @@ class MainWindow(QMainWindow):
         geometry = self._settings.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+        problems = []
         for p in self.panels:
-            state = settings_mod.load_json(self._settings, f"panels/{p.key}")
+            state, problem = settings_mod.load_json_checked(self._settings, f"panels/{p.key}")
+            if problem:
+                problems.append(f"{p.key}: {problem}")
             if state:
                 try:
-                    p.set_state(state)
+                    problems += p.restore(state)  # checked field by field: bad fields are left out
                 except Exception as exc:  # a stale setting must never stop the app
-                    print(f"adamlab: ignoring saved settings of {p.key}: {exc}", file=sys.stderr)
+                    problems.append(f"{p.key}: {type(exc).__name__}: {exc}" if str(exc) else
+                                    f"{p.key}: {type(exc).__name__}")
+        self.settings_problems = problems
+        if problems:  # said once: the settings saved at close are the clean ones
+            message = f"Some saved settings were ignored: {schema.summary(problems)}"
+            print(f"adamlab: {message}", file=sys.stderr)
 
     def save_settings(self) -> None:
         s = self._settings

@@ -34,6 +34,7 @@ Every thread and child started here is registered; :func:`stop_all` (called on w
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import queue
@@ -45,7 +46,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from adamlab.ui import child as child_side
 
@@ -94,19 +95,86 @@ def live_threads() -> list[WorkerHandle]:
     return [h for h in handles if h.is_running()]
 
 
-def stop_all(timeout_ms: int = 5000) -> None:
-    """Stop every worker started through this module (window close, aboutToQuit, tests), then end any child
-    process still alive. Every worker is asked first, so they wind down together."""
+def stop_together(handles: list[WorkerHandle], timeout_ms: int = 1500, keep_jobs: bool = False) -> None:
+    """Stop ``handles`` in parallel within a bound: ask every worker, wait for them all until one shared
+    deadline, then force what has not ended (a hung child is killed) and join it. With three hung children
+    this takes ``timeout_ms`` plus a moment, not three times a per-child timeout."""
+    for h in handles:
+        if isinstance(h.worker, ProcessLoopWorker) and not keep_jobs:
+            h.worker.keep_job = False  # nobody will read the job
+        h.worker.request_stop()
+        h.thread.quit()
+    deadline = time.monotonic() + timeout_ms / 1000
+    for h in handles:
+        h.thread.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+    forced = [h for h in handles if h.thread.isRunning() and h.worker.force_stop()]
+    for h in handles:
+        h.stop(2000 if h in forced else 0)
+
+
+def stop_all(timeout_ms: int = 1500) -> None:
+    """Stop every worker started through this module (window close, aboutToQuit, tests), together and within
+    a bound (:func:`stop_together`), then end any child process still alive."""
+    _REAPER.forget()
     with _REGISTRY_LOCK:
         handles = list(_REGISTRY)
-    for h in handles:
-        if isinstance(h.worker, ProcessLoopWorker):
-            h.worker.keep_job = False  # the app is closing: nobody will read the job
-        h.worker.request_stop()
-    for h in handles:
-        h.stop(timeout_ms)
+    stop_together(handles, timeout_ms)
     for p in live_processes():
         p.close()
+
+
+class _Reaper(QObject):
+    """Stops workers in the background, from the GUI thread's event loop: :func:`retire`."""
+
+    def __init__(self):
+        super().__init__()
+        self._retired: list[tuple[WorkerHandle, float, bool]] = []  # (handle, deadline, forced)
+        self._timer: QTimer | None = None
+
+    def add(self, handle: WorkerHandle, grace_s: float) -> None:
+        handle.worker.request_stop()
+        handle.thread.quit()
+        self._retired.append((handle, time.monotonic() + grace_s, False))
+        if self._timer is None:
+            self._timer = QTimer(self)
+            self._timer.setObjectName("workers-reaper")
+            self._timer.setInterval(50)
+            self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    @Slot()
+    def _tick(self) -> None:
+        now, keep = time.monotonic(), []
+        for handle, deadline, forced in self._retired:
+            if not handle.thread.isRunning():
+                handle.stop(0)  # joined: it leaves the registry
+            elif now > deadline and not forced:
+                keep.append((handle, now + 2.0, handle.worker.force_stop()))
+            elif now > deadline:
+                handle.stop(0)  # could not be forced (a thread): it ends at its next step; keep looking
+                keep.append((handle, deadline, forced))
+            else:
+                keep.append((handle, deadline, forced))
+        self._retired = keep
+        if not keep and self._timer is not None:
+            self._timer.stop()
+
+    def forget(self) -> None:
+        self._retired = []
+        if self._timer is not None:
+            self._timer.stop()
+
+
+_REAPER = _Reaper()
+
+
+def retire(handle: WorkerHandle, grace_s: float = 3.0, keep_job: bool = False) -> None:
+    """Stop ``handle`` without waiting for it: ask now, join it when it has ended, and force it (kill its
+    child) if it has not ended within ``grace_s`` seconds. The GUI thread never blocks on a hung child.
+    Call from the GUI thread."""
+    if isinstance(handle.worker, ProcessLoopWorker):
+        handle.worker.keep_job = keep_job
+    _REAPER.add(handle, grace_s)
 
 
 class _Worker(QObject):
@@ -329,7 +397,22 @@ class LoopWorker(_LoopBase):
 # ----------------------------------------------------------------------------------------------------------
 # child processes
 
-_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../adamlab
+
+
+def child_path() -> list[str]:
+    """The import path a child gets: this process's, without the working directory ('' or its absolute
+    form), plus the directories in ``ADAMLAB_CHILD_PATH`` (os.pathsep-separated; the tests add the
+    checkout, for their own job modules)."""
+    cwd = os.path.realpath(os.getcwd())
+    path = [p for p in sys.path if p and os.path.realpath(p) != cwd]
+    extra = [p for p in os.environ.get("ADAMLAB_CHILD_PATH", "").split(os.pathsep) if p]
+    return path + [p for p in extra if p not in path]
+
+
+def child_command(entry: str) -> list[str]:
+    """argv of a child process running ``entry`` (see :mod:`adamlab.ui.child`)."""
+    return [sys.executable, "-I", "-c", child_side.CHILD_CODE, _PACKAGE_DIR, json.dumps(child_path()), entry]
 _PROCESSES: list[ChildProcess] = []  # started and not yet reaped (the tests check none is left)
 
 
@@ -376,8 +459,8 @@ class ChildProcess:
         with self._lock:
             if self._closed:
                 raise OSError(f"{self.name} process already closed")
-            self.proc = subprocess.Popen([sys.executable, "-c", child_side.CHILD_CODE, _PROJECT_ROOT, self.entry],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
+            self.proc = subprocess.Popen(child_command(self.entry), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         bufsize=0, close_fds=True)
             self.channel = child_side.Channel(self.proc.stdout.fileno(), self.proc.stdin.fileno())
             with _REGISTRY_LOCK:
                 _PROCESSES.append(self)

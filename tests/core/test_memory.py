@@ -50,18 +50,20 @@ def _workspace_after_training(config, corpus, steps=2):
     return out["bytes"]
 
 
-@pytest.mark.parametrize("batch, n_embd, n_layer", [(4, 32, 2), (16, 32, 1), (2, 64, 3)])
-def test_the_activation_term_is_the_workspace_the_model_really_takes(tmp_path, batch, n_embd, n_layer):
+@pytest.mark.parametrize("batch, full_batch, n_embd, n_layer", [(4, 0, 32, 2), (16, 0, 32, 1), (2, 0, 64, 3),
+                                                                (1, 12, 32, 1)])
+def test_the_activation_term_is_the_workspace_the_model_really_takes(tmp_path, batch, full_batch, n_embd, n_layer):
     text = tmp_path / "t.txt"
     rng = np.random.default_rng(0)
     text.write_text("".join(rng.choice(list("abcdefgh ,.\n"), 40_000)))
     cfg = TrainConfig(corpus=str(text), corpus_mode="text", block_size=32, batch_size=batch, n_embd=n_embd,
-                      n_head=4, n_layer=n_layer, val_every=0)
+                      n_head=4, n_layer=n_layer, val_every=0, full_batch=full_batch)
     corpus = data.load_corpus(text, "text", 32)
     real = _workspace_after_training(cfg, corpus)
     s, info = 8, corpus.info
     T = min(32, info.longest)
-    work = memory._plan_elements(n_embd, 4, n_layer, info.vocab_size, 32, batch, T, backward=True)
+    B = full_batch or batch  # full-batch mode: one batch of the first full_batch documents
+    work = memory._plan_elements(n_embd, 4, n_layer, info.vocab_size, 32, B, T, backward=True)
     n_val = round(info.docs * cfg.val_fraction)
     tokens = max(32, train.EVAL_BATCH_BYTES // (4 * n_embd * s))
     Ne = min(tokens, min(n_val, cfg.val_docs) * T)
@@ -154,3 +156,11 @@ def test_sampling_in_batches_draws_the_same_first_batch_and_bounds_memory(names,
     assert texts[3:6] != texts[:3] or texts[6:] != texts[:2]  # later batches use other seeds
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
         trainer.sample(0)
+
+
+def test_weight_snapshots_are_counted_at_the_size_they_reach(names):
+    cfg = TrainConfig(snapshot_every=1, steps=400, val_every=0)
+    trainer = Trainer(cfg, names)
+    trainer.run()  # 400 steps: the buffer fills (256) and halves
+    part = memory.memory_breakdown(cfg, names, corpus_in_memory=True)["snapshots"]
+    assert trainer.snapshots.nbytes == part == 256 * 4192 * 8

@@ -253,7 +253,7 @@ def test_optimizer_stats_are_adams_normalised_step_and_effective_lr(small_corpus
         sgd.optimizer_stats()
 
 
-@pytest.mark.parametrize("kwargs, word", [({"optimizer": "lion"}, "optimizer"), ({"n_embd": 10}, "n_embd"),
+@pytest.mark.parametrize("kwargs, word", [({"optimizer": "lamb"}, "optimizer"), ({"n_embd": 10}, "n_embd"),
                                           ({"dtype": "float16"}, "dtype"), ({"batch_size": 0}, "batch_size"),
                                           ({"val_fraction": 1.0}, "val_fraction"), ({"init": "xavier"}, "init")])
 def test_bad_config_raises_value_error_naming_the_field(kwargs, word):

@@ -29,6 +29,19 @@ def make_count_job(limit=None):
     return CountJob(limit)
 
 
+class HangJob(CountJob):
+    """Takes a few steps, then one that never returns (a hung child: stop messages are never read)."""
+
+    def step(self):
+        if self.n >= 3:
+            time.sleep(3600)
+        return super().step()
+
+
+def make_hang_job():
+    return HangJob()
+
+
 def broken_factory(message):
     raise ValueError(message)
 
@@ -66,3 +79,8 @@ def pid_alive(pid: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def hang(job):
+    """A command that never returns: the run's process is stuck between two steps."""
+    time.sleep(3600)

@@ -10,7 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
 from adamlab import app as app_mod
-from adamlab.app import PANEL_KEYS, MainWindow
+from adamlab.ui import window as window_mod
+from adamlab.ui.panels import PANEL_KEYS
+from adamlab.ui.window import MainWindow
 from adamlab.ui import settings as settings_mod
 from adamlab.ui import theme
 
@@ -74,11 +76,13 @@ def test_about_names_the_versions(window):
 
 
 def test_dark_theme_recolours_the_plots(window):
-    assert theme.cycle_color(8) == "#000000"
+    light = QColor(theme.background())
     window.set_theme("dark")
-    # every colour of the cycle stays visible on the dark background (black becomes white)
+    # every colour of the cycle stays visible on both backgrounds: a curve keeps its colour across a switch
     dark = QColor(theme.background())
-    assert all(abs(QColor(theme.cycle_color(i)).lightness() - dark.lightness()) > 45 for i in range(len(theme.CYCLE)))
+    for i in range(len(theme.CYCLE)):
+        c = QColor(theme.cycle_color(i))
+        assert abs(c.lightness() - dark.lightness()) > 45 and abs(c.lightness() - light.lightness()) > 45, c.name()
     views = window.findChildren(pg.GraphicsView)
     assert views, "no plots found in the window"
     for v in views:
@@ -120,6 +124,38 @@ def test_a_corrupt_saved_setting_is_ignored(qtbot, fresh_settings):
     assert w.current_panel().key == "ema"
 
 
+def test_bad_saved_fields_are_left_out_named_and_said_once(qtbot, fresh_settings, capsys):
+    import json
+
+    s = settings_mod.settings()
+    s.setValue("panels/ema", json.dumps({"beta1": 0.85, "beta2": 2.5, "length": 10**23, "kind": "noisy",
+                                         "junk": [1] * 5}))
+    s.setValue("panels/monitor", json.dumps({"setup": {"steps": 1234, "batch_size": "many",
+                                                       "model": {"n_embd": 10**40}}, "smoothing": 0.8}))
+    s.setValue("panels/stepper", "{not json")
+    s.sync()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    problems = w.settings_problems
+    assert "ema.beta2: 2.5 is outside [0, 0.99999]" in problems
+    assert "ema.length: 100000000000000000000000 is outside [1, 10000]" in problems
+    assert "ema.junk: unknown field" in problems
+    assert "monitor.setup.batch_size: 'many' is not a whole number" in problems
+    assert any(p.startswith("monitor.setup.model.n_embd: 1000") for p in problems)
+    assert "stepper: the saved entry is not valid JSON (JSONDecodeError)" in problems
+    # the good fields came back; the bad ones kept their defaults
+    assert w.panel("ema").beta1.value() == 0.85 and w.panel("ema").beta2.value() == 0.999
+    assert w.panel("monitor").setup.steps.value() == 1234 and w.panel("monitor").smoothing.value() == 0.8
+    assert w.panel("monitor").setup.n_embd.value() == 16
+    # said once, where the user looks: the status bar and stderr
+    assert "Some saved settings were ignored: ema.beta2" in w.statusBar().currentMessage()
+    assert capsys.readouterr().err.count("Some saved settings were ignored") == 1
+    w.close()
+    w2 = MainWindow()  # what was saved at close is clean: nothing more to say
+    qtbot.addWidget(w2)
+    assert w2.settings_problems == []
+
+
 def test_main_dispatches_help_without_creating_a_window(capsys):
     with pytest.raises(SystemExit) as e:
         app_mod.main(["--help"])
@@ -148,8 +184,20 @@ def test_every_panel_fits_a_1280x800_window(window):
         assert hint.width() <= 1280 and hint.height() <= 800, (key, hint)
 
 
+def test_the_window_does_not_import_the_entry_point():
+    """entry point → window → panels: the registry both read is plain data in adamlab.ui.panels."""
+    import subprocess
+    import sys
+
+    code = "import sys, adamlab.ui.window; print('adamlab.app' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
 def test_every_panel_loads(window):
-    missing = [p.key for p in window.panels if isinstance(p, app_mod._Missing)]
+    missing = [p.key for p in window.panels if isinstance(p, window_mod._Missing)]
     assert missing == []
 
 
@@ -164,8 +212,87 @@ def test_export_from_the_window_writes_or_says_why(window, tmp_path, monkeypatch
     assert out is not None and QImage(str(out)).width() >= 800
     assert "Exported" in window.statusBar().currentMessage()
     assert window.export_plot(name, str(tmp_path / "missing" / "g.png")) is None
-    assert warnings and "cannot write" in warnings[0]
+    assert warnings and "does not exist" in warnings[0]
     assert "Export failed" in window.statusBar().currentMessage()
+
+
+@pytest.mark.parametrize("ext", [".png", ".svg", ".csv"])
+def test_exports_are_atomic_and_never_replace_a_fifo_or_a_link(window, tmp_path, monkeypatch, ext):
+    from PySide6.QtWidgets import QMessageBox
+
+    from adamlab.core import files
+
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
+    window.show_panel("ema")
+    name = next(iter(window.current_panel().plots()))
+    fifo = tmp_path / f"pipe{ext}"
+    os.mkfifo(fifo)
+    assert window.export_plot(name, str(fifo)) is None and "FIFO" in warnings[-1]
+    assert fifo.is_fifo()
+    old = tmp_path / f"old{ext}"
+    old.write_bytes(b"the previous export")
+    link = tmp_path / f"link{ext}"
+    link.symlink_to(old)
+    assert window.export_plot(name, str(link)) is None and "symbolic link" in warnings[-1]
+    # a crash while the new file is written leaves the old one whole
+    real_fsync = os.fsync
+
+    def crash(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    assert window.export_plot(name, str(old)) is None and "No space left" in warnings[-1]
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert old.read_bytes() == b"the previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fifo.name, old.name, link.name])
+    assert not any(p.name.endswith(files.TMP_SUFFIX) for p in tmp_path.iterdir())
+
+
+def test_export_dialog_asks_before_replacing_a_file_typed_without_its_extension(window, qtbot, tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QLineEdit, QMessageBox
+
+    existing = tmp_path / "g.png"
+    existing.write_bytes(b"keep me")
+    asked = []
+
+    def drive():
+        w = QApplication.activeModalWidget()
+        if isinstance(w, QFileDialog) and asked:  # answered "No": the dialog stays open; cancel it
+            w.reject()
+        elif isinstance(w, QFileDialog):
+            w.setDirectory(str(tmp_path))
+            edit = w.findChild(QLineEdit, "fileNameEdit")
+            edit.setText("g")  # as typed, without the extension
+            QTimer.singleShot(50, drive)  # (before: the question is asked from inside accept())
+            w.accept()
+        elif isinstance(w, QMessageBox):
+            asked.append(w.text())
+            QTimer.singleShot(50, drive)
+            w.button(QMessageBox.StandardButton.No).click()
+        elif isinstance(w, QInputDialog):  # "Which plot?": the first
+            QTimer.singleShot(50, drive)
+            w.accept()
+        else:
+            QTimer.singleShot(50, drive)
+
+    window.show_panel("ema")
+    QTimer.singleShot(50, drive)
+    window.export_dialog(".png")
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert "g.png" in asked[0]
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_screenshot_onto_a_fifo_is_refused_up_front(tmp_path):
+    fifo = tmp_path / "shot.png"
+    os.mkfifo(fifo)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ADAMLAB_SETTINGS=str(tmp_path / "s.ini"))
+    r = subprocess.run([sys.executable, "-m", "adamlab", "--screenshot", str(fifo)], capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert r.returncode == 2 and "FIFO" in r.stderr and "Traceback" not in r.stderr
+    assert fifo.is_fifo()
 
 
 def test_a_panel_failing_to_save_loses_nothing_else_and_close_still_stops_workers(qtbot, fresh_settings,
@@ -200,3 +327,24 @@ def test_every_control_explains_itself_in_a_tooltip(window):
                 if not c.toolTip() and not (c.parent() is not None and c.parent().toolTip()):
                     silent.append(f"{c.metaObject().className()} {c.objectName()!r}")
         assert silent == [], (p.key, silent)
+
+
+def test_without_a_usable_display_adamlab_says_what_to_do_instead_of_aborting(tmp_path, monkeypatch):
+    import ctypes.util
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["ADAMLAB_SETTINGS"] = str(tmp_path / "s.ini")
+    r = subprocess.run([sys.executable, "-m", "adamlab"], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 1, (r.returncode, r.stderr)  # not 134 (Qt's abort)
+    assert r.stderr.count("\n") == 1 and "DISPLAY" in r.stderr and "--screenshot" in r.stderr
+    # an X11 display without libxcb-cursor0 (as on a minimal Debian)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    problem = app_mod.display_problem({"DISPLAY": ":0"})
+    assert "libxcb-cursor0" in problem and "apt install" in problem
+    # a display nobody serves (Qt's own message would blame a missing plugin)
+    r = subprocess.run([sys.executable, "-m", "adamlab"], capture_output=True, text=True, timeout=60,
+                       env={**env, "DISPLAY": ":97"})
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "cannot connect to the X display ':97'" in r.stderr or "libxcb-cursor0" in r.stderr
+    assert app_mod.display_problem({"QT_QPA_PLATFORM": "offscreen"}) is None
+    assert app_mod.display_problem({"WAYLAND_DISPLAY": "wayland-0"}) is None

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from adamlab.core import ema as core_ema
-from adamlab.ui.panels.ema import PLAYGROUND, EmaPanel, make_signal, parse_sequence
+from adamlab.ui.panels.ema.panel import PLAYGROUND, EmaPanel, make_signal, parse_sequence
 
 
 

@@ -19,9 +19,9 @@ from PySide6.QtCore import Qt
 
 from adamlab.core import train
 from adamlab.ui import workers
-from adamlab.ui.panels import monitor_job as mj
-from adamlab.ui.panels.monitor import MonitorPanel
-from adamlab.ui.panels.monitor_job import train_config
+from adamlab.ui.panels.monitor import job as mj
+from adamlab.ui.panels.monitor.panel import MonitorPanel
+from adamlab.ui.panels.monitor.job import train_config
 from tests.ui.loop_jobs import pid_alive
 
 LEFT = Qt.MouseButton.LeftButton
@@ -43,6 +43,13 @@ def panel(qtbot):
 def click(qtbot, button):
     assert button.isEnabled(), button.text()
     qtbot.mouseClick(button, LEFT)
+
+
+def stop(qtbot, panel, run):
+    """Press Stop and wait until the run has ended: Stop returns at once, the run ends after its step."""
+    click(qtbot, panel.stop_button)
+    assert not panel.stop_button.isEnabled()  # stopping: not twice
+    qtbot.waitUntil(lambda: not run.live and run.state != "stopping" and run.handle is None, timeout=10000)
 
 
 def facts(qtbot, run) -> dict:
@@ -88,9 +95,10 @@ def test_short_run_draws_the_trainers_losses_and_their_debiased_ema(qtbot, panel
     np.testing.assert_array_equal(vx, [10, 20, 30, 40])
     assert np.all(np.isfinite(vy))
     assert panel.baseline.value() == pytest.approx(math.log(27))
-    legend = panel.curves.getPlotItem().legend
-    assert legend.getLabel(panel.baseline_key).text == "uniform guess ln 27 = 3.30"
-    assert [label.text for _, label in legend.items][1:] == [run.name]  # the runs follow it
+    key = panel.curves.key_label
+    assert key.isVisible() and "dashed: uniform guess ln 27 = 3.30" in key.text()  # a key under the plot …
+    assert panel.curves.getPlotItem().legend is None  # … instead of a legend box over the data
+    assert run.list_item.text().startswith(run.name) and run.list_item.toolTip() == run.name  # the runs' key
     assert panel.table.rowCount() == 9
     assert panel.table.item(0, 0).text() == "wte" and panel.table.item(0, 1).text() == "27×16"
     # moving the smoothing slider redraws with the new β
@@ -121,7 +129,7 @@ def test_pause_stops_the_step_count_and_step_takes_exactly_one(qtbot, panel):
     assert facts(qtbot, run)["step_count"] == paused_at + 1
     click(qtbot, panel.pause_button)  # resume
     qtbot.waitUntil(lambda: run.snap.step > paused_at + 5, timeout=10000)
-    click(qtbot, panel.stop_button)
+    stop(qtbot, panel, run)
     assert not run.live and run.state == "stopped"
     assert run.list_item.text().endswith("stopped")
 
@@ -163,7 +171,7 @@ def test_a_diverging_run_is_marked_and_the_panel_stays_usable(qtbot, panel):
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: panel.runs[1].snap is not None and panel.runs[1].snap.step >= 5, timeout=20000)
     assert panel.active_run() is panel.runs[1]
-    click(qtbot, panel.stop_button)
+    stop(qtbot, panel, panel.runs[1])
 
 
 def test_save_load_resume_gives_the_same_next_losses(qtbot, panel, tmp_path):
@@ -214,7 +222,7 @@ def test_a_bad_corpus_shows_an_error_and_keeps_the_last_good_one(qtbot, panel, t
     assert not panel.setup.corpus_error.isVisible()
     assert "vocabulary 5" in panel.setup.corpus_info.text()  # a b c d + BOS
     assert panel.baseline.value() == pytest.approx(math.log(5))
-    assert panel.curves.getPlotItem().legend.getLabel(panel.baseline_key).text == "uniform guess ln 5 = 1.61"
+    assert "uniform guess ln 5 = 1.61" in panel.curves.key_label.text()
     assert "parameters (5 symbols)" in panel.setup.params_label.text()
 
 
@@ -278,8 +286,9 @@ def test_a_run_trains_in_its_own_process_and_stop_ends_it(qtbot, panel):
     pid = run.handle.worker.pid
     assert pid is not None and pid != os.getpid() and pid_alive(pid)
     assert run.snap.pid == pid and facts(qtbot, run)["pid"] == pid  # snapshots and commands come from there
+    assert facts(qtbot, run)["gui_modules"] == []  # the child's interpreter never loaded Qt or pyqtgraph
     assert run.job is None  # the job is over there, not here
-    click(qtbot, panel.stop_button)
+    stop(qtbot, panel, run)
     assert not pid_alive(pid) and workers.live_processes() == []
     # the job came back: its step count is the last one drawn, and a finished run can still be sampled
     assert run.job is not None and run.job.trainer.step_count == run.snap.step
@@ -305,7 +314,7 @@ def test_command_errors_are_reported_and_the_run_goes_on(qtbot, panel, tmp_path)
     step = run.snap.step
     qtbot.waitUntil(lambda: run.snap.step > step + 3, timeout=10000)
     assert run.live and run.handle.worker.pid is not None
-    click(qtbot, panel.stop_button)
+    stop(qtbot, panel, run)
 
 
 def test_without_child_processes_the_run_trains_in_thread_the_same(qtbot, panel, monkeypatch):
@@ -335,7 +344,8 @@ def test_tokens_axis_and_heatmaps_match_the_trainer(qtbot, panel):
     # heatmaps: log10 u and log10 g of every tensor at every step
     panel.tabs.setCurrentWidget(panel.heatmap)
     qtbot.waitUntil(lambda: run.snap.log_u.shape == (9, 25), timeout=5000)
-    qtbot.waitUntil(lambda: panel.heatmap.images[0].image is not None, timeout=5000)
+    qtbot.waitUntil(lambda: panel.heatmap.images[0].image is not None
+                    and panel.heatmap.images[0].image.shape == (9, 25), timeout=5000)  # the final maps, drawn
     h = tr.history
     expected_u = np.log10(np.vstack([h.update_ratio(n) for n in tr.tensor_names]))
     expected_g = np.log10(np.vstack([h.grad_rms(n) for n in tr.tensor_names]))
@@ -364,7 +374,7 @@ def test_adam_state_of_a_live_run_comes_from_its_worker_and_training_goes_on(qtb
     step = run.snap.step
     qtbot.waitUntil(lambda: run.snap.step > step + 5, timeout=10000)  # still training
     assert run.live
-    click(qtbot, panel.stop_button)
+    stop(qtbot, panel, run)
 
 
 def test_an_invalid_model_is_reported_and_nothing_starts(qtbot, panel):
@@ -389,3 +399,33 @@ def test_state_round_trips_and_ignores_junk(qtbot, panel):
     assert other.setup.config() == panel.setup.config()
     assert other.setup.hyper()["weight_decay"] == 0.05
     assert other.smoothing.value() == 0.8 and other.log_y.isChecked()
+
+
+def test_stop_and_close_never_wait_on_a_hung_run(qtbot, panel, monkeypatch):
+    import time
+
+    from adamlab.ui.panels.monitor import panel as monitor_panel
+    from tests.ui import loop_jobs
+
+    monkeypatch.setattr(monitor_panel, "STOP_GRACE_S", 0.5)
+    panel.setup.steps.setValue(100000)
+    click(qtbot, panel.compare_button)
+    qtbot.waitUntil(lambda: all(r.snap is not None and r.snap.step >= 3 for r in panel.runs), timeout=20000)
+    for r in panel.runs:
+        panel._call(r, loop_jobs.hang)  # each process is now stuck in a command
+    qtbot.wait(200)
+    run = panel.active_run()
+    pid = run.handle.worker.pid
+    t0 = time.perf_counter()
+    click(qtbot, panel.stop_button)
+    assert time.perf_counter() - t0 < 0.3  # Stop returns at once …
+    assert run.list_item.text().endswith("stopping…")
+    qtbot.waitUntil(lambda: run.state == "stopped", timeout=5000)  # … and the grace period ends it
+    assert not pid_alive(pid) and run.job is None
+    assert "did not stop" in panel.status_label.text()
+    pids = [r.handle.worker.pid for r in panel.runs if r.handle is not None]
+    assert len(pids) == 2
+    t0 = time.perf_counter()
+    panel.close()  # the two others: together, within one bound
+    assert time.perf_counter() - t0 < 2.5
+    assert workers.live_processes() == [] and not any(pid_alive(p) for p in pids)

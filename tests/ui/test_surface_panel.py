@@ -6,23 +6,27 @@ Every number drawn is checked against the core run independently here (``traject
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent, QPainter
+from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 from adamlab.core import trajectory
 from adamlab.core.surfaces import SURFACES
-from adamlab.ui.panels.surface import GridAxis, SurfacePanel, arrow_segments, pixel_line_rect
-from adamlab.ui.panels.surface_image import contour_segments
-from adamlab.ui.panels.surface_presets import DEFAULT_OPTIMIZERS, PRESETS
-from adamlab.ui.panels import surface_run
-from adamlab.ui.panels.surface_run import RaceProcess, rows_to_draw, run_scene
+from adamlab.ui.panels.surface import SurfacePanel
+from adamlab.ui.panels.surface.image import contour_segments
+from adamlab.ui.panels.surface.map_view import arrow_segments
+from adamlab.ui.panels.surface.presets import DEFAULT_OPTIMIZERS, PRESETS
+from adamlab.ui.panels.surface.race import RACE_ENTRY, RaceProcess, live_processes, rows_to_draw, run_scene
+from adamlab.ui.widgets.fastpaint import GridAxis
+from tests.core.test_no_qt import _import_in_fresh_python
+from tests.ui.test_fastpaint import blank_image
 from tests.ui.loop_jobs import pid_alive
 
 
@@ -30,7 +34,7 @@ from tests.ui.loop_jobs import pid_alive
 def no_race_process_left():
     """Every test must leave no race child process behind (closing the panel ends it)."""
     yield
-    alive = surface_run.live_processes()
+    alive = live_processes()
     for proc in alive:
         proc.kill()
         proc.wait(5)
@@ -65,11 +69,11 @@ def settle(qtbot, p, surface):
 
 
 def enabled_specs(p):
-    return [(e["name"], e["kind"], p._editors[e["uid"]].hyper()) for e in p._entries if e["enabled"]]
+    return [(e["name"], e["kind"], p.racers.editors[e["uid"]].hyper()) for e in p.racers.entries if e["enabled"]]
 
 
 def legend_names(p):
-    return [label.text for _, label in p.plot.legend.items]
+    return [label.text for _, label in p.map.plot.legend.items]
 
 
 def drag(widget, start: QPointF, end: QPointF, steps: int = 8) -> None:
@@ -91,8 +95,8 @@ def drag(widget, start: QPointF, end: QPointF, steps: int = 8) -> None:
 
 def widget_pos(p, x, y) -> QPointF:
     """Data point (x, y) of the map → position in the map widget's viewport."""
-    scene = p.plot.vb.mapViewToScene(QPointF(x, y))
-    return QPointF(p.map_widget.mapFromScene(scene))
+    scene = p.map.plot.vb.mapViewToScene(QPointF(x, y))
+    return QPointF(p.map.widget.mapFromScene(scene))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -102,7 +106,7 @@ def test_drawn_paths_equal_trajectory_run(panel, qtbot):
     """Each drawn path is exactly the core's run from the same start with the same hyperparameters."""
     p = panel
     s = SURFACES["rosenbrock"]
-    assert p.surface_combo.currentData() == "rosenbrock" and p._start == s.start
+    assert p.controls.surface_combo.currentData() == "rosenbrock" and p.controls.start == s.start
     specs = enabled_specs(p)
     assert [n for n, _, _ in specs] == ["SGD", "SGD + momentum", "RMSprop", "Adam", "AdamW"]
     for name, kind, hyper in specs:
@@ -119,12 +123,12 @@ def test_drawn_paths_equal_trajectory_run(panel, qtbot):
 def test_dragging_the_start_handle_moves_every_path(panel, qtbot):
     p = panel
     before = {t.name: np.c_[t.path.getData()][0].copy() for t in p._tracks.values()}
-    sx, sy = p._start
-    drag(p.map_widget, widget_pos(p, sx, sy), widget_pos(p, 0.5, 2.0))
+    sx, sy = p.controls.start
+    drag(p.map.widget, widget_pos(p, sx, sy), widget_pos(p, 0.5, 2.0))
     qtbot.waitUntil(lambda: p.is_idle() and abs(p._result.runs[0].path[0, 0] - sx) > 0.5, timeout=10000)
-    nx, ny = p._start
+    nx, ny = p.controls.start
     assert abs(nx - 0.5) < 0.05 and abs(ny - 2.0) < 0.05  # the handle ended where the mouse let go
-    assert p.start_x.text() == f"{nx:.4g}"
+    assert p.controls.start_x.text() == f"{nx:.4g}"
     s = SURFACES["rosenbrock"]
     for t in p._tracks.values():
         x, y = t.path.getData()
@@ -138,15 +142,15 @@ def expected_path_and_loss(p, name, start):
     """The core's path for optimizer ``name`` from ``start`` (its settings from the panel), and f − f* along it."""
     s = SURFACES["rosenbrock"]
     kind, hyper = next((k, h) for n, k, h in enabled_specs(p) if n == name)
-    path = trajectory.run(s, (kind, hyper), start, p.steps_spin.value())
+    path = trajectory.run(s, (kind, hyper), start, p.controls.steps_spin.value())
     return path, np.maximum(s.value(path[:, 0], path[:, 1]), 1e-16)  # f − f*, f* = 0 at (1, 1)
 
 
 def assert_drawn_race_is(p, start):
     """Every drawn path and loss curve is the core's run from ``start`` (never a stale frame)."""
-    assert p._start == pytest.approx(start)
+    assert p.controls.start == pytest.approx(start)
     for t in p._tracks.values():
-        path, loss = expected_path_and_loss(p, t.name, p._start)
+        path, loss = expected_path_and_loss(p, t.name, p.controls.start)
         np.testing.assert_allclose(np.c_[t.path.getData()], path, rtol=0, atol=0)
         np.testing.assert_allclose(t.loss.yData, loss, rtol=1e-12)
         np.testing.assert_array_equal(t.loss.xData, np.arange(len(path)))
@@ -156,8 +160,8 @@ def test_a_long_mouse_drag_ends_on_the_final_start_everywhere(panel, qtbot):
     """A fast drag (many moves, latest-wins races, a throttled loss plot) leaves on screen exactly the race
     from where the mouse let go: paths, loss curves, loss range, table and readout all settled."""
     p = panel
-    sx, sy = p._start
-    vp = p.map_widget.viewport()
+    sx, sy = p.controls.start
+    vp = p.map.widget.viewport()
 
     def send(kind, pos, buttons):
         ev = QMouseEvent(kind, QPointF(pos), QPointF(vp.mapToGlobal(pos.toPoint())), Qt.MouseButton.LeftButton,
@@ -176,19 +180,19 @@ def test_a_long_mouse_drag_ends_on_the_final_start_everywhere(panel, qtbot):
     send(QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
     wait_detail(qtbot, p)
     assert p.frames_drawn > frames0 + 1  # the drag drew intermediate races too
-    assert p._start == pytest.approx((0.3, 1.9), abs=0.03)
-    assert p._result.runs[0].path[0] == pytest.approx(p._start)
-    assert_drawn_race_is(p, p._start)
+    assert p.controls.start == pytest.approx((0.3, 1.9), abs=0.03)
+    assert p._result.runs[0].path[0] == pytest.approx(p.controls.start)
+    assert_drawn_race_is(p, p.controls.start)
     # the loss plot's y range fits the final curves (log10 units)
     logs = np.log10(np.concatenate([t.loss.yData for t in p._tracks.values()]))
-    assert p._loss_range == pytest.approx((logs.min(), logs.max()))
+    assert p.loss_chart.y_range == pytest.approx((logs.min(), logs.max()))
     # the table shows the final race's numbers
     s = SURFACES["rosenbrock"]
     for row, r in enumerate(p._result.runs):
-        path, _ = expected_path_and_loss(p, r.name, p._start)
-        assert p.table.item(row, 0).text() == r.name
-        assert float(p.table.item(row, 1).text()) == pytest.approx(s.value(*path[-1]), rel=0.03)  # 2–3 digits
-    assert "step" in p.readout.text() and "Δθ" in p.readout.text()  # the settled readout, with sizes
+        path, _ = expected_path_and_loss(p, r.name, p.controls.start)
+        assert p.results.table.item(row, 0).text() == r.name
+        assert float(p.results.table.item(row, 1).text()) == pytest.approx(s.value(*path[-1]), rel=0.03)  # 2–3 digits
+    assert "step" in p.map.readout.text() and "Δθ" in p.map.readout.text()  # the settled readout, with sizes
 
 
 def test_results_are_drawn_latest_wins_and_the_loss_plot_catches_up(panel, qtbot):
@@ -223,23 +227,23 @@ def test_results_are_drawn_latest_wins_and_the_loss_plot_catches_up(panel, qtbot
 def test_toggling_an_optimizer_adds_and_removes_its_curve_and_legend_entry(panel, qtbot):
     p = panel
     assert "RMSprop" in legend_names(p) and "Nesterov" not in legend_names(p)
-    p.set_enabled("RMSprop", False)
+    p.racers.set_enabled("RMSprop", False)
     qtbot.waitUntil(lambda: p.is_idle() and all(r.name != "RMSprop" for r in p._result.runs), timeout=10000)
     assert "RMSprop" not in legend_names(p)
     assert "RMSprop" not in [t.name for t in p._tracks.values()]
-    assert "RMSprop" not in [i.name() for i in p.loss_plot.listDataItems()]
-    p.set_enabled("Nesterov", True)
+    assert "RMSprop" not in [i.name() for i in p.loss_chart.plot.listDataItems()]
+    p.racers.set_enabled("Nesterov", True)
     qtbot.waitUntil(lambda: p.is_idle() and any(r.name == "Nesterov" for r in p._result.runs), timeout=10000)
     assert "Nesterov" in legend_names(p)
-    assert p.table.rowCount() == 5
-    assert "Nesterov" in [p.table.item(i, 0).text() for i in range(p.table.rowCount())]
+    assert p.results.table.rowCount() == 5
+    assert "Nesterov" in [p.results.table.item(i, 0).text() for i in range(p.results.table.rowCount())]
 
 
 def test_duplicate_compares_two_settings_of_one_optimizer(panel, qtbot):
     p = panel
-    p.opt_list.setCurrentRow(p.optimizer_row("Adam"))
-    qtbot.mouseClick(p.dup_button, Qt.MouseButton.LeftButton)
-    p.editor("Adam (2)").controls["beta1"].setValue(0.85)
+    p.racers.opt_list.setCurrentRow(p.racers.optimizer_row("Adam"))
+    qtbot.mouseClick(p.racers.dup_button, Qt.MouseButton.LeftButton)
+    p.racers.editor("Adam (2)").controls["beta1"].setValue(0.85)
     qtbot.waitUntil(lambda: p.is_idle() and any(r.name == "Adam (2)" for r in p._result.runs), timeout=10000)
     assert "Adam (2)" in legend_names(p)
     s = SURFACES["rosenbrock"]
@@ -252,19 +256,38 @@ def test_duplicate_compares_two_settings_of_one_optimizer(panel, qtbot):
 @pytest.mark.parametrize("key", ["saddle", "adamw", "large_scale"])
 def test_a_preset_sets_its_surface_and_optimizers(panel, qtbot, key):
     p = panel
-    index = p.preset_combo.findData(key)
-    p.preset_combo.setCurrentIndex(index)
-    p.preset_combo.activated.emit(index)  # what a click on the item sends
+    index = p.controls.preset_combo.findData(key)
+    p.controls.preset_combo.setCurrentIndex(index)
+    p.controls.preset_combo.activated.emit(index)  # what a click on the item sends
     preset = PRESETS[key]["state"]
-    assert p.surface_combo.currentData() == preset["surface"]
-    assert p.steps_spin.value() == preset["steps"]
+    assert p.controls.surface_combo.currentData() == preset["surface"]
+    assert p.controls.steps_spin.value() == preset["steps"]
     assert len(enabled_specs(p)) == len(preset["optimizers"])
     assert [k for _, k, _ in enabled_specs(p)] == [o["kind"] for o in preset["optimizers"]]
-    assert p.preset_text.text() == PRESETS[key]["text"]
+    assert p.controls.preset_text.text() == PRESETS[key]["text"]
     settle(qtbot, p, preset["surface"])
     assert sorted(legend_names(p)) == sorted(n for n, _, _ in enabled_specs(p))
     s = SURFACES[preset["surface"]]
-    assert p._start == s.start
+    assert p.controls.start == s.start
+
+
+def test_after_a_surface_change_the_map_shows_the_new_surface_and_its_range(panel, qtbot):
+    """A scenario on another surface re-ranges the map: its axes show the new range, and nothing of the
+    previous surface stays on screen (a grab of the map equals one made after dropping every pixmap cache)."""
+    p = panel
+    for key, surface in (("adamw", "himmelblau"), ("zigzag", "ill_conditioned")):
+        p.apply_preset(key)
+        settle(qtbot, p, surface)
+        plot = p.map.plot
+        (x0, x1), (y0, y1) = plot.vb.viewRange()
+        assert plot.getAxis("bottom").range == pytest.approx([x0, x1]), key
+        assert plot.getAxis("left").range == pytest.approx([y0, y1]), key
+        shown = p.map.widget.grab().toImage()
+        for item in [*plot.vb.allChildItems(), plot.legend, *(plot.getAxis(n) for n in ("left", "bottom"))]:
+            mode = item.cacheMode()
+            item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+            item.setCacheMode(mode)
+        assert p.map.widget.grab().toImage() == shown, key
 
 
 def test_saddle_story_adaptive_methods_escape_sgd_stalls(panel, qtbot):
@@ -280,13 +303,13 @@ def test_saddle_story_adaptive_methods_escape_sgd_stalls(panel, qtbot):
 
 def test_a_diverging_setting_shows_the_flag(panel, qtbot):
     p = panel
-    p.editor("SGD").controls["lr"].setValue(0.05)  # far beyond 2/λmax on Rosenbrock's walls
+    p.racers.editor("SGD").controls["lr"].setValue(0.05)  # far beyond 2/λmax on Rosenbrock's walls
     qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].base_lr == 0.05, timeout=10000)
     s = SURFACES["rosenbrock"]
     ref = trajectory.run_detailed(s, ("sgd", {"lr": 0.05, "weight_decay": 0.0}), s.start, 500)
     assert ref.diverged_at is not None
-    row = [p.table.item(i, 0).text() for i in range(p.table.rowCount())].index("SGD")
-    assert p.table.item(row, 4).text() == f"⚠ at step {ref.diverged_at}"
+    row = [p.results.table.item(i, 0).text() for i in range(p.results.table.rowCount())].index("SGD")
+    assert p.results.table.item(row, 4).text() == f"⚠ at step {ref.diverged_at}"
     # drawn up to where it left the view, not to the NaNs: finite, and the last point is outside the domain
     x, y = next(t for t in p._tracks.values() if t.name == "SGD").path.getData()
     assert np.all(np.isfinite(x)) and np.all(np.isfinite(y))
@@ -298,18 +321,18 @@ def test_a_diverging_setting_shows_the_flag(panel, qtbot):
 
 def test_bad_hyperparameter_message_is_shown_not_raised(panel, qtbot):
     p = panel
-    p.editor("Adam").controls["beta1"].setValue(0.0)
-    p.editor("Adam").controls["beta2"].setValue(0.0)  # β2 = 0 is allowed by torch; use an impossible lr instead
-    p.editor("Adam").controls["lr"].setValue(0.0)  # the slider clamps to its minimum: still valid
+    p.racers.editor("Adam").controls["beta1"].setValue(0.0)
+    p.racers.editor("Adam").controls["beta2"].setValue(0.0)  # β2 = 0 is allowed by torch; use an impossible lr instead
+    p.racers.editor("Adam").controls["lr"].setValue(0.0)  # the slider clamps to its minimum: still valid
     qtbot.waitUntil(p.is_idle, timeout=10000)
-    assert p.error_label.text() == ""  # nothing invalid reached the core
-    p.start_x.setText("abc")
-    p.start_x.editingFinished.emit()
-    assert "start x must be a number" in p.error_label.text()
-    assert "FFD6D6" in p.start_x.styleSheet()
-    p.start_x.setText("0.5")
-    p.start_x.editingFinished.emit()
-    assert p._start[0] == 0.5 and p.start_x.styleSheet() == ""
+    assert p.results.error_label.text() == ""  # nothing invalid reached the core
+    p.controls.start_x.setText("abc")
+    p.controls.start_x.editingFinished.emit()
+    assert "start x must be a number" in p.results.error_label.text()
+    assert "FFD6D6" in p.controls.start_x.styleSheet()
+    p.controls.start_x.setText("0.5")
+    p.controls.start_x.editingFinished.emit()
+    assert p.controls.start[0] == 0.5 and p.controls.start_x.styleSheet() == ""
 
 
 def test_overlay_arrows_point_along_the_recorded_vectors(panel, qtbot):
@@ -322,17 +345,17 @@ def test_overlay_arrows_point_along_the_recorded_vectors(panel, qtbot):
                                   s.start, 500, record=True)
     gx, gy = s.grad(*s.start)
     for key, vec in (("grad", (-gx, -gy)), ("step", ref.updates[0])):
-        x, y = p.arrow_items[key].getData()
+        x, y = p.map.arrow_items[key].getData()
         shaft = np.array([x[1] - x[0], y[1] - y[0]])
         cos = shaft @ np.asarray(vec) / (np.linalg.norm(shaft) * np.linalg.norm(vec))
         assert cos == pytest.approx(1.0, abs=1e-9)
         assert (x[0], y[0]) == pytest.approx(s.start)
     # bias correction: Adam's first step is −lr·sign(g) in each coordinate (m̂ = g, v̂ = g²)
     assert ref.updates[0] == pytest.approx(-ADAM_LR * np.sign([gx, gy]), rel=1e-6)
-    assert "Δθ/lr = (+1.000, +1.000)" in p.readout.text()
+    assert "Δθ/lr = (+1.000, +1.000)" in p.map.readout.text()
     # effective lr squares: Adam's are lr/(√v̂+ε) = lr/|g| at step 0
     row = [r.name for r in p._result.runs].index("Adam")
-    ex, ey = p.eff_x.xData, p.eff_y.xData
+    ex, ey = p.eff_chart.x_marks.xData, p.eff_chart.y_marks.xData
     # x data of a log-x plot item is stored as given
     assert ex[row] == pytest.approx(ADAM_LR / (abs(gx) + 1e-8), rel=1e-6)
     assert ey[row] == pytest.approx(ADAM_LR / (abs(gy) + 1e-8), rel=1e-6)
@@ -346,7 +369,7 @@ def test_animation_steps_and_scrubs(panel, qtbot):
     qtbot.mouseClick(p.step_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(p.step_button, Qt.MouseButton.LeftButton)
     x, _ = p._tracks[p._result.runs[0].uid].path.getData()
-    assert len(x) == 3 and p.cursor.value() == 2
+    assert len(x) == 3 and p.loss_chart.cursor.value() == 2
     qtbot.mouseClick(p.play_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: p._t >= 20, timeout=5000)
     qtbot.mouseClick(p.play_button, Qt.MouseButton.LeftButton)  # pause
@@ -363,41 +386,41 @@ def test_swarm_colours_starts_by_basin(panel, qtbot):
     sw = p._result.swarm
     assert sw.starts.shape == (36, 2)
     s = SURFACES["himmelblau"]
-    hyper = p.editor("SGD").hyper()
+    hyper = p.racers.editor("SGD").hyper()
     ends = trajectory.run(s, ("sgd", hyper), sw.starts, 200)[-1]
     mins = np.array(s.minima)
     for k in range(36):
         if sw.basin[k] >= 0:
             assert np.linalg.norm(ends[k] - mins[sw.basin[k]]) < 0.5
     assert len(set(sw.basin[sw.basin >= 0])) >= 2  # several basins on a four-minimum surface
-    assert len(p.swarm_item.data) == 36
-    p.swarm_check.setChecked(False)  # off again: the squares go
+    assert len(p.map.swarm_item.data) == 36
+    p.controls.swarm_check.setChecked(False)  # off again: the squares go
     qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is None, timeout=10000)
-    assert not p.swarm_item.isVisible() and len(p.swarm_item.data) == 0
+    assert not p.map.swarm_item.isVisible() and len(p.map.swarm_item.data) == 0
 
 
 def test_state_round_trip_and_bad_entries_ignored(panel, qtbot):
     p = panel
-    p.editor("Adam").controls["lr"].setValue(0.05)
-    p.set_enabled("AMSGrad", True)
+    p.racers.editor("Adam").controls["lr"].setValue(0.05)
+    p.racers.set_enabled("AMSGrad", True)
     state = p.get_state()
     p.reset_defaults()
-    assert p.editor("Adam").values()["lr"] == pytest.approx(ADAM_LR)
+    assert p.racers.editor("Adam").values()["lr"] == pytest.approx(ADAM_LR)
     p.set_state(state)
-    assert p.editor("Adam").values()["lr"] == pytest.approx(0.05)
+    assert p.racers.editor("Adam").values()["lr"] == pytest.approx(0.05)
     assert [n for n, _, _ in enabled_specs(p)] == [o["name"] for o in state["optimizers"] if o["enabled"]]
     p.set_state({"surface": "nope", "steps": "many", "start": ["x", 1], "optimizers": [{"kind": "lbfgs"}],
                  "speed": 7, "swarm": 3, "overlay": None})
-    assert p.surface_combo.currentData() == "rosenbrock"
-    assert p.steps_spin.value() == 500
-    assert len(p._entries) == len(state["optimizers"])
+    assert p.controls.surface_combo.currentData() == "rosenbrock"
+    assert p.controls.steps_spin.value() == 500
+    assert len(p.racers.entries) == len(state["optimizers"])
     qtbot.waitUntil(p.is_idle, timeout=10000)
     # A known kind with unusable values is skipped whole: no half-added optimizer without an editor.
     p.set_state({"steps": float("inf"), "swarm": {"n": float("inf")},
                  "optimizers": [{"kind": "adam", "values": {"lr": None}},
                                 {"kind": "sgd", "values": {"lr": float("nan")}},
                                 {"kind": "adamw", "values": {"lr": 0.01}}]})
-    assert [e["kind"] for e in p._entries] == ["adamw"]
+    assert [e["kind"] for e in p.racers.entries] == ["adamw"]
     assert p.scene(False)["optimizers"][0]["hyper"]["lr"] == 0.01
     assert p.get_state()["optimizers"][0]["kind"] == "adamw"
     qtbot.waitUntil(p.is_idle, timeout=10000)
@@ -405,15 +428,15 @@ def test_state_round_trip_and_bad_entries_ignored(panel, qtbot):
 
 def test_ill_conditioned_controls_rebuild_the_bowl(panel, qtbot):
     p = panel
-    p.surface_combo.setCurrentIndex(p.surface_combo.findData("ill_conditioned"))
-    assert p.cond_slider.isVisible() and p.angle_slider.isVisible()
-    p.angle_slider.setValue(0.0)
-    p.cond_slider.setValue(100.0)
+    p.controls.surface_combo.setCurrentIndex(p.controls.surface_combo.findData("ill_conditioned"))
+    assert p.controls.cond_slider.isVisible() and p.controls.angle_slider.isVisible()
+    p.controls.angle_slider.setValue(0.0)
+    p.controls.cond_slider.setValue(100.0)
     settle(qtbot, p, "ill_conditioned")
     from adamlab.core.surfaces import ill_conditioned
     s = ill_conditioned(100.0, 0.0)
     name, kind, hyper = enabled_specs(p)[0]
-    np.testing.assert_allclose(p._result.runs[0].path, trajectory.run(s, (kind, hyper), p._start, 500), atol=0)
+    np.testing.assert_allclose(p._result.runs[0].path, trajectory.run(s, (kind, hyper), p.controls.start, 500), atol=0)
 
 
 @pytest.mark.parametrize("size", [(1096, 740), (840, 640)])  # the panel's room in a 1280×800 / 1024×700 window
@@ -429,20 +452,21 @@ def test_layout_fits_the_window(qtbot, size):
     p.show()
     qtbot.waitUntil(p.is_idle, timeout=10000)
     assert p.width() == size[0]  # the panel did not have to grow beyond its room
-    scroll = p.controls_scroll
+    scroll = p.controls
     assert scroll.widget().width() <= scroll.viewport().width()
-    for label in (p.preset_text, p.surface_desc):
+    for label in (p.controls.preset_text, p.controls.surface_desc):
         assert label.text() and label.wordWrap()
         assert label.height() >= label.heightForWidth(label.width())  # every wrapped line is shown
         assert label.geometry().right() <= scroll.widget().width()
-    assert p.preset_text.text() == PRESETS["race"]["text"]  # the default scene tells its story
-    header = p.table.horizontalHeader()
-    assert header.length() <= p.table.viewport().width()
-    assert not p.table.horizontalScrollBar().isVisible()
-    assert p.map_widget.width() >= 300 and p.map_widget.height() >= 300
+    assert p.controls.preset_text.text() == PRESETS["race"]["text"]  # the default scene tells its story
+    header = p.results.table.horizontalHeader()
+    assert header.length() <= p.results.table.viewport().width()
+    assert not p.results.table.horizontalScrollBar().isVisible()
+    assert p.map.widget.width() >= 300 and p.map.widget.height() >= 300
     for w in (p.play_button, p.step_button, p.reset_button, p.instant_check, p.step_label):
         assert w.width() >= w.sizeHint().width()  # the animation bar is not squeezed
-    for widget, item in ((p.map_widget, p.plot), (p.loss_widget, p.loss_plot), (p.eff_widget, p.eff_plot)):
+    for widget, item in ((p.map.widget, p.map.plot), (p.loss_chart.widget, p.loss_chart.plot),
+                         (p.eff_chart.widget, p.eff_chart.plot)):
         assert item.sceneBoundingRect().width() <= widget.viewport().width() + 0.5  # the plot is not cut off
 
 
@@ -453,8 +477,11 @@ def test_races_run_in_a_child_process_that_shutdown_ends(qtbot):
     qtbot.addWidget(p)
     p.show()
     qtbot.waitUntil(p.is_idle, timeout=10000)
+    # scenes are computed in-thread until the child has imported NumPy and said "ready" (seconds on a busy
+    # machine): wait for that, not for a number of scenes
+    qtbot.waitUntil(p._race._remote_ready, timeout=30000)
     before = p._race.remote_count
-    for x in (-0.5, 0.0, 0.5):  # the first scene may be computed in-thread while the child imports
+    for x in (-0.5, 0.0, 0.5):
         p.set_start(x, 2.0)
         qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].path[0, 0] == x, timeout=10000)
     assert p._race.fallback is None
@@ -475,7 +502,7 @@ def test_races_run_in_a_child_process_that_shutdown_ends(qtbot):
                                                                           ref.diverged_at)
     p.close()  # what qtbot does at the end; calls shutdown()
     assert not pid_alive(pid)
-    assert surface_run.live_processes() == []
+    assert live_processes() == []
     p.shutdown()  # idempotent
 
 
@@ -501,7 +528,16 @@ def test_race_process_errors_and_fallback():
     finally:
         race.close()
     assert race.compute(scene) is None  # closed: nothing more to compute
-    assert surface_run.live_processes() == []
+    assert live_processes() == []
+
+
+def test_the_race_child_imports_no_qt():
+    """The child imports RACE_ENTRY's module by name, and with it the panel's package: neither may load Qt
+    (the point of the child is an interpreter whose GIL the GUI thread does not share)."""
+    module, _, name = RACE_ENTRY.partition(":")
+    assert callable(getattr(importlib.import_module(module), name))
+    result = _import_in_fresh_python(module)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
 # --- Qt-free helpers ------------------------------------------------------------------------------------------
@@ -539,47 +575,11 @@ def test_arrow_segments_geometry():
     assert arrow_segments((0, 0), (np.nan, 1), 1.0).shape == (0, 2)
 
 
-def _blank(w=240, h=200) -> QImage:
-    img = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
-    img.fill(0)
-    return img
-
-
-def test_pixel_line_rect_covers_exactly_what_draw_line_covers(qapp):
-    """Translucent 1-px lines, horizontal and vertical, at whole, quarter, half and random sub-pixel
-    positions under a sub-pixel painter offset: the rectangles fill exactly drawLine's pixels."""
-    pen = QPen(QColor(150, 150, 150, 38))
-    pen.setWidthF(1)
-    pen.setCosmetic(True)
-    pen.setCapStyle(Qt.PenCapStyle.SquareCap)
-    rng = np.random.default_rng(0)
-    cases = [(q, a, b) for q in (20.0, 20.25, 20.5, 20.75, 20.999) for a in (30.0, 30.5, 30.4) for b in (150.0, 150.5)]
-    cases += [tuple(rng.uniform(10, 180, 3)) for _ in range(60)]
-    for dx, dy in ((0.0, 0.0), (0.9125, 0.4), (0.5, 0.25)):
-        lines, rects = _blank(), _blank()
-        for k, (q, a, b) in enumerate(cases):
-            p1, p2 = (QPointF(a, q), QPointF(b, q)) if k % 2 else (QPointF(q, a), QPointF(q, b))
-            for img, fast in ((lines, False), (rects, True)):
-                painter = QPainter(img)
-                painter.translate(3 + dx, 5 + dy)
-                if fast:
-                    painter.fillRect(pixel_line_rect(pen, p1, p2, dx, dy), pen.color())
-                else:
-                    painter.setPen(pen)
-                    painter.drawLine(p1, p2)
-                painter.end()
-        assert lines == rects, (dx, dy)
-    thick = QPen(pen)
-    thick.setWidthF(2)
-    assert pixel_line_rect(thick, QPointF(0, 1), QPointF(9, 1), 0, 0) is None  # only what was checked above
-    assert pixel_line_rect(pen, QPointF(0, 1), QPointF(9, 5), 0, 0) is None  # slanted
-
-
 def test_grid_axis_paints_the_same_pixels_as_pyqtgraphs_axis(panel, qtbot):
     """The loss and effective-lr axes (log scale, grid) look exactly like pyqtgraph's AxisItem."""
     p = panel
     wait_detail(qtbot, p)
-    axes = [p.loss_plot.getAxis("left"), p.loss_plot.getAxis("bottom"), p.eff_plot.getAxis("bottom")]
+    axes = [p.loss_chart.plot.getAxis("left"), p.loss_chart.plot.getAxis("bottom"), p.eff_chart.plot.getAxis("bottom")]
     assert all(isinstance(ax, GridAxis) for ax in axes)
     for ax in axes:
         rect = ax.boundingRect()
@@ -587,7 +587,7 @@ def test_grid_axis_paints_the_same_pixels_as_pyqtgraphs_axis(panel, qtbot):
             images = []
             for fast in (True, False):
                 ax.picture = None
-                img = _blank(int(rect.width()) + 4, int(rect.height()) + 4)
+                img = blank_image(int(rect.width()) + 4, int(rect.height()) + 4)
                 painter = QPainter(img)
                 painter.translate(1 + dx, 1 + dy)
                 if fast:

@@ -6,10 +6,11 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QToolTip
 
 from adamlab.core import optim
-from adamlab.ui.widgets.controls import FloatSlider, SciSpinBox
-from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor, from_core, to_core
+from adamlab.ui.widgets.controls import FloatSlider, IntSpinBox, SciSpinBox
+from adamlab.ui.widgets.hyper import KIND_KNOBS, KNOBS, OptimizerEditor, from_core, to_core
 from adamlab.ui.widgets.plots import export_plot
 
 
@@ -65,8 +66,38 @@ def test_a_slider_over_many_decades_shows_and_takes_scientific_notation(slider, 
     assert s.value() == 0.001
     _type_into(qtbot, s.spin, "x1e-3")  # not a number: the keystroke "x" is refused, the rest is typed
     assert s.value() == 1e-3
-    _type_into(qtbot, s.spin, "5")  # out of range: not accepted, the value stays
-    assert s.value() == 1e-3 and s.spin.text() == "0.001"
+    with qtbot.waitSignal(s.clamped) as notice:  # out of range: set to the limit, and the box says so
+        _type_into(qtbot, s.spin, "5")
+    assert s.value() == 1.0 and s.spin.text() == "1"
+    assert notice.args == ["ε: 5 is above the highest value here, 1: set to 1"]
+
+
+def test_a_typed_value_out_of_range_is_set_to_the_limit_and_the_box_says_so(slider, qtbot):
+    """lr 0 silently became 1e-4, β2 0.999999 became 0.9999, 100000 steps became 10000 (#11)."""
+    lr = slider(*KNOBS["lr"][:3], 0.1, scale="log", decimals=KNOBS["lr"][4])
+    lr.show()
+    with qtbot.waitSignal(lr.clamped) as notice:
+        _type_into(qtbot, lr.spin, "0")
+    assert lr.value() == 1e-6 and lr.spin.text() == "1e-06"
+    assert notice.args == ["lr: 0 is below the lowest value here, 1e-06: set to 1e-06"]
+    qtbot.waitUntil(lambda: QToolTip.isVisible() and "1e-06" in QToolTip.text())  # shown by the box
+    beta2 = slider("β2", 0.0, 0.99999, 0.999, scale="beta", decimals=5)
+    assert beta2.spin.text() == "0.999"  # β boxes show what was typed, not 0.99900
+    with qtbot.waitSignal(beta2.clamped) as notice:
+        _type_into(qtbot, beta2.spin, "0.999999")
+    assert beta2.value() == 0.99999 and "0.999999 is above the highest value here, 0.99999" in notice.args[0]
+    with qtbot.assertNotEmitted(beta2.clamped):  # in range: no notice
+        _type_into(qtbot, beta2.spin, "0.95")
+    assert beta2.value() == 0.95
+    steps = IntSpinBox()
+    qtbot.addWidget(steps)
+    steps.setRange(1, 10_000)
+    steps.what = "steps"
+    steps.show()
+    with qtbot.waitSignal(steps.clamped) as notice:
+        _type_into(qtbot, steps, "100000")
+    assert steps.value() == 10_000 and notice.args == ["steps: 100000 is above the highest value here, 10000: "
+                                                       "set to 10000"]
 
 
 def test_a_slider_over_few_decades_keeps_plain_decimals(slider):
@@ -141,3 +172,19 @@ def test_export_to_an_unwritable_place_raises(qtbot, tmp_path, ext):
     with pytest.raises(OSError):
         export_plot(w.getPlotItem(), tmp_path / "no-such-dir" / f"p{ext}")
     assert not (tmp_path / "no-such-dir").exists()
+
+
+def test_one_number_formatter_serves_every_panels_rules():
+    from adamlab.ui.widgets.numbers import format_number
+
+    ema = dict(fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".3e")
+    assert format_number(0.075, **ema) == "0.0750"
+    assert format_number(123456.0, **ema) == "1.235e+05"
+    assert format_number(-0.0, **ema) == "0.0000"
+    maths = dict(fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".4g", unicode_minus=True)
+    assert format_number(-35.87961, **maths) == "−35.8796"
+    assert format_number(1e-8, **maths) == "1e−08"
+    table = dict(fixed=(1e-2, 1e4), fixed_fmt=".3g", sci_fmt=".1e", short_exponent=True, missing="—")
+    assert [format_number(v, **table) for v in (0.31623, 2.2817, 7.6e-4, 1.2e5, None, float("nan"))] == [
+        "0.316", "2.28", "7.6e-4", "1.2e5", "—", "—"]
+    assert format_number(float("inf")) == "inf" and format_number(None) == "None"

@@ -253,3 +253,34 @@ def test_stop_while_the_child_is_starting(qtbot):
     assert sig.states == ["finished"] and not sig.failures and not sig.snaps
     assert handle.worker.fallback is None and handle.worker.job is None
     assert workers.live_processes() == []
+
+
+def test_hung_children_are_stopped_together_within_a_bound(qtbot):
+    """Three children stuck in a step never read "stop": closing kills them all in ~one bound, not 3 × 5 s."""
+    handles = [workers.start_process_loop(loop_jobs.make_hang_job, (), f"test-hung{i}") for i in range(3)]
+    sigs = [Signals(h.worker) for h in handles]
+    qtbot.waitUntil(lambda: all(bool(s.snaps) for s in sigs), timeout=15000)
+    qtbot.wait(300)  # each is now inside its endless step
+    pids = [h.worker.pid for h in handles]
+    t0 = time.perf_counter()
+    workers.stop_all(timeout_ms=1000)
+    took = time.perf_counter() - t0
+    assert took < 2.5, took
+    assert workers.live_threads() == [] and workers.live_processes() == []
+    assert not any(loop_jobs.pid_alive(p) for p in pids)
+
+
+def test_nothing_from_the_working_directory_runs_in_a_child(qtbot, tmp_path, monkeypatch):
+    """A queue.py (the child's own channel imports queue) and a numpy.py where the app was started."""
+    marker = tmp_path / "imported"
+    for name in ("queue", "numpy", "adamlab"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name} ')\nraise SystemExit(9)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # as `python -m adamlab` run from there would have it
+    handle = workers.start_process_loop(loop_jobs.make_count_job, (20,), "test-cwd")
+    sig = Signals(handle.worker)
+    qtbot.waitUntil(lambda: bool(sig.states) and sig.states[-1] == "finished", timeout=15000)
+    assert not sig.failures and handle.worker.fallback is None
+    assert sig.snaps[-1]["n"] == 20 and sig.snaps[-1]["pid"] != os.getpid()  # it ran, in a child
+    assert not marker.exists(), marker.read_text()
+    handle.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
+
+from adamlab.ui.schema import Schema, check
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
@@ -36,6 +38,19 @@ class Panel(QWidget):
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore settings saved by ``get_state``; unknown or invalid entries are ignored."""
+
+    def state_schema(self) -> Schema | None:
+        """What ``get_state``'s dict may hold (:mod:`adamlab.ui.schema`; ranges read off the controls with
+        :func:`adamlab.ui.widgets.stateschema.of`), or None if this panel has nothing to check."""
+        return None
+
+    def restore(self, state: Any) -> list[str]:
+        """Check ``state`` field by field against ``state_schema()``, apply what passed, and return one line
+        per field that did not (a saved setting or a scenario file the user should hear about)."""
+        schema = self.state_schema()
+        clean, problems = (state, []) if schema is None else check(schema, state)
+        self.set_state(clean)
+        return [f"{self.key}.{p}" for p in problems]
 
     def reset_defaults(self) -> None:
         """Put every control back to its default."""

@@ -12,23 +12,37 @@ from typing import Any
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QVBoxLayout, QWidget
 
+from adamlab.ui.schema import Fields
 from adamlab.ui.widgets.controls import FloatSlider
 
+# The one table of hyperparameter ranges: the EMA playground, the stepper, the arena and the monitor all build
+# their controls from it, so a value allowed in one panel is allowed in every other. Wide enough for what people
+# try — lr down to 1e-6, β up to 0.99999 (memory 100,000 steps), ε up to 1 — and inside what the core accepts.
+# A typed value outside a range is set to the limit and the control says so (controls._AnnouncedRange).
 # name → (label, min, max, scale, decimals, tooltip)
 KNOBS: dict[str, tuple[str, float, float, str, int, str]] = {
-    "lr": ("lr", 1e-5, 10.0, "log", 5, "Learning rate: the size of each step (log slider)."),
+    "lr": ("lr", 1e-6, 10.0, "log", 8, "Learning rate: the size of each step (log slider, 1e-06 … 10)."),
     "momentum": ("μ", 0.0, 0.999, "beta", 3,
                  "Momentum: buf ← μ·buf + g; the step follows the running sum of gradients."),
-    "beta1": ("β1", 0.0, 0.9999, "beta", 4,
+    "beta1": ("β1", 0.0, 0.99999, "beta", 5,
               "β1: decay of the first moment m ← β1·m + (1−β1)·g (memory ≈ 1/(1−β1) steps)."),
-    "beta2": ("β2", 0.0, 0.9999, "beta", 4,
+    "beta2": ("β2", 0.0, 0.99999, "beta", 5,
               "β2: decay of the second moment v ← β2·v + (1−β2)·g² (memory ≈ 1/(1−β2) steps)."),
-    "alpha": ("α", 0.0, 0.9999, "beta", 4, "RMSprop's smoothing: v ← α·v + (1−α)·g²."),
+    "alpha": ("α", 0.0, 0.99999, "beta", 5, "RMSprop's smoothing: v ← α·v + (1−α)·g²."),
     "eps": ("ε", 1e-12, 1.0, "log", 12, "ε in the denominator √v̂ + ε: caps the step where v̂ is tiny."),
     "weight_decay": ("wd", 0.0, 1.0, "linear", 4,
                      "Weight decay. Adam/SGD: L2 added to the gradient; AdamW: θ ← θ(1 − lr·wd), decoupled."),
     "lr_decay": ("decay", 0.0, 1.0, "linear", 4, "Adagrad's lr decay: lr / (1 + (t−1)·decay)."),
 }
+
+
+def knob_slider(name: str, value: float, tooltip: str | None = None) -> FloatSlider:
+    """The control for hyperparameter ``name`` (a key of :data:`KNOBS`) with the table's range and scale;
+    ``tooltip`` replaces the table's where a panel explains the knob in its own terms."""
+    label, lo, hi, scale, decimals, tip = KNOBS[name]
+    return FloatSlider(label, lo, hi, value, scale=scale, decimals=decimals, tooltip=tip if tooltip is None else tooltip)
+
+
 FLAGS = {
     "nesterov": "Nesterov: step along g + μ·buf (look ahead) instead of buf.",
     "centered": "Centered RMSprop: divide by √(v − mean(g)²), an estimate of the gradient's variance.",
@@ -68,6 +82,7 @@ class OptimizerEditor(QWidget):
     """Sliders and check boxes for one optimizer kind. ``changed`` fires on every edit (live)."""
 
     changed = Signal()
+    clamped = Signal(str)  # a typed value was out of range and set to the limit: the message says so
 
     def __init__(self, kind: str, values: dict[str, Any] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -87,9 +102,9 @@ class OptimizerEditor(QWidget):
                 form.addRow(box)
                 self.controls[name] = box
             else:
-                label, lo, hi, scale, dec, tip = KNOBS[name]
-                s = FloatSlider(label, lo, hi, default, scale=scale, decimals=dec, tooltip=tip)
+                s = knob_slider(name, default)
                 s.valueChanged.connect(self._emit)
+                s.clamped.connect(self.clamped)
                 form.addRow(s)
                 self.controls[name] = s
         lay = QVBoxLayout(self)
@@ -115,6 +130,12 @@ class OptimizerEditor(QWidget):
                 c.setChecked(bool(v))
             elif c is not None:
                 c.setValue(float(v))
+
+    def schema(self) -> Fields:
+        """What ``values()`` may hold: each control's own range (see :mod:`adamlab.ui.schema`)."""
+        from adamlab.ui.widgets import stateschema  # (it imports this module's neighbours)
+
+        return Fields({k: stateschema.of(c) for k, c in self.controls.items()})
 
     def hyper(self) -> dict[str, Any]:
         """Keyword arguments for ``make_optimizer(self.kind, **hyper)``."""

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import html
+import re
+import types
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (ImageExporter)
-from PySide6.QtCore import QBuffer, QIODevice, QObject, QPointF, QRectF, QSize
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QBuffer, QIODevice, QObject, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 
+from adamlab.core.files import atomic_write, check_target, write_bytes
 from adamlab.ui import theme
+from adamlab.ui.widgets import symbols
 
 
 def pen(color: str, width: float = 1.0, style=None, alpha: int | None = None):
@@ -30,7 +35,7 @@ def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str =
                grid: bool = True) -> pg.PlotItem:
     """Title, axis labels, light grid and a legend for ``plot``."""
     if title:
-        plot.setTitle(title, size="10pt")
+        set_title(plot, title)
     if left:
         plot.setLabel("left", left)
     if bottom:
@@ -38,8 +43,68 @@ def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str =
     if grid:
         plot.showGrid(x=True, y=True, alpha=0.15)
     if legend:
-        plot.addLegend(offset=(-5, 5), labelTextSize="9pt", verSpacing=-6)
+        legend = plot.addLegend(offset=(-5, 5), labelTextSize="9pt", verSpacing=-6)
+        legend.setBrush(theme.legend_brush())
     return plot
+
+
+class CompactAxis(pg.AxisItem):
+    """An axis whose tick labels stay short and say their own size: 400000 is "4e5", not "400000" beside a
+    "(×1e+27)" in the axis title (pyqtgraph's SI prefix, which means nothing on a unitless θ or loss)."""
+
+    def __init__(self, orientation: str, **kw):
+        super().__init__(orientation, **kw)
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):
+        return [compact_tick(v * scale) for v in values]
+
+
+def compact_tick(v: float) -> str:
+    """A tick label: round numbers as they are (0.5, 250), large or tiny ones as 4e5, 1.5e-6."""
+    if v == 0 or 1e-3 <= abs(v) < 1e4:
+        return f"{v:g}"
+    mantissa, exponent = f"{v:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def set_title(plot: pg.PlotItem, title: str, size: str = "10pt") -> None:
+    """``plot``'s title, shortened with "…" whenever the plot is narrower than the title (the whole title is
+    then its tooltip), instead of being cut at the plot's edge."""
+    plot.full_title = (title, size)
+    if not getattr(plot, "_fits_title", False):
+        plot._fits_title = True
+        # pyqtgraph makes a label's text width its minimum width, and so the plot's: a long title widened the
+        # plot past its widget, which cut off the title, the right axis and the data. This label may be
+        # squeezed instead (its text is elided to fit, below), whoever sets its text (a theme switch does).
+        plot.titleLabel.updateMin = types.MethodType(_squeezable_update_min, plot.titleLabel)
+        plot.vb.sigResized.connect(lambda _vb, p=plot: _fit_title(p))
+    _fit_title(plot)
+
+
+def _squeezable_update_min(label: pg.LabelItem) -> None:
+    pg.LabelItem.updateMin(label)
+    h = label.itemRect().height()
+    label.setMinimumWidth(0)
+    label._sizeHint[Qt.SizeHint.MinimumSize] = (0, h)
+    label._sizeHint[Qt.SizeHint.PreferredSize] = (0, h)
+    label.updateGeometry()
+
+
+def _fit_title(plot: pg.PlotItem) -> None:
+    title, size = plot.full_title
+    room = int(plot.vb.width()) - 8  # the title's column is the view box's
+    font = QFont(plot.titleLabel.item.font())
+    font.setPointSizeF(float(size.rstrip("pt")))
+    metrics = QFontMetrics(font)
+    # measure what is drawn, not the markup; an elided title is plain text (a cut could fall inside a tag),
+    # with its hats spelt out (symbols.plain: Qt misplaces an upright hat)
+    text = symbols.plain(html.unescape(re.sub(r"<[^>]+>", "", title)))
+    shown = title if room <= 0 or metrics.horizontalAdvance(text) <= room else \
+        metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
+    if shown != plot.titleLabel.text:
+        plot.setTitle(shown, size=size)
+        plot.titleLabel.setToolTip(title if shown != title else "")
 
 
 def fast_curve(plot: pg.PlotItem, color: str, name: str | None = None, width: float = 1.0, **kw) -> pg.PlotDataItem:
@@ -87,24 +152,40 @@ class Crosshair(QObject):
         self._proxy.disconnect()
 
 
+def set_export_name(item: pg.PlotDataItem, name: str) -> pg.PlotDataItem:
+    """The column name of ``item`` in a CSV export, for a curve kept out of the legend (no ``name``)."""
+    item.export_name = name
+    return item
+
+
 def export_plot(plot: pg.PlotItem, path: str | Path) -> Path:
     """Export ``plot`` by the file's extension: .png (image), .svg (vector) or .csv (the full curve data,
-    not the downsampled view). Raises ValueError for any other extension."""
+    not the downsampled view), written atomically (:mod:`adamlab.core.files`: never half a file, never onto
+    a FIFO, device or link). Raises ValueError for any other extension or target, OSError if it cannot."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext == ".png":
+        check_target(path, "export")
         exporter = pg.exporters.ImageExporter(plot)
         exporter.parameters()["width"] = max(int(plot.sceneBoundingRect().width()) * 2, 800)
-    elif ext == ".svg":
+        image = exporter.export(toBytes=True)
+        if image is None:
+            raise OSError(f"cannot render the plot for {path}")
+        return write_bytes(path, image_bytes(image, "PNG"), "export")
+    if ext == ".svg":
         return export_svg(plot, path)
-    elif ext == ".csv":
+    if ext == ".csv":
         return export_csv(plot, path)
-    else:
-        raise ValueError(f"export format must be .png, .svg or .csv, got {ext or 'no extension'!r}")
-    image = exporter.export(toBytes=True)
-    if image is None or not image.save(str(path)):
-        raise OSError(f"cannot write {path}")
-    return path
+    raise ValueError(f"export format must be .png, .svg or .csv, got {ext or 'no extension'!r}")
+
+
+def image_bytes(image: QImage, fmt: str = "PNG") -> bytes:
+    """``image`` encoded in memory (then written with :func:`adamlab.core.files.write_bytes`)."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, fmt):
+        raise OSError(f"cannot encode the image as {fmt}")
+    return bytes(buffer.data())
 
 
 def export_svg(plot: pg.PlotItem, path: str | Path) -> Path:
@@ -113,7 +194,7 @@ def export_svg(plot: pg.PlotItem, path: str | Path) -> Path:
     pyqtgraph's SVGExporter fails on the path syntax that Qt ≥ 6.9 writes (pyqtgraph issue #3485, open),
     so the scene region under the plot is rendered straight into an SVG paint device instead.
     """
-    path = Path(path)
+    path = check_target(path, "export")
     rect = plot.sceneBoundingRect()
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -130,19 +211,21 @@ def export_svg(plot: pg.PlotItem, path: str | Path) -> Path:
         plot.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
     finally:
         painter.end()
-    path.write_bytes(bytes(buffer.data()))
-    return path
+    return write_bytes(path, bytes(buffer.data()), "export")
 
 
 def export_csv(plot: pg.PlotItem, path: str | Path) -> Path:
-    """Write every named curve of ``plot`` as columns ``<name>_x, <name>_y`` (full data, NaN-padded)."""
+    """Write every curve of ``plot`` as columns ``<name>_x, <name>_y`` (full data, NaN-padded). A curve is
+    named by its export name, else its legend name, else the plot's title and its place in it."""
     path = Path(path)
+    check_target(path, "export")
+    title = re.sub(r"<[^>]+>", "", plot.titleLabel.text or "").strip() or "plot"
     columns: list[tuple[str, np.ndarray]] = []
     for i, item in enumerate(plot.listDataItems()):
         x, y = item.xData, item.yData
         if x is None or y is None or len(x) == 0:
             continue
-        name = item.name() or f"curve{i}"
+        name = getattr(item, "export_name", None) or item.name() or f"{title} curve {i + 1}"
         name = name.replace(",", ";")
         columns += [(f"{name}_x", np.asarray(x, float)), (f"{name}_y", np.asarray(y, float))]
     n = max((len(c) for _, c in columns), default=0)
@@ -150,5 +233,6 @@ def export_csv(plot: pg.PlotItem, path: str | Path) -> Path:
     for j, (_, col) in enumerate(columns):
         table[: len(col), j] = col
     header = ",".join(name for name, _ in columns)
-    np.savetxt(path, table, delimiter=",", header=header, comments="", fmt="%.10g")
+    with atomic_write(path, "export", text=True) as f:
+        np.savetxt(f, table, delimiter=",", header=header, comments="", fmt="%.10g")
     return path

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QEvent, Qt, Slot
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -30,7 +31,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -38,8 +38,13 @@ from PySide6.QtWidgets import (
 from adamlab.core import ema as core_ema
 from adamlab.ui import theme, workers
 from adamlab.ui.panels.base import Panel
-from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.schema import Fields, Text
+from adamlab.ui.widgets.controls import FloatSlider, IntSpinBox
+from adamlab.ui.widgets.stateschema import of
+from adamlab.ui.widgets.hyper import knob_slider
+from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import Crosshair, fast_curve, pen, style_plot
+from adamlab.ui.widgets.symbols import hat, rich, tooltip
 
 # --- gradient signals (the playground's inputs; plain NumPy, no Adam maths here) ---------------------------
 
@@ -177,23 +182,19 @@ PRESETS = {  # label → (β1, β2), as quoted in the seeds
 MARKER_LIMIT = 60  # sequences this short get a marker per step, so each step can be seen and hovered
 THICK_LIMIT = 500  # up to this length thick pens and a grid are cheap to paint; longer ones get 1-px pens
 ERROR_STYLE = "QLineEdit { border: 2px solid #D55E00; }"
-# m̂ and v̂ as rich text. Italic on purpose: some fonts (DejaVu Sans Book, the offscreen default) drop a
-# combining circumflex after an upright letter, and maths symbols are set in italic anyway.
-M_HAT, V_HAT = "<i>m\u0302</i>", "<i>v\u0302</i>"
+M_HAT, V_HAT = hat("m"), hat("v")  # rich text that draws the hat on its letter (see widgets.symbols)
 
 
 def fmt(x: float) -> str:
-    """Compact number for readouts: fixed point for ordinary sizes, scientific otherwise."""
-    if x == 0 or 1e-3 <= abs(x) < 1e5:
-        return f"{x:.4f}"
-    return f"{x:.3e}"
+    """Compact number for readouts: 4 decimals for ordinary sizes, scientific otherwise."""
+    return format_number(x, fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".3e")
 
 
 class EmaPanel(Panel):
     key = "ema"
     title = "EMA playground"
     hint = "Drag β1 and β2 and watch the moving averages m (orange) and v chase the gradient (blue)."
-    help_html = (
+    help_html = rich(
         "<b>EMA playground</b><p>Adam keeps two exponential moving averages of the gradient g:"
         "<br>&nbsp;&nbsp;m ← β1·m + (1−β1)·g &nbsp;&nbsp;(the average direction)"
         "<br>&nbsp;&nbsp;v ← β2·v + (1−β2)·g² &nbsp;(the average squared size)</p>"
@@ -251,12 +252,12 @@ class EmaPanel(Panel):
                                  tooltip="Noise: g = signal + σ·N(0, 1). Large σ makes m wander.")
         form.addRow(self.mean)
         form.addRow(self.sigma)
-        self.length = QSpinBox()
+        self.length = IntSpinBox()
         self.length.setRange(1, MAX_LENGTH)
         self.length.setValue(200)
         self.length.setKeyboardTracking(False)
         self.length.setToolTip(f"Number of steps T (1 … {MAX_LENGTH}).")
-        self.seed = QSpinBox()
+        self.seed = IntSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setKeyboardTracking(False)
         self.seed.setToolTip("Random seed of the noise: the same seed gives the same gradients.")
@@ -281,12 +282,12 @@ class EmaPanel(Panel):
         betas = QGroupBox("Adam's betas")
         bl = QVBoxLayout(betas)
         bl.setSpacing(3)
-        self.beta1 = FloatSlider("β1", 0.0, 0.9999, 0.9, scale="beta", decimals=4,
-                                 tooltip="β1: m ← β1·m + (1−β1)·g. Closer to 1 = longer memory, smoother, slower.")
-        self.beta2 = FloatSlider("β2", 0.0, 0.9999, 0.999, scale="beta", decimals=4,
-                                 tooltip="β2: v ← β2·v + (1−β2)·g². Slider spaced in 1 − 10⁻ˣ: fine steps near 1.")
-        self.eps = FloatSlider("ε", 1e-10, 0.1, 1e-8, scale="log", decimals=10,
-                               tooltip="ε in m̂/(√v̂ + ε): keeps the step finite when v̂ ≈ 0.")
+        # the ranges every panel shares (widgets.hyper.KNOBS), with this panel's explanations
+        self.beta1 = knob_slider("beta1", 0.9, "β1: m ← β1·m + (1−β1)·g. Closer to 1 = longer memory, smoother, "
+                                               "slower.")
+        self.beta2 = knob_slider("beta2", 0.999, "β2: v ← β2·v + (1−β2)·g². Slider spaced in 1 − 10⁻ˣ: fine steps "
+                                                 "near 1.")
+        self.eps = knob_slider("eps", 1e-8, "ε in m̂/(√v̂ + ε): keeps the step finite when v̂ ≈ 0.")
         for s in (self.beta1, self.beta2, self.eps):
             bl.addWidget(s)
         grid = QGridLayout()
@@ -306,8 +307,9 @@ class EmaPanel(Panel):
         self.readout = QLabel()
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setWordWrap(True)
-        self.readout.setToolTip("Effective memory 1/(1−β): about how many recent steps the average remembers. "
-                                "Correction at step 1: 1/(1−β¹), what m̂ multiplies m by at the start.")
+        self.readout.setToolTip(tooltip(
+            "Effective memory 1/(1−β): about how many recent steps the average remembers. "
+            "Correction at step 1: 1/(1−β¹), what m̂ multiplies m by at the start."))
         rl.addWidget(self.readout)
         col.addWidget(read)
         tips = QGroupBox("Try this")
@@ -335,6 +337,9 @@ class EmaPanel(Panel):
         self.kind.currentIndexChanged.connect(self._on_kind)
         for s in (self.mean, self.sigma, self.beta1, self.beta2, self.eps):
             s.valueChanged.connect(self._on_control)
+        self.length.what, self.seed.what = "steps", "seed"
+        for w in (self.mean, self.sigma, self.beta1, self.beta2, self.eps, self.length, self.seed):
+            w.clamped.connect(self.statusMessage)  # a typed value out of range: say which limit it became
         self.length.valueChanged.connect(self._on_control)
         self.seed.valueChanged.connect(self._on_control)
         self.custom.textChanged.connect(self._on_custom_text)
@@ -344,23 +349,22 @@ class EmaPanel(Panel):
         self.view = pg.GraphicsLayoutWidget()
         self.view.ci.setSpacing(4)
         c = theme.COLORS
+        # Each plot's key is in its title row, outside the data: a legend box inside the view covered points
+        # (the chaotic sequence's g = 8, √v̂ under the second legend, the only point at steps = 1).
         p1 = self.view.addPlot(row=0, col=0)
-        style_plot(p1, "Gradient <i>g</i> and its moving average <i>m</i>", left="g, m")
+        style_plot(p1, "", left="g, m", legend=False)
         p2 = self.view.addPlot(row=1, col=0)
-        style_plot(p2, f"Second moment: <i>v</i> and √{V_HAT} (same units as <i>g</i>)", left="v, √v̂")
+        style_plot(p2, "", left=f"<i>v</i>, √{V_HAT}", legend=False)
         p3 = self.view.addPlot(row=2, col=0)
-        style_plot(p3, f"Normalised step {M_HAT} / (√{V_HAT} + <i>ε</i>): ±1 when gradients agree, "
-                       "≈ 0 when they flip", left="ratio")
+        style_plot(p3, "", left="ratio", legend=False)
         p4 = self.view.addPlot(row=3, col=0)
-        style_plot(p4, "Bias correction 1 / (1 − <i>β</i><sup>t</sup>) (log scale)", left="factor",
-                   bottom="step t")
+        style_plot(p4, "", left="factor", bottom="step t", legend=False)
         p4.setLogMode(y=True)
         self.plot_g, self.plot_v, self.plot_ratio, self.plot_corr = p1, p2, p3, p4
         for p in (p2, p3, p4):
             p.setXLink(p1)
         for p in (p1, p2, p3, p4):
             p.getAxis("left").setWidth(52)
-            p.legend.setColumnCount(3)
             p.setMouseEnabled(x=True, y=False)
         layout = self.view.ci.layout
         for row, stretch in enumerate((3, 2, 2, 2)):
@@ -371,22 +375,26 @@ class EmaPanel(Panel):
         self._pens: dict[str, tuple] = {}  # name → (colour, width, style) used for short sequences
         self._style: str | None = None
         self._drawn_length = -1
+        keys: dict[pg.PlotItem, list[str]] = {}  # each plot's key, drawn in its title row
         for name, plot, color, plain, html, width, style in (
-            ("g", p1, c["gradient"], "g", "<i>g</i> (gradient)", 1, None),
-            ("m", p1, c["ema_raw"], "m", "<i>m</i> (no correction)", 1.5, dash),
-            ("m_hat", p1, c["ema"], "m_hat", f"{M_HAT} (bias-corrected)", 2, None),
-            ("v", p2, c["second"], "v", "<i>v</i> (no correction)", 1.5, dash),
-            ("sqrt_v_hat", p2, c["accent"], "sqrt_v_hat", f"√{V_HAT} (bias-corrected)", 2, None),
-            ("ratio", p3, c["ratio"], "ratio", f"{M_HAT} / (√{V_HAT} + <i>ε</i>)", 2, None),
+            ("g", p1, c["gradient"], "g", "<i>g</i>", 1, None),
+            ("m", p1, c["ema_raw"], "m", "<i>m</i> (raw)", 1.5, dash),
+            ("m_hat", p1, c["ema"], "m_hat", f"{M_HAT} (corrected)", 2, None),
+            ("v", p2, c["second"], "v", "<i>v</i> (raw)", 1.5, dash),
+            ("sqrt_v_hat", p2, c["accent"], "sqrt_v_hat", f"√{V_HAT} (corrected, units of <i>g</i>)", 2, None),
+            ("ratio", p3, c["ratio"], "ratio", "", 2, None),
             ("corr1", p4, c["ema"], "correction1", "1/(1 − <i>β</i>1<sup>t</sup>)", 2, None),
             ("corr2", p4, c["second"], "correction2", "1/(1 − <i>β</i>2<sup>t</sup>)", 2, None),
         ):
             curve = fast_curve(plot, color, None, width=width)
             self._pens[name] = (color, width, style)
-            curve.opts["name"] = plain  # CSV column names stay plain text; the legend shows the HTML
-            if name != "ratio":  # the ratio plot's title already names its only curve
-                plot.legend.addItem(curve, html)
+            curve.opts["name"] = plain  # CSV column names stay plain text; the title row shows the HTML
             self.curves[name] = curve
+            keys.setdefault(plot, []).append(f"<span style='color:{color}'>{'┅' if style else '━'}</span>&nbsp;{html}")
+        for plot, title in ((p1, "Gradient and its EMA"), (p2, "Second moment"), (p4, "Bias correction (log)")):
+            plot.setTitle(f"<b>{title}</b>: &nbsp;" + " &nbsp; ".join(keys[plot]), size="9.5pt")
+        p3.setTitle(f"<span style='color:{c['ratio']}'>━</span>&nbsp;{M_HAT} / (√{V_HAT} + <i>ε</i>): ±1 when "
+                    "gradients agree, ≈ 0 when they flip", size="9.5pt")
         zero = pg.InfiniteLine(0, angle=0, pen=pen(c["sgd"], 1, Qt.PenStyle.DotLine))
         p1.addItem(zero, ignoreBounds=True)
         for y in (-1.0, 1.0):
@@ -395,13 +403,16 @@ class EmaPanel(Panel):
         p3.setYRange(-1.2, 1.2, padding=0)
         p3.enableAutoRange(y=False)
         p3.getAxis("left").setTicks([[(v, f"{v:g}") for v in (-1.0, -0.5, 0.0, 0.5, 1.0)]])
-        self._style_legends()
         self.crosshair = Crosshair([p1, p2, p3, p4], self._on_hover)
 
         self.cursor_label = QLabel()
         self.cursor_label.setTextFormat(Qt.TextFormat.RichText)
         self.cursor_label.setToolTip("Values at the step under the mouse (the last step when the mouse is away).")
-        self.cursor_label.setWordWrap(True)  # never let a long readout widen the window
+        # The readout is laid out in as many rows as its width needs (see _layout_readout), never wrapped
+        # inside an item and never cut off; it must not widen the window either.
+        self.cursor_label.setMinimumWidth(1)
+        self.cursor_label.installEventFilter(self)
+        self._readout_parts: list[str] = []
 
     # --- reacting to the controls ---
     def request(self) -> PlaygroundRequest:
@@ -515,6 +526,12 @@ class EmaPanel(Panel):
         if len(t) != self._drawn_length:  # a new length: show all of it (a β change keeps the user's zoom)
             self._drawn_length = len(t)
             self.plot_g.setXRange(0.5 if markers else 0, len(t) + (0.5 if markers else 0), padding=0.01)
+            for p in self.plots().values():  # steps are whole numbers: no tick at step 1.5 for a short sequence
+                axis = p.getAxis("bottom")
+                if markers:
+                    axis.setTickSpacing(1 if len(t) <= 12 else 5, 1)
+                else:
+                    axis.setTickSpacing()
         self._update_cursor()
 
     def _set_style(self, style: str) -> None:
@@ -534,17 +551,6 @@ class EmaPanel(Panel):
                 curve.setSymbol(None)
         for p in self.plots().values():
             p.showGrid(x=style != "thin", y=style != "thin", alpha=0.15)
-
-    def _style_legends(self) -> None:
-        """Legends on a translucent background of the theme's colour, so curves under them stay readable."""
-        bg = pg.mkColor(theme.background())
-        bg.setAlpha(200)
-        for p in (self.plot_g, self.plot_v, self.plot_corr):
-            p.legend.setBrush(pg.mkBrush(bg))
-
-    def on_theme_changed(self) -> None:
-        self._style_legends()
-        self._update_cursor()
 
     def _on_hover(self, x: float | None) -> None:
         self._hover_t = None if x is None else int(round(x))
@@ -570,7 +576,34 @@ class EmaPanel(Panel):
                  item(M_HAT, c["ema"], tr["m_hat"][i]), item("<i>v</i>", c["second"], tr["v"][i]),
                  item(f"√{V_HAT}", c["accent"], math.sqrt(max(tr["v_hat"][i], 0.0))),
                  item(f"{M_HAT}/(√{V_HAT}+<i>ε</i>)".replace(" ", "&nbsp;"), c["ratio"], tr["ratio"][i])]
-        self.cursor_label.setText(f"<b>{where}</b>: &nbsp;" + " &nbsp; ".join(parts))
+        self._readout_parts = [f"<b>{where}</b>:", *parts]
+        self._layout_readout()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.cursor_label and event.type() == QEvent.Type.Resize:
+            self._layout_readout()
+        return super().eventFilter(obj, event)
+
+    def _layout_readout(self) -> None:
+        """The readout's items in the fewest rows that fit the label's width (1 at 1280 px, 2 at 1024)."""
+        parts = self._readout_parts
+        if not parts:
+            return
+        doc = QTextDocument()
+        doc.setDefaultFont(self.cursor_label.font())
+        width = self.cursor_label.contentsRect().width()
+        for rows in (1, 2, 3, len(parts)):
+            per_row = -(-len(parts) // rows)
+            lines = [" &nbsp; ".join(parts[i:i + per_row]) for i in range(0, len(parts), per_row)]
+            fits = True
+            for line in lines:
+                doc.setHtml(line)
+                fits &= doc.idealWidth() <= width
+            if fits:
+                break
+        text = "<br>".join(lines)
+        if text != self.cursor_label.text():
+            self.cursor_label.setText(text)
 
     # --- Panel interface ---
     def plots(self) -> dict[str, pg.PlotItem]:
@@ -579,6 +612,11 @@ class EmaPanel(Panel):
 
     def get_state(self) -> dict[str, Any]:
         return asdict(self.request())
+
+    def state_schema(self) -> Fields:
+        return Fields({"kind": of(self.kind), **{n: of(getattr(self, n)) for n in
+                                                  ("mean", "sigma", "beta1", "beta2", "eps", "length", "seed")},
+                       "custom": Text(200_000)})
 
     def set_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict):

@@ -1,4 +1,6 @@
-"""SGD, Adagrad, RMSprop, Adam and AdamW in NumPy, with torch.optim's formulas, defaults and update order.
+"""The optimizer machinery (validation, per-tensor and flat-buffer state, state_dict) and the classic five:
+SGD, Adagrad, RMSprop, Adam and AdamW in NumPy, with torch.optim's formulas, defaults and update order.
+The newer optimizers build on the same ``Optimizer`` base in the sibling modules (see ``adamlab.core.optim``).
 
 Every optimizer works in place on arrays of any shape::
 
@@ -30,6 +32,12 @@ Hyperparameters are validated on construction and whenever they change (``opt.lr
 ``opt.set_hyperparameters(betas=(0.9, 0.95))``); bad values raise ValueError naming the argument and its
 allowed range. ``opt.state_dict()`` is a flat dict of ndarrays / ints / floats / bools / strings that
 ``np.savez`` stores without pickle; ``load_state_dict`` continues bit-for-bit.
+
+Every optimizer takes ``maximize`` (ascend instead of descend: the gradient is negated first, as in torch).
+``lr`` may also be an array broadcasting against the parameters, e.g. (K, 1) for a (K, 2) stack of points:
+K runs with K learning rates in one call (the tuner, ``adamlab.core.tune``, races 25 learning rates this
+way); such a batch always takes the NumPy path. Optimizers whose update mixes the rows of an array (one
+matrix, not K points: Adafactor, Muon) say so with ``ROWS_INDEPENDENT = False``.
 """
 
 from __future__ import annotations
@@ -39,17 +47,17 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-__all__ = [
-    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
-    "OPTIMIZERS", "OptimizerKind", "make_optimizer", "optimizer_label",
-    "flatten", "FlatParams", "SINGLE", "STATE_LABELS",
-]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "flatten", "FlatParams", "SINGLE",
+           "STATE_LABELS"]
 
 SINGLE = "param"      # the state key used when step() is given one bare ndarray
 # what each state array is, for messages (e.g. "Adam's second moment v overflowed in layer0.mlp_fc1")
 STATE_LABELS = {"exp_avg": "first moment m", "exp_avg_sq": "second moment v",
                 "max_exp_avg_sq": "running max of v (AMSGrad)", "momentum_buffer": "momentum buffer",
-                "square_avg": "average of g²", "grad_avg": "average of g", "sum": "sum of g²"}
+                "square_avg": "average of g²", "grad_avg": "average of g", "sum": "sum of g²",
+                "acc_delta": "average of Δθ²", "exp_inf": "infinity norm u", "exp_avg_fast": "fast EMA of g",
+                "exp_avg_slow": "slow EMA of g", "row_var": "row variance", "col_var": "column variance",
+                "variance": "variance", "x": "averaged weights x", "z": "base sequence z"}
 TINY = 4              # 1-D float64 arrays up to this size are stepped with Python floats (same bits, ~3x faster)
 _F64 = np.dtype(np.float64)
 _FLAT = "__flat__"    # the state key of the one flat slot (all tensors of one contiguous buffer)
@@ -102,6 +110,64 @@ def _betas(value: Any) -> tuple[float, float]:
     except (TypeError, ValueError):
         raise ValueError(f"betas must be a pair (beta1, beta2) with each in [0, 1), got {value!r}") from None
     return (_real("betas[0]", b1, 0.0, 1.0), _real("betas[1]", b2, 0.0, 1.0))
+
+
+def _numbers(name: str, labels: tuple[str, ...], lo: float = -math.inf, hi: float = math.inf):
+    """A tuple of len(labels) numbers, each in [lo, hi) (any finite number by default)."""
+    each = "each finite" if lo == -math.inf else f"each in [{_fmt(lo)}, {_fmt(hi)})"
+    count = {2: "two", 3: "three"}.get(len(labels), str(len(labels)))
+
+    def check(value):
+        try:
+            items = tuple(value)
+        except TypeError:
+            items = ()
+        if len(items) != len(labels):
+            raise ValueError(f"{name} must be {count} numbers ({', '.join(labels)}) with {each}, got {value!r}")
+        return tuple(_real(f"{name}[{i}]", x, lo, hi, lo_open=lo == -math.inf) for i, x in enumerate(items))
+    return check
+
+
+_betas3 = _numbers("betas", ("beta1", "beta2", "beta3"), 0.0, 1.0)   # AdEMAMix's
+
+
+def _integer(name: str, lo: int, hi: int | None = None):
+    """An integer in [lo, hi] (an int-valued float such as 5.0, e.g. read back from a file, is accepted)."""
+    rng = f"[{lo}, {'inf' if hi is None else hi}]"
+
+    def check(value):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not float(value).is_integer():
+            raise ValueError(f"{name} must be an integer in {rng}, got {value!r}")
+        v = int(value)
+        if v < lo or (hi is not None and v > hi):
+            raise ValueError(f"{name} must be an integer in {rng}, got {v}")
+        return v
+    return check
+
+
+def _optional(check):
+    """None (its meaning is in the hyperparameter's docstring) or what ``check`` accepts."""
+    return lambda value: None if value is None else check(value)
+
+
+def _one_of(name: str, options: tuple):
+    def check(value):
+        if value not in options or isinstance(value, bool):
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+        return value
+    return check
+
+
+def _learning_rate(value: Any):
+    """lr >= 0: a number, or an array of numbers >= 0 (a batch of runs, one lr per row: see tune.py)."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        a = np.array(value, dtype=np.float64)      # a private, read-only copy
+        if a.size == 0 or not np.all(np.isfinite(a) & (a >= 0)):
+            raise ValueError(f"lr must be in [0, inf) (every element of an lr array), got {value!r}")
+        a.flags.writeable = False
+        return a
+    return _real("lr", value, 0.0)
 
 
 def _hyper(name: str, doc: str) -> property:
@@ -227,11 +293,14 @@ def _check_grads(params: dict, grads: dict) -> None:
 class _Slot:
     """Optimizer state for one tensor (or one flat buffer): torch's per-parameter ``state`` plus scratch."""
     __slots__ = ("step", "state", "shape", "dtype", "tmp", "denom", "gbuf", "gather", "layout",
-                 "coef", "k", "version", "tiny")
+                 "coef", "k", "version", "tiny", "scalars")
 
-    def __init__(self, shape, dtype, state: dict[str, np.ndarray], step=0, layout=None):
+    def __init__(self, shape, dtype, state: dict[str, np.ndarray], step=0, layout=None, scalars=None):
         self.step = step                       # torch's state["step"]: updates applied to this tensor
         self.state = state                     # name -> ndarray of `shape`, e.g. exp_avg, exp_avg_sq
+        # per-tensor numbers that are state too, e.g. NAdam's mu_product: floats (or (K, 1) arrays when lr
+        # is a batch of learning rates)
+        self.scalars: dict[str, Any] = {} if scalars is None else scalars
         self.shape, self.dtype = shape, dtype
         self.layout = layout                   # _Layout when this slot is a flat buffer of many tensors
         self.tmp = np.empty(shape, dtype)      # scratch, so a step allocates nothing
@@ -265,6 +334,15 @@ def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray, coef=None) -
         np.add(a, tmp, out=a)
     else:
         np.subtract(b, tmp, out=a)
+
+
+def _ema_sq_(v: np.ndarray, x: np.ndarray, beta: float, tmp: np.ndarray) -> np.ndarray:
+    """v <- β·v + (1 − β)·x², torch's v.mul_(β).addcmul_(x, x, value=1 − β) (tmp: scratch of v's shape)."""
+    np.multiply(v, beta, out=v)
+    np.multiply(x, x, out=tmp)
+    np.multiply(tmp, 1.0 - beta, out=tmp)
+    np.add(v, tmp, out=v)
+    return v
 
 
 def _with_l2(p: np.ndarray, g: np.ndarray, weight_decay: float, out: np.ndarray) -> np.ndarray:
@@ -318,6 +396,75 @@ def _zeros(n: int, dtype) -> np.ndarray:
     return z
 
 
+def _grad(slot: _Slot, p: np.ndarray, g: np.ndarray, maximize: bool, weight_decay=0.0) -> np.ndarray:
+    """The gradient the update sees: −g when maximizing (torch negates first), then + wd·θ for L2 decay.
+
+    Writes into slot.gbuf (and uses slot.tmp as scratch) only when it has to; g itself is never changed.
+    """
+    if maximize:
+        g = np.negative(g, out=slot.gbuf)
+        if weight_decay != 0:
+            np.multiply(p, weight_decay, out=slot.tmp)
+            np.add(g, slot.tmp, out=g)
+        return g
+    if weight_decay != 0:
+        return _with_l2(p, g, weight_decay, slot.gbuf)
+    return g
+
+
+def _k(slot: _Slot, i: int, value):
+    """A per-step coefficient as the slot's fast 0-d operand slot.k[i], or the value itself when it is an
+    array (a batch of learning rates, one per row)."""
+    if isinstance(value, np.ndarray):
+        return value
+    slot.coef[i] = value
+    return slot.k[i]
+
+
+def _same_scalars(a: dict, b: dict) -> bool:
+    """Equal per-tensor scalar state (floats, or arrays when lr is a batch)."""
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _scalar_value(v):
+    """A scalar state entry read back: a float, or an array when it was one (a batch of learning rates)."""
+    a = np.asarray(v, dtype=np.float64)
+    return float(a) if a.ndim == 0 else a.copy()
+
+
+def _encode_hyper(value) -> Any:
+    """A hyperparameter as an npz-friendly value: None -> "None", tuples -> arrays (None inside -> NaN)."""
+    if value is None:
+        return "None"
+    if isinstance(value, tuple):
+        if value and all(isinstance(x, str) for x in value):
+            return np.array(value, dtype=str)
+        return np.array([math.nan if x is None else x for x in value], dtype=np.float64)
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return value
+
+
+def _decode_hyper(value, current) -> Any:
+    """Undo ``_encode_hyper``; ``current`` (the value now) says whether an array was a tuple. The result
+    is checked by the hyperparameter's validator afterwards."""
+    a = np.asarray(value)
+    if a.dtype.kind == "U":
+        if a.ndim == 0:
+            text = str(a)
+            return None if text == "None" else text
+        return tuple(str(x) for x in a.tolist())
+    if a.ndim > 0:
+        if isinstance(current, tuple):
+            return tuple(None if x != x else float(x) for x in a.tolist())  # NaN marks a None inside
+        return a
+    if a.dtype.kind == "b":
+        return bool(a)
+    if a.dtype.kind in "iu":
+        return int(a)
+    return float(a)
+
+
 _sqrt = math.sqrt  # the tiny paths call it only on x >= 0 (NaN and x < 0 give NaN there, as np.sqrt does)
 _NAN = math.nan
 
@@ -332,6 +479,12 @@ class Optimizer:
     (fresh per-tensor state) and ``_update`` (one step of one tensor or flat buffer, in place).
     """
     _VALIDATORS: dict[str, Callable[[Any], Any]] = {}
+    # Hyperparameters added after state dicts were first written, with the value an older dict meant (as
+    # torch's __setstate__ does with group.setdefault("maximize", False)).
+    _LEGACY: dict[str, Any] = {"maximize": False}
+    # True when stepping a (K, n) array equals K separate (n,) steps (elementwise updates): a stack of K
+    # points is K independent runs. False for updates that treat the array as one matrix (Muon, Adafactor).
+    ROWS_INDEPENDENT = True
 
     @property
     def lr(self) -> float:
@@ -341,9 +494,11 @@ class Optimizer:
     @lr.setter
     def lr(self, value) -> None:
         self._lr = self._h["lr"] = self._VALIDATORS["lr"](value)
+        self._batched = isinstance(self._lr, np.ndarray)
 
     def __init__(self, **hyper):
         self._h: dict[str, Any] = {}
+        self._batched = False                  # lr is an array (one per row): the NumPy path, never the tiny one
         self._version = 0                      # bumped when a hyperparameter other than lr changes
         self._state: dict[str, _Slot] = {}
         self._t = 0
@@ -365,6 +520,7 @@ class Optimizer:
         if set(changes) - {"lr"}:
             self._version += 1                 # slots rewrite their constant coefficients on the next step
         self._apply()
+        self._batched = isinstance(self._h.get("lr"), np.ndarray)
 
     def _refresh(self, slot: _Slot) -> None:
         """Write the optimizer's constant coefficients (``_constants``) into the slot's 0-d arrays."""
@@ -379,9 +535,16 @@ class Optimizer:
     def _check_combination(self, h: dict) -> None:
         """Constraints between hyperparameters (e.g. nesterov needs momentum); override where needed."""
 
+    _ATTRIBUTES = {"betas": "_betas", "eps": "_eps", "weight_decay": "_wd", "maximize": "_maximize"}
+
     def _apply(self) -> None:
-        """Copy hyperparameters into plain attributes read by the hot path."""
-        self._lr = self._h["lr"]
+        """Copy hyperparameters into plain attributes read by the hot path (lr, and the common ones the
+        class has: betas, eps, weight_decay, maximize); subclasses add their own."""
+        h = self._h
+        self._lr = h["lr"]
+        for name, attr in self._ATTRIBUTES.items():
+            if name in h:
+                setattr(self, attr, h[name])
 
     def hyperparameters(self) -> dict[str, Any]:
         """The current hyperparameters as a new dict (torch's argument names)."""
@@ -412,7 +575,7 @@ class Optimizer:
                 slot = self._slot_for(SINGLE, params, grads)
             self._t += 1
             slot.step += 1
-            if slot.tiny and grads.dtype == _F64:
+            if slot.tiny and not self._batched and grads.dtype == _F64:
                 self._tiny_update(slot, params, grads)
             else:
                 with _Quiet():
@@ -513,19 +676,33 @@ class Optimizer:
         parts = [self._state.get(name) for name in layout.names]
         known = [s for s in parts if s is not None]
         if known and (len(known) != len(parts) or len({s.step for s in known}) != 1
-                      or len({frozenset(s.state) for s in known}) != 1 or any(s.dtype != pflat.dtype for s in known)):
+                      or len({frozenset(s.state) for s in known}) != 1 or any(s.dtype != pflat.dtype for s in known)
+                      or any(not _same_scalars(s.scalars, known[0].scalars) for s in known)):
             return None
         state = self._init_state(pflat.shape, pflat.dtype)
-        step = 0
+        step, scalars = 0, None
         if known:
-            step = known[0].step
+            step, scalars = known[0].step, dict(known[0].scalars)
             state = {key: np.zeros(pflat.shape, pflat.dtype) for key in known[0].state}
             for name, s in zip(layout.names, known):
                 for key, arr in s.state.items():
                     layout.view(state[key], name)[...] = arr
                 del self._state[name]
-        slot = self._state[_FLAT] = _Slot(pflat.shape, pflat.dtype, state, step, layout)
+        slot = self._state[_FLAT] = _Slot(pflat.shape, pflat.dtype, state, step, layout, scalars)
         return slot
+
+    def _step_layout(self, pflat: np.ndarray, gflat: np.ndarray, layout: _Layout) -> bool:
+        """One step of a flat buffer whose tensors ``layout`` describes (names, offsets, shapes), without
+        detecting the tiling: for a composite optimizer that owns a contiguous share of a model's buffer
+        (MuonAdamW). False, having done nothing, when the tensors' per-tensor state cannot be merged."""
+        slot = self._flat_slot(layout, pflat)
+        if slot is None:
+            return False
+        self._cache = None
+        self._t += 1
+        slot.step += 1
+        self._update(slot, pflat, gflat)
+        return True
 
     def _scatter(self) -> None:
         """Split the flat slot back into per-tensor slots (copies), e.g. when params stop being one buffer."""
@@ -533,7 +710,7 @@ class Optimizer:
         self._cache = None
         for name, shape in zip(flat.layout.names, flat.layout.shapes):
             state = {key: flat.layout.view(arr, name).copy() for key, arr in flat.state.items()}
-            self._state[name] = _Slot(shape, flat.dtype, state, flat.step)
+            self._state[name] = _Slot(shape, flat.dtype, state, flat.step, scalars=dict(flat.scalars))
 
     def reset(self) -> None:
         """Forget all state (moments, step counts); hyperparameters stay."""
@@ -601,13 +778,16 @@ class Optimizer:
         d: dict[str, Any] = {"optimizer": type(self).__name__, "t": self._t,
                              "slots": np.array(list(self._state), dtype=str)}
         for name, value in self._h.items():
-            d[f"hyper.{name}"] = np.array(value, dtype=np.float64) if isinstance(value, tuple) else value
+            d[f"hyper.{name}"] = _encode_hyper(value)
+        d.update(self._extra_state())
         for i, slot in enumerate(self._state.values()):
             d[f"slot{i}.step"] = slot.step
             d[f"slot{i}.shape"] = np.array(slot.shape, dtype=np.int64)
             d[f"slot{i}.dtype"] = slot.dtype.str
             for skey, arr in slot.state.items():
                 d[f"slot{i}.state.{skey}"] = arr.copy()
+            for skey, value in slot.scalars.items():
+                d[f"slot{i}.scalar.{skey}"] = np.array(value, dtype=np.float64)
             if slot.layout is not None:
                 lay = slot.layout
                 d["flat.names"] = np.array(lay.names, dtype=str)
@@ -627,17 +807,16 @@ class Optimizer:
         if kind != type(self).__name__:
             raise ValueError(f"state_dict is for {kind}, not {type(self).__name__}")
         hyper = {}
-        for name, default in self._h.items():
-            value = d[f"hyper.{name}"]
-            if isinstance(default, tuple):
-                hyper[name] = tuple(float(x) for x in np.asarray(value))
-            elif isinstance(default, bool):
-                hyper[name] = bool(value)
+        for name, current in self._h.items():
+            key = f"hyper.{name}"
+            if key not in d and name in self._LEGACY:   # written before this hyperparameter existed
+                hyper[name] = self._LEGACY[name]
             else:
-                hyper[name] = float(value)
+                hyper[name] = _decode_hyper(d[key], current)
         checked = {name: self._VALIDATORS[name](value) for name, value in hyper.items()}  # raises, changes nothing
         self._check_combination(checked)
         state = {key: self._read_slot(d, i, key) for i, key in enumerate(np.asarray(d["slots"]).tolist())}
+        extra = self._read_extra(d)
         t = int(d["t"])
         if t < 0:
             raise ValueError(f"state_dict t must be >= 0, got {t}")
@@ -646,16 +825,36 @@ class Optimizer:
         self._state = state
         self._t = t
         self._cache = None
+        self._apply_extra(extra)
 
-    @staticmethod
-    def _read_slot(d: dict[str, Any], i: int, key: str) -> _Slot:
+    def _extra_state(self) -> dict[str, Any]:
+        """Optimizer-wide state beyond the slots, as state_dict entries (e.g. schedule-free's train/eval mode)."""
+        return {}
+
+    def _read_extra(self, d: dict[str, Any]) -> Any:
+        """Read and check ``_extra_state``'s entries from a state dict (raise, changing nothing, if bad)."""
+        return None
+
+    def _apply_extra(self, extra: Any) -> None:
+        """Commit what ``_read_extra`` returned."""
+
+    def _state_shape(self, key: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of state array ``key`` for a tensor of ``shape`` (the tensor's own, unless factored)."""
+        return shape
+
+    def _read_slot(self, d: dict[str, Any], i: int, key: str) -> _Slot:
         """Slot number ``i`` (tensor ``key``) of a state dict, checked: shapes, dtypes, step, flat layout."""
         prefix = f"slot{i}." if f"slot{i}.step" in d else f"slot.{key}."  # (the older name-keyed layout)
         arrays = {k[len(prefix + "state."):]: np.array(v) for k, v in d.items() if k.startswith(prefix + "state.")}
+        scalars = {k[len(prefix + "scalar."):]: _scalar_value(v) for k, v in d.items()
+                   if k.startswith(prefix + "scalar.")}
         shape = tuple(np.asarray(d[prefix + "shape"]).tolist())
         dtype = np.dtype(str(d[prefix + "dtype"]))
-        if any(a.shape != shape or a.dtype != dtype for a in arrays.values()):
-            raise ValueError(f"state_dict arrays of {key!r} must have shape {shape} and dtype {dtype}")
+        for name, a in arrays.items():
+            want = self._state_shape(name, shape)
+            if a.shape != want or a.dtype != dtype:
+                raise ValueError(f"state_dict array {name!r} of {key!r} must have shape {want} and dtype {dtype}, "
+                                 f"got {a.shape} {a.dtype}")
         step = int(d[prefix + "step"])
         if step < 0:
             raise ValueError(f"state_dict step of {key!r} must be >= 0, got {step}")
@@ -680,7 +879,7 @@ class Optimizer:
                 raise ValueError(f"state_dict flat layout must tile the buffer of {shape[0]} numbers "
                                  f"with its tensors {list(names)}")
             layout = _Layout(names, offsets, tuple(shapes))
-        return _Slot(shape, dtype, arrays, step, layout)
+        return _Slot(shape, dtype, arrays, step, layout, scalars)
 
     # -- subclass hooks -------------------------------------------------------------------------------
     def _init_state(self, shape, dtype) -> dict[str, np.ndarray]:
@@ -704,21 +903,30 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD).
 
+        g ← −g        (maximize)
         g ← g + wd·θ
         b ← g                        on the first momentum step, then  b ← μ·b + (1 − dampening)·g
         g ← g + μ·b   (Nesterov)     or   g ← b
         θ ← θ − lr·g
+
+    dampening may be any finite number, as in torch (which does not check it): below 0 it weights new
+    gradients by more than 1, above 1 it enters them with a negative weight (the buffer turns uphill after
+    the first step) -- odd, but well defined, so it is allowed.
     """
-    _VALIDATORS = {"lr": _nonneg("lr"), "momentum": _nonneg("momentum"), "dampening": _unit("dampening"),
-                   "nesterov": lambda v: _flag("nesterov", v), "weight_decay": _nonneg("weight_decay")}
+    _VALIDATORS = {"lr": _learning_rate, "momentum": _nonneg("momentum"),
+                   "dampening": lambda v: _real("dampening", v, -math.inf, lo_open=True),
+                   "nesterov": lambda v: _flag("nesterov", v), "weight_decay": _nonneg("weight_decay"),
+                   "maximize": lambda v: _flag("maximize", v)}
     momentum = _hyper("momentum", "Momentum μ >= 0 (0 = plain SGD).")
-    dampening = _hyper("dampening", "Dampening in [0, 1] of the gradient added to the momentum buffer.")
+    dampening = _hyper("dampening", "Dampening of the gradient added to the momentum buffer (any finite number; "
+                                    "0 in [0, 1] is the usual range).")
     nesterov = _hyper("nesterov", "Nesterov momentum (needs momentum > 0 and dampening 0).")
     weight_decay = _hyper("weight_decay", "L2 penalty added to the gradient, >= 0.")
+    maximize = _hyper("maximize", "Ascend: step along +g instead of −g.")
 
-    def __init__(self, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, maximize=False):
         super().__init__(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                         weight_decay=weight_decay)
+                         weight_decay=weight_decay, maximize=maximize)
 
     def _check_combination(self, h):
         if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
@@ -727,8 +935,8 @@ class SGD(Optimizer):
 
     def _apply(self):
         h = self._h
-        self._lr, self._mu, self._damp, self._nesterov, self._wd = (
-            h["lr"], h["momentum"], h["dampening"], h["nesterov"], h["weight_decay"])
+        self._lr, self._mu, self._damp, self._nesterov, self._wd, self._maximize = (
+            h["lr"], h["momentum"], h["dampening"], h["nesterov"], h["weight_decay"], h["maximize"])
 
     def _init_state(self, shape, dtype):
         return {}                                   # the momentum buffer is born from the first gradient
@@ -740,9 +948,8 @@ class SGD(Optimizer):
         if slot.version != self._version:
             self._refresh(slot)
         k, tmp = slot.k, slot.tmp
-        slot.coef[3] = -self._lr
-        if self._wd != 0:
-            g = _with_l2(p, g, k[2], slot.gbuf)
+        neg_lr = _k(slot, 3, -self._lr)
+        g = _grad(slot, p, g, self._maximize, k[2] if self._wd != 0 else 0.0)
         if self._mu != 0:
             buf = slot.state.get("momentum_buffer")
             if buf is None:                         # torch: buf = clone(grad)
@@ -757,12 +964,14 @@ class SGD(Optimizer):
                 g = slot.denom
             else:
                 g = buf
-        np.multiply(g, k[3], out=tmp)               # torch: param.add_(g, alpha=−lr)
+        np.multiply(g, neg_lr, out=tmp)             # torch: param.add_(g, alpha=−lr)
         np.add(p, tmp, out=p)
 
     def _tiny_update(self, slot, p, g):             # _update, element by element in Python floats
         neg_lr, wd, mu, damp1, nesterov = -self._lr, self._wd, self._mu, 1.0 - self._damp, self._nesterov
         P, G = p.tolist(), g.tolist()
+        if self._maximize:
+            G = [-x for x in G]
         buf = slot.state.get("momentum_buffer") if mu != 0 else None
         first = mu != 0 and buf is None
         if first:                                   # torch: buf = clone(grad) (after weight decay)
@@ -781,25 +990,32 @@ class SGD(Optimizer):
 class Adagrad(Optimizer):
     """Adagrad (torch.optim.Adagrad): per-coordinate lr shrinking with the sum of squared gradients.
 
+        g ← −g        (maximize)
         g ← g + wd·θ
         clr = lr / (1 + (t − 1)·lr_decay)
         s ← s + g²                   (s starts at initial_accumulator_value)
         θ ← θ − clr·g / (√s + ε)
+
+    eps = 0 is allowed (torch allows it); a coordinate whose gradients were all 0 then divides 0 by 0: NaN.
     """
-    _VALIDATORS = {"lr": _nonneg("lr"), "lr_decay": _nonneg("lr_decay"), "weight_decay": _nonneg("weight_decay"),
-                   "initial_accumulator_value": _nonneg("initial_accumulator_value"), "eps": _positive("eps")}
+    _VALIDATORS = {"lr": _learning_rate, "lr_decay": _nonneg("lr_decay"), "weight_decay": _nonneg("weight_decay"),
+                   "initial_accumulator_value": _nonneg("initial_accumulator_value"), "eps": _nonneg("eps"),
+                   "maximize": lambda v: _flag("maximize", v)}
     lr_decay = _hyper("lr_decay", "Learning-rate decay >= 0: clr = lr / (1 + (t − 1)·lr_decay).")
     weight_decay = _hyper("weight_decay", "L2 penalty added to the gradient, >= 0.")
     initial_accumulator_value = _hyper("initial_accumulator_value", "Starting value of the sum, >= 0.")
-    eps = _hyper("eps", "Added to √sum in the denominator, > 0.")
+    eps = _hyper("eps", "Added to √sum in the denominator, >= 0.")
+    maximize = _hyper("maximize", "Ascend: step along +g instead of −g.")
 
-    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
+                 maximize=False):
         super().__init__(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                         initial_accumulator_value=initial_accumulator_value, eps=eps)
+                         initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize)
 
     def _apply(self):
         h = self._h
-        self._lr, self._lr_decay, self._wd, self._eps = h["lr"], h["lr_decay"], h["weight_decay"], h["eps"]
+        self._lr, self._lr_decay, self._wd, self._eps, self._maximize = (
+            h["lr"], h["lr_decay"], h["weight_decay"], h["eps"], h["maximize"])
 
     def _init_state(self, shape, dtype):
         return {"sum": np.full(shape, self._h["initial_accumulator_value"], dtype=dtype)}
@@ -821,20 +1037,23 @@ class Adagrad(Optimizer):
         if slot.version != self._version:
             self._refresh(slot)
         k, s, tmp = slot.k, slot.state["sum"], slot.tmp
-        slot.coef[2] = -self._clr(slot.step)
-        if self._wd != 0:
-            g = _with_l2(p, g, k[1], slot.gbuf)
+        neg_clr = _k(slot, 2, -self._clr(slot.step))
+        g = _grad(slot, p, g, self._maximize, k[1] if self._wd != 0 else 0.0)
         np.multiply(g, g, out=tmp)                  # torch: state_sum.addcmul_(g, g, value=1)
         np.add(s, tmp, out=s)
         denom = self._denom(slot, k[0], slot.denom)
-        np.multiply(g, k[2], out=tmp)               # torch: param.addcdiv_(g, std, value=−clr)
+        np.multiply(g, neg_clr, out=tmp)            # torch: param.addcdiv_(g, std, value=−clr)
         np.divide(tmp, denom, out=tmp)
         np.add(p, tmp, out=p)
 
     def _tiny_update(self, slot, p, g):
+        if self._eps == 0:                          # x/0 raises for Python floats; NumPy gives inf/NaN as torch
+            return self._update(slot, p, g)
         neg_clr, wd, eps = -self._clr(slot.step), self._wd, self._eps
         s = slot.state["sum"]
         P, G, S = p.tolist(), g.tolist(), s.tolist()
+        if self._maximize:
+            G = [-x for x in G]
         for i in range(len(P)):
             gi = G[i]
             if wd != 0:
@@ -854,28 +1073,35 @@ class Adagrad(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop (torch.optim.RMSprop), optionally centered and with momentum.
 
+        g ← −g        (maximize)
         g ← g + wd·θ
         v ← α·v + (1 − α)·g²
         centered:  ḡ ← lerp(ḡ, g, 1 − α);  denom = √(v − ḡ²) + ε    else  denom = √v + ε
         momentum:  b ← μ·b + g/denom;  θ ← θ − lr·b                  else  θ ← θ − lr·g/denom
+
+    eps = 0 is allowed, as in torch (a coordinate that never saw a gradient then gives 0/0 = NaN). alpha > 1,
+    which torch also accepts, is refused: 1 − α < 0 makes the very first v = (1 − α)·g² negative and √v
+    NaN -- the average is no longer an average.
     """
-    _VALIDATORS = {"lr": _nonneg("lr"), "alpha": _unit("alpha"), "eps": _positive("eps"),
+    _VALIDATORS = {"lr": _learning_rate, "alpha": _unit("alpha"), "eps": _nonneg("eps"),
                    "weight_decay": _nonneg("weight_decay"), "momentum": _nonneg("momentum"),
-                   "centered": lambda v: _flag("centered", v)}
+                   "centered": lambda v: _flag("centered", v), "maximize": lambda v: _flag("maximize", v)}
     alpha = _hyper("alpha", "Smoothing constant of the squared-gradient average, in [0, 1].")
-    eps = _hyper("eps", "Added to the root in the denominator, > 0.")
+    eps = _hyper("eps", "Added to the root in the denominator, >= 0.")
     weight_decay = _hyper("weight_decay", "L2 penalty added to the gradient, >= 0.")
     momentum = _hyper("momentum", "Momentum >= 0 applied to the normalised step.")
     centered = _hyper("centered", "Divide by an estimate of the gradient's variance instead of its 2nd moment.")
+    maximize = _hyper("maximize", "Ascend: step along +g instead of −g.")
 
-    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                 maximize=False):
         super().__init__(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                         centered=centered)
+                         centered=centered, maximize=maximize)
 
     def _apply(self):
         h = self._h
-        self._lr, self._alpha, self._eps, self._wd, self._mu, self._centered = (
-            h["lr"], h["alpha"], h["eps"], h["weight_decay"], h["momentum"], h["centered"])
+        self._lr, self._alpha, self._eps, self._wd, self._mu, self._centered, self._maximize = (
+            h["lr"], h["alpha"], h["eps"], h["weight_decay"], h["momentum"], h["centered"], h["maximize"])
 
     def _init_state(self, shape, dtype):
         return {"square_avg": np.zeros(shape, dtype)}
@@ -908,9 +1134,8 @@ class RMSprop(Optimizer):
         if slot.version != self._version:
             self._refresh(slot)
         k, v, tmp = slot.k, slot.state["square_avg"], slot.tmp
-        slot.coef[6] = -self._lr
-        if self._wd != 0:
-            g = _with_l2(p, g, k[5], slot.gbuf)
+        neg_lr = _k(slot, 6, -self._lr)
+        g = _grad(slot, p, g, self._maximize, k[5] if self._wd != 0 else 0.0)
         np.multiply(v, k[0], out=v)                 # torch: square_avg.mul_(α).addcmul_(g, g, value=1 − α)
         np.multiply(g, g, out=tmp)
         np.multiply(tmp, k[1], out=tmp)
@@ -923,13 +1148,15 @@ class RMSprop(Optimizer):
             np.multiply(buf, k[4], out=buf)         # torch: buf.mul_(μ).addcdiv_(g, avg)
             np.divide(g, denom, out=tmp)
             np.add(buf, tmp, out=buf)
-            np.multiply(buf, k[6], out=tmp)         # torch: param.add_(buf, alpha=−lr)
+            np.multiply(buf, neg_lr, out=tmp)       # torch: param.add_(buf, alpha=−lr)
         else:
-            np.multiply(g, k[6], out=tmp)           # torch: param.addcdiv_(g, avg, value=−lr)
+            np.multiply(g, neg_lr, out=tmp)         # torch: param.addcdiv_(g, avg, value=−lr)
             np.divide(tmp, denom, out=tmp)
         np.add(p, tmp, out=p)
 
     def _tiny_update(self, slot, p, g):
+        if self._eps == 0:                          # x/0 raises for Python floats; NumPy gives inf/NaN as torch
+            return self._update(slot, p, g)
         neg_lr, a, a1, wd, eps, mu = -self._lr, self._alpha, 1.0 - self._alpha, self._wd, self._eps, self._mu
         centered = self._centered
         c, small_w = _lerp_coef(a1), a1 < 0.5
@@ -937,6 +1164,8 @@ class RMSprop(Optimizer):
         ga = self._lazy(slot, "grad_avg") if centered else None
         buf = self._lazy(slot, "momentum_buffer") if mu > 0 else None
         P, G, V = p.tolist(), g.tolist(), v.tolist()
+        if self._maximize:
+            G = [-x for x in G]
         A = ga.tolist() if centered else None
         B = buf.tolist() if mu > 0 else None
         for i in range(len(P)):
@@ -964,7 +1193,7 @@ class RMSprop(Optimizer):
     def inspect(self, name: str | None = None) -> dict[str, Any]:
         """Snapshot (copies) for tensor `name`: v (square_avg), denom and effective lr = lr/denom."""
         slot, view = self._find(name)
-        if slot.tiny and not self._centered:        # Python floats, as in _tiny_update
+        if slot.tiny and not self._centered and self._eps > 0 and not self._batched:   # floats, as _tiny_update
             v = slot.state["square_avg"]
             D = [(_sqrt(x) if x >= 0.0 else _NAN) + self._eps for x in v.tolist()]
             return {"t": slot.step, "v": v.copy(), "denom": np.array(D),
@@ -996,7 +1225,8 @@ def _adam_denom(v: np.ndarray, bias_correction2_sqrt, eps, out: np.ndarray) -> n
 class Adam(Optimizer):
     """Adam (torch.optim.Adam) with L2 weight decay folded into the gradient, and optional AMSGrad.
 
-        g ← g + wd·θ                                       (AdamW instead shrinks θ, see below)
+        g ← −g                                             (maximize)
+        g ← g + wd·θ                   or, with decoupled_weight_decay (= AdamW),  θ ← θ·(1 − lr·wd)
         m ← lerp(m, g, 1 − β1)        = β1·m + (1 − β1)·g
         v ← β2·v + (1 − β2)·g²
         AMSGrad: v_max ← max(v_max, v) and v_max replaces v below (the max of the *uncorrected* v)
@@ -1005,22 +1235,30 @@ class Adam(Optimizer):
 
     ``inspect(name)`` exposes m, v, m̂, v̂, the normalised step m̂/(√v̂ + ε), the effective per-parameter
     learning rate lr/(√v̂ + ε) and the bias corrections, computed by the same helpers as ``step``.
+
+    eps = 0 is allowed, as in torch: a coordinate whose gradients were all 0 then steps 0/0 = NaN.
     """
-    _DECOUPLED = False
-    _VALIDATORS = {"lr": _nonneg("lr"), "betas": _betas, "eps": _positive("eps"),
-                   "weight_decay": _nonneg("weight_decay"), "amsgrad": lambda v: _flag("amsgrad", v)}
+    _VALIDATORS = {"lr": _learning_rate, "betas": _betas, "eps": _nonneg("eps"),
+                   "weight_decay": _nonneg("weight_decay"), "amsgrad": lambda v: _flag("amsgrad", v),
+                   "maximize": lambda v: _flag("maximize", v),
+                   "decoupled_weight_decay": lambda v: _flag("decoupled_weight_decay", v)}
+    _LEGACY = {"maximize": False, "decoupled_weight_decay": False}
     betas = _hyper("betas", "(β1, β2), each in [0, 1): decay rates of the 1st and 2nd moment averages.")
-    eps = _hyper("eps", "Added to √v̂ in the denominator, > 0.")
+    eps = _hyper("eps", "Added to √v̂ in the denominator, >= 0.")
     weight_decay = _hyper("weight_decay", "Weight decay >= 0 (L2 in the gradient for Adam, decoupled for AdamW).")
     amsgrad = _hyper("amsgrad", "Use the running max of v (AMSGrad).")
+    maximize = _hyper("maximize", "Ascend: step along +g instead of −g.")
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
-        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
+                 maximize=False, decoupled_weight_decay=False):
+        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
 
     def _apply(self):
         h = self._h
-        self._lr, self._betas, self._eps, self._wd, self._amsgrad = (
-            h["lr"], h["betas"], h["eps"], h["weight_decay"], h["amsgrad"])
+        self._lr, self._betas, self._eps, self._wd, self._amsgrad, self._maximize = (
+            h["lr"], h["betas"], h["eps"], h["weight_decay"], h["amsgrad"], h["maximize"])
+        self._decoupled = h.get("decoupled_weight_decay", True)     # AdamW has no such argument: always
 
     def _init_state(self, shape, dtype):
         state = {"exp_avg": np.zeros(shape, dtype), "exp_avg_sq": np.zeros(shape, dtype)}
@@ -1042,13 +1280,12 @@ class Adam(Optimizer):
         st, k, c, tmp = slot.state, slot.k, slot.coef, slot.tmp
         bc1, bc2 = _bias_corrections(self._betas, slot.step)
         c[5] = bc2 ** 0.5
-        c[6] = -(self._lr / bc1)
-        if self._wd != 0:
-            if self._DECOUPLED:                     # AdamW: θ ← θ(1 − lr·wd) before the Adam update
-                c[7] = 1.0 - self._lr * self._wd
-                np.multiply(p, k[7], out=p)
-            else:
-                g = _with_l2(p, g, k[4], slot.gbuf)
+        step_size = _k(slot, 6, -(self._lr / bc1))
+        if self._wd != 0 and self._decoupled:       # AdamW: θ ← θ(1 − lr·wd) before the Adam update
+            np.multiply(p, _k(slot, 7, 1.0 - self._lr * self._wd), out=p)
+            g = _grad(slot, p, g, self._maximize)
+        else:
+            g = _grad(slot, p, g, self._maximize, k[4] if self._wd != 0 else 0.0)
         m, v = st["exp_avg"], st["exp_avg_sq"]
         _lerp_(m, g, 1.0 - self._betas[0], tmp, k[0])   # torch: exp_avg.lerp_(g, 1 − β1)
         np.multiply(v, k[1], out=v)                 # torch: exp_avg_sq.mul_(β2).addcmul_(g, g, value=1 − β2)
@@ -1062,18 +1299,20 @@ class Adam(Optimizer):
             np.maximum(vmax, v, out=vmax)
             v = vmax
         denom = _adam_denom(v, k[5], k[3], slot.denom)
-        np.multiply(m, k[6], out=tmp)               # torch: param.addcdiv_(m, denom, value=−lr/bc1)
+        np.multiply(m, step_size, out=tmp)          # torch: param.addcdiv_(m, denom, value=−lr/bc1)
         np.divide(tmp, denom, out=tmp)
         np.add(p, tmp, out=p)
 
     def _tiny_update(self, slot, p, g):
+        if self._eps == 0:                          # x/0 raises for Python floats; NumPy gives inf/NaN as torch
+            return self._update(slot, p, g)
         st = slot.state
         b1, b2 = self._betas
         bc1, bc2 = _bias_corrections(self._betas, slot.step)
         bc2_sqrt, step_size = bc2 ** 0.5, -(self._lr / bc1)
         w1, b2c, eps, wd, amsgrad = 1.0 - b1, 1.0 - b2, self._eps, self._wd, self._amsgrad
         c, small_w = _lerp_coef(w1), w1 < 0.5
-        decay = 1.0 - self._lr * wd if self._DECOUPLED and wd != 0 else None
+        decay = 1.0 - self._lr * wd if self._decoupled and wd != 0 else None
         l2 = wd != 0 and decay is None
         m, v = st["exp_avg"], st["exp_avg_sq"]
         if amsgrad:
@@ -1082,6 +1321,8 @@ class Adam(Optimizer):
                 vmax = st["max_exp_avg_sq"] = np.zeros(slot.shape, slot.dtype)
             X = vmax.tolist()
         P, G, M, V = p.tolist(), g.tolist(), m.tolist(), v.tolist()
+        if self._maximize:
+            G = [-x for x in G]
         for i in range(len(P)):
             pi, gi, mi = P[i], G[i], M[i]
             if decay is not None:                   # AdamW: θ ← θ(1 − lr·wd) first
@@ -1118,7 +1359,8 @@ class Adam(Optimizer):
         v_used = st.get("max_exp_avg_sq") if self._amsgrad else st["exp_avg_sq"]
         if v_used is None:
             v_used = np.zeros(slot.shape, slot.dtype)
-        if slot.tiny:  # the same values with Python floats (see _tiny_update): a race records this every step
+        if slot.tiny and self._eps > 0 and not self._batched:
+            # the same values with Python floats (see _tiny_update): a race records this every step
             bc2_sqrt, eps, lr = bc2 ** 0.5, self._eps, self._lr
             M, VU = st["exp_avg"].tolist(), v_used.tolist()
             D = [(_sqrt(x) if x >= 0.0 else _NAN) / bc2_sqrt + eps for x in VU]
@@ -1142,48 +1384,15 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """AdamW (torch.optim.AdamW): Adam with decoupled weight decay θ ← θ·(1 − lr·wd) before the Adam update."""
-    _DECOUPLED = True
+    """AdamW (torch.optim.AdamW): Adam with decoupled weight decay θ ← θ·(1 − lr·wd) before the Adam update.
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
-        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+    Like torch.optim.AdamW it has no ``decoupled_weight_decay`` argument: the decay is always decoupled
+    (``Adam(decoupled_weight_decay=True)`` is the same update with Adam's weight_decay default of 0).
+    """
+    _VALIDATORS = {k: v for k, v in Adam._VALIDATORS.items() if k != "decoupled_weight_decay"}
+    _LEGACY = {"maximize": False}
 
-
-# ----------------------------------------------------------------------------------------------------------
-# the factory used by the GUI and the CLI
-
-class OptimizerKind(NamedTuple):
-    label: str                    # what a menu shows
-    cls: type                     # the class built
-    defaults: dict[str, Any]      # overrides of the class defaults that define this kind
-
-
-OPTIMIZERS: dict[str, OptimizerKind] = {
-    "sgd": OptimizerKind("SGD", SGD, {}),
-    "momentum": OptimizerKind("SGD + momentum", SGD, {"momentum": 0.9}),
-    "nesterov": OptimizerKind("Nesterov", SGD, {"momentum": 0.9, "nesterov": True}),
-    "adagrad": OptimizerKind("Adagrad", Adagrad, {}),
-    "rmsprop": OptimizerKind("RMSprop", RMSprop, {}),
-    "adam": OptimizerKind("Adam", Adam, {}),
-    "amsgrad": OptimizerKind("AMSGrad", Adam, {"amsgrad": True}),
-    "adamw": OptimizerKind("AdamW", AdamW, {}),
-}
-
-
-def make_optimizer(kind: str, **hyper) -> Optimizer:
-    """Build an optimizer by kind name (a key of OPTIMIZERS); ``hyper`` overrides its defaults."""
-    spec = OPTIMIZERS.get(kind)
-    if spec is None:
-        raise ValueError(f"kind must be one of {sorted(OPTIMIZERS)}, got {kind!r}")
-    allowed = set(spec.cls._VALIDATORS)
-    unknown = set(hyper) - allowed
-    if unknown:
-        raise ValueError(f"unknown hyperparameter(s) for {kind!r}: {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return spec.cls(**{**spec.defaults, **hyper})
-
-
-def optimizer_label(kind: str) -> str:
-    """The display label of an optimizer kind, e.g. "amsgrad" -> "AMSGrad"."""
-    if kind not in OPTIMIZERS:
-        raise ValueError(f"kind must be one of {sorted(OPTIMIZERS)}, got {kind!r}")
-    return OPTIMIZERS[kind].label
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        Optimizer.__init__(self, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                           maximize=maximize)

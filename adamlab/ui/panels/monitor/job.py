@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from adamlab.core import data, train
+from adamlab.core.files import write_bytes
 from adamlab.core.optim import optimizer_label
 
 MAX_SAMPLES = 200  # sample batches kept per run (bounded memory)
@@ -402,7 +403,7 @@ class RunJob:
         else:
             out["log_lr"] = (np.zeros(1), np.array([-4.0, -2.0]))
         if snr is None:
-            out["note_extra"] = f"{optimizer_name(tr.config.optimizer)} has no first moment m̂."
+            out["note_extra"] = f"{optimizer_name(tr.config.optimizer)} has no first moment m (no m_hat)."
         return out
 
     def adam_reply(self, tensor: str) -> tuple[str, dict]:
@@ -421,11 +422,15 @@ class RunJob:
 
     def facts(self) -> tuple[str, dict]:
         """("facts", the trainer's own numbers) — for tests and benchmarks to look inside a run wherever it
-        lives: step count, current config, the full per-step loss history, divergence, process id."""
+        lives: step count, current config, the full per-step loss history, divergence, process id, and which
+        GUI modules its interpreter has loaded (a child must have none)."""
+        import sys
+
         tr = self.trainer
         return ("facts", {"step_count": tr.step_count, "config": dataclasses.asdict(tr.config),
                           "loss": np.array(tr.history.loss, dtype=np.float64),
-                          "diverged_step": tr.history.diverged_step, "pid": os.getpid()})
+                          "diverged_step": tr.history.diverged_step, "pid": os.getpid(),
+                          "gui_modules": sorted(m for m in ("PySide6", "pyqtgraph", "shiboken6") if m in sys.modules)})
 
 
 def write_metrics_csv(snap: Snapshot, path, smoothed: np.ndarray | None = None) -> Path:
@@ -442,5 +447,5 @@ def write_metrics_csv(snap: Snapshot, path, smoothed: np.ndarray | None = None) 
     for s, v in zip(snap.val_steps, snap.val_loss):
         if int(round(s)) not in drawn:
             lines.append(f"{s:.10g},,,,,{v:.10g}")
-    path.write_text("\n".join(lines) + "\n")
+    write_bytes(path, ("\n".join(lines) + "\n").encode(), "metrics CSV")
     return path

@@ -1,10 +1,12 @@
 """Screenshot of the GPT monitor mid-training (``adamlab --screenshot`` shows a panel as it opens).
 
-    python -m adamlab.ui.panels.monitor_shot resources/screenshots/monitor.png [--steps 600] [--compare]
-        [--tab tensors|heatmaps|adam|samples] [--theme light|dark] [--size 1280x800]
+    python -m adamlab.ui.panels.monitor.shot resources/screenshots/monitor.png [--steps 600] [--compare]
+        [--folder RUN_FOLDER [--filter TEXT] [--sort u_desc]] [--tab tensors|heatmaps|adam|samples]
+        [--tensor NAME] [--theme light|dark] [--size 1280x800]
 
-Opens the real main window offscreen, starts a run (or "compare optimizers"), waits until the selected run
-has taken ``--steps`` steps, pauses every run so the picture is still, and saves a PNG.
+Opens the real main window offscreen, starts a run (or "compare optimizers", or follows a run folder written by
+``adamlab.watch``), waits until the selected run has taken ``--steps`` steps (a folder: until it has been read
+to its end or to that step), pauses every run so the picture is still, and saves a PNG.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--total", type=int, default=2000, help="the run's total steps (the schedule spans these)")
     ap.add_argument("--compare", action="store_true", help="start SGD, Adam and AdamW together")
+    ap.add_argument("--folder", help="follow this run folder (written by adamlab.watch) instead of training")
+    ap.add_argument("--filter", default="", help="the tensor filter's text")
+    ap.add_argument("--sort", default="model", help="the tensor order (model, u_desc, u_asc, g_desc, w_desc, name)")
+    ap.add_argument("--tensor", help="the Adam tab's tensor")
     ap.add_argument("--tab", choices=list(TABS), default="tensors")
     ap.add_argument("--theme", choices=["light", "dark"], default="light")
     ap.add_argument("--size", default="1280x800")
@@ -32,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from adamlab.app import MainWindow
+    from adamlab.ui.window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(panel="monitor", theme_name=args.theme, restore=False)
@@ -42,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     panel = window.panel("monitor")
     panel.tabs.setCurrentIndex(TABS[args.tab])
     panel.setup.steps.setValue(args.total)
-    runs = panel.compare_optimizers() if args.compare else [panel.start_run()]
+    panel.tensor_filter.setText(args.filter)
+    panel.tensor_sort.setCurrentIndex(max(panel.tensor_sort.findData(args.sort), 0))
+    if args.folder:
+        runs = [panel.open_run_folder(args.folder)]
+    else:
+        runs = panel.compare_optimizers() if args.compare else [panel.start_run()]
     if not runs or runs[0] is None:
         print("could not start a run", file=sys.stderr)
         return 1
@@ -59,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         time.sleep(0.01)
     if args.tab == "adam":
+        if args.tensor:
+            panel.adam.tensor.setCurrentText(args.tensor)
         panel._request_adam(force=True)
         for _ in range(100):
             app.processEvents()
@@ -66,13 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     panel._inspected = None  # draw the paused state, labels included
     panel._redraw()
     app.processEvents()
+    from adamlab.core.files import write_bytes
+    from adamlab.ui.widgets.plots import image_bytes
+
     path = Path(args.path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok = window.grab().save(str(path))
+    data = image_bytes(window.grab().toImage())
     window.close()
     app.processEvents()
-    print(f"saved {path}" if ok else f"could not write {path}")
-    return 0 if ok else 1
+    write_bytes(path, data, "screenshot")
+    print(f"saved {path}")
+    return 0
 
 
 if __name__ == "__main__":

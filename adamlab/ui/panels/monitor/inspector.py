@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from adamlab.ui import theme
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.layout import AspectSplitter
 from adamlab.ui.widgets.plots import style_plot
 
 U_TARGET = -3.0  # log10 of the update/weight ratio that Karpathy's makemore lecture calls healthy
@@ -50,6 +51,30 @@ def u_hint(u: float) -> tuple[str, str]:
         return "#E69F00", "a little " + ("fast" if d > 0 else "slow") + " (within 10× of 1e-3)"
     return "#D55E00", ("far too fast: weights change by more than 1% a step" if d > 0
                        else "barely moving: less than 1e-4 of the weight per step")
+
+
+SORTS = {"model": "model order", "u_desc": "u, largest first", "u_asc": "u, smallest first",
+         "g_desc": "g, largest first", "w_desc": "w, largest first", "name": "name"}
+MAX_CURVES = 40  # u curves drawn at once (the first of the selection): hundreds of curves are one grey mass
+MAX_TICKS = 16  # heatmap rows named on the axis; with more, every k-th (the filter finds the others)
+
+
+def select_tensors(names: list[str], g, w, u, text: str = "", sort: str = "model") -> np.ndarray:
+    """Indexes of the tensors a person asked for, in the order asked: every space-separated term of ``text``
+    must occur in the name (case-insensitive), a term starting with "-" must not; then sorted by ``sort``
+    (a key of SORTS; NaN last). A 24-layer model has hundreds of tensors: "attn -bias", "h.3." find them."""
+    terms = text.lower().split()
+    keep = [i for i, n in enumerate(names)
+            if all((t[1:] not in n.lower()) if t.startswith("-") and len(t) > 1 else (t in n.lower()) for t in terms)]
+    idx = np.array(keep, dtype=np.int64)
+    if sort == "name":
+        return idx[np.argsort([names[i] for i in idx], kind="stable")]
+    if sort != "model" and idx.size:
+        values = {"u": u, "g": g, "w": w}[sort[0]]
+        v = np.asarray(values, dtype=np.float64)[idx]
+        key = np.where(np.isfinite(v), -v if sort.endswith("desc") else v, np.inf)
+        return idx[np.argsort(key, kind="stable")]
+    return idx
 
 
 class TensorTable(QTableWidget):
@@ -77,7 +102,14 @@ class TensorTable(QTableWidget):
         self.verticalHeader().setDefaultSectionSize(22)
         self.setToolTip("Per-tensor statistics of the latest step (the seeds' g / w / u log).")
 
-    def show_stats(self, names, shapes, g, w, u) -> None:
+    def natural_width(self) -> int:
+        """The width at which every column shows its text (names included)."""
+        cols = sum(max(self.sizeHintForColumn(c), self.horizontalHeader().sectionSizeHint(c))
+                   for c in range(self.columnCount()))
+        return cols + 2 * self.frameWidth() + self.verticalScrollBar().sizeHint().width() + 4
+
+    def show_stats(self, names, shapes, g, w, u, colours=None) -> None:
+        """One row per tensor, in the order given; ``colours`` are the swatches (each tensor's curve colour)."""
         if self.rowCount() != len(names):
             self.setRowCount(len(names))
             self._texts: dict[tuple[int, int], str] = {}
@@ -94,11 +126,20 @@ class TensorTable(QTableWidget):
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     self.setItem(r, c, item)
                 item.setText(text)
+                if c == 0:
+                    item.setToolTip(text)  # the whole name, when the column is narrower than it
                 texts[(r, c)] = text
+            if colours is not None and texts.get((r, "icon")) != colours[r]:
+                self.item(r, 0).setIcon(theme.swatch(colours[r]))  # its curve's colour; text stays readable
+                texts[(r, "icon")] = colours[r]
                 if c == 4:
                     colour, words = u_hint(float(u[r]))
                     if texts.get((r, "colour")) != colour:
-                        item.setForeground(QBrush(QColor(colour)))
+                        # a translucent tint behind theme-coloured text: readable on light and dark alike
+                        # (orange text on white was 2.3:1)
+                        tint = QColor(colour)
+                        tint.setAlpha(70)
+                        item.setBackground(QBrush(tint))
                         texts[(r, "colour")] = colour
                     item.setToolTip(f"u = {u[r]:.3g}: {words}")
         self._texts = texts
@@ -121,7 +162,7 @@ class TensorsView(QWidget):
                    bottom="step", legend=False, grid=False)
         self.plot.addItem(pg.InfiniteLine(pos=U_TARGET, angle=0, movable=False,
                                           pen=pg.mkPen("#7F7F7F", style=Qt.PenStyle.DashLine),
-                                          label="1e-3", labelOpts={"position": 0.05, "color": "#7F7F7F"}))
+                                          label="1e-3", labelOpts={"position": 0.9, "color": "#7F7F7F"}))
         self.plot_widget.setToolTip("log10 of RMS(Δθ)/RMS(θ) per tensor, one curve per table row (same colour). "
                                     "Near −3 (dashed): the weights change by ~0.1% a step. With SGD the curves "
                                     "spread over orders of magnitude; Adam pulls them together.")
@@ -129,32 +170,52 @@ class TensorsView(QWidget):
         note = QLabel("g: gradient RMS · w: weight RMS · u = RMS(Δθ)/RMS(θ), the update-to-weight ratio "
                       "(green ≈ 1e-3, orange within 10×, red beyond)")
         note.setWordWrap(True)
+        self.more_label = QLabel("")
+        self.more_label.setWordWrap(True)
+        self.more_label.setVisible(False)
+        top = QWidget()
+        top.natural_width = self.table.natural_width
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.table, 1)
+        tl.addWidget(note)
+        tl.addWidget(self.more_label)
+        # table above the plot in a tall tab; side by side when the tabs sit under the curves (1024 px)
+        self.split = AspectSplitter(top, self.plot_widget, shares=(3, 4), max_first=0.66)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.table, 3)
-        lay.addWidget(note)
-        lay.addWidget(self.plot_widget, 4)
+        lay.addWidget(self.split)
 
-    def show_stats(self, snap) -> None:
-        names = snap.names
-        if len(self.curves) != len(names):
-            for c in self.curves:
-                self.plot.removeItem(c)
-            self.curves = []
-            for i, _ in enumerate(names):
-                c = self.plot.plot([], [], pen=pg.mkPen(theme.cycle_color(i), width=1))
-                c.setDownsampling(auto=True, method="peak")
-                c.setClipToView(True)
-                self.curves.append(c)
-        self.table.show_stats(names, snap.shapes, snap.g, snap.w, snap.u)
-        for i in range(len(names)):
-            item = self.table.item(i, 0)
-            if item is not None and self.table._texts.get((i, "name_colour")) is None:
-                item.setForeground(QBrush(QColor(theme.cycle_color(i))))
-                self.table._texts[(i, "name_colour")] = True
-        if snap.log_u.shape[1] == snap.map_steps.size and snap.map_steps.size:
-            for i, c in enumerate(self.curves):
+    def show_stats(self, snap, idx: np.ndarray | None = None) -> None:
+        """The tensors ``idx`` of ``snap`` (all, in model order, when None): table rows, and u curves for the
+        first MAX_CURVES of them. A tensor keeps its colour (its index in the model) whatever the order."""
+        idx = np.arange(len(snap.names)) if idx is None else np.asarray(idx, dtype=np.int64)
+        names = [snap.names[i] for i in idx]
+        new_names = self.table.rowCount() != len(names)
+        drawn = idx[:MAX_CURVES]
+        while len(self.curves) < len(drawn):
+            c = self.plot.plot([], [], pen=pg.mkPen(theme.CYCLE[0], width=1))
+            c.setDownsampling(auto=True, method="peak")
+            c.setClipToView(True)
+            self.curves.append(c)
+        colours = [theme.cycle_color(int(i)) for i in idx]
+        self.table.show_stats(names, [snap.shapes[i] for i in idx], snap.g[idx], snap.w[idx], snap.u[idx], colours)
+        if new_names:
+            self.split.refit()  # the names' width is known now
+        has_map = snap.log_u.shape[1] == snap.map_steps.size and snap.map_steps.size
+        for k, c in enumerate(self.curves):
+            if k < len(drawn) and has_map:
+                i = int(drawn[k])
+                if getattr(c, "tensor", None) != i:
+                    c.setPen(pg.mkPen(theme.cycle_color(i), width=1))
+                    c.tensor = i
                 c.setData(snap.map_steps, snap.log_u[i], connect="finite")
+                c.setVisible(True)
+            else:
+                c.setVisible(False)
+        self.more_label.setVisible(len(idx) > MAX_CURVES)
+        self.more_label.setText(f"u curves of the first {MAX_CURVES} of {len(idx)} tensors shown: filter or "
+                                "sort to pick others")
 
     def clear_stats(self) -> None:
         self.table.clear_stats()
@@ -187,12 +248,16 @@ class HeatmapView(pg.GraphicsLayoutWidget):
         self._names: list[str] = []
 
     def show_maps(self, steps: np.ndarray, names: list[str], log_u: np.ndarray, log_g: np.ndarray) -> None:
-        """steps (K,), log_u and log_g (n_tensors, K) with NaN where unknown."""
+        """steps (K,), log_u and log_g (n_tensors, K) with NaN where unknown; one row per name, in order."""
         if names != self._names:
             self._names = list(names)
-            ticks = [[(i + 0.5, n) for i, n in enumerate(names)]]
+            every = max(1, -(-len(names) // MAX_TICKS))  # a readable axis: at most MAX_TICKS names on it
+            ticks = [[(i + 0.5, n) for i, n in enumerate(names) if i % every == 0]]
             for p in self.plots:
                 p.getAxis("left").setTicks(ticks)
+            shown = "" if every == 1 else f" (every {every}th named on the axis)"
+            self.setToolTip("Each row is a tensor, each column a moment of training; colour is log10 of the "
+                            "value. A row far below the others (dark) is a layer that barely moves." + shown)
         if steps.size == 0:
             for img in self.images:
                 img.clear()
@@ -218,13 +283,14 @@ class AdamStateView(QWidget):
         self.tensor.setToolTip("The tensor whose Adam state is shown.")
         self.note = QLabel("")
         self.note.setWordWrap(True)
-        self.glw = pg.GraphicsLayoutWidget()
-        self.snr_plot = self.glw.addPlot(row=0, col=0)
-        style_plot(self.snr_plot, title="m̂ / (√v̂ + ε): signal-to-noise per parameter", bottom="value",
+        self.snr_widget, self.lr_widget = pg.PlotWidget(), pg.PlotWidget()
+        self.snr_plot = self.snr_widget.getPlotItem()
+        style_plot(self.snr_plot, title="<i>m̂</i> / (√<i>v̂</i> + ε): signal-to-noise per parameter", bottom="value",
                    left="count", legend=False)
-        self.lr_plot = self.glw.addPlot(row=1, col=0)
-        style_plot(self.lr_plot, title="lr / (√v̂ + ε): effective learning rate", bottom="log10(effective lr)",
+        self.lr_plot = self.lr_widget.getPlotItem()
+        style_plot(self.lr_plot, title="lr / (√<i>v̂</i> + ε): effective learning rate", bottom="log10(effective lr)",
                    left="count", legend=False)
+        self.lr_plot.getAxis("bottom").enableAutoSIPrefix(False)  # log10 values: "−2.5", not "−2500 (×0.001)"
         brush_a, brush_b = pg.mkBrush(theme.COLORS["gradient"]), pg.mkBrush(theme.COLORS["second"])
         self.snr_hist = pg.PlotDataItem([0, 1], [0], stepMode="center", fillLevel=0, brush=brush_a,
                                         pen=pg.mkPen(theme.COLORS["gradient"]))
@@ -232,9 +298,12 @@ class AdamStateView(QWidget):
                                        pen=pg.mkPen(theme.COLORS["second"]))
         self.snr_plot.addItem(self.snr_hist)
         self.lr_plot.addItem(self.lr_hist)
-        self.glw.setToolTip("|m̂|/(√v̂+ε) near 1: the gradient keeps its sign (signal); near 0: it flips (noise). "
-                            "Adam's step is lr times this, so every parameter moves at most about lr.\n"
-                            "lr/(√v̂+ε): each parameter's own learning rate; rare or small gradients get large ones.")
+        # one above the other in a tall tab, side by side when the tabs sit under the curves (1024 px)
+        self.plots_split = AspectSplitter(self.snr_widget, self.lr_widget, ratio=1.2)
+        self.plots_split.setToolTip(
+            "<qt>|<i>m̂</i>|/(√<i>v̂</i>+ε) near 1: the gradient keeps its sign (signal); near 0: it flips (noise). "
+            "Adam's step is lr times this, so every parameter moves at most about lr.<br>lr/(√<i>v̂</i>+ε): each "
+            "parameter's own learning rate; rare or small gradients get large ones.</qt>")
         row = QHBoxLayout()
         row.addWidget(QLabel("tensor"))
         row.addWidget(self.tensor, 1)
@@ -242,7 +311,7 @@ class AdamStateView(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(row)
         lay.addWidget(self.note)
-        lay.addWidget(self.glw, 1)
+        lay.addWidget(self.plots_split, 1)
         self.tensor.currentTextChanged.connect(self._on_tensor)
 
     @Slot(str)

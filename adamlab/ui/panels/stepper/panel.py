@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetrics, QPalette
+from PySide6.QtCore import QEvent, Qt, QTimer, Slot
+from PySide6.QtGui import QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -36,9 +36,11 @@ from PySide6.QtWidgets import (
 from adamlab.core import optim
 from adamlab.ui import theme
 from adamlab.ui.panels.base import Panel
+from adamlab.ui.panels.stepper.lines import CodeLines
 from adamlab.ui.widgets.controls import FloatSlider
-from adamlab.ui.widgets.hyper import KNOBS
-from adamlab.ui.widgets.plots import fast_curve, pen, style_plot
+from adamlab.ui.widgets.hyper import knob_slider
+from adamlab.ui.widgets.numbers import format_number
+from adamlab.ui.widgets.plots import CompactAxis, fast_curve, pen, style_plot
 
 # --- the 1D problems θ lives on (inputs, not optimizer maths) ---------------------------------------------
 
@@ -68,11 +70,16 @@ PROBLEMS: dict[str, Problem] = {
     "playground": Problem("gradients g₁, g₂, … from the EMA playground", None, None),
 }
 MAX_STEPS = 1000
+# A run on a loss has diverged once |θ| passes this: θ₀ is within ±10 and the minima are at 0 and 3, so θ a
+# million away is a run that overshoots further at every step (SGD at lr 10 on (θ − 3)² multiplies its error
+# by −19 a step and passes it at step 5; it used to go on to 1e+150 and overflow at step ~240). Gradients
+# from a sequence do not depend on θ, so there only a non-finite θ counts.
+DIVERGED = 1e6
 
 
 def playground_sequence() -> np.ndarray:
     """The EMA playground's current gradient sequence (its default seeds' sequence until it draws)."""
-    from adamlab.ui.panels.ema import PLAYGROUND
+    from adamlab.ui.panels.ema.panel import PLAYGROUND
 
     return np.asarray(PLAYGROUND.sequence, dtype=np.float64).copy()
 
@@ -148,6 +155,7 @@ class StepperSession:
         self.sgd_theta = np.array([config.theta0], dtype=np.float64)
         self._rng = np.random.default_rng(config.seed)
         self.records: list[StepRecord] = []
+        self.diverged: dict[str, int] = {}  # "Adam"/"SGD" → the step at which that run diverged and stopped
 
     @staticmethod
     def _adam_hyper(c: StepperConfig) -> dict[str, Any]:
@@ -165,15 +173,27 @@ class StepperSession:
         return len(self.records)
 
     def finished(self) -> str:
-        """Why no further step can be taken ('' when one can)."""
+        """Why no further step can be taken ('' when one can). A diverged SGD stops alone; Adam goes on."""
         if self.t >= MAX_STEPS:
             return f"stopped after {MAX_STEPS} steps: press Reset to start again"
         if self.sequence is not None and self.t >= len(self.sequence):
             return f"the playground's sequence has only {len(self.sequence)} values: press Reset"
-        for name, th in (("Adam", self.theta[0]), ("SGD", self.sgd_theta[0])):
-            if not math.isfinite(th):
-                return f"{name} diverged (θ = {th}) at step {self.t}: lower lr and press Reset"
+        if "Adam" in self.diverged:
+            return self.divergence("Adam") + ": lower lr and press Reset"
         return ""
+
+    def is_diverged(self, theta: float) -> bool:
+        return not math.isfinite(theta) or (self.problem.loss is not None and abs(theta) > DIVERGED)
+
+    def divergence(self, name: str) -> str:
+        """'SGD diverged at step 5 (|θ| = 7.4e+06 > 1e+06)', or '' while that run has not diverged."""
+        t = self.diverged.get(name)
+        if t is None:
+            return ""
+        r = self.records[t - 1]
+        theta = r.theta_new if name == "Adam" else r.sgd_theta_new
+        limit = f" > {DIVERGED:.0e}" if math.isfinite(theta) else ""
+        return f"{name} diverged at step {t} (|θ| = {abs(theta):.2g}{limit})"
 
     def loss(self, theta: float) -> float:
         return float(self.problem.loss(theta)) if self.problem.loss is not None else math.nan
@@ -215,8 +235,11 @@ class StepperSession:
         # θ_new + lr·m̂/(√v̂+ε) (the core reports m̂/(√v̂+ε) but not the decayed θ itself).
         theta_decayed = theta_new + lr * ratio if decoupled else None
         sgd_theta = float(self.sgd_theta[0])
-        self.sgd.step(self.sgd_theta, np.array([sgd_grad]))
-        sgd_new = float(self.sgd_theta[0])
+        if "SGD" in self.diverged:  # a diverged run stops: its columns stay empty from here on
+            sgd_theta = sgd_grad = sgd_new = math.nan
+        else:
+            self.sgd.step(self.sgd_theta, np.array([sgd_grad]))
+            sgd_new = float(self.sgd_theta[0])
         rec = StepRecord(
             t=self.t + 1, lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd, theta=theta, grad=grad, g=g,
             theta_decayed=theta_decayed, m_prev=m_prev, v_prev=v_prev, m=_scalar(after["m"]),
@@ -225,6 +248,9 @@ class StepperSession:
             v_hat=_scalar(after["v_hat"]), ratio=ratio, theta_new=theta_new, loss_new=self.loss(theta_new),
             sgd_theta=sgd_theta, sgd_grad=sgd_grad, sgd_theta_new=sgd_new, sgd_loss_new=self.loss(sgd_new))
         self.records.append(rec)
+        for name, th in (("Adam", theta_new), ("SGD", sgd_new)):
+            if name not in self.diverged and not math.isnan(th) and self.is_diverged(th):
+                self.diverged[name] = rec.t
         return rec
 
 
@@ -235,13 +261,7 @@ SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 def num(x: float) -> str:
     """A number as the maths lines show it: 4 decimals for ordinary sizes, else 4 significant digits."""
-    if x == 0:
-        return "0.0000"
-    if 1e-3 <= abs(x) < 1e5:
-        s = f"{x:.4f}"
-    else:
-        s = f"{x:.4g}"
-    return s.replace("-", "−")
+    return format_number(x, fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".4g", unicode_minus=True)
 
 
 def hp(x: float) -> str:
@@ -292,6 +312,8 @@ def maths_line(key: str, r: StepRecord, source: str) -> str:
         return (f"θ = {num(start)} − {hp(r.lr)} × {num(r.m_hat)} / (√{num(r.v_hat)} + {hp(r.eps)})"
                 f" = {num(r.theta_new)}")
     if key == "sgd":
+        if math.isnan(r.sgd_theta_new):
+            return "stopped: SGD diverged (see the θ plot)"
         return f"θ = {num(r.sgd_theta)} − {hp(r.lr)} × {num(r.sgd_grad)} = {num(r.sgd_theta_new)}"
     raise ValueError(f"line key must be one of {line_keys(True) + ['sgd']}, got {key!r}")
 
@@ -312,6 +334,12 @@ COLUMNS: list[tuple[str, Callable[[StepRecord], float]]] = [
 ]
 
 
+def cell(x: float) -> str:
+    """A table cell: three figures in at most 7 characters ("-0.0123", "36.1", "-1.2e-5"), so the 11 columns
+    fit a 1024-px window without being cut to "3.946e…"; the cell's tooltip has the full value."""
+    return format_number(x, fixed=(1e-2, 1e3), fixed_fmt=".3g", sci_fmt=".1e", short_exponent=True, missing="—")
+
+
 # --- the panel ---------------------------------------------------------------------------------------------
 
 
@@ -328,6 +356,9 @@ class StepperPanel(Panel):
         "size of g. SGD (θ ← θ − lr·g, grey) moves by lr·g instead: huge or tiny depending on g.</p>"
         "<p>With AdamW, the decay θ ← θ(1 − lr·wd) happens first and is not divided by √v_hat; with Adam, "
         "weight decay is added to g and so gets normalised like the gradient.</p>"
+        "<p>Too large an lr makes a run diverge: once |θ| passes 10⁶ it stops there and the panel says so "
+        "(SGD at lr 10 on (θ − 3)² multiplies its error by −19 a step and stops at step 5; Adam goes on, "
+        "moving about lr a step).</p>"
         "<p>Every number is computed by AdamLab's core optimizer (the same code the other panels use).</p>"
     )
 
@@ -342,11 +373,14 @@ class StepperPanel(Panel):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
+        left.setSpacing(2)
         left.addWidget(self._controls)
+        left.addWidget(self.plot_key)
         left.addWidget(self.view, 1)
         holder = QWidget()
         holder.setLayout(left)
-        holder.setFixedWidth(300)
+        holder.setFixedWidth(262)  # leaves the table ~560 px in a 1024-px window: its 11 columns fit
         lay.addWidget(holder)
         right = QVBoxLayout()
         right.addWidget(self.code_box)
@@ -358,12 +392,6 @@ class StepperPanel(Panel):
         self.reset()
 
     # --- building ---
-    def _slider(self, name: str, value: float, lo: float | None = None, hi: float | None = None,
-                decimals: int | None = None) -> FloatSlider:
-        label, klo, khi, scale, dec, tip = KNOBS[name]
-        return FloatSlider(label, klo if lo is None else lo, khi if hi is None else hi, value, scale=scale,
-                           decimals=dec if decimals is None else decimals, tooltip=tip)
-
     def _build_controls(self) -> None:
         box = QWidget()
         col = QVBoxLayout(box)
@@ -384,11 +412,12 @@ class StepperPanel(Panel):
         hl = QVBoxLayout(hyp)
         hl.setSpacing(3)
         d = StepperConfig()
-        self.lr = self._slider("lr", d.lr, 1e-4, 10.0, 4)
-        self.beta1 = self._slider("beta1", d.beta1)
-        self.beta2 = self._slider("beta2", d.beta2)
-        self.eps = self._slider("eps", d.eps, 1e-10, 0.1, 10)
-        self.wd = self._slider("weight_decay", d.weight_decay)
+        # the ranges every panel shares (widgets.hyper.KNOBS)
+        self.lr = knob_slider("lr", d.lr)
+        self.beta1 = knob_slider("beta1", d.beta1)
+        self.beta2 = knob_slider("beta2", d.beta2)
+        self.eps = knob_slider("eps", d.eps)
+        self.wd = knob_slider("weight_decay", d.weight_decay)
         self.adamw = QCheckBox("AdamW (decoupled weight decay)")
         self.adamw.setToolTip("AdamW: θ ← θ(1 − lr·wd) before the update; Adam: wd·θ is added to g instead.")
         for w in (self.lr, self.beta1, self.beta2, self.eps, self.wd, self.adamw):
@@ -427,6 +456,7 @@ class StepperPanel(Panel):
                                  tooltip="Steps per second while running; at 2 steps/s or less each line is shown.")
         rl.addWidget(self.speed)
         self.status = QLabel("")
+        self.status.setTextFormat(Qt.TextFormat.RichText)
         self.status.setWordWrap(True)
         self.status.setMinimumWidth(10)
         rl.addWidget(self.status)
@@ -438,6 +468,8 @@ class StepperPanel(Panel):
         self.adamw.toggled.connect(self._on_reset_knob)
         for s in (self.lr, self.beta1, self.beta2, self.eps, self.wd):
             s.valueChanged.connect(self._on_live_knob)
+        for s in (self.theta0, self.lr, self.beta1, self.beta2, self.eps, self.wd, self.speed):
+            s.clamped.connect(self.statusMessage)  # a typed value out of range: say which limit it became
         self.next_line_button.clicked.connect(self.next_line)
         self.next_step_button.clicked.connect(self.next_step)
         self.run_button.toggled.connect(self._on_run)
@@ -447,47 +479,36 @@ class StepperPanel(Panel):
     def _build_code(self) -> None:
         self.code_box = QGroupBox("Adam's update, one line at a time")
         lay = QVBoxLayout(self.code_box)
-        self.code_table = QTableWidget(0, 2)
-        self.code_table.setHorizontalHeaderLabels(["code", "with the numbers"])
-        self.code_table.verticalHeader().setVisible(False)
-        self.code_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.code_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.code_table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.code_table.setShowGrid(False)
-        # Code in a monospaced font, maths in the proportional one (narrower: both fit side by side at
-        # 1280 px), both larger than the UI font so they read when projected.
+        # Code in a monospaced font, maths in the proportional one, both larger than the UI font so they read
+        # when projected; side by side when there is room, the maths under its code when there is not.
         self.mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.mono.setPointSizeF(11)
         self.sans = QFont(self.font())
         self.sans.setPointSizeF(11.5)
-        self.code_table.setFont(self.sans)
-        self.code_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.code_table.verticalHeader().setDefaultSectionSize(QFontMetrics(self.sans).height() + 10)
-        header = self.code_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.code_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.code_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        lay.addWidget(self.code_table)
+        self.code_lines = CodeLines(self.mono, self.sans)
+        lay.addWidget(self.code_lines)
         self.step_label = QLabel()
         self.step_label.setWordWrap(True)
         lay.addWidget(self.step_label)
 
     def _build_results(self) -> None:
         self.steps_table = QTableWidget(0, len(COLUMNS))
-        self.steps_table.setHorizontalHeaderLabels([name for name, _ in COLUMNS])
+        self.steps_table.setHorizontalHeaderLabels([name.replace(" ", "\n") for name, _ in COLUMNS])
         self.steps_table.verticalHeader().setVisible(False)
         self.steps_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.steps_table.setAlternatingRowColors(True)
-        self.steps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.steps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # see _fit_columns
+        self.steps_table.setWordWrap(False)
+        self.steps_table.viewport().installEventFilter(self)  # refit the columns when the table is resized
         self.steps_table.setToolTip("Every step's numbers, from the core optimizer (θ and loss after the step); "
-                                    "ratio = m_hat / (√v_hat + ε), the step is −lr × ratio.")
+                                    "ratio = m_hat / (√v_hat + ε), the step is −lr × ratio. Hover a cell for "
+                                    "its full value.")
         # until the first step is finished the table is an empty block: say what will fill it
         self.table_hint = QLabel("Each finished step adds a row here: the gradient g, Adam's m and v, their "
                                  "bias-corrected m_hat and v_hat, the ratio m_hat / (√v_hat + ε), and θ and the "
                                  "loss after the step, for Adam and for plain SGD side by side.")
         self.table_hint.setWordWrap(True)
-        self.table_hint.setMinimumWidth(380)  # (a word-wrapped label in a layout otherwise shrinks to a column)
+        self.table_hint.setMinimumWidth(320)  # (a word-wrapped label in a layout otherwise shrinks to a column)
         self.table_hint.setMaximumWidth(460)
         self.table_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.table_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -497,15 +518,21 @@ class StepperPanel(Panel):
         model.rowsRemoved.connect(self._sync_table_hint)
 
         self.view = pg.GraphicsLayoutWidget()
+        self.view.ci.setSpacing(10)  # the θ plot's bottom apart from the loss plot's top tick
         c = theme.COLORS
-        self.plot_theta = self.view.addPlot(row=0, col=0)
-        # the key for both plots (same colours) in the title: a legend box inside plots this small always sat
-        # on some curve
-        key = f"<span style='color:{c['ema']}'>━ Adam</span>&nbsp; <span style='color:{c['sgd']}'>━ SGD</span>"
-        style_plot(self.plot_theta, f"θ over steps&nbsp;&nbsp; {key}", left="θ", legend=False)
-        self.plot_loss = self.view.addPlot(row=1, col=0)
-        style_plot(self.plot_loss, "loss over steps", left="L(θ)", bottom="step t", legend=False)
+        # The key for both plots sits above them and their names on their y axes: in plots this small a legend
+        # box always sat on some curve, and titles took a third of their height.
+        self.plot_key = QLabel()
+        self.plot_key.setTextFormat(Qt.TextFormat.RichText)
+        self.plot_key.setWordWrap(True)
+        self.plot_key.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.plot_theta = self.view.addPlot(row=0, col=0, axisItems={"left": CompactAxis("left")})
+        style_plot(self.plot_theta, left="θ", legend=False)
+        self.plot_loss = self.view.addPlot(row=1, col=0, axisItems={"left": CompactAxis("left")})
+        style_plot(self.plot_loss, left="L(θ)", bottom="step t", legend=False)
         self.plot_loss.setXLink(self.plot_theta)
+        for plot in (self.plot_theta, self.plot_loss):
+            plot.getAxis("left").setWidth(44)
         self.target_line = pg.InfiniteLine(TARGET, angle=0, pen=pen(c["sgd"], 1, Qt.PenStyle.DotLine))
         self.plot_theta.addItem(self.target_line, ignoreBounds=True)
         self.curves = {
@@ -514,7 +541,17 @@ class StepperPanel(Panel):
             "loss": fast_curve(self.plot_loss, c["ema"], width=2),
             "sgd_loss": fast_curve(self.plot_loss, c["sgd"], width=2),
         }
-        self.view.setMinimumHeight(200)
+        # A diverged run's path is drawn by these instead, which the autoscale ignores: the plots keep the scale
+        # of the run that converges (SGD at lr 10 reaches 7e6 while Adam moves between 0 and 4), and the
+        # diverged line leaves the view towards where it went.
+        self.wild_curves = {}
+        for name, plot in (("sgd_theta", self.plot_theta), ("sgd_loss", self.plot_loss),
+                           ("theta", self.plot_theta), ("loss", self.plot_loss)):
+            color = c["sgd"] if name.startswith("sgd") else c["ema"]
+            item = pg.PlotDataItem([], [], pen=pen(color, 2, Qt.PenStyle.DashLine))
+            plot.addItem(item, ignoreBounds=True)
+            self.wild_curves[name] = item
+        self.view.setMinimumHeight(170)
         self._early_view = False  # the θ plot shows the fixed early range (see _update_plots)
 
     # --- config ---
@@ -543,6 +580,7 @@ class StepperPanel(Panel):
             self._show_error("")
         self.current_line = -1
         self.steps_table.setRowCount(0)
+        self._fit_columns()
         self._fill_code()
         self._update_plots()
         self._update_status()
@@ -592,9 +630,15 @@ class StepperPanel(Panel):
         return True
 
     def _step_done(self) -> None:
-        self._append_row(self.session.records[-1])
+        rec = self.session.records[-1]
+        self._append_row(rec)
         self._update_plots()
         self._update_status()
+        for name, t in self.session.diverged.items():
+            if t == rec.t:  # it diverged at this step: say so once, where a person looks
+                what = "it stops here; Adam goes on" if name == "SGD" else "press Reset"
+                self.statusMessage.emit(f"Adam stepper: {self.session.divergence(name)} with lr = {hp(rec.lr)}: "
+                                        f"each step overshot further; {what}.")
 
     def keys(self) -> list[str]:
         return line_keys(self.session.config.adamw if self.session else self.adamw.isChecked())
@@ -657,36 +701,19 @@ class StepperPanel(Panel):
 
     # --- drawing ---
     def _fill_code(self) -> None:
-        """Code lines on the left, substituted maths on the right, the line just run highlighted."""
+        """Code lines with their substituted maths, the line just run highlighted."""
         keys = self.keys() + ["sgd"]
         wd = self.session.config.weight_decay if self.session else self.wd.value()
         adamw = self.session.config.adamw if self.session else self.adamw.isChecked()
         rec = self.session.records[-1] if self.session and self.session.records else None
         source = self.session.config.problem if self.session else ""
-        table = self.code_table
-        table.setRowCount(len(keys))
-        highlight = QColor(theme.COLORS["accent"])
-        highlight.setAlpha(90)
         last = len(keys) - 2
+        rows = []
         for row, key in enumerate(keys):
             revealed = rec is not None and (row <= self.current_line or (key == "sgd" and self.current_line == last))
-            code = QTableWidgetItem(code_line(key, adamw, wd))
-            maths = QTableWidgetItem(maths_line(key, rec, source) if revealed else "…")
-            for item in (code, maths):
-                if row == self.current_line:
-                    item.setBackground(highlight)
-                if key == "sgd":
-                    item.setForeground(QColor(theme.COLORS["sgd"]))
-            code.setFont(self.mono)
-            if key == "sgd":
-                f = QFont(self.mono)
-                f.setItalic(True)
-                code.setFont(f)
-            maths.setData(Qt.ItemDataRole.UserRole, key)
-            table.setItem(row, 0, code)
-            table.setItem(row, 1, maths)
-        height = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(len(keys))) + 4
-        table.setFixedHeight(height)
+            rows.append((code_line(key, adamw, wd), maths_line(key, rec, source) if revealed else "…"))
+        highlight = self.current_line if self.current_line >= 0 else None
+        self.code_lines.set_rows(rows, highlight, len(keys) - 1, (theme.COLORS["accent"], theme.COLORS["sgd"]))
         self._update_step_label()
 
     def _update_step_label(self) -> None:
@@ -709,17 +736,36 @@ class StepperPanel(Panel):
     def _sync_table_hint(self) -> None:
         self.table_hint.setVisible(self.steps_table.rowCount() == 0)
 
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.steps_table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_columns()
+        return super().eventFilter(obj, event)
+
+    def _fit_columns(self) -> None:
+        """Every column at least as wide as its widest cell (nothing cut to "3.9…"), the spare width shared
+        out; when the cells need more than there is, the table scrolls sideways instead."""
+        table = self.steps_table
+        need = [max(table.sizeHintForColumn(c), table.horizontalHeader().sectionSizeHint(c))
+                for c in range(table.columnCount())]
+        spare = max(0, table.viewport().width() - sum(need))
+        n = len(need) - 1  # the spare goes to the number columns, not to t
+        for c, w in enumerate(need):
+            table.setColumnWidth(c, w + (spare * c // n - spare * (c - 1) // n if c else 0))
+
     def _append_row(self, r: StepRecord) -> None:
         table = self.steps_table
         row = table.rowCount()
         table.insertRow(row)
         for col, (_, value) in enumerate(COLUMNS):
             v = value(r)
-            text = str(v) if col == 0 else ("—" if math.isnan(v) else num(v))
+            text = str(v) if col == 0 else cell(v)
             item = QTableWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, float(v))
+            if col and math.isfinite(v):
+                item.setToolTip(f"{COLUMNS[col][0]} = {v:.10g}")  # the full value behind a short cell
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             table.setItem(row, col, item)
+        self._fit_columns()
         table.scrollToBottom()
 
     def _update_plots(self) -> None:
@@ -730,22 +776,32 @@ class StepperPanel(Panel):
         t = np.arange(len(recs) + 1, dtype=np.float64)  # (T+1,): t = 0 is the start
         theta = np.array([theta0] + [r.theta_new for r in recs])
         sgd = np.array([theta0] + [r.sgd_theta_new for r in recs])
-        self.curves["theta"].setData(t, theta)
-        self.curves["sgd_theta"].setData(t, sgd)
+        loss = sgd_loss = None
         if has_loss:
             start = s.loss(theta0)
-            self.curves["loss"].setData(t, np.array([start] + [r.loss_new for r in recs]))
-            self.curves["sgd_loss"].setData(t, np.array([start] + [r.sgd_loss_new for r in recs]))
-        else:
-            self.curves["loss"].setData([], [])
-            self.curves["sgd_loss"].setData([], [])
+            loss = np.array([start] + [r.loss_new for r in recs])
+            sgd_loss = np.array([start] + [r.sgd_loss_new for r in recs])
+        diverged = s.diverged if s else {}
+        for name, ys, run in (("theta", theta, "Adam"), ("sgd_theta", sgd, "SGD"), ("loss", loss, "Adam"),
+                              ("sgd_loss", sgd_loss, "SGD")):
+            if ys is None:
+                xs = ys = np.zeros(0)
+            else:  # a diverged run's line ends where it diverged, drawn outside the autoscale
+                n = diverged.get(run, len(recs)) + 1
+                xs, ys = t[:n], ys[:n]
+            wild = run in diverged
+            self.curves[name].setData(*((np.zeros(0), np.zeros(0)) if wild else (xs, ys)))
+            self.wild_curves[name].setData(*((xs, ys) if wild else (np.zeros(0), np.zeros(0))))
+        self._update_key()
         self.plot_loss.setVisible(has_loss)
+        self.plot_theta.showAxis("bottom", not has_loss)  # the loss plot below carries the shared step axis
         self.target_line.setVisible(has_loss and s.config.problem != "abs")
         self.target_line.setPos(0.0 if s and s.config.problem == "abs" else TARGET)
         if len(recs) < EARLY_STEPS:
             # the first steps: show steps 0..EARLY_STEPS and θ's target rather than zoom into one or two points
             # (pyqtgraph stretched a lone point to ±0.4 and labelled both axes "×0.001")
-            ys = np.concatenate([theta, sgd, [self.target_line.value()] if self.target_line.isVisible() else []])
+            runs = [theta if "Adam" not in diverged else [], sgd if "SGD" not in diverged else []]
+            ys = np.concatenate([*runs, [self.target_line.value()] if self.target_line.isVisible() else []])
             ys = ys[np.isfinite(ys)]
             lo, hi = (ys.min(), ys.max()) if ys.size else (-1.0, 1.0)
             if hi - lo < 1e-6:
@@ -765,6 +821,16 @@ class StepperPanel(Panel):
             else:
                 curve.setSymbol(None)
 
+    def _update_key(self) -> None:
+        c, s = theme.COLORS, self.session
+        parts = [f"<span style='color:{c['ema']}'>━ {'AdamW' if s and s.config.adamw else 'Adam'}</span>",
+                 f"<span style='color:{c['sgd']}'>━ SGD</span>"]
+        for name in s.diverged if s else ():
+            parts.append(f"<span style='color:{c['ratio']}'>✕ {name} diverged at t = {s.diverged[name]}</span>")
+        if s and s.problem.loss is not None and s.config.problem != "abs":
+            parts.append(f"<span style='color:{c['sgd']}'>┈ θ* = {TARGET:g}</span>")
+        self.plot_key.setText("&nbsp;&nbsp; ".join(parts))
+
     def _update_status(self) -> None:
         s = self.session
         if s is None:
@@ -772,10 +838,9 @@ class StepperPanel(Panel):
             return
         kind = "AdamW" if s.config.adamw else "Adam"
         extra = f"; sequence of {len(s.sequence)} values" if s.sequence is not None else ""
-        self.status.setText(f"{kind}, t = {s.t}{extra}")
-
-    def on_theme_changed(self) -> None:
-        self._fill_code()
+        diverged = "<br>".join(f"<span style='color:{theme.COLORS['ratio']}'>✕ {s.divergence(n)}"
+                               f"{': stopped' if n == 'SGD' else ''}</span>" for n in s.diverged)
+        self.status.setText(f"{kind}, t = {s.t}{extra}" + (f"<br>{diverged}" if diverged else ""))
 
     # --- Panel interface ---
     def plots(self) -> dict[str, pg.PlotItem]:

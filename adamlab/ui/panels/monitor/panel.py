@@ -1,7 +1,7 @@
 """Tiny-GPT training monitor: train microgpt live, watch the loss, the per-tensor statistics, Adam's state
 and what the model writes.
 
-Every run is one core ``Trainer`` wrapped in a :class:`~adamlab.ui.panels.monitor_job.RunJob`, built and
+Every run is one core ``Trainer`` wrapped in a :class:`~adamlab.ui.panels.monitor.job.RunJob`, built and
 trained in its own child process by a ``workers.ProcessLoopWorker`` ("compare optimizers" starts three). A
 training step is thousands of tiny NumPy calls that hold the GIL; on a thread they and the GUI's pyqtgraph
 painting took turns on one interpreter (the window stuttered and training ran at half speed). In a child the
@@ -23,15 +23,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyqtgraph as pg
-from collections import deque
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QLineEdit,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -47,13 +45,19 @@ from PySide6.QtWidgets import (
 )
 
 from adamlab.ui import theme, workers
-from adamlab.ui.panels import monitor_job as mj
+from adamlab.ui.panels.monitor import external as ext
+from adamlab.ui.panels.monitor import job as mj
+from adamlab.ui.panels.monitor.curves import LossPlot
+from adamlab.ui.panels.monitor.runs import RunView, _RunRelay
 from adamlab.ui.panels.base import Panel
-from adamlab.ui.panels.monitor_inside import AdamStateView, HeatmapView, SamplesView, TensorsView
-from adamlab.ui.panels.monitor_setup import MONITOR_LR, SetupBox
+from adamlab.ui.panels.monitor.inspector import SORTS, select_tensors
+from adamlab.ui.panels.monitor.inspector import AdamStateView, HeatmapView, SamplesView, TensorsView
+from adamlab.ui.panels.monitor.setup import MONITOR_LR, SetupBox
+from adamlab.ui.schema import Bool, Fields, Int
 from adamlab.ui.widgets.controls import FloatSlider
+from adamlab.ui.widgets.stateschema import of
+from adamlab.ui.widgets.dialogs import ask_save_path
 from adamlab.ui.widgets.hyper import KIND_KNOBS, to_core
-from adamlab.ui.widgets.plots import pen, style_plot
 
 
 REDRAW_MS = 100  # 10 redraws a second: smooth enough for curves, cheap for the training thread
@@ -63,66 +67,8 @@ ADAM_REFRESH_MS = 700  # Adam's histograms are asked for this often while their 
 MAX_LIVE_RUNS = 6  # one process each; the machine has few cores, more would only slow every run down
 COMPARE = ("sgd", "adam", "adamw")
 NOTICE_S = 8.0  # how long a notice (saved, an error) stays under the curves
-
-
-class _RunRelay(QObject):
-    """Receives one run's worker signals on the GUI thread (a QObject living there, so the connections are
-    queued) and passes them on tagged with the run's id. A plain callable would run in the worker thread."""
-
-    snapshot = Signal(int, object)
-    state = Signal(int, str)
-    failed = Signal(int, str)
-    reply = Signal(int, object)
-
-    def __init__(self, run_id: int, parent: QObject):
-        super().__init__(parent)
-        self.run_id = run_id
-
-    @Slot(object)
-    def on_snapshot(self, snap) -> None:
-        self.snapshot.emit(self.run_id, snap)
-
-    @Slot(str)
-    def on_state(self, state: str) -> None:
-        self.state.emit(self.run_id, state)
-
-    @Slot(str)
-    def on_failed(self, message: str) -> None:
-        self.failed.emit(self.run_id, message)
-
-    @Slot(object)
-    def on_reply(self, reply) -> None:
-        self.reply.emit(self.run_id, reply)
-
-
-class RunView:
-    """The GUI side of one run: its worker, its latest snapshot, its colour and its plot items.
-
-    ``job`` is None while the run lives in its child process; once the run has ended it is the job sent
-    back (histograms, samples and saving then work here). ``samples`` keeps every sample batch seen (snapshots
-    carry only the newest few); ``chars`` is the model's symbols, for checking a sampling prefix."""
-
-    def __init__(self, run_id: int, name: str, color: str, handle: workers.WorkerHandle, chars: str = ""):
-        self.id, self.name, self.color = run_id, name, color
-        self.handle = handle
-        self.job: mj.RunJob | None = None
-        self.chars = chars
-        self.fallback: str | None = None  # why it trains in-thread, if it does
-        self.replies: dict[str, Any] = {}  # the latest reply of each other kind ("facts"), for whoever asked
-        self.samples: deque = deque(maxlen=mj.MAX_SAMPLES)
-        self.snap: mj.Snapshot | None = None
-        self.drawn_version = -1
-        self.state = "starting"
-        self.items: dict[str, Any] = {}
-        self.markers: list[Any] = []
-        self.events_drawn = 0
-        self.diverged_marked = False
-        self.list_item: QListWidgetItem | None = None
-        self.adam_pending = False
-
-    @property
-    def live(self) -> bool:
-        return self.handle is not None and self.handle.is_running()
+FOLLOW_RATE = 4  # snapshots a second from a followed run folder (it is polled every external.POLL_S)
+STOP_GRACE_S = 3.0  # Stop: how long a run's process may take to end its step and send its job back
 
 
 class MonitorPanel(Panel):
@@ -138,15 +84,15 @@ class MonitorPanel(Panel):
         "<p><b>Curves.</b> A model that knows nothing guesses uniformly: <i>L</i> = ln <i>V</i> "
         "(3.30 for 27 symbols, the dashed line). The faint curve is the raw per-batch loss; the bold one is "
         "its exponential moving average <i>s</i><sub>t</sub> = β<i>s</i><sub>t−1</sub> + (1−β)<i>L</i><sub>t</sub>"
-        " divided by 1 − β<sup>t</sup> — the same bias correction as Adam's m̂, so the curve does not start "
+        " divided by 1 − β<sup>t</sup> — the same bias correction as Adam's <i>m̂</i>, so the curve does not start "
         "at 0. Dots are the validation loss on held-out names; the dotted line is lr(t).</p>"
         "<p><b>Why Adam.</b> The table shows each tensor's gradient RMS <i>g</i>, weight RMS <i>w</i> and "
         "update/weight ratio <i>u</i> = RMS(Δθ)/RMS(θ). Gradients of different tensors differ by orders of "
         "magnitude, so one SGD learning rate is too big for some and too small for others. Adam divides by "
-        "√v̂ per parameter: every step is about lr·m̂/(√v̂+ε), with |m̂/(√v̂+ε)| ≲ 1, so every tensor moves at "
+        "√<i>v̂</i> per parameter: every step is about lr·<i>m̂</i>/(√<i>v̂</i>+ε), with |<i>m̂</i>/(√<i>v̂</i>+ε)| ≲ 1, so every tensor moves at "
         "a similar relative pace. Karpathy's rule of thumb: u ≈ 10<sup>−3</sup>.</p>"
-        "<p><b>Adam's state</b>: histograms of m̂/(√v̂+ε) (near ±1: consistent gradient sign; near 0: noise) "
-        "and of the effective per-parameter learning rate lr/(√v̂+ε).</p>"
+        "<p><b>Adam's state</b>: histograms of <i>m̂</i>/(√<i>v̂</i>+ε) (near ±1: consistent gradient sign; near 0: noise) "
+        "and of the effective per-parameter learning rate lr/(√<i>v̂</i>+ε).</p>"
         "<p><b>Divergence</b>: a learning rate too high (Adam at 0.05 here) makes the loss overflow; the run "
         "stops with a red marker at that step.</p>")
 
@@ -157,7 +103,6 @@ class MonitorPanel(Panel):
         self._active: RunView | None = None
         self._corpus = None  # the last good corpus (data.Corpus), for sizes and the baseline
         self._told_fallback = False
-        self._smooth_cache: dict[int, tuple] = {}
         self._notice: tuple[str, float] = ("", 0.0)
 
         self.setup = SetupBox()
@@ -174,9 +119,10 @@ class MonitorPanel(Panel):
         cl.addLayout(self._controls_row())
         cl.addLayout(self._progress_row())
         cl.addLayout(self._view_row())
-        self.curves = pg.PlotWidget()
-        self._build_curves()
+        self.curves = LossPlot()
+        self.baseline, self.empty_hint = self.curves.baseline, self.curves.empty_hint
         cl.addWidget(self.curves, 1)
+        cl.addWidget(self.curves.key_label)
         self.status_label = QLabel("Press Start to train.")
         self.status_label.setWordWrap(True)
         self.status_label.setTextFormat(Qt.TextFormat.RichText)
@@ -195,16 +141,48 @@ class MonitorPanel(Panel):
         self.tabs.addTab(self.samples, "Samples")
         self.tabs.setTabToolTip(0, "g / w / u per tensor at the latest step.")
         self.tabs.setTabToolTip(1, "log10 u and log10 g per tensor over time.")
-        self.tabs.setTabToolTip(2, "Histograms of m̂/(√v̂+ε) and lr/(√v̂+ε) for one tensor.")
+        self.tabs.setTabToolTip(2, "<qt>Histograms of <i>m̂</i>/(√<i>v̂</i>+ε) and lr/(√<i>v̂</i>+ε) for one tensor.</qt>")
         self.tabs.setTabToolTip(3, "What the model writes, every K steps.")
+        # Which tensors the table, the u curves, the heatmaps and the Adam tab show, and in what order: a
+        # watched 24-layer model has hundreds.
+        self.tensor_filter = QLineEdit()
+        self.tensor_filter.setPlaceholderText("filter tensors: attn  h.3.  -bias")
+        self.tensor_filter.setClearButtonEnabled(True)
+        self.tensor_filter.setToolTip("Show only tensors whose name contains every word typed here (a word "
+                                      "starting with - excludes); the table, u curves, heatmaps and Adam tab "
+                                      "follow.")
+        self.tensor_sort = QComboBox()
+        for key, text in SORTS.items():
+            self.tensor_sort.addItem(f"by {text}", key)
+        self.tensor_sort.setToolTip("Order of the tensors in the table, the heatmaps and the Adam tab's list.")
+        self.tensor_count = QLabel("")
+        frow = QHBoxLayout()
+        frow.setContentsMargins(0, 0, 0, 0)
+        frow.addWidget(self.tensor_filter, 1)
+        frow.addWidget(self.tensor_sort)
+        frow.addWidget(self.tensor_count)
+        inspector = QWidget()
+        il = QVBoxLayout(inspector)
+        il.setContentsMargins(0, 0, 0, 0)
+        il.setSpacing(2)
+        il.addLayout(frow)
+        il.addWidget(self.tabs, 1)
+        self.inspector = inspector
+        self.tensor_filter.textChanged.connect(self._on_selection)
+        self.tensor_sort.currentIndexChanged.connect(self._on_selection)
 
-        split = QSplitter(Qt.Orientation.Horizontal)
+        # The curves and the inspector tabs side by side, or the tabs below the curves when the panel is too
+        # narrow for both (a 1024-px window): see resizeEvent. The splitter's own minimum width is that of
+        # the stacked arrangement, so the window can shrink to where the switch happens.
+        self.split = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(centre)
-        split.addWidget(self.tabs)
+        split.addWidget(inspector)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([480, 360])
         split.setChildrenCollapsible(False)
+        split.setMinimumWidth(max(centre.minimumSizeHint().width(), inspector.minimumSizeHint().width()))
+        self._centre = centre
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(scroll)
@@ -299,64 +277,47 @@ class MonitorPanel(Panel):
     def _runs_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.run_list = QListWidget()
-        self.run_list.setFixedHeight(74)
+        self.run_list.setFixedHeight(80)  # the three rows of buttons beside it
+        self.run_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "run 2 · Adam … — paused", no scrollbar
+        self.run_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.run_list.setToolTip("Runs: tick to show, click to select (the controls, table and tabs follow the "
                                  "selected run).")
         self.run_list.itemChanged.connect(self._on_run_item)
         self.run_list.currentRowChanged.connect(self._on_run_row)
         self.remove_button = self._button("Remove", "Stop and remove the selected run and its curves.",
                                           self.remove_run)
+        self.follow_button = self._button(
+            "PyTorch run…", "Open a run folder written by adamlab.watch in your own PyTorch training: its loss, "
+            "lr, per-tensor g/w/u, Adam's histograms and samples, followed live while it trains (also File ▸ "
+            "Open run folder…, or drop the folder on the window).", self._open_folder_dialog)
         col = QVBoxLayout()
         col.setSpacing(2)
-        grid = QHBoxLayout()
-        grid.setSpacing(2)
-        for b in (self.save_button, self.load_button):
-            grid.addWidget(b)
-        col.addLayout(grid)
-        grid = QHBoxLayout()
-        grid.setSpacing(2)
-        for b in (self.csv_button, self.remove_button):
-            grid.addWidget(b)
-        col.addLayout(grid)
+        for pair in ((self.save_button, self.load_button), (self.csv_button, self.remove_button)):
+            grid = QHBoxLayout()
+            grid.setSpacing(2)
+            for b in pair:
+                grid.addWidget(b)
+            col.addLayout(grid)
+        col.addWidget(self.follow_button)
         col.addStretch(1)
         row.addWidget(self.run_list, 1)
         row.addLayout(col)
         return row
 
-    def _build_curves(self) -> None:
-        p = self.curves.getPlotItem()
-        # no grid: grid lines made the axes' repaint ~25 ms a frame, the largest GUI cost while training
-        style_plot(p, title="Training loss", left="loss (nats)", bottom="step", grid=False)
-        p.legend.setBrush(pg.mkBrush(255, 255, 255, 170) if theme.current() == "light" else pg.mkBrush(30, 30, 30, 170))
-        p.setClipToView(True)
-        p.showAxis("right")
-        p.getAxis("right").setLabel("lr", color=theme.COLORS["sgd"])
-        self.lr_view = pg.ViewBox()
-        p.scene().addItem(self.lr_view)
-        p.getAxis("right").linkToView(self.lr_view)
-        self.lr_view.setXLink(p)
-        self.lr_view.setMouseEnabled(x=False, y=False)
-        p.vb.sigResized.connect(self._sync_lr_view)
-        dashed = pen(theme.COLORS["sgd"], 1, Qt.PenStyle.DashLine)
-        self.baseline = pg.InfiniteLine(angle=0, movable=False, pen=dashed)
-        self.baseline.setToolTip("The loss of a model that guesses every symbol with probability 1/V.")
-        p.addItem(self.baseline, ignoreBounds=True)
-        # explained in the legend, first row (a label on the line itself ended up under the legend's box)
-        self.baseline_key = pg.PlotDataItem(pen=dashed)
-        p.legend.addItem(self.baseline_key, "uniform guess ln V")
-        # Until the first run exists the plot would be bare 0–1 axes: say what to do instead.
-        self.empty_hint = pg.TextItem("Press Start to train microgpt,\nor Compare optimizers to race\nSGD, Adam "
-                                      "and AdamW from the same start.", color=theme.COLORS["sgd"], anchor=(0.5, 0.5))
-        self.empty_hint.setPos(0.5, 0.5)
-        p.addItem(self.empty_hint, ignoreBounds=True)
-        self.curves.setToolTip("Raw loss (faint), debiased-EMA smoothed loss (bold), validation loss (dots) and "
-                               "lr (dotted, right axis) of every shown run. Vertical dotted lines: a live knob "
-                               "change; red: divergence.")
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
 
-    @Slot()
-    def _sync_lr_view(self) -> None:
-        self.lr_view.setGeometry(self.curves.getPlotItem().vb.sceneBoundingRect())
-        self.lr_view.linkedViewChanged(self.curves.getPlotItem().vb, self.lr_view.XAxis)
+    def _arrange(self) -> None:
+        """Tabs beside the curves when both fit at their minimum widths, else below them."""
+        handle = self.split.handleWidth()
+        side_by_side = (self._centre.minimumSizeHint().width() + self.inspector.minimumSizeHint().width() + handle
+                        + 40)  # room for the curves beyond their bare minimum
+        want = Qt.Orientation.Horizontal if self.split.width() >= side_by_side else Qt.Orientation.Vertical
+        if self.split.orientation() != want:
+            self.split.setOrientation(want)
+            total = self.split.width() if want == Qt.Orientation.Horizontal else self.split.height()
+            self.split.setSizes([total * 3 // 5, total - total * 3 // 5])
 
     # ------------------------------------------------------------------------------------------------
     # corpus
@@ -370,9 +331,7 @@ class MonitorPanel(Panel):
             return
         self._corpus = corpus
         self.setup.show_corpus(mj.corpus_summary(corpus), corpus.tokenizer.vocab_size)
-        self.baseline.setValue(math.log(corpus.tokenizer.vocab_size))
-        label = self.curves.getPlotItem().legend.getLabel(self.baseline_key)
-        label.setText(f"uniform guess ln {corpus.tokenizer.vocab_size} = {math.log(corpus.tokenizer.vocab_size):.2f}")
+        self.curves.set_vocabulary(corpus.tokenizer.vocab_size)
 
     # ------------------------------------------------------------------------------------------------
     # runs
@@ -399,15 +358,19 @@ class MonitorPanel(Panel):
         return self._add_run(recipe, name, paused=False, select=select, chars=self._corpus.tokenizer.chars)
 
     def _add_run(self, recipe: tuple, name: str, paused: bool, select: bool = True, chars: str = "",
-                 snap: mj.Snapshot | None = None) -> RunView:
-        """Start ``recipe`` = (factory, args) — the job is built where it will run — and add its view."""
+                 snap: mj.Snapshot | None = None, external: Path | None = None) -> RunView:
+        """Start ``recipe`` = (factory, args) — the job is built where it will run — and add its view. An
+        ``external`` run (a watched PyTorch run folder) is followed on a thread of this process."""
         run_id = self._next_id
         self._next_id += 1
         color = theme.cycle_color(run_id - 1)
         factory, args = recipe
-        handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}", max_rate=SNAPSHOT_RATE,
-                                            start_paused=paused)
+        handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}",
+                                            max_rate=FOLLOW_RATE if external else SNAPSHOT_RATE,
+                                            start_paused=paused, use_process=external is None)
         run = RunView(run_id, name, color, handle, chars)
+        if external is not None:
+            run.external, run.job_class = external, ext.FollowJob
         run.state = "paused" if paused else "starting"  # until the child has imported and built the model
         if snap is not None:
             self._take_snapshot(run, snap)
@@ -421,14 +384,13 @@ class MonitorPanel(Panel):
         w.stateChanged.connect(relay.on_state)
         w.failed.connect(relay.on_failed)
         w.reply.connect(relay.on_reply)
-        self._make_items(run)
+        self.curves.add_run(run)
         self.runs.append(run)
         item = QListWidgetItem(name if run.state == "running" else f"{name} — {run.state}")
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Checked)
-        pm = QPixmap(12, 12)
-        pm.fill(QColor(color))
-        item.setIcon(QIcon(pm))
+        item.setIcon(theme.swatch(color))
+        item.setToolTip(name)  # the full name, when the list is too narrow for it
         item.setData(Qt.ItemDataRole.UserRole, run_id)
         run.list_item = item
         self.run_list.addItem(item)
@@ -437,28 +399,6 @@ class MonitorPanel(Panel):
         self._ensure_timer()
         self._update_buttons()
         return run
-
-    def _make_items(self, run: RunView) -> None:
-        p = self.curves.getPlotItem()
-        c = run.color
-        raw = p.plot([], [], pen=pen(c, 1, alpha=55), name=None)
-        smooth = p.plot([], [], pen=pen(c, 1), name=run.name)  # width 1: thick pens cost ms per frame
-        val = p.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=c, symbolPen=pen(c), name=None)
-        for item in (raw, smooth):
-            item.setDownsampling(auto=True, method="peak")
-            item.setClipToView(True)
-        lr = pg.PlotDataItem([], [], pen=pen(c, 1, Qt.PenStyle.DotLine))
-        lr.setDownsampling(auto=True, method="peak")
-        self.lr_view.addItem(lr)
-        run.items = {"raw": raw, "smooth": smooth, "val": val, "lr": lr}
-
-    def _remove_items(self, run: RunView) -> None:
-        p = self.curves.getPlotItem()
-        for key, item in run.items.items():
-            (self.lr_view if key == "lr" else p).removeItem(item)
-        for m in run.markers:
-            p.removeItem(m)
-        run.items, run.markers = {}, []
 
     def run_by_id(self, run_id: int) -> RunView | None:
         return next((r for r in self.runs if r.id == run_id), None)
@@ -497,7 +437,7 @@ class MonitorPanel(Panel):
     @Slot()
     def step_once(self) -> None:
         run = self._active
-        if run is None or not run.live:
+        if run is None or not run.live or run.external:
             return
         run.handle.worker.pause()
         run.handle.worker.step_once()
@@ -505,41 +445,66 @@ class MonitorPanel(Panel):
 
     @Slot()
     def stop_run(self, run: RunView | None = None) -> None:
+        """Ask the run to stop and return at once: the run ends after its current step and sends its job back
+        (its "finished" state then calls ``_stop_worker``). A run that does not end within its grace period
+        — a hung process, or a step far longer than usual — is ended by force."""
         run = run or self._active
-        if run is None or run.handle is None:
+        if run is None or run.handle is None or run.stopping:
             return
-        self._stop_worker(run)
+        run.stopping = True
+        run.handle.worker.request_stop()
+        rate = run.snap.rate if run.snap is not None else 0.0
+        grace = max(STOP_GRACE_S, 3.0 / rate if rate > 0 else 0.0)  # at least three of its own steps
+        run.stop_timer = QTimer(self)
+        run.stop_timer.setObjectName(f"monitor-stop-{run.id}")
+        run.stop_timer.setSingleShot(True)
+        run.stop_timer.timeout.connect(lambda rid=run.id: self._force_stop(rid))
+        run.stop_timer.start(int(grace * 1000))
+        run.list_item.setText(f"{run.name} — stopping…")
         self._update_buttons()
+
+    def _force_stop(self, run_id: int) -> None:
+        run = self.run_by_id(run_id)
+        if run is not None and run.handle is not None and run.handle.worker.force_stop():
+            run.forced = True  # its process is killed: the relay ends and reports "finished"
 
     def _stop_worker(self, run: RunView) -> None:
         handle = run.handle
         if handle is None:
             return
-        handle.stop()
+        handle.stop()  # its thread has ended or is ending: this only joins it
         run.handle = None
+        if run.stop_timer is not None:
+            run.stop_timer.stop()
         # The run has ended and its job has come back (None if its process died): reading it here is safe,
         # and its final state is drawn.
         run.job = handle.worker.job
         run.fallback = handle.worker.fallback
         if run.job is not None:
             self._take_snapshot(run, run.job.snapshot())
-        self._ensure_timer()
         status = run.snap.status if run.snap is not None else "stopped"
         if run.state != "diverged":
             run.state = "stopped" if status not in ("finished", "diverged") else status
         run.list_item.setText(f"{run.name} — {run.state}")
+        if run.forced:
+            self._error(f"{run.name} did not stop within its grace period (a step still running?): its "
+                        "process was ended, and its weights and optimizer state were not kept.")
+        # An ended run is drawn now, not at the next redraw tick: "finished" means the final numbers are on
+        # screen (a run shorter than one tick would otherwise be reported finished over an empty plot).
+        self._redraw()
 
     @Slot()
     def remove_run(self) -> None:
         run = self._active
         if run is None:
             return
-        if run.handle is not None:
-            run.handle.worker.keep_job = False  # its curves go too: nothing to send back
-        self._stop_worker(run)
-        self._remove_items(run)
+        if run.handle is not None:  # its curves go too: nothing to send back, nothing to wait for
+            workers.retire(run.handle, STOP_GRACE_S, keep_job=False)
+            run.handle = None
+        if run.stop_timer is not None:
+            run.stop_timer.stop()
+        self.curves.remove_run(run)
         self.runs.remove(run)
-        self._smooth_cache.pop(run.id, None)
         row = self.run_list.row(run.list_item)
         self._active = None
         self.run_list.takeItem(row)
@@ -555,7 +520,7 @@ class MonitorPanel(Panel):
         if run is not None and run.handle is not None:
             self._take_snapshot(run, snap)  # keep the latest; the timer draws it
             self._ensure_timer()
-            if run.fallback is None and run.handle.worker.fallback:
+            if run.fallback is None and run.handle.worker.fallback and not run.external:
                 run.fallback = run.handle.worker.fallback
                 if not self._told_fallback:  # once: the runs still train, just slower and the window stutters
                     self._told_fallback = True
@@ -589,7 +554,7 @@ class MonitorPanel(Panel):
             return
         else:
             run.state = state
-        if run.list_item is not None:
+        if run.list_item is not None and not run.stopping:
             run.list_item.setText(run.name if state == "running" else f"{run.name} — {run.state}")
         if run is self._active:
             self._update_buttons()
@@ -627,7 +592,7 @@ class MonitorPanel(Panel):
     @Slot(str, float)
     def _on_knob(self, name: str, value: float) -> None:
         run = self._active
-        if run is None or not run.live:
+        if run is None or not run.live or run.external:  # a watched run's knobs are its script's
             return
         self._call(run, partial(mj.RunJob.set_knob, name=name, value=value))
 
@@ -645,13 +610,16 @@ class MonitorPanel(Panel):
         if err:
             return
         for run in self.runs:
-            if run.live:
+            if run.live and not run.external:
                 self._call(run, partial(mj.RunJob.set_sampling, settings=settings))
 
     @Slot()
     def _sample_now(self) -> None:
         run = self._active
         if run is None:
+            return
+        if run.external:
+            self._notify(f"{run.name}: its samples come from its own script (w.log(step, samples=[…])).")
             return
         settings = self.samples.settings()
         err = mj.check_prefix(settings["prefix"], run.chars or None)
@@ -674,9 +642,9 @@ class MonitorPanel(Panel):
         want = self._want_maps()
         for run in self.runs:
             if run.live:
-                self._call(run, partial(mj.RunJob.set_want_maps, want=want))
+                self._call(run, partial(run.job_class.set_want_maps, want=want))
             elif run.job is not None:
-                run.job.want_maps = want
+                run.job.set_want_maps(want)
                 self._take_snapshot(run, run.job.snapshot())
         self._inspected = None
         self._ensure_timer()
@@ -693,7 +661,7 @@ class MonitorPanel(Panel):
             if run.state == "paused" and not force:
                 return
             run.adam_pending = True
-            self._call(run, partial(mj.RunJob.adam_reply, tensor=name))
+            self._call(run, partial(run.job_class.adam_reply, tensor=name))
         elif run.job is not None:
             self.adam.show_state(run.job.adam_state(name))
         else:
@@ -705,34 +673,15 @@ class MonitorPanel(Panel):
     def _mark_all_dirty(self, *_):
         for r in self.runs:
             r.drawn_version = -1
-        self._smooth_cache.clear()
+        self.curves.beta = self.smoothing.value()
+        self.curves.x_mode = self.x_axis.currentData()
+        self.curves.forget_smoothing()
         self._redraw()
 
     @Slot()
     def _on_log(self, *_):
-        lx, ly = self.log_x.isChecked(), self.log_y.isChecked()
-        self.curves.getPlotItem().setLogMode(x=lx, y=ly)
-        for r in self.runs:
-            if "lr" in r.items:
-                r.items["lr"].setLogMode(lx, False)
+        self.curves.set_log(self.log_x.isChecked(), self.log_y.isChecked(), self.runs)
         self._mark_all_dirty()
-
-    def _x(self, snap: mj.Snapshot, which: str = "train") -> np.ndarray:
-        tokens = self.x_axis.currentData() == "tokens"
-        if which == "val":
-            return snap.val_tokens if tokens else snap.val_steps
-        return snap.tokens if tokens else snap.steps
-
-    def smoothed(self, run: RunView) -> np.ndarray:
-        """The debiased EMA of the run's raw loss at the slider's β (the core's ema, cached per version)."""
-        beta = self.smoothing.value()
-        key = (run.snap.version, beta)
-        cached = self._smooth_cache.get(run.id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        y = mj.smooth(run.snap.loss, beta)
-        self._smooth_cache[run.id] = (key, y)
-        return y
 
     @Slot()
     def _redraw(self) -> None:
@@ -743,7 +692,8 @@ class MonitorPanel(Panel):
             if snap is None or snap.version == run.drawn_version:
                 continue
             run.drawn_version = snap.version
-            self._draw_run(run, snap)
+            if self.curves.draw_run(run, snap) and run is self._active:
+                self._show_status(run)
         if self._active is not None and self._active.snap is not None:
             self._draw_inspector(self._active)
         if not any_live and all(r.snap is None or r.drawn_version == r.snap.version for r in self.runs):
@@ -751,70 +701,6 @@ class MonitorPanel(Panel):
             self.adam_timer.stop()
         elif not self.adam_timer.isActive():
             self.adam_timer.start()
-
-    def _draw_run(self, run: RunView, snap: mj.Snapshot) -> None:
-        x = self._x(snap)
-        items = run.items
-        lx, ly = self.log_x.isChecked(), self.log_y.isChecked()
-        # log axes cannot show step 0 or a non-positive loss: draw only what the axis can place
-        keep = np.ones(x.shape, bool)
-        if lx:
-            keep &= x > 0
-        y, ys = snap.loss, self.smoothed(run)
-        if ly:
-            keep &= y > 0
-        items["raw"].setData(x[keep], y[keep])
-        items["smooth"].setData(x[keep], ys[keep])
-        vx = self._x(snap, "val")
-        vk = vx > 0 if lx else np.ones(vx.shape, bool)
-        if vx.size != len(items["val"].xData if items["val"].xData is not None else ()) or not run.live:
-            items["val"].setData(vx[vk], snap.val_loss[vk])  # new points only every val_every steps
-        items["lr"].setData(x[keep], snap.lr[keep])
-        self._draw_markers(run, snap)
-        self._fit_lr_axis()
-
-    def _fit_lr_axis(self) -> None:
-        """Only the selected run's lr(t) is drawn (runs with different optimizers have lrs orders of magnitude
-        apart), on an axis from 0: a schedule's shape reads true only from 0."""
-        run = self._active
-        for r in self.runs:
-            if "lr" in r.items:
-                r.items["lr"].setVisible(r is run and r.list_item.checkState() == Qt.CheckState.Checked)
-        if run is None or run.snap is None or not run.snap.lr.size:
-            return
-        top = float(np.nanmax(run.snap.lr))
-        if top > 0 and math.isfinite(top) and top != getattr(self, "_lr_top", None):
-            self._lr_top = top
-            self.lr_view.setYRange(0.0, top * 1.05, padding=0)
-            self.curves.getPlotItem().getAxis("right").setLabel(f"lr of {run.name.split(' · ')[0]}",
-                                                                 color=theme.COLORS["sgd"])
-
-    def _draw_markers(self, run: RunView, snap: mj.Snapshot) -> None:
-        p = self.curves.getPlotItem()
-        tokens = self.x_axis.currentData() == "tokens"
-        for step, tokens_at, text in snap.events[run.events_drawn:]:
-            xpos = tokens_at if tokens else step
-            line = pg.InfiniteLine(pos=math.log10(max(xpos, 1)) if self.log_x.isChecked() else xpos, angle=90,
-                                   movable=False, pen=pen(run.color, 1, Qt.PenStyle.DotLine), label=text,
-                                   labelOpts={"position": 0.92, "color": run.color, "rotateAxis": (1, 0)})
-            line.setToolTip(f"{run.name}: {text} at step {step}")
-            line.setZValue(-5)
-            p.addItem(line, ignoreBounds=True)
-            run.markers.append(line)
-        run.events_drawn = len(snap.events)
-        if snap.diverged_step is not None and not run.diverged_marked:
-            run.diverged_marked = True
-            step = snap.diverged_step
-            xpos = snap.diverged_tokens if tokens else step
-            line = pg.InfiniteLine(pos=math.log10(max(xpos, 1)) if self.log_x.isChecked() else xpos, angle=90,
-                                   movable=False, pen=pen("#D55E00", 2),
-                                   label=f"diverged at step {step}",
-                                   labelOpts={"position": 0.75, "color": "#D55E00", "fill": (255, 255, 255, 180)})
-            line.setToolTip(snap.message)
-            p.addItem(line, ignoreBounds=True)
-            run.markers.append(line)
-            if run is self._active:
-                self._show_status(run)
 
     def _draw_inspector(self, run: RunView) -> None:
         snap = run.snap
@@ -829,25 +715,39 @@ class MonitorPanel(Panel):
                 run.live and now - getattr(self, "_inspected_at", 0.0) < INSPECT_S):
             return
         self._inspected, self._inspected_at = snap.version, now
-        if run.live and run.state == "running" and snap.rate > 0:
+        if run.live and run.external and snap.rate > 0:  # its script knows how long it will run, not we
+            self.rate_label.setText(f"{snap.rate:,.1f} steps/s")
+        elif run.live and run.state == "running" and snap.rate > 0:
             eta = (total - snap.step) / snap.rate
             self.rate_label.setText(f"{snap.rate:,.0f} steps/s · ETA {_duration(eta)}")
         else:
             self.rate_label.setText(run.state)
         self._show_status(run)
         if snap.names:
+            idx = select_tensors(snap.names, snap.g, snap.w, snap.u, self.tensor_filter.text(),
+                                 self.tensor_sort.currentData())
+            self.tensor_count.setText(f"{len(idx)} of {len(snap.names)}")
             if self.tabs.currentWidget() is self.tensors:
-                self.tensors.show_stats(snap)
-            elif self.tabs.currentWidget() is self.heatmap:
-                self.heatmap.show_maps(snap.map_steps, snap.names, snap.log_u, snap.log_g)
-            self.adam.set_names(snap.names)
+                self.tensors.show_stats(snap, idx)
+            elif self.tabs.currentWidget() is self.heatmap and snap.log_u.shape[1]:
+                self.heatmap.show_maps(snap.map_steps, [snap.names[i] for i in idx], snap.log_u[idx],
+                                       snap.log_g[idx])
+            self.adam.set_names([snap.names[i] for i in idx])
         self.samples.show_samples(snap.samples)
+
+    @Slot()
+    def _on_selection(self, *_) -> None:
+        """The tensor filter or sort changed: redraw the inspector now (not at the next snapshot)."""
+        self._inspected, self._inspected_at = None, 0.0
+        if self._active is not None and self._active.snap is not None:
+            self._draw_inspector(self._active)
 
     def _show_status(self, run: RunView | None) -> None:
         parts = []
         snap = run.snap if run is not None else None
         if run is not None and snap is None and run.state == "starting":
-            parts.append(f"<b>{run.name}</b>: starting… (a new Python process loads NumPy and builds the model)")
+            parts.append(f"<b>{run.name}</b>: opening the run folder…" if run.external else
+                         f"<b>{run.name}</b>: starting… (a new Python process loads NumPy and builds the model)")
         if snap is not None:
             if snap.status == "diverged":
                 parts.append(f"<span style='color:#D55E00'><b>{run.name}: {snap.message}</b></span>")
@@ -886,27 +786,32 @@ class MonitorPanel(Panel):
         visible = item.checkState() == Qt.CheckState.Checked
         for it in list(run.items.values()) + run.markers:
             it.setVisible(visible)
-        self._fit_lr_axis()  # lr is drawn for the selected run only
+        self.curves.fit_lr_axis(self._active, self.runs)  # lr is drawn for the selected run only
 
     @Slot(int)
     def _on_run_row(self, row: int) -> None:
         item = self.run_list.item(row) if row >= 0 else None
         run = self.run_by_id(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
         self._active = run
-        self._lr_top = None
-        self._fit_lr_axis()
+        self.curves.fit_lr_axis(run, self.runs, force=True)
         self._show_inspector(run)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         self.empty_hint.setVisible(not self.runs)
         run = self._active
-        live = run is not None and run.live
+        live = run is not None and run.live and not run.stopping
         self.pause_button.setEnabled(live)
-        self.step_button.setEnabled(live)
+        self.step_button.setEnabled(live and not run.external)
         self.stop_button.setEnabled(live)
         self.remove_button.setEnabled(run is not None)
-        self.save_button.setEnabled(run is not None)
+        self.save_button.setEnabled(run is not None and not run.external)
+        if run is not None and run.external:  # following a folder: pause/stop the following, not a training
+            self.pause_button.setToolTip("Pause / resume following the selected run's folder.")
+            self.stop_button.setToolTip("Stop following the selected run's folder (what was read stays).")
+        else:
+            self.pause_button.setToolTip("Pause / resume the selected run.")
+            self.stop_button.setToolTip("Stop the selected run for good (its curves stay).")
         self.csv_button.setEnabled(run is not None and run.snap is not None)
         self.pause_button.setText("Resume" if live and run.handle.worker.paused else "Pause")
 
@@ -926,6 +831,8 @@ class MonitorPanel(Panel):
         run = run or self._active
         if run is None:
             raise ValueError("there is no run to save")
+        if run.external:
+            raise ValueError(f"{run.name} is a watched PyTorch run: its own script saves its checkpoints")
         if run.live:
             self._call(run, partial(mj.RunJob.save_reply, path=str(path)))
         elif run.job is not None:
@@ -933,6 +840,31 @@ class MonitorPanel(Panel):
             self._on_result(run.id, "saved", str(path))
         else:
             raise ValueError(f"{run.name} ended without its weights (its process died)")
+
+    def open_run_folder(self, path: str | Path) -> RunView | None:
+        """Follow a run folder written by ``adamlab.watch`` (a file inside it works too) as a new run: its
+        curves, tensors, Adam histograms and samples, growing while it is written. None, with a message, for a
+        folder that is not a readable run."""
+        try:
+            folder = ext.check_folder(path)
+        except (ValueError, OSError) as exc:  # RunFormatError is a ValueError: one line, nothing added
+            self._error(f"Could not open {path}: {exc}")
+            return None
+        for run in self.runs:
+            if run.external == folder and run.live:  # already followed: show it
+                self.run_list.setCurrentItem(run.list_item)
+                return run
+        if self._live_count() >= MAX_LIVE_RUNS:
+            self._error(f"{MAX_LIVE_RUNS} runs are already going: stop one first.")
+            return None
+        recipe = (ext.make_follow_job, (str(folder), self._want_maps()))
+        return self._add_run(recipe, f"run {self._next_id} · {folder.name} (PyTorch)", paused=False,
+                             external=folder)
+
+    def _open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder (written by adamlab.watch)")
+        if path:
+            self.open_run_folder(path)
 
     def load_run(self, path: str | Path) -> RunView | None:
         """Load a checkpoint as a new paused run (its curves come back); Resume continues it."""
@@ -958,10 +890,10 @@ class MonitorPanel(Panel):
         run = run or self._active
         if run is None or run.snap is None:
             raise ValueError("there is no run to export")
-        return mj.write_metrics_csv(run.snap, path, self.smoothed(run))
+        return mj.write_metrics_csv(run.snap, path, self.curves.smoothed(run))
 
     def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save run", "adamlab-run.npz", "AdamLab checkpoint (*.npz)")
+        path = ask_save_path(self, "Save run", "adamlab-run.npz", "AdamLab checkpoint (*.npz)", ".npz")
         if path:
             try:
                 self.save_run(path)
@@ -974,7 +906,7 @@ class MonitorPanel(Panel):
             self.load_run(path)
 
     def _csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export metrics", "adamlab-metrics.csv", "CSV (*.csv)")
+        path = ask_save_path(self, "Export metrics", "adamlab-metrics.csv", "CSV (*.csv)", ".csv")
         if path:
             try:
                 self.export_metrics(path)
@@ -986,7 +918,7 @@ class MonitorPanel(Panel):
     def plots(self) -> dict[str, pg.PlotItem]:
         return {"Loss curves": self.curves.getPlotItem(), "Update/weight ratio": self.tensors.plot,
                 "Update/weight heatmap": self.heatmap.plots[0],
-                "Gradient heatmap": self.heatmap.plots[1], "Adam m̂/(√v̂+ε)": self.adam.snr_plot,
+                "Gradient heatmap": self.heatmap.plots[1], "Adam m_hat/(√v_hat+ε)": self.adam.snr_plot,
                 "Adam effective lr": self.adam.lr_plot}
 
     def get_state(self) -> dict[str, Any]:
@@ -994,6 +926,13 @@ class MonitorPanel(Panel):
                 "x_axis": self.x_axis.currentData(), "log_x": self.log_x.isChecked(),
                 "log_y": self.log_y.isChecked(), "samples": self.samples.settings(),
                 "tab": self.tabs.currentIndex()}
+
+    def state_schema(self) -> Fields:
+        s = self.samples
+        return Fields({"setup": self.setup.schema(), "smoothing": of(self.smoothing), "x_axis": of(self.x_axis),
+                       "log_x": Bool(), "log_y": Bool(), "tab": Int(0, self.tabs.count() - 1),
+                       "samples": Fields({"n": of(s.count), "every": of(s.every), "temperature": of(s.temperature),
+                                          "prefix": of(s.prefix)})})
 
     def set_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict):
@@ -1031,22 +970,18 @@ class MonitorPanel(Panel):
         self.samples.prefix.setText("")
 
     def is_idle(self) -> bool:
-        return True  # a training run is never "finished" from the screenshot's point of view
+        """Every run's latest snapshot is on screen (a live run keeps training; what it sent so far is drawn)."""
+        return all(r.snap is None or r.drawn_version == r.snap.version for r in self.runs)
 
     def shutdown(self) -> None:
         self.timer.stop()
         self.adam_timer.stop()
-        handles = [run.handle for run in self.runs if run.handle is not None]
-        for h in handles:  # ask every run first, so their processes end together; nothing needs sending back
-            h.worker.keep_job = False
-            h.worker.request_stop()
+        # every run at once, within one bound (a hung process is killed); nothing needs sending back
+        workers.stop_together([run.handle for run in self.runs if run.handle is not None])
         for run in self.runs:
-            if run.handle is not None:
-                run.handle.stop()
-                run.handle = None
-
-    def on_theme_changed(self) -> None:
-        theme.restyle(self)
+            run.handle = None
+            if run.stop_timer is not None:
+                run.stop_timer.stop()
 
 
 def _duration(seconds: float) -> str:

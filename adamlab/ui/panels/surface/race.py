@@ -6,7 +6,8 @@ surfaces from ``core.surfaces``, paths from ``core.trajectory.run_many`` / ``run
 view (so a diverging run is drawn up to the edge and flagged), the results-table numbers, and the swarm's
 basins of attraction.
 
-A scene is a plain JSON-able dict (see ``DEFAULT_SCENE``); ``run_scene(scene)`` returns a ``SceneResult``.
+A scene is a plain JSON-able dict (``SurfacePanel.scene`` builds one); ``run_scene(scene)`` returns a
+``SceneResult``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import pickle
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -229,26 +229,6 @@ def run_swarm(surface: Surface, swarm: dict, steps: int, noise: float, seed: int
     return SwarmResult(swarm.get("name", swarm["kind"]), starts, ends, basin, targets, spacing)
 
 
-def scene_summary_text(res: RunResult) -> str:
-    """A one-line verdict for the status bar / tooltips."""
-    if res.diverged_at is not None:
-        return f"{res.name} diverged at step {res.diverged_at}"
-    if res.left_view_at is not None:
-        return f"{res.name} left the view at step {res.left_view_at}"
-    return f"{res.name}: f = {res.final_loss:.3g}"
-
-
-def as_float(value: Any, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    """Parse user input as a finite float in [lo, hi], else ValueError naming ``name`` and the range."""
-    try:
-        x = float(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(x) and lo <= x <= hi):
-        raise ValueError(f"{name} must be a finite number in [{lo:g}, {hi:g}], got {value!r}")
-    return x
-
-
 # ----------------------------------------------------------------------------------------------------------
 # the race in a child process
 #
@@ -261,9 +241,9 @@ def as_float(value: Any, name: str, lo: float = -math.inf, hi: float = math.inf)
 # How: ``workers.ChildProcess`` (a fresh interpreter importing only this Qt-free module, framed pickle messages;
 # see adamlab.ui.workers for why not multiprocessing). The child exits when its stdin closes, so it cannot
 # outlive the app. ``workers`` is imported lazily: this module is what the child imports, and it must not
-# pull Qt in.
+# pull Qt in (nor may the package's ``__init__``, which the child imports first: it exports SurfacePanel lazily).
 
-RACE_ENTRY = "adamlab.ui.panels.surface_run:serve_races"
+RACE_ENTRY = "adamlab.ui.panels.surface.race:serve_races"
 
 
 def serve_races(channel) -> None:

@@ -29,8 +29,10 @@ from PySide6.QtWidgets import (
 
 from adamlab.core import gpt
 from adamlab.ui import theme
+from adamlab.ui.schema import Fields, Text
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
-from adamlab.ui.widgets.plots import pen, style_plot
+from adamlab.ui.widgets.stateschema import of
+from adamlab.ui.widgets.plots import CompactAxis, compact_tick, pen, style_plot
 
 # name → (n_layer, n_embd, n_head, block_size). microgpt is Karpathy's: 4,192 parameters for 27 symbols.
 PRESETS: dict[str, tuple[int, int, int, int]] = {
@@ -177,8 +179,9 @@ class SetupBox(QWidget):
         box = QGroupBox("Optimizer and schedule")
         lay = QVBoxLayout(box)
         lay.setSpacing(3)
-        self.opt_kind = _combo(OPTIMIZERS, "SGD: θ −= lr·g. Momentum: follow a running sum of g. RMSprop: divide "
-                                           "by √v. Adam: m̂/(√v̂+ε). AdamW: Adam + decoupled weight decay.")
+        self.opt_kind = _combo(OPTIMIZERS, "<qt>SGD: θ −= lr·g. Momentum: follow a running sum of g. RMSprop: "
+                                           "divide by √v. Adam: <i>m̂</i>/(√<i>v̂</i>+ε). AdamW: Adam + decoupled "
+                                           "weight decay.</qt>")
         lay.addWidget(self.opt_kind)
         self.editors: dict[str, OptimizerEditor] = {}
         self.editor_stack = QStackedWidget()
@@ -204,14 +207,14 @@ class SetupBox(QWidget):
         row.addWidget(QLabel("steps"))
         row.addStretch(1)
         lay.addLayout(row)
-        self.preview = pg.PlotWidget()
+        self.preview = pg.PlotWidget(axisItems={"left": CompactAxis("left")})
         self.preview.setFixedHeight(80)
         self.preview.setMinimumWidth(120)
         self.preview.setMouseEnabled(False, False)
         self.preview.hideButtons()
         pi = self.preview.getPlotItem()
         style_plot(pi, legend=False)
-        pi.getAxis("left").setWidth(34)
+        pi.getAxis("left").setWidth(40)
         pi.getAxis("bottom").setHeight(18)
         self.preview.setToolTip("The learning rate over the run, lr(t), from the core's make_schedule.")
         self.preview_curve = pi.plot([], [], pen=pen(theme.COLORS["ratio"], 1))
@@ -381,7 +384,7 @@ class SetupBox(QWidget):
         return {"kind": self.schedule.currentData(), "warmup": self.warmup.value()}
 
     def _update_preview(self) -> None:
-        from adamlab.ui.panels.monitor_job import schedule_curve  # the core's make_schedule, sampled
+        from adamlab.ui.panels.monitor.job import schedule_curve  # the core's make_schedule, sampled
 
         try:
             x, y = schedule_curve(self.schedule_spec(), self.hyper()["lr"], self.steps.value())
@@ -392,10 +395,16 @@ class SetupBox(QWidget):
             return
         self.preview_error.hide()
         self.preview_curve.setData(x, y)
+        # 80 px tall: two ticks, 0 and the peak lr ("1e-2"), instead of pyqtgraph's crowded ticks, of which only
+        # "0" fitted (the scale went to an SI prefix no one saw)
+        peak = float(max(y)) if len(y) else 0.0
+        ticks = [(0.0, "0")] + ([(peak, compact_tick(peak))] if peak > 0 else [])
+        self.preview.getPlotItem().getAxis("left").setTicks([ticks, []])
+        self.preview.getPlotItem().setYRange(0.0, peak if peak > 0 else 1.0, padding=0.12)
 
     # --- the whole config ---
     def config(self) -> dict[str, Any]:
-        """A JSON-able description of the run to start (see :func:`monitor_job.make_trainer`)."""
+        """A JSON-able description of the run to start (see :func:`job.make_trainer`)."""
         return {
             "corpus": self.corpus_spec(),
             "model": self.model_spec(),
@@ -414,6 +423,18 @@ class SetupBox(QWidget):
                 "editors": {k: ed.values() for k, ed in self.editors.items()},
                 "schedule": self.schedule_spec(), "batch_size": self.batch.value(), "steps": self.steps.value(),
                 "seed": self.seed.value(), "dtype": self.dtype.currentData(), "val_every": self.val_every.value()}
+
+    def schema(self) -> Fields:
+        """What ``get_state`` may hold, read off the controls."""
+        return Fields({
+            "corpus": Fields({"kind": of(self.corpus_kind), "path": Text(4096), "mode": of(self.corpus_mode)}),
+            "model": Fields({"n_layer": of(self.n_layer), "n_embd": of(self.n_embd), "n_head": of(self.n_head),
+                             "block_size": of(self.block)}),
+            "optimizer": of(self.opt_kind),
+            "editors": Fields({k: ed.schema() for k, ed in self.editors.items()}),
+            "schedule": Fields({"kind": of(self.schedule), "warmup": of(self.warmup)}),
+            **{k: of(w) for k, w in (("batch_size", self.batch), ("steps", self.steps), ("seed", self.seed),
+                                     ("dtype", self.dtype), ("val_every", self.val_every))}})
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore ``get_state``; ignores unknown or invalid entries."""

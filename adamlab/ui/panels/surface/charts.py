@@ -1,0 +1,290 @@
+"""The arena's right-hand column: three views of one race beside the map.
+
+* ``LossChart`` — f − f* along each path, per step, on a log axis (plain f on a surface without a known
+  minimum), with a vertical line at the animation's step that can be dragged to scrub;
+* ``EffLrChart`` — each optimizer's per-axis effective learning rate lr/(√v̂+ε) at the current step (■ x,
+  ▲ y; the plain scheduled lr for SGD and momentum), on a log axis that stays put for the whole race;
+* ``ResultsTable`` — final loss, distance to the nearest minimum, steps to the tolerance, and where a path
+  diverged or left the view, with the refused optimizers' messages under it.
+
+The charts draw from a ``race.SceneResult`` and the panel's tracks (uid → ``panel.Track``: its loss curve
+and colour). During a drag they are cheap to update or not updated at all: the loss plot's y range, the
+effective-lr axis and the table follow once the race settles (the panel decides when).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from adamlab.ui import theme
+from adamlab.ui.panels.surface.race import SceneResult
+from adamlab.ui.panels.surface.text import decade_label, fmt
+from adamlab.ui.widgets.fastpaint import cache_axes, grid_axes
+from adamlab.ui.widgets.plots import pen, style_plot
+
+
+class LossChart:
+    """The loss plot (``widget``, ``plot``) and its step cursor."""
+
+    def __init__(self) -> None:
+        self.widget = pg.PlotWidget(axisItems=grid_axes())
+        self.plot = self.widget.getPlotItem()
+        # no legend: it would cover the curves; the colours are the map's legend and the table's swatches
+        style_plot(self.plot, title="Loss along the path", left="f − f*", bottom="step t", legend=False)
+        self.plot.setLogMode(y=True)
+        # The y range follows the data only once a race settles (see fit_y_range): re-ranging the axes on
+        # every frame of a drag costs more than drawing the curves.
+        self.plot.vb.disableAutoRange()
+        self.plot.setMenuEnabled(False)
+        self.cursor = theme.follow(pg.InfiniteLine(angle=90, movable=True),
+                                   lambda it: it.setPen(pen(theme.foreground(), 1, alpha=150)))
+        self.cursor.setToolTip("The animation's current step: drag to scrub")
+        self.plot.addItem(self.cursor, ignoreBounds=True)
+        self.log = True  # a log y axis (f − f*); False: plain f
+        self.y_range: tuple[float, float] | None = None  # the fitted y range (log10 units on a log axis)
+        self._steps = -1  # the x range is 0 … steps
+        cache_axes(self.plot)
+
+    def show_step(self, t: int) -> None:
+        with QSignalBlocker(self.cursor):
+            self.cursor.setValue(t)
+
+    def set_log(self, log: bool) -> None:
+        """A log axis of f − f* (when the surface's minimum f* is known), else plain f."""
+        if log != self.log:  # re-laying out the axes is expensive: only when it changes
+            self.log = log
+            self.y_range = None
+            self.plot.setLogMode(y=log)
+            self.plot.setLabel("left", "f − f*" if log else "f")
+
+    def draw(self, res: SceneResult, tracks: dict, steps: int) -> None:
+        """Each run's loss curve f − f* over the rows it shows (the x range fits ``steps``)."""
+        fstar = res.f_star
+        for r in res.runs:
+            track = tracks.get(r.uid)
+            if track is None:
+                continue
+            y = r.loss[: r.shown] - (fstar or 0.0)
+            if fstar is not None:
+                y = np.maximum(y, 1e-16)  # log axis: an exact hit of the minimum would be −∞
+            track.loss.setData(np.arange(r.shown), y)
+        if self._steps != steps:
+            self._steps = steps
+            self.plot.setXRange(0, max(steps, 1), padding=0.02)
+
+    def fit_y_range(self, tracks: dict) -> None:
+        """Fit the y range to the drawn curves (in log10 units on a log axis)."""
+        lo, hi = math.inf, -math.inf
+        for tr in tracks.values():
+            y = tr.loss.yData
+            if y is None or not len(y):
+                continue
+            y = y[np.isfinite(y)]
+            if self.log:
+                y = np.log10(y[y > 0])
+            if y.size:
+                lo, hi = min(lo, float(y.min())), max(hi, float(y.max()))
+        if not lo <= hi:
+            return
+        if hi - lo < 1e-9:
+            lo, hi = lo - 0.5, hi + 0.5
+        rng = (lo, hi)
+        if rng != self.y_range:
+            self.y_range = rng
+            self.plot.setYRange(lo, hi, padding=0.05)
+
+
+def eff_decades(res: SceneResult) -> tuple[int, int] | None:
+    """The decades (lo, hi) spanned by every effective lr the race shows, over all of its steps (so the axis
+    stays put during the animation); at least two decades wide, None before the per-step records arrive."""
+    vals = []
+    for r in res.runs:
+        if r.grads is None:
+            return None
+        e = r.eff_lr if r.eff_lr is not None else (r.lr if r.lr is not None else np.array([r.base_lr]))
+        e = np.asarray(e, dtype=np.float64).ravel()
+        e = e[np.isfinite(e) & (e > 0)]
+        if e.size:
+            vals.append((e.min(), e.max()))
+    if not vals:
+        return None
+    lo = math.floor(math.log10(min(v[0] for v in vals)))
+    hi = math.ceil(math.log10(max(v[1] for v in vals)))
+    if hi - lo < 2:
+        lo, hi = lo - (2 - (hi - lo)) // 2, lo - (2 - (hi - lo)) // 2 + 2
+    return lo, hi
+
+
+class EffLrChart:
+    """One row per optimizer (first on top, as in the list): a square at its x coordinate's effective lr and
+    a triangle at its y coordinate's, at the current step."""
+
+    def __init__(self) -> None:
+        self.widget = pg.PlotWidget(axisItems=grid_axes())
+        self.plot = self.widget.getPlotItem()
+        # the key goes in the title: a legend box inside the plot would sit on top of the squares
+        style_plot(self.plot, title="Effective lr   ■ x  ▲ y", bottom="lr/(√v̂+ε)", legend=False)
+        self.plot.setLogMode(x=True)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.invertY(True)  # first optimizer on top, as in the list
+        bottom = self.plot.getAxis("bottom")
+        bottom.enableAutoSIPrefix(False)  # "(x0.001)" after the label reads badly; the ticks say it all
+        self.plot.getAxis("left").setStyle(tickTextWidth=40, autoExpandTextSpace=True)
+        self.x_marks = self.plot.plot([], [], pen=None, symbol="s", symbolSize=11, name="x axis")
+        self.y_marks = self.plot.plot([], [], pen=None, symbol="t1", symbolSize=12, name="y axis")
+        self._decades: tuple[int, int] | None = None  # the x axis's decades (see eff_decades)
+        self._ticks = None  # the optimizers' names on the y axis
+        self._shown = False  # whether any marks are drawn
+        self.widget.setToolTip("Adam / RMSprop / Adagrad: lr/(√v̂+ε) for each coordinate (■ x, ▲ y) at the "
+                               "current step; SGD and momentum: the plain lr on both axes")
+        cache_axes(self.plot)
+
+    def draw(self, res: SceneResult, t: int, tracks: dict) -> None:
+        """The marks at step t (none for a race without per-step records); the axes follow the race."""
+        xs, ex, ey, brushes, ticks = [], [], [], [], []
+        for i, r in enumerate(res.runs):
+            ticks.append((i, r.name if len(r.name) <= 14 else r.name[:13] + "…"))
+            if r.grads is None or t >= len(r.grads):
+                continue
+            if r.eff_lr is not None:
+                e = r.eff_lr[t]
+            else:  # SGD and momentum: every axis gets the plain (scheduled) lr
+                lr = r.lr[t] if r.lr is not None else r.base_lr
+                e = np.array([lr, lr])
+            if not np.all(np.isfinite(e) & (e > 0)):
+                continue
+            xs.append(i)
+            ex.append(e[0])
+            ey.append(e[1])
+            brushes.append(pg.mkBrush(tracks[r.uid].color) if r.uid in tracks else None)
+        ys = np.array(xs, dtype=float)
+        if xs or self._shown:  # a drag's frames have no records: nothing to redraw while it stays empty
+            self._shown = bool(xs)
+            self.x_marks.setData(np.array(ex), ys - 0.15, symbolBrush=brushes)
+            self.y_marks.setData(np.array(ey), ys + 0.15, symbolBrush=brushes)
+        if ticks != self._ticks:  # axis relayout only when the list of optimizers changes
+            self._ticks = ticks
+            self.plot.getAxis("left").setTicks([ticks])
+            self.plot.setYRange(-0.6, max(len(res.runs) - 0.4, 0.6), padding=0)
+        decades = eff_decades(res)
+        if decades is not None and decades != self._decades:  # once per result, not per frame
+            self._decades = decades
+            lo, hi = decades
+            every = 1 if hi - lo <= 6 else 2
+            self.plot.getAxis("bottom").setTicks([[(k, decade_label(k)) for k in range(lo, hi + 1, every)], []])
+            self.plot.setXRange(lo - 0.15, hi + 0.15, padding=0)
+
+
+class ResultsTable(QWidget):
+    """The results table (``table``) and, under it, the messages of optimizers the core refused
+    (``error_label``). ``statusMessage`` tells a divergence or a refusal once, not on every frame."""
+
+    statusMessage = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # short headers (tooltips say what they mean) so the table fits the column without scrolling
+        self.table = QTableWidget(0, 5)
+        headers = [("optimizer", "The optimizer (colour as on the map)"),
+                   ("final f", "f(θ_T): the loss at the last step"),
+                   ("‖θ−θ*‖", "Distance from the last point to the nearest global minimum"),
+                   ("t→tol", "First step t with ‖θ_t − θ*‖ ≤ tol × (view width); — if never"),
+                   ("diverged", "Step where the path blew up (⚠) or left the view; 'no' if it stayed")]
+        for j, (text, tip) in enumerate(headers):
+            item = QTableWidgetItem(text)
+            item.setToolTip(tip)
+            self.table.setHorizontalHeaderItem(j, item)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(30)
+        # Fixed widths for the numbers, the name column takes the rest (ResizeToContents would re-measure
+        # every row on every frame of a drag).
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for j, w in ((1, 48), (2, 50), (3, 38), (4, 78)):
+            header.setSectionResizeMode(j, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(j, w)
+        self.table.setToolTip("final f: loss at the last step · ‖θ−θ*‖: distance to the nearest global minimum · "
+                              "t→tol: first step within tol of it · diverged: step where the path blew up "
+                              "(or left the view)")
+        self.error_label = QLabel("")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #D55E00;")
+        self._status = ""  # the last status told
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.error_label)
+        self.table.setMinimumHeight(90)
+
+    def fill(self, res: SceneResult, tracks: dict) -> None:
+        """One row per run (cells updated in place) and one per refused optimizer, spanning the numbers."""
+        rows = res.runs
+        self.table.setRowCount(len(rows) + len(res.errors))
+        for i, r in enumerate(rows):
+            if r.diverged_at is not None:
+                div = f"⚠ at step {r.diverged_at}"
+            elif r.left_view_at is not None:
+                div = f"left view at {r.left_view_at}"
+            else:
+                div = "no"
+            cells = [r.name, fmt(r.final_loss), fmt(r.distance),
+                     "—" if r.steps_to_tol is None else str(r.steps_to_tol), div]
+            for j, text in enumerate(cells):
+                item = self.table.item(i, j)
+                if item is None or self.table.columnSpan(i, j) != 1:
+                    if self.table.columnSpan(i, 1) != 1:
+                        self.table.setSpan(i, 1, 1, 1)
+                    item = QTableWidgetItem(text)
+                    self.table.setItem(i, j, item)
+                elif item.text() != text:
+                    item.setText(text)
+                if j == 0 and r.uid in tracks and item.data(Qt.ItemDataRole.UserRole) != r.uid:
+                    item.setIcon(theme.swatch(tracks[r.uid].color, 14))
+                    item.setData(Qt.ItemDataRole.UserRole, r.uid)
+                if j == 4:
+                    bad = r.diverged_at is not None or r.left_view_at is not None
+                    # the default text colour is left unset, so it follows the theme
+                    item.setData(Qt.ItemDataRole.ForegroundRole, QColor("#D55E00") if bad else None)
+        for k, (name, msg) in enumerate(res.errors):
+            row = len(rows) + k
+            self.table.setItem(row, 0, QTableWidgetItem(name))
+            item = QTableWidgetItem(f"invalid: {msg}")
+            item.setForeground(QColor("#D55E00"))
+            item.setToolTip(msg)
+            self.table.setItem(row, 1, item)
+            self.table.setSpan(row, 1, 1, 4)
+        errors = "\n".join(f"{n}: {m}" for n, m in res.errors)
+        if self.error_label.text() != errors:
+            self.error_label.setText(errors)
+        status = ""
+        diverged = [r for r in rows if r.diverged_at is not None or r.left_view_at is not None]
+        if diverged:
+            status = "; ".join(f"{r.name} diverged at step {r.diverged_at}" if r.diverged_at is not None
+                               else f"{r.name} left the view at step {r.left_view_at}" for r in diverged)
+        elif res.errors:
+            status = f"{res.errors[0][0]}: {res.errors[0][1]}"
+        if status and status != self._status:  # tell once, not on every frame of a drag
+            self.statusMessage.emit(status)
+        self._status = status

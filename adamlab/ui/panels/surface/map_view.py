@@ -1,0 +1,293 @@
+"""The arena's map (``MapView``): the surface, the start handle, and a race drawn on it at step t.
+
+Layers, bottom to top: the surface image (z −20) and its contour lines (−10), the swarm's basin squares (−5),
+the global ★ and local ○ minima (15), one path per optimizer (20, made by the panel's ``Track``), the
+current-point markers of all paths in one scatter item (30: one scatter paints as slowly as five points),
+the arrows for one optimizer's −∇f, −m̂ and Δθ (40), and the draggable start θ₀ (50). A colour bar sits
+beside the map; a readout under it gives the arrows' sizes.
+
+Drawing is ``setData`` on items made once (GUIDE §4). Everything that does not change during a drag is
+painted from a pixmap cache (``cache_static_items``), and the map never resizes while a drag runs
+(``set_readout``), so a frame repaints only what moved.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtWidgets import QGraphicsItem, QLabel
+
+from adamlab.core.surfaces import Surface
+from adamlab.ui import theme
+from adamlab.ui.panels.surface.image import SurfaceImage
+from adamlab.ui.panels.surface.race import SceneResult
+from adamlab.ui.panels.surface.text import fmt
+from adamlab.ui.widgets.fastpaint import cache_axes, cache_tree, skip_hover_while_dragging
+from adamlab.ui.widgets.plots import pen, style_plot
+
+ARROW_FRACTION = 0.12  # overlay arrows are this fraction of the view's width long (directions only)
+# the overlay arrows: key → (label, theme colour role or "fg", line style)
+ARROWS = {
+    "grad": ("−∇f (descent direction)", "gradient", Qt.PenStyle.DashLine),
+    "m_hat": ("−m̂ (momentum)", "ema", Qt.PenStyle.DotLine),
+    "step": ("Δθ (the actual step)", "fg", Qt.PenStyle.SolidLine),
+}
+SWARM_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A08A00", "#8C564B", "#000000"]
+
+
+def surface_colormap(name: str) -> pg.ColorMap:
+    """A pale map (low = light) so the coloured paths stand out on it, in either theme."""
+    if name == "dark":
+        colors = ["#202428", "#2E3A4E", "#4A5F82", "#7C93B8"]
+    else:
+        colors = ["#FFFFFF", "#E3E9F2", "#B7C5DB", "#8497B8"]
+    return pg.ColorMap(np.linspace(0, 1, len(colors)), [pg.mkColor(c) for c in colors])
+
+
+def arrow_segments(origin, direction, length: float) -> np.ndarray:
+    """Shaft and two head strokes of an arrow from ``origin`` along ``direction``, ``length`` long:
+    (6, 2) points for ``connect='pairs'``, or (0, 2) when the direction is zero or not finite."""
+    d = np.asarray(direction, dtype=np.float64)
+    n = float(np.hypot(*d))
+    if not (np.all(np.isfinite(d)) and np.all(np.isfinite(origin)) and n > 0):
+        return np.zeros((0, 2))
+    u = d / n
+    tip = np.asarray(origin, dtype=np.float64) + length * u
+    out = [origin, tip]
+    for ang in (0.45, -0.45):  # head strokes at ±26° from the shaft
+        c, s = math.cos(ang), math.sin(ang)
+        back = -np.array([c * u[0] - s * u[1], s * u[0] + c * u[1]])
+        out += [tip, tip + 0.28 * length * back]
+    return np.array(out, dtype=np.float64)
+
+
+def arrow_pen(role: str, style):
+    """The pen of an overlay arrow (see ARROWS) in the current theme."""
+    color = theme.foreground() if role == "fg" else theme.COLORS[role]
+    return pg.mkPen(color, width=2, style=style)
+
+
+class MapView:
+    """The map's widget and plot items (``widget``, ``plot``, ``handle``, …) and the readout under it."""
+
+    def __init__(self, start: tuple[float, float]) -> None:
+        self.widget = pg.GraphicsLayoutWidget()
+        self.plot = self.widget.addPlot(row=0, col=0)
+        style_plot(self.plot, left="y", bottom="x", grid=False)
+        self.plot.legend.setOffset((-5, 5))
+        self.plot.setAspectLocked(True)
+        self.plot.vb.disableAutoRange()
+        self.plot.setMenuEnabled(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(-20)
+        self.plot.addItem(self.image, ignoreBounds=True)
+        self.image_rect: tuple[float, float, float, float] | None = None  # what the image covers (data units)
+        self.contours = theme.follow(pg.PlotCurveItem(connect="pairs"),
+                                     lambda it: it.setPen(pen(theme.foreground(), 1, alpha=60)))
+        self.contours.setZValue(-10)
+        self.plot.addItem(self.contours, ignoreBounds=True)
+        self.colorbar = theme.follow(pg.ColorBarItem(colorMap=surface_colormap(theme.current()), interactive=False,
+                                                     width=14),
+                                     lambda it: it.setColorMap(surface_colormap(theme.current())))
+        self.colorbar.setImageItem(self.image)
+        self.widget.addItem(self.colorbar, row=0, col=1)
+        self.minima = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("#000000"), brush=pg.mkBrush("#FFFFFF"))
+        self.local_minima = pg.ScatterPlotItem(symbol="o", size=7, pen=pg.mkPen("#000000"), brush=pg.mkBrush("#FFFFFF"))
+        for item in (self.minima, self.local_minima):
+            item.setZValue(15)
+            self.plot.addItem(item, ignoreBounds=True)
+        self.markers = theme.follow(pg.ScatterPlotItem(), lambda it: it.setPen(pg.mkPen(theme.foreground(), width=1)))
+        self.markers.setZValue(30)
+        self.plot.addItem(self.markers, ignoreBounds=True)
+        self.swarm_item = pg.ScatterPlotItem(symbol="s", pxMode=False, pen=None)
+        self.swarm_item.setVisible(False)  # an empty scatter still costs ~0.5 ms a paint
+        self.swarm_item.setZValue(-5)
+        self.plot.addItem(self.swarm_item, ignoreBounds=True)
+        self.arrow_items = {}
+        for key, (_, role, style) in ARROWS.items():
+            item = theme.follow(pg.PlotCurveItem(connect="pairs"),
+                                lambda it, role=role, style=style: it.setPen(arrow_pen(role, style)))
+            item.setZValue(40)
+            self.plot.addItem(item, ignoreBounds=True)
+            self.arrow_items[key] = item
+        self.handle = pg.TargetItem(pos=start, size=16, symbol="crosshair", movable=True,
+                                    pen=pg.mkPen(theme.foreground(), width=2), label="θ₀",
+                                    labelOpts={"offset": (8, -8), "color": theme.foreground()})
+
+        def handle_colours(it):
+            it.setPen(pg.mkPen(theme.foreground(), width=2))
+            it.label().setColor(theme.foreground())
+
+        theme.follow(self.handle, handle_colours)
+        self.handle.setZValue(50)
+        self.handle.setToolTip("The start θ₀: drag it and every path follows")
+        self.plot.addItem(self.handle, ignoreBounds=True)
+        skip_hover_while_dragging(self.widget.scene())
+        self.widget.setToolTip("")
+
+        self.readout = QLabel("")
+        self.readout.setWordWrap(True)
+        self.readout.setToolTip("Sizes of the overlay arrows at the current step; Δθ/lr ≈ ±1 per axis is Adam's "
+                                "sign-like step")
+        self.cache_static_items()
+
+    def cache_static_items(self) -> None:
+        """Paint the items that do not change during a drag (axes, the surface image, its contours, the colour
+        bar, the legend, the minima, the handle) once into pixmaps and blit them afterwards. Without this
+        every repaint of a moving path replays thousands of contour segments, every tick label and every
+        legend entry (~10 ms a frame). A cached item does not cache its children: the legend's rows are
+        cached as a whole tree. (Not the axes' titles, the colour bar's insides or the handle's θ₀:
+        pyqtgraph paints some of those outside their bounding rects, which a cache would clip, and cached
+        text is rasterised a little differently.)"""
+        cache_axes(self.plot)
+        cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
+        # the handle too: moving it keeps its cached picture
+        for item in (self.contours, self.image, self.colorbar, self.minima, self.local_minima, self.handle):
+            item.setCacheMode(cache)
+        self.cache_legend()
+
+    def cache_legend(self) -> None:
+        """Cache the legend's rows (again after rows were added)."""
+        cache_tree(self.plot.legend)
+
+    # ------------------------------------------------------------------------------------------------------
+    # the surface
+
+    def show_surface(self, s: Surface) -> None:
+        """Surface ``s``'s minima, and the view on its domain (the image follows with ``set_image``)."""
+        mins = np.asarray(s.minima, dtype=float).reshape(-1, 2)
+        self.minima.setData(mins[:, 0], mins[:, 1])
+        locs = np.asarray(s.local_minima, dtype=float).reshape(-1, 2)
+        self.local_minima.setData(locs[:, 0], locs[:, 1])
+        self.local_minima.setVisible(len(locs) > 0)
+        self.minima.setVisible(len(mins) > 0)
+        (x0, x1), (y0, y1) = s.domain
+        # with the view's signals open: the axes and the items' view transforms follow them (blocked, the
+        # axes kept the previous surface's numbers)
+        self.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+        self.image_rect = None
+        self._drop_caches()
+
+    def set_image(self, im: SurfaceImage) -> None:
+        self.image.setImage(im.image, levels=im.levels, autoLevels=False)
+        self.image.setRect(*im.rect)
+        self.image_rect = im.rect
+        self.colorbar.setLevels(im.levels)
+        self.colorbar.axis.setLabel(im.label)
+        self.contours.setData(im.contours[:, 0], im.contours[:, 1])
+        self._drop_caches()
+
+    def _drop_caches(self) -> None:
+        """Repaint the surface's cached layers from scratch: after the surface or the view changed, Qt kept
+        parts of their old pixmaps (the previous surface's contours stayed on screen in part of the map)."""
+        for item in (self.image, self.contours, self.minima, self.local_minima):
+            mode = item.cacheMode()
+            item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+            item.setCacheMode(mode)
+
+    def image_wanted(self):
+        """After a pan or zoom: the domain ((x0, x1), (y0, y1)) to compute a new image for — the view with a
+        margin, so small pans need none — or None while the image still covers the view in enough detail."""
+        (x0, x1), (y0, y1) = self.plot.vb.viewRange()
+        if self.image_rect is not None:
+            ix, iy, iw, ih = self.image_rect
+            inside = x0 >= ix and x1 <= ix + iw and y0 >= iy and y1 <= iy + ih
+            if inside and (x1 - x0) > iw / 2.5:
+                return None
+        mx, my = 0.25 * (x1 - x0), 0.25 * (y1 - y0)
+        return (x0 - mx, x1 + mx), (y0 - my, y1 + my)
+
+    def move_handle(self, pos: tuple[float, float]) -> None:
+        """Put the start handle at ``pos`` without it reporting a move."""
+        with QSignalBlocker(self.handle):
+            self.handle.setPos(pos)
+
+    # ------------------------------------------------------------------------------------------------------
+    # a race at step t
+    #
+    # tracks: uid → the panel's Track of that optimizer (its path item and marker brush)
+
+    def draw_paths(self, res: SceneResult, t: int, tracks: dict) -> None:
+        """Each path up to step t (or to where it left the view) and the current-point markers (× once gone)."""
+        mx, my, symbols, sizes, brushes = [], [], [], [], []
+        for r in res.runs:
+            track = tracks.get(r.uid)
+            if track is None:
+                continue
+            n = min(t + 1, r.shown)
+            track.path.setData(r.path[:n, 0], r.path[:n, 1])
+            last = r.path[n - 1]
+            gone = r.left_view_at is not None and t >= r.left_view_at
+            if math.isfinite(last[0]) and math.isfinite(last[1]):
+                mx.append(last[0])
+                my.append(last[1])
+                symbols.append("x" if gone else "o")
+                sizes.append(14 if gone else 11)
+                brushes.append(track.brush)
+        self.markers.setData(mx, my, symbol=symbols, size=sizes, brush=brushes)
+
+    def draw_arrows(self, res: SceneResult, t: int, target: str, shown: set[str]) -> None:
+        """The arrows ``shown`` (ARROWS keys) of optimizer ``target`` at step t (θ_t → θ_{t+1}), and their sizes
+        in the readout. Needs the race's per-step records; without them the readout says they will come."""
+        r = next((r for r in res.runs if r.name == target), None)
+        for item in self.arrow_items.values():
+            if item.xData is not None and len(item.xData):  # already empty during a drag: skip the update
+                item.setData([], [])
+        if r is None or r.grads is None or t >= len(r.grads):
+            text = ("" if r is None else f"{r.name}: arrows appear when the race is recomputed"
+                    if r.grads is None else f"{r.name}: step {t} is the end of the path")
+            self.set_readout(text, hold=True)
+            return
+        origin = r.path[t]
+        (x0, x1), _ = self.plot.vb.viewRange()
+        length = ARROW_FRACTION * (x1 - x0)
+        vectors = {"grad": -r.grads[t], "m_hat": None if r.m_hat is None else -r.m_hat[t], "step": r.updates[t]}
+        for key, vec in vectors.items():
+            if vec is None or key not in shown:
+                continue
+            pts = arrow_segments(origin, vec, length)
+            self.arrow_items[key].setData(pts[:, 0], pts[:, 1])
+        lr = r.lr[t] if r.lr is not None else r.base_lr
+        g, step = r.grads[t], r.updates[t]
+        parts = [f"<b>{r.name}</b>, step {t}:", f"‖∇f‖ = {fmt(float(np.hypot(*g)))}"]
+        if r.m_hat is not None:
+            parts.append(f"‖m̂‖ = {fmt(float(np.hypot(*r.m_hat[t])))}")
+        parts.append(f"‖Δθ‖ = {fmt(float(np.hypot(*step)))}")
+        if lr > 0 and np.all(np.isfinite(step)):
+            parts.append(f"Δθ/lr = ({step[0] / lr:+.3f}, {step[1] / lr:+.3f})")
+        self.set_readout("  ·  ".join(parts) + "  <span style='color:gray'>(dashed −∇f, dotted −m̂, "
+                         "solid Δθ)</span>", hold=False)
+
+    def set_readout(self, text: str, hold: bool) -> None:
+        """Show ``text`` under the map. ``hold`` (a race without records, i.e. a drag): the label keeps at
+        least its current height. Otherwise a drag's one-line text after a settled race's two lines would
+        re-lay out the column and resize the map, which re-renders every cached layer and the axes (~40 ms
+        in one go), and again when the race settles."""
+        if self.readout.text() == text:
+            return
+        self.readout.setMinimumHeight(self.readout.height() if hold else 0)
+        self.readout.setText(text)
+
+    def draw_swarm(self, res: SceneResult) -> None:
+        """The swarm's starts as squares coloured by the minimum each reached (grey: none, dark red: diverged)."""
+        sw = res.swarm
+        self.swarm_item.setVisible(sw is not None)
+        if sw is None:
+            if len(self.swarm_item.data):  # already empty on every frame of a drag: no update
+                self.swarm_item.setData([], [])
+            return
+        colors = []
+        for b in sw.basin:
+            if b == -2:
+                colors.append(pg.mkBrush(120, 0, 0, 150))
+            elif b == -1:
+                colors.append(pg.mkBrush(128, 128, 128, 90))
+            else:
+                c = pg.mkColor(SWARM_COLORS[int(b) % len(SWARM_COLORS)])
+                c.setAlpha(110)
+                colors.append(pg.mkBrush(c))
+        size = min(sw.spacing) * 0.92
+        self.swarm_item.setData(sw.starts[:, 0], sw.starts[:, 1], brush=colors, size=size)
