@@ -681,7 +681,7 @@ class Trainer:
             if not min(w2_prev.tolist()) > 0:  # (a Python min over a handful of tensors is the cheapest test)
                 u_ratio[~(w2_prev > 0)] = np.nan
         # inf or NaN in the optimizer's state (e.g. v overflowed: every update of that tensor is then 0, and the
-        # run would report "finished" with frozen weights): one dot product per state array, ~2 µs each
+        # run would report "finished" with frozen weights): one sum per state array, ~2 µs each at microgpt's size
         bad_state = self.optimizer.nonfinite_state()
         self.step_count = step_no
         if self._full_batch is None:
