@@ -52,13 +52,6 @@ class _UsageError(Exception):
 MAX_SAMPLES = 100_000  # more generations than anyone reads in a terminal
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
-
-
 def _nonneg_int(text):
     value = int(text)
     if value < 0:

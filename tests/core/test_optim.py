@@ -687,3 +687,27 @@ def test_adam_weight_decay_overflowing_v_freezes_the_weights_and_is_reported():
     assert opt.nonfinite_state() == ("exp_avg_sq", None)
     assert set(optim.STATE_LABELS) >= {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer",
                                        "square_avg", "grad_avg", "sum"}
+
+
+@pytest.mark.parametrize("kind", sorted(optim.OPTIMIZERS))
+def test_no_optimizer_kind_warns_on_overflow_and_nonfinite_state_sees_all_its_state(kind):
+    import warnings
+
+    from adamlab.core import gpt
+
+    shapes = gpt.param_shapes(gpt.GPTConfig(vocab_size=7, n_embd=4, n_head=1, n_layer=1, block_size=3))
+    params, grads = flatten(shapes, np.float32), flatten(shapes, np.float32)
+    params.buffer[:] = 0.5
+    opt = make_optimizer(kind, lr=0.01, weight_decay=1e30) if "weight_decay" in optim.kind_arguments(kind) \
+        else make_optimizer(kind, lr=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for big in (1.0, 3e38, 3e38):
+            grads.buffer[:] = big
+            opt.step(params.views, grads.views)
+        found = opt.nonfinite_state()
+    arrays = [np.asarray(v) for k, v in opt.state_dict().items() if ".state." in k]
+    bad = any(a.dtype.kind == "f" and not np.isfinite(a).all() for a in arrays)
+    assert (found is not None) == bad, (kind, found)
+    if found is not None:
+        assert found[1] in shapes and not np.isfinite(opt.state_of(found[1])[found[0]]).all()

@@ -687,7 +687,8 @@ class Optimizer:
         self._cache = None
         self._t += 1
         slot.step += 1
-        self._update(slot, pflat, gflat)
+        with _Quiet():
+            self._update(slot, pflat, gflat)
         return True
 
     def _scatter(self) -> None:
