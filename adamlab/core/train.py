@@ -645,7 +645,7 @@ class Trainer:
         if not math.isfinite(loss):
             reason = f"loss is {loss}"
         elif not math.isfinite(grad_norm):
-            reason = "gradient is not finite"
+            reason = self._gradient_trouble()
         else:
             # a smoothed loss, so that one hard document (batch 1 is noisy) is not taken for divergence
             self.loss_ema = LOSS_EMA_BETA * self.loss_ema + (1 - LOSS_EMA_BETA) * loss
@@ -714,6 +714,18 @@ class Trainer:
                                dict(zip(names, g_rms.tolist())), dict(zip(names, w_rms.tolist())),
                                dict(zip(names, u_ratio.tolist())), val_loss, status, self.message)
         return self.last
+
+    def _gradient_trouble(self) -> str:
+        """Why the gradient's norm is not finite: an inf or NaN in it, or (float32) finite entries whose
+        squares overflow; with the tensor."""
+        g = self._gflat
+        with np.errstate(all="ignore"):
+            bad = np.flatnonzero(~np.isfinite(g))
+            i = int(bad[0]) if bad.size else int(np.argmax(np.abs(g)))
+        tensor = self.tensor_names[int(np.searchsorted(self._offsets, i, side="right")) - 1]
+        if bad.size:
+            return f"gradient is not finite (in tensor {tensor})"
+        return f"the gradient's norm overflows {g.dtype} (|g| up to {abs(float(g[i])):.3g} in tensor {tensor})"
 
     def _state_trouble(self, key: str, tensor: str | None) -> str:
         """What went wrong in the optimizer's state, for the divergence message."""

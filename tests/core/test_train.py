@@ -168,6 +168,24 @@ def test_optimizer_state_overflowing_stops_the_run_as_diverged(small_corpus, opt
     assert trainer.step() is None
 
 
+@pytest.mark.parametrize("value, reason", [(1e20, "the gradient's norm overflows float32 (|g| up to 1e+20 in "
+                                                   "tensor layer0.mlp_fc1)"),
+                                           (float("nan"), "gradient is not finite (in tensor layer0.mlp_fc1)")])
+def test_a_float32_gradient_too_big_to_square_stops_the_run_and_says_so(small_corpus, monkeypatch, value, reason):
+    # 1e20 is a finite float32 whose square is not: the run must stop, name it and warn nothing
+    real = gpt.loss_and_grads
+
+    def huge_gradient(params, cfg, x, y, mask=None, grads=None):
+        loss, grads = real(params, cfg, x, y, mask, grads=grads)
+        grads["layer0.mlp_fc1"][3, 2] = value
+        return loss, grads
+
+    trainer = Trainer(TrainConfig(dtype="float32", steps=5, val_every=0), small_corpus)
+    monkeypatch.setattr(gpt, "loss_and_grads", huge_gradient)
+    quiet_run(trainer)
+    assert trainer.status == "diverged" and trainer.message == f"diverged at step 1: {reason}"
+
+
 def test_validation_loss_is_the_token_weighted_mean_over_held_out_documents(small_corpus):
     trainer = Trainer(TrainConfig(val_every=20, steps=60, val_docs=40, val_fraction=0.1), small_corpus)
     assert len(trainer.val_seqs) == round(0.1 * len(small_corpus)) and not set(map(id, trainer.val_seqs)) & set(
