@@ -3,6 +3,11 @@
     python benchmarks/bench_gpt.py              # NumPy only
     /path/to/venv-with-torch/bin/python benchmarks/bench_gpt.py   # adds PyTorch eager on the same model
     MICROGPT_PY=/path/to/microgpt.py python benchmarks/bench_gpt.py  # adds microgpt.py's own step time
+    python benchmarks/bench_gpt.py --parts medium                  # one part: microgpt, loop, medium
+
+The step is timed as a user writes it: the plain call ``loss, grads = gpt.loss_and_grads(...)`` then
+``opt.step(params, grads)``, and beside it the same step with a ``grads=`` buffer made once; PyTorch eager
+runs on its default threads and NumPy on AdamLab's default BLAS threads (nothing pinned by hand).
 
 microgpt.py is never part of this repository: give a local copy through MICROGPT_PY to time it here (it is run
 in a subprocess next to an ``input.txt``, and its first steps are timed from its output). Without it the
@@ -50,23 +55,34 @@ def median_time(fn, n, repeats=REPEATS, warmup=20):
     return statistics.median(runs)
 
 
-def paired_times(fa, na, fb, nb, repeats, warmup=20, settle=0.3):
-    """Runs of fa (na calls) and fb (nb calls) taken in turns: (median s/call of fa, of fb, median of the
-    per-turn ratios fb/fa). On a shared machine whose speed drifts by tens of percent within a minute, the
-    ratio of two runs taken side by side is far steadier than two medians taken a minute apart.
+def times_in_turns(calls, repeats, warmup=20, settle=0.3):
+    """Runs of each (fn, n calls) in ``calls``, taken in turns (the order reversed every other turn): one list
+    of seconds per call for each. On a shared machine whose speed drifts by tens of percent within a minute,
+    the ratio of two runs taken side by side is far steadier than two medians taken a minute apart.
 
     settle: seconds of rest before each run. PyTorch's OpenMP threads keep spinning for a while after an op,
     and on this machine's two vCPUs that slowed the NumPy run right after it by ~40 %.
     """
     for _ in range(warmup):
-        fa()
-        fb()
-    ta, tb = [], []
+        for f, _ in calls:
+            f()
+    times = [[] for _ in calls]
     for i in range(repeats):
-        for f, n, out in ((fa, na, ta), (fb, nb, tb)) if i % 2 == 0 else ((fb, nb, tb), (fa, na, ta)):
+        order = list(range(len(calls)))
+        for j in order if i % 2 == 0 else order[::-1]:
             time.sleep(settle)
-            out.append(seconds_per_call(f, n))
-    return statistics.median(ta), statistics.median(tb), statistics.median([y / x for x, y in zip(ta, tb)])
+            times[j].append(seconds_per_call(*calls[j]))
+    return times
+
+
+def median_ratio(slow, fast):
+    """Median over turns of slow/fast: how many times faster ``fast`` ran, run by run."""
+    return statistics.median([s / f for s, f in zip(slow, fast)])
+
+
+def faster_or_slower(ratio):
+    """'1.10× faster' for ratio 1.1, '1.02× slower' for ratio 1/1.02."""
+    return f"{ratio:.2f}× faster" if ratio >= 1 else f"{1 / ratio:.2f}× slower"
 
 
 def training_flops(cfg: gpt.GPTConfig, B: int, T: int) -> float:
@@ -81,27 +97,33 @@ def training_flops(cfg: gpt.GPTConfig, B: int, T: int) -> float:
 # NumPy
 
 
-def numpy_step(cfg, B, T, dtype, seed=0):
-    """A closure doing one training step (loss_and_grads + Adam on flat buffers) on a fixed batch."""
+def numpy_step(cfg, B, T, dtype, seed=0, buffer=False):
+    """A closure doing one training step (loss_and_grads + Adam) on a fixed batch, written as the README's
+    first example does (the plain call), or with a ``grads=`` buffer made once (``buffer=True``)."""
     params = gpt.init_params(cfg, seed=seed, dtype=dtype)
-    grads = gpt.zeros_like_params(cfg, dtype)
     rng = np.random.default_rng(seed)
     x = rng.integers(0, cfg.vocab_size, (B, T))
     y = rng.integers(0, cfg.vocab_size, (B, T))
     opt = Adam(lr=1e-4, betas=(0.85, 0.99), eps=1e-8)
+    buf = gpt.zeros_like_params(cfg, dtype)
 
-    def step():
-        gpt.loss_and_grads(params, cfg, x, y, grads=grads)
+    def plain_step():
+        loss, grads = gpt.loss_and_grads(params, cfg, x, y)
         opt.step(params, grads)
 
-    return step
+    def buffer_step():
+        gpt.loss_and_grads(params, cfg, x, y, grads=buf)
+        opt.step(params, buf)
+
+    return buffer_step if buffer else plain_step
 
 
 # ----------------------------------------------------------------------------------------------------------
 # PyTorch eager (optional): the same model, written the usual way
 
 
-def torch_step(cfg, B, T, dtype, seed=0):
+def torch_step(cfg, B, T, dtype, seed=0, threads=None):
+    """The same step in PyTorch eager; ``threads``: intra-op threads for it (None: PyTorch's default)."""
     import torch
 
     torch.manual_seed(seed)
@@ -132,7 +154,18 @@ def torch_step(cfg, B, T, dtype, seed=0):
         loss.backward()
         opt.step()
 
-    return step
+    if threads is None:
+        return step
+
+    def step_on(n=threads):
+        saved = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            step()
+        finally:
+            torch.set_num_threads(saved)
+
+    return step_on
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -188,25 +221,23 @@ def cli_seconds(repeats: int = 3) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(loops)
 
 
-def main():
-    print(f"NumPy {np.__version__}; os.cpu_count() = {os.cpu_count()} (shared: figures are noisy); {load()}; "
-          f"medians of {REPEATS} runs")
-    try:
-        import torch
+def openblas_threads() -> str:
+    """How many threads NumPy's OpenBLAS would use for a big matmul (its default: one per core)."""
+    fns = gpt._find_openblas()  # (the same lookup gpt.blas_threads uses)
+    return f"{fns[0]()} OpenBLAS threads" if fns else "not OpenBLAS"
 
-        torch.set_num_threads(os.cpu_count() or 1)
-        print(f"PyTorch {torch.__version__} (eager, CPU, {torch.get_num_threads()} threads)")
-    except ImportError:
-        torch = None
-        print("PyTorch not importable here: run this with a Python that has torch to compare")
 
-    # --- microgpt size: 4,192 parameters, batch 1, a 7-token name ("[BOS] olivia" → "olivia [BOS]")
+def microgpt_size(torch):
+    """microgpt's model (4,192 parameters) on one 7-token name ("[BOS] olivia" → "olivia [BOS]")."""
     cfg = gpt.GPTConfig(vocab_size=27)
     print(f"\nmicrogpt size ({gpt.num_params(cfg):,} params), batch 1, T=7, one training step (loss_and_grads + Adam):")
     # many short runs: on a shared machine a burst of someone else's work then spoils a few runs, not the median
-    np64 = median_time(numpy_step(cfg, 1, 7, np.float64), 400, repeats=21)
-    np32 = median_time(numpy_step(cfg, 1, 7, np.float32), 400, repeats=21)
-    print(f"  NumPy float64   {np64 * 1e3:7.3f} ms   NumPy float32 {np32 * 1e3:7.3f} ms")
+    alone = {(dtype, buffer): median_time(numpy_step(cfg, 1, 7, dtype, buffer=buffer), 400, repeats=21)
+             for buffer in (False, True) for dtype in (np.float64, np.float32)}
+    for buffer, label in ((False, "plain call    "), (True, "grads= buffer ")):
+        print(f"  NumPy {label} float64 {alone[np.float64, buffer] * 1e3:7.3f} ms   "
+              f"float32 {alone[np.float32, buffer] * 1e3:7.3f} ms")
+    np64 = alone[np.float64, False]
     base = MICROGPT_BASELINE_MS / 1e3
     label = f"microgpt.py baseline {MICROGPT_BASELINE_MS:.0f} ms (reference machine, not measured here)"
     script = os.environ.get("MICROGPT_PY")
@@ -215,14 +246,24 @@ def main():
         measured = microgpt_step_seconds(Path(script), corpus)
         if measured:
             base, label = measured, f"microgpt.py measured here {measured * 1e3:.0f} ms a step"
-    print(f"  {label}: NumPy float64 is {base / np64:,.0f}× faster")
-    if torch is not None:
-        for dtype in (np.float64, np.float32):
-            n, t, ratio = paired_times(numpy_step(cfg, 1, 7, dtype), 400, torch_step(cfg, 1, 7, dtype), 40, 21)
-            print(f"  side by side, {np.dtype(dtype).name}: NumPy {n * 1e3:.3f} ms, PyTorch eager {t * 1e3:.3f} ms: "
-                  f"NumPy is {ratio:.1f}× faster (median of 21 paired runs)")
+    print(f"  {label}: the NumPy plain call (float64) is {base / np64:,.0f}× faster")
+    for dtype in (np.float64, np.float32):
+        calls = [(numpy_step(cfg, 1, 7, dtype), 400), (numpy_step(cfg, 1, 7, dtype, buffer=True), 400)]
+        if torch is not None:  # on its default threads, and on one (on a loaded machine its threads wait a lot)
+            calls += [(torch_step(cfg, 1, 7, dtype), 40), (torch_step(cfg, 1, 7, dtype, threads=1), 40)]
+        plain, buffer, *eager = times_in_turns(calls, 21, settle=0.3 if torch is not None else 0.0)
+        print(f"  side by side, {np.dtype(dtype).name} (medians of 21 turns): plain call "
+              f"{statistics.median(plain) * 1e3:.3f} ms, grads= buffer {statistics.median(buffer) * 1e3:.3f} ms; "
+              f"the plain call takes {median_ratio(plain, buffer):.3f}× the buffer's time")
+        if eager:
+            for label, t in (("PyTorch eager", eager[0]), ("PyTorch eager on 1 thread", eager[1])):
+                print(f"    {label} {statistics.median(t) * 1e3:.3f} ms: the plain call is "
+                      f"{median_ratio(t, plain):.1f}× faster (the buffer call {median_ratio(t, buffer):.1f}×)")
 
-    # --- the whole training loop as the CLI runs it (stats, history, schedule included)
+
+def training_loop():
+    """The whole training loop as the CLI runs it (stats, history, schedule included)."""
+    print("\nthe training loop at microgpt size (names corpus):")
     trainer = train.Trainer(train.TrainConfig(val_every=0, steps=10**6), data.load_corpus("names"))
     per = median_time(trainer.step, 500, repeats=5)
     print(f"  Trainer.step (with per-tensor stats and history) {per * 1e3:.3f} ms → 1000 steps in {per * 1e3:.2f} s")
@@ -233,27 +274,63 @@ def main():
     print(f"  adamlab.cli train (1000 steps, validation every 100): {loop:.2f} s in the loop, {wall:.2f} s wall "
           f"with Python start-up and imports")
 
-    # --- medium: n_embd 64, 4 layers, 4 heads, T 32, batch 32, float32
+
+def all_blas_threads(step):
+    """``step`` with every matmul left to OpenBLAS's own thread count (AdamLab's choice switched off)."""
+    def run():
+        saved, gpt.PARALLEL_MATMUL_FLOPS = gpt.PARALLEL_MATMUL_FLOPS, 1
+        try:
+            step()
+        finally:
+            gpt.PARALLEL_MATMUL_FLOPS = saved
+    return run
+
+
+def medium_size(torch):
+    """n_embd 64, 4 layers, 4 heads, T 32, batch 32, float32: the plain call as a user gets it by default,
+    and with all of OpenBLAS's threads, side by side with PyTorch eager on its default threads."""
     cfg = gpt.GPTConfig(vocab_size=27, n_embd=64, n_head=4, n_layer=4, block_size=32)
     flops = training_flops(cfg, 32, 32)
     print(f"\nmedium ({gpt.num_params(cfg):,} params), batch 32, T=32, float32, one training step "
           f"({flops / 1e9:.2f} GFLOP):")
-    med = median_time(numpy_step(cfg, 32, 32, np.float32), 20, warmup=3)
-    print(f"  NumPy           {med * 1e3:7.2f} ms   {flops / med / 1e9:5.1f} GFLOP/s   (matmuls on 1 BLAS thread)")
-    saved, gpt.PARALLEL_MATMUL_FLOPS = gpt.PARALLEL_MATMUL_FLOPS, 1  # let OpenBLAS use all its threads
-    try:
-        med_mt = median_time(numpy_step(cfg, 32, 32, np.float32), 20, warmup=3)
-    finally:
-        gpt.PARALLEL_MATMUL_FLOPS = saved
-    print(f"  NumPy           {med_mt * 1e3:7.2f} ms   {flops / med_mt / 1e9:5.1f} GFLOP/s   (all BLAS threads: "
-          f"faster on an idle machine, several times slower on a loaded one)")
+    default, every = numpy_step(cfg, 32, 32, np.float32), all_blas_threads(numpy_step(cfg, 32, 32, np.float32))
+    calls = [(default, 5), (every, 5)]
     if torch is not None:
-        n, tm, ratio = paired_times(numpy_step(cfg, 32, 32, np.float32), 5, torch_step(cfg, 32, 32, np.float32), 5,
-                                    9, warmup=3)
-        print(f"  side by side: NumPy (1 BLAS thread) {n * 1e3:.2f} ms, PyTorch eager {tm * 1e3:.2f} ms "
-              f"({flops / tm / 1e9:.1f} GFLOP/s): NumPy is {ratio if ratio >= 1 else 1 / ratio:.2f}× "
-              f"{'faster' if ratio >= 1 else 'slower'} "
-              f"(median of 9 paired runs)")
+        calls += [(torch_step(cfg, 32, 32, np.float32), 5), (torch_step(cfg, 32, 32, np.float32, threads=1), 5)]
+    mine, all_threads, *eager = times_in_turns(calls, 9, warmup=3)
+    rows = [("NumPy, the default", mine), ("NumPy, all BLAS threads", all_threads)]  # (the default: 1 at this size)
+    rows += [("PyTorch eager", eager[0]), ("PyTorch eager on 1 thread", eager[1])] if eager else []
+    for label, t in rows:
+        print(f"  {label:26s} {statistics.median(t) * 1e3:7.2f} ms   {flops / statistics.median(t) / 1e9:5.1f} GFLOP/s")
+    if eager:
+        print(f"  side by side (medians of 9 turns): NumPy (the default) is "
+              f"{faster_or_slower(median_ratio(eager[0], mine))} than PyTorch eager on its default threads "
+              f"({faster_or_slower(median_ratio(eager[1], mine))} than on 1); NumPy on all BLAS threads "
+              f"{faster_or_slower(median_ratio(eager[0], all_threads))} than PyTorch on its default")
+
+
+def main():
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--parts", default="microgpt,loop,medium",
+                    help="comma-separated: microgpt (one step, side by side), loop (Trainer, CLI), medium")
+    parts = set(ap.parse_args().parts.split(","))
+    print(f"NumPy {np.__version__} ({openblas_threads()} by default); os.cpu_count() = {os.cpu_count()} "
+          f"(shared: figures are noisy); {load()}; medians of {REPEATS} runs unless said")
+    try:
+        import torch
+
+        print(f"PyTorch {torch.__version__} (eager, CPU, its default {torch.get_num_threads()} intra-op threads)")
+    except ImportError:
+        torch = None
+        print("PyTorch not importable here: run this with a Python that has torch to compare")
+    if "microgpt" in parts:
+        microgpt_size(torch)
+    if "loop" in parts:
+        training_loop()
+    if "medium" in parts:
+        medium_size(torch)
     print(f"\n{load()}")
 
 

@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import threading
 from dataclasses import dataclass
 
 import numpy as np
+
+from adamlab.core.optim import FlatViews
 
 RMS_EPS = 1e-5  # microgpt's rmsnorm epsilon
 
@@ -88,9 +91,10 @@ def num_params(cfg: GPTConfig) -> int:
     return sum(r * c for r, c in param_shapes(cfg).values())
 
 
-class Params(dict):
+class Params(FlatViews):
     """A plain dict name → array, plus ``fused``: layer{i}.attn_wqkv → one (3C, C) view over wq, wk, wv,
-    and "wte_wpe" → one (V + block_size, C) view over the two embedding tables.
+    and "wte_wpe" → one (V + block_size, C) view over the two embedding tables. Made by ``views``, it is a
+    FlatViews: an optimizer recognises its flat buffer at a glance (see optim.FlatViews).
 
     wq, wk and wv sit back to back in the flat buffer, so q, k and v come out of a single matmul (and their
     gradients go back in one): fewer NumPy calls, which is what dominates the time at microgpt's size.
@@ -104,18 +108,19 @@ class Params(dict):
 
 def views(flat: np.ndarray, cfg: GPTConfig) -> Params:
     """Name → view into ``flat`` (1-D, length num_params) with the shapes of ``param_shapes``."""
-    out, offset = Params(), 0
+    shapes = param_shapes(cfg)
+    need = sum(r * c for r, c in shapes.values())
+    if flat.ndim != 1 or flat.size != need:
+        raise ValueError(f"flat buffer has {flat.size} elements in {flat.ndim}-D, the model needs {need} in 1-D")
+    out = Params.over(flat, shapes)
+    C, offset = cfg.n_embd, 0
     out.fused = {}
-    C = cfg.n_embd
-    for name, (r, c) in param_shapes(cfg).items():
-        out[name] = flat[offset : offset + r * c].reshape(r, c)
+    for name, (r, c) in shapes.items():
         if name.endswith(".attn_wq"):
             out.fused[name[: -len("attn_wq")] + "attn_wqkv"] = flat[offset : offset + 3 * C * C].reshape(3 * C, C)
         offset += r * c
     rows = cfg.vocab_size + cfg.block_size  # wte then wpe, first in the buffer
     out.fused["wte_wpe"] = flat[: rows * C].reshape(rows, C)
-    if offset != flat.size:
-        raise ValueError(f"flat buffer has {flat.size} elements, the model needs {offset}")
     return out
 
 
@@ -167,8 +172,11 @@ def microgpt_init(cfg: GPTConfig, rng: random.Random, std: float = 0.08) -> dict
 # step ~10 % faster when the other core was free, but when the cores are shared (a GUI, other processes) the
 # helper thread spins waiting for a time slice: the medium step was 5× slower and a validation pass 6× slower
 # than on one thread. So the model runs its matmuls on one BLAS thread unless a single matmul is big enough
-# to be worth splitting. The choice depends only on the shapes, so a run gives the same numbers every time
-# (a split matmul may sum in another order).
+# to be worth splitting. PyTorch's default threads fare the same on shared cores: on the 2-core machine
+# under a load of 4–8, its medium step took 290–730 ms and ours 36–70 ms; a 1024×64·64×256 matmul was 7×
+# slower on two OpenBLAS threads, a 4096×256·256×1024 one 1.2× slower. The choice depends only on the
+# shapes, never on the load, so a run gives the same numbers every time: a split matmul may sum in another
+# order (one and two threads gave gradients that differ in the last bits for 32 of 240 model shapes tried).
 
 PARALLEL_MATMUL_FLOPS = 2**28  # biggest matmul (multiply-adds) below which the model uses one BLAS thread
 
@@ -579,11 +587,13 @@ class _Workspace(threading.local):
 
     MAX_PLANS = 64  # one per (model, batch shape, dtype) seen; a names corpus gives ~15 lengths
     MAX_VERIFIED = 16  # dicts of parameters or gradients checked (see _verified)
+    MAX_MODELS = 8  # (model, dtype) pairs whose gradient buffers are kept (see _Gradients)
 
     def __init__(self):
         self.arrays = {}
         self.plans = {}
         self.verified = {}
+        self.gradients = {}  # (id(cfg), dtype) → (cfg, [_Gradients, oldest first])
 
     def __call__(self, name, shape, dtype):
         n = math.prod(shape)
@@ -614,12 +624,76 @@ _WORKSPACE = _Workspace()
 
 
 def clear_workspace() -> int:
-    """Free the calling thread's activation buffers (e.g. after a big model); returns the bytes released."""
+    """Free the calling thread's activation buffers and the gradient buffers it keeps for reuse (e.g. after a
+    big model); returns the bytes of activation buffers released."""
     freed = _WORKSPACE.nbytes
     _WORKSPACE.arrays.clear()
     _WORKSPACE.plans.clear()
     _WORKSPACE.verified.clear()
+    _WORKSPACE.gradients.clear()
     return freed
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the gradients loss_and_grads returns when it is given no buffer
+
+GRADIENT_BUFFERS = 2  # kept per model and thread: the usual training loop needs two (see _Gradients)
+
+
+class _Gradients:
+    """A flat gradient buffer that ``loss_and_grads`` hands out when the caller passes none, and takes back
+    once nobody else refers to it.
+
+    A new buffer every step costs its allocation, a dict of fresh views, their checks and the optimizer's
+    check that they tile one buffer: at microgpt's size that made the step 66 % dearer (in instructions) than
+    with a buffer passed in, and still 14 % with those checks made cheap. The same buffer every step would
+    overwrite gradients the caller kept. So a buffer is reused only while nothing outside this object refers
+    to the dict, its fused dict, any of their views or the buffer: while their (CPython) reference counts are
+    what they were when it was made — the test NumPy makes before it reuses a temporary array in place. A
+    raw pointer or a weak reference does not count. In the usual loop, ``loss, grads = loss_and_grads(...);
+    opt.step(params, grads)``, last step's dict is still held during the call (by ``grads``), so two buffers
+    take turns and none is allocated, and the optimizer knows both (see Optimizer._flat_pair): the step costs
+    what it costs with a buffer passed in; gradients kept any longer are never written again.
+    """
+
+    __slots__ = ("public", "private", "watched", "sizes", "idle")
+
+    def __init__(self, cfg: GPTConfig, dtype):
+        flat = np.empty(num_params(cfg), dtype)  # the backward writes every gradient in full
+        pub = self.public = views(flat, cfg)  # what the caller gets
+        self.private = views(flat, cfg)  # what the backward writes through: flags the caller cannot have set
+        self.watched = (pub, pub.fused, *pub.values(), *pub.fused.values(), flat)
+        self.sizes = (len(pub), len(pub.fused))
+        del flat, pub  # (the counts are taken as they will be when free() is called)
+        self.idle = self.counts()
+
+    def counts(self) -> tuple[int, ...]:
+        return tuple(map(sys.getrefcount, self.watched))
+
+    def free(self) -> bool:
+        """Nothing outside refers to it, and the dicts have kept their entries (a replaced one changes counts)."""
+        return self.counts() == self.idle and (len(self.public), len(self.public.fused)) == self.sizes
+
+
+def _free_gradients(cfg: GPTConfig, dtype) -> _Gradients:
+    """A buffer no one else holds from this thread's ones for (cfg, dtype), or a new one (then the oldest is
+    forgotten, left to whoever holds it)."""
+    key = (id(cfg), dtype)
+    entry = _WORKSPACE.gradients.get(key)
+    if entry is None or entry[0] is not cfg:
+        if len(_WORKSPACE.gradients) >= _Workspace.MAX_MODELS:
+            _WORKSPACE.gradients.clear()
+        entry = _WORKSPACE.gradients[key] = (cfg, [])  # holding cfg keeps its id from being reused
+    pool = entry[1]
+    for i, g in enumerate(pool):
+        if g.free():
+            pool.append(pool.pop(i))  # the most recently handed out last
+            return g
+    g = _Gradients(cfg, dtype)
+    pool.append(g)
+    if len(pool) > GRADIENT_BUFFERS:
+        del pool[0]
+    return g
 
 
 WORKSPACE_MIN_ELEMENTS = 4096  # below this many activations (N·C) a step is "small", see _Plan
@@ -783,9 +857,13 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
     """Mean next-token cross-entropy and its gradient with respect to every parameter.
 
     inputs, targets: int (B, T) with T <= block_size. mask: (B, T) weights (None = all ones) so that padded
-    batches count only real positions: loss = Σ mask·NLL / Σ mask. ``grads``: optional dict of arrays with the
-    parameters' names and shapes (e.g. views into a flat buffer, see ``zeros_like_params``) to write into;
-    otherwise a new one is made. Returns (loss as a Python float, grads).
+    batches count only real positions: loss = Σ mask·NLL / Σ mask. Returns (loss as a Python float, grads).
+
+    ``grads``: a dict of arrays with the parameters' names and shapes to write into (e.g. views into a flat
+    buffer, see ``zeros_like_params``), returned as it is. Without it, the gradients come back as views of one
+    flat buffer laid out like ``init_params``'s (so an optimizer steps them in one go), and they are yours:
+    a buffer is written again only once nothing refers to it any more — not the dict, nor any array from
+    it, nor a view of one (see _Gradients). In the usual loop two buffers take turns, as fast as passing one.
     """
     inputs, targets = _check_batch(cfg, inputs, targets)
     B, T = inputs.shape
@@ -800,20 +878,22 @@ def loss_and_grads(params, cfg: GPTConfig, inputs, targets, mask=None, grads=Non
         if mask.shape != inputs.shape or not (total > 0 and mask.min() >= 0):
             raise ValueError(f"mask must be non-negative weights of shape {inputs.shape} with a positive sum")
         w = (mask / total).reshape(N, 1)
-    if grads is None:
-        grads = zeros_like_params(cfg, dtype)
-    gfused = _verified(grads, cfg, dtype, "grads")
+    if grads is None:  # a buffer of ours: written through views the caller has never seen
+        free = _free_gradients(cfg, dtype)
+        grads, gfused, out = free.private, free.private.fused, free.public
+    else:
+        gfused, out = _verified(grads, cfg, dtype, "grads"), grads
     args = (params, fused, cfg, inputs, targets, w, grads, gfused, mask is None)
     threads = _matmul_threads(cfg, N)
     if threads is _SAME_THREADS:  # (skips two Python calls to a no-op context manager)
-        return _loss_and_grads(*args)
+        return _loss_and_grads(*args), out
     with threads:
-        return _loss_and_grads(*args)
+        return _loss_and_grads(*args), out
 
 
 def _loss_and_grads(params, fused, cfg, inputs, targets, w, grads, gfused, unmasked):
     """The body of ``loss_and_grads`` once the arguments are checked (fused, gfused: see _verified); w is 1/N
-    or the (N, 1) weights."""
+    or the (N, 1) weights. Writes the gradients into ``grads`` and returns the loss."""
     B, T = inputs.shape
     C, V = cfg.n_embd, cfg.vocab_size
     dtype = params["wte"].dtype
@@ -902,7 +982,7 @@ def _loss_and_grads(params, fused, cfg, inputs, targets, w, grads, gfused, unmas
         if T < cfg.block_size:
             gwpe[T:] = 0
         np.add.reduce(dx.reshape(B, T, C), axis=0, out=gwpe[:T])
-    return loss, grads
+    return loss
 
 
 _ARANGES = {}

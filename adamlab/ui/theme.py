@@ -10,9 +10,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 import shiboken6
 from shiboken6 import Shiboken
+
+from adamlab.core.image import ARENA_COLORS
 from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -56,6 +59,17 @@ def swatch(color: str, size: int = 12) -> QIcon:
     pm = QPixmap(size, size)
     pm.fill(QColor(color))
     return QIcon(pm)
+
+
+# The pale map under paths (arena surfaces, loss-landscape slices): low = light, so coloured paths stand out.
+MAP_COLORS = {"light": ARENA_COLORS,  # the headless pictures (adamlab landscape) use the same
+              "dark": ("#202428", "#2E3A4E", "#4A5F82", "#7C93B8")}
+
+
+def map_colormap(name: str | None = None) -> pg.ColorMap:
+    """The pale map colour map of theme ``name`` (default: the current one)."""
+    colors = MAP_COLORS[name or _current]
+    return pg.ColorMap(np.linspace(0, 1, len(colors)), [pg.mkColor(c) for c in colors])
 
 
 def background() -> str:

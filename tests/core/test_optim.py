@@ -711,3 +711,18 @@ def test_no_optimizer_kind_warns_on_overflow_and_nonfinite_state_sees_all_its_st
     assert (found is not None) == bad, (kind, found)
     if found is not None:
         assert found[1] in shapes and not np.isfinite(opt.state_of(found[1])[found[0]]).all()
+
+
+@pytest.mark.parametrize("kind", sorted(k for k in optim.OPTIMIZERS if k != "muon"))  # (Muon: matrices only)
+def test_a_2d_point_at_the_float_limit_warns_nothing_in_any_kind(kind):
+    # (2,) float64 arrays take the Python-float path, whose fallbacks to NumPy (Adagrad with eps 0, kinds
+    # without a Python-float path) must be as quiet as the NumPy path
+    import warnings
+
+    extra = {"eps": 0.0} if kind == "adagrad" else {}
+    opt = make_optimizer(kind, lr=1.0, **extra)
+    x = np.array([1e300, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            opt.step(x, np.array([1e300, 0.0]))

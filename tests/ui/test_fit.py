@@ -113,6 +113,50 @@ def test_the_stepper_fits_with_every_line_and_plot_readable(qtbot, window, size)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_stepper_fits_with_the_longest_updates_and_the_most_knobs(qtbot, window, size):
+    """NAdam's 9 lines (its θ lines wrap at 1024 px) in focus beside AdEMAMix with warm-ups and 9 knobs: the
+    lines scroll inside the code box, the knobs inside their tab, the table keeps its header and a few rows."""
+    panel = show(qtbot, window, "stepper", size)
+    for side, kind in zip(panel.sides, ("ademamix", "nadam")):
+        side.combo.setCurrentIndex(side.combo.findData(kind))
+    for name in ("alpha_warmup", "beta3_warmup"):
+        panel.sides[0].editor.controls[name].setValue(50)
+    panel.tabs.setCurrentIndex(0)
+    qtbot.mouseClick(panel.focus_buttons[1], Qt.MouseButton.LeftButton)
+    for _ in range(4):
+        qtbot.mouseClick(panel.next_step_button, Qt.MouseButton.LeftButton)
+    for _ in range(8):  # on to NAdam's first θ line
+        qtbot.mouseClick(panel.next_line_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(50)
+    assert (window.width(), window.height()) == size, "the panel's minimum size holds the window open"
+    assert panel.code_lines.maths(7).startswith("θ = ")
+    highlighted = panel.code_lines.row_widget(7)  # the line just run is in view
+    top = highlighted.mapTo(panel.code_scroll.viewport(), highlighted.rect().topLeft()).y()
+    assert 0 <= top and top + highlighted.height() <= panel.code_scroll.viewport().height() + 1
+    assert panel.steps_table.height() >= 150
+    assert clipped_labels(panel) == []
+    assert plot_problems(panel) == []
+
+
+def test_every_optimizers_lines_fit_a_1024_window_in_focus_and_below_the_other(qtbot, window):
+    """Code lines do not wrap: each kind's, and its θ line as the other run's row ("B:  θ = …"), must fit the
+    code box of a 1024 × 700 window, after the steps where RAdam and ADOPT change their lines (6)."""
+    from adamlab.ui.panels.stepper.programs import STEPPABLE
+
+    panel = show(qtbot, window, "stepper", (1024, 700))
+    combo = panel.sides[1].combo
+    for kind in STEPPABLE:
+        combo.setCurrentIndex(combo.findData(kind))
+        for _ in range(6):
+            qtbot.mouseClick(panel.next_step_button, Qt.MouseButton.LeftButton)
+        for focus in (0, 1):
+            qtbot.mouseClick(panel.focus_buttons[focus], Qt.MouseButton.LeftButton)
+            # (a scroll bar that just appeared may take an event or two to narrow the lines)
+            qtbot.waitUntil(lambda: clipped_labels(panel) == [], timeout=1000)
+            assert (window.width(), window.height()) == (1024, 700), kind
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("kind", ["noisy", "chaotic"])
 def test_the_ema_playground_fits_with_its_readout_whole_and_no_key_on_the_data(qtbot, window, size, kind):
     panel = show(qtbot, window, "ema", size)

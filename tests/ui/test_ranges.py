@@ -28,12 +28,13 @@ def controls(qtbot):
         qtbot.addWidget(w)
         w.show()
     qtbot.waitUntil(ema.is_idle)
+    adam = stepper.sides[0].editor.controls  # the stepper's run A (Adam) has its own optimizer editor
     yield {
-        "lr": {"stepper": stepper.lr, "editor": editor.controls["lr"]},
-        "beta1": {"ema": ema.beta1, "stepper": stepper.beta1, "editor": editor.controls["beta1"]},
-        "beta2": {"ema": ema.beta2, "stepper": stepper.beta2, "editor": editor.controls["beta2"]},
-        "eps": {"ema": ema.eps, "stepper": stepper.eps, "editor": editor.controls["eps"]},
-        "weight_decay": {"stepper": stepper.wd, "editor": editor.controls["weight_decay"]},
+        "lr": {"stepper": adam["lr"], "editor": editor.controls["lr"]},
+        "beta1": {"ema": ema.beta1, "stepper": adam["beta1"], "editor": editor.controls["beta1"]},
+        "beta2": {"ema": ema.beta2, "stepper": adam["beta2"], "editor": editor.controls["beta2"]},
+        "eps": {"ema": ema.eps, "stepper": adam["eps"], "editor": editor.controls["eps"]},
+        "weight_decay": {"stepper": adam["weight_decay"], "editor": editor.controls["weight_decay"]},
     }, ema, stepper
 
 

@@ -127,7 +127,8 @@ def test_editor_builds_a_valid_optimizer_for_every_kind(kind, qtbot):
     opt = optim.make_optimizer(kind, **ed.hyper())
     assert opt.lr == KIND_KNOBS[kind]["lr"]
     if "beta1" in KIND_KNOBS[kind]:
-        assert tuple(opt.betas) == (KIND_KNOBS[kind]["beta1"], KIND_KNOBS[kind]["beta2"])
+        betas = tuple(KIND_KNOBS[kind][b] for b in ("beta1", "beta2", "beta3") if b in KIND_KNOBS[kind])
+        assert tuple(opt.betas) == betas  # (AdEMAMix's β3 is the third)
 
 
 def test_editor_edits_reach_the_spec(qtbot):
@@ -141,6 +142,22 @@ def test_editor_edits_reach_the_spec(qtbot):
     ed.reset()
     assert ed.hyper()["betas"] == (0.9, 0.999)
     assert from_core(to_core(ed.values())) == ed.values()
+
+
+def test_the_newer_knobs_reach_the_core_under_its_names(qtbot):
+    """AdEMAMix's β3 joins betas and its mix_alpha is the core's alpha; Adafactor's eps2 is eps = (None, eps2);
+    warm-ups are whole steps, 0 meaning none (None in the core)."""
+    ed = OptimizerEditor("ademamix", {"beta3": 0.999, "mix_alpha": 5.0, "alpha_warmup": 100, "beta3_warmup": 0})
+    qtbot.addWidget(ed)
+    h = ed.hyper()
+    assert h["betas"] == (0.9, 0.999, 0.999) and h["alpha"] == 5.0
+    assert h["alpha_warmup"] == 100 and type(h["alpha_warmup"]) is int and h["beta3_warmup"] is None
+    assert "mix_alpha" not in h and "beta3" not in h
+    assert from_core(h) == {**ed.values(), "alpha_warmup": 100}
+    fac = OptimizerEditor("adafactor", {"eps2": 1e-4})
+    qtbot.addWidget(fac)
+    assert fac.hyper()["eps"] == (None, 1e-4) and from_core(fac.hyper()) == fac.values()
+    assert optim.make_optimizer("adafactor", **fac.hyper()).eps == (None, 1e-4)
 
 
 def test_export_png_svg_and_full_csv(qtbot, tmp_path):

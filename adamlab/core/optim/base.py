@@ -43,12 +43,13 @@ matrix, not K points: Adafactor, Muon) say so with ``ROWS_INDEPENDENT = False``.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "flatten", "FlatParams", "SINGLE",
-           "STATE_LABELS"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "flatten", "FlatParams", "FlatViews",
+           "SINGLE", "STATE_LABELS"]
 
 SINGLE = "param"      # the state key used when step() is given one bare ndarray
 # what each state array is, for messages (e.g. "Adam's second moment v overflowed in layer0.mlp_fc1")
@@ -215,15 +216,42 @@ def flatten(arrays_or_shapes: dict[str, Any], dtype=None) -> FlatParams:
         raise ValueError(f"dtype must be a floating dtype (float32 or float64), got {dtype}")
     n = sum(math.prod(shape) for _, shape, _ in items)
     buffer = np.zeros(n, dtype=dtype)
-    views, offset = {}, 0
-    for name, shape, a in items:
-        size = math.prod(shape)
-        view = buffer[offset:offset + size].reshape(shape)
+    views = FlatViews.over(buffer, {name: shape for name, shape, _ in items})
+    for name, _, a in items:
         if a is not None:
-            view[...] = a
-        views[name] = view
-        offset += size
+            views[name][...] = a
     return FlatParams(buffer, views)
+
+
+class FlatViews(dict):
+    """A dict name → view that tiles one flat buffer (``flatten``'s ``.views``; ``gpt.Params`` is one) and
+    remembers it, so ``Optimizer.step`` takes a *new* set of such views, e.g. gradients made fresh every step,
+    as one buffer after a glance (the same views under the same names?) instead of checking every array's
+    memory (a few µs a tensor). A plain dict of such views is recognised too, by checking every array.
+    """
+
+    tiling = None  # (buffer, _Layout, the views as made) when made by over(); else None
+
+    @classmethod
+    def over(cls, buffer: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> FlatViews:
+        """Views of the 1-D ``buffer`` with ``shapes``, end to end in order; together they must fill it."""
+        views, offsets, offset = cls(), [], 0
+        for name, shape in shapes.items():
+            size = math.prod(shape)
+            views[name] = buffer[offset:offset + size].reshape(shape)
+            offsets.append(offset)
+            offset += size
+        if buffer.ndim != 1 or offset != buffer.size:
+            raise ValueError(f"the shapes need {offset} numbers, the buffer holds {buffer.size} in {buffer.ndim}-D")
+        if buffer.base is None and buffer.flags.c_contiguous:  # what _tiling accepts: the views' .base is it
+            layout = _Layout(tuple(views), tuple(offsets), tuple(v.shape for v in views.values()))
+            if len(_LAYOUTS) >= 64:
+                _LAYOUTS.clear()
+            views.tiling = (buffer, _LAYOUTS.setdefault(layout, layout), tuple(views.values()))
+        return views
+
+
+_LAYOUTS: dict = {}  # equal layouts made by FlatViews.over are one object: step() compares them at a glance
 
 
 class _Layout(NamedTuple):
@@ -242,8 +270,22 @@ def _address(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
 
 
+def _known_tiling(arrays) -> tuple | None:
+    """A FlatViews' record (buffer, layout, views) while it still holds the views it made, under their names."""
+    known = arrays.tiling if isinstance(arrays, FlatViews) else None
+    if known is not None:
+        buffer, layout, made = known
+        if (buffer.flags.writeable and len(arrays) == len(made) and tuple(arrays) == layout.names
+                and all(map(operator.is_, arrays.values(), made)) and (not made or made[0].base is buffer)):
+            return known  # (a deep copy copies the views apart from the buffer: made[0].base says so)
+    return None
+
+
 def _tiling(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, _Layout] | None:
     """(buffer, layout) if the arrays are C-contiguous views exactly tiling one contiguous 1-D array, else None."""
+    known = _known_tiling(arrays)
+    if known is not None:
+        return known[0], known[1]
     first = next(iter(arrays.values()))
     base = first.base if isinstance(first, np.ndarray) else None
     if (not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous
@@ -613,15 +655,20 @@ class Optimizer:
     def _flat_pair(self, params: dict, grads: dict):
         """(flat slot, flat params, flat grads) when params tile one buffer and the state can be flat, else None.
 
-        The tiling check costs a few µs per tensor, so the last answer is cached against the identity of
-        the arrays (the cache holds them, so their ids cannot be reused by other arrays meanwhile).
+        The tiling check costs a few µs per tensor, so the answers are cached against the identity of the
+        arrays: the params' last ones and the grads' last two (gpt.loss_and_grads hands out two gradient
+        buffers in turn). The cache holds what keeps those ids from being reused by other arrays meanwhile:
+        the arrays, or a FlatViews' record of its views, which adds no reference to the dict, its arrays or
+        its buffer (gpt takes a buffer back once their reference counts say nobody holds it).
         """
         keys, pids, gids = tuple(params), tuple(map(id, params.values())), tuple(map(id, grads.values()))
         c = self._cache
         if c is not None and c[0] == keys and c[1] == pids:
-            slot, pflat = c[3], c[4]
-            if c[2] == gids:                                # same grad arrays as last time
-                return slot, pflat, (c[5] if c[5] is not None else self._gather(slot, grads))
+            slot, pflat, seen = c[2], c[3], c[5]
+            for ids, record, direct, _ in seen:
+                if ids == gids:                             # grad arrays seen lately
+                    direct = record[0] if record is not None else direct
+                    return slot, pflat, (direct if direct is not None else self._gather(slot, grads))
         else:
             self._cache = None
             if not params or keys != tuple(grads):
@@ -633,10 +680,15 @@ class Optimizer:
             slot = self._flat_slot(layout, pflat)
             if slot is None:
                 return None
-        _check_grads(params, grads)
-        gt = _tiling(grads)
+            seen = ()
+        record = _known_tiling(grads)
+        gt = record[:2] if record is not None else _tiling(grads) if grads else None
         direct = gt[0] if gt is not None and gt[1] == slot.layout and gt[0].dtype == slot.dtype else None
-        self._cache = (keys, pids, gids, slot, pflat, direct, tuple(params.values()), tuple(grads.values()))
+        if direct is None:  # (grads tiling the params' layout have the params' names, shapes and dtype)
+            _check_grads(params, grads)
+        entry = (gids, record, None, None) if record is not None and direct is not None else \
+            (gids, None, direct, tuple(grads.values()))
+        self._cache = (keys, pids, slot, pflat, tuple(params.values()), (entry, *seen[:1]))
         return slot, pflat, (direct if direct is not None else self._gather(slot, grads))
 
     @staticmethod
@@ -886,7 +938,12 @@ class Optimizer:
         steps (2,) and (64,) arrays side by side and compares bits). Subclasses override; the default
         falls back to ``_update``.
         """
-        self._update(slot, p, g)
+        self._quiet_update(slot, p, g)
+
+    def _quiet_update(self, slot: _Slot, p: np.ndarray, g: np.ndarray) -> None:
+        """``_update`` without floating-point warnings (see _Quiet): for the tiny path's fallbacks to NumPy."""
+        with _Quiet():
+            self._update(slot, p, g)
 
 
 class SGD(Optimizer):
@@ -1037,7 +1094,7 @@ class Adagrad(Optimizer):
 
     def _tiny_update(self, slot, p, g):
         if self._eps == 0:                          # x/0 raises for Python floats; NumPy gives inf/NaN as torch
-            return self._update(slot, p, g)
+            return self._quiet_update(slot, p, g)
         neg_clr, wd, eps = -self._clr(slot.step), self._wd, self._eps
         s = slot.state["sum"]
         P, G, S = p.tolist(), g.tolist(), s.tolist()
@@ -1145,7 +1202,7 @@ class RMSprop(Optimizer):
 
     def _tiny_update(self, slot, p, g):
         if self._eps == 0:                          # x/0 raises for Python floats; NumPy gives inf/NaN as torch
-            return self._update(slot, p, g)
+            return self._quiet_update(slot, p, g)
         neg_lr, a, a1, wd, eps, mu = -self._lr, self._alpha, 1.0 - self._alpha, self._wd, self._eps, self._mu
         centered = self._centered
         c, small_w = _lerp_coef(a1), a1 < 0.5
@@ -1294,7 +1351,7 @@ class Adam(Optimizer):
 
     def _tiny_update(self, slot, p, g):
         if self._eps == 0:                          # x/0 raises for Python floats; NumPy gives inf/NaN as torch
-            return self._update(slot, p, g)
+            return self._quiet_update(slot, p, g)
         st = slot.state
         b1, b2 = self._betas
         bc1, bc2 = _bias_corrections(self._betas, slot.step)

@@ -61,20 +61,90 @@ KIND_KNOBS: dict[str, dict[str, Any]] = {
     "adamw": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2},
 }
 
+# --- the newer optimizers' knobs (#14, added for the stepper) ----------------------------------------------
+# The arena's branch extends the tables above with the same names and ranges; this block only fills in what
+# they lack (setdefault), so once both are merged the tables above are the one source and this block can go.
+# AdEMAMix's α is "mix_alpha" (RMSprop's "alpha" has a β-like range); Adafactor's eps pair is shown as its
+# eps2; warm-ups are whole steps, 0 for none. ``to_core`` turns these into the core's arguments.
+for _name, _spec in {
+    "beta3": ("β3", 0.0, 0.99999, "beta", 5,
+              "β3: decay of AdEMAMix's slow EMA m2 ← β3·m2 + (1−β3)·g (memory ≈ 1/(1−β3) steps: 10,000 at 0.9999)."),
+    "rho": ("ρ", 0.0, 0.99999, "beta", 5,
+            "Adadelta's decay of both running averages, of g² and of the squared steps (its β2)."),
+    "momentum_decay": ("ψ", 0.0, 0.1, "linear", 4,
+                       "NAdam's momentum warm-up ψ: μ_t = β1·(1 − ½·0.96^(t·ψ)) grows from β1/2 towards β1."),
+    "mix_alpha": ("α", 0.0, 50.0, "linear", 2,
+                  "AdEMAMix's α: the weight of the slow EMA in the step (m1/(1−β1ᵗ) + α·m2)/(√v̂ + ε)."),
+    "alpha_warmup": ("T_α", 0.0, 100_000.0, "linear", 0,
+                     "Steps over which AdEMAMix's α grows linearly from 0 (0: none)."),
+    "beta3_warmup": ("T_β3", 0.0, 100_000.0, "linear", 0,
+                     "Steps over which β3's half-life grows linearly from β1's to β3's (0: none)."),
+    "eps2": ("ε2", 1e-8, 1.0, "log", 8,
+             "Adafactor's floor on RMS(θ) in its relative step lr·max(ε2, RMS(θ)): near θ = 0 it steps lr·ε2."),
+    "beta2_decay": ("τ", -2.0, 0.0, "linear", 2,
+                    "Adafactor's second-moment schedule β2_t = 1 − t^τ (torch's τ = −0.8): v's memory grows with t."),
+    "d": ("d", 1.0, 100.0, "log", 2, "Adafactor's update clipping: the update is divided by max(1, RMS(U)/d)."),
+    "warmup_steps": ("warm-up", 0.0, 100_000.0, "linear", 0,
+                     "Schedule-free AdamW's linear lr warm-up in steps: the only schedule it wants."),
+}.items():
+    KNOBS.setdefault(_name, _spec)
+FLAGS.setdefault("decoupled_weight_decay", "Decoupled weight decay θ ← θ(1 − lr·wd), as AdamW (NAdamW, RAdamW), "
+                                           "instead of L2 in the gradient.")
+FLAGS.setdefault("decouple", "ADOPT with decoupled (AdamW-style) weight decay instead of L2 in the gradient.")
+_ADAM_BETAS = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}  # torch's defaults
+# Knobs whose value is a whole number of steps (the sliders hold floats; the core wants ints), and those of
+# them where the core takes None for "none" (the editor shows 0).
+INT_KNOBS = {"alpha_warmup", "beta3_warmup", "warmup_steps"}
+NONE_AT_ZERO = {"alpha_warmup", "beta3_warmup"}
+for _kind, _knobs in {
+    "nadam": {"lr": 2e-3, **_ADAM_BETAS, "momentum_decay": 0.004, "weight_decay": 0.0,
+              "decoupled_weight_decay": False},
+    "radam": {"lr": 1e-3, **_ADAM_BETAS, "weight_decay": 0.0, "decoupled_weight_decay": False},
+    "adamax": {"lr": 2e-3, **_ADAM_BETAS, "weight_decay": 0.0},
+    "adadelta": {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0},
+    "adafactor": {"lr": 1e-2, "beta2_decay": -0.8, "eps2": 1e-3, "d": 1.0, "weight_decay": 0.0},
+    "lion": {"lr": 1e-4, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0},
+    "ademamix": {"lr": 1e-3, **_ADAM_BETAS, "beta3": 0.9999, "mix_alpha": 2.0, "alpha_warmup": 0, "beta3_warmup": 0,
+                 "weight_decay": 0.0},
+    "schedulefree_adamw": {"lr": 2.5e-3, **_ADAM_BETAS, "weight_decay": 0.0, "warmup_steps": 0},
+    "adopt": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.9999, "eps": 1e-6, "weight_decay": 0.0, "decouple": False},
+}.items():
+    KIND_KNOBS.setdefault(_kind, _knobs)
+
 
 def to_core(values: dict[str, Any]) -> dict[str, Any]:
-    """Editor values → keyword arguments of the core constructors (β1, β2 → ``betas``)."""
-    hyper = {k: v for k, v in values.items() if k not in ("beta1", "beta2")}
+    """Editor values → keyword arguments of the core constructors: β1, β2 (and AdEMAMix's β3) → ``betas``,
+    AdEMAMix's ``mix_alpha`` → ``alpha``, Adafactor's ``eps2`` → ``eps = (None, eps2)``, step counts → ints
+    (a warm-up of 0 → None)."""
+    hyper = {k: v for k, v in values.items() if k not in ("beta1", "beta2", "beta3", "mix_alpha", "eps2")}
     if "beta1" in values:
-        hyper["betas"] = (values["beta1"], values["beta2"])
+        hyper["betas"] = (values["beta1"], values["beta2"]) + ((values["beta3"],) if "beta3" in values else ())
+    if "mix_alpha" in values:
+        hyper["alpha"] = values["mix_alpha"]
+    if "eps2" in values:
+        hyper["eps"] = (None, values["eps2"])
+    for k in INT_KNOBS & set(hyper):
+        hyper[k] = int(round(hyper[k]))
+        if k in NONE_AT_ZERO and hyper[k] == 0:
+            hyper[k] = None
     return hyper
 
 
 def from_core(hyper: dict[str, Any]) -> dict[str, Any]:
-    """Core keyword arguments → editor values (``betas`` → β1, β2)."""
+    """Core keyword arguments → editor values (the inverse of :func:`to_core`; ``alpha`` is AdEMAMix's when it
+    comes with three betas, else RMSprop's)."""
     values = {k: v for k, v in hyper.items() if k != "betas"}
-    if "betas" in hyper:
-        values["beta1"], values["beta2"] = hyper["betas"]
+    betas = tuple(hyper.get("betas", ()))
+    if betas:
+        values["beta1"], values["beta2"] = betas[:2]
+        if len(betas) == 3:
+            values["beta3"] = betas[2]
+            if "alpha" in values:
+                values["mix_alpha"] = values.pop("alpha")
+    if isinstance(values.get("eps"), tuple):
+        values["eps2"] = values.pop("eps")[1]
+    for k in NONE_AT_ZERO & set(values):
+        values[k] = 0 if values[k] is None else values[k]
     return values
 
 

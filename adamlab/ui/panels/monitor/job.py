@@ -121,7 +121,8 @@ def train_config(cfg: dict, corpus: data.Corpus | None = None) -> train.TrainCon
         block_size=int(model["block_size"]), dtype=cfg["dtype"], optimizer=cfg["optimizer"],
         schedule=sched["kind"], warmup=int(sched.get("warmup", 0)) if sched["kind"] == "warmup_cosine" else 0,
         steps=int(cfg["steps"]), batch_size=int(cfg["batch_size"]), seed=int(cfg["seed"]),
-        val_every=int(cfg["val_every"]), **kw)
+        val_every=int(cfg["val_every"]), full_batch=int(cfg.get("full_batch", 0)),
+        snapshot_every=int(cfg.get("snapshot_every", 0)), **kw)
 
 
 def check_config(cfg: dict, corpus: data.Corpus) -> train.TrainConfig:
@@ -140,9 +141,12 @@ def check_config(cfg: dict, corpus: data.Corpus) -> train.TrainConfig:
 # building the job where it runs (picklable factories: plain arguments in, a RunJob out)
 
 
-def make_run_job(config: dict, sampling: dict | None = None, want_maps: bool = False) -> "RunJob":
-    """A new run from ``dataclasses.asdict(TrainConfig)``; the Trainer loads the config's corpus itself."""
-    job = RunJob(train.Trainer(train.TrainConfig(**config)), sampling)
+def make_run_job(config: dict, sampling: dict | None = None, want_maps: bool = False,
+                 sharpness_every: int = 0) -> "RunJob":
+    """A new run from ``dataclasses.asdict(TrainConfig)``; the Trainer loads the config's corpus itself.
+    ``sharpness_every`` > 0 tracks λ_max every so many steps (each measurement costs ~0.1–0.5 s at microgpt
+    size: tens of training steps' worth)."""
+    job = RunJob(train.Trainer(train.TrainConfig(**config)), sampling, sharpness_every)
     job.want_maps = bool(want_maps)
     return job
 
@@ -200,6 +204,10 @@ class Snapshot:
     diverged_step: int | None
     diverged_tokens: float | None
     samples: list[tuple[int, int, float, list[str]]] = field(default_factory=list)  # (serial, step, T, texts)
+    # λ_max along the run when tracked (landscape.SharpnessTracker.arrays(): step, sharpness, preconditioned,
+    # threshold, …) and which curve the threshold applies to ("sharpness" or "preconditioned"); None if not
+    sharpness: dict | None = None
+    sharpness_curve: str = "sharpness"
     chars: str = ""  # the tokenizer's symbols (the GUI checks a sampling prefix against them)
     pid: int = 0  # the process the job runs in
 
@@ -215,8 +223,14 @@ class RunJob:
     """One training run as a :class:`~adamlab.ui.workers.SteppableJob`. Only the loop that steps it (in its
     process) calls its methods while the run is live (the GUI goes through ``worker.call``)."""
 
-    def __init__(self, trainer: train.Trainer, sampling: dict | None = None):
+    def __init__(self, trainer: train.Trainer, sampling: dict | None = None, sharpness_every: int = 0):
         self.trainer = trainer
+        self.tracker = None  # a landscape.SharpnessTracker when λ_max is tracked every few steps
+        if sharpness_every:
+            from adamlab.core import landscape
+
+            self.tracker = landscape.SharpnessTracker(trainer, every=int(sharpness_every))
+            self.tracker.after_step(trainer)  # where it starts
         self.tokenizer = trainer.tokenizer
         self.sampling = {"n": 5, "every": 200, "temperature": 0.5, "prefix": ""}
         if sampling:
@@ -258,6 +272,8 @@ class RunJob:
         every = int(self.sampling["every"])
         if rec.status != "diverged" and every and rec.step % every == 0:
             self._sample(rec.step)
+        if self.tracker is not None and rec.status != "diverged":
+            self.tracker.after_step(tr)
         return not tr.done
 
     def snapshot(self) -> Snapshot:
@@ -290,7 +306,10 @@ class RunJob:
             shapes=list(self.shapes), g=g, w=w, u=u, map_steps=steps if log_u.size else steps[:0], log_u=log_u,
             log_g=log_g, events=events,
             diverged_step=ds, diverged_tokens=None if ds is None else float(self.tokens_at(ds)),
-            samples=list(self.samples)[-SNAPSHOT_SAMPLES:], chars=self.tokenizer.chars, pid=os.getpid())
+            samples=list(self.samples)[-SNAPSHOT_SAMPLES:], chars=self.tokenizer.chars, pid=os.getpid(),
+            sharpness=self.tracker.arrays() if self.tracker is not None else None,
+            sharpness_curve="preconditioned" if self.tracker is not None and self.tracker.preconditioned
+            else "sharpness")
 
     def set_want_maps(self, want: bool) -> None:
         self.want_maps = bool(want)
@@ -419,6 +438,15 @@ class RunJob:
         except (OSError, ValueError) as exc:
             return ("error", f"Could not save to {path}: {exc}")
         return ("saved", str(out))
+
+    def trainer_reply(self) -> tuple[str, Any]:
+        """("trainer", a copy of the trainer as it is between two steps): its weights and kept snapshots for the
+        landscape, computed elsewhere while this run goes on."""
+        import pickle
+
+        from adamlab.ui.child import dumps  # (a lock travels as a fresh lock; deepcopy cannot copy one)
+
+        return ("trainer", pickle.loads(dumps(self.trainer)))
 
     def facts(self) -> tuple[str, dict]:
         """("facts", the trainer's own numbers) — for tests and benchmarks to look inside a run wherever it

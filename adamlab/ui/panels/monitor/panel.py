@@ -50,7 +50,9 @@ from adamlab.ui.panels.monitor import job as mj
 from adamlab.ui.panels.monitor.curves import LossPlot
 from adamlab.ui.panels.monitor.runs import RunView, _RunRelay
 from adamlab.ui.panels.base import Panel
+from adamlab.ui.panels.monitor import landscape_job as lj
 from adamlab.ui.panels.monitor.inspector import SORTS, select_tensors
+from adamlab.ui.panels.monitor.landscape_view import LandscapeView
 from adamlab.ui.panels.monitor.inspector import AdamStateView, HeatmapView, SamplesView, TensorsView
 from adamlab.ui.panels.monitor.setup import MONITOR_LR, SetupBox
 from adamlab.ui.schema import Bool, Fields, Int
@@ -135,14 +137,18 @@ class MonitorPanel(Panel):
         self.heatmap = HeatmapView()
         self.adam = AdamStateView()
         self.samples = SamplesView()
+        self.landscape = LandscapeView()
         self.tabs.addTab(self.tensors, "Tensors")
-        self.tabs.addTab(self.heatmap, "Heatmaps")
+        self.tabs.addTab(self.heatmap, "Maps")  # (short: five tabs fit beside the curves at 1280 px)
         self.tabs.addTab(self.adam, "Adam")
+        self.tabs.addTab(self.landscape, "Landscape")
         self.tabs.addTab(self.samples, "Samples")
         self.tabs.setTabToolTip(0, "g / w / u per tensor at the latest step.")
-        self.tabs.setTabToolTip(1, "log10 u and log10 g per tensor over time.")
+        self.tabs.setTabToolTip(1, "Heatmaps of log10 u and log10 g per tensor over time.")
         self.tabs.setTabToolTip(2, "<qt>Histograms of <i>m̂</i>/(√<i>v̂</i>+ε) and lr/(√<i>v̂</i>+ε) for one tensor.</qt>")
-        self.tabs.setTabToolTip(3, "What the model writes, every K steps.")
+        self.tabs.setTabToolTip(3, "The loss around the run's weights (a slice through the real landscape, with "
+                                   "its path), the loss between weights, and sharpness against its threshold.")
+        self.tabs.setTabToolTip(4, "What the model writes, every K steps.")
         # Which tensors the table, the u curves, the heatmaps and the Adam tab show, and in what order: a
         # watched 24-layer model has hundreds.
         self.tensor_filter = QLineEdit()
@@ -152,6 +158,8 @@ class MonitorPanel(Panel):
                                       "starting with - excludes); the table, u curves, heatmaps and Adam tab "
                                       "follow.")
         self.tensor_sort = QComboBox()
+        self.tensor_sort.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.tensor_sort.setMinimumContentsLength(9)
         for key, text in SORTS.items():
             self.tensor_sort.addItem(f"by {text}", key)
         self.tensor_sort.setToolTip("Order of the tensors in the table, the heatmaps and the Adam tab's list.")
@@ -190,9 +198,14 @@ class MonitorPanel(Panel):
 
         self.setup.corpusRequested.connect(self._load_corpus)
         self.setup.knobChanged.connect(self._on_knob)
+        self.setup.presetChosen.connect(self._on_edge_preset)
         self.samples.settingsChanged.connect(self._on_sample_settings)
         self.samples.sampleNow.connect(self._sample_now)
         self.adam.tensorChanged.connect(lambda _: self._request_adam(force=True))
+        self.landscape.computeRequested.connect(self.compute_landscape)
+        self.landscape.cancelRequested.connect(self.cancel_landscape)
+        self._landscape: workers.WorkerHandle | None = None
+        self._landscape_wait: dict | None = None  # a request waiting for live runs' trainers
         self.tabs.currentChanged.connect(self._on_tab)
 
         self.timer = QTimer(self)
@@ -223,7 +236,7 @@ class MonitorPanel(Panel):
         self.stop_button = self._button("Stop", "Stop the selected run for good (its curves stay).",
                                         self.stop_run)
         self.compare_button = self._button(
-            "Compare optimizers", "Start SGD, Adam and AdamW from the same initial weights and the same data "
+            "Compare", "Start SGD, Adam and AdamW from the same initial weights and the same data "
             "order (same seed): only the optimizer differs.", self.compare_optimizers)
         self.save_button = self._button("Save…", "Save the selected run (weights, optimizer state, curves) to "
                                         "a checkpoint.", self._save_dialog)
@@ -314,10 +327,18 @@ class MonitorPanel(Panel):
         side_by_side = (self._centre.minimumSizeHint().width() + self.inspector.minimumSizeHint().width() + handle
                         + 40)  # room for the curves beyond their bare minimum
         want = Qt.Orientation.Horizontal if self.split.width() >= side_by_side else Qt.Orientation.Vertical
-        if self.split.orientation() != want:
+        if self.split.orientation() != want or not getattr(self, "_sized", False):
+            self._sized = self.split.width() > 0  # once, and at each switch: a splitter the user moved stays
             self.split.setOrientation(want)
-            total = self.split.width() if want == Qt.Orientation.Horizontal else self.split.height()
-            self.split.setSizes([total * 3 // 5, total - total * 3 // 5])
+            if want == Qt.Orientation.Horizontal:
+                # the tabs get room for their whole tab bar when the curves can spare it (no scroll arrows)
+                total = self.split.width() - handle
+                tabs = self.tabs.tabBar().sizeHint().width() + 8
+                right = min(max(tabs, total * 2 // 5), total - self._centre.minimumSizeHint().width())
+                self.split.setSizes([total - right, right])
+            else:
+                total = self.split.height()
+                self.split.setSizes([total * 3 // 5, total - total * 3 // 5])
 
     # ------------------------------------------------------------------------------------------------
     # corpus
@@ -354,7 +375,8 @@ class MonitorPanel(Panel):
             self._error(f"Cannot start: {exc}")
             return None
         name = name or f"run {self._next_id} · {mj.optimizer_name(config['optimizer'])} lr {config['hyper']['lr']:g}"
-        recipe = (mj.make_run_job, (mj.config_dict(tc), sampling, self._want_maps()))
+        recipe = (mj.make_run_job, (mj.config_dict(tc), sampling, self._want_maps(),
+                                    int(config.get("sharpness_every", 0))))
         return self._add_run(recipe, name, paused=False, select=select, chars=self._corpus.tokenizer.chars)
 
     def _add_run(self, recipe: tuple, name: str, paused: bool, select: bool = True, chars: str = "",
@@ -584,8 +606,10 @@ class MonitorPanel(Panel):
             self._error(str(payload))
         elif what == "knob":
             self.statusMessage.emit(str(payload))
-        else:  # anything else ("facts", for tests and benchmarks) is kept for whoever asked
+        else:  # anything else ("facts", "trainer") is kept for whoever asked
             run.replies[what] = payload
+            if what == "trainer":
+                self._maybe_start_landscape()
 
     # ------------------------------------------------------------------------------------------------
     # knobs and requests (GUI → worker, through worker.call)
@@ -667,6 +691,86 @@ class MonitorPanel(Panel):
         else:
             self.adam.show_state({"note": f"{run.name} ended without its optimizer state (its process died)."})
 
+    @Slot(str)
+    def _on_edge_preset(self, explanation: str) -> None:
+        """An edge-of-stability preset was set up: show where its curve will be drawn, and say what to expect."""
+        self.tabs.setCurrentWidget(self.landscape)
+        self.landscape.views.setCurrentIndex(1)  # its sharpness curve
+        self._notify(f"Edge of stability: {explanation} Press Start.")
+
+    # ------------------------------------------------------------------------------------------------
+    # the loss landscape (its own job in a child process)
+    @Slot(dict)
+    def compute_landscape(self, settings: dict) -> None:
+        """Slice the loss around the selected run (and, for a shared PCA plane, every other run trained here):
+        the runs' trainers go to a child process that computes the slice row by row. A live run sends a copy
+        of its trainer between two steps and goes on training."""
+        run = self._active
+        if run is None or run.external or (run.job is None and not run.live):
+            self.landscape.status.setText("Select a run trained here (a watched PyTorch run's weights are not in "
+                                          "this window; a run whose process died has lost them).")
+            return
+        self.cancel_landscape()
+        runs = [run] + ([r for r in self.runs if r is not run and not r.external and (r.live or r.job is not None)]
+                        if settings.get("all_runs") else [])
+        for r in runs:
+            r.replies.pop("trainer", None)
+            if r.live:
+                self._call(r, mj.RunJob.trainer_reply)
+        self._landscape_wait = {"settings": settings, "runs": runs}
+        self.landscape.set_busy(True)
+        self.landscape.clear_slice()
+        self.landscape.status.setText("Fetching the runs' weights…")
+        self._maybe_start_landscape()
+
+    def _maybe_start_landscape(self) -> None:
+        wait = self._landscape_wait
+        if wait is None:
+            return
+        trainers = []
+        for r in wait["runs"]:
+            tr = r.replies.get("trainer") if r.live or r.job is None else r.job.trainer
+            if tr is None:
+                return  # still waiting for this run's copy
+            trainers.append(tr)
+        self._landscape_wait = None
+        settings = {k: v for k, v in wait["settings"].items() if k != "all_runs"}
+        names = [r.name for r in wait["runs"]]
+        self._landscape_colours = {r.name: r.color for r in wait["runs"]}
+        handle = workers.start_process_loop(lj.make_landscape_job, (trainers, names, settings), "monitor-landscape",
+                                            max_rate=10)
+        handle.worker.keep_job = False  # everything it made is in its snapshots
+        relay = _RunRelay(0, self)
+        # what a cancelled slice still sends (it stops between rows) must not touch the one that replaced it
+        relay.snapshot.connect(lambda _id, snap, h=handle: h is self._landscape and
+                               self.landscape.show_slice(snap, self._landscape_colours))
+        relay.failed.connect(lambda _id, message, h=handle: h is self._landscape and self._landscape_failed(message))
+        relay.state.connect(lambda _id, state, h=handle: h is self._landscape and self._landscape_state(state))
+        handle.worker.snapshot.connect(relay.on_snapshot)
+        handle.worker.failed.connect(relay.on_failed)
+        handle.worker.stateChanged.connect(relay.on_state)
+        self._landscape, self._landscape_relay = handle, relay
+
+    def _landscape_failed(self, message: str) -> None:
+        self.landscape.status.setText(f"Could not compute the landscape: {message}")
+        self.landscape.set_busy(False)
+
+    def _landscape_state(self, state: str) -> None:
+        if state == "finished" and self._landscape is not None:
+            handle, self._landscape = self._landscape, None
+            handle.stop(2000)  # ended: this joins it
+            self.landscape.set_busy(False)
+
+    @Slot()
+    def cancel_landscape(self) -> None:
+        """Stop a slice in progress (between two rows) without waiting for it."""
+        self._landscape_wait = None
+        if self._landscape is not None:
+            workers.retire(self._landscape, STOP_GRACE_S)
+            self._landscape = None
+            self.landscape.status.setText("Cancelled.")
+        self.landscape.set_busy(False)
+
     # ------------------------------------------------------------------------------------------------
     # drawing
     @Slot()
@@ -734,6 +838,8 @@ class MonitorPanel(Panel):
                                        snap.log_g[idx])
             self.adam.set_names([snap.names[i] for i in idx])
         self.samples.show_samples(snap.samples)
+        if self.tabs.currentWidget() is self.landscape:
+            self.landscape.show_sharpness(run.name, snap)
 
     @Slot()
     def _on_selection(self, *_) -> None:
@@ -977,7 +1083,11 @@ class MonitorPanel(Panel):
         self.timer.stop()
         self.adam_timer.stop()
         # every run at once, within one bound (a hung process is killed); nothing needs sending back
-        workers.stop_together([run.handle for run in self.runs if run.handle is not None])
+        handles = [run.handle for run in self.runs if run.handle is not None]
+        if self._landscape is not None:
+            handles.append(self._landscape)
+            self._landscape = None
+        workers.stop_together(handles)
         for run in self.runs:
             run.handle = None
             if run.stop_timer is not None:

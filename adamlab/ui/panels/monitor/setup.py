@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from adamlab.core import gpt
+from adamlab.core import gpt, landscape
 from adamlab.ui import theme
 from adamlab.ui.schema import Fields, Text
 from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
 from adamlab.ui.widgets.stateschema import of
+from adamlab.ui.widgets.symbols import tooltip
 from adamlab.ui.widgets.plots import CompactAxis, compact_tick, pen, style_plot
 
 # name → (n_layer, n_embd, n_head, block_size). microgpt is Karpathy's: 4,192 parameters for 27 symbols.
@@ -94,6 +95,7 @@ class SetupBox(QWidget):
     corpusRequested = Signal(dict)
     knobChanged = Signal(str, float)
     changed = Signal()
+    presetChosen = Signal(str)  # an edge-of-stability preset was applied: its explanation
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -105,6 +107,7 @@ class SetupBox(QWidget):
         lay.addWidget(self._model_group())
         lay.addWidget(self._optimizer_group())
         lay.addWidget(self._training_group())
+        lay.addWidget(self._landscape_group())
         lay.addStretch(1)
         self._update_params()
         self._update_preview()
@@ -263,6 +266,58 @@ class SetupBox(QWidget):
         self.dtype.currentIndexChanged.connect(self.changed)
         return box
 
+    def _landscape_group(self) -> QGroupBox:
+        box = QGroupBox("Landscape")
+        form = QFormLayout(box)
+        form.setVerticalSpacing(3)
+        self.full_batch = _spin(0, 4096, 0, "Full-batch training: every step on the same first N training "
+                                "documents (gradient descent proper); 0 = minibatches of 'batch'.")
+        self.full_batch.setSpecialValueText("off")
+        self.snapshot_every = _spin(0, 100000, 10, "Keep the weights every N steps (bounded memory), for the "
+                                    "Landscape tab's PCA plane and the run's path on it; 0 = never.")
+        self.snapshot_every.setSpecialValueText("never")
+        self.sharpness_every = _spin(0, 100000, 0, "Measure the sharpness λ_max (top Hessian eigenvalue, by "
+                                     "Lanczos) every N steps and draw it against the stability threshold "
+                                     "(Landscape tab). Each measurement costs tens of steps' time; 0 = off.")
+        self.sharpness_every.setSpecialValueText("off")
+        for label, w in (("full batch of", self.full_batch), ("keep weights every", self.snapshot_every),
+                         ("sharpness every", self.sharpness_every)):
+            row = QHBoxLayout()
+            row.addWidget(QLabel(label))
+            row.addWidget(w)
+            form.addRow(row)
+            w.valueChanged.connect(self.changed)
+        presets = QHBoxLayout()
+        self.eos_gd = QPushButton("GD at the edge")
+        self.eos_adam = QPushButton("Adam at the edge")
+        for b, preset in ((self.eos_gd, landscape.EDGE_OF_STABILITY_PRESET),
+                          (self.eos_adam, landscape.ADAPTIVE_EDGE_OF_STABILITY_PRESET)):
+            b.setToolTip(tooltip(preset["name"] + ": " + preset["explanation"]))
+            b.clicked.connect(lambda _=False, p=preset: self.apply_edge_preset(p))
+            presets.addWidget(b)
+        form.addRow(presets)
+        return box
+
+    def apply_edge_preset(self, preset: dict) -> None:
+        """Set up one of the core's edge-of-stability presets: full-batch training at a constant lr with its
+        sharpness tracked (landscape.EDGE_OF_STABILITY_PRESET, ADAPTIVE_…)."""
+        c = preset["config"]
+        kind = c["optimizer"]
+        _set_combo(self.opt_kind, kind)
+        values = {"lr": c["lr"]}
+        if "betas" in c:
+            values["beta1"], values["beta2"] = c["betas"]
+        if "momentum" in c and "momentum" in self.editors[kind].controls:
+            values["momentum"] = c["momentum"]
+        self.editors[kind].set_values(values)
+        _set_combo(self.schedule, c["schedule"])
+        self.full_batch.setValue(c["full_batch"])
+        self.steps.setValue(c["steps"])
+        self.seed.setValue(c["seed"])
+        self.val_every.setValue(max(c["val_every"], 1) if c["val_every"] else c["steps"])
+        self.sharpness_every.setValue(preset["every"])
+        self.presetChosen.emit(preset["explanation"])
+
     # --- corpus ---
     @Slot()
     def _on_corpus_kind(self, *_):
@@ -416,13 +471,18 @@ class SetupBox(QWidget):
             "seed": self.seed.value(),
             "dtype": self.dtype.currentData(),
             "val_every": self.val_every.value(),
+            "full_batch": self.full_batch.value(),
+            "snapshot_every": self.snapshot_every.value(),
+            "sharpness_every": self.sharpness_every.value(),
         }
 
     def get_state(self) -> dict[str, Any]:
         return {"corpus": self.corpus_spec(), "model": self.model_spec(), "optimizer": self.optimizer_kind(),
                 "editors": {k: ed.values() for k, ed in self.editors.items()},
                 "schedule": self.schedule_spec(), "batch_size": self.batch.value(), "steps": self.steps.value(),
-                "seed": self.seed.value(), "dtype": self.dtype.currentData(), "val_every": self.val_every.value()}
+                "seed": self.seed.value(), "dtype": self.dtype.currentData(), "val_every": self.val_every.value(),
+                "full_batch": self.full_batch.value(), "snapshot_every": self.snapshot_every.value(),
+                "sharpness_every": self.sharpness_every.value()}
 
     def schema(self) -> Fields:
         """What ``get_state`` may hold, read off the controls."""
@@ -434,7 +494,9 @@ class SetupBox(QWidget):
             "editors": Fields({k: ed.schema() for k, ed in self.editors.items()}),
             "schedule": Fields({"kind": of(self.schedule), "warmup": of(self.warmup)}),
             **{k: of(w) for k, w in (("batch_size", self.batch), ("steps", self.steps), ("seed", self.seed),
-                                     ("dtype", self.dtype), ("val_every", self.val_every))}})
+                                     ("dtype", self.dtype), ("val_every", self.val_every),
+                                     ("full_batch", self.full_batch), ("snapshot_every", self.snapshot_every),
+                                     ("sharpness_every", self.sharpness_every))}})
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore ``get_state``; ignores unknown or invalid entries."""
@@ -459,7 +521,8 @@ class SetupBox(QWidget):
             if isinstance(sched.get("warmup"), int):
                 self.warmup.setValue(sched["warmup"])
         for key, w in (("batch_size", self.batch), ("steps", self.steps), ("seed", self.seed),
-                       ("val_every", self.val_every)):
+                       ("val_every", self.val_every), ("full_batch", self.full_batch),
+                       ("snapshot_every", self.snapshot_every), ("sharpness_every", self.sharpness_every)):
             if isinstance(state.get(key), int):
                 w.setValue(state[key])
         if isinstance(state.get("dtype"), str):
@@ -482,6 +545,9 @@ class SetupBox(QWidget):
         self.seed.setValue(42)
         _set_combo(self.dtype, "float64")
         self.val_every.setValue(50)
+        self.full_batch.setValue(0)
+        self.snapshot_every.setValue(10)
+        self.sharpness_every.setValue(0)
         self._file_path = ""
         _set_combo(self.corpus_kind, "names")
         self._request_corpus()

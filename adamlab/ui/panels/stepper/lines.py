@@ -1,4 +1,4 @@
-"""The stepper's code box: Adam's update as rows of (code, the same line with the numbers), one highlighted.
+"""The stepper's code box: an update as rows of (code, the same line with the numbers), one highlighted.
 
 Side by side when the box is wide enough for the code and a long θ line; otherwise each row puts its numbers
 under its code, with the box's whole width for them (at 1024 px the θ line alone needs ~450 px of the ~500
@@ -32,10 +32,10 @@ class CodeLines(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
     # --- content ---
-    def set_rows(self, rows: list[tuple[str, str]], highlight: int | None, sgd_row: int | None,
+    def set_rows(self, rows: list[tuple[str, str]], highlight: int | None, other_row: int | None,
                  colours: tuple[str, str]) -> None:
-        """``rows``: (code, maths) per line; ``highlight``: the row just run; ``sgd_row`` is drawn in the SGD
-        colour, in italics; ``colours``: (highlight background, SGD text), theme colours."""
+        """``rows``: (code, maths) per line; ``highlight``: the row just run; ``other_row`` (the other run's θ
+        line) is drawn muted, in italics; ``colours``: (highlight background, the muted text), theme colours."""
         while len(self._rows) < len(rows):
             self._add_row()
         for i, (frame, code, maths) in enumerate(self._rows):
@@ -46,13 +46,13 @@ class CodeLines(QWidget):
                 continue
             code.setText(rows[i][0])
             maths.setText(rows[i][1])
-            for label in (code, maths):  # the SGD row in SGD's grey (a palette: a style sheet drops the margins);
+            for label in (code, maths):  # the other run's row muted (a palette: a style sheet drops the margins);
                 palette = QPalette()  # the others inherit the theme's text colour, also after a theme switch
-                if i == sgd_row:
+                if i == other_row:
                     palette.setColor(QPalette.ColorRole.WindowText, QColor(colours[1]))
                 label.setPalette(palette)
             font = QFont(self.mono)
-            font.setItalic(i == sgd_row)
+            font.setItalic(i == other_row)
             code.setFont(font)
             back = QColor(colours[0])
             back.setAlpha(90)
@@ -67,6 +67,10 @@ class CodeLines(QWidget):
 
     def maths(self, row: int) -> str:
         return self._rows[row][2].text()
+
+    def row_widget(self, row: int) -> QWidget:
+        """The widget behind row ``row`` (its highlight frame), e.g. to scroll it into view."""
+        return self._rows[row][0]
 
     def row_count(self) -> int:
         return getattr(self, "_count", 0)

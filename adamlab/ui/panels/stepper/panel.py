@@ -1,34 +1,39 @@
-"""Adam stepper: one parameter θ, Adam's update one line at a time, with the numbers substituted.
+"""The stepper: one parameter θ, two chosen optimizers A and B on the same gradients, each update one line at a
+time with the numbers substituted.
 
-The maths is not here. :class:`StepperSession` (Qt-free) holds a core :class:`~adamlab.core.optim.Adam` (or
-AdamW) and an SGD for comparison; each step it calls ``opt.step`` and reads m, v, m̂, v̂, the bias
-corrections and m̂/(√v̂+ε) back with ``opt.inspect()`` — the same helpers the optimizer steps with. The panel
-only reveals the recorded numbers line by line and formats them. A step is a handful of scalar NumPy
-operations (microseconds), so it runs on the GUI thread; "run" is a QTimer that calls next line / next step.
+The maths is not here. :class:`~adamlab.ui.panels.stepper.session.StepperSession` (Qt-free) holds the two
+core optimizers; each step it calls their ``step`` and :mod:`~adamlab.ui.panels.stepper.programs` writes
+each update as lines from the core's own numbers. This panel reveals the lines of the optimizer in focus one
+at a time (the other's θ line below them), and keeps a table and two plots of both runs. A step is a handful
+of scalar NumPy operations, so it runs on the GUI thread; "run" is a QTimer that calls next line / next step.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, QTimer, Slot
-from PySide6.QtGui import QFont, QFontDatabase, QPalette
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
+    QButtonGroup,
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -36,308 +41,144 @@ from PySide6.QtWidgets import (
 from adamlab.core import optim
 from adamlab.ui import theme
 from adamlab.ui.panels.base import Panel
+from adamlab.ui.panels.ema.panel import PRESETS
 from adamlab.ui.panels.stepper.lines import CodeLines
+from adamlab.ui.panels.stepper.programs import STEPPABLE, code_lines, hp, num, program
+from adamlab.ui.panels.stepper.session import (
+    DIVERGED, MAX_STEPS, NOISE_SIGMA, PROBLEMS, TARGET, RunConfig, StepperConfig, StepperSession, run_labels,
+)
 from adamlab.ui.widgets.controls import FloatSlider
-from adamlab.ui.widgets.hyper import knob_slider
+from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
 from adamlab.ui.widgets.numbers import format_number
-from adamlab.ui.widgets.plots import CompactAxis, fast_curve, pen, style_plot
+from adamlab.ui.widgets.plots import CompactAxis, fast_curve, pen, set_export_name, style_plot
+from adamlab.ui.widgets.symbols import rich_from_plain, tooltip
 
-# --- the 1D problems θ lives on (inputs, not optimizer maths) ---------------------------------------------
+__all__ = ["StepperPanel", "NOISE_SIGMA", "DIVERGED", "MAX_STEPS", "TARGET"]
 
-NOISE_SIGMA = 2.0  # the noisy quadratic's gradient noise
-TARGET = 3.0  # the quadratic's minimum
 EARLY_STEPS = 10  # until this many steps, the θ plot shows steps 0..EARLY_STEPS and the target (then autoscales)
+NAMES = ("A", "B")
+DEFAULT_KINDS = ("adam", "sgd")
+DEFAULT_LR = 0.1  # both runs start at lr 0.1: on (θ − 3)² each step of Adam is visible, SGD converges
+# The runs' colours: A in the orange Adam has always had here, B in SGD's grey.
+# TODO(#14): use theme.optimizer_color(kind) once main has it, so a kind has one colour in every panel.
+RUN_COLORS = ("ema", "sgd")
+# Tabs, buttons and table headers are narrow: the long labels shortened.
+SHORT = {"momentum": "Momentum", "schedulefree_adamw": "SF-AdamW"}
 
 
-@dataclass(frozen=True)
-class Problem:
-    label: str
-    loss: Callable[[float], float] | None  # None: gradients come from a sequence, there is no loss
-    grad: Callable[[float], float] | None
-    noisy: bool = False
+def short_label(kind: str) -> str:
+    return SHORT.get(kind, optim.optimizer_label(kind))
 
 
-def _square_loss(th: float) -> float:
-    d = th - TARGET
-    return d * d  # a float product overflows to inf; ** 2 would raise OverflowError at lr = 10
+def run_color(i: int) -> str:
+    return theme.COLORS[RUN_COLORS[i]]
 
 
-PROBLEMS: dict[str, Problem] = {
-    "quadratic": Problem("L(θ) = (θ − 3)²", _square_loss, lambda th: 2.0 * (th - TARGET)),
-    "abs": Problem("L(θ) = |θ|", abs, lambda th: float(np.sign(th))),
-    "noisy": Problem(f"L(θ) = (θ − 3)², gradient + N(0, {NOISE_SIGMA:g}²) noise",
-                     _square_loss, lambda th: 2.0 * (th - TARGET), noisy=True),
-    "playground": Problem("gradients g₁, g₂, … from the EMA playground", None, None),
-}
-MAX_STEPS = 1000
-# A run on a loss has diverged once |θ| passes this: θ₀ is within ±10 and the minima are at 0 and 3, so θ a
-# million away is a run that overshoots further at every step (SGD at lr 10 on (θ − 3)² multiplies its error
-# by −19 a step and passes it at step 5; it used to go on to 1e+150 and overflow at step ~240). Gradients
-# from a sequence do not depend on θ, so there only a non-finite θ counts.
-DIVERGED = 1e6
-
-
-def playground_sequence() -> np.ndarray:
-    """The EMA playground's current gradient sequence (its default seeds' sequence until it draws)."""
-    from adamlab.ui.panels.ema.panel import PLAYGROUND
-
-    return np.asarray(PLAYGROUND.sequence, dtype=np.float64).copy()
-
-
-# --- a session: the optimizers and every step's numbers ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StepperConfig:
-    problem: str = "quadratic"
-    theta0: float = 0.0
-    lr: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    adamw: bool = False
-    seed: int = 0
-
-
-@dataclass
-class StepRecord:
-    """Everything one Adam step computed (from the core), and SGD's step on the same problem."""
-
-    t: int
-    lr: float
-    beta1: float
-    beta2: float
-    eps: float
-    weight_decay: float
-    theta: float  # θ before the step
-    grad: float  # ∇L(θ) (or the sequence's g_t)
-    g: float  # the gradient Adam uses: grad + wd·θ for Adam's L2 decay, else grad
-    theta_decayed: float | None  # AdamW: θ after the decoupled decay, before the Adam update
-    m_prev: float
-    v_prev: float
-    m: float
-    v: float
-    bias_correction1: float  # 1 − β1ᵗ
-    bias_correction2: float  # 1 − β2ᵗ
-    m_hat: float
-    v_hat: float
-    ratio: float  # m̂ / (√v̂ + ε)
-    theta_new: float
-    loss_new: float  # L(θ_new); NaN without a loss
-    sgd_theta: float
-    sgd_grad: float
-    sgd_theta_new: float
-    sgd_loss_new: float
-
-
-def _scalar(x: Any) -> float:
-    return float(np.asarray(x).reshape(-1)[0])
-
-
-class StepperSession:
-    """θ under Adam (or AdamW) and θ_SGD under SGD with the same lr, one step at a time. Qt-free.
-
-    Raises ValueError (from the core) for invalid hyperparameters.
-    """
-
-    def __init__(self, config: StepperConfig, sequence: np.ndarray | None = None):
-        if config.problem not in PROBLEMS:
-            raise ValueError(f"problem must be one of {list(PROBLEMS)}, got {config.problem!r}")
-        self.config = config
-        self.problem = PROBLEMS[config.problem]
-        self.sequence = None
-        if self.problem.grad is None:
-            self.sequence = np.asarray(playground_sequence() if sequence is None else sequence, dtype=np.float64)
-        self.opt = optim.make_optimizer("adamw" if config.adamw else "adam", **self._adam_hyper(config))
-        self.sgd = optim.make_optimizer("sgd", lr=config.lr, weight_decay=config.weight_decay)
-        self.theta = np.array([config.theta0], dtype=np.float64)  # (1,): the core works on arrays
-        self.sgd_theta = np.array([config.theta0], dtype=np.float64)
-        self._rng = np.random.default_rng(config.seed)
-        self.records: list[StepRecord] = []
-        self.diverged: dict[str, int] = {}  # "Adam"/"SGD" → the step at which that run diverged and stopped
-
-    @staticmethod
-    def _adam_hyper(c: StepperConfig) -> dict[str, Any]:
-        return {"lr": c.lr, "betas": (c.beta1, c.beta2), "eps": c.eps, "weight_decay": c.weight_decay}
-
-    def set_hyperparameters(self, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float) -> None:
-        """Change the knobs between steps (state m, v and t are kept, as in torch). ValueError if invalid."""
-        self.opt.set_hyperparameters(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
-        self.sgd.set_hyperparameters(lr=lr, weight_decay=weight_decay)
-        self.config = StepperConfig(self.config.problem, self.config.theta0, lr, beta1, beta2, eps, weight_decay,
-                                    self.config.adamw, self.config.seed)
-
-    @property
-    def t(self) -> int:
-        return len(self.records)
-
-    def finished(self) -> str:
-        """Why no further step can be taken ('' when one can). A diverged SGD stops alone; Adam goes on."""
-        if self.t >= MAX_STEPS:
-            return f"stopped after {MAX_STEPS} steps: press Reset to start again"
-        if self.sequence is not None and self.t >= len(self.sequence):
-            return f"the playground's sequence has only {len(self.sequence)} values: press Reset"
-        if "Adam" in self.diverged:
-            return self.divergence("Adam") + ": lower lr and press Reset"
-        return ""
-
-    def is_diverged(self, theta: float) -> bool:
-        return not math.isfinite(theta) or (self.problem.loss is not None and abs(theta) > DIVERGED)
-
-    def divergence(self, name: str) -> str:
-        """'SGD diverged at step 5 (|θ| = 7.4e+06 > 1e+06)', or '' while that run has not diverged."""
-        t = self.diverged.get(name)
-        if t is None:
-            return ""
-        r = self.records[t - 1]
-        theta = r.theta_new if name == "Adam" else r.sgd_theta_new
-        limit = f" > {DIVERGED:.0e}" if math.isfinite(theta) else ""
-        return f"{name} diverged at step {t} (|θ| = {abs(theta):.2g}{limit})"
-
-    def loss(self, theta: float) -> float:
-        return float(self.problem.loss(theta)) if self.problem.loss is not None else math.nan
-
-    def _gradients(self) -> tuple[float, float]:
-        """(∇L at θ_Adam, ∇L at θ_SGD) for this step; both see the same noise draw or sequence value."""
-        if self.sequence is not None:
-            g = float(self.sequence[self.t])
-            return g, g
-        noise = NOISE_SIGMA * float(self._rng.standard_normal()) if self.problem.noisy else 0.0
-        return self.problem.grad(float(self.theta[0])) + noise, self.problem.grad(float(self.sgd_theta[0])) + noise
-
-    def step(self) -> StepRecord:
-        """One Adam step and one SGD step, through the core; returns (and keeps) the record."""
-        why = self.finished()
-        if why:
-            raise ValueError(why)
-        h = self.opt.hyperparameters()
-        b1, b2 = h["betas"]
-        lr, eps, wd = h["lr"], h["eps"], h["weight_decay"]
-        grad, sgd_grad = self._gradients()
-        theta = float(self.theta[0])
-        if self.opt.t > 0:
-            before = self.opt.inspect()
-            m_prev, v_prev = _scalar(before["m"]), _scalar(before["v"])
-        else:
-            m_prev = v_prev = 0.0  # Adam's moments start at zero
-        decoupled = isinstance(self.opt, optim.AdamW)
-        if wd != 0 and not decoupled:
-            # The gradient Adam's L2 decay feeds into the moments, by the core's own helper.
-            g = _scalar(optim._with_l2(self.theta, np.array([grad]), wd, np.empty(1)))
-        else:
-            g = grad
-        self.opt.step(self.theta, np.array([grad]))
-        after = self.opt.inspect()
-        theta_new = float(self.theta[0])
-        ratio = _scalar(after["normalized_step"])
-        # AdamW shrinks θ before the Adam update, inside the core's step; the intermediate value is
-        # θ_new + lr·m̂/(√v̂+ε) (the core reports m̂/(√v̂+ε) but not the decayed θ itself).
-        theta_decayed = theta_new + lr * ratio if decoupled else None
-        sgd_theta = float(self.sgd_theta[0])
-        if "SGD" in self.diverged:  # a diverged run stops: its columns stay empty from here on
-            sgd_theta = sgd_grad = sgd_new = math.nan
-        else:
-            self.sgd.step(self.sgd_theta, np.array([sgd_grad]))
-            sgd_new = float(self.sgd_theta[0])
-        rec = StepRecord(
-            t=self.t + 1, lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd, theta=theta, grad=grad, g=g,
-            theta_decayed=theta_decayed, m_prev=m_prev, v_prev=v_prev, m=_scalar(after["m"]),
-            v=_scalar(after["v"]), bias_correction1=float(after["bias_correction1"]),
-            bias_correction2=float(after["bias_correction2"]), m_hat=_scalar(after["m_hat"]),
-            v_hat=_scalar(after["v_hat"]), ratio=ratio, theta_new=theta_new, loss_new=self.loss(theta_new),
-            sgd_theta=sgd_theta, sgd_grad=sgd_grad, sgd_theta_new=sgd_new, sgd_loss_new=self.loss(sgd_new))
-        self.records.append(rec)
-        for name, th in (("Adam", theta_new), ("SGD", sgd_new)):
-            if name not in self.diverged and not math.isnan(th) and self.is_diverged(th):
-                self.diverged[name] = rec.t
-        return rec
-
-
-# --- how each line reads, as code and with the numbers ----------------------------------------------------
-
-SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def num(x: float) -> str:
-    """A number as the maths lines show it: 4 decimals for ordinary sizes, else 4 significant digits."""
-    return format_number(x, fixed=(1e-3, 1e5), fixed_fmt=".4f", sci_fmt=".4g", unicode_minus=True)
-
-
-def hp(x: float) -> str:
-    """A hyperparameter as typed (0.9, 0.999, 1e-08)."""
-    return f"{x:g}".replace("-", "−")
-
-
-def line_keys(adamw: bool) -> list[str]:
-    """The lines of one step, in the core's (torch's) order: AdamW decays θ before the moments."""
-    return ["g"] + (["decay"] if adamw else []) + ["m", "v", "m_hat", "v_hat", "theta"]
-
-
-def code_line(key: str, adamw: bool, weight_decay: float) -> str:
-    """The line as Python (microgpt's names)."""
-    return {
-        "g": "g = grad(θ)" + (" + wd * θ" if weight_decay and not adamw else ""),
-        "decay": "θ = θ * (1 - lr * wd)",
-        "m": "m = β1 * m + (1 - β1) * g",
-        "v": "v = β2 * v + (1 - β2) * g**2",
-        "m_hat": "m_hat = m / (1 - β1**t)",
-        "v_hat": "v_hat = v / (1 - β2**t)",
-        "theta": "θ = θ - lr * m_hat / (sqrt(v_hat) + ε)",
-        "sgd": "SGD:  θ = θ - lr * g",
-    }[key]
-
-
-def maths_line(key: str, r: StepRecord, source: str) -> str:
-    """The line with r's numbers substituted, e.g. 'm = 0.85 × 0.0000 + 0.15 × 0.5000 = 0.0750'."""
-    t = str(r.t).translate(SUPERSCRIPT)
-    if key == "g":
-        head = f"g = g{str(r.t).translate(str.maketrans('0123456789', '₀₁₂₃₄₅₆₇₈₉'))}" if source == "playground" \
-            else f"g = ∇L({num(r.theta)})"
-        if r.g != r.grad:  # Adam's L2 decay: ∇L(θ) + wd·θ
-            return f"g = {num(r.grad)} + {hp(r.weight_decay)} × {num(r.theta)} = {num(r.g)}"
-        return f"{head} = {num(r.g)}"
-    if key == "decay":
-        return f"θ = {num(r.theta)} × (1 − {hp(r.lr)} × {hp(r.weight_decay)}) = {num(r.theta_decayed)}"
-    if key == "m":
-        return f"m = {hp(r.beta1)} × {num(r.m_prev)} + {hp(1 - r.beta1)} × {num(r.g)} = {num(r.m)}"
-    if key == "v":
-        return f"v = {hp(r.beta2)} × {num(r.v_prev)} + {hp(round(1 - r.beta2, 12))} × ({num(r.g)})² = {num(r.v)}"
-    if key == "m_hat":
-        return f"m_hat = {num(r.m)} / (1 − {hp(r.beta1)}{t}) = {num(r.m_hat)}"
-    if key == "v_hat":
-        return f"v_hat = {num(r.v)} / (1 − {hp(r.beta2)}{t}) = {num(r.v_hat)}"
-    if key == "theta":
-        start = r.theta if r.theta_decayed is None else r.theta_decayed
-        return (f"θ = {num(start)} − {hp(r.lr)} × {num(r.m_hat)} / (√{num(r.v_hat)} + {hp(r.eps)})"
-                f" = {num(r.theta_new)}")
-    if key == "sgd":
-        if math.isnan(r.sgd_theta_new):
-            return "stopped: SGD diverged (see the θ plot)"
-        return f"θ = {num(r.sgd_theta)} − {hp(r.lr)} × {num(r.sgd_grad)} = {num(r.sgd_theta_new)}"
-    raise ValueError(f"line key must be one of {line_keys(True) + ['sgd']}, got {key!r}")
-
-
-# The steps table: header → value of a record.
-COLUMNS: list[tuple[str, Callable[[StepRecord], float]]] = [
-    ("t", lambda r: r.t),
-    ("g", lambda r: r.g),
-    ("m", lambda r: r.m),
-    ("v", lambda r: r.v),
-    ("m_hat", lambda r: r.m_hat),
-    ("v_hat", lambda r: r.v_hat),
-    ("ratio", lambda r: r.ratio),  # m_hat / (sqrt(v_hat) + ε): Adam's step is −lr times this
-    ("θ Adam", lambda r: r.theta_new),
-    ("loss Adam", lambda r: r.loss_new),
-    ("θ SGD", lambda r: r.sgd_theta_new),
-    ("loss SGD", lambda r: r.sgd_loss_new),
-]
+def stepper_values(kind: str, lr: float = DEFAULT_LR) -> dict[str, Any]:
+    """A kind's knobs as the stepper starts them: torch's (or the authors') defaults, with the stepper's lr."""
+    return {**KIND_KNOBS[kind], "lr": lr}
 
 
 def cell(x: float) -> str:
-    """A table cell: three figures in at most 7 characters ("-0.0123", "36.1", "-1.2e-5"), so the 11 columns
-    fit a 1024-px window without being cut to "3.946e…"; the cell's tooltip has the full value."""
+    """A table cell: three figures in at most 7 characters ("-0.0123", "36.1", "-1.2e-5"), so a table of 11
+    columns fits a 1024-px window without being cut to "3.946e…"; the cell's tooltip has the full value."""
     return format_number(x, fixed=(1e-2, 1e3), fixed_fmt=".3g", sci_fmt=".1e", short_exponent=True, missing="—")
+
+
+class _WholeScrollArea(QScrollArea):
+    """A scroll area that asks for its whole content's height (Qt's caps it at 24 lines of text), so it
+    scrolls only when the layout cannot give it that."""
+
+    def sizeHint(self) -> QSize:
+        w, hint = self.widget(), super().sizeHint()
+        if w is None:
+            return hint
+        width = self.viewport().width()
+        height = w.heightForWidth(width) if w.hasHeightForWidth() else w.sizeHint().height()
+        return QSize(hint.width(), max(height, w.sizeHint().height()) + 2 * self.frameWidth())
+
+
+# --- one optimizer's controls -------------------------------------------------------------------------------
+
+
+class Side(QWidget):
+    """Run A's or B's controls: the optimizer kind, its knobs (the shared ``OptimizerEditor``) and β presets."""
+
+    changed = Signal()  # a knob moved: applies from the next step on
+    kind_changed = Signal()  # another optimizer: the runs start again
+    clamped = Signal(str)
+
+    def __init__(self, name: str, kind: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.name = name
+        self.combo = QComboBox()
+        for k in STEPPABLE:
+            self.combo.addItem(optim.optimizer_label(k), k)
+            self.combo.setItemData(self.combo.count() - 1, rich_from_plain(optim.OPTIMIZERS[k].description),
+                                   Qt.ItemDataRole.ToolTipRole)  # (rich text: a long tooltip wraps)
+        self.combo.setToolTip(f"The optimizer of run {name}. Muon is not offered: it orthogonalises matrices, "
+                              "and on a single number it would be just normalised momentum.")
+        self.presets = QToolButton()
+        self.presets.setText("β")
+        self.presets.setToolTip("β presets, as in the EMA playground: "
+                                + "; ".join(PRESETS) + f". They set run {name}'s β1 and β2.")
+        self.presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.presets)
+        self.preset_actions: dict[str, QAction] = {}
+        for label, (b1, b2) in PRESETS.items():
+            action = menu.addAction(label)
+            action.triggered.connect(lambda _=False, v=(b1, b2): self.set_betas(*v))
+            self.preset_actions[label] = action
+        self.presets.setMenu(menu)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.combo, 1)
+        row.addWidget(self.presets)
+        # The knobs scroll when the optimizer has more than fit (AdEMAMix has 9), so the panel keeps its size.
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setFixedHeight(126)  # five knobs, Adam's lr, β1, β2, ε and wd
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 2)
+        lay.setSpacing(3)
+        lay.addLayout(row)
+        lay.addWidget(self.scroll)
+        self.editor: OptimizerEditor | None = None
+        self.set_kind(kind)
+        self.combo.currentIndexChanged.connect(self._on_combo)
+
+    def kind(self) -> str:
+        return self.combo.currentData()
+
+    def set_kind(self, kind: str, values: dict[str, Any] | None = None) -> None:
+        """Show ``kind``'s knobs, set to ``values`` (editor names) or the stepper's defaults for it."""
+        self.combo.blockSignals(True)
+        self.combo.setCurrentIndex(self.combo.findData(kind))
+        self.combo.blockSignals(False)
+        self.editor = OptimizerEditor(kind, stepper_values(kind))
+        if values:
+            self.editor.set_values(values)
+        self.editor.changed.connect(self.changed)
+        self.editor.clamped.connect(self.clamped)
+        self.scroll.setWidget(self.editor)  # (the old editor is deleted with it)
+        self.presets.setEnabled("beta1" in self.editor.controls and "beta2" in self.editor.controls)
+
+    @Slot()
+    def _on_combo(self, *_) -> None:
+        lr = self.editor.values().get("lr", DEFAULT_LR)  # the lr carries over: compare kinds at the same lr
+        self.set_kind(self.kind(), {"lr": lr})
+        self.kind_changed.emit()
+
+    def set_betas(self, beta1: float, beta2: float) -> None:
+        self.editor.set_values({"beta1": beta1, "beta2": beta2})
+
+    def values(self) -> dict[str, Any]:
+        return self.editor.values()
+
+    def config(self) -> RunConfig:
+        return RunConfig(self.kind(), self.editor.hyper())
 
 
 # --- the panel ---------------------------------------------------------------------------------------------
@@ -346,26 +187,34 @@ def cell(x: float) -> str:
 class StepperPanel(Panel):
     key = "stepper"
     title = "Adam stepper"
-    hint = "Step through Adam's update for one parameter θ, one line at a time, and watch the numbers flow."
-    help_html = (
-        "<b>Adam stepper</b><p>One parameter θ, one gradient g per step, and Adam's update as code. "
-        "<b>Next line</b> runs one line and shows it with the numbers substituted:</p>"
-        "<p>m ← β1·m + (1−β1)·g; &nbsp; v ← β2·v + (1−β2)·g²; &nbsp; m_hat = m/(1−β1ᵗ); "
-        "&nbsp; v_hat = v/(1−β2ᵗ); &nbsp; θ ← θ − lr·m_hat/(√v_hat + ε).</p>"
-        "<p>Watch the first step: m_hat = g and v_hat = g² exactly, so θ moves by lr·g/|g| = ±lr whatever the "
-        "size of g. SGD (θ ← θ − lr·g, grey) moves by lr·g instead: huge or tiny depending on g.</p>"
-        "<p>With AdamW, the decay θ ← θ(1 − lr·wd) happens first and is not divided by √v_hat; with Adam, "
-        "weight decay is added to g and so gets normalised like the gradient.</p>"
+    hint = ("Step through an optimizer's update for one parameter θ, one line at a time, beside another on the "
+            "same gradients.")
+    help_html = tooltip(
+        "<b>Adam stepper</b><p>One parameter θ, one gradient g per step, and two optimizers, A and B (Adam and "
+        "SGD to start with; any of AdamLab's, but Muon), stepping on the same gradients. <b>Next line</b> runs "
+        "one line of the update of the one in focus and shows it with the numbers substituted; the other's "
+        "θ line is shown below it when the step is done. Adam's lines:</p>"
+        "<p>m ← β1·m + (1−β1)·g; &nbsp; v ← β2·v + (1−β2)·g²; &nbsp; m̂ = m/(1−β1ᵗ); "
+        "&nbsp; v̂ = v/(1−β2ᵗ); &nbsp; θ ← θ − lr·m̂/(√v̂ + ε).</p>"
+        "<p>Watch the first step: m̂ = g and v̂ = g² exactly, so θ moves by lr·g/|g| = ±lr whatever the size "
+        "of g. SGD (θ ← θ − lr·g) moves by lr·g instead: huge or tiny depending on g. Lion moves by exactly ±lr "
+        "at every step; RAdam takes plain momentum steps until ρ_t passes 5 (step 6 with β2 = 0.999); NAdam "
+        "mixes g with the momentum looked one step ahead; AdEMAMix adds a very slow second momentum.</p>"
+        "<p>With AdamW (and NAdam, RAdam with decoupled weight decay, Lion, Adafactor), the decay "
+        "θ ← θ(1 − lr·wd) happens first and is not divided by √v̂; with Adam, weight decay is added to g and "
+        "so gets normalised like the gradient.</p>"
         "<p>Too large an lr makes a run diverge: once |θ| passes 10⁶ it stops there and the panel says so "
         "(SGD at lr 10 on (θ − 3)² multiplies its error by −19 a step and stops at step 5; Adam goes on, "
         "moving about lr a step).</p>"
-        "<p>Every number is computed by AdamLab's core optimizer (the same code the other panels use).</p>"
-    )
+        "<p>Every number is computed by AdamLab's core optimizers (the same code the other panels use); the "
+        "lines recompute what the core does not keep in the core's own order, to the last bit.</p>")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.session: StepperSession | None = None
-        self.current_line = -1  # index into line_keys of the line last run; -1 before a step starts
+        self.focus = 0  # the run whose lines are shown: 0 = A, 1 = B
+        self.current_line = -1  # index of the focused run's line last shown; -1 before the first step
+        self.shown = 0  # steps whose rows and plot points are shown (the last one is shown once its lines are)
         self._restoring = False
         self._build_controls()
         self._build_code()
@@ -380,7 +229,7 @@ class StepperPanel(Panel):
         left.addWidget(self.view, 1)
         holder = QWidget()
         holder.setLayout(left)
-        holder.setFixedWidth(262)  # leaves the table ~560 px in a 1024-px window: its 11 columns fit
+        holder.setFixedWidth(262)  # leaves the table ~560 px in a 1024-px window: 11 columns fit
         lay.addWidget(holder)
         right = QVBoxLayout()
         right.addWidget(self.code_box)
@@ -408,26 +257,20 @@ class StepperPanel(Panel):
         form.addRow(self.theta0)
         col.addWidget(prob)
 
-        hyp = QGroupBox("Hyperparameters")
-        hl = QVBoxLayout(hyp)
-        hl.setSpacing(3)
-        d = StepperConfig()
-        # the ranges every panel shares (widgets.hyper.KNOBS)
-        self.lr = knob_slider("lr", d.lr)
-        self.beta1 = knob_slider("beta1", d.beta1)
-        self.beta2 = knob_slider("beta2", d.beta2)
-        self.eps = knob_slider("eps", d.eps)
-        self.wd = knob_slider("weight_decay", d.weight_decay)
-        self.adamw = QCheckBox("AdamW (decoupled weight decay)")
-        self.adamw.setToolTip("AdamW: θ ← θ(1 − lr·wd) before the update; Adam: wd·θ is added to g instead.")
-        for w in (self.lr, self.beta1, self.beta2, self.eps, self.wd, self.adamw):
-            hl.addWidget(w)
+        # A and B, one tab each: the optimizer, its knobs and β presets. The tabs carry the runs' colours.
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.sides = [Side(name, kind) for name, kind in zip(NAMES, DEFAULT_KINDS)]
+        for side in self.sides:
+            self.tabs.addTab(side, "")
+        self.tabs.setToolTip("Run A and run B: the two optimizers stepping on the same gradients. "
+                             "A new optimizer starts both runs again; a knob applies from the next step on.")
+        col.addWidget(self.tabs)
         self.error = QLabel("")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #D55E00;")
         self.error.setVisible(False)
-        hl.addWidget(self.error)
-        col.addWidget(hyp)
+        col.addWidget(self.error)
 
         run = QGroupBox("Step")
         rl = QVBoxLayout(run)
@@ -446,7 +289,7 @@ class StepperPanel(Panel):
         self.run_button.setToolTip("Run or pause: keep stepping at the chosen speed (Space).")
         self.run_button.setShortcut("Space")
         self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("θ back to θ₀, m = v = 0, t = 0 (R).")
+        self.reset_button.setToolTip("θ back to θ₀ for both runs, their state to zero, t = 0 (R).")
         self.reset_button.setShortcut("R")
         row2.addWidget(self.run_button)
         row2.addWidget(self.reset_button)
@@ -465,11 +308,12 @@ class StepperPanel(Panel):
 
         self.problem.currentIndexChanged.connect(self._on_reset_knob)
         self.theta0.valueChanged.connect(self._on_reset_knob)
-        self.adamw.toggled.connect(self._on_reset_knob)
-        for s in (self.lr, self.beta1, self.beta2, self.eps, self.wd):
-            s.valueChanged.connect(self._on_live_knob)
-        for s in (self.theta0, self.lr, self.beta1, self.beta2, self.eps, self.wd, self.speed):
-            s.clamped.connect(self.statusMessage)  # a typed value out of range: say which limit it became
+        for i, side in enumerate(self.sides):
+            side.kind_changed.connect(self._on_reset_knob)
+            side.changed.connect(lambda i=i: self._on_live_knob(i))
+            side.clamped.connect(self.statusMessage)  # a typed value out of range: say which limit it became
+        for s in (self.theta0, self.speed):
+            s.clamped.connect(self.statusMessage)
         self.next_line_button.clicked.connect(self.next_line)
         self.next_step_button.clicked.connect(self.next_step)
         self.run_button.toggled.connect(self._on_run)
@@ -477,8 +321,26 @@ class StepperPanel(Panel):
         self.speed.valueChanged.connect(self._on_speed)
 
     def _build_code(self) -> None:
-        self.code_box = QGroupBox("Adam's update, one line at a time")
+        self.code_box = QGroupBox()
         lay = QVBoxLayout(self.code_box)
+        head = QHBoxLayout()
+        self.code_title = QLabel()
+        self.code_title.setTextFormat(Qt.TextFormat.PlainText)
+        self.code_title.setWordWrap(True)  # a long name ("Schedule-free AdamW's update, …") wraps, never widens
+        head.addWidget(self.code_title, 1)
+        # Which run's lines are shown: the other's θ line stays below them.
+        self.focus_group = QButtonGroup(self)
+        self.focus_buttons = []
+        for i, name in enumerate(NAMES):
+            b = QPushButton()
+            b.setCheckable(True)
+            b.setToolTip(f"Show run {name}'s update line by line (the other run's θ line stays below it).")
+            self.focus_group.addButton(b, i)
+            self.focus_buttons.append(b)
+            head.addWidget(b)
+        self.focus_buttons[0].setChecked(True)
+        self.focus_group.idClicked.connect(self.set_focus)
+        lay.addLayout(head)
         # Code in a monospaced font, maths in the proportional one, both larger than the UI font so they read
         # when projected; side by side when there is room, the maths under its code when there is not.
         self.mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -486,33 +348,47 @@ class StepperPanel(Panel):
         self.sans = QFont(self.font())
         self.sans.setPointSizeF(11.5)
         self.code_lines = CodeLines(self.mono, self.sans)
-        lay.addWidget(self.code_lines)
+        # The lines scroll only when a long update (NAdam's 9 lines) would squeeze the table below a few rows;
+        # the line just run is scrolled into view.
+        self.code_scroll = _WholeScrollArea()
+        self.code_scroll.setWidget(self.code_lines)
+        self.code_scroll.setWidgetResizable(True)
+        self.code_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.code_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.code_scroll.setMinimumHeight(120)
+        lay.addWidget(self.code_scroll)
         self.step_label = QLabel()
         self.step_label.setWordWrap(True)
         lay.addWidget(self.step_label)
 
     def _build_results(self) -> None:
-        self.steps_table = QTableWidget(0, len(COLUMNS))
-        self.steps_table.setHorizontalHeaderLabels([name.replace(" ", "\n") for name, _ in COLUMNS])
+        self.steps_table = QTableWidget(0, 0)
+        self.steps_table.setMinimumHeight(150)  # the header and a few rows, however long the update
         self.steps_table.verticalHeader().setVisible(False)
         self.steps_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.steps_table.setAlternatingRowColors(True)
         self.steps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # see _fit_columns
         self.steps_table.setWordWrap(False)
         self.steps_table.viewport().installEventFilter(self)  # refit the columns when the table is resized
-        self.steps_table.setToolTip("Every step's numbers, from the core optimizer (θ and loss after the step); "
-                                    "ratio = m_hat / (√v_hat + ε), the step is −lr × ratio. Hover a cell for "
-                                    "its full value.")
+        self.steps_table.setToolTip("Every step's numbers, from the core optimizers: the gradient and the state "
+                                    "of the run whose lines are shown, and θ and the loss after the step for "
+                                    "both runs. Hover a cell for its full value.")
         # until the first step is finished the table is an empty block: say what will fill it
-        self.table_hint = QLabel("Each finished step adds a row here: the gradient g, Adam's m and v, their "
-                                 "bias-corrected m_hat and v_hat, the ratio m_hat / (√v_hat + ε), and θ and the "
-                                 "loss after the step, for Adam and for plain SGD side by side.")
+        self.table_hint = QLabel("Each finished step adds a row here: the gradient g and the state of the run "
+                                 "whose lines are shown (Adam's m, v, m_hat, v_hat and the ratio "
+                                 "m_hat / (√v_hat + ε)), and θ and the loss after the step for both runs.")
         self.table_hint.setWordWrap(True)
         self.table_hint.setMinimumWidth(320)  # (a word-wrapped label in a layout otherwise shrinks to a column)
         self.table_hint.setMaximumWidth(460)
         self.table_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.table_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         QVBoxLayout(self.steps_table.viewport()).addWidget(self.table_hint, 0, Qt.AlignmentFlag.AlignCenter)
+        # A table scrolled to its last row stays there when it is resized (the code box above grows and shrinks
+        # as lines are revealed); one scrolled up by the user stays where it is.
+        bar = self.steps_table.verticalScrollBar()
+        self._table_at_end = True
+        bar.valueChanged.connect(lambda v: setattr(self, "_table_at_end", v >= bar.maximum()))
+        bar.rangeChanged.connect(lambda _lo, hi: bar.setValue(hi) if self._table_at_end else None)
         model = self.steps_table.model()
         model.rowsInserted.connect(self._sync_table_hint)
         model.rowsRemoved.connect(self._sync_table_hint)
@@ -535,20 +411,19 @@ class StepperPanel(Panel):
             plot.getAxis("left").setWidth(44)
         self.target_line = pg.InfiniteLine(TARGET, angle=0, pen=pen(c["sgd"], 1, Qt.PenStyle.DotLine))
         self.plot_theta.addItem(self.target_line, ignoreBounds=True)
-        self.curves = {
-            "theta": fast_curve(self.plot_theta, c["ema"], width=2),
-            "sgd_theta": fast_curve(self.plot_theta, c["sgd"], width=2),
-            "loss": fast_curve(self.plot_loss, c["ema"], width=2),
-            "sgd_loss": fast_curve(self.plot_loss, c["sgd"], width=2),
-        }
+        # B first, so A (the run in focus to start with) is drawn on top where they overlap.
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for i in (1, 0):
+            for what, plot in (("theta", self.plot_theta), ("loss", self.plot_loss)):
+                self.curves[f"{what}_{NAMES[i]}"] = set_export_name(
+                    fast_curve(plot, run_color(i), width=2), f"{what} {NAMES[i]}")
         # A diverged run's path is drawn by these instead, which the autoscale ignores: the plots keep the scale
         # of the run that converges (SGD at lr 10 reaches 7e6 while Adam moves between 0 and 4), and the
         # diverged line leaves the view towards where it went.
-        self.wild_curves = {}
-        for name, plot in (("sgd_theta", self.plot_theta), ("sgd_loss", self.plot_loss),
-                           ("theta", self.plot_theta), ("loss", self.plot_loss)):
-            color = c["sgd"] if name.startswith("sgd") else c["ema"]
-            item = pg.PlotDataItem([], [], pen=pen(color, 2, Qt.PenStyle.DashLine))
+        self.wild_curves: dict[str, pg.PlotDataItem] = {}
+        for name in self.curves:
+            plot = self.plot_theta if name.startswith("theta") else self.plot_loss
+            item = pg.PlotDataItem([], [], pen=pen(run_color(NAMES.index(name[-1])), 2, Qt.PenStyle.DashLine))
             plot.addItem(item, ignoreBounds=True)
             self.wild_curves[name] = item
         self.view.setMinimumHeight(170)
@@ -556,20 +431,43 @@ class StepperPanel(Panel):
 
     # --- config ---
     def config(self) -> StepperConfig:
-        return StepperConfig(problem=self.problem.currentData(), theta0=self.theta0.value(), lr=self.lr.value(),
-                             beta1=self.beta1.value(), beta2=self.beta2.value(), eps=self.eps.value(),
-                             weight_decay=self.wd.value(), adamw=self.adamw.isChecked())
+        return StepperConfig(problem=self.problem.currentData(), theta0=self.theta0.value(),
+                             runs=(self.sides[0].config(), self.sides[1].config()))
 
     def _show_error(self, message: str) -> None:
         self.error.setText(message)
         self.error.setVisible(bool(message))
         if message:
-            self.statusMessage.emit(f"Adam stepper: {message}")
+            self.statusMessage.emit(f"Stepper: {message}")
+
+    def _labels(self) -> tuple[str, str]:
+        if self.session is not None:
+            return self.session.runs[0].label, self.session.runs[1].label
+        return run_labels((self.sides[0].kind(), self.sides[1].kind()))
+
+    def _short(self, i: int) -> str:
+        """Run i's name in a table header: the label (shortened), told apart by A/B when both are one kind."""
+        kinds = [s.kind() for s in self.sides]
+        return short_label(kinds[i]) if kinds[0] != kinds[1] else f"{short_label(kinds[i])} {NAMES[i]}"
+
+    def _update_names(self) -> None:
+        """Tabs, focus buttons and the code box's title name the runs' optimizers, with their colours."""
+        for i, side in enumerate(self.sides):
+            icon, name = theme.swatch(run_color(i)), f"{NAMES[i]}: {short_label(side.kind())}"
+            self.tabs.setTabText(i, name)
+            self.tabs.setTabIcon(i, icon)
+            self.tabs.setTabToolTip(i, f"Run {NAMES[i]}: {optim.optimizer_label(side.kind())}")
+            self.focus_buttons[i].setText(name)
+            self.focus_buttons[i].setIcon(icon)
+            font = self.focus_buttons[i].font()
+            font.setBold(i == self.focus)  # (a checked button is hard to tell from the other in the dark theme)
+            self.focus_buttons[i].setFont(font)
+        self.code_title.setText(f"{self._labels()[self.focus]}'s update, one line at a time")
 
     # --- actions ---
     @Slot()
     def reset(self) -> None:
-        """A fresh session from the controls: θ = θ₀, m = v = 0, t = 0."""
+        """A fresh session from the controls: θ = θ₀, zero state, t = 0, for both runs."""
         self._pause()
         try:
             self.session = StepperSession(self.config())
@@ -579,47 +477,68 @@ class StepperPanel(Panel):
         else:
             self._show_error("")
         self.current_line = -1
-        self.steps_table.setRowCount(0)
-        self._fit_columns()
+        self.shown = 0
+        self._update_names()
+        self._rebuild_table()
         self._fill_code()
         self._update_plots()
         self._update_status()
+
+    @Slot(int)
+    def set_focus(self, i: int) -> None:
+        """Show run i's lines (0 = A, 1 = B): the same step, revealed as far as it was for the other run."""
+        if i == self.focus:
+            return
+        self.focus = i
+        self.focus_buttons[i].setChecked(True)
+        if self.session is not None and self.session.t > 0:
+            last = len(self._rows_of(self.session.runs[i])) - 1
+            if self.shown == self.session.t:
+                self.current_line = last  # a finished step stays finished
+            else:
+                self.current_line = min(self.current_line, last)
+                if self.current_line == last:
+                    self._step_done()
+        self._update_names()
+        self._rebuild_table()
+        self._fill_code()
 
     @Slot()
     def next_line(self) -> None:
         """Run one line: at the start of a step, the core takes the whole step and the lines reveal it."""
         if self.session is None:
             return
-        keys = self.keys()
-        if self.current_line == -1 or self.current_line == len(keys) - 1:
+        if self.session.t == 0 or self.shown == self.session.t:
             if not self._take_step():
                 return
             self.current_line = 0
         else:
             self.current_line += 1
-        self._fill_code()
-        if self.current_line == len(keys) - 1:
+        run = self.session.runs[self.focus]
+        last = len(self._rows_of(run)) - 1
+        if self.current_line >= last or run.last() is None:  # (a stopped run has no lines to step through)
+            self.current_line = last
             self._step_done()
+        self._fill_code()
 
     @Slot()
     def next_step(self) -> None:
         """Finish the current step, or take a whole new one."""
         if self.session is None:
             return
-        last = len(self.keys()) - 1
-        if self.current_line == -1 or self.current_line == last:
+        if self.session.t == 0 or self.shown == self.session.t:
             if not self._take_step():
                 return
-        self.current_line = last
-        self._fill_code()
+        self.current_line = len(self._rows_of(self.session.runs[self.focus])) - 1
         self._step_done()
+        self._fill_code()
 
     def _take_step(self) -> bool:
         why = self.session.finished()
         if why:
             self._pause()
             self.status.setText(why)
-            self.statusMessage.emit(f"Adam stepper: {why}")
+            self.statusMessage.emit(f"Stepper: {why}")
             return False
         try:
             self.session.step()
@@ -630,18 +549,41 @@ class StepperPanel(Panel):
         return True
 
     def _step_done(self) -> None:
-        rec = self.session.records[-1]
-        self._append_row(rec)
+        """The step's lines are all shown: its table row and plot points too, and what diverged is said."""
+        s = self.session
+        for t in range(self.shown + 1, s.t + 1):
+            self._append_row(t)
+        self.shown = s.t
         self._update_plots()
         self._update_status()
-        for name, t in self.session.diverged.items():
-            if t == rec.t:  # it diverged at this step: say so once, where a person looks
-                what = "it stops here; Adam goes on" if name == "SGD" else "press Reset"
-                self.statusMessage.emit(f"Adam stepper: {self.session.divergence(name)} with lr = {hp(rec.lr)}: "
-                                        f"each step overshot further; {what}.")
+        for i, run in enumerate(s.runs):
+            if run.diverged_at == s.t:  # it diverged at this step: say so once, where a person looks
+                other = s.runs[1 - i]
+                what = (f"it stops here; {other.label} goes on" if other.diverged_at is None
+                        else "both have stopped: press Reset")
+                self.statusMessage.emit(f"Stepper: {s.divergence(i)} with lr = {hp(run.opt.lr)}: each step "
+                                        f"overshot further; {what}.")
 
-    def keys(self) -> list[str]:
-        return line_keys(self.session.config.adamw if self.session else self.adamw.isChecked())
+    def _rows_of(self, run) -> list[tuple[str, str]]:
+        """(code, maths) of ``run``'s lines for the step shown: the last step taken, or the next one's code
+        before the first; a stopped run's code with a note."""
+        step = run.last()
+        if step is not None:
+            return [(line.code, line.maths) for line in step.lines]
+        rows = [(spec.code, "…") for spec in code_lines(run.opt)]
+        if run.diverged_at is not None:
+            rows[0] = (rows[0][0], f"stopped: {run.label} diverged at step {run.diverged_at} (see the θ plot)")
+        return rows
+
+    def theta_line(self, run) -> tuple[str, str]:
+        """``run``'s θ line (code, maths) for the other run's summary row."""
+        step = run.last()
+        if step is None:
+            spec = next(s for s in code_lines(run.opt) if s.key == "theta")
+            maths = "…" if run.diverged_at is None else f"stopped: {run.label} diverged (see the θ plot)"
+            return spec.code, maths
+        line = next(line for line in step.lines if line.key == "theta")
+        return line.code, line.maths
 
     # --- run / pause ---
     @Slot(bool)
@@ -663,12 +605,16 @@ class StepperPanel(Panel):
 
     @Slot()
     def _on_speed(self, *_) -> None:
-        per_second = self.speed.value() * (len(self.keys()) if self._line_mode() else 1)
+        lines = len(self._rows_of(self.session.runs[self.focus])) if self.session else 6
+        per_second = self.speed.value() * (lines if self._line_mode() else 1)
         self.timer.setInterval(max(10, int(1000 / per_second)))
 
     @Slot()
     def _tick(self) -> None:
-        if self.session is None or self.session.finished():
+        if self.session is None:  # (invalid hyperparameters: the error is shown)
+            self._pause()
+            return
+        if self.session.finished():
             self._take_step()  # shows why, pauses
             return
         if self._line_mode():
@@ -682,38 +628,47 @@ class StepperPanel(Panel):
         if not self._restoring:
             self.reset()
 
-    @Slot()
-    def _on_live_knob(self, *_) -> None:
-        """New hyperparameters apply from the next step on (m, v and t are kept, like changing torch's lr)."""
-        if self._restoring or self.session is None:
-            if not self._restoring:
-                self.reset()
+    def _on_live_knob(self, i: int) -> None:
+        """New hyperparameters apply from run i's next step on (its state and t are kept, like changing
+        torch's lr)."""
+        if self._restoring:
             return
-        c = self.config()
+        if self.session is None:
+            self.reset()
+            return
         try:
-            self.session.set_hyperparameters(c.lr, c.beta1, c.beta2, c.eps, c.weight_decay)
+            self.session.set_hyperparameters(i, self.sides[i].config().hyper)
         except ValueError as exc:
-            self._show_error(str(exc))
+            self._show_error(f"{NAMES[i]}: {exc}")
             return
         self._show_error("")
-        self._fill_code()  # the code lines show wd only when it is on
+        if [c[0] for c in self.columns()] != [c[0] for c in self._cols]:  # (μ to or from 0: SGD's buffer)
+            self._rebuild_table()
+        self._fill_code()  # the code of the next step can change (wd on or off)
         self._update_status()
 
     # --- drawing ---
     def _fill_code(self) -> None:
-        """Code lines with their substituted maths, the line just run highlighted."""
-        keys = self.keys() + ["sgd"]
-        wd = self.session.config.weight_decay if self.session else self.wd.value()
-        adamw = self.session.config.adamw if self.session else self.adamw.isChecked()
-        rec = self.session.records[-1] if self.session and self.session.records else None
-        source = self.session.config.problem if self.session else ""
-        last = len(keys) - 2
-        rows = []
-        for row, key in enumerate(keys):
-            revealed = rec is not None and (row <= self.current_line or (key == "sgd" and self.current_line == last))
-            rows.append((code_line(key, adamw, wd), maths_line(key, rec, source) if revealed else "…"))
-        highlight = self.current_line if self.current_line >= 0 else None
-        self.code_lines.set_rows(rows, highlight, len(keys) - 1, (theme.COLORS["accent"], theme.COLORS["sgd"]))
+        """The focused run's lines with their numbers (the line just run highlighted), and below them the
+        other run's θ line once the step is done."""
+        s = self.session
+        if s is None:
+            self.code_lines.set_rows([], None, None, (theme.COLORS["accent"], theme.COLORS["sgd"]))
+            self._update_step_label()
+            return
+        run, other = s.runs[self.focus], s.runs[1 - self.focus]
+        done = s.t > 0 and self.shown == s.t
+        rows = [(code, maths if s.t > 0 and (run.last() is None or row <= self.current_line) else "…")
+                for row, (code, maths) in enumerate(self._rows_of(run))]
+        code, maths = self.theta_line(other)
+        rows.append((f"{NAMES[1 - self.focus]}:  {code}", maths if done or other.last() is None else "…"))
+        highlight = self.current_line if s.t > 0 and run.last() is not None else None
+        self.code_lines.set_rows(rows, highlight, len(rows) - 1, (theme.COLORS["accent"], theme.COLORS["sgd"]))
+        self.code_scroll.updateGeometry()  # its size hint is the lines' whole height
+        if highlight is not None:  # the line just run in view, and the other run's θ line once the step is done
+            self.code_lines.layout().activate()
+            self.code_scroll.ensureWidgetVisible(self.code_lines.row_widget(len(rows) - 1 if done else highlight),
+                                                 0, 4)
         self._update_step_label()
 
     def _update_step_label(self) -> None:
@@ -721,15 +676,18 @@ class StepperPanel(Panel):
         if s is None:
             self.step_label.setText("")
             return
-        keys = self.keys()
-        if not s.records:
+        run = s.runs[self.focus]
+        step = run.last()
+        if s.t == 0:
             text = "t = 0: press <b>Next line</b> to compute g, then each line of the update."
+        elif step is None:
+            text = f"<b>t = {s.t}</b> &nbsp; {s.divergence(self.focus)}: it stopped there"
         else:
-            r = s.records[-1]
-            where = "step done" if self.current_line == len(keys) - 1 else f"line {self.current_line + 1} of {len(keys)}"
-            text = (f"<b>t = {r.t}</b> ({where}) &nbsp; θ: {num(r.theta)} → "
-                    f"{num(r.theta_new) if self.current_line == len(keys) - 1 else '…'} &nbsp; "
-                    f"bias corrections 1 − β1ᵗ = {num(r.bias_correction1)}, 1 − β2ᵗ = {num(r.bias_correction2)}")
+            n = len(step.lines)
+            done = self.current_line == n - 1
+            where = "step done" if done else f"line {self.current_line + 1} of {n}"
+            text = (f"<b>t = {step.t}</b> ({where}) &nbsp; θ: {num(step.theta)} → "
+                    f"{num(step.theta_new) if done else '…'}" + (f" &nbsp; {step.note}" if step.note else ""))
         self.step_label.setText(text)
 
     @Slot()
@@ -745,62 +703,104 @@ class StepperPanel(Panel):
         """Every column at least as wide as its widest cell (nothing cut to "3.9…"), the spare width shared
         out; when the cells need more than there is, the table scrolls sideways instead."""
         table = self.steps_table
+        if table.columnCount() == 0:
+            return
         need = [max(table.sizeHintForColumn(c), table.horizontalHeader().sectionSizeHint(c))
                 for c in range(table.columnCount())]
         spare = max(0, table.viewport().width() - sum(need))
-        n = len(need) - 1  # the spare goes to the number columns, not to t
+        n = max(1, len(need) - 1)  # the spare goes to the number columns, not to t
         for c, w in enumerate(need):
             table.setColumnWidth(c, w + (spare * c // n - spare * (c - 1) // n if c else 0))
 
-    def _append_row(self, r: StepRecord) -> None:
+    def columns(self) -> list[tuple[str, Any, str]]:
+        """The table's columns as (header, value at step t, tooltip): t; the focused run's g and state; θ and
+        the loss after the step for A and for B. Each header names its run on its second line."""
+        s, f = self.session, self.focus
+        labels = self._labels()
+
+        def of(i, fn):
+            def value(t):
+                step = s.runs[i].steps[t - 1] if s is not None else None
+                return math.nan if step is None else fn(step)
+            return value
+
+        mine = self._short(f)
+        cols = [("t", lambda t: t, "the step"),
+                (f"g\n{mine}", of(f, lambda st: st.value("g")),
+                 f"{labels[f]}'s gradient: ∇L at its θ (+ wd·θ with L2 weight decay)")]
+        hyper = s.runs[f].opt.hyperparameters() if s is not None else self.sides[f].editor.hyper()
+        cols += [(f"{c.header}\n{mine}", of(f, lambda st, h=c.header: st.columns.get(h, math.nan)),
+                  f"{labels[f]}: {c.tip}") for c in program(self.sides[f].kind()).columns if c.when(hyper)]
+        for i in (0, 1):
+            cols += [(f"θ\n{self._short(i)}", of(i, lambda st: st.theta_new), f"θ after the step ({labels[i]})"),
+                     (f"loss\n{self._short(i)}", of(i, lambda st: st.loss_new), f"L(θ) after the step ({labels[i]})")]
+        return cols
+
+    def _rebuild_table(self) -> None:
+        """Headers for the focused run's columns, and a row for every step shown."""
         table = self.steps_table
-        row = table.rowCount()
-        table.insertRow(row)
-        for col, (_, value) in enumerate(COLUMNS):
-            v = value(r)
-            text = str(v) if col == 0 else cell(v)
-            item = QTableWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, float(v))
-            if col and math.isfinite(v):
-                item.setToolTip(f"{COLUMNS[col][0]} = {v:.10g}")  # the full value behind a short cell
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            table.setItem(row, col, item)
+        self._cols = self.columns()
+        table.setRowCount(0)
+        table.setColumnCount(len(self._cols))
+        for c, (header, _, tip) in enumerate(self._cols):
+            item = QTableWidgetItem(header)
+            item.setToolTip(tooltip(tip))
+            table.setHorizontalHeaderItem(c, item)
+        for t in range(1, self.shown + 1):
+            self._append_row(t, fit=False)
         self._fit_columns()
         table.scrollToBottom()
 
+    def _append_row(self, t: int, fit: bool = True) -> None:
+        table = self.steps_table
+        row = table.rowCount()
+        table.insertRow(row)
+        for col, (header, value, _) in enumerate(self._cols):
+            v = float(value(t))
+            text = str(t) if col == 0 else cell(v)
+            item = QTableWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, v)
+            if col and math.isfinite(v):
+                item.setToolTip(f"{header.replace(chr(10), ' ')} = {v:.10g}")  # the full value behind a short cell
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(row, col, item)
+        if fit:
+            self._fit_columns()
+            table.scrollToBottom()
+
     def _update_plots(self) -> None:
         s = self.session
-        recs = s.records if s else []
         has_loss = s is not None and s.problem.loss is not None
         theta0 = s.config.theta0 if s else self.theta0.value()
-        t = np.arange(len(recs) + 1, dtype=np.float64)  # (T+1,): t = 0 is the start
-        theta = np.array([theta0] + [r.theta_new for r in recs])
-        sgd = np.array([theta0] + [r.sgd_theta_new for r in recs])
-        loss = sgd_loss = None
-        if has_loss:
-            start = s.loss(theta0)
-            loss = np.array([start] + [r.loss_new for r in recs])
-            sgd_loss = np.array([start] + [r.sgd_loss_new for r in recs])
-        diverged = s.diverged if s else {}
-        for name, ys, run in (("theta", theta, "Adam"), ("sgd_theta", sgd, "SGD"), ("loss", loss, "Adam"),
-                              ("sgd_loss", sgd_loss, "SGD")):
+        n = self.shown
+        t = np.arange(n + 1, dtype=np.float64)  # (T+1,): t = 0 is the start
+        series = {}
+        for i, name in enumerate(NAMES):
+            steps = s.runs[i].steps[:n] if s else []
+            theta = np.array([theta0] + [st.theta_new if st else math.nan for st in steps])
+            series[f"theta_{name}"] = theta
+            series[f"loss_{name}"] = (np.array([s.loss(theta0)] + [st.loss_new if st else math.nan for st in steps])
+                                      if has_loss else None)
+        for key, ys in series.items():
+            run = s.runs[NAMES.index(key[-1])] if s else None
             if ys is None:
                 xs = ys = np.zeros(0)
             else:  # a diverged run's line ends where it diverged, drawn outside the autoscale
-                n = diverged.get(run, len(recs)) + 1
-                xs, ys = t[:n], ys[:n]
-            wild = run in diverged
-            self.curves[name].setData(*((np.zeros(0), np.zeros(0)) if wild else (xs, ys)))
-            self.wild_curves[name].setData(*((xs, ys) if wild else (np.zeros(0), np.zeros(0))))
+                end = min(run.diverged_at, n) if run and run.diverged_at else n
+                xs, ys = t[:end + 1], ys[:end + 1]
+            wild = run is not None and run.diverged_at is not None and run.diverged_at <= n
+            self.curves[key].setData(*((np.zeros(0), np.zeros(0)) if wild else (xs, ys)))
+            self.wild_curves[key].setData(*((xs, ys) if wild else (np.zeros(0), np.zeros(0))))
         self._update_key()
         self.plot_loss.setVisible(has_loss)
         self.plot_theta.showAxis("bottom", not has_loss)  # the loss plot below carries the shared step axis
         self.target_line.setVisible(has_loss and s.config.problem != "abs")
         self.target_line.setPos(0.0 if s and s.config.problem == "abs" else TARGET)
-        if len(recs) < EARLY_STEPS:
+        if n < EARLY_STEPS:
             # the first steps: show steps 0..EARLY_STEPS and θ's target rather than zoom into one or two points
             # (pyqtgraph stretched a lone point to ±0.4 and labelled both axes "×0.001")
-            runs = [theta if "Adam" not in diverged else [], sgd if "SGD" not in diverged else []]
+            runs = [series[f"theta_{name}"] for i, name in enumerate(NAMES)
+                    if not (s and s.runs[i].diverged_at is not None and s.runs[i].diverged_at <= n)]
             ys = np.concatenate([*runs, [self.target_line.value()] if self.target_line.isVisible() else []])
             ys = ys[np.isfinite(ys)]
             lo, hi = (ys.min(), ys.max()) if ys.size else (-1.0, 1.0)
@@ -823,10 +823,12 @@ class StepperPanel(Panel):
 
     def _update_key(self) -> None:
         c, s = theme.COLORS, self.session
-        parts = [f"<span style='color:{c['ema']}'>━ {'AdamW' if s and s.config.adamw else 'Adam'}</span>",
-                 f"<span style='color:{c['sgd']}'>━ SGD</span>"]
-        for name in s.diverged if s else ():
-            parts.append(f"<span style='color:{c['ratio']}'>✕ {name} diverged at t = {s.diverged[name]}</span>")
+        labels = self._labels()
+        parts = [f"<span style='color:{run_color(i)}'>━</span> {NAMES[i]}: {labels[i]}" for i in (0, 1)]
+        for i, run in enumerate(s.runs if s else ()):
+            if run.diverged_at is not None and run.diverged_at <= self.shown:
+                parts.append(f"<span style='color:{c['ratio']}'>✕ {NAMES[i]} diverged at t = {run.diverged_at}"
+                             "</span>")
         if s and s.problem.loss is not None and s.config.problem != "abs":
             parts.append(f"<span style='color:{c['sgd']}'>┈ θ* = {TARGET:g}</span>")
         self.plot_key.setText("&nbsp;&nbsp; ".join(parts))
@@ -836,20 +838,21 @@ class StepperPanel(Panel):
         if s is None:
             self.status.setText("")
             return
-        kind = "AdamW" if s.config.adamw else "Adam"
         extra = f"; sequence of {len(s.sequence)} values" if s.sequence is not None else ""
-        diverged = "<br>".join(f"<span style='color:{theme.COLORS['ratio']}'>✕ {s.divergence(n)}"
-                               f"{': stopped' if n == 'SGD' else ''}</span>" for n in s.diverged)
-        self.status.setText(f"{kind}, t = {s.t}{extra}" + (f"<br>{diverged}" if diverged else ""))
+        diverged = "<br>".join(f"<span style='color:{theme.COLORS['ratio']}'>✕ {s.divergence(i)}: stopped</span>"
+                               for i, run in enumerate(s.runs)
+                               if run.diverged_at is not None and run.diverged_at <= self.shown)
+        self.status.setText(f"{s.runs[0].label} vs {s.runs[1].label}, t = {self.shown}{extra}"
+                            + (f"<br>{diverged}" if diverged else ""))
 
     # --- Panel interface ---
     def plots(self) -> dict[str, pg.PlotItem]:
         return {"theta": self.plot_theta, "loss": self.plot_loss}
 
     def get_state(self) -> dict[str, Any]:
-        c = self.config()
-        return {"problem": c.problem, "theta0": c.theta0, "lr": c.lr, "beta1": c.beta1, "beta2": c.beta2,
-                "eps": c.eps, "weight_decay": c.weight_decay, "adamw": c.adamw, "speed": self.speed.value()}
+        return {"problem": self.problem.currentData(), "theta0": self.theta0.value(), "speed": self.speed.value(),
+                "focus": NAMES[self.focus],
+                **{name: {"kind": side.kind(), **side.values()} for name, side in zip(NAMES, self.sides)}}
 
     def set_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict):
@@ -858,25 +861,41 @@ class StepperPanel(Panel):
         try:
             if isinstance(state.get("problem"), str) and state["problem"] in PROBLEMS:
                 self.problem.setCurrentIndex(self.problem.findData(state["problem"]))
-            sliders = {"theta0": self.theta0, "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
-                       "eps": self.eps, "weight_decay": self.wd, "speed": self.speed}
-            for name, slider in sliders.items():
+            for name, slider in (("theta0", self.theta0), ("speed", self.speed)):
                 v = state.get(name)
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                if _number(v):
                     slider.setValue(float(v))
-            if isinstance(state.get("adamw"), bool):
-                self.adamw.setChecked(state["adamw"])
+            if "A" not in state and any(k in state for k in ("lr", "beta1", "adamw")):
+                state = {**state, **_legacy_runs(state)}  # a state saved before A and B
+            for name, side in zip(NAMES, self.sides):
+                run = state.get(name)
+                if not isinstance(run, dict) or run.get("kind") not in STEPPABLE:
+                    continue
+                values = {k: v for k, v in run.items() if k != "kind" and (_number(v) or isinstance(v, bool))}
+                side.set_kind(run["kind"], values)
         finally:
             self._restoring = False
+        self.set_focus(NAMES.index(state["focus"]) if state.get("focus") in NAMES else 0)
         self.reset()
 
     def reset_defaults(self) -> None:
-        d = StepperConfig()
-        self.set_state({"problem": d.problem, "theta0": d.theta0, "lr": d.lr, "beta1": d.beta1, "beta2": d.beta2,
-                        "eps": d.eps, "weight_decay": d.weight_decay, "adamw": d.adamw, "speed": 2.0})
+        self.set_state({"problem": "quadratic", "theta0": 0.0, "speed": 2.0, "focus": "A",
+                        **{name: {"kind": kind, **stepper_values(kind)} for name, kind in zip(NAMES, DEFAULT_KINDS)}})
 
     def is_idle(self) -> bool:
         return not self.timer.isActive()
 
     def shutdown(self) -> None:
         self.timer.stop()
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _legacy_runs(state: dict[str, Any]) -> dict[str, Any]:
+    """A state from the Adam-and-SGD stepper (lr, beta1, beta2, eps, weight_decay, adamw) as runs A and B."""
+    kind = "adamw" if state.get("adamw") is True else "adam"
+    a = {k: state[k] for k in ("lr", "beta1", "beta2", "eps", "weight_decay") if _number(state.get(k))}
+    b = {k: state[k] for k in ("lr", "weight_decay") if _number(state.get(k))}
+    return {"A": {"kind": kind, **a}, "B": {"kind": "sgd", **b}}

@@ -40,11 +40,7 @@ SWARM_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"
 
 def surface_colormap(name: str) -> pg.ColorMap:
     """A pale map (low = light) so the coloured paths stand out on it, in either theme."""
-    if name == "dark":
-        colors = ["#202428", "#2E3A4E", "#4A5F82", "#7C93B8"]
-    else:
-        colors = ["#FFFFFF", "#E3E9F2", "#B7C5DB", "#8497B8"]
-    return pg.ColorMap(np.linspace(0, 1, len(colors)), [pg.mkColor(c) for c in colors])
+    return theme.map_colormap(name)
 
 
 def arrow_segments(origin, direction, length: float) -> np.ndarray:
