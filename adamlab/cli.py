@@ -25,7 +25,6 @@ import tempfile
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -50,11 +49,7 @@ class _UsageError(Exception):
     pass
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
+MAX_SAMPLES = 100_000  # more generations than anyone reads in a terminal
 
 
 def _nonneg_int(text):
@@ -64,11 +59,43 @@ def _nonneg_int(text):
     return value
 
 
+def _int_in(low, high):
+    """An argparse type: an integer in [low, high] (the TrainConfig limits), named in the message."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high:,}], got {text}")
+        return value
+    return parse
+
+
+def _limit(name, low=1):
+    from adamlab.core.train import LIMITS
+
+    return _int_in(low, LIMITS[name])
+
+
 def _float(text):
     value = float(text)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
+
+
+def _nonneg_float(text):
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _path(text):
+    if not text:
+        raise argparse.ArgumentTypeError("needs a file name, got an empty string")
+    return text
 
 
 def _option_value(text: str):
@@ -107,14 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="adamlab train", description="Train the tiny GPT (microgpt in NumPy) from the terminal. "
                 "Defaults are microgpt's: Adam lr 0.01, betas (0.85, 0.99), linear decay, 1000 steps, batch 1.")
     g = p.add_argument_group("data")
-    g.add_argument("--corpus", help="'names' (built in, the default) or a UTF-8 text file")
+    g.add_argument("--corpus", type=_path, help="'names' (built in, the default) or a UTF-8 text file")
     g.add_argument("--corpus-mode", choices=["lines", "text"],
                    help="lines: one document per line (default); text: continuous text cut into block windows")
     g = p.add_argument_group("model")
-    g.add_argument("--n-layer", type=_positive_int, help="transformer blocks (default 1)")
-    g.add_argument("--n-embd", type=_positive_int, help="embedding width (default 16)")
-    g.add_argument("--n-head", type=_positive_int, help="attention heads (default 4)")
-    g.add_argument("--block-size", type=_positive_int, help="context length (default 16)")
+    g.add_argument("--n-layer", type=_limit("n_layer"), help="transformer blocks (default 1)")
+    g.add_argument("--n-embd", type=_limit("n_embd"), help="embedding width (default 16)")
+    g.add_argument("--n-head", type=_limit("n_head"), help="attention heads (default 4)")
+    g.add_argument("--block-size", type=_limit("block_size"), help="context length (default 16)")
     g.add_argument("--dtype", choices=["float32", "float64"], help="compute dtype (default float64)")
     g.add_argument("--init", choices=["normal", "microgpt"],
                    help="normal: N(0, 0.08²) from --seed; microgpt: microgpt.py's own random draws")
@@ -132,20 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--weight-decay", type=_float, help="default 0")
     g.add_argument("--momentum", type=_float, help="SGD momentum for --optimizer momentum/nesterov (default 0.9)")
     g.add_argument("--schedule", choices=["linear", "cosine", "constant", "warmup-cosine"], help="default linear")
-    g.add_argument("--warmup", type=_nonneg_int, help="warmup steps for warmup-cosine")
-    g.add_argument("--steps", type=_positive_int, help="total steps (default 1000)")
-    g.add_argument("--batch-size", type=_positive_int, help="documents per step (default 1)")
-    g.add_argument("--seed", type=_nonneg_int, help="default 0")
-    g.add_argument("--val-every", type=_nonneg_int, help="validation loss every N steps, 0 = never (default 100)")
-    g.add_argument("--full-batch", type=_nonneg_int, metavar="N",
+    g.add_argument("--warmup", type=_limit("warmup", 0), help="warmup steps for warmup-cosine")
+    g.add_argument("--steps", type=_limit("steps"), help="total steps (default 1000)")
+    g.add_argument("--batch-size", type=_limit("batch_size"), help="documents per step (default 1)")
+    g.add_argument("--seed", type=_limit("seed", 0), help="default 0")
+    g.add_argument("--val-every", type=_limit("val_every", 0), help="validation loss every N steps, 0 = never (default 100)")
+    g.add_argument("--full-batch", type=_limit("full_batch", 0), metavar="N",
                    help="gradient descent on one fixed batch: the first N training documents every step (0 = off)")
-    g.add_argument("--snapshot-every", type=_nonneg_int, metavar="N",
+    g.add_argument("--snapshot-every", type=_limit("snapshot_every", 0), metavar="N",
                    help="keep the weights every N steps in the checkpoint, for 'adamlab landscape --directions pca'")
     g = p.add_argument_group("checkpoints and output")
-    g.add_argument("--save", metavar="PATH", help="write a checkpoint here at the end (and on Ctrl-C)")
-    g.add_argument("--resume", metavar="PATH", help="continue a checkpoint; knobs given here change it")
-    g.add_argument("--samples", type=_nonneg_int, default=10, help="names to generate at the end (default 10)")
-    g.add_argument("--temperature", type=_float, default=0.5, help="sampling temperature, 0 = greedy (0.5)")
+    g.add_argument("--save", metavar="PATH", type=_path, help="write a checkpoint here at the end (and on Ctrl-C)")
+    g.add_argument("--resume", metavar="PATH", type=_path, help="continue a checkpoint; knobs given here change it")
+    g.add_argument("--samples", type=_int_in(0, MAX_SAMPLES), default=10,
+                   help="names to generate at the end (default 10)")
+    g.add_argument("--temperature", type=_nonneg_float, default=0.5, help="sampling temperature, 0 = greedy (0.5)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -234,12 +262,12 @@ class StopFlag:
 
 
 def check_save_path(path) -> None:
-    """ValueError unless a checkpoint can be written at ``path``: found out before training, not after it."""
-    p = Path(path)
-    if p.is_dir():
-        raise ValueError(f"--save {path} is a directory; give a file name such as {p / 'run.npz'}")
-    if not p.parent.is_dir():
-        raise ValueError(f"--save {path}: the directory {p.parent} does not exist")
+    """ValueError unless a checkpoint can be written at ``path``: a new name or a regular file (never a FIFO, a
+    device, a symlink or a directory: see files.check_target) in a directory we can write in. Found out
+    before training, not after it."""
+    from adamlab.core import files
+
+    p = files.check_target(path, "--save")
     try:  # the only sure test of writability (permissions, read-only mounts, /proc) is to write
         with tempfile.TemporaryFile(dir=p.parent):
             pass
@@ -279,17 +307,19 @@ def train_command(argv, out=None, err=None) -> int:
     from adamlab.core.optim import OPTIMIZERS
 
     out, err = out or sys.stdout, err or sys.stderr
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # every value is checked here, before anything is loaded
     if "help" in args.opt:
         kind = args.optimizer or (train.load_checkpoint(args.resume).config.optimizer if args.resume else "adam")
         optimizer_help(kind, out)
         return 0
     options = _options(args)
-    if args.save:
+    if args.save is not None:
         check_save_path(args.save)
     given = _given(args)
-    if args.resume:
+    if args.resume is not None:
         trainer = train.load_checkpoint(args.resume)
+        if "corpus" in given:  # checkpoints record the corpus file's absolute path
+            given["corpus"] = train._absolute_corpus(given["corpus"])
         fixed = [f"--{k.replace('_', '-')}" for k in _FIXED_OPTIONS
                  if k in given and given[k] != getattr(trainer.config, k)]
         if fixed:
@@ -373,7 +403,7 @@ def summary_and_save(trainer, args, start_step, seconds, recent, out) -> None:
     if trainer.val_seqs and trainer.status != "diverged":
         print(f"validation loss: {trainer.evaluate():.4f} ({min(len(trainer.val_seqs), cfg.val_docs)} held-out "
               f"documents)", file=out)
-    if args.save:
+    if args.save is not None:
         try:
             path = train.save_checkpoint(trainer, args.save)
         except OSError as e:  # e.g. the disk filled up during the run

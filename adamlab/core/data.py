@@ -10,8 +10,10 @@ microgpt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +87,13 @@ class Corpus:
     def __len__(self):
         return len(self.docs)
 
+    @functools.cached_property
+    def info(self) -> "CorpusInfo":
+        """The counts a memory estimate needs (see CorpusInfo), computed once."""
+        chars = sum(map(len, self.docs))
+        longest = max(map(len, self.docs), default=0) + (self.mode == "lines")
+        return CorpusInfo(self.tokenizer.vocab_size, len(self.docs), chars, longest, _char_bytes(self.docs))
+
     def fingerprint(self) -> str:
         """SHA-256 of the documents (in order, each length-prefixed): equal exactly when the same text was
         loaded the same way. A checkpoint records it, so a run never resumes on a corpus that has changed."""
@@ -103,29 +112,46 @@ def builtin_corpus_path() -> Path:
 
 
 def read_text(path) -> str:
-    """A file's text, or a CorpusError that says what is wrong with it."""
+    """A file's text, or a CorpusError that says what is wrong with it. Reads at most MAX_CORPUS_BYTES + 1
+    bytes whatever the file claims (a file that grows while it is read is refused, not read to its end)."""
     path = Path(path)
-    if not path.is_file():
-        raise CorpusError(f"Corpus file not found: {path}")
-    try:  # permission denied, an I/O error, a file removed meanwhile: a message, not a traceback
-        size = path.stat().st_size
-        if size > MAX_CORPUS_BYTES:
-            raise CorpusError(f"Corpus file is too large ({size / 2**20:.0f} MB; at most "
-                              f"{MAX_CORPUS_BYTES // 2**20} MB): {path}")
-        raw = path.read_bytes()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CorpusError(f"Corpus file not found: {path}") from None
     except OSError as e:
         raise CorpusError(f"Corpus file cannot be read ({e.strerror or e}): {path}") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe, device or socket)"
+        raise CorpusError(f"Corpus file is {what}: {path}")
+    if st.st_size > MAX_CORPUS_BYTES:  # before reading: a huge file costs nothing to refuse
+        raise CorpusError(f"Corpus file is too large ({st.st_size / 2**20:.0f} MB; at most "
+                          f"{MAX_CORPUS_BYTES // 2**20} MB): {path}")
+    try:  # permission denied, an I/O error, a file removed meanwhile: a message, not a traceback
+        with open(path, "rb") as f:  # (read(n) allocates n bytes up front: ask for the size the file has)
+            raw = f.read(st.st_size + 1)
+            if len(raw) > st.st_size:  # it grew since stat(): read on, up to the cap
+                raw += f.read(MAX_CORPUS_BYTES + 1 - len(raw))
+    except OSError as e:
+        raise CorpusError(f"Corpus file cannot be read ({e.strerror or e}): {path}") from None
+    if len(raw) > MAX_CORPUS_BYTES:
+        raise CorpusError(f"Corpus file is too large (it grew past {MAX_CORPUS_BYTES // 2**20} MB while it was "
+                          f"read): {path}")
     if b"\x00" in raw:
         raise CorpusError(f"Corpus file looks binary (it contains NUL bytes), not text: {path}")
+    # control characters are ASCII bytes, never part of a multi-byte UTF-8 character: count them in the bytes,
+    # at C speed (a Python loop over the characters took ~4 s for 64 MB)
+    controls = len(raw) - len(raw.translate(None, _CONTROL_BYTES))
+    if controls > max(8, len(raw) // 100):
+        raise CorpusError(f"Corpus file looks binary ({controls} control characters), not text: {path}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise CorpusError(f"Corpus file is not UTF-8 text (bad byte at offset {e.start}): {path}") from None
-    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
-    controls = sum(1 for c in text if ord(c) < 32 and c not in "\n\r\t")
-    if controls > max(8, len(text) // 100):
-        raise CorpusError(f"Corpus file looks binary ({controls} control characters), not text: {path}")
-    return text
+    return text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
+
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\n\r\t")
 
 
 def docs_from_text(text: str, mode: str = "lines", block_size: int = 16) -> list[str]:
@@ -138,8 +164,15 @@ def docs_from_text(text: str, mode: str = "lines", block_size: int = 16) -> list
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
 
-def encode_doc(doc: str, tokenizer: Tokenizer, mode: str) -> np.ndarray:
-    """[BOS] + ids + [BOS] for a line, [BOS] + ids for a text window."""
+def encode_doc(doc: str, tokenizer: Tokenizer, mode: str, block_size: int | None = None) -> np.ndarray:
+    """[BOS] + ids + [BOS] for a line, [BOS] + ids for a text window.
+
+    With ``block_size``, a line is encoded only as far as training can see it: a document contributes its
+    first block_size predictions, i.e. [BOS] + its first block_size characters (+ the closing BOS if the line
+    is shorter). One 64 MB line costs block_size ids instead of a 512 MB array (and its Python list).
+    """
+    if block_size is not None and mode == "lines" and len(doc) >= block_size:
+        return np.array([tokenizer.bos] + tokenizer.encode(doc[:block_size]), dtype=np.int64)
     ids = [tokenizer.bos] + tokenizer.encode(doc) + ([tokenizer.bos] if mode == "lines" else [])
     return np.array(ids, dtype=np.int64)
 
@@ -160,15 +193,71 @@ def make_corpus(docs, name: str = "docs", mode: str = "lines", block_size: int =
     if len(tok.chars) > MAX_VOCAB:
         raise CorpusError(f"Corpus {name} uses {len(tok.chars)} distinct characters; at most {MAX_VOCAB}")
     try:
-        seqs = [encode_doc(d, tok, mode) for d in docs]
+        seqs = [encode_doc(d, tok, mode, block_size) for d in docs]
     except ValueError as e:
         raise CorpusError(f"Corpus {name}: {e}") from None
-    truncated = sum(1 for s in seqs if len(s) - 1 > block_size)
+    # more than block_size predictions: len + 1 for a line ([BOS] + line + [BOS]), len for a text window
+    extra = 1 if mode == "lines" else 0
+    truncated = sum(1 for d in docs if len(d) + extra > block_size)
     return Corpus(name, mode, block_size, docs, tok, truncated, seqs)
 
 
-def load_corpus(source="names", mode: str = "lines", block_size: int = 16) -> Corpus:
-    """Load the built-in names ("names") or a UTF-8 text file; raises CorpusError, never half-loads."""
+# ----------------------------------------------------------------------------------------------------------
+# what a corpus will cost, known before its documents are built
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    """What a memory estimate needs to know of a corpus (see adamlab.core.memory). From a file's text before
+    its documents are built (``text_info``: counts are upper bounds, found at C speed) or from a Corpus
+    (``corpus.info``: exact)."""
+
+    vocab_size: int  # token ids, BOS included
+    docs: int  # documents
+    chars: int  # characters over all documents
+    longest: int  # predictions of the longest document before truncation: len + 1 for a line, len for a window
+    char_bytes: int = 1  # bytes per character in Python's strings (1, 2 or 4: the widest character decides)
+
+
+def _char_bytes(strings) -> int:
+    """Bytes per character of Python strings holding ``strings`` (CPython stores 1, 2 or 4 per character)."""
+    widest = max((max(s) for s in strings if s and not s.isascii()), default="a")  # isascii is O(1)
+    return 1 if widest <= "\xff" else 2 if widest <= "\uffff" else 4
+
+
+def _longest_line(text: str, chunk: int = 1 << 20) -> int:
+    """Length of the longest line, splitting ~1 MB at a time (one split of 64 MB of one-letter lines would
+    hold 32 million strings at once)."""
+    best, i = 0, 0
+    while i < len(text):
+        j = text.find("\n", i + chunk)
+        j = len(text) if j < 0 else j
+        best = max(best, max(map(len, text[i:j].split("\n"))))
+        i = j + 1
+    return best
+
+
+def text_info(text: str, mode: str = "lines", block_size: int = 16) -> CorpusInfo:
+    """CorpusInfo of the corpus ``docs_from_text(text, mode, block_size)`` would make, without making it: the
+    vocabulary exactly, documents, characters and the longest document as upper bounds (blank lines and
+    whitespace are counted)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    vocab = len(set(text) - {"\n", "\r"} if mode == "lines" else set(text)) + 1
+    if mode == "lines":
+        docs, longest = text.count("\n") + 1, _longest_line(text) + 1
+    else:
+        docs, longest = -(-len(text) // block_size), min(block_size, len(text))
+    return CorpusInfo(vocab, docs, len(text), longest, _char_bytes([text]))
+
+
+def load_corpus(source="names", mode: str = "lines", block_size: int = 16, check=None) -> Corpus:
+    """Load the built-in names ("names") or a UTF-8 text file; raises CorpusError, never half-loads.
+
+    ``check``: called with the text's CorpusInfo after the file is read and before its documents are built
+    (they can take ~20× the file's size): e.g. ``lambda info: memory.check_fits(config, info)``, whose
+    ValueError then stops the load.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if str(source) == "names":
@@ -177,6 +266,8 @@ def load_corpus(source="names", mode: str = "lines", block_size: int = 16) -> Co
         path = Path(source).expanduser()
         name = str(path)
     text = read_text(path)
+    if check is not None:
+        check(text_info(text, mode, block_size))
     return make_corpus(docs_from_text(text, mode, block_size), name, mode, block_size)
 
 

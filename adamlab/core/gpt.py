@@ -379,11 +379,18 @@ _CAUSAL = {}
 
 
 def causal_bias(T: int, dtype) -> np.ndarray:
-    """(T, T) additive mask: 0 on and below the diagonal, −inf above (a position sees only its past)."""
-    key = (T, np.dtype(dtype))
-    if key not in _CAUSAL:
-        _CAUSAL[key] = np.triu(np.full((T, T), -np.inf, dtype=dtype), k=1)
-    return _CAUSAL[key]
+    """(T, T) additive mask: 0 on and below the diagonal, −inf above (a position sees only its past).
+
+    A read-only view of the top-left corner of one cached mask per dtype, grown to the largest T asked for:
+    a mask per length would add up to block_size³/3 numbers once sampling has met every length (358 MB at
+    block_size 512).
+    """
+    key = np.dtype(dtype)
+    mask = _CAUSAL.get(key)
+    if mask is None or mask.shape[0] < T:
+        mask = _CAUSAL[key] = np.triu(np.full((T, T), -np.inf, dtype=dtype), k=1)
+        mask.flags.writeable = False
+    return mask[:T, :T]
 
 
 EXP_SPREAD = 60.0  # e^±60 neither overflows nor underflows float32 (e^-60 ≈ 9e-27 is still a normal number)
@@ -997,7 +1004,8 @@ def _embedding_onehot(inputs, V: int, rows: int, dtype, out=None) -> np.ndarray:
     has a 1 in column inputs[b, t] and one in column V + t."""
     B, T = inputs.shape
     onehot = _identity(rows, dtype).take(inputs.reshape(B * T), axis=0, out=out)
-    onehot += _position_onehot(B, T, V, rows, dtype)
+    t = _arange(T, 1)
+    onehot.reshape(B, T, rows)[:, t, V + t] = 1  # the positions' ones (a token's row is 0 there): no (N, rows) cache
     return onehot
 
 
@@ -1006,6 +1014,8 @@ def _position_onehot(B: int, T: int, V: int, rows: int, dtype) -> np.ndarray:
     key = (B, T, V, rows, dtype)
     a = _POSITION_ONEHOTS.get(key)
     if a is None:
+        if len(_POSITION_ONEHOTS) >= 64:  # (small batches only; plans keep the ones they use)
+            _POSITION_ONEHOTS.clear()
         n = np.arange(B * T)
         a = np.zeros((B * T, rows), dtype)
         a[n, V + n % T] = 1
@@ -1015,12 +1025,13 @@ def _position_onehot(B: int, T: int, V: int, rows: int, dtype) -> np.ndarray:
 
 
 def _arange(n: int, step: int) -> np.ndarray:
-    """A cached ``np.arange(0, n·step, step)`` (int64, read-only)."""
-    a = _ARANGES.get((n, step))
-    if a is None:
-        a = _ARANGES[(n, step)] = np.arange(0, n * step, step)
+    """A cached ``np.arange(0, n·step, step)`` (int64, read-only): a prefix of one array per step, grown to
+    the largest n asked for (one per n would add up to B·block_size² numbers over a run's batch lengths)."""
+    a = _ARANGES.get(step)
+    if a is None or a.size < n:
+        a = _ARANGES[step] = np.arange(0, n * step, step)
         a.flags.writeable = False
-    return a
+    return a[:n]
 
 
 def loss(params, cfg: GPTConfig, inputs, targets, mask=None) -> float:

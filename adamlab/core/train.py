@@ -23,17 +23,16 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
+import stat
 import threading
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from adamlab.core import data, gpt, landscape
-from adamlab.core.optim import OPTIMIZERS, hyper_from_knobs, kind_arguments, make_optimizer
+from adamlab.core import data, files, gpt, landscape, memory, safe_npz
+from adamlab.core.optim import OPTIMIZERS, STATE_LABELS, hyper_from_knobs, kind_arguments, make_optimizer
 from adamlab.core.schedules import make_schedule
 
 CHECKPOINT_FORMAT = "adamlab-gpt-checkpoint"
@@ -44,7 +43,14 @@ INITS = ("normal", "microgpt")
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be read: truncated, foreign, or from an incompatible version."""
+    """A checkpoint file that cannot be read: truncated, foreign, crafted, or from an incompatible version."""
+
+
+# Upper bounds of the integer settings, where a bigger value means nothing (memory bounds the model's size:
+# see memory.check_fits). A GUI's spin boxes can take their maxima from here.
+LIMITS = {"steps": 10**12, "warmup": 10**12, "val_every": 10**12, "val_docs": 10**9, "seed": 2**63 - 1,
+          "n_layer": 1024, "n_embd": 2**16, "n_head": 2**16, "block_size": 2**16, "batch_size": 2**31 - 1,
+          "history_capacity": 2**20, "full_batch": 2**31 - 1, "snapshot_every": 10**12}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -101,9 +107,14 @@ class TrainConfig:
 
     def validate(self):
         def integer(name, low):
+            v, high = getattr(self, name), LIMITS[name]
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not low <= v <= high:
+                raise ValueError(f"{name} must be an integer in [{low}, {high:,}], got {v!r}")
+
+        def real(name):  # (a string or a bool in a crafted config must not reach the arithmetic below)
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{name} must be a number, got {v!r}")
 
         def choice(name, options):
             if getattr(self, name) not in options:
@@ -113,6 +124,10 @@ class TrainConfig:
                           ("batch_size", 1), ("warmup", 0), ("val_every", 0), ("val_docs", 1),
                           ("history_capacity", 16), ("seed", 0), ("full_batch", 0), ("snapshot_every", 0)):
             integer(name, low)
+        for name in ("val_fraction", "init_std", "lr", "eps", "weight_decay", "momentum", "diverge_factor"):
+            real(name)
+        if not self.corpus:
+            raise ValueError("corpus must be 'names' or a file name, got an empty string")
         choice("corpus_mode", data.MODES)
         choice("init", INITS)
         choice("dtype", DTYPES)
@@ -287,10 +302,26 @@ class Decimated:
                 prefix + "min": self.min, prefix + "max": self.max, prefix + "count": self.count,
                 prefix + "partial": np.concatenate([[self._pc, self._ps], self._psum, self._pmin, self._pmax])}
 
+    @staticmethod
+    def state_shapes(n_channels: int, capacity: int, prefix: str) -> dict[str, tuple[tuple, str]]:
+        """What ``state_dict`` holds, as name → (shape, dtype kinds), without building a series: a checkpoint
+        is checked against it before its arrays are read."""
+        C = n_channels
+        return {prefix + "channels": ((C,), "U"), prefix + "width": ((), "iu"), prefix + "n": ((), "iu"),
+                prefix + "step": ((capacity,), "f"), prefix + "mean": ((C, capacity), "f"),
+                prefix + "min": ((C, capacity), "f"), prefix + "max": ((C, capacity), "f"),
+                prefix + "count": ((capacity,), "iu"), prefix + "partial": ((2 + 3 * C,), "f")}
+
     def load_state_dict(self, d: dict, prefix: str) -> None:
         if tuple(np.asarray(d[prefix + "channels"]).tolist()) != self.channels:
             raise ValueError("history channels differ")
-        self.width, self.n = int(d[prefix + "width"]), int(d[prefix + "n"])
+        width, n = int(d[prefix + "width"]), int(d[prefix + "n"])
+        p = np.asarray(d[prefix + "partial"], dtype=np.float64)
+        if not (1 <= width <= 2**62 and width & (width - 1) == 0 and 0 <= n < self.capacity):
+            raise ValueError(f"history {prefix}width {width} / n {n} are not a bucket width and count")
+        if p.shape != (2 + 3 * len(self.channels),) or not (0 <= p[0] < width and p[0] == int(p[0])):
+            raise ValueError(f"history {prefix}partial does not fit {len(self.channels)} channels of width {width}")
+        self.width, self.n = width, n
         for name in ("step", "mean", "min", "max", "count"):
             arr = np.asarray(d[prefix + name])
             if arr.shape != getattr(self, name).shape:
@@ -307,6 +338,7 @@ class History:
     points (decimated), the steps at which knobs changed and the step at which the run diverged."""
 
     MAX_KNOB_CHANGES = 4096
+    MAX_LABEL_CHARS = 1000  # a mark's text, however many changes one step collected
 
     def __init__(self, tensor_names, capacity: int = 2048):
         self.tensor_names = tuple(tensor_names)
@@ -320,10 +352,10 @@ class History:
 
     def record_knobs(self, step: int, label: str):
         if self.knob_steps and self.knob_steps[-1] == step:  # several changes before one step: one mark
-            self.knob_labels[-1] = f"{self.knob_labels[-1]}; {label}"
+            self.knob_labels[-1] = f"{self.knob_labels[-1]}; {label}"[: self.MAX_LABEL_CHARS]
             return
         self.knob_steps.append(step)
-        self.knob_labels.append(label)
+        self.knob_labels.append(label[: self.MAX_LABEL_CHARS])
         if len(self.knob_steps) > self.MAX_KNOB_CHANGES:  # a slider dragged for hours: keep the latest
             del self.knob_steps[0], self.knob_labels[0]
 
@@ -386,11 +418,24 @@ class History:
         d["hist.diverged_step"] = -1 if self.diverged_step is None else self.diverged_step
         return d
 
+    @staticmethod
+    def state_shapes(n_tensors: int, capacity: int) -> dict[str, tuple[tuple, str]]:
+        """The fixed-size part of ``state_dict`` as name → (shape, dtype kinds) (see Decimated.state_shapes);
+        hist.knob_steps and hist.knob_labels have one entry per knob change, at most MAX_KNOB_CHANGES."""
+        return {**Decimated.state_shapes(3 + 2 * n_tensors, capacity, "hist.train."),
+                **Decimated.state_shapes(1, max(16, capacity // 4), "hist.val."),
+                "hist.diverged_step": ((), "iu")}
+
     def load_state_dict(self, d: dict) -> None:
+        steps = np.asarray(d["hist.knob_steps"])
+        labels = np.asarray(d["hist.knob_labels"])
+        if steps.ndim != 1 or labels.shape != steps.shape or len(steps) > self.MAX_KNOB_CHANGES:
+            raise ValueError(f"hist.knob_steps and hist.knob_labels must be two lists of the same length "
+                             f"(at most {self.MAX_KNOB_CHANGES}), got shapes {steps.shape} and {labels.shape}")
         self.train.load_state_dict(d, "hist.train.")
         self.val.load_state_dict(d, "hist.val.")
-        self.knob_steps = [int(s) for s in np.asarray(d["hist.knob_steps"]).tolist()]
-        self.knob_labels = [str(s) for s in np.asarray(d["hist.knob_labels"]).tolist()]
+        self.knob_steps = [int(s) for s in steps.tolist()]
+        self.knob_labels = [str(s) for s in labels.tolist()]
         ds = int(d["hist.diverged_step"])
         self.diverged_step = None if ds < 0 else ds
 
@@ -423,6 +468,10 @@ class StepRecord:
 # microgpt's 512 validation names (float64): 8 ms a pass with ~512-token batches, 27 ms with one 8192-token
 # batch, 26 ms with the former 64-document batches in file order.
 EVAL_BATCH_BYTES = 2**18
+# Trainer.sample draws its generations in batches of about this many bytes of activations (a fresh forward
+# pass at the full context holds every layer's attention at once): 10 names are one batch at any size, and
+# 100,000 samples of a big model do not need gigabytes.
+SAMPLE_BATCH_BYTES = 2**23
 
 
 def _eval_batches(seqs, batch_size, block_size, pad, tokens=512):
@@ -452,8 +501,12 @@ class Trainer:
     def __init__(self, config: TrainConfig | None = None, corpus: data.Corpus | None = None):
         cfg = config or TrainConfig()
         self.config = cfg
+        # refuse, before anything big is allocated, a run this machine cannot hold (see memory.check_fits)
         if corpus is None:
-            corpus = data.load_corpus(cfg.corpus, cfg.corpus_mode, cfg.block_size)
+            corpus = data.load_corpus(cfg.corpus, cfg.corpus_mode, cfg.block_size,
+                                      check=lambda info: memory.check_fits(cfg, info))
+        else:
+            memory.check_fits(cfg, corpus, corpus_in_memory=True)
         self.corpus = corpus
         dtype = np.dtype(cfg.dtype)
         if cfg.init == "microgpt":
@@ -463,7 +516,7 @@ class Trainer:
             self.tokenizer = setup.tokenizer
             self.model_config = setup.config
             flat = gpt.flat_buffer(setup.params).astype(dtype)
-            seqs = [data.encode_doc(d, self.tokenizer, corpus.mode) for d in setup.docs]
+            seqs = [data.encode_doc(d, self.tokenizer, corpus.mode, cfg.block_size) for d in setup.docs]
             self.train_seqs, self.val_seqs = data.split_docs(seqs, cfg.val_fraction, seed=None)
         else:
             self.tokenizer = corpus.tokenizer
@@ -592,7 +645,7 @@ class Trainer:
         if not math.isfinite(loss):
             reason = f"loss is {loss}"
         elif not math.isfinite(grad_norm):
-            reason = "gradient is not finite"
+            reason = self._gradient_trouble()
         else:
             # a smoothed loss, so that one hard document (batch 1 is noisy) is not taken for divergence
             self.loss_ema = LOSS_EMA_BETA * self.loss_ema + (1 - LOSS_EMA_BETA) * loss
@@ -627,6 +680,9 @@ class Trainer:
             u_ratio = np.sqrt(u2 / w2_prev)
             if not min(w2_prev.tolist()) > 0:  # (a Python min over a handful of tensors is the cheapest test)
                 u_ratio[~(w2_prev > 0)] = np.nan
+        # inf or NaN in the optimizer's state (e.g. v overflowed: every update of that tensor is then 0, and the
+        # run would report "finished" with frozen weights): one sum per state array, ~2 µs each at microgpt's size
+        bad_state = self.optimizer.nonfinite_state()
         self.step_count = step_no
         if self._full_batch is None:
             self.position = (self.position + cfg.batch_size) % len(self.train_seqs)
@@ -634,6 +690,10 @@ class Trainer:
         if not math.isfinite(sum(w2.tolist())):
             status = "diverged"
             self.message = f"diverged at step {step_no}: the update made the weights non-finite"
+            self.history.diverged_step = step_no
+        elif bad_state is not None:
+            status = "diverged"
+            self.message = f"diverged at step {step_no}: {self._state_trouble(*bad_state)}"
             self.history.diverged_step = step_no
         elif self.step_count >= cfg.steps:
             status = "finished"
@@ -654,6 +714,26 @@ class Trainer:
                                dict(zip(names, g_rms.tolist())), dict(zip(names, w_rms.tolist())),
                                dict(zip(names, u_ratio.tolist())), val_loss, status, self.message)
         return self.last
+
+    def _gradient_trouble(self) -> str:
+        """Why the gradient's norm is not finite: an inf or NaN in it, or (float32) finite entries whose
+        squares overflow; with the tensor."""
+        g = self._gflat
+        with np.errstate(all="ignore"):
+            bad = np.flatnonzero(~np.isfinite(g))
+            i = int(bad[0]) if bad.size else int(np.argmax(np.abs(g)))
+        tensor = self.tensor_names[int(np.searchsorted(self._offsets, i, side="right")) - 1]
+        if bad.size:
+            return f"gradient is not finite (in tensor {tensor})"
+        return f"the gradient's norm overflows {g.dtype} (|g| up to {abs(float(g[i])):.3g} in tensor {tensor})"
+
+    def _state_trouble(self, key: str, tensor: str | None) -> str:
+        """What went wrong in the optimizer's state, for the divergence message."""
+        values = self.optimizer.state_of(tensor)[key]
+        what = "overflowed to inf" if np.isinf(values).any() else "became NaN"
+        label = STATE_LABELS.get(key, "state")
+        return (f"{OPTIMIZERS[self.config.optimizer].label}'s {label} ({key}) {what} in tensor {tensor} "
+                f"(its updates would be 0 or NaN from here on)")
 
     def run(self, steps: int | None = None, callback=None) -> StepRecord | None:
         """Step until done (or ``steps`` more steps); ``callback(record)`` after each. Returns the last record."""
@@ -709,12 +789,25 @@ class Trainer:
             opt.train(self.params)
 
     def sample(self, n: int = 10, temperature: float = 0.5, seed: int | None = None, prefix: str = "") -> list[str]:
-        """``n`` generated documents as text (temperature 0: greedy). Without a seed, the trainer's RNG."""
+        """``n`` generated documents as text (temperature 0: greedy). Without a seed, the trainer's RNG.
+
+        Drawn in batches of about SAMPLE_BATCH_BYTES of activations: the first batch from ``seed`` itself (so
+        a few samples are what ``gpt.sample`` gives), batch k from the seed sequence (seed, k).
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be an integer >= 1, got {n!r}")
         if seed is None:
             seed = int(self.rng.integers(2**63))
+        m = self.model_config
+        batch = memory.sample_batch(m.n_embd, m.n_head, m.n_layer, m.vocab_size, m.block_size,
+                                    self._pflat.itemsize, SAMPLE_BATCH_BYTES)
+        prefix_ids, out = self.tokenizer.encode(prefix), []
         with self._eval_point():
-            ids = gpt.sample(self.params, self.model_config, n, temperature, seed, self.tokenizer.encode(prefix))
-        return [self.tokenizer.decode(s) for s in ids]
+            for k, start in enumerate(range(0, n, batch)):
+                s = seed if k == 0 else int(np.random.SeedSequence([seed, k]).generate_state(1, np.uint64)[0])
+                ids = gpt.sample(self.params, m, min(batch, n - start), temperature, s, prefix_ids)
+                out += [self.tokenizer.decode(i) for i in ids]
+        return out
 
     def optimizer_stats(self, tensor: str | None = None) -> dict[str, np.ndarray]:
         """Adam's normalised step m̂/(√v̂+ε) and effective learning rate lr/(√v̂+ε), flattened, for one tensor
@@ -748,32 +841,28 @@ class Trainer:
 # checkpoints
 
 
-def _umask() -> int:
-    """The process's file-creation mask, read without changing it where the system tells it (Linux), else by
-    setting and restoring it."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o22)
-    os.umask(mask)
-    return mask
+def _absolute_corpus(corpus: str) -> str:
+    """The corpus as a checkpoint records it: "names", or the file's absolute path (a relative one would make
+    the checkpoint resumable only from the directory it was written in)."""
+    return corpus if corpus == "names" else os.path.abspath(os.path.expanduser(corpus))
 
 
 def save_checkpoint(trainer: Trainer, path) -> Path:
     """Write one .npz file with config, weights, optimizer state, RNG, data position and history, atomically
-    (a temp file in the same directory, then a rename): a crash never leaves a half-written checkpoint."""
+    (``files.atomic_write``: a temp file in the same directory, then a rename): a crash never leaves a
+    half-written checkpoint. ValueError if ``path`` is not a regular file or a new name (a FIFO, a device,
+    a symlink, a directory: see ``files.check_target``), OSError if writing fails."""
+    if str(path) == "":  # (Path("") would be the current directory)
+        raise ValueError("checkpoint needs a file name, got an empty path")
     path = Path(path)
     trainer._apply_pending()  # knobs changed since the last step belong to the saved config
     state = {"step_count": trainer.step_count, "position": trainer.position, "status": trainer.status,
              "message": trainer.message, "first_loss": trainer.first_loss, "loss_ema": trainer.loss_ema,
              "elapsed": trainer.elapsed, "corpus_sha256": trainer.corpus.fingerprint(),
              "rng": trainer.rng.bit_generator.state}
+    config = dataclasses.replace(trainer.config, corpus=_absolute_corpus(trainer.config.corpus))
     arrays = {"format": np.array(CHECKPOINT_FORMAT), "version": np.array(CHECKPOINT_VERSION),
-              "config": np.array(trainer.config.to_json()), "state": np.array(json.dumps(state)),
+              "config": np.array(config.to_json()), "state": np.array(json.dumps(state)),
               "tokenizer_chars": np.array(trainer.tokenizer.chars), "params": trainer._pflat}
     for k, v in trainer.optimizer.state_dict().items():
         arrays["opt." + k] = np.asarray(v)
@@ -781,73 +870,260 @@ def save_checkpoint(trainer: Trainer, path) -> Path:
     if trainer.snapshots is not None:
         arrays.update({k: np.asarray(v) for k, v in trainer.snapshots.state_dict("snap.").items()})
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); a checkpoint is an ordinary file, shared like any other
-        os.chmod(fd if os.chmod in os.supports_fd else tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with files.atomic_write(path, "checkpoint") as f:
+        np.savez(f, **arrays)
     return path
+
+
+MAX_CHECKPOINT_BYTES = 2**36  # data a checkpoint may hold at most, whatever the machine (64 GB)
+MAX_JSON_CHARS = 2**16  # the config and state texts are ~1 kB
+STATUSES = ("ready", "training", "finished", "diverged")
 
 
 def load_checkpoint(path, corpus: data.Corpus | None = None) -> Trainer:
     """A Trainer that continues exactly where the saved one stopped. Raises CheckpointError for a missing,
-    truncated or foreign file (and CorpusError if the run's corpus can no longer be read)."""
+    truncated, foreign or crafted file (and CorpusError if the run's corpus can no longer be read).
+
+    Nothing big is read before it is known to be what it should be: the file must be an .npz archive
+    (safe_npz checks the zip directory and every member's .npy header first), its format marker is read
+    first, then the small config and state texts; every member's declared shape and dtype must then be
+    exactly what that config makes (see ``_expected``), the run must fit in memory (memory.check_fits),
+    and only then are the arrays read, and every state field is checked for type and range.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"Checkpoint not found: {path}")
     try:
-        f = np.load(path, allow_pickle=False)
-        if not isinstance(f, np.lib.npyio.NpzFile):  # a .npy file: np.load gave one array, not an archive
-            raise CheckpointError(f"Not an AdamLab checkpoint (a single NumPy array, not an .npz archive): {path}")
-        with f:
-            d = {k: f[k] for k in f.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-        if isinstance(e, CheckpointError):
-            raise
-        raise CheckpointError(f"Not a readable AdamLab checkpoint ({type(e).__name__}: {e}): {path}") from None
-    if str(d.get("format", "")) != CHECKPOINT_FORMAT:
+        st = path.stat()
+    except OSError:
+        raise CheckpointError(f"Checkpoint not found: {path}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"Not an AdamLab checkpoint (not a regular file): {path}")
+    available = memory.available_memory()
+    cap = MAX_CHECKPOINT_BYTES if available is None else min(MAX_CHECKPOINT_BYTES, available)
+    try:
+        with safe_npz.SafeNpz(path, max_bytes=cap) as z:
+            return _load(z, path, corpus)
+    except safe_npz.NpzError as e:
+        what = "Not an AdamLab checkpoint" if e.foreign else "Not a readable AdamLab checkpoint"
+        raise CheckpointError(f"{what} ({e}): {path}") from None
+    except OSError as e:
+        raise CheckpointError(f"Checkpoint cannot be read ({e.strerror or e}): {path}") from None
+
+
+def _load(z: safe_npz.SafeNpz, path: Path, corpus: data.Corpus | None) -> Trainer:
+    def damaged(why):
+        return CheckpointError(f"Checkpoint is damaged: {why}: {path}")
+
+    def scalar(key, kinds, max_chars=0):
+        """A 0-d member of one of the dtype kinds (text of at most max_chars), read once it is known small."""
+        m = z.members.get(key)
+        if m is None:
+            raise damaged(f"it has no {key}")
+        if m.shape != () or m.dtype.kind not in kinds or m.dtype.itemsize > max(8, 4 * max_chars):
+            raise damaged(f"{key} is {m.dtype} {m.shape}, not a {'text' if kinds == 'U' else 'number'}")
+        return z.read(key)[()]
+
+    m = z.members.get("format")
+    if m is None or m.shape != () or m.dtype.kind != "U" or m.dtype.itemsize > 4 * 64 \
+            or str(z.read("format")) != CHECKPOINT_FORMAT:
         raise CheckpointError(f"Not an AdamLab GPT checkpoint (no '{CHECKPOINT_FORMAT}' marker): {path}")
-    if int(d.get("version", -1)) != CHECKPOINT_VERSION:
-        raise CheckpointError(f"Checkpoint version {int(d.get('version', -1))} is not supported "
+    version = int(scalar("version", "iu"))
+    if version != CHECKPOINT_VERSION:
+        raise CheckpointError(f"Checkpoint version {version} is not supported "
                               f"(this AdamLab reads version {CHECKPOINT_VERSION}): {path}")
     try:
-        config = TrainConfig.from_json(str(d["config"]))
-        state = json.loads(str(d["state"]))
-    except (KeyError, ValueError, TypeError) as e:
+        config = TrainConfig.from_json(str(scalar("config", "U", MAX_JSON_CHARS)))
+        state = json.loads(str(scalar("state", "U", MAX_JSON_CHARS)))
+    except (ValueError, TypeError, RecursionError) as e:
+        if isinstance(e, CheckpointError):
+            raise
         raise CheckpointError(f"Checkpoint has a damaged config ({e}): {path}") from None
+    if not isinstance(state, dict):
+        raise damaged("its state is not a JSON object")
+    config = _resolve_corpus(config, path)
+    chars = str(scalar("tokenizer_chars", "U", data.MAX_VOCAB))
+    expected, tensors = _expected(config, len(chars) + 1)
+    checkpoint_bytes = _check_members(z, expected, tensors, config, damaged)
+
+    # the run itself, and reading its arrays (opt.*: all at once, and copied), must fit in memory
+    reading = 2 * sum(m.nbytes for k, m in z.members.items() if k.startswith("opt.")) + checkpoint_bytes // 4
+    if corpus is None:
+        corpus = data.load_corpus(config.corpus, config.corpus_mode, config.block_size,
+                                  check=lambda info: memory.check_fits(config, info, extra=reading))
     trainer = Trainer(config, corpus)
-    if trainer.tokenizer.chars != str(d["tokenizer_chars"]):
+    if trainer.tokenizer.chars != chars:
         raise CheckpointError(f"The corpus {config.corpus!r} has changed since the checkpoint was written "
                               f"(its characters differ): {path}")
     saved = state.get("corpus_sha256")  # (absent from checkpoints written before it was recorded)
+    if saved is not None and not (isinstance(saved, str) and len(saved) == 64):
+        raise damaged("state field corpus_sha256 must be a SHA-256 hex digest")
     if saved is not None and saved != trainer.corpus.fingerprint():
         raise CheckpointError(f"The corpus {config.corpus!r} has changed since the checkpoint was written "
                               f"(same characters, different text), so the run cannot continue as it was: {path}")
     try:
-        params = d["params"]
-        if params.shape != trainer._pflat.shape or params.dtype != trainer._pflat.dtype:
-            raise ValueError(f"weights have shape {params.shape} {params.dtype}, the model needs "
-                             f"{trainer._pflat.shape} {trainer._pflat.dtype}")
-        trainer._pflat[...] = params
-        opt_state = {k[4:]: v for k, v in d.items() if k.startswith("opt.")}
+        trainer._pflat[...] = z.read("params")
+        opt_state = {k[4:]: z.read(k) for k in z.members if k.startswith("opt.")}
+        _check_optimizer_state(opt_state, trainer, state.get("step_count"))
         if opt_state.get("slots") is not None and len(opt_state["slots"]):
             trainer.optimizer.load_state_dict(opt_state)
-        trainer.history.load_state_dict(d)
-        if trainer.snapshots is not None and "snap.steps" in d:
-            trainer.snapshots.load_state_dict(d, "snap.")
-        trainer.step_count, trainer.position = int(state["step_count"]), int(state["position"])
-        trainer.status, trainer.message = str(state["status"]), str(state["message"])
-        trainer.first_loss = state["first_loss"]
-        trainer.loss_ema = float(state["loss_ema"])
-        trainer.elapsed = float(state["elapsed"])
-        trainer.rng.bit_generator.state = state["rng"]
-    except (KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(f"Checkpoint is incomplete or damaged ({e}): {path}") from None
+        del opt_state
+        trainer.history.load_state_dict({k: z.read(k) for k in z.members if k.startswith("hist.")})
+        if trainer.snapshots is not None and "snap.steps" in z.members:
+            trainer.snapshots.load_state_dict({k: z.read(k) for k in z.members if k.startswith("snap.")}, "snap.")
+        _restore_state(trainer, state)
+    except safe_npz.NpzError:
+        raise
+    except (KeyError, ValueError, TypeError, OverflowError) as e:
+        if isinstance(e, CheckpointError):
+            raise CheckpointError(f"{e}: {path}") from None
+        raise CheckpointError(f"Checkpoint is incomplete or damaged ({type(e).__name__}: {e}): {path}") from None
     return trainer
+
+
+def _resolve_corpus(config: TrainConfig, path: Path) -> TrainConfig:
+    """Checkpoints record the corpus file's absolute path; older ones a path relative to the directory they
+    were written from. Such a path is looked for from the current directory, then beside the checkpoint."""
+    name = config.corpus
+    if name == "names" or os.path.isabs(os.path.expanduser(name)):
+        return config
+    for base in (Path.cwd(), path.parent):
+        if (base / name).is_file():
+            return dataclasses.replace(config, corpus=os.path.abspath(base / name))
+    raise CheckpointError(f"The run's corpus {name!r} (a relative path) is neither in {Path.cwd()} nor beside "
+                          f"the checkpoint: {path}")
+
+
+def _expected(config: TrainConfig, vocab_size: int) -> tuple[dict, tuple]:
+    """The members a checkpoint of ``config`` must hold with fixed shapes, name → (shape, dtype kinds), and
+    the model's tensor names. Computed from numbers only: nothing of the model's size is allocated."""
+    model = config.model_config(vocab_size)
+    shapes = gpt.param_shapes(model)
+    n = sum(r * c for r, c in shapes.values())
+    expected = {"params": ((n,), "f"), **History.state_shapes(len(shapes), config.history_capacity)}
+    return expected, tuple(shapes)
+
+
+MAX_OPT_STATE_ARRAYS = 8  # parameter-sized arrays of optimizer state at most (Adam: 2, AMSGrad: 3)
+
+
+def _check_members(z, expected, tensors, config, damaged) -> int:
+    """Every member of the archive against what the config makes, before any array is read; returns the
+    data bytes of them all. The parameters, the history and the snapshots have exact or bounded shapes; the
+    optimizer's members (each kind lays out its own: flat, per tensor, factored, Muon's two halves) are
+    bounded by count and size — none bigger than the parameters in float64, all together at most
+    MAX_OPT_STATE_ARRAYS of those — and checked in full by its load_state_dict once read."""
+    n = expected["params"][0][0]
+    dtype = np.dtype(config.dtype)
+    big, small = 8 * n, 2**16 + 128 * len(tensors)  # a parameter-sized array; metadata (names, offsets, ...)
+    opt_count, opt_bytes, total = 0, 0, 0
+    snap_cap = landscape.WeightSnapshots(n, 1, dtype=dtype).capacity if config.snapshot_every else 0
+    for key, m in z.members.items():
+        total += m.nbytes
+        if key in ("format", "version", "config", "state", "tokenizer_chars"):
+            continue  # (read and checked already)
+        if key in expected:
+            shape, kinds = expected[key]
+            ok = m.shape == shape and m.dtype.kind in kinds and (key != "params" or m.dtype == dtype)
+            if key.endswith(".channels"):
+                ok = ok and m.dtype.itemsize <= 4 * 64
+            if not ok:
+                raise damaged(f"{key} is {m.dtype} {m.shape}, the run's config needs {shape} ({kinds})")
+        elif key.startswith("opt."):
+            opt_count, opt_bytes = opt_count + 1, opt_bytes + m.nbytes
+            if m.nbytes > max(big, small) or opt_count > 16 * (len(tensors) + 2) \
+                    or opt_bytes > MAX_OPT_STATE_ARRAYS * big + 4 * small:
+                raise damaged(f"{key} ({m.dtype} {m.shape}) is more optimizer state than a model of {n:,} "
+                              f"parameters has")
+        elif key in ("hist.knob_steps", "hist.knob_labels"):
+            text = key.endswith("labels")
+            if (len(m.shape) != 1 or m.shape[0] > History.MAX_KNOB_CHANGES or m.dtype.kind not in ("U" if text else "iu")
+                    or text and m.dtype.itemsize > 4 * History.MAX_LABEL_CHARS):
+                raise damaged(f"{key} is {m.dtype} {m.shape}, not at most {History.MAX_KNOB_CHANGES} knob marks")
+        elif snap_cap and key in ("snap.every", "snap.capacity", "snap.steps", "snap.weights"):
+            ok = {"snap.every": m.shape == () and m.dtype.kind in "iu",
+                  "snap.capacity": m.shape == () and m.dtype.kind in "iu",
+                  "snap.steps": len(m.shape) == 1 and m.shape[0] <= snap_cap and m.dtype.kind in "iu",
+                  "snap.weights": len(m.shape) == 2 and m.shape[0] <= snap_cap and m.shape[1] == n
+                  and m.dtype == dtype}[key]
+            if not ok:
+                raise damaged(f"{key} is {m.dtype} {m.shape}, not at most {snap_cap} snapshots of {n:,} weights")
+        else:
+            raise damaged(f"it holds {key!r}, which is not part of an AdamLab checkpoint")
+    missing = set(expected) - set(z.members)
+    if missing:
+        raise damaged(f"it has no {', '.join(sorted(missing))}")
+    return total
+
+
+def _check_optimizer_state(opt: dict, trainer: Trainer, step_count) -> None:
+    """What the optimizer's own load_state_dict cannot know: its slots must be this model's tensors (or its
+    one flat buffer, laid out over them), with step counts no larger than the run's."""
+    def count(key, v):
+        if np.shape(v) != () or np.asarray(v).dtype.kind not in "iu" \
+                or not (isinstance(step_count, int) and 0 <= int(v) <= step_count):
+            raise CheckpointError(f"Checkpoint is damaged: optimizer {key} must be an integer in "
+                                  f"[0, step_count], got {v!r}")
+
+    if "t" in opt:
+        count("t", opt["t"])
+    if "slots" not in opt:
+        return
+    shapes = gpt.param_shapes(trainer.model_config)
+    slots = [str(s) for s in np.asarray(opt["slots"]).reshape(-1).tolist()]
+    for i, name in enumerate(slots):
+        if name not in shapes and name != "__flat__":
+            raise CheckpointError(f"Checkpoint is damaged: optimizer state for {name[:40]!r}, not a tensor of "
+                                  f"the model")
+        if f"slot{i}.step" in opt:
+            count(f"slot{i}.step", opt[f"slot{i}.step"])
+        declared = tuple(np.asarray(opt.get(f"slot{i}.shape", [])).reshape(-1).tolist())
+        if f"slot{i}.shape" in opt and declared != (shapes[name] if name in shapes else (trainer._pflat.size,)):
+            raise CheckpointError(f"Checkpoint is damaged: optimizer slot {name!r} has shape {declared}")
+    if slots == ["__flat__"]:
+        layout = (tuple(np.asarray(opt["flat.names"]).reshape(-1).tolist()),
+                  tuple(np.asarray(opt["flat.offsets"]).reshape(-1).tolist()),
+                  tuple(np.asarray(opt["flat.dims"]).reshape(-1).tolist()))
+        own = (trainer.tensor_names, tuple(int(o) for o in trainer._offsets),
+               tuple(d for s in shapes.values() for d in s))
+        if layout != own:
+            raise CheckpointError("Checkpoint is damaged: the optimizer's state is laid out for other tensors")
+
+
+def _restore_state(trainer: Trainer, state: dict) -> None:
+    """Set the trainer's counters, status, losses and RNG from the checkpoint's state, each checked for type
+    and range first (CheckpointError naming the field)."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def integer(v, low, high):
+        return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+    def u128(v):
+        return integer(v, 0, 2**128 - 1)
+
+    def pcg64(v):
+        return (isinstance(v, dict) and v.get("bit_generator") == "PCG64" and isinstance(v.get("state"), dict)
+                and set(v["state"]) == {"state", "inc"} and u128(v["state"]["state"]) and u128(v["state"]["inc"])
+                and v.get("has_uint32") in (0, 1) and integer(v.get("uinteger"), 0, 2**32 - 1))
+
+    checks = {
+        "step_count": (lambda v: integer(v, 0, trainer.config.steps), f"an integer in [0, {trainer.config.steps}]"),
+        "position": (lambda v: integer(v, 0, len(trainer.train_seqs) - 1),
+                     f"an integer in [0, {len(trainer.train_seqs) - 1}] (a training document)"),
+        "status": (lambda v: v in STATUSES, f"one of {', '.join(STATUSES)}"),
+        "message": (lambda v: isinstance(v, str) and len(v) <= 10_000, "a text"),
+        "first_loss": (lambda v: v is None or number(v), "a finite number or null"),
+        "loss_ema": (number, "a finite number"),
+        "elapsed": (lambda v: number(v) and v >= 0, "a finite number of seconds >= 0"),
+        "rng": (pcg64, "a PCG64 generator state"),
+    }
+    for name, (ok, what) in checks.items():
+        if name not in state:
+            raise CheckpointError(f"Checkpoint is damaged: its state has no {name}")
+        if not ok(state[name]):
+            raise CheckpointError(f"Checkpoint is damaged: state field {name} must be {what}, "
+                                  f"got {str(state[name])[:80]!r}")
+    trainer.step_count, trainer.position = state["step_count"], state["position"]
+    trainer.status, trainer.message = state["status"], state["message"]
+    trainer.first_loss = None if state["first_loss"] is None else float(state["first_loss"])
+    trainer.loss_ema, trainer.elapsed = float(state["loss_ema"]), float(state["elapsed"])
+    trainer.rng.bit_generator.state = state["rng"]

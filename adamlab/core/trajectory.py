@@ -218,7 +218,8 @@ def _simulate(surface, opts, start, steps, noise, seed, lrs, record):
     if noise > 0:
         # one draw for the whole run, scaled once: the same seed gives the same sequence for every optimizer
         Z = np.random.default_rng(seed).standard_normal((steps, *start.shape))
-        Z *= noise
+        with np.errstate(over="ignore"):  # σ near the float limit: inf noise, a path that diverges (no warning)
+            Z *= noise
     rec_g = np.empty((steps, N, *start.shape)) if record else None
     rec_m = np.full((steps, N, *start.shape), np.nan) if record else None
     rec_e = np.full((steps, N, *start.shape), np.nan) if record else None

@@ -3,6 +3,7 @@
 import io
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -101,12 +102,77 @@ def test_a_diverging_run_exits_1_with_its_status(capsys):
     (["--corpus", "/no/such/file.txt"], "not found"),
     (["--resume", "/no/such/run.npz"], "not found"),
     (["--bogus"], "unrecognized"),
+    # integers beyond what means anything: refused by argparse, before anything is built
+    (["--n-embd", "100000"], "--n-embd"),
+    (["--block-size", "10000000"], "--block-size"),
+    (["--batch-size", str(10**23)], "--batch-size"),
+    (["--samples", str(10**23)], "--samples"),
+    (["--steps", str(10**13)], "--steps"),
+    (["--n-layer", "5000"], "--n-layer"),
+    (["--seed", "-1"], "--seed"),
+    (["--seed", str(2**64)], "--seed"),
+    (["--steps", "1" * 5000], "--steps"),  # (more digits than int() takes)
+    (["--temperature", "-1"], "--temperature"),
+    (["--save", ""], "--save"),
+    (["--resume", ""], "--resume"),
+    (["--corpus", ""], "--corpus"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(capsys, argv, word):
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert "adamlab train: error:" in err and word in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "steps in" not in out  # up front: no training, no half run
+
+
+def test_the_temperature_is_checked_before_training(capsys, tmp_path):
+    code, out, err = run(capsys, "--steps", "5", "--temperature", "-0.5", "--save", str(tmp_path / "r.npz"))
+    assert code == 2 and "--temperature" in err and "steps in" not in out and not (tmp_path / "r.npz").exists()
+
+
+@pytest.mark.parametrize("kind", ["a FIFO", "a device", "a symbolic link"])
+def test_save_onto_a_special_file_exits_2_before_training_and_leaves_it(capsys, tmp_path, kind):
+    import os
+    import stat
+
+    fifo, target, link, device = tmp_path / "pipe", tmp_path / "real.npz", tmp_path / "link.npz", tmp_path / "null"
+    os.mkfifo(fifo)
+    target.write_bytes(b"precious")
+    link.symlink_to(target)
+    if kind == "a device":  # a node of the test's own, never the system's /dev/null (a regression would replace it)
+        try:
+            os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except OSError:
+            pytest.skip("device nodes cannot be made here (not root)")
+    path = {"a FIFO": fifo, "a device": device, "a symbolic link": link}[kind]
+    code, out, err = run(capsys, "--steps", "5", "--save", str(path), "--samples", "0", "--quiet")
+    assert code == 2 and err.count("\n") == 1 and f"--save {path} is " in err and "steps in" not in out
+    assert fifo.is_fifo() and link.is_symlink() and target.read_bytes() == b"precious"
+    assert kind != "a device" or stat.S_ISCHR(device.lstat().st_mode)
+
+
+def test_a_run_too_big_for_memory_is_refused_up_front_in_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("ADAMLAB_MEMORY_LIMIT", "1G")
+    t0 = time.perf_counter()
+    code, out, err = run(capsys, "--batch-size", "50000", "--steps", "3")
+    assert code == 2 and "steps in" not in out and time.perf_counter() - t0 < 10
+    assert err.count("\n") == 1 and "not enough memory" in err and "batch_size 50000" in err and "1 GB" in err
+
+
+def test_a_text_corpus_cut_into_one_character_documents_is_refused_before_they_are_built(capsys, tmp_path,
+                                                                                        monkeypatch):
+    import tracemalloc
+
+    corpus = tmp_path / "big.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 50_000)  # 2.2 MB → 2.2 M documents
+    monkeypatch.setenv("ADAMLAB_MEMORY_LIMIT", "200M")
+    tracemalloc.start()
+    try:
+        code, out, err = run(capsys, "--corpus", str(corpus), "--corpus-mode", "text", "--block-size", "1")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 2 and "not enough memory" in err and "corpus" in err and "2,250,000 documents" in err
+    assert peak < 60 * 2**20  # the text and its counts, not 2 million documents (~450 MB)
 
 
 def test_unknown_command_and_help():
@@ -217,7 +283,12 @@ def test_resuming_a_npy_file_exits_2_not_an_adamlab_checkpoint(capsys, tmp_path)
 def test_an_unreadable_corpus_exits_2(capsys, tmp_path, monkeypatch):
     p = tmp_path / "c.txt"
     p.write_text("anna\nbob\n")
-    monkeypatch.setattr(type(p), "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied", str(self))))
+    from adamlab.core import data
+
+    def denied(path, *args, **kwargs):  # (the tests may run as root, for whom chmod 000 denies nothing)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(data, "open", denied, raising=False)  # shadows the builtin inside data.py only
     code, _, err = run(capsys, "--corpus", str(p), "--steps", "2")
     assert code == 2 and "Permission denied" in err and "Traceback" not in err
 
@@ -256,3 +327,18 @@ def test_summary_after_resuming_uses_this_session_steps(capsys, tmp_path):
     line = next(s for s in out.splitlines() if s.startswith("loss:"))
     assert line == (f"loss: first {losses[0]:.4f}, last {losses[-1]:.4f}, "
                     f"mean of the last 5 steps {np.mean(losses[-5:]):.4f}")
+
+
+def test_resuming_from_another_directory_with_the_corpus_given_again(capsys, tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "words.txt").write_text("anna\nbob\nnab\nnoa\nbo\n" * 20, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "--corpus", "data/words.txt", "--steps", "5", "--save", "ck.npz", "--samples", "0",
+               "--quiet")[0] == 0
+    code, out, err = run(capsys, "--resume", "ck.npz", "--corpus", "data/words.txt", "--steps", "8", "--samples",
+                         "0", "--quiet")  # the same corpus, given as it was: not a change
+    assert code == 0 and "finished 8 steps" in out, err
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code, out, err = run(capsys, "--resume", "../ck.npz", "--steps", "9", "--samples", "2", "--quiet")
+    assert code == 0 and "resumed ../ck.npz at step 5" in out, err

@@ -79,10 +79,10 @@ def test_an_unreadable_corpus_file_raises_a_corpus_error(tmp_path, monkeypatch):
     p = tmp_path / "locked.txt"
     p.write_text("anna\nbob\n")
 
-    def refuse(self):
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(type(p), "read_bytes", refuse)
+    monkeypatch.setattr(data, "open", refuse, raising=False)  # shadows the builtin inside data.py only
     with pytest.raises(CorpusError, match="Permission denied") as e:
         data.load_corpus(p)
     assert str(p) in str(e.value)
@@ -149,3 +149,102 @@ def test_microgpt_setup_reproduces_pythons_random_draws():
 def test_microgpt_setup_on_the_real_corpus(names_path):
     setup = data.microgpt_setup(names_path)
     assert len(setup.docs) == 32033 and setup.config.vocab_size == 27 and gpt.num_params(setup.config) == 4192
+
+
+# ----------------------------------------------------------------------------------------------------------
+# bad files: clean errors, allocation bounded before reading
+
+
+def test_special_files_are_named_not_read(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)  # reading it would block until a writer came
+    with pytest.raises(CorpusError, match="not a regular file") as e:
+        data.load_corpus(fifo)
+    assert str(fifo) in str(e.value)
+    with pytest.raises(CorpusError, match="is a directory"):
+        data.load_corpus(tmp_path)
+    with pytest.raises(CorpusError, match="not a regular file"):
+        data.load_corpus("/dev/zero")  # endless: would never finish
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    import tracemalloc
+
+    p = tmp_path / "huge.txt"
+    with open(p, "wb") as f:
+        f.truncate(data.MAX_CORPUS_BYTES + 1)  # sparse: costs no disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorpusError, match="too large"):
+            data.load_corpus(p)
+        assert tracemalloc.get_traced_memory()[1] < 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_file_that_grows_while_it_is_read_is_cut_at_the_cap(tmp_path, monkeypatch):
+    import os
+
+    p = tmp_path / "growing.txt"
+    with open(p, "wb") as f:
+        f.write(b"anna\nbob\n")
+        f.truncate(data.MAX_CORPUS_BYTES + 10)
+    real_stat = type(p).stat
+
+    def stat_as_it_was(self, **kw):  # what stat() said a moment before the file grew
+        st = real_stat(self, **kw)
+        return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid, 9,
+                               st.st_atime, st.st_mtime, st.st_ctime)) if self == p else st
+
+    monkeypatch.setattr(type(p), "stat", stat_as_it_was)
+    with pytest.raises(CorpusError, match="grew past"):
+        data.load_corpus(p)
+
+
+def test_one_giant_line_is_encoded_only_as_far_as_training_sees_it(tmp_path):
+    import tracemalloc
+
+    p = tmp_path / "line.txt"
+    p.write_bytes(b"ab" * 4_000_000 + b"\nabba\n")  # an 8 MB line
+    tracemalloc.start()
+    try:
+        corpus = data.load_corpus(p, block_size=16)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert corpus.truncated == 1 and len(corpus.docs[0]) == 8_000_000
+    B = corpus.tokenizer.bos
+    assert corpus.seqs[0].tolist() == [B] + [0, 1] * 8  # [BOS] + its first 16 letters: no closing BOS
+    assert corpus.seqs[1].tolist() == [B, 0, 1, 1, 0, B]
+    assert peak < 8 * 8_000_000  # the text a few times over, not 8 bytes per letter in a list and an array
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 4, 5, 8])
+def test_encoding_up_to_block_size_gives_the_same_batches(block_size):
+    docs = ["a", "ab", "abc", "abcd", "abcde", "abcdefgh", "ba"]
+    tok = Tokenizer.from_docs(docs)
+    full = [data.encode_doc(d, tok, "lines") for d in docs]
+    cut = [data.encode_doc(d, tok, "lines", block_size) for d in docs]
+    for a, b in zip(data.make_batch(full, block_size, tok.bos), data.make_batch(cut, block_size, tok.bos)):
+        np.testing.assert_array_equal(a, b)
+    assert all(len(s) <= block_size + 2 for s in cut)
+
+
+@pytest.mark.parametrize("text, mode, block_size", [
+    ("anna\nbob\n\n  zoë \r\nrenée\n", "lines", 16),
+    ("anna\nbob\nabcdefghijklmnopqrstuvwxyz\n", "lines", 8),
+    ("the cat sat on the mat.\nthe end\n", "text", 5),
+    ("日本語のテキスト\n" * 30, "text", 7),
+    ("𝔘𝔫𝔦𝔠𝔬𝔡𝔢 " * 10, "lines", 16),
+])
+def test_text_info_bounds_the_corpus_it_describes(text, mode, block_size):
+    info = data.text_info(text, mode, block_size)
+    corpus = data.make_corpus(data.docs_from_text(text, mode, block_size), mode=mode, block_size=block_size)
+    exact = corpus.info
+    assert info.vocab_size >= exact.vocab_size and info.docs >= exact.docs and info.chars >= exact.chars
+    assert min(info.longest, block_size) >= min(exact.longest, block_size)
+    assert info.char_bytes == exact.char_bytes or info.char_bytes >= exact.char_bytes
+    assert exact.docs == len(corpus) and exact.chars == sum(map(len, corpus.docs))
+    assert exact.char_bytes == max((1 if max(d) <= "\xff" else 2 if max(d) <= "\uffff" else 4) for d in corpus.docs)

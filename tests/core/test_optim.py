@@ -640,3 +640,89 @@ def test_views_of_one_buffer_take_the_flat_branch_and_match_stepping_tensors_one
     np.testing.assert_array_equal(flat_m, np.concatenate([sep_opt.state_of(k)["exp_avg"].ravel() for k in shapes]))
     for k in shapes:
         np.testing.assert_array_equal(fp.views[k], sp[k])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# overflow: silent in the update, visible in nonfinite_state
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "amsgrad", "adamw"])
+def test_an_overflowing_update_warns_nothing_and_the_state_tells(kind):
+    import warnings
+
+    names = {"w": (3, 4), "b": (5,)}
+    params = flatten({k: np.ones(s, np.float32) for k, s in names.items()})
+    grads = flatten({k: np.ones(s, np.float32) for k, s in names.items()})
+    opt = make_optimizer(kind, lr=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a float32 gradient of 1e20 squared leaked a RuntimeWarning
+        opt.step(params.views, grads.views)
+        assert opt.nonfinite_state() is None
+        # adaptive methods: 1e20 is finite in float32, its square is not; momentum: 0.9·3e38 + 3e38 is not
+        big = np.float32(3e38 if kind in ("sgd", "momentum", "nesterov") else 1e20)
+        for _ in range(2):
+            grads.views["b"][2] = big
+            opt.step(params.views, grads.views)
+        bare = make_optimizer(kind, lr=0.01)  # a bare array, not a flat buffer of tensors
+        x = np.ones(6, np.float32)
+        for _ in range(2):
+            bare.step(x, np.full(6, big, np.float32))
+    found = opt.nonfinite_state()
+    if kind == "sgd":  # no state to overflow
+        assert found is None and bare.nonfinite_state() is None
+        return
+    key, tensor = found
+    assert tensor == "b" and key in opt.state_of("b")
+    assert not np.isfinite(opt.state_of("b")[key]).all() and np.isfinite(opt.state_of("w")[key]).all()
+    assert bare.nonfinite_state()[1] is None
+
+
+def test_adam_weight_decay_overflowing_v_freezes_the_weights_and_is_reported():
+    p = np.full(4, 0.08)
+    opt = Adam(lr=0.01, weight_decay=1e308)
+    before = p.copy()
+    opt.step(p, np.zeros(4))  # g + wd·θ = 8e306, squared: inf
+    assert np.isinf(opt.state_of()["exp_avg_sq"]).all()
+    assert np.array_equal(p, before)  # m̂ / (√inf + ε) = 0: no update, nothing else says so
+    assert opt.nonfinite_state() == ("exp_avg_sq", None)
+    assert set(optim.STATE_LABELS) >= {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer",
+                                       "square_avg", "grad_avg", "sum"}
+
+
+@pytest.mark.parametrize("kind", sorted(optim.OPTIMIZERS))
+def test_no_optimizer_kind_warns_on_overflow_and_nonfinite_state_sees_all_its_state(kind):
+    import warnings
+
+    from adamlab.core import gpt
+
+    shapes = gpt.param_shapes(gpt.GPTConfig(vocab_size=7, n_embd=4, n_head=1, n_layer=1, block_size=3))
+    params, grads = flatten(shapes, np.float32), flatten(shapes, np.float32)
+    params.buffer[:] = 0.5
+    opt = make_optimizer(kind, lr=0.01, weight_decay=1e30) if "weight_decay" in optim.kind_arguments(kind) \
+        else make_optimizer(kind, lr=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for big in (1.0, 3e38, 3e38):
+            grads.buffer[:] = big
+            opt.step(params.views, grads.views)
+        found = opt.nonfinite_state()
+    arrays = [np.asarray(v) for k, v in opt.state_dict().items() if ".state." in k]
+    bad = any(a.dtype.kind == "f" and not np.isfinite(a).all() for a in arrays)
+    assert (found is not None) == bad, (kind, found)
+    if found is not None:
+        assert found[1] in shapes and not np.isfinite(opt.state_of(found[1])[found[0]]).all()
+
+
+@pytest.mark.parametrize("kind", sorted(k for k in optim.OPTIMIZERS if k != "muon"))  # (Muon: matrices only)
+def test_a_2d_point_at_the_float_limit_warns_nothing_in_any_kind(kind):
+    # (2,) float64 arrays take the Python-float path, whose fallbacks to NumPy (Adagrad with eps 0, kinds
+    # without a Python-float path) must be as quiet as the NumPy path
+    import warnings
+
+    extra = {"eps": 0.0} if kind == "adagrad" else {}
+    opt = make_optimizer(kind, lr=1.0, **extra)
+    x = np.array([1e300, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            opt.step(x, np.array([1e300, 0.0]))

@@ -153,6 +153,39 @@ def test_adam_at_a_huge_lr_diverges_by_loss_while_microgpts_settings_do_not(smal
     assert np.mean(good.history.loss[-50:]) < np.log(27) - 0.5
 
 
+@pytest.mark.parametrize("optimizer, state", [("adam", "second moment v (exp_avg_sq)"),
+                                               ("amsgrad", "second moment v (exp_avg_sq)"),
+                                               ("rmsprop", "average of g² (square_avg)"),
+                                               ("adagrad", "sum of g² (sum)")])
+def test_optimizer_state_overflowing_stops_the_run_as_diverged(small_corpus, optimizer, state):
+    # weight decay 1e308: g + wd·θ ~ 1e306 and its square overflows; every update is then 0 and the run
+    # reported "finished" with frozen weights
+    trainer = Trainer(TrainConfig(optimizer=optimizer, weight_decay=1e308, steps=20, val_every=0), small_corpus)
+    quiet_run(trainer)
+    assert trainer.status == "diverged" and trainer.done and trainer.step_count == 1
+    assert trainer.message.startswith(f"diverged at step 1: ") and state in trainer.message
+    assert "overflowed to inf in tensor wte" in trainer.message and trainer.history.diverged_step == 1
+    assert trainer.step() is None
+
+
+@pytest.mark.parametrize("value, reason", [(1e20, "the gradient's norm overflows float32 (|g| up to 1e+20 in "
+                                                   "tensor layer0.mlp_fc1)"),
+                                           (float("nan"), "gradient is not finite (in tensor layer0.mlp_fc1)")])
+def test_a_float32_gradient_too_big_to_square_stops_the_run_and_says_so(small_corpus, monkeypatch, value, reason):
+    # 1e20 is a finite float32 whose square is not: the run must stop, name it and warn nothing
+    real = gpt.loss_and_grads
+
+    def huge_gradient(params, cfg, x, y, mask=None, grads=None):
+        loss, grads = real(params, cfg, x, y, mask, grads=grads)
+        grads["layer0.mlp_fc1"][3, 2] = value
+        return loss, grads
+
+    trainer = Trainer(TrainConfig(dtype="float32", steps=5, val_every=0), small_corpus)
+    monkeypatch.setattr(gpt, "loss_and_grads", huge_gradient)
+    quiet_run(trainer)
+    assert trainer.status == "diverged" and trainer.message == f"diverged at step 1: {reason}"
+
+
 def test_validation_loss_is_the_token_weighted_mean_over_held_out_documents(small_corpus):
     trainer = Trainer(TrainConfig(val_every=20, steps=60, val_docs=40, val_fraction=0.1), small_corpus)
     assert len(trainer.val_seqs) == round(0.1 * len(small_corpus)) and not set(map(id, trainer.val_seqs)) & set(

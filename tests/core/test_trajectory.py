@@ -229,6 +229,14 @@ def test_every_optimizer_diverging_is_silent_and_nan():
         assert np.all(np.isnan(res.grads[res.diverged_at:])), kind
 
 
+def test_noise_at_the_float_limit_diverges_silently():
+    # σ = 1e308: σ·z overflows for |z| > 1.8 (it leaked "overflow encountered in multiply")
+    race = run_many(ROSEN, SCENE, ROSEN.start, 50, noise=1e308, seed=0)
+    assert race[0].diverged_at is not None  # SGD: gone at the first inf
+    paths = run(ROSEN, ("adam", {"lr": 0.05}), starts_in(ROSEN, 16), 30, noise=1e308)
+    assert not np.isinf(paths).any() and np.isnan(paths[-1]).any()  # diverged paths are NaN, never inf
+
+
 # ---------------------------------------------------------------------------------------------------------
 # races and K starts
 

@@ -18,8 +18,8 @@ The modules:
 
 from adamlab.core.optim.adaptive import Adadelta, Adafactor, Adamax, NAdam, RAdam
 from adamlab.core.optim.base import (  # noqa: F401  (the private names: used by ema.py, the stepper, the tests)
-    _FLAT, SINGLE, TINY, SGD, Adagrad, Adam, AdamW, FlatParams, FlatViews, Optimizer, RMSprop, _adam_denom,
-    _bias_corrections, _real, _with_l2, flatten,
+    _FLAT, SINGLE, STATE_LABELS, TINY, SGD, Adagrad, Adam, AdamW, FlatParams, FlatViews, Optimizer, RMSprop,
+    _adam_denom, _bias_corrections, _real, _with_l2, flatten,
 )
 from adamlab.core.optim.beyond import ADOPT, AdEMAMix, Lion, ScheduleFreeAdamW
 from adamlab.core.optim.muon import NS_COEFFICIENTS, Muon, MuonAdamW, adjusted_lr, newton_schulz
@@ -33,5 +33,5 @@ __all__ = [
     "Lion", "AdEMAMix", "ScheduleFreeAdamW", "ADOPT",
     "OPTIMIZERS", "OptimizerKind", "make_optimizer", "optimizer_label", "kind_arguments", "hyper_from_knobs",
     "OPTION_ALIASES", "newton_schulz", "adjusted_lr", "NS_COEFFICIENTS",
-    "flatten", "FlatParams", "FlatViews", "SINGLE", "TINY",
+    "flatten", "FlatParams", "FlatViews", "SINGLE", "TINY", "STATE_LABELS",
 ]

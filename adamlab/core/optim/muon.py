@@ -386,6 +386,9 @@ class MuonAdamW(Optimizer):
     def state_of(self, name: str | None = None) -> dict[str, Any]:
         return self._owner(name).state_of(name)
 
+    def nonfinite_state(self):
+        return self.muon.nonfinite_state() or self.adamw.nonfinite_state()
+
     def reset(self) -> None:
         self.muon.reset()
         self.adamw.reset()
