@@ -109,6 +109,27 @@ def atomic_write(path, what: str = "output", text: bool = False, encoding: str =
         raise
 
 
+@contextlib.contextmanager
+def atomic_path(path, what: str = "output"):
+    """``with atomic_path(path) as tmp: <let another program write tmp>``: for writers that need a file name, not
+    a file object (ffmpeg). ``tmp`` is an empty temporary in the target's directory; it replaces ``path`` when
+    the block ends without an exception and is removed otherwise."""
+    p = check_target(path, what)
+    remove_stale_temporaries(p)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=TMP_SUFFIX, dir=p.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def write_bytes(path, data: bytes, what: str = "output") -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_write`); returns the path."""
     with atomic_write(path, what) as f:
