@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     from adamlab.ui.panels import PANEL_KEYS
 
     p = _Parser(prog=PROG, description="Record a panel's animation as a GIF or an MP4, offscreen.")
-    p.add_argument("--panel", choices=PANEL_KEYS, default="surface", help="the panel to film (default surface)")
+    p.add_argument("--panel", choices=PANEL_KEYS, help="the panel to film (default: the one --scenario shows, "
+                   "else surface)")
     p.add_argument("--animate", metavar="KEY", help="what to animate (default: the panel's first; see --list)")
     p.add_argument("--scenario", metavar="FILE", help="a scenario file (.adamlab) to load first")
     p.add_argument("--out", metavar="FILE", help="the film: FILE.gif or FILE.mp4")
@@ -91,15 +92,21 @@ def check_args(args) -> str:
     except OSError as exc:
         raise _UsageError(f"--out {args.out}: cannot write in {Path(args.out).parent} "
                           f"({exc.strerror or exc})") from None
-    if args.animate is not None and args.animate not in ANIMATIONS[args.panel]:
-        raise _UsageError(f"--animate: the {args.panel} panel animates {', '.join(ANIMATIONS[args.panel])}; "
-                          f"got {args.animate!r}")
+    if args.panel is None and args.scenario is None:
+        args.panel = "surface"
+    if args.animate is not None and args.panel is not None:
+        _check_animate(args.panel, args.animate, ANIMATIONS[args.panel])
     if args.scenario is not None and not Path(args.scenario).is_file():
         raise _UsageError(f"--scenario {args.scenario}: no such file")
     problem = missing(fmt)
     if problem:
         raise _UsageError(problem)
     return fmt
+
+
+def _check_animate(panel: str, key: str, keys) -> None:
+    if key not in keys:
+        raise _UsageError(f"--animate: the {panel} panel animates {', '.join(keys)}; got {key!r}")
 
 
 def layout_size(film: tuple[int, int], minimum: tuple[int, int]) -> tuple[int, int]:
@@ -132,16 +139,24 @@ def record_command(args, out=sys.stdout) -> int:
     from adamlab.ui.record.recorder import Settings, record
     from adamlab.ui.window import MainWindow
 
-    window = MainWindow(panel=args.panel, theme_name=args.theme, restore=False)
+    window = MainWindow(panel=args.panel or "surface", theme_name=args.theme, restore=False)
     try:
         if args.scenario is not None and not window.open_path(args.scenario):
             message = window.statusBar().currentMessage() or "not a scenario file AdamLab can open"
             print(f"{PROG}: error: --scenario {args.scenario}: {message}", file=sys.stderr)
             return 2
-        window.show_panel(args.panel)  # a scenario may have switched panels
+        if args.panel is not None:
+            window.show_panel(args.panel)  # else the panel the scenario showed
         panel = window.current_panel()
         animations = panel.animations()
-        key = args.animate or next(iter(animations))
+        key = args.animate or next(iter(animations), None)
+        try:
+            if key is None:
+                raise _UsageError(f"the {panel.key} panel has nothing to animate")
+            _check_animate(panel.key, key, list(animations))
+        except _UsageError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 2
         # the panel gets the film's shape; the window around it whatever the sidebar and bars need
         window.resize(1280, 800)
         window.show()
@@ -150,7 +165,7 @@ def record_command(args, out=sys.stdout) -> int:
         pw, ph = layout_size(args.size, (hint.width(), hint.height()))
         window.resize(window.width() - panel.width() + pw, window.height() - panel.height() + ph)
         if not _wait_idle(app, panel):
-            print(f"{PROG}: error: the {args.panel} panel did not settle within 30 s", file=sys.stderr)
+            print(f"{PROG}: error: the {panel.key} panel did not settle within 30 s", file=sys.stderr)
             return 1
         settings = Settings(args.size, args.fps, args.seconds)
         t0 = time.perf_counter()

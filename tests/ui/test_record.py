@@ -325,6 +325,33 @@ def test_record_from_the_window_shows_progress_and_saves(qtbot, tmp_path, monkey
     assert len(mp4_frames(tmp_path / "b2.mp4")[2]) == 5
 
 
+def test_the_record_dialog_offers_the_panels_animations_and_fits_each_format(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import Qt
+
+    from adamlab.ui.record.dialog import RecordDialog
+
+    monkeypatch.setenv("ADAMLAB_SETTINGS", str(tmp_path / "s.ini"))
+    w = MainWindow(panel="ema")
+    qtbot.addWidget(w)
+    w.show()
+    assert "&Record…" in [a.text() for a in w.menuBar().actions()[0].menu().actions()]
+    panel = w.current_panel()
+    d = RecordDialog(panel, w)
+    qtbot.addWidget(d)
+    assert [d.what.itemData(i) for i in range(d.what.count())] == ["beta1", "beta2"]
+    assert d.what.itemData(1, Qt.ItemDataRole.ToolTipRole).startswith("β2 moves")
+    d.width_spin.setValue(401)
+    key, fmt, s = d.choice()
+    assert (key, fmt, s.fps, s.seconds, s.frames) == ("beta1", "gif", 15, 4.0, 60)
+    assert s.size == (401, round(401 * panel.height() / panel.width()))  # the panel's shape
+    d.format.setCurrentIndex(1)
+    key, fmt, s = d.choice()
+    assert fmt == "mp4" and s.fps == 30 and s.size[0] == 400 and s.size[1] % 2 == 0  # H.264: even sides
+    d.fps.setValue(60)
+    d.format.setCurrentIndex(0)
+    assert d.fps.maximum() == 50 and d.choice()[2].fps == 15  # a GIF plays at most 50 fps
+
+
 def test_record_without_the_libraries_says_how_to_get_them(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("ADAMLAB_SETTINGS", str(tmp_path / "s.ini"))
     monkeypatch.setattr(encode, "missing", lambda fmt: f"no {fmt}")
@@ -353,6 +380,14 @@ def test_record_command_refuses_bad_arguments_in_one_line(tmp_path, capsys, args
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_record_command_without_the_library_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(encode, "missing", lambda fmt: "Recording an MP4 needs imageio-ffmpeg: pip install "
+                                                       "'adamlab[record]'")
+    assert cli_record.main(["--out", str(tmp_path / "a.mp4")]) == 2
+    assert capsys.readouterr().err == ("adamlab record: error: Recording an MP4 needs imageio-ffmpeg: pip install "
+                                       "'adamlab[record]'\n")
 
 
 def test_record_command_refuses_a_scenario_it_cannot_open(qtbot, tmp_path, capsys, monkeypatch):

@@ -4,6 +4,7 @@ A format whose library is missing is disabled and says what to install."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -40,7 +41,7 @@ class RecordDialog(QDialog):
         self.what = QComboBox()
         for key, anim in panel.animations().items():
             self.what.addItem(anim.title, key)
-            self.what.setItemData(self.what.count() - 1, anim.tip, 3)  # Qt.ToolTipRole
+            self.what.setItemData(self.what.count() - 1, anim.tip, Qt.ItemDataRole.ToolTipRole)
         form.addRow("Animate", self.what)
 
         self.format = QComboBox()
