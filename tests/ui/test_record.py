@@ -350,6 +350,9 @@ def test_the_record_dialog_offers_the_panels_animations_and_fits_each_format(qtb
     d.fps.setValue(60)
     d.format.setCurrentIndex(0)
     assert d.fps.maximum() == 50 and d.choice()[2].fps == 15  # a GIF plays at most 50 fps
+    d.width_spin.setValue(1920)
+    d.seconds.setValue(120)
+    assert not d.ok.isEnabled() and "GB of frames in memory" in d.note.text()  # refused before it starts
 
 
 def test_record_without_the_libraries_says_how_to_get_them(qtbot, tmp_path, monkeypatch):
@@ -373,6 +376,7 @@ def test_record_without_the_libraries_says_how_to_get_them(qtbot, tmp_path, monk
     (["--animate", "zzz", "--out", "{d}/a.gif"], "animates race, drag"),
     (["--scenario", "{d}/none.adamlab", "--out", "{d}/a.gif"], "no such file"),
     (["--size", "big", "--out", "{d}/a.gif"], "must look like 800x600"),
+    (["--size", "3840x2160", "--fps", "30", "--seconds", "60", "--out", "{d}/a.gif"], "GB of frames in memory"),
     ([], "--out FILE.gif or FILE.mp4 is required"),
 ])
 def test_record_command_refuses_bad_arguments_in_one_line(tmp_path, capsys, args, message):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from adamlab.ui.record.encode import FORMATS, GIF_MAX_FPS, missing
-from adamlab.ui.record.recorder import MAX_FPS, MAX_SECONDS, MAX_SIZE, MIN_SIZE, Settings
+from adamlab.ui.record.recorder import MAX_FPS, MAX_SECONDS, MAX_SIZE, MIN_SIZE, Settings, check_settings
 
 DEFAULT_FPS = {"gif": 15, "mp4": 30}  # a GIF at 15 fps stays small enough for a README; a lecture video is smooth
 
@@ -57,7 +57,7 @@ class RecordDialog(QDialog):
         form.addRow("Format", self.format)
 
         self.width_spin = QSpinBox()
-        self.width_spin.setRange(MIN_SIZE[0], MAX_SIZE[0])
+        self.width_spin.setRange(MIN_SIZE[0], min(MAX_SIZE[0], int(MAX_SIZE[1] / max(self.aspect, 1e-3))))
         self.width_spin.setSuffix(" px")
         self.width_spin.setValue(even(min(panel.width(), 960)))
         self.size_label = QLabel()
@@ -110,6 +110,11 @@ class RecordDialog(QDialog):
         settings = self.settings()
         self.size_label.setText(f"{w} × {h} px, {settings.frames} frames")
         problem = missing(self.fmt())
+        if problem is None:
+            try:
+                check_settings(f"film.{self.fmt()}", settings)
+            except ValueError as exc:
+                problem = str(exc)[0].upper() + str(exc)[1:]
         self.note.setText(problem or ("The panel is filmed as it is now, frame by frame; it ignores the mouse "
                                       "until the frames are taken, then the file is written in the background."))
         self.ok.setEnabled(problem is None and self.what.count() > 0)

@@ -34,6 +34,7 @@ from adamlab.ui.record.encode import GIF_MAX_FPS, format_of, open_encoder
 MIN_SIZE, MAX_SIZE = (64, 64), (3840, 2160)
 MAX_FPS = 60
 MAX_SECONDS = 120.0
+GIF_MAX_BYTES = 1_000_000_000  # Pillow writes a GIF at the end: its frames wait in memory, 1 byte a pixel
 SETTLE_TIMEOUT_S = 30.0  # a frame whose state is not drawn by then ends the recording with a message
 
 
@@ -62,6 +63,10 @@ def check_settings(path, s: Settings) -> str:
         raise ValueError(f"fps must be between 1 and {top} for {fmt.upper()}, got {s.fps:g}")
     if not (math.isfinite(s.seconds) and 0 < s.seconds <= MAX_SECONDS):
         raise ValueError(f"seconds must be > 0 and at most {MAX_SECONDS:g}, got {s.seconds:g}")
+    if fmt == "gif" and s.frames * w * h > GIF_MAX_BYTES:
+        raise ValueError(f"a GIF of {s.frames} frames at {w}x{h} would hold {s.frames * w * h / 1e9:.1f} GB of "
+                         f"frames in memory (at most {GIF_MAX_BYTES / 1e9:g}): make it smaller or shorter, or "
+                         "record an MP4")
     return fmt
 
 
