@@ -410,6 +410,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if not self._closed:
             self._closed = True
+            self.cancel_recording()  # first: the animation puts back what it changed before it is saved
             try:
                 if self._restore:
                     self.save_settings()

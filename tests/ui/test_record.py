@@ -355,6 +355,27 @@ def test_the_record_dialog_offers_the_panels_animations_and_fits_each_format(qtb
     assert not d.ok.isEnabled() and "GB of frames in memory" in d.note.text()  # refused before it starts
 
 
+def test_closing_the_window_mid_film_cancels_it_and_saves_the_settings_from_before(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("ADAMLAB_SETTINGS", str(tmp_path / "s.ini"))
+    w = MainWindow(panel="ema")
+    qtbot.addWidget(w)
+    w.show()
+    panel = w.current_panel()
+    qtbot.waitUntil(panel.is_idle, timeout=10000)
+    beta1 = panel.beta1.value()
+    assert w.start_recording("beta1", tmp_path / "b1.gif", Settings((320, 240), 10, 5))
+    qtbot.waitUntil(lambda: w.recorder.grabbed >= 3, timeout=20000)
+    assert panel.beta1.value() != beta1  # mid-sweep
+    w.close()
+    assert w.recorder is None and panel.beta1.value() == beta1
+    assert "Recording cancelled" in w.statusBar().currentMessage()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.ini"]  # no film, no temporary
+    from adamlab.ui import settings as settings_mod
+
+    saved, _ = settings_mod.load_json_checked(settings_mod.settings(), "panels/ema")
+    assert saved["beta1"] == beta1
+
+
 def test_record_without_the_libraries_says_how_to_get_them(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("ADAMLAB_SETTINGS", str(tmp_path / "s.ini"))
     monkeypatch.setattr(encode, "missing", lambda fmt: f"no {fmt}")
