@@ -35,7 +35,8 @@ MIN_SIZE, MAX_SIZE = (64, 64), (3840, 2160)
 MAX_FPS = 60
 MAX_SECONDS = 120.0
 GIF_MAX_BYTES = 1_000_000_000  # Pillow writes a GIF at the end: its frames wait in memory, 1 byte a pixel
-SETTLE_TIMEOUT_S = 30.0  # a frame whose state is not drawn by then ends the recording with a message
+SETTLE_TIMEOUT_S = 30.0
+WAIT_MS = 4  # the timer's period while a frame's state is being computed (else 0: the next turn)  # a frame whose state is not drawn by then ends the recording with a message
 
 
 @dataclass(frozen=True)
@@ -169,13 +170,18 @@ class Recorder(QObject):
         if self._frame is not None:  # the encoder's queue was full last turn
             if self._handle.worker.put(self._frame):
                 self._frame = None
+                self._timer.setInterval(0)
                 self._next_frame()
+            else:
+                self._timer.setInterval(WAIT_MS)  # the encoder is behind: wait for it without spinning
             return
         if not (self._ready() and self.panel.is_idle()):
+            self._timer.setInterval(WAIT_MS)  # a worker is computing the frame: don't spin a core meanwhile
             if time.monotonic() > self._deadline:
                 self._fail(f"the panel did not finish drawing frame {self.grabbed + 1} within "
                            f"{SETTLE_TIMEOUT_S:g} s")
             return
+        self._timer.setInterval(0)
         if not self._started:  # the panel has settled: put it into frame 0's state, grab once it is drawn
             self._started = True
             self._advance()
