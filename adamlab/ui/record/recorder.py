@@ -128,7 +128,6 @@ class Recorder(QObject):
         self.total = settings.frames
         self.grabbed = 0
         self.encoded = 0
-        self.grab_ms: list[float] = []  # per frame: QWidget.grab + scale + to NumPy (benchmarks read it)
         self.done = False
         self._frames = None
         self._frame = None  # a grabbed frame the full queue did not take yet
@@ -189,9 +188,7 @@ class Recorder(QObject):
         self._grab()
 
     def _grab(self) -> None:
-        t0 = time.perf_counter()
         frame = grab_rgb(self.target, self.settings.size)
-        self.grab_ms.append((time.perf_counter() - t0) * 1e3)
         self.grabbed += 1
         self.progress.emit(self.grabbed, self.total, "grabbing")
         if self._handle.worker.put(frame):
