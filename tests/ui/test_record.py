@@ -195,6 +195,16 @@ def test_the_race_film_replays_the_race_from_step_0(arena, tmp_path):
     assert all(np.any(a != b) for a, b in zip(frames, frames[1:]))
 
 
+def test_a_race_being_replayed_is_paused_and_filmed_from_step_0(arena, tmp_path):
+    arena.controls.steps_spin.setValue(5000)  # a replay of minutes at speed 1: the film must not wait for it
+    arena.controls.speed_combo.setCurrentIndex(0)
+    arena.rewind()
+    arena.toggle_play()
+    assert not arena.is_idle()
+    frames = gif_frames(record(arena, arena.animations()["race"], tmp_path / "r.gif", Settings((550, 370), 5, 0.6)))
+    assert len(frames) == 3 and arena._t == 5000 and not arena._playing
+
+
 def test_the_start_drag_film_moves_theta0_and_puts_it_back(arena, tmp_path):
     start = arena.controls.start
     out = record(arena, arena.animations()["drag"], tmp_path / "drag.mp4", Settings((550, 370), 10, 0.4))

@@ -27,6 +27,8 @@ class Animation:
     title: str  # shown in the Record dialog: "Race from step 0"
     frames: Callable[[int], Iterator[Frame]]  # frames(n) -> n callables, in order
     tip: str = ""
+    prepare: Callable[[], None] | None = None  # called first, before the recorder waits for the panel to be
+    # idle: stops what would keep it busy (the arena's replay, the stepper's Run)
 
 
 def ramp(n: int, lo: float, hi: float) -> np.ndarray:

@@ -150,6 +150,8 @@ class Recorder(QObject):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         QApplication.instance().installEventFilter(self._hold)
+        if self.animation.prepare is not None:
+            self.animation.prepare()
         self._frames = self.animation.frames(self.total)
         self._started = False
         self._ready = lambda: True  # the first frame starts from a settled panel (is_idle)

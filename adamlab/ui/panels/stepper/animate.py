@@ -13,8 +13,10 @@ def walk(panel, by_line: bool) -> Animation:
             yield panel.next_line if by_line else panel.next_step
 
     if by_line:
-        return Animation("Step through the lines", frames, "From a fresh start, one more line of the update a frame")
-    return Animation("Take one step a frame", frames, "From a fresh start, one whole step of both optimizers a frame")
+        return Animation("Step through the lines", frames, "From a fresh start, one more line of the update a frame",
+                         prepare=panel._pause)
+    return Animation("Take one step a frame", frames, "From a fresh start, one whole step of both optimizers a frame",
+                     prepare=panel._pause)
 
 
 def animations(panel) -> dict[str, Animation]:

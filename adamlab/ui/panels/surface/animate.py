@@ -22,7 +22,8 @@ def race(panel):
         finally:
             panel.show_step(T)  # the finished race, as after Play
 
-    return Animation("Race from step 0", frames, "The race on screen, drawn from step 0 to the last step")
+    return Animation("Race from step 0", frames, "The race on screen, drawn from step 0 to the last step",
+                     prepare=lambda: panel._set_playing(False))
 
 
 def start_drag(panel):
@@ -39,7 +40,8 @@ def start_drag(panel):
             panel.set_start(x0, y0)
 
     return Animation("Drag the start point", frames,
-                     "θ₀ goes once round a small circle from where it is; every frame is the whole race")
+                     "θ₀ goes once round a small circle from where it is; every frame is the whole race",
+                     prepare=lambda: panel._set_playing(False))
 
 
 def animations(panel) -> dict[str, Animation]:
