@@ -35,8 +35,8 @@ MIN_SIZE, MAX_SIZE = (64, 64), (3840, 2160)
 MAX_FPS = 60
 MAX_SECONDS = 120.0
 GIF_MAX_BYTES = 1_000_000_000  # Pillow writes a GIF at the end: its frames wait in memory, 1 byte a pixel
-SETTLE_TIMEOUT_S = 30.0
-WAIT_MS = 4  # the timer's period while a frame's state is being computed (else 0: the next turn)  # a frame whose state is not drawn by then ends the recording with a message
+SETTLE_TIMEOUT_S = 30.0  # a frame whose state is not drawn by then ends the recording with a message
+WAIT_MS = 4  # the timer's period while a frame's state is being computed (else 0: the next turn)
 
 
 @dataclass(frozen=True)
@@ -150,9 +150,13 @@ class Recorder(QObject):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         QApplication.instance().installEventFilter(self._hold)
-        if self.animation.prepare is not None:
-            self.animation.prepare()
-        self._frames = self.animation.frames(self.total)
+        try:
+            if self.animation.prepare is not None:
+                self.animation.prepare()
+            self._frames = self.animation.frames(self.total)
+        except BaseException:
+            self._end()  # no thread, temporary file or event filter left behind
+            raise
         self._started = False
         self._ready = lambda: True  # the first frame starts from a settled panel (is_idle)
         self._deadline = time.monotonic() + SETTLE_TIMEOUT_S
