@@ -436,6 +436,13 @@ class FeedWorker(_Worker):
     def end(self) -> None:
         self._ended.set()
 
+    def request_stop(self) -> None:
+        """Stop, and tell a sink that has ``cancel()`` (one busy in ``close()`` cannot look at the stop flag)."""
+        cancel = getattr(self._sink, "cancel", None)
+        if cancel is not None:
+            cancel()
+        super().request_stop()
+
     @Slot()
     def run(self) -> None:
         written = 0

@@ -111,6 +111,34 @@ def test_abort_leaves_the_old_file_and_no_temporary(tmp_path, ext):
     assert leftovers(tmp_path) == []
 
 
+def test_cancel_while_the_encoder_finishes_leaves_nothing_and_comes_too_late_after(tmp_path):
+    import threading
+
+    enc = encode.open_encoder(tmp_path / "long.gif", (96, 64), 10)
+    for f in moving_square(4):
+        enc.write(f)
+    finish, writing, go = enc._finish, threading.Event(), threading.Event()
+
+    def slow_finish():  # Pillow writing a long GIF, held until the test lets it go
+        writing.set()
+        go.wait(5)
+        finish()
+
+    enc._finish = slow_finish
+    outcome = []
+    t = threading.Thread(target=lambda: outcome.append(pytest.raises(encode.Cancelled, enc.close)))
+    t.start()
+    assert writing.wait(5)
+    assert enc.cancel() is True  # in time: close() will not put the file in place
+    go.set()
+    t.join(5)
+    assert outcome and list(tmp_path.iterdir()) == []
+    done = encode.open_encoder(tmp_path / "short.gif", (96, 64), 10)
+    done.write(next(moving_square(1)))
+    done.close()
+    assert done.cancel() is False and (tmp_path / "short.gif").is_file()  # too late: the film stays
+
+
 def test_encoders_refuse_what_the_format_cannot_hold(tmp_path):
     with pytest.raises(ValueError, match="even width and height"):
         encode.open_encoder(tmp_path / "a.mp4", (97, 64), 30)

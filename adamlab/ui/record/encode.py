@@ -5,7 +5,8 @@ thread calls it (the recorder's encoder thread). Both libraries are optional (``
 :func:`missing` says in one line what a format needs when it is not installed.
 
 The output appears whole or not at all: frames go to a temporary file in the target's directory
-(:func:`adamlab.core.files.atomic_path`), renamed over the target by ``close()``; ``abort()`` removes it.
+(:func:`adamlab.core.files.atomic_path`), renamed over the target by ``close()``; ``abort()`` removes it, and
+``cancel()`` (from another thread, say while Pillow writes a long GIF) makes ``close()`` remove it instead.
 
 GIF: one palette for the whole film, taken from the first frame (a palette per frame makes flat areas
 flicker), no dithering (dither noise differs from frame to frame and defeats GIF's frame differencing, which
@@ -22,6 +23,7 @@ they come: nothing is held here.
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +75,8 @@ class Encoder:
     def __init__(self, path, size: tuple[int, int], fps: float):
         self.path, self.size, self.fps = Path(path), size, fps
         self.frames = 0
+        self._lock = threading.Lock()
+        self._cancelled = self._published = False
         self._stack = contextlib.ExitStack()
         self.tmp = self._stack.enter_context(atomic_path(path, "recording"))
 
@@ -84,14 +88,25 @@ class Encoder:
         self.frames += 1
 
     def close(self) -> Path:
-        """Finish the file and put it in place."""
+        """Finish the file and put it in place (:class:`Cancelled` if ``cancel()`` came first)."""
         try:
             self._finish()
         except BaseException:
             self.abort()
             raise
-        self._stack.close()  # os.replace(tmp, path)
+        with self._lock:  # either cancel() sees the film in place, or the film is never put in place
+            if self._cancelled:
+                self.abort()
+                raise Cancelled(f"{self.path.name}: cancelled")
+            self._stack.close()  # os.replace(tmp, path)
+            self._published = True
         return self.path
+
+    def cancel(self) -> bool:
+        """From any thread: make ``close()`` not put the file in place. False if it already has (too late)."""
+        with self._lock:
+            self._cancelled = not self._published
+            return self._cancelled
 
     def abort(self) -> None:
         """Stop and remove the temporary file; the target is left as it was."""
@@ -108,6 +123,10 @@ class Encoder:
 
     def _discard(self) -> None:
         pass
+
+
+class Cancelled(Exception):
+    """``close()`` after ``cancel()``: nothing was written."""
 
 
 class _Abort(Exception):

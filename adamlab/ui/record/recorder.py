@@ -135,6 +135,7 @@ class Recorder(QObject):
         self._started = False
         self._deadline = 0.0
         self._handle = None
+        self._encoder = None
         self._hold = _HoldInput(self.target)
         self._timer = QTimer(self)
         self._timer.setInterval(0)
@@ -143,7 +144,7 @@ class Recorder(QObject):
     # --- control ---
     def start(self) -> None:
         """Open the encoder (ValueError/OSError with one line if it cannot) and start grabbing."""
-        encoder = open_encoder(self.path, self.settings.size, self.settings.fps)
+        self._encoder = encoder = open_encoder(self.path, self.settings.size, self.settings.fps)
         self._handle = workers.start_feed(encoder, f"record-{self.format}")
         w = self._handle.worker
         w.progress.connect(self._on_encoded)
@@ -163,9 +164,13 @@ class Recorder(QObject):
         self._timer.start()
 
     def cancel(self) -> None:
-        """Stop now; the target is left as it was and no temporary file remains."""
+        """Stop now; the target is left as it was (no temporary file remains once the encoder's thread has
+        ended: at once, or after the GIF writer's current call). If the film was already in place, this is
+        too late: ``finished`` follows instead of ``cancelled``."""
         if self.done:
             return
+        if self._encoder is not None and not self._encoder.cancel():
+            return  # complete: the encoder's finished signal is on its way
         self._end()
         self.cancelled.emit()
 
@@ -261,8 +266,9 @@ class Recorder(QObject):
         self._timer.stop()
         self._release()
         if self._handle is not None:
-            if stop_encoder:
-                self._handle.stop()  # aborts the encoder: its temporary file is removed before this returns
+            if stop_encoder:  # aborts the encoder: its temporary is removed when its thread ends
+                if not self._handle.stop(300):  # busy in Pillow's GIF writer: joined when done, without waiting
+                    workers.retire(self._handle)
             else:
                 self._handle.stop(2000)  # it has finished: only join the thread
 
