@@ -127,12 +127,17 @@ def _wait_idle(app, panel, timeout: float = 30.0) -> bool:
     return False
 
 
-def record_command(args, out=sys.stdout) -> int:
+def record_command(args, out=None) -> int:
+    out = out or sys.stdout
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
     from adamlab import app as app_mod
+
+    problem = app_mod.display_problem()  # QT_QPA_PLATFORM=xcb without a display: Qt would abort
+    if problem:
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
 
     qInstallMessageHandler(app_mod._message_handler)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -183,7 +188,8 @@ def record_command(args, out=sys.stdout) -> int:
         app.processEvents()
 
 
-def main(argv=None, out=sys.stdout) -> int:
+def main(argv=None, out=None) -> int:
+    out = out or sys.stdout
     try:
         args = build_parser().parse_args(argv)
         if args.list:
