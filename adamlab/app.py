@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="adamlab",
         description="AdamLab — a desktop visual laboratory for the Adam optimizer. "
         "Without arguments, opens the window.",
-        epilog="Headless commands: 'adamlab train --help' trains the tiny GPT from the command line.",
+        epilog="Headless commands: 'adamlab train --help' trains the tiny GPT from the command line; "
+        "'adamlab record --help' films a panel's animation as a GIF or an MP4.",
     )
     p.add_argument("--panel", choices=PANEL_KEYS, help="open on this panel")
     p.add_argument("--screenshot", metavar="PATH", help="render the window offscreen, save a PNG to PATH and exit")

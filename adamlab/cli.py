@@ -1,4 +1,5 @@
 """Headless commands: ``adamlab train ...`` trains the tiny GPT in the terminal (no Qt is imported here);
+``adamlab record`` films a panel offscreen (:mod:`adamlab.cli_record`, the one command that imports Qt);
 ``adamlab report RUN`` prints a run folder written by ``adamlab.watch`` (see :mod:`adamlab.runs.report`).
 
     adamlab train --steps 1000 --samples 10            # microgpt's settings on the built-in names
@@ -28,8 +29,9 @@ import time
 
 import numpy as np
 
-# report: adamlab.runs.report (a watched PyTorch run folder); landscape: adamlab/cli_landscape.py
-COMMANDS = {"train", "report", "landscape"}
+# report: adamlab.runs.report (a watched PyTorch run folder); landscape: adamlab/cli_landscape.py; record:
+# adamlab/cli_record.py (films a panel offscreen: the one command that imports Qt)
+COMMANDS = {"train", "report", "landscape", "record"}
 
 # options that are knobs of a running trainer (may be changed when resuming), by TrainConfig field
 _KNOB_OPTIONS = {"lr": "lr", "eps": "eps", "weight_decay": "weight_decay", "momentum": "momentum",
@@ -425,6 +427,10 @@ def main(argv=None) -> int:
         from adamlab import cli_landscape
 
         return cli_landscape.main(argv[1:])
+    if argv[0] == "record":
+        from adamlab import cli_record
+
+        return cli_record.main(argv[1:])
     try:
         return train_command(argv[1:])
     except _UsageError as e:

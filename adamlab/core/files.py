@@ -89,24 +89,35 @@ def remove_stale_temporaries(path, older_than_s: float = STALE_S) -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path, what: str = "output", text: bool = False, encoding: str = "utf-8"):
-    """``with atomic_write(path) as f: f.write(...)``: the file appears whole at ``path`` when the block ends
-    without an exception, and is left untouched otherwise. The new file gets ordinary permissions (0666 minus
-    the umask, as ``open`` would give), not mkstemp's private 0600."""
+def atomic_path(path, what: str = "output"):
+    """``with atomic_path(path) as tmp: <write the file named tmp>``: the file appears whole at ``path`` when the
+    block ends without an exception, and is left untouched otherwise (for writers that need a file name, such
+    as ffmpeg; :func:`atomic_write` gives a file object). ``tmp`` is an empty temporary in the target's
+    directory; the new file gets ordinary permissions (0666 minus the umask, as ``open`` would give), not
+    mkstemp's private 0600, and is flushed to disk before the rename."""
     p = check_target(path, what)
     remove_stale_temporaries(p)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=TMP_SUFFIX, dir=p.parent)
+    os.close(fd)
     try:
-        os.chmod(fd if os.chmod in os.supports_fd else tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w" if text else "wb", **({"encoding": encoding, "newline": ""} if text else {})) as f:
-            yield f
-            f.flush()
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path, what: str = "output", text: bool = False, encoding: str = "utf-8"):
+    """``with atomic_write(path) as f: f.write(...)``: the file appears whole at ``path`` when the block ends
+    without an exception, and is left untouched otherwise (see :func:`atomic_path`)."""
+    with atomic_path(path, what) as tmp, open(tmp, "w" if text else "wb",
+                                              **({"encoding": encoding, "newline": ""} if text else {})) as f:
+        yield f
 
 
 def write_bytes(path, data: bytes, what: str = "output") -> Path:

@@ -85,7 +85,9 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.sidebar.currentRowChanged.connect(self._on_row)
+        self.recorder = None  # the recording under way (adamlab.ui.record.recorder.Recorder), if any
         self._build_menus()
+        self._build_record_bar()
         self.statusBar().showMessage("Ready")
         self.resize(1280, 800)
         if restore:
@@ -143,6 +145,9 @@ class MainWindow(QMainWindow):
                   "Save the current panel's plot as an SVG vector image")
         self._add(file_menu, "Export plot data as &CSV…", lambda: self.export_dialog(".csv"), None,
                   "Save the full data of the current panel's plot (not the downsampled view) as CSV")
+        file_menu.addSeparator()
+        self.record_action = self._add(file_menu, "&Record…", self.record_dialog, "Ctrl+Shift+R",
+                                       "Record the current panel's animation as a GIF or an MP4")
         file_menu.addSeparator()
         self._add(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Close AdamLab")
 
@@ -246,6 +251,83 @@ class MainWindow(QMainWindow):
         self._show_message(f"Exported {name} to {out}")
         return out
 
+    # --- recording (adamlab.ui.record) ---
+    def record_dialog(self) -> None:
+        """File ▸ Record…: choose what and how, then where; the recording runs while the window stays usable."""
+        from adamlab.ui.record import encode
+
+        if self.recorder is not None:
+            self._show_message("A recording is already under way: cancel it first (status bar).")
+            return
+        if all(encode.missing(fmt) for fmt in encode.FORMATS):
+            self._show_message(f"Recording needs Pillow (GIF) or imageio-ffmpeg (MP4): {encode.INSTALL_HINT}")
+            return
+        panel = self.current_panel()
+        if not panel.animations():
+            self._show_message(f"{panel.title} has nothing to animate.")
+            return
+        from adamlab.ui.record.dialog import RecordDialog
+
+        dlg = RecordDialog(panel, self)
+        if dlg.exec() != RecordDialog.DialogCode.Accepted:
+            return
+        key, fmt, settings = dlg.choice()
+        filters = {"gif": "GIF animation (*.gif)", "mp4": "MP4 video (*.mp4)"}
+        path = ask_save_path(self, "Record", f"adamlab-{panel.key}-{key}.{fmt}", filters[fmt], f".{fmt}")
+        if path:
+            self.start_recording(key, path, settings)
+
+    def start_recording(self, key: str, path: str | Path, settings) -> bool:
+        """Record the current panel's animation ``key`` to ``path`` with a progress bar and Cancel in the
+        status bar. False, with a message, if it cannot start."""
+        from adamlab.ui.record.recorder import Recorder
+
+        panel = self.current_panel()
+        try:
+            rec = Recorder(panel, panel.animations()[key], path, settings)
+            rec.start()
+        except (OSError, ValueError, KeyError) as exc:
+            self._show_message(f"Cannot record: {exc}")
+            return False
+        self.recorder = rec
+        bar, cancel = self._record_bar
+        bar.setRange(0, 2 * rec.total)  # grabbing, then encoding
+        bar.setValue(0)
+        bar.setFormat(f"Recording {Path(path).name}: %p%")
+        for w in (bar, cancel):
+            w.show()
+        rec.progress.connect(lambda done, total, phase: bar.setValue(done + (total if phase == "encoding" else 0)))
+        rec.finished.connect(lambda out: self._recording_over(f"Saved {out} ({rec.total} frames, "
+                                                              f"{settings.size[0]}×{settings.size[1]})"))
+        rec.failed.connect(lambda m: self._recording_over(f"Recording failed: {m}"))
+        rec.cancelled.connect(lambda: self._recording_over("Recording cancelled: nothing was written"))
+        return True
+
+    def cancel_recording(self) -> None:
+        if self.recorder is not None:
+            self.recorder.cancel()
+
+    def _recording_over(self, message: str) -> None:
+        self.recorder = None
+        for w in self._record_bar:
+            w.hide()
+        self._show_message(message, 15000)
+
+    def _build_record_bar(self) -> None:
+        """A progress bar and Cancel, at the right of the status bar, shown while a recording runs."""
+        from PySide6.QtWidgets import QProgressBar, QToolButton
+
+        bar = QProgressBar()
+        bar.setMaximumWidth(260)
+        cancel = QToolButton()
+        cancel.setText("Cancel")
+        cancel.setToolTip("Stop recording; nothing is written")
+        cancel.clicked.connect(self.cancel_recording)
+        for w in (bar, cancel):
+            self.statusBar().addPermanentWidget(w)
+            w.hide()
+        self._record_bar = (bar, cancel)
+
     def reset_current_panel(self) -> None:
         p = self.current_panel()
         p.reset_defaults()
@@ -320,6 +402,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def shutdown(self) -> None:
         """Stop every panel's workers and timers, then any thread still registered. Idempotent."""
+        self.cancel_recording()  # an unfinished recording leaves nothing behind
         for p in self.panels:
             p.shutdown()
         workers.stop_all()
@@ -327,6 +410,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if not self._closed:
             self._closed = True
+            self.cancel_recording()  # first: the animation puts back what it changed before it is saved
             try:
                 if self._restore:
                     self.save_settings()

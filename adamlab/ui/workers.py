@@ -1,10 +1,12 @@
 """The one place where AdamLab starts, drives and stops threads.
 
-Two kinds of long-lived worker, each a parent-less QObject moved to its own QThread (GUIDE §3):
+Three kinds of long-lived worker, each a parent-less QObject moved to its own QThread (GUIDE §3):
 
 * :class:`LatestWinsWorker` — compute-on-request. The GUI ``submit``s plain requests as fast as it likes
   (a slider drag, a mouse drag); the worker always computes the newest one and drops the ones it never got
   to. Results come back through the ``resultReady`` signal, delivered on the GUI thread.
+* :class:`FeedWorker` — a sink fed items by the GUI through a bounded queue (a recording's encoder, fed the
+  frames the GUI thread grabs); ``put`` never blocks the GUI.
 * :class:`LoopWorker` — a steppable job (e.g. a trainer) run in a tight loop. Its loop checks a
   ``threading.Event`` between steps (a tight loop never runs its thread's event loop, so a queued "stop"
   slot would never arrive). Commands from the GUI (pause, new lr) are callables put on a thread-safe queue
@@ -392,6 +394,84 @@ class LoopWorker(_LoopBase):
     @Slot()
     def run(self) -> None:
         self._loop()
+
+
+class Sink(Protocol):
+    """What :class:`FeedWorker` feeds: ``write(item)`` for each item, then ``close()`` (its return value is the
+    result) or, when stopped early, ``abort()``."""
+
+    def write(self, item: Any) -> None: ...
+
+    def close(self) -> Any: ...
+
+    def abort(self) -> None: ...
+
+
+class FeedWorker(_Worker):
+    """Hands the items the GUI ``put``s to ``sink.write`` on its own thread (an encoder fed frames grabbed on
+    the GUI thread). The queue is bounded and ``put`` never blocks: it returns False when full, and the GUI
+    tries again on its next timer turn. ``end()`` says no more items will come: the worker then closes the
+    sink and emits ``finished(result)``. ``request_stop()`` aborts the sink instead (nothing is emitted).
+
+    Signals: ``progress(int)`` items written so far; ``finished(object)``; ``failed(str)`` if the sink raised
+    (it has been aborted)."""
+
+    progress = Signal(int)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, sink: Sink, maxsize: int = 8):
+        super().__init__()
+        self._sink = sink
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._ended = threading.Event()
+
+    def put(self, item: Any) -> bool:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            return False
+        return True
+
+    def end(self) -> None:
+        self._ended.set()
+
+    def request_stop(self) -> None:
+        """Stop, and tell a sink that has ``cancel()`` (one busy in ``close()`` cannot look at the stop flag)."""
+        cancel = getattr(self._sink, "cancel", None)
+        if cancel is not None:
+            cancel()
+        super().request_stop()
+
+    @Slot()
+    def run(self) -> None:
+        written = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    item = self._queue.get(timeout=0.05)
+                except queue.Empty:
+                    # ended and empty: every item put before end() has been written (checked in this order)
+                    if self._ended.is_set() and self._queue.empty():
+                        result = self._sink.close()
+                        if not self._stop.is_set():
+                            self.finished.emit(result)
+                        break
+                    continue
+                self._sink.write(item)
+                written += 1
+                self.progress.emit(written)
+            else:
+                self._sink.abort()
+        except Exception as exc:  # the sink's trouble: report it, leave nothing half-written
+            self._sink.abort()
+            self.failed.emit(str(exc) or type(exc).__name__)
+        self._finish()
+
+
+def start_feed(sink: Sink, name: str, maxsize: int = 8) -> WorkerHandle:
+    """Start a :class:`FeedWorker` for ``sink`` on a new registered thread."""
+    return WorkerHandle(FeedWorker(sink, maxsize), name)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -24,6 +24,25 @@ def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
+def test_atomic_path_lets_another_writer_fill_a_temporary_beside_the_target(tmp_path):
+    target = tmp_path / "film.mp4"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with files.atomic_path(target) as tmp:
+            assert tmp.parent == tmp_path and tmp.name.endswith(files.TMP_SUFFIX) and tmp.read_bytes() == b""
+            tmp.write_bytes(b"half")
+            raise RuntimeError("ffmpeg died")
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
+    old = os.umask(0o022)
+    try:
+        with files.atomic_path(target) as tmp:
+            tmp.write_bytes(b"new")
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
 def test_new_files_get_ordinary_permissions(tmp_path):
     old = os.umask(0o022)
     try:

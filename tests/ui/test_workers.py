@@ -284,3 +284,58 @@ def test_nothing_from_the_working_directory_runs_in_a_child(qtbot, tmp_path, mon
     assert sig.snaps[-1]["n"] == 20 and sig.snaps[-1]["pid"] != os.getpid()  # it ran, in a child
     assert not marker.exists(), marker.read_text()
     handle.stop()
+
+
+class _SlowSink:
+    """A sink that takes 20 ms an item (an encoder that is behind) and records what happened to it."""
+
+    def __init__(self, fail_at=None):
+        self.items, self.closed, self.aborted, self.fail_at = [], False, False, fail_at
+
+    def write(self, item):
+        if item == self.fail_at:
+            raise OSError("disk full")
+        time.sleep(0.02)
+        self.items.append(item)
+
+    def close(self):
+        self.closed = True
+        return len(self.items)
+
+    def abort(self):
+        self.aborted = True
+
+
+def test_feed_never_blocks_the_gui_and_writes_every_item_before_closing(qtbot):
+    sink = _SlowSink()
+    handle = workers.start_feed(sink, "test-feed", maxsize=2)
+    w = handle.worker
+    refused, t0 = 0, time.perf_counter()
+    for i in range(8):
+        while not w.put(i):  # full: the GUI would try again on its next turn
+            refused += 1
+            qtbot.wait(5)
+    assert refused > 0 and time.perf_counter() - t0 > 0.08  # the queue did fill up; put itself never waited
+    results = []
+    w.finished.connect(results.append)  # (called on the worker's thread: a list append is enough here)
+    w.end()
+    qtbot.waitUntil(lambda: bool(results), timeout=5000)
+    assert results == [8] and sink.items == list(range(8)) and sink.closed and not sink.aborted
+    assert handle.stop(2000)
+
+
+def test_feed_stopped_early_aborts_and_a_failing_sink_is_reported(qtbot):
+    sink = _SlowSink()
+    handle = workers.start_feed(sink, "test-feed-stop")
+    handle.worker.put(1)
+    assert handle.stop(2000)
+    assert sink.aborted and not sink.closed
+    sink = _SlowSink(fail_at=2)
+    handle = workers.start_feed(sink, "test-feed-fail")
+    failures = []
+    handle.worker.failed.connect(failures.append)
+    for i in range(4):
+        handle.worker.put(i)
+    qtbot.waitUntil(lambda: bool(failures), timeout=5000)
+    assert failures == ["disk full"] and sink.aborted and sink.items == [0, 1]
+    assert handle.stop(2000)

@@ -17,7 +17,8 @@ class Panel(QWidget):
     The main window uses only this interface: it shows ``title`` in the sidebar and ``hint`` in the status
     bar, shows ``help_html`` from Help ▸ What am I looking at, exports the plots from ``plots()``, persists
     ``get_state()`` / ``set_state()`` in QSettings, calls ``reset_defaults()`` from View ▸ Reset panel, and
-    calls ``shutdown()`` when the window closes (stop workers and timers; must be idempotent).
+    calls ``shutdown()`` when the window closes (stop workers and timers; must be idempotent), and records
+    one of ``animations()`` from File ▸ Record… (:mod:`adamlab.ui.record`).
     Panels report transient messages through ``statusMessage``.
     """
 
@@ -54,6 +55,11 @@ class Panel(QWidget):
 
     def reset_defaults(self) -> None:
         """Put every control back to its default."""
+
+    def animations(self) -> dict:
+        """What File ▸ Record… can film here, by key: ``adamlab.ui.record.animation.Animation`` objects (the
+        first is the default). Each panel keeps them in its package's ``animate.py``."""
+        return {}
 
     def is_idle(self) -> bool:
         """True when no computation the view is waiting for is in flight (screenshots wait for this)."""

@@ -651,6 +651,11 @@ class EmaPanel(Panel):
     def reset_defaults(self) -> None:
         self.set_state(asdict(PlaygroundRequest()))
 
+    def animations(self) -> dict:
+        from adamlab.ui.panels.ema import animate
+
+        return animate.animations(self)
+
     def is_idle(self) -> bool:
         return not self._handle.worker.busy() and self._drawn >= self._submitted
 

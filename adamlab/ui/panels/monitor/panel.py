@@ -394,8 +394,10 @@ class MonitorPanel(Panel):
     def _live_count(self) -> int:
         return sum(1 for r in self.runs if r.live)
 
-    def start_run(self, config: dict | None = None, name: str | None = None, select: bool = True) -> RunView | None:
-        """Start a new run (the set-up's config unless given). Returns its view, or None with a message."""
+    def start_run(self, config: dict | None = None, name: str | None = None, select: bool = True,
+                  paused: bool = False) -> RunView | None:
+        """Start a new run (the set-up's config unless given; ``paused``: built, at step 0, waiting for Resume or
+        Step). Returns its view, or None with a message."""
         if self._corpus is None:
             self._error("No usable corpus: choose the built-in names or a valid text file.")
             return None
@@ -412,7 +414,7 @@ class MonitorPanel(Panel):
         name = name or f"run {self._next_id} · {mj.optimizer_name(config['optimizer'])} lr {config['hyper']['lr']:g}"
         recipe = (mj.make_run_job, (mj.config_dict(tc), sampling, self._want_maps(),
                                     int(config.get("sharpness_every", 0))))
-        return self._add_run(recipe, name, paused=False, select=select, chars=self._corpus.tokenizer.chars,
+        return self._add_run(recipe, name, paused=paused, select=select, chars=self._corpus.tokenizer.chars,
                              kind=config["optimizer"])
 
     def _new_run_color(self, kind: str | None, run_id: int) -> str:
@@ -1138,6 +1140,11 @@ class MonitorPanel(Panel):
         self.samples.temperature.setValue(0.5)
         self.set_compare_kinds(COMPARE)
         self.samples.prefix.setText("")
+
+    def animations(self) -> dict:
+        from adamlab.ui.panels.monitor import animate
+
+        return animate.animations(self)
 
     def is_idle(self) -> bool:
         """Every run's latest snapshot is on screen (a live run keeps training; what it sent so far is drawn)."""

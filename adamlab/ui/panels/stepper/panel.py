@@ -882,6 +882,11 @@ class StepperPanel(Panel):
         self.set_state({"problem": "quadratic", "theta0": 0.0, "speed": 2.0, "focus": "A",
                         **{name: {"kind": kind, **stepper_values(kind)} for name, kind in zip(NAMES, DEFAULT_KINDS)}})
 
+    def animations(self) -> dict:
+        from adamlab.ui.panels.stepper import animate
+
+        return animate.animations(self)
+
     def is_idle(self) -> bool:
         return not self.timer.isActive()
 

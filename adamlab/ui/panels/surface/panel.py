@@ -801,6 +801,11 @@ class SurfacePanel(Panel):
         return {"Loss surface": self.map.plot, "Loss vs step": self.loss_chart.plot,
                 "Effective lr": self.eff_chart.plot, "lr sensitivity": self.sensitivity.plot}
 
+    def animations(self) -> dict:
+        from adamlab.ui.panels.surface import animate
+
+        return animate.animations(self)
+
     def is_idle(self) -> bool:
         return (self._traj_pending == 0 and self._img_pending == 0 and self._tune_pending == 0
                 and not self._playing

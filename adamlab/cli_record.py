@@ -1,0 +1,205 @@
+"""``adamlab record``: film a panel's animation headless, as a GIF or an MP4, for slides and course pages.
+
+    adamlab record --panel surface --out race.mp4                       # the arena's default race, 800x600, 4 s
+    adamlab record --panel surface --scenario saddle.adamlab --out saddle.gif --size 640x400 --fps 15
+    adamlab record --panel ema --animate beta2 --out beta2.mp4 --seconds 6
+    adamlab record --panel surface --list                               # what each panel can animate
+
+The window is built offscreen (QT_QPA_PLATFORM=offscreen unless the environment says otherwise: no window
+flashes up on a desktop either), laid out so that the panel has the film's shape (scaled up when the panel
+needs more room than the film has pixels), and recorded with :mod:`adamlab.ui.record` exactly as File ▸
+Record… does. Exit status 0, 1 if the recording failed, 2 with one line on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROG = "adamlab record"
+ANIMATIONS = {  # the keys each panel's animations() has (checked against the panel in the tests)
+    "ema": ("beta1", "beta2"), "stepper": ("lines", "steps"), "surface": ("race", "drag"), "monitor": ("train",)}
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(message)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must look like 800x600, got {text!r}") from None
+    return w, h
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from adamlab.ui.panels import PANEL_KEYS
+
+    p = _Parser(prog=PROG, description="Record a panel's animation as a GIF or an MP4, offscreen.")
+    p.add_argument("--panel", choices=PANEL_KEYS, help="the panel to film (default: the one --scenario shows, "
+                   "else surface)")
+    p.add_argument("--animate", metavar="KEY", help="what to animate (default: the panel's first; see --list)")
+    p.add_argument("--scenario", metavar="FILE", help="a scenario file (.adamlab) to load first")
+    p.add_argument("--out", metavar="FILE", help="the film: FILE.gif or FILE.mp4")
+    p.add_argument("--size", type=_size, default=(800, 600), metavar="WxH", help="pixels (default 800x600)")
+    p.add_argument("--fps", type=_number, default=None, help="frames a second (default 15 for GIF, 30 for MP4)")
+    p.add_argument("--seconds", type=_number, default=4.0, help="length (default 4)")
+    p.add_argument("--theme", choices=["light", "dark"], default="light")
+    p.add_argument("--list", action="store_true", help="list what each panel can animate and exit")
+    return p
+
+
+def check_args(args) -> str:
+    """Everything that can be checked before Qt starts; returns the format. _UsageError with one line."""
+    from adamlab.core.files import check_target
+    from adamlab.ui.record.encode import format_of, missing
+    from adamlab.ui.record.recorder import Settings, check_settings
+
+    if not args.out:
+        raise _UsageError("--out FILE.gif or FILE.mp4 is required")
+    try:
+        fmt = format_of(args.out)
+        check_target(args.out, "--out")
+        if args.fps is None:
+            args.fps = 15.0 if fmt == "gif" else 30.0
+        check_settings(args.out, Settings(args.size, args.fps, args.seconds))
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    try:  # found out now, not after the frames are taken (os.access says yes to root, even on /proc)
+        with tempfile.TemporaryFile(dir=Path(args.out).parent, prefix=".adamlab-probe-"):
+            pass
+    except OSError as exc:
+        raise _UsageError(f"--out {args.out}: cannot write in {Path(args.out).parent} "
+                          f"({exc.strerror or exc})") from None
+    if args.panel is None and args.scenario is None:
+        args.panel = "surface"
+    if args.animate is not None and args.panel is not None:
+        _check_animate(args.panel, args.animate, ANIMATIONS[args.panel])
+    if args.scenario is not None and not Path(args.scenario).is_file():
+        raise _UsageError(f"--scenario {args.scenario}: no such file")
+    problem = missing(fmt)
+    if problem:
+        raise _UsageError(problem)
+    return fmt
+
+
+def _check_animate(panel: str, key: str, keys) -> None:
+    if key not in keys:
+        raise _UsageError(f"--animate: the {panel} panel animates {', '.join(keys)}; got {key!r}")
+
+
+def layout_size(film: tuple[int, int], minimum: tuple[int, int]) -> tuple[int, int]:
+    """The panel's size on screen: the film's shape, scaled up by the least factor that gives the panel its
+    minimum size (a 640x400 film of an 830-px-wide panel is laid out at 830x519 and scaled down)."""
+    (w, h), (mw, mh) = film, minimum
+    k = max(1.0, mw / w, mh / h)
+    return math.ceil(w * k), math.ceil(h * k)
+
+
+def _wait_idle(app, panel, timeout: float = 30.0) -> bool:
+    deadline, settle = time.monotonic() + timeout, time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if time.monotonic() > settle and panel.is_idle():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def record_command(args, out=None) -> int:
+    out = out or sys.stdout
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from adamlab import app as app_mod
+
+    problem = app_mod.display_problem()  # QT_QPA_PLATFORM=xcb without a display: Qt would abort
+    if problem:
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 1
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+
+    qInstallMessageHandler(app_mod._message_handler)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from adamlab.ui.record.recorder import Settings, record
+    from adamlab.ui.window import MainWindow
+
+    window = MainWindow(panel=args.panel or "surface", theme_name=args.theme, restore=False)
+    try:
+        if args.scenario is not None and not window.open_path(args.scenario):
+            message = window.statusBar().currentMessage() or "not a scenario file AdamLab can open"
+            print(f"{PROG}: error: --scenario {args.scenario}: {message}", file=sys.stderr)
+            return 2
+        if args.panel is not None:
+            window.show_panel(args.panel)  # else the panel the scenario showed
+        panel = window.current_panel()
+        animations = panel.animations()
+        key = args.animate or next(iter(animations), None)
+        try:
+            if key is None:
+                raise _UsageError(f"the {panel.key} panel has nothing to animate")
+            _check_animate(panel.key, key, list(animations))
+        except _UsageError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 2
+        # the panel gets the film's shape; the window around it whatever the sidebar and bars need
+        window.resize(1280, 800)
+        window.show()
+        app.processEvents()
+        hint = panel.minimumSizeHint()
+        pw, ph = layout_size(args.size, (hint.width(), hint.height()))
+        window.resize(window.width() - panel.width() + pw, window.height() - panel.height() + ph)
+        if not _wait_idle(app, panel):
+            print(f"{PROG}: error: the {panel.key} panel did not settle within 30 s", file=sys.stderr)
+            return 1
+        settings = Settings(args.size, args.fps, args.seconds)
+        t0 = time.perf_counter()
+        try:
+            path = record(panel, animations[key], args.out, settings)
+        except (RuntimeError, OSError, ValueError) as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 1
+        w, h = settings.size
+        print(f"saved {path} ({settings.frames} frames, {w}x{h}, {settings.fps:g} fps, "
+              f"{Path(path).stat().st_size / 1e3:.0f} kB, recorded in {time.perf_counter() - t0:.1f} s)", file=out)
+        return 0
+    finally:
+        window.close()
+        app.processEvents()
+
+
+def main(argv=None, out=None) -> int:
+    out = out or sys.stdout
+    try:
+        args = build_parser().parse_args(argv)
+        if args.list:
+            for panel, keys in ANIMATIONS.items():
+                print(f"{panel}: {', '.join(keys)}", file=out)
+            return 0
+        check_args(args)
+    except _UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    return record_command(args, out)
