@@ -58,8 +58,9 @@ class LossPlot(pg.PlotWidget):
         self.key_label.setStyleSheet("font-size: 8pt;")
         self._show_key("ln V")
         # Until the first run exists the plot would be bare 0–1 axes: say what to do instead.
-        self.empty_hint = pg.TextItem("Press Start to train microgpt,\nor Compare optimizers to race\nSGD, Adam "
-                                      "and AdamW from the same start.", color=theme.COLORS["sgd"], anchor=(0.5, 0.5))
+        self.empty_hint = pg.TextItem("Press Start to train microgpt,\nor Compare to race optimizers from\nthe same "
+                                      "start (choose them under its arrow),\nor open a PyTorch run.",
+                                      color=theme.COLORS["sgd"], anchor=(0.5, 0.5))
         self.empty_hint.setPos(0.5, 0.5)
         p.addItem(self.empty_hint, ignoreBounds=True)
         self.setToolTip("Raw loss (faint), debiased-EMA smoothed loss (bold), validation loss (dots) and "
