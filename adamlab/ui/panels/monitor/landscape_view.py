@@ -18,8 +18,8 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from adamlab.ui import theme
 from adamlab.ui.widgets.contourmap import ContourMap
@@ -141,7 +141,14 @@ class LandscapeView(QWidget):
         cl.addWidget(self.split_view, 1)
         self.views = QTabWidget()
         self.views.setDocumentMode(True)
-        self.views.addTab(slicer, "Slice and lines")
+        # The controls and the slice scroll when the tab is lower than they need (the tabs under the curves of
+        # a 1024 × 768 window in presentation mode): the tab alone must not hold the monitor's height open.
+        slicer_scroll = QScrollArea()
+        slicer_scroll.setWidgetResizable(True)
+        slicer_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        slicer_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        slicer_scroll.setWidget(slicer)
+        self.views.addTab(slicer_scroll, "Slice and lines")
         self.views.addTab(sharp, "Sharpness")
         self.views.setTabToolTip(0, "The loss around the weights, and along straight lines between weights.")
         self.views.setTabToolTip(1, "λ_max tracked during training against the stability threshold.")
