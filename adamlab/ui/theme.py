@@ -17,6 +17,7 @@ import shiboken6
 from shiboken6 import Shiboken
 
 from adamlab.core.image import ARENA_COLORS
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -240,6 +241,9 @@ def apply_theme(name: str, root: QWidget | None = None, presentation: bool | Non
         app.setPalette(_palette(name))
         if app.font() != scaled_font():
             app.setFont(scaled_font())
+            # Qt posts the change to every widget: deliver it now, so what is measured below (and by the
+            # followers) is measured in the new font
+            QApplication.sendPostedEvents(None, QEvent.Type.ApplicationFontChange)
     pg.setConfigOptions(background=background(), foreground=foreground(), antialias=False)
     if root is not None:
         restyle(root)
@@ -325,7 +329,7 @@ def _scaled_sheet(w: QWidget, sheet: str) -> str:
     base, shown = w.property("adamlab_sheet") or (None, None)
     if sheet != shown:  # set by the panel since: its sizes are normal-mode sizes
         base = sheet
-    scaled = _PT.sub(lambda m: f"{round(font_pt(float(m.group(1))), 2):g}pt", base)
+    scaled = _PT.sub(lambda m: f"{round(font_pt(float(m.group(1))), 3):g}pt", base)
     w.setProperty("adamlab_sheet", (base, scaled))
     return scaled
 
@@ -334,7 +338,7 @@ def css_size(obj, size: str | None) -> str | None:
     """``size`` ("9pt", a normal-mode size; None: the application font's) of ``obj`` (a legend, a LabelItem)
     in the current mode, remembered so that a later mode switch rescales it from ``size``."""
     pt = float(size[:-2]) if size and size.endswith("pt") else base_font().pointSizeF() if size is None else None
-    scaled = size if pt is None or (size is None and not _presentation) else f"{round(font_pt(pt), 2):g}pt"
+    scaled = size if pt is None or (size is None and not _presentation) else f"{round(font_pt(pt), 3):g}pt"
     obj._adamlab_size = (size, scaled)
     return scaled
 

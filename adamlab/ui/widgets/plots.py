@@ -98,7 +98,7 @@ def _squeezable_update_min(label: pg.LabelItem) -> None:
 def _fit_title(plot: pg.PlotItem) -> None:
     title, size = plot.full_title
     pt = theme.font_pt(float(size.rstrip("pt")))
-    size = f"{round(pt, 2):g}pt"
+    size = f"{round(pt, 3):g}pt"
     room = int(plot.vb.width()) - 8  # the title's column is the view box's
     font = QFont(plot.titleLabel.item.font())
     font.setPointSizeF(pt)
