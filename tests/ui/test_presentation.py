@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractButton, QApplication, QCheckBox, QComboBox, QLabel, QPushButton, QTabBar,
-                               QToolButton)
+                               QStyle, QStyleOptionComboBox, QToolButton)
 
 from adamlab.ui import settings as settings_mod
 from adamlab.ui import theme
@@ -167,15 +167,24 @@ SIZES = [(1024, 768), (1920, 1080)]
 
 
 def squeezed_widgets(panel) -> list[str]:
-    """Buttons, check boxes, combo boxes and tabs given less width than their text needs."""
+    """Buttons and check boxes narrower than their text needs, combo boxes whose current text does not fit
+    their text field, and tabs cut or pushed out of their bar."""
     bad = []
-    for b in panel.findChildren(QAbstractButton) + panel.findChildren(QComboBox):
-        if not b.isVisibleTo(panel) or b.width() <= 1:
-            continue
-        if isinstance(b, (QPushButton, QCheckBox, QToolButton, QComboBox)) and \
+    for b in panel.findChildren(QAbstractButton):
+        if isinstance(b, (QPushButton, QCheckBox, QToolButton)) and b.isVisibleTo(panel) and \
                 b.width() < b.minimumSizeHint().width():
-            bad.append(f"{type(b).__name__} {getattr(b, 'text', lambda: '')()!r}: {b.width()} px wide, needs "
-                       f"{b.minimumSizeHint().width()}")
+            bad.append(f"{type(b).__name__} {b.text()!r}: {b.width()} px wide, needs {b.minimumSizeHint().width()}")
+    for c in panel.findChildren(QComboBox):  # (a long item elides in its list, on purpose; the shown one must not)
+        if not c.isVisibleTo(panel) or c.width() <= 1:
+            continue
+        opt = QStyleOptionComboBox()
+        c.initStyleOption(opt)
+        field = c.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                         QStyle.SubControl.SC_ComboBoxEditField, c)
+        icon = c.iconSize().width() + 4 if not c.itemIcon(c.currentIndex()).isNull() else 0
+        need = c.fontMetrics().horizontalAdvance(c.currentText()) + icon
+        if need > field.width():
+            bad.append(f"combo box {c.currentText()!r}: {field.width()} px for its text, needs {need}")
     for bar in panel.findChildren(QTabBar):
         if not bar.isVisibleTo(panel):
             continue
