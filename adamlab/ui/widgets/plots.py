@@ -20,13 +20,14 @@ from adamlab.ui import theme
 from adamlab.ui.widgets import symbols
 
 
-def pen(color: str, width: float = 1.0, style=None, alpha: int | None = None):
-    """A cosmetic pen, ``width`` px wide in the normal mode (thicker in presentation mode: theme.line_width).
+def pen(color: str, width: float = 1.0, style=None, alpha: int | None = None, hairline: bool = False):
+    """A cosmetic pen, ``width`` px wide in the normal mode (thicker in presentation mode: theme.line_width,
+    unless ``hairline``: level lines, packed tight in a valley, would merge into a solid band).
     Width 1 is several times faster than thicker lines on long curves (GUIDE §4)."""
     c = pg.mkColor(color)
     if alpha is not None:
         c.setAlpha(alpha)
-    kw = {"color": c, "width": theme.line_width(width)}
+    kw = {"color": c, "width": width if hairline else theme.line_width(width)}
     if style is not None:
         kw["style"] = style
     return pg.mkPen(**kw)

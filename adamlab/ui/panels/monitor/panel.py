@@ -123,6 +123,8 @@ class MonitorPanel(Panel):
         cl.addLayout(self._view_row())
         self.curves = LossPlot()
         self.baseline, self.empty_hint = self.curves.baseline, self.curves.empty_hint
+        # the loss curves are what the room watches: never squeezed to a strip (the Landscape tab scrolls instead)
+        theme.sized(self.curves, setMinimumHeight=120)
         cl.addWidget(self.curves, 1)
         cl.addWidget(self.curves.key_label)
         self.status_label = QLabel("Press Start to train.")

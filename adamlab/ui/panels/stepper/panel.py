@@ -373,6 +373,7 @@ class StepperPanel(Panel):
         self.steps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # see _fit_columns
         self.steps_table.setWordWrap(False)
         self.steps_table.viewport().installEventFilter(self)  # refit the columns when the table is resized
+        theme.follow(self, lambda panel: panel._fit_columns())  # and in presentation mode's font
         self.steps_table.setToolTip("Every step's numbers, from the core optimizers: the gradient and the state "
                                     "of the run whose lines are shown, and θ and the loss after the step for "
                                     "both runs. Hover a cell for its full value.")
