@@ -99,7 +99,6 @@ _presentation = False
 _base_font: QFont | None = None  # the application's own font, before presentation mode enlarged it
 _line_scale_applied = 1.0  # the line scale existing pens were drawn with (see _rescale_items)
 _marker_scale_applied = 1.0
-_font_scale_applied = 1.0
 
 
 def presentation() -> bool:
@@ -302,8 +301,8 @@ def restyle_axis(axis: pg.AxisItem) -> None:
     font = scaled_font()
     if axis.style.get("tickFont") != font:
         axis.setStyle(tickFont=font)
-        axis.label.setFont(font)
-        axis._updateLabel()
+        axis.label.setFont(font)  # the axis title; pyqtgraph has no public call that re-lays it out without
+        axis._updateLabel()  # also showing a hidden label (setLabel shows it)
         axis.resizeEvent()
 
 
@@ -317,10 +316,9 @@ _PT = re.compile(r"(\d+(?:\.\d+)?)pt")
 
 
 def _mark_rescaled() -> None:
-    global _line_scale_applied, _marker_scale_applied, _font_scale_applied
+    global _line_scale_applied, _marker_scale_applied
     _line_scale_applied = line_width(1.0)
     _marker_scale_applied = marker_size(1.0)
-    _font_scale_applied = font_scale()
 
 
 def _scaled_sheet(w: QWidget, sheet: str) -> str:

@@ -220,3 +220,23 @@ def test_every_panel_fits_a_projector_in_presentation_mode(qtbot, size, theme_na
         assert squeezed_widgets(panel) == [], key
         for i in range(w.sidebar.count()):  # every panel's name whole in the strip
             assert w.sidebar.viewport().rect().contains(w.sidebar.visualItemRect(w.sidebar.item(i)))
+
+
+def test_the_screenshot_command_renders_presentation_mode_at_1024x768(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from PySide6.QtGui import QImage
+
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ADAMLAB_SETTINGS=str(tmp_path / "s.ini"))
+    r = subprocess.run([sys.executable, "-m", "adamlab", "--screenshot", str(out), "--panel", "surface",
+                        "--size", "1024x768", "--presentation", "--theme", "dark"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1024, 768)  # nothing forces the window bigger than asked
+    # dark presentation: the plots' background is black (not the normal dark theme's #1E1E1E)
+    black = sum(img.pixelColor(x, y).name() == "#000000" for x in range(0, 1024, 8) for y in range(0, 768, 8))
+    assert black > 500
