@@ -13,7 +13,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractButton, QApplication, QCheckBox, QComboBox, QLabel, QPushButton, QTabBar,
-                               QStyle, QStyleOptionComboBox, QToolButton)
+                               QHeaderView, QStyle, QStyleOptionComboBox, QTableWidget,
+                               QToolButton)
 
 from adamlab.ui import settings as settings_mod
 from adamlab.ui import theme
@@ -185,6 +186,17 @@ def squeezed_widgets(panel) -> list[str]:
         need = c.fontMetrics().horizontalAdvance(c.currentText()) + icon
         if need > field.width():
             bad.append(f"combo box {c.currentText()!r}: {field.width()} px for its text, needs {need}")
+    for table in panel.findChildren(QTableWidget):  # column headers whole (a header may be left empty on purpose)
+        header = table.horizontalHeader()
+        if not table.isVisibleTo(panel) or not header.isVisible():
+            continue
+        for c in range(table.columnCount()):
+            item = table.horizontalHeaderItem(c)
+            if item is None or header.isSectionHidden(c) or header.sectionResizeMode(c) == QHeaderView.ResizeMode.Stretch:
+                continue
+            need = max(header.fontMetrics().horizontalAdvance(line) for line in item.text().split("\n"))
+            if need > header.sectionSize(c):
+                bad.append(f"header {item.text()!r}: {header.sectionSize(c)} px, needs {need}")
     for bar in panel.findChildren(QTabBar):
         if not bar.isVisibleTo(panel):
             continue
@@ -240,3 +252,34 @@ def test_the_screenshot_command_renders_presentation_mode_at_1024x768(tmp_path):
     # dark presentation: the plots' background is black (not the normal dark theme's #1E1E1E)
     black = sum(img.pixelColor(x, y).name() == "#000000" for x in range(0, 1024, 8) for y in range(0, 768, 8))
     assert black > 500
+
+
+def test_panels_with_content_fit_1024x768_after_switching_to_presentation_mode(qtbot):
+    """Filled the way a lecture fills them (stepper rows, a trained run's curves and tensor table), then switched:
+    the stepper's table columns and the monitor's rows are measured again in the bigger font, nothing is cut."""
+    from tests.ui.test_theme import fill_every_panel
+
+    w = MainWindow(theme_name="dark", restore=False)
+    qtbot.addWidget(w)
+    w.resize(1024, 768)
+    w.show()
+    qtbot.waitExposed(w)
+    fill_every_panel(qtbot, w)
+    stepper = w.panel("stepper")
+    for _ in range(5):  # on to a line with its numbers
+        qtbot.mouseClick(stepper.next_line_button, LEFT)
+    w.set_presentation(True)
+    for key in PANEL_KEYS:
+        settle(qtbot, w, key)
+        panel = w.current_panel()
+        assert (w.width(), w.height()) == (1024, 768), key
+        assert clipped_labels(panel) == [], key
+        assert plot_problems(panel) == [], key
+        assert squeezed_widgets(panel) == [], key
+    table = stepper.steps_table
+    fm = table.fontMetrics()
+    for c in range(table.columnCount()):  # every number whole in the bigger font
+        for r in range(table.rowCount()):
+            item = table.item(r, c)
+            if item is not None and item.text():
+                assert fm.horizontalAdvance(item.text()) <= table.columnWidth(c), (r, c, item.text())

@@ -303,7 +303,9 @@ class MapView:
         in one go), and again when the race settles."""
         if self.readout.text() == text:
             return
-        self.readout.setMinimumHeight(self.readout.height() if hold else 0)
+        # (only a label on screen has a height worth keeping: a hidden panel's was never laid out, and held it
+        # could stand taller than a 1024 × 768 window)
+        self.readout.setMinimumHeight(self.readout.height() if hold and self.readout.isVisible() else 0)
         self.readout.setText(text)
 
     def draw_swarm(self, res: SceneResult) -> None:
