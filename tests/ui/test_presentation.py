@@ -226,7 +226,8 @@ def test_every_panel_fits_a_projector_in_presentation_mode(qtbot, size, theme_na
     for key in PANEL_KEYS:
         settle(qtbot, w, key)
         panel = w.current_panel()
-        assert (w.width(), w.height()) == size, f"{key}: the panel's minimum size holds the window open"
+        assert (w.width(), w.height()) == size, (f"{key}: a panel's minimum size holds the window open",
+                                                 [(p.key, p.minimumSizeHint().toTuple()) for p in w.panels])
         assert clipped_labels(panel) == [], key
         assert plot_problems(panel) == [], key
         assert squeezed_widgets(panel) == [], key
