@@ -95,8 +95,8 @@ class MainWindow(QMainWindow):
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
-        # Big, well-spaced entries: the sidebar is how a lecture audience follows where we are. Already big, it
-        # grows less than the rest in presentation mode: every pixel of width it takes, a plot loses.
+        # Big, well-spaced entries: the sidebar is how a lecture audience follows where we are. Its size and
+        # style sheet are the mode's (_size_sidebar), not scaled by the theme.
         self.sidebar.setProperty("adamlab_sized", True)
         self.stack = QStackedWidget()
         self.panels: list[Panel] = []

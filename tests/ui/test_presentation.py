@@ -192,7 +192,8 @@ def squeezed_widgets(panel) -> list[str]:
             continue
         for c in range(table.columnCount()):
             item = table.horizontalHeaderItem(c)
-            if item is None or header.isSectionHidden(c) or header.sectionResizeMode(c) == QHeaderView.ResizeMode.Stretch:
+            if item is None or header.isSectionHidden(c) or \
+                    header.sectionResizeMode(c) == QHeaderView.ResizeMode.Stretch:
                 continue
             need = max(header.fontMetrics().horizontalAdvance(line) for line in item.text().split("\n"))
             if need > header.sectionSize(c):

@@ -382,7 +382,8 @@ class StepperPanel(Panel):
                                  "whose lines are shown (Adam's m, v, m_hat, v_hat and the ratio "
                                  "m_hat / (√v_hat + ε)), and θ and the loss after the step for both runs.")
         self.table_hint.setWordWrap(True)
-        theme.sized(self.table_hint, setMinimumWidth=320, setMaximumWidth=460)  # (a word-wrapped label in a layout otherwise shrinks to a column)
+        # (a word-wrapped label in a layout otherwise shrinks to a column)
+        theme.sized(self.table_hint, setMinimumWidth=320, setMaximumWidth=460)
         self.table_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.table_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         QVBoxLayout(self.steps_table.viewport()).addWidget(self.table_hint, 0, Qt.AlignmentFlag.AlignCenter)

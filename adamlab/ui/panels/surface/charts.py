@@ -272,7 +272,8 @@ class SensitivityChart(QWidget):
                 best["y"].append(max(c.best_loss, FLOOR))
                 best["symbol"].append(SYMBOLS[symbol % len(SYMBOLS)][0])
                 best["brush"].append(pg.mkBrush(color))
-        self.cross_marks.setData(cross["x"], [top] * len(cross["x"]), pen=None, symbol="x", symbolSize=theme.marker_size(8),
+        self.cross_marks.setData(cross["x"], [top] * len(cross["x"]), pen=None, symbol="x",
+                                 symbolSize=theme.marker_size(8),
                                  symbolPen=cross["pen"], symbolBrush=None)
         self.best_marks.marks = best
         _draw_best_marks(self.best_marks)

@@ -112,8 +112,10 @@ class MapView:
                                      lambda it: it.setColorMap(surface_colormap(theme.current())))
         self.colorbar.setImageItem(self.image)
         self.widget.addItem(self.colorbar, row=0, col=1)
-        self.minima = pg.ScatterPlotItem(symbol="star", size=theme.marker_size(16), pen=pen("#000000"), brush=pg.mkBrush("#FFFFFF"))
-        self.local_minima = pg.ScatterPlotItem(symbol="o", size=theme.marker_size(7), pen=pen("#000000"), brush=pg.mkBrush("#FFFFFF"))
+        self.minima = pg.ScatterPlotItem(symbol="star", size=theme.marker_size(16), pen=pen("#000000"),
+                                         brush=pg.mkBrush("#FFFFFF"))
+        self.local_minima = pg.ScatterPlotItem(symbol="o", size=theme.marker_size(7), pen=pen("#000000"),
+                                               brush=pg.mkBrush("#FFFFFF"))
         for item in (self.minima, self.local_minima):
             item.setZValue(15)
             self.plot.addItem(item, ignoreBounds=True)
