@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="PATH", help="render the window offscreen, save a PNG to PATH and exit")
     p.add_argument("--size", default="1280x800", metavar="WxH", help="window size for --screenshot (default 1280x800)")
     p.add_argument("--theme", choices=["light", "dark"], help="colour theme (default: the last one used)")
+    p.add_argument("--presentation", action=argparse.BooleanOptionalAction, default=None,
+                   help="presentation mode: big text, thick lines, high contrast, for a projector "
+                        "(default: as last used; F5 switches it in the window)")
     p.add_argument("--version", action="version", version=f"AdamLab {__version__}")
     return p
 
@@ -69,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("AdamLab")
     from adamlab.ui.window import MainWindow
 
-    window = MainWindow(panel=args.panel, theme_name=args.theme, restore=not args.screenshot)
+    window = MainWindow(panel=args.panel, theme_name=args.theme, restore=not args.screenshot,
+                        presentation=args.presentation)
     # Everything built so far lives as long as the window: move it out of the garbage collector's way, so
     # full collections (~25 ms with Qt/pyqtgraph's object graph) stop interrupting drags and training.
     gc.collect()

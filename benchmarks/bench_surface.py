@@ -1,6 +1,7 @@
 """Responsiveness of the loss-surface arena during a scripted drag of the start handle.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/bench_surface.py [--seconds 5] [--runs 3] [--thread] [--mouse]
+                                                                 [--presentation]
     DISPLAY=:N QT_QPA_PLATFORM=xcb python benchmarks/bench_surface.py --view both   # the 3-D view (needs GL)
 
 What it measures, on the default scene (5 optimizers × 500 steps on Rosenbrock), while the handle moves
@@ -216,8 +217,14 @@ def main() -> int:
     ap.add_argument("--mouse", action="store_true", help="drag with mouse events on the map instead of setPos")
     ap.add_argument("--view", choices=["2d", "3d", "both", "2d-after-3d"], default="2d",
                     help="what the centre shows during the drag (3d/both need OpenGL: see the docstring)")
+    ap.add_argument("--presentation", action="store_true",
+                    help="in presentation mode (thicker lines, bigger markers and text: what a projector shows)")
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])  # noqa: F841
+    if args.presentation:
+        from adamlab.ui import theme
+
+        theme.apply_theme("light", presentation=True)
     load0 = os.getloadavg()
     results = [run_once(args.seconds, not args.thread, args.mouse, args.view) for _ in range(args.runs)]
     load1 = os.getloadavg()
@@ -225,7 +232,8 @@ def main() -> int:
     how = "mouse events" if args.mouse else "handle.setPos"
     print(f"loss-surface arena, default scene (5 optimizers × 500 steps), races in the {where}, "
           f"{args.seconds:g} s scripted drag ({how}), view {args.view} on Qt platform "
-          f"{QApplication.platformName()}, median of {args.runs} runs")
+          f"{QApplication.platformName()}{', presentation mode' if args.presentation else ''}, median of "
+          f"{args.runs} runs")
     print(f"load average before {load0[0]:.2f} / after {load1[0]:.2f} (1 min) on {os.cpu_count()} cores "
           f"(shared machine: noisy)")
     for key in results[0]:

@@ -1,4 +1,4 @@
-"""Light and dark themes, and the colours every panel draws with.
+"""Light and dark themes, presentation mode, and the colours, line widths and text sizes every panel draws with.
 
 Curve colours come from the Okabe–Ito colour-blind-safe palette, chosen so each reads on both the light and
 the dark plot background (the pure yellow is darkened a little for white backgrounds).
@@ -6,6 +6,7 @@ the dark plot background (the pure yellow is darkened a little for white backgro
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,8 @@ import shiboken6
 from shiboken6 import Shiboken
 
 from adamlab.core.image import ARENA_COLORS
-from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
 THEMES = ("light", "dark")
@@ -71,12 +73,80 @@ def optimizer_color(kind: str) -> str:
 
 _BACKGROUND = {"light": "#FFFFFF", "dark": "#1E1E1E"}
 _FOREGROUND = {"light": "#202020", "dark": "#D8D8D8"}
+# Presentation mode: the contrast a washed-out projector needs — pure black on white, white on black.
+_PRESENT_BACKGROUND = {"light": "#FFFFFF", "dark": "#000000"}
+_PRESENT_FOREGROUND = {"light": "#000000", "dark": "#FFFFFF"}
 
 _current = "light"
 
 
 def current() -> str:
     return _current
+
+
+# --- presentation mode -----------------------------------------------------------------------------------
+# For a lecture hall: the same window read from the back row of a projected 1024 × 768 or 1920 × 1080 screen.
+# It is a property of the theme, not of any panel: text is FONT_SCALE times bigger (9 pt → 11.25 pt), lines
+# LINE_SCALE times thicker and markers MARKER_SCALE times bigger, in every widget and plot. Panels ask for
+# sizes through font_pt / px / line_width / marker_size (and the pen helper of adamlab.ui.widgets.plots);
+# what already exists when the mode is toggled is rescaled in place by restyle() (pens, markers, tick and
+# label fonts, titles, legends, style-sheet font sizes), so a panel gets it for free.
+FONT_SCALE = 1.25
+LINE_SCALE = 2.0
+MARKER_SCALE = 1.5
+
+_presentation = False
+_base_font: QFont | None = None  # the application's own font, before presentation mode enlarged it
+_line_scale_applied = 1.0  # the line scale existing pens were drawn with (see _rescale_items)
+_marker_scale_applied = 1.0
+
+
+def presentation() -> bool:
+    """Whether presentation mode (big text, thick lines, high contrast) is on."""
+    return _presentation
+
+
+def font_scale() -> float:
+    return FONT_SCALE if _presentation else 1.0
+
+
+def font_pt(pt: float) -> float:
+    """A font size of ``pt`` points in the normal mode, in the current mode."""
+    return pt * font_scale()
+
+
+def px(n: int) -> int:
+    """A length of ``n`` pixels that holds text (a fixed column width, a box's height), in the current mode."""
+    return round(n * font_scale())
+
+
+def line_width(width: float) -> float:
+    """A pen width of ``width`` pixels in the normal mode, in the current mode."""
+    return width * (LINE_SCALE if _presentation else 1.0)
+
+
+def marker_size(size: float) -> float:
+    """A marker (symbol) size of ``size`` pixels in the normal mode, in the current mode."""
+    return size * (MARKER_SCALE if _presentation else 1.0)
+
+
+def sized(widget, **lengths: int):
+    """Give ``widget`` lengths that hold text, in normal-mode pixels, now and after every mode switch:
+    ``sized(w, setFixedWidth=320)`` calls ``w.setFixedWidth(px(320))``; returns ``widget``."""
+    return follow(widget, lambda w: [getattr(w, setter)(px(n)) for setter, n in lengths.items()])
+
+
+def base_font() -> QFont:
+    """The application's font in the normal mode (presentation mode shows it FONT_SCALE times bigger)."""
+    app = QApplication.instance()
+    return QFont(_base_font if _base_font is not None else app.font() if app is not None else QFont())
+
+
+def scaled_font(font: QFont | None = None, pt: float | None = None) -> QFont:
+    """``font`` (default: the application's) at ``pt`` points (default: its own size) in the current mode."""
+    f = QFont(font if font is not None else base_font())
+    f.setPointSizeF(font_pt(pt if pt is not None else f.pointSizeF()))
+    return f
 
 
 def cycle_color(i: int) -> str:
@@ -104,11 +174,11 @@ def map_colormap(name: str | None = None) -> pg.ColorMap:
 
 
 def background() -> str:
-    return _BACKGROUND[_current]
+    return (_PRESENT_BACKGROUND if _presentation else _BACKGROUND)[_current]
 
 
 def foreground() -> str:
-    return _FOREGROUND[_current]
+    return (_PRESENT_FOREGROUND if _presentation else _FOREGROUND)[_current]
 
 
 def legend_brush():
@@ -152,60 +222,197 @@ def _prune() -> None:
     _followers[:] = [(ref, fn) for ref, fn in _followers if _alive(ref())]
 
 
-def apply_theme(name: str, root: QWidget | None = None) -> None:
-    """Switch the application palette and pyqtgraph's defaults, then re-colour what already exists (every
-    top-level window, or only ``root``)."""
-    global _current
+def apply_theme(name: str, root: QWidget | None = None, presentation: bool | None = None) -> None:
+    """Switch the application palette, font and pyqtgraph's defaults, then re-colour and resize what already
+    exists (every top-level window, or only ``root``). ``presentation``: turn presentation mode on or off
+    (None keeps it as it is)."""
+    global _current, _presentation, _base_font
     if name not in THEMES:
         raise ValueError(f"theme must be one of {THEMES}, got {name!r}")
     _current = name
+    if presentation is not None:
+        _presentation = bool(presentation)
     app = QApplication.instance()
     if app is not None:
+        if _base_font is None:
+            _base_font = QFont(app.font())
         app.setStyle("Fusion")
         app.setPalette(_palette(name))
-    pg.setConfigOptions(background=_BACKGROUND[name], foreground=_FOREGROUND[name], antialias=False)
+        if app.font() != scaled_font():
+            app.setFont(scaled_font())
+            # Qt posts the change to every widget: deliver it now, so what is measured below (and by the
+            # followers) is measured in the new font
+            QApplication.sendPostedEvents(None, QEvent.Type.ApplicationFontChange)
+    pg.setConfigOptions(background=background(), foreground=foreground(), antialias=False)
     if root is not None:
         restyle(root)
     elif app is not None:
         for w in app.topLevelWidgets():
             restyle(w, followers=False)
+        _mark_rescaled()
         _run_followers()
 
 
 def restyle(root: QWidget, followers: bool = True) -> None:
-    """Re-colour ``root`` and everything below it for the current theme (see the comment above)."""
+    """Re-colour ``root`` and everything below it for the current theme, and resize its text, lines and
+    markers for the current mode (see the comments above)."""
     for w in [root, *root.findChildren(QWidget)]:
         sheet = w.styleSheet()
         if sheet:
-            w.setStyleSheet(sheet)
-    fg = _FOREGROUND[_current]
+            w.setStyleSheet(_scaled_sheet(w, sheet))
+    fg = foreground()
     views = root.findChildren(pg.GraphicsView)
     if isinstance(root, pg.GraphicsView):
         views.append(root)
     for view in views:
-        view.setBackground(_BACKGROUND[_current])
+        view.setBackground(background())
         scene = view.scene()
         if scene is None:
             continue
-        for item in scene.items():
+        items = scene.items()
+        _rescale_items(items)
+        for item in items:
             if isinstance(item, pg.AxisItem):
                 restyle_axis(item)
             elif isinstance(item, pg.LegendItem):
                 item.setLabelTextColor(fg)
                 item.setBrush(legend_brush())
+                item.setLabelTextSize(_scaled_css_size(item, item.opts.get("labelTextSize")))
                 for _, label in item.items:
                     label.setText(label.text, color=fg)
+                item.updateSize()
             elif isinstance(item, pg.LabelItem) and not isinstance(item.parentItem(), pg.ItemSample):
+                if getattr(item.parentItem(), "full_title", None) is None:  # set_title's follower sizes those
+                    item.opts["size"] = _scaled_css_size(item, item.opts.get("size"))
                 item.setText(item.text, color=fg)
+            elif isinstance(item, pg.TextItem):
+                _scale_text_item(item)
     if followers:
+        _mark_rescaled()
         _run_followers()
 
 
 def restyle_axis(axis: pg.AxisItem) -> None:
-    """An axis in the theme's foreground: its line, tick text and label (pyqtgraph re-renders the label)."""
-    fg = _FOREGROUND[_current]
+    """An axis in the theme's foreground and the mode's text size: its line, tick text and label (pyqtgraph
+    re-renders the label)."""
+    fg = foreground()
     axis.setPen(fg)
     axis.setTextPen(fg)
+    font = scaled_font()
+    if axis.style.get("tickFont") != font:
+        axis.setStyle(tickFont=font)
+        axis.label.setFont(font)  # the axis title; pyqtgraph has no public call that re-lays it out without
+        axis._updateLabel()  # also showing a hidden label (setLabel shows it)
+        axis.resizeEvent()
+
+
+# --- resizing what exists (presentation mode toggled) ------------------------------------------------------
+# Pens and markers are scaled by the ratio of the new scale to the one they were drawn with: a pen made
+# through line_width() before the toggle has the old scale in it. Font sizes given as text ("9pt" in a style
+# sheet, a legend, a title) are remembered per object with the size this module set, so a size the panel sets
+# afterwards is taken as its new normal-mode size.
+
+_PT = re.compile(r"(\d+(?:\.\d+)?)pt")
+
+
+def _mark_rescaled() -> None:
+    global _line_scale_applied, _marker_scale_applied
+    _line_scale_applied = line_width(1.0)
+    _marker_scale_applied = marker_size(1.0)
+
+
+def _scaled_sheet(w: QWidget, sheet: str) -> str:
+    if w.property("adamlab_sized"):  # sized by the widget's own follower
+        return sheet
+    base, shown = w.property("adamlab_sheet") or (None, None)
+    if sheet != shown:  # set by the panel since: its sizes are normal-mode sizes
+        base = sheet
+    scaled = _PT.sub(lambda m: f"{round(font_pt(float(m.group(1))), 3):g}pt", base)
+    w.setProperty("adamlab_sheet", (base, scaled))
+    return scaled
+
+
+def css_size(obj, size: str | None) -> str | None:
+    """``size`` ("9pt", a normal-mode size; None: the application font's) of ``obj`` (a legend, a LabelItem)
+    in the current mode, remembered so that a later mode switch rescales it from ``size``."""
+    pt = float(size[:-2]) if size and size.endswith("pt") else base_font().pointSizeF() if size is None else None
+    scaled = size if pt is None or (size is None and not _presentation) else f"{round(font_pt(pt), 3):g}pt"
+    obj._adamlab_size = (size, scaled)
+    return scaled
+
+
+def _scaled_css_size(obj, size: str | None) -> str | None:
+    """``obj``'s size ``size`` for the current mode: from its remembered normal-mode size if ``size`` is the
+    one this module set, else ``size`` is the panel's new normal-mode size."""
+    base, shown = getattr(obj, "_adamlab_size", (None, None))
+    return css_size(obj, base if size == shown else size)
+
+
+def _scale_text_item(item: pg.TextItem) -> None:
+    font = item.textItem.font()
+    base, shown = getattr(item, "_adamlab_pt", (None, None))
+    if font.pointSizeF() != shown:
+        base = font.pointSizeF()
+    item._adamlab_pt = (base, font_pt(base))
+    font.setPointSizeF(font_pt(base))
+    item.setFont(font)
+
+
+class _Ratio:
+    """new / old, applied as ``v * new / old`` so that a toggle there and back gives the exact value again."""
+
+    def __init__(self, new: float, old: float):
+        self.new, self.old = new, old
+
+    def __call__(self, v):
+        return v * self.new / self.old
+
+
+def _scaled_pen(pen, ratio: _Ratio):
+    if pen is None or not hasattr(pen, "widthF"):
+        return pen
+    out = pg.mkPen(pen)
+    out.setWidthF(ratio(max(pen.widthF(), 1.0)))  # width 0 is a 1-px cosmetic pen
+    return out
+
+
+def _rescale_items(items) -> None:
+    """Pens and marker sizes of the plot items in ``items`` for the current mode (see the comment above)."""
+    lines, marks = _Ratio(line_width(1.0), _line_scale_applied), _Ratio(marker_size(1.0), _marker_scale_applied)
+    if lines.new == lines.old and marks.new == marks.old:
+        return
+    for item in items:
+        if isinstance(item.parentItem(), pg.PlotDataItem):  # drawn from its PlotDataItem's options
+            continue
+        if isinstance(item, pg.PlotDataItem):
+            o = item.opts
+            if o.get("pen") is not None:
+                item.setPen(_scaled_pen(pg.mkPen(o["pen"]), lines))
+            if o.get("shadowPen") is not None:
+                item.setShadowPen(_scaled_pen(pg.mkPen(o["shadowPen"]), lines))
+            if o.get("symbol") is not None:
+                item.setSymbolSize(marks(np.asarray(o["symbolSize"])) if np.ndim(o["symbolSize"]) else
+                                   marks(o["symbolSize"]))
+        elif isinstance(item, pg.PlotCurveItem):
+            item.setPen(_scaled_pen(pg.mkPen(item.opts["pen"]), lines))
+        elif isinstance(item, pg.ScatterPlotItem):
+            _rescale_scatter(item, lines, marks)
+        elif isinstance(item, (pg.InfiniteLine, pg.IsocurveItem, pg.TargetItem)):
+            item.setPen(_scaled_pen(item.pen, lines))
+
+
+def _rescale_scatter(item: pg.ScatterPlotItem, lines: _Ratio, marks: _Ratio) -> None:
+    data = item.data
+    if item.opts.get("pxMode", True):  # sizes in pixels (not in data units, like the arena's swarm squares)
+        item.opts["size"] = marks(item.opts["size"])
+        own = data["size"] > 0
+        data["size"][own] = marks(data["size"][own])
+    item.opts["pen"] = _scaled_pen(item.opts["pen"], lines)
+    for i, p in enumerate(data["pen"]):
+        data["pen"][i] = _scaled_pen(p, lines)
+    item._spotPixmap = None
+    data["sourceRect"] = 0
+    item.updateSpots(data)
 
 
 def _run_followers() -> None:
@@ -218,9 +425,16 @@ def _run_followers() -> None:
 
 def _palette(name: str) -> QPalette:
     if name == "light":
-        return QApplication.style().standardPalette() if QApplication.instance() else QPalette()
+        p = QApplication.style().standardPalette() if QApplication.instance() else QPalette()
+        if _presentation:  # black text, for the contrast a projector washes out
+            for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+                p.setColor(QPalette.ColorGroup.Active, role, QColor("#000000"))
+                p.setColor(QPalette.ColorGroup.Inactive, role, QColor("#000000"))
+        return p
     p = QPalette()
     base, window, text = QColor("#232323"), QColor("#2D2D2D"), QColor("#E0E0E0")
+    if _presentation:  # white on near-black
+        base, window, text = QColor("#000000"), QColor("#161616"), QColor("#FFFFFF")
     p.setColor(QPalette.ColorRole.Window, window)
     p.setColor(QPalette.ColorRole.WindowText, text)
     p.setColor(QPalette.ColorRole.Base, base)

@@ -15,10 +15,12 @@ from PySide6.QtCore import QByteArray, Qt, Slot  # noqa: E402
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
+    QBoxLayout,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QListView,
     QListWidget,
     QMainWindow,
     QMessageBox,
@@ -36,6 +38,9 @@ from adamlab.ui.widgets.dialogs import ask_save_path  # noqa: E402
 from adamlab.ui.widgets.plots import export_plot  # noqa: E402
 
 
+QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no limit" for a widget's size
+
+
 class _Missing(Panel):
     """Shown in place of a panel whose module is not there yet."""
 
@@ -49,10 +54,32 @@ class _Missing(Panel):
         lay.addWidget(label)
 
 
+def _size_sidebar(window: "MainWindow") -> None:
+    """The sidebar for the mode: a column on the left, or in presentation mode a strip of big entries across
+    the top (a column of 12.5-pt names would take a fifth of a 1024-px projector's width from the plots)."""
+    bar, lay = window.sidebar, window.centralWidget().layout()
+    present = theme.presentation()
+    bar.setStyleSheet(f"#sidebar {{ font-size: {12.5 if present else 11}pt; }} "
+                      f"#sidebar::item {{ padding: {'4px 14px' if present else '9px 6px'}; }}")
+    bar.setFlow(QListView.Flow.LeftToRight if present else QListView.Flow.TopToBottom)
+    bar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff if present else
+                                     Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    lay.setDirection(QBoxLayout.Direction.TopToBottom if present else QBoxLayout.Direction.LeftToRight)
+    if present:
+        bar.setMinimumWidth(0)
+        bar.setMaximumWidth(QWIDGETSIZE_MAX)
+        bar.setFixedHeight(bar.sizeHintForRow(0) + 2 * bar.frameWidth())
+    else:
+        bar.setMinimumHeight(0)
+        bar.setMaximumHeight(QWIDGETSIZE_MAX)
+        bar.setFixedWidth(170)
+
+
 class MainWindow(QMainWindow):
     """The AdamLab window: a sidebar of panels, menus, a status bar. Constructible with no arguments."""
 
-    def __init__(self, panel: str | None = None, theme_name: str | None = None, restore: bool = True):
+    def __init__(self, panel: str | None = None, theme_name: str | None = None, restore: bool = True,
+                 presentation: bool | None = None):
         super().__init__()
         self.setWindowTitle("AdamLab")
         self.setAcceptDrops(True)
@@ -62,13 +89,15 @@ class MainWindow(QMainWindow):
         self._closed = False
         self.settings_problems: list[str] = []
         saved_theme = str(self._settings.value("theme", "light")) if restore else "light"
-        theme.apply_theme(theme_name or (saved_theme if saved_theme in theme.THEMES else "light"))
+        present = restore and str(self._settings.value("presentation", "false")).lower() == "true"
+        theme.apply_theme(theme_name or (saved_theme if saved_theme in theme.THEMES else "light"),
+                          presentation=present if presentation is None else presentation)
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
-        self.sidebar.setFixedWidth(170)
-        # Big, well-spaced entries: the sidebar is how a lecture audience follows where we are.
-        self.sidebar.setStyleSheet("#sidebar { font-size: 11pt; } #sidebar::item { padding: 9px 6px; }")
+        # Big, well-spaced entries: the sidebar is how a lecture audience follows where we are. Its size and
+        # style sheet are the mode's (_size_sidebar), not scaled by the theme.
+        self.sidebar.setProperty("adamlab_sized", True)
         self.stack = QStackedWidget()
         self.panels: list[Panel] = []
         for i, (key, module, cls) in enumerate(PANELS):
@@ -79,11 +108,12 @@ class MainWindow(QMainWindow):
             self.sidebar.item(i).setToolTip(f"{p.hint}\n(Ctrl+{i + 1})")
             p.statusMessage.connect(self._show_message)
         central = QWidget()
-        lay = QHBoxLayout(central)
+        lay = QBoxLayout(QBoxLayout.Direction.LeftToRight, central)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.sidebar)
         lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        theme.follow(self, _size_sidebar)
         self.sidebar.currentRowChanged.connect(self._on_row)
         self.recorder = None  # the recording under way (adamlab.ui.record.recorder.Recorder), if any
         self._build_menus()
@@ -161,6 +191,13 @@ class MainWindow(QMainWindow):
             group.addAction(act)
             view.addAction(act)
             self.theme_actions[name] = act
+        # F5 starts a slide show in PowerPoint and Impress: the key a lecturer reaches for
+        self.presentation_action = self._add(
+            view, "&Presentation mode", self.set_presentation, None,
+            "Big text, thick lines and high contrast, for a projector (F5 or Ctrl+Shift+P)")
+        self.presentation_action.setShortcuts([QKeySequence("F5"), QKeySequence("Ctrl+Shift+P")])
+        self.presentation_action.setCheckable(True)
+        self.presentation_action.setChecked(theme.presentation())
         view.addSeparator()
         for i, p in enumerate(self.panels):
             self._add(view, f"&{i + 1} {p.title}", lambda _=False, k=p.key: self.show_panel(k), f"Ctrl+{i + 1}",
@@ -188,6 +225,13 @@ class MainWindow(QMainWindow):
     def set_theme(self, name: str) -> None:
         theme.apply_theme(name)  # every window, widget and plot follows (see adamlab.ui.theme)
         self.theme_actions[name].setChecked(True)
+
+    def set_presentation(self, on: bool) -> None:
+        """Presentation mode on or off, in the current theme: every window, widget and plot follows."""
+        theme.apply_theme(theme.current(), presentation=on)
+        self.presentation_action.setChecked(theme.presentation())
+        self._show_message("Presentation mode: big text, thick lines (F5 to leave)" if on else
+                           "Presentation mode off")
 
     def open_run_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a run folder (written by adamlab.watch)")
@@ -390,6 +434,7 @@ class MainWindow(QMainWindow):
         s = self._settings
         s.setValue("geometry", self.saveGeometry())
         s.setValue("theme", theme.current())
+        s.setValue("presentation", theme.presentation())
         s.setValue("panel", self.stack.currentIndex())
         for p in self.panels:
             try:

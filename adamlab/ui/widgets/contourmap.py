@@ -24,7 +24,7 @@ class ContourMap(pg.GraphicsLayoutWidget):
         self.image.setZValue(-20)
         self.plot.addItem(self.image)
         self.contours = theme.follow(pg.PlotCurveItem(connect="pairs"),
-                                     lambda it: it.setPen(pen(theme.foreground(), 1, alpha=60)))
+                                     lambda it: it.setPen(pen(theme.foreground(), 1, alpha=60, hairline=True)))
         self.contours.setZValue(-10)
         self.plot.addItem(self.contours)
         self.colorbar = theme.follow(pg.ColorBarItem(colorMap=theme.map_colormap(), interactive=False, width=12),
@@ -49,7 +49,7 @@ class ContourMap(pg.GraphicsLayoutWidget):
     def set_paths(self, paths: list[tuple[np.ndarray, str, str]]) -> None:
         """Paths drawn as lines with a dot per point, each ``(xy (n, 2), colour, name)``."""
         while len(self.paths) < len(paths):
-            item = pg.PlotDataItem([], [], symbolSize=4)
+            item = pg.PlotDataItem([], [])
             item.setZValue(20)
             self.plot.addItem(item)
             self.paths.append(item)
@@ -57,7 +57,7 @@ class ContourMap(pg.GraphicsLayoutWidget):
             if k < len(paths):
                 xy, colour, name = paths[k]
                 item.setData(xy[:, 0], xy[:, 1], pen=pen(colour, 2), symbol="o", symbolBrush=colour,
-                             symbolPen=None)
+                             symbolPen=None, symbolSize=theme.marker_size(4))
                 item.setToolTip(name)
                 item.setVisible(True)
             else:
@@ -65,8 +65,8 @@ class ContourMap(pg.GraphicsLayoutWidget):
 
     def set_points(self, points: list[tuple[float, float, str, str]]) -> None:
         """Marked points ``(x, y, symbol, colour)``: a run's start, its end, the slice's centre."""
-        self.points.setData([{"pos": (x, y), "symbol": s, "brush": pg.mkBrush(c), "size": 11,
-                              "pen": pg.mkPen(theme.foreground(), width=1)} for x, y, s, c in points])
+        self.points.setData([{"pos": (x, y), "symbol": s, "brush": pg.mkBrush(c), "size": theme.marker_size(11),
+                              "pen": pen(theme.foreground(), 1)} for x, y, s, c in points])
 
     def reset(self) -> None:
         """Nothing drawn. (Not ``clear``: GraphicsLayoutWidget puts its layout's ``clear`` on each instance,

@@ -15,6 +15,7 @@ from PySide6.QtCore import QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QToolTip, QWidget
 
+from adamlab.ui import theme
 from adamlab.ui.widgets import symbols
 
 SCALES = ("linear", "log", "beta")
@@ -145,10 +146,10 @@ class FloatSlider(QWidget):
             raise ValueError(f"a β slider needs 0 <= minimum < maximum < 1, got {minimum}, {maximum}")
         self._scale, self._min, self._max, self._ticks = scale, float(minimum), float(maximum), ticks
         self.label = QLabel(label)
-        self.label.setMinimumWidth(28)
+        theme.sized(self.label, setMinimumWidth=28)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, ticks)
-        self.slider.setMinimumWidth(80)
+        theme.sized(self.slider, setMinimumWidth=80)
         wide = scale == "log" and maximum / minimum >= 10.0 ** SCI_DECADES
         self.spin = SciSpinBox() if wide else SpinBox(trim=scale == "beta")
         self.spin.what = label
@@ -160,7 +161,7 @@ class FloatSlider(QWidget):
         self.spin.setSingleStep(step if scale != "linear" else max(step, (maximum - minimum) / 100))
         if scale == "log":
             self.spin.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
-        self.spin.setMinimumWidth(84)
+        theme.sized(self.spin, setMinimumWidth=84)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.label)

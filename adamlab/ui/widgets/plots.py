@@ -20,12 +20,14 @@ from adamlab.ui import theme
 from adamlab.ui.widgets import symbols
 
 
-def pen(color: str, width: float = 1.0, style=None, alpha: int | None = None):
-    """A cosmetic pen. Width 1 is several times faster than thicker lines on long curves (GUIDE §4)."""
+def pen(color: str, width: float = 1.0, style=None, alpha: int | None = None, hairline: bool = False):
+    """A cosmetic pen, ``width`` px wide in the normal mode (thicker in presentation mode: theme.line_width,
+    unless ``hairline``: level lines, packed tight in a valley, would merge into a solid band).
+    Width 1 is several times faster than thicker lines on long curves (GUIDE §4)."""
     c = pg.mkColor(color)
     if alpha is not None:
         c.setAlpha(alpha)
-    kw = {"color": c, "width": width}
+    kw = {"color": c, "width": width if hairline else theme.line_width(width)}
     if style is not None:
         kw["style"] = style
     return pg.mkPen(**kw)
@@ -43,7 +45,8 @@ def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str =
     if grid:
         plot.showGrid(x=True, y=True, alpha=0.15)
     if legend:
-        legend = plot.addLegend(offset=(-5, 5), labelTextSize="9pt", verSpacing=-6)
+        legend = plot.addLegend(offset=(-5, 5), verSpacing=-6)
+        legend.setLabelTextSize(theme.css_size(legend, "9pt"))
         legend.setBrush(theme.legend_brush())
     return plot
 
@@ -79,7 +82,9 @@ def set_title(plot: pg.PlotItem, title: str, size: str = "10pt") -> None:
         # squeezed instead (its text is elided to fit, below), whoever sets its text (a theme switch does).
         plot.titleLabel.updateMin = types.MethodType(_squeezable_update_min, plot.titleLabel)
         plot.vb.sigResized.connect(lambda _vb, p=plot: _fit_title(p))
-    _fit_title(plot)
+        theme.follow(plot, _fit_title)  # presentation mode: a bigger font, elided again
+    else:
+        _fit_title(plot)
 
 
 def _squeezable_update_min(label: pg.LabelItem) -> None:
@@ -93,16 +98,18 @@ def _squeezable_update_min(label: pg.LabelItem) -> None:
 
 def _fit_title(plot: pg.PlotItem) -> None:
     title, size = plot.full_title
+    pt = theme.font_pt(float(size.rstrip("pt")))
+    size = f"{round(pt, 3):g}pt"
     room = int(plot.vb.width()) - 8  # the title's column is the view box's
     font = QFont(plot.titleLabel.item.font())
-    font.setPointSizeF(float(size.rstrip("pt")))
+    font.setPointSizeF(pt)
     metrics = QFontMetrics(font)
     # measure what is drawn, not the markup; an elided title is plain text (a cut could fall inside a tag),
     # with its hats spelt out (symbols.plain: Qt misplaces an upright hat)
     text = symbols.plain(html.unescape(re.sub(r"<[^>]+>", "", title)))
     shown = title if room <= 0 or metrics.horizontalAdvance(text) <= room else \
         metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
-    if shown != plot.titleLabel.text:
+    if shown != plot.titleLabel.text or size != plot.titleLabel.opts.get("size"):
         plot.setTitle(shown, size=size)
         plot.titleLabel.setToolTip(title if shown != title else "")
 

@@ -331,7 +331,7 @@ class EmaPanel(Panel):
         self._controls_scroll.setWidget(box)
         self._controls_scroll.setWidgetResizable(True)
         self._controls_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self._controls_scroll.setFixedWidth(320)
+        theme.sized(self._controls_scroll, setFixedWidth=320)
         self._controls_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.kind.currentIndexChanged.connect(self._on_kind)
@@ -364,7 +364,7 @@ class EmaPanel(Panel):
         for p in (p2, p3, p4):
             p.setXLink(p1)
         for p in (p1, p2, p3, p4):
-            p.getAxis("left").setWidth(52)
+            theme.sized(p.getAxis("left"), setWidth=52)
             p.setMouseEnabled(x=True, y=False)
         layout = self.view.ci.layout
         for row, stretch in enumerate((3, 2, 2, 2)):

@@ -94,7 +94,8 @@ class LossPlot(pg.PlotWidget):
         c = run.color
         raw = p.plot([], [], pen=pen(c, 1, alpha=55), name=None)
         smooth = p.plot([], [], pen=pen(c, 1), name=run.name)  # width 1: thick pens cost ms per frame
-        val = p.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=c, symbolPen=pen(c), name=None)
+        val = p.plot([], [], pen=None, symbol="o", symbolSize=theme.marker_size(6), symbolBrush=c, symbolPen=pen(c),
+                     name=None)
         for item in (raw, smooth):
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)

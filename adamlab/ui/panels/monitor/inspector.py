@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from adamlab.ui import theme
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.layout import AspectSplitter
-from adamlab.ui.widgets.plots import style_plot
+from adamlab.ui.widgets.plots import pen, style_plot
 
 U_TARGET = -3.0  # log10 of the update/weight ratio that Karpathy's makemore lecture calls healthy
 
@@ -103,7 +103,7 @@ class TensorTable(QTableWidget):
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.verticalHeader().setDefaultSectionSize(22)
+        theme.sized(self.verticalHeader(), setDefaultSectionSize=22)
         self.setToolTip("Per-tensor statistics of the latest step (the seeds' g / w / u log).")
         self.setColumnHidden(5, True)  # shown for composite optimizers only
         # a narrow column keeps both ends of a name: "h.2.m…c_fc.weight" tells weight from bias and layer from layer
@@ -172,7 +172,7 @@ class TensorsView(QWidget):
         style_plot(self.plot, title="update/weight ratio per tensor over time", left="log10 u",
                    bottom="step", legend=False, grid=False)
         self.plot.addItem(pg.InfiniteLine(pos=U_TARGET, angle=0, movable=False,
-                                          pen=pg.mkPen("#7F7F7F", style=Qt.PenStyle.DashLine),
+                                          pen=pen("#7F7F7F", 1, Qt.PenStyle.DashLine),
                                           label="1e-3", labelOpts={"position": 0.9, "color": "#7F7F7F"}))
         self.plot_widget.setToolTip("log10 of RMS(Δθ)/RMS(θ) per tensor, one curve per table row (same colour). "
                                     "Near −3 (dashed): the weights change by ~0.1% a step. With SGD the curves "
@@ -205,7 +205,7 @@ class TensorsView(QWidget):
         new_names = self.table.rowCount() != len(names)
         drawn = idx[:MAX_CURVES]
         while len(self.curves) < len(drawn):
-            c = self.plot.plot([], [], pen=pg.mkPen(theme.CYCLE[0], width=1))
+            c = self.plot.plot([], [], pen=pen(theme.CYCLE[0], 1))
             c.setDownsampling(auto=True, method="peak")
             c.setClipToView(True)
             self.curves.append(c)
@@ -219,7 +219,7 @@ class TensorsView(QWidget):
             if k < len(drawn) and has_map:
                 i = int(drawn[k])
                 if getattr(c, "tensor", None) != i:
-                    c.setPen(pg.mkPen(theme.cycle_color(i), width=1))
+                    c.setPen(pen(theme.cycle_color(i), 1))
                     c.tensor = i
                 c.setData(snap.map_steps, snap.log_u[i], connect="finite")
                 c.setVisible(True)
@@ -305,9 +305,9 @@ class AdamStateView(QWidget):
         self.lr_plot.getAxis("bottom").enableAutoSIPrefix(False)  # log10 values: "−2.5", not "−2500 (×0.001)"
         brush_a, brush_b = pg.mkBrush(theme.COLORS["gradient"]), pg.mkBrush(theme.COLORS["second"])
         self.snr_hist = pg.PlotDataItem([0, 1], [0], stepMode="center", fillLevel=0, brush=brush_a,
-                                        pen=pg.mkPen(theme.COLORS["gradient"]))
+                                        pen=pen(theme.COLORS["gradient"]))
         self.lr_hist = pg.PlotDataItem([0, 1], [0], stepMode="center", fillLevel=0, brush=brush_b,
-                                       pen=pg.mkPen(theme.COLORS["second"]))
+                                       pen=pen(theme.COLORS["second"]))
         self.snr_plot.addItem(self.snr_hist)
         self.lr_plot.addItem(self.lr_hist)
         # one above the other in a tall tab, side by side when the tabs sit under the curves (1024 px)

@@ -150,7 +150,8 @@ class LandscapeView(QWidget):
         cl.addWidget(self.split_view, 1)
         self.views = QTabWidget()
         self.views.setDocumentMode(True)
-        # each page scrolls when the tab is shorter than its controls (the tabs under the curves at 1024 × 700)
+        # each page scrolls when the tab is lower than its controls (the tabs under the curves at 1024 × 700, or
+        # 1024 × 768 in presentation mode): the tab alone must not hold the monitor's height open
         self.views.addTab(_scrolling(slicer), "Slice and lines")
         self.views.addTab(_scrolling(sharp), "Sharpness")
         self.views.setTabToolTip(0, "The loss around the weights, and along straight lines between weights.")

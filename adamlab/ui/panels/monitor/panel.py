@@ -114,7 +114,7 @@ class MonitorPanel(Panel):
         scroll = QScrollArea()
         scroll.setWidget(self.setup)
         scroll.setWidgetResizable(True)
-        scroll.setFixedWidth(272)
+        theme.sized(scroll, setFixedWidth=272)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         centre = QWidget()
@@ -126,6 +126,8 @@ class MonitorPanel(Panel):
         cl.addLayout(self._view_row())
         self.curves = LossPlot()
         self.baseline, self.empty_hint = self.curves.baseline, self.curves.empty_hint
+        # the loss curves are what the room watches: never squeezed to a strip (the Landscape tab scrolls instead)
+        theme.sized(self.curves, setMinimumHeight=120)
         cl.addWidget(self.curves, 1)
         cl.addWidget(self.curves.key_label)
         self.status_label = QLabel("Press Start to train.")
@@ -292,7 +294,7 @@ class MonitorPanel(Panel):
         self.progress.setFormat("step %v / %m")
         self.progress.setToolTip("Steps done of the selected run.")
         self.rate_label = QLabel("")
-        self.rate_label.setMinimumWidth(170)
+        theme.sized(self.rate_label, setMinimumWidth=170)
         self.rate_label.setToolTip("Training speed of the selected run and the time left at that speed.")
         row.addWidget(self.progress, 1)
         row.addWidget(self.rate_label)
@@ -303,7 +305,7 @@ class MonitorPanel(Panel):
         self.smoothing = FloatSlider("smoothing", 0.0, 0.999, 0.9, decimals=3, tooltip=(
             "β of the debiased EMA drawn over the raw loss: s ← β·s + (1−β)·L, shown as s/(1−βᵗ) — the same "
             "bias correction as Adam's m̂ (TensorBoard's smoothing slider)."))
-        self.smoothing.label.setMinimumWidth(64)
+        theme.sized(self.smoothing.label, setMinimumWidth=64)
         self.x_axis = QComboBox()
         self.x_axis.addItem("x: steps", "steps")
         self.x_axis.addItem("x: tokens", "tokens")
@@ -325,7 +327,7 @@ class MonitorPanel(Panel):
     def _runs_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.run_list = QListWidget()
-        self.run_list.setFixedHeight(80)  # the three rows of buttons beside it
+        theme.sized(self.run_list, setFixedHeight=80)  # the three rows of buttons beside it
         self.run_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "run 2 · Adam … — paused", no scrollbar
         self.run_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.run_list.setToolTip("Runs: tick to show, click to select (the controls, table and tabs follow the "

@@ -31,6 +31,16 @@ class CodeLines(QWidget):
         self.stacked = False
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
+    def set_fonts(self, mono: QFont, sans: QFont) -> None:
+        """New code and maths fonts (presentation mode's bigger ones), laid out again."""
+        self.mono, self.sans = mono, sans
+        for _, code, maths in self._rows:
+            font = QFont(mono)
+            font.setItalic(code.font().italic())
+            code.setFont(font)
+            maths.setFont(sans)
+        self._arrange(force=True)
+
     # --- content ---
     def set_rows(self, rows: list[tuple[str, str]], highlight: int | None, other_row: int | None,
                  colours: tuple[str, str]) -> None:

@@ -139,7 +139,9 @@ class Side(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setFixedHeight(126)  # five knobs, Adam's lr, β1, β2, ε and wd
+        # five knobs, Adam's lr, β1, β2, ε and wd; four and a half in presentation mode, where the panel's
+        # whole column must fit a 1024 × 768 projector (the rest scroll)
+        theme.follow(self.scroll, lambda box: box.setFixedHeight(140 if theme.presentation() else 126))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 2)
         lay.setSpacing(3)
@@ -229,7 +231,7 @@ class StepperPanel(Panel):
         left.addWidget(self.view, 1)
         holder = QWidget()
         holder.setLayout(left)
-        holder.setFixedWidth(262)  # leaves the table ~560 px in a 1024-px window: 11 columns fit
+        theme.sized(holder, setFixedWidth=262)  # leaves the table ~560 px in a 1024-px window: 11 columns fit
         lay.addWidget(holder)
         right = QVBoxLayout()
         right.addWidget(self.code_box)
@@ -343,11 +345,12 @@ class StepperPanel(Panel):
         lay.addLayout(head)
         # Code in a monospaced font, maths in the proportional one, both larger than the UI font so they read
         # when projected; side by side when there is room, the maths under its code when there is not.
-        self.mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        self.mono.setPointSizeF(11)
-        self.sans = QFont(self.font())
-        self.sans.setPointSizeF(11.5)
+        # (11 and 11.5 pt in the normal mode; presentation mode scales them with the rest of the text)
+        mono, sans = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont), QFont(self.font())
+        self.mono, self.sans = theme.scaled_font(mono, 11), theme.scaled_font(sans, 11.5)
         self.code_lines = CodeLines(self.mono, self.sans)
+        theme.follow(self.code_lines, lambda lines, mono=mono, sans=sans: lines.set_fonts(
+            theme.scaled_font(mono, 11), theme.scaled_font(sans, 11.5)))
         # The lines scroll only when a long update (NAdam's 9 lines) would squeeze the table below a few rows;
         # the line just run is scrolled into view.
         self.code_scroll = _WholeScrollArea()
@@ -355,7 +358,7 @@ class StepperPanel(Panel):
         self.code_scroll.setWidgetResizable(True)
         self.code_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.code_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.code_scroll.setMinimumHeight(120)
+        theme.sized(self.code_scroll, setMinimumHeight=120)
         lay.addWidget(self.code_scroll)
         self.step_label = QLabel()
         self.step_label.setWordWrap(True)
@@ -370,6 +373,7 @@ class StepperPanel(Panel):
         self.steps_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # see _fit_columns
         self.steps_table.setWordWrap(False)
         self.steps_table.viewport().installEventFilter(self)  # refit the columns when the table is resized
+        theme.follow(self, lambda panel: panel._fit_columns())  # and in presentation mode's font
         self.steps_table.setToolTip("Every step's numbers, from the core optimizers: the gradient and the state "
                                     "of the run whose lines are shown, and θ and the loss after the step for "
                                     "both runs. Hover a cell for its full value.")
@@ -378,8 +382,8 @@ class StepperPanel(Panel):
                                  "whose lines are shown (Adam's m, v, m_hat, v_hat and the ratio "
                                  "m_hat / (√v_hat + ε)), and θ and the loss after the step for both runs.")
         self.table_hint.setWordWrap(True)
-        self.table_hint.setMinimumWidth(320)  # (a word-wrapped label in a layout otherwise shrinks to a column)
-        self.table_hint.setMaximumWidth(460)
+        # (a word-wrapped label in a layout otherwise shrinks to a column)
+        theme.sized(self.table_hint, setMinimumWidth=320, setMaximumWidth=460)
         self.table_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.table_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         QVBoxLayout(self.steps_table.viewport()).addWidget(self.table_hint, 0, Qt.AlignmentFlag.AlignCenter)
@@ -408,7 +412,7 @@ class StepperPanel(Panel):
         style_plot(self.plot_loss, left="L(θ)", bottom="step t", legend=False)
         self.plot_loss.setXLink(self.plot_theta)
         for plot in (self.plot_theta, self.plot_loss):
-            plot.getAxis("left").setWidth(44)
+            theme.sized(plot.getAxis("left"), setWidth=44)
         self.target_line = pg.InfiniteLine(TARGET, angle=0, pen=pen(c["sgd"], 1, Qt.PenStyle.DotLine))
         self.plot_theta.addItem(self.target_line, ignoreBounds=True)
         # B first, so A (the run in focus to start with) is drawn on top where they overlap.
@@ -426,7 +430,8 @@ class StepperPanel(Panel):
             item = pg.PlotDataItem([], [], pen=pen(run_color(NAMES.index(name[-1])), 2, Qt.PenStyle.DashLine))
             plot.addItem(item, ignoreBounds=True)
             self.wild_curves[name] = item
-        self.view.setMinimumHeight(170)
+        # (a little lower in presentation mode, where the controls above it have grown with their text)
+        theme.follow(self.view, lambda view: view.setMinimumHeight(150 if theme.presentation() else 170))
         self._early_view = False  # the θ plot shows the fixed early range (see _update_plots)
 
     # --- config ---

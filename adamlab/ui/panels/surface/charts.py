@@ -152,8 +152,8 @@ class EffLrChart:
         bottom = self.plot.getAxis("bottom")
         bottom.enableAutoSIPrefix(False)  # "(x0.001)" after the label reads badly; the ticks say it all
         self.plot.getAxis("left").setStyle(tickTextWidth=40, autoExpandTextSpace=True)
-        self.x_marks = self.plot.plot([], [], pen=None, symbol="s", symbolSize=11, name="x axis")
-        self.y_marks = self.plot.plot([], [], pen=None, symbol="t1", symbolSize=12, name="y axis")
+        self.x_marks = self.plot.plot([], [], pen=None, symbol="s", symbolSize=theme.marker_size(11), name="x axis")
+        self.y_marks = self.plot.plot([], [], pen=None, symbol="t1", symbolSize=theme.marker_size(12), name="y axis")
         self._decades: tuple[int, int] | None = None  # the x axis's decades (see eff_decades)
         self._ticks = None  # the optimizers' names on the y axis
         self._shown = False  # whether any marks are drawn
@@ -272,7 +272,8 @@ class SensitivityChart(QWidget):
                 best["y"].append(max(c.best_loss, FLOOR))
                 best["symbol"].append(SYMBOLS[symbol % len(SYMBOLS)][0])
                 best["brush"].append(pg.mkBrush(color))
-        self.cross_marks.setData(cross["x"], [top] * len(cross["x"]), pen=None, symbol="x", symbolSize=8,
+        self.cross_marks.setData(cross["x"], [top] * len(cross["x"]), pen=None, symbol="x",
+                                 symbolSize=theme.marker_size(8),
                                  symbolPen=cross["pen"], symbolBrush=None)
         self.best_marks.marks = best
         _draw_best_marks(self.best_marks)
@@ -285,7 +286,7 @@ class SensitivityChart(QWidget):
 
 def _draw_best_marks(item) -> None:
     m = item.marks
-    item.setData(m["x"], m["y"], pen=None, symbol=m["symbol"], symbolSize=12, symbolBrush=m["brush"],
+    item.setData(m["x"], m["y"], pen=None, symbol=m["symbol"], symbolSize=theme.marker_size(12), symbolBrush=m["brush"],
                  symbolPen=pen(theme.foreground(), 1))
 
 
@@ -309,7 +310,7 @@ class ResultsTable(QWidget):
             item.setToolTip(tip)
             self.table.setHorizontalHeaderItem(j, item)
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(22)
+        theme.sized(self.table.verticalHeader(), setDefaultSectionSize=22)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setWordWrap(False)
@@ -320,10 +321,9 @@ class ResultsTable(QWidget):
         # (ResizeToContents would re-measure every row on every frame of a drag).
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.sectionResized.connect(self._fit_name_header)
-        fm = self.table.fontMetrics()
-        for j, widest in ((1, "8.8e-10"), (2, "8.8e-10"), (3, "5000"), (4, "⚠ 5000")):
+        for j in range(1, len(headers)):
             header.setSectionResizeMode(j, QHeaderView.ResizeMode.Fixed)
-            header.resizeSection(j, max(fm.horizontalAdvance(widest), fm.horizontalAdvance(headers[j][0])) + 10)
+        theme.follow(self, ResultsTable._fit_columns)  # measured again in presentation mode's font
         self.table.setToolTip("final f: loss at the last step · ‖θ−θ*‖: distance to the nearest global minimum · "
                               "t→tol: first step within tol of it · diverged: step where the path blew up "
                               "(or left the view)")
@@ -338,6 +338,12 @@ class ResultsTable(QWidget):
         lay.addWidget(self.table, 1)
         lay.addWidget(self.error_label)
         self.table.setMinimumHeight(90)
+
+    def _fit_columns(self) -> None:
+        header, fm = self.table.horizontalHeader(), self.table.fontMetrics()
+        for j, widest in ((1, "8.8e-10"), (2, "8.8e-10"), (3, "5000"), (4, "⚠ 5000")):
+            title = self.table.horizontalHeaderItem(j).text()
+            header.resizeSection(j, max(fm.horizontalAdvance(widest), fm.horizontalAdvance(title)) + 10)
 
     def _fit_name_header(self, section: int, _old: int, width: int) -> None:
         """The name column's header says "optimizer" where it fits and nothing where it would be cut (in a

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from adamlab.core.schedules import LABELS as SCHEDULE_LABELS
 from adamlab.core.surfaces import SURFACES, Surface
+from adamlab.ui import theme
 from adamlab.ui.panels.surface.map_view import ARROWS
 from adamlab.ui.panels.surface.presets import PRESETS
 from adamlab.ui.panels.surface.race import make_surface
@@ -203,7 +204,7 @@ class ArenaControls(QScrollArea):
         # Line edits and combos would otherwise ask for ~150 px each and widen the whole column.
         for e in (self.start_x, self.start_y):
             e.setMinimumWidth(40)
-            e.setMaximumWidth(70)
+            theme.sized(e, setMaximumWidth=70)
         for c in (self.preset_combo, self.surface_combo, self.schedule_combo, self.swarm_combo,
                   self.overlay_combo, self.speed_combo):
             c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -252,8 +253,7 @@ class ArenaControls(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMinimumWidth(LEFT_WIDTH[0])
-        self.setMaximumWidth(LEFT_WIDTH[1])
+        theme.sized(self, setMinimumWidth=LEFT_WIDTH[0], setMaximumWidth=LEFT_WIDTH[1])
 
     # ------------------------------------------------------------------------------------------------------
     # what the controls say

@@ -85,7 +85,7 @@ def arrow_segments(origin, direction, length: float) -> np.ndarray:
 def arrow_pen(role: str, style):
     """The pen of an overlay arrow (see ARROWS) in the current theme."""
     color = theme.foreground() if role == "fg" else theme.COLORS[role]
-    return pg.mkPen(color, width=2, style=style)
+    return pen(color, 2, style)
 
 
 class MapView:
@@ -104,7 +104,7 @@ class MapView:
         self.plot.addItem(self.image, ignoreBounds=True)
         self.image_rect: tuple[float, float, float, float] | None = None  # what the image covers (data units)
         self.contours = theme.follow(pg.PlotCurveItem(connect="pairs"),
-                                     lambda it: it.setPen(pen(theme.foreground(), 1, alpha=60)))
+                                     lambda it: it.setPen(pen(theme.foreground(), 1, alpha=60, hairline=True)))
         self.contours.setZValue(-10)
         self.plot.addItem(self.contours, ignoreBounds=True)
         self.colorbar = theme.follow(pg.ColorBarItem(colorMap=surface_colormap(theme.current()), interactive=False,
@@ -112,12 +112,14 @@ class MapView:
                                      lambda it: it.setColorMap(surface_colormap(theme.current())))
         self.colorbar.setImageItem(self.image)
         self.widget.addItem(self.colorbar, row=0, col=1)
-        self.minima = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("#000000"), brush=pg.mkBrush("#FFFFFF"))
-        self.local_minima = pg.ScatterPlotItem(symbol="o", size=7, pen=pg.mkPen("#000000"), brush=pg.mkBrush("#FFFFFF"))
+        self.minima = pg.ScatterPlotItem(symbol="star", size=theme.marker_size(16), pen=pen("#000000"),
+                                         brush=pg.mkBrush("#FFFFFF"))
+        self.local_minima = pg.ScatterPlotItem(symbol="o", size=theme.marker_size(7), pen=pen("#000000"),
+                                               brush=pg.mkBrush("#FFFFFF"))
         for item in (self.minima, self.local_minima):
             item.setZValue(15)
             self.plot.addItem(item, ignoreBounds=True)
-        self.markers = theme.follow(pg.ScatterPlotItem(), lambda it: it.setPen(pg.mkPen(theme.foreground(), width=1)))
+        self.markers = theme.follow(pg.ScatterPlotItem(), lambda it: it.setPen(pen(theme.foreground(), 1)))
         self.markers.setZValue(30)
         self.plot.addItem(self.markers, ignoreBounds=True)
         self.swarm_item = pg.ScatterPlotItem(symbol="s", pxMode=False, pen=None)
@@ -132,11 +134,11 @@ class MapView:
             self.plot.addItem(item, ignoreBounds=True)
             self.arrow_items[key] = item
         self.handle = pg.TargetItem(pos=start, size=16, symbol="crosshair", movable=True,
-                                    pen=pg.mkPen(theme.foreground(), width=2), label="θ₀",
+                                    pen=pen(theme.foreground(), 2), label="θ₀",
                                     labelOpts={"offset": (8, -8), "color": theme.foreground()})
 
         def handle_colours(it):
-            it.setPen(pg.mkPen(theme.foreground(), width=2))
+            it.setPen(pen(theme.foreground(), 2))
             it.label().setColor(theme.foreground())
 
         theme.follow(self.handle, handle_colours)
@@ -260,7 +262,7 @@ class MapView:
                 mx.append(last[0])
                 my.append(last[1])
                 symbols.append("x" if gone else SYMBOLS[track.symbol][0])
-                sizes.append(14 if gone else 11)
+                sizes.append(theme.marker_size(14 if gone else 11))
                 brushes.append(track.brush)
         self.markers.setData(mx, my, symbol=symbols, size=sizes, brush=brushes)
 
@@ -303,7 +305,9 @@ class MapView:
         in one go), and again when the race settles."""
         if self.readout.text() == text:
             return
-        self.readout.setMinimumHeight(self.readout.height() if hold else 0)
+        # (only a label on screen has a height worth keeping: a hidden panel's was never laid out, and held it
+        # could stand taller than a 1024 × 768 window)
+        self.readout.setMinimumHeight(self.readout.height() if hold and self.readout.isVisible() else 0)
         self.readout.setText(text)
 
     def draw_swarm(self, res: SceneResult) -> None:

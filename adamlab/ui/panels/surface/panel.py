@@ -62,7 +62,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from adamlab.ui import workers
+from adamlab.ui import theme, workers
 from adamlab.ui.panels.base import Panel
 from adamlab.ui.panels.surface.charts import EffLrChart, LossChart, ResultsTable, SensitivityChart
 from adamlab.ui.panels.surface.controls import ArenaControls
@@ -239,7 +239,7 @@ class SurfacePanel(Panel):
         # tool buttons: a push button's style minimum (~80 px each) would widen the map's column
         self.play_button = QToolButton()
         self.play_button.setText("▶ Play")
-        self.play_button.setMinimumWidth(58)
+        theme.sized(self.play_button, setMinimumWidth=58)
         self.play_button.setToolTip("Play the race from the current step (from the start if it is over)")
         self.play_button.clicked.connect(self.toggle_play)
         self.step_button = QToolButton()
@@ -298,7 +298,7 @@ class SurfacePanel(Panel):
         right.setStretchFactor(1, 3)
         right.setStretchFactor(2, 3)
         right.setSizes([320, 210, 160])
-        right.setMinimumWidth(RIGHT_MIN_WIDTH)
+        theme.sized(right, setMinimumWidth=RIGHT_MIN_WIDTH)
 
         main = QSplitter(Qt.Orientation.Horizontal)
         main.setChildrenCollapsible(False)

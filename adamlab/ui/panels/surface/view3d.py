@@ -47,6 +47,9 @@ MOUSE_HINT = "Drag to turn the relief, wheel to zoom, Ctrl+drag (or the middle b
 MODES = {"2d": "2-D map", "3d": "3-D relief", "both": "2-D map and 3-D relief"}
 FLOOR = -0.02  # the floor frame and the pins' feet, just under the relief's lowest point
 LABEL_ROOM = 0.6  # box units kept in view right of the floor for its y label
+# the GL items' line widths and point sizes (px) in the normal mode (theme.line_width / marker_size scale them)
+GL_WIDTHS = {"contours": 1, "floor": 1, "minima": 9, "pins": 1.5, "ghosts": 2, "paths": 2.5, "heads": 11, "marks": 8}
+GL_POINTS = {"minima", "heads", "marks"}
 # the default camera: from the front (the −y side), a little to the right of the x axis, looking down ~30°;
 # its distance is fitted to the view's shape (relief.fit_distance) until the user turns or zooms it
 CAMERA = {"elevation": 32.0, "azimuth": -62.0, "distance": 4.6, "fov": 40.0}
@@ -211,16 +214,18 @@ class ReliefPane(QWidget):
         on_top = {**lines, GL.GL_DEPTH_TEST: False}
         self.items = {
             "mesh": mesh,
-            "contours": gl.GLLinePlotItem(mode="lines", width=1, glOptions=lines),
-            "floor": gl.GLLinePlotItem(mode="lines", width=1, glOptions=lines),
-            "minima": gl.GLScatterPlotItem(size=9, pxMode=True, glOptions=lines),  # hidden behind hills
-            "pins": gl.GLLinePlotItem(mode="lines", width=1.5, glOptions=on_top),
+            "contours": gl.GLLinePlotItem(mode="lines", glOptions=lines),
+            "floor": gl.GLLinePlotItem(mode="lines", glOptions=lines),
+            "minima": gl.GLScatterPlotItem(pxMode=True, glOptions=lines),  # hidden behind hills
+            "pins": gl.GLLinePlotItem(mode="lines", glOptions=on_top),
             # the paths twice: faintly over everything (so a hill never hides one), then solid where visible
-            "ghosts": gl.GLLinePlotItem(mode="lines", width=2, glOptions=on_top),
-            "paths": gl.GLLinePlotItem(mode="lines", width=2.5, glOptions=lines),
-            "heads": gl.GLScatterPlotItem(size=11, pxMode=True, glOptions=on_top),
-            "marks": gl.GLScatterPlotItem(size=8, pxMode=True, glOptions=on_top),
+            "ghosts": gl.GLLinePlotItem(mode="lines", glOptions=on_top),
+            "paths": gl.GLLinePlotItem(mode="lines", glOptions=lines),
+            "heads": gl.GLScatterPlotItem(pxMode=True, glOptions=on_top),
+            "marks": gl.GLScatterPlotItem(pxMode=True, glOptions=on_top),
         }
+        for key, width in GL_WIDTHS.items():  # (the mode's sizes: View3D._recolour)
+            self.items[key].setData(**{"size" if key in GL_POINTS else "width": width})
         self.labels = [gl.GLTextItem(font=QFont("Sans", 9), glOptions=on_top) for _ in range(3)]
         for depth, key in enumerate(self.items):
             self.items[key].setDepthValue(depth)
@@ -639,6 +644,11 @@ class View3D(QObject):
         pane.gl.setBackgroundColor(theme.background())
         pane.items["contours"].setData(color=rgba(theme.foreground(), 0.28))
         pane.items["floor"].setData(color=rgba(theme.foreground(), 0.5))
+        for key, width in GL_WIDTHS.items():  # presentation mode: thicker lines, bigger points and labels
+            pane.items[key].setData(**{"size" if key in GL_POINTS else "width":
+                                       (theme.marker_size if key in GL_POINTS else theme.line_width)(width)})
+        for label in pane.labels:
+            label.setData(font=theme.scaled_font(QFont("Sans"), 9))
         if self._mesh is not None:
             self._dirty |= {"mesh", "start"}
             self._schedule()
