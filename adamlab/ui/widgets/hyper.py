@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QVBoxLayout, QWidget
 
-from adamlab.ui.schema import Fields
+from adamlab.ui.schema import Bool, Fields, Num
 from adamlab.ui.widgets.controls import FloatSlider
 
 # The one table of hyperparameter ranges: the EMA playground, the stepper, the arena and the monitor all build
@@ -150,6 +150,12 @@ def from_core(hyper: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
     for k in NONE_AT_ZERO & set(values):
         values[k] = 0 if values[k] is None else values[k]
     return values
+
+
+def knob_schema(kind: str) -> Fields:
+    """What an editor of ``kind`` may hold, without building one: each knob in its KNOBS range, flags true or
+    false; knobs of other kinds are reported (saved settings and scenario files, :mod:`adamlab.ui.schema`)."""
+    return Fields({k: Bool() if k in FLAGS else Num(*KNOBS[k][1:3]) for k in KIND_KNOBS[kind]})
 
 
 class OptimizerEditor(QWidget):

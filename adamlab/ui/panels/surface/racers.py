@@ -41,9 +41,9 @@ from PySide6.QtWidgets import (
 
 from adamlab.core.optim import OPTIMIZERS, Muon, MuonAdamW, optimizer_label
 from adamlab.ui import theme
-from adamlab.ui.schema import MISSING, Bool, Fields, Num, Schema, Text
+from adamlab.ui.schema import MISSING, Bool, Fields, Schema, Text
 from adamlab.ui.widgets import symbols
-from adamlab.ui.widgets.hyper import FLAGS, KIND_KNOBS, KNOBS, OptimizerEditor
+from adamlab.ui.widgets.hyper import OptimizerEditor, knob_schema
 
 # the kinds that race on a point, in family order (theme.OPTIMIZER_FAMILIES)
 FAMILIES = {family: [k for k in members if OPTIMIZERS[k].cls not in (Muon, MuonAdamW)]
@@ -116,8 +116,7 @@ class RacerSchema(Schema):
         kind = value.get("kind")
         if kind not in ARENA_KINDS:
             return MISSING, [f"{path}.kind: {kind!r} is not one of the arena's optimizers"]
-        knobs = {k: Bool() if k in FLAGS else Num(*KNOBS[k][1:3]) for k in KIND_KNOBS[kind]}
-        fields = Fields({"kind": Text(40), "name": Text(80), "enabled": Bool(), "values": Fields(knobs)})
+        fields = Fields({"kind": Text(40), "name": Text(80), "enabled": Bool(), "values": knob_schema(kind)})
         name = value.get("name")
         clean, problems = fields.check({k: v for k, v in value.items() if not (k == "name" and name is None)}, path)
         return (MISSING if clean is MISSING else clean), problems
