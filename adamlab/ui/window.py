@@ -329,14 +329,19 @@ class MainWindow(QMainWindow):
         current = self.current_panel().key
         panels = self.panels if whole_lab else [self.current_panel()]
         states = {p.key: p.get_state() for p in panels if not isinstance(p, _Missing)}
-        try:
-            out = scenarios.write(path, states, current, whole_lab)
-        except (OSError, ValueError) as exc:
-            self._show_message(f"Could not save: {exc}")
-            QMessageBox.warning(self, "Could not save", f"Could not save to {path}:\n{exc}")
-            return None
-        self._show_message(f"Saved {'the lab' if whole_lab else self.current_panel().title} to {out}")
+        out = self._write("Save", "save", path, lambda: scenarios.write(path, states, current, whole_lab))
+        if out is not None:
+            self._show_message(f"Saved {'the lab' if whole_lab else self.current_panel().title} to {out}")
         return out
+
+    def _write(self, title: str, verb: str, path, write):
+        """``write()``'s result, or None after telling the user why ``path`` could not be written."""
+        try:
+            return write()
+        except (OSError, ValueError) as exc:
+            self._show_message(f"{title} failed: {exc}")
+            QMessageBox.warning(self, f"{title} failed", f"Could not {verb} to {path}:\n{exc}")
+            return None
 
     def open_run_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a run folder (written by adamlab.watch)")
@@ -396,13 +401,9 @@ class MainWindow(QMainWindow):
 
         Returns the written path, or None after telling the user why it could not be written."""
         plots = self.current_panel().plots()
-        try:
-            out = export_plot(plots[name], path)
-        except (OSError, ValueError) as exc:
-            self._show_message(f"Export failed: {exc}")
-            QMessageBox.warning(self, "Export failed", f"Could not export to {path}:\n{exc}")
-            return None
-        self._show_message(f"Exported {name} to {out}")
+        out = self._write("Export", "export", path, lambda: export_plot(plots[name], path))
+        if out is not None:
+            self._show_message(f"Exported {name} to {out}")
         return out
 
     def reset_current_panel(self) -> None:

@@ -174,27 +174,19 @@ def test_the_stepper_undoes_a_new_optimizer_and_a_knob_but_not_its_steps(window,
     w.show_panel("stepper")
     p = w.panel("stepper")
     combo = p.sides[0].combo
-    print("DBG0", QApplication.activeWindow())
     combo.setFocus()
     qtbot.keyClick(combo, Qt.Key.Key_Down)  # Adam → the next kind in the list
     kind = p.sides[0].kind()
-    print("DBG1", QApplication.activeWindow(), QApplication.focusWidget())
     assert kind != "adam"
     settled(qtbot, w, 1)
-    print("DBG1b", QApplication.activeWindow(), QApplication.focusWidget())
     for _ in range(3):
         qtbot.mouseClick(p.next_step_button, Qt.MouseButton.LeftButton)  # steps are not edits
-        print("DBG1c", QApplication.activeWindow(), QApplication.focusWidget())
     lr = p.sides[0].editor.controls["lr"]
-    print("DBG2", QApplication.activeWindow(), QApplication.focusWidget())
     lr.slider.setFocus()
-    print("DBG3", QApplication.activeWindow(), QApplication.focusWidget())
     qtbot.keyClick(lr.slider, Qt.Key.Key_Left)
-    print("DBG4", QApplication.activeWindow(), QApplication.focusWidget())
     settled(qtbot, w, 2)
     assert w.undo_action.text() == "&Undo A: lr change"
     assert p.session.t == 3
-    print("DBG", QApplication.focusWidget(), QApplication.activeWindow(), QApplication.activePopupWidget(), QApplication.activeModalWidget())
     undo(qtbot, w)
     assert p.sides[0].editor.controls["lr"].value() == 0.1 and p.sides[0].kind() == kind
     assert p.session.t == 3  # back where it was when the lr changed, with the old lr

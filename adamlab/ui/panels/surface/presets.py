@@ -1,11 +1,12 @@
-"""The arena's default scene, and its one-click scenarios (read from the scenario files in resources/scenarios),
-each telling one story about an optimizer.
+"""The arena's default scene, and its one-click scenarios — the scenario files in ``resources/scenarios`` — each
+telling one story about an optimizer.
 
 A preset is a partial panel state (see ``SurfacePanel.get_state``): the surface, which optimizers race with
 which hyperparameters, steps, and the overlays worth looking at, plus one paragraph of explanation; its
-"tune" entry sets the Tune tab, and with ``"autotune": true`` the panel runs a Tune as soon as it is loaded. The learning rates and the
-figures in the paragraphs come from running the core (``trajectory.run_many``, ``tune.tune``) on exactly these scenes;
-``tests/ui/test_surface_presets.py`` checks each paragraph's claims on the race the panel draws.
+"tune" entry sets the Tune tab, and with ``"autotune": true`` the panel runs a Tune as soon as it is loaded.
+The learning rates and the figures in the paragraphs come from running the core (``trajectory.run_many``,
+``tune.tune``) on exactly these scenes; ``tests/ui/test_surface_presets.py`` checks each paragraph's claims on
+the race the panel draws.
 """
 
 from __future__ import annotations
