@@ -4,8 +4,9 @@
 scenario file (or a run folder, or a checkpoint) in it, and ``adamlab --scenario zigzag`` a built-in scenario;
 ``adamlab --screenshot out.png`` renders it offscreen, saves a PNG and exits; ``adamlab train ...`` (and the other
 commands in :mod:`adamlab.cli`) run headless without ever creating a window — or importing Qt, which is why the
-window (:mod:`adamlab.ui.window`) is imported only inside ``main``. The dependency runs one way: entry point → window →
-panels → widgets/workers → core; the panel registry (:mod:`adamlab.ui.panels`) is plain data both ends read.
+window (:mod:`adamlab.ui.window`) is imported only inside ``main``. The dependency runs one way: entry point →
+window → panels → widgets/workers → core; the panel registry (:mod:`adamlab.ui.panels`) is plain data both ends
+read.
 """
 
 from __future__ import annotations

@@ -66,13 +66,15 @@ def builtin_dir() -> Path:
     return resources_dir() / "scenarios"
 
 
+def builtins() -> list[Scenario]:
+    """The built-in scenarios, read, by panel (in the sidebar's order) and name."""
+    found = [read(p) for p in builtin_dir().glob(f"*{SUFFIX}")]
+    return sorted(found, key=lambda sc: (PANEL_KEYS.index(sc.panel), sc.path.stem))
+
+
 def builtin_names(panel: str | None = None) -> list[str]:
     """The built-in scenarios' names (file stems), sorted; only ``panel``'s if given."""
-    names = []
-    for p in sorted(builtin_dir().glob(f"*{SUFFIX}")):
-        if panel is None or read(p).panel == panel:
-            names.append(p.stem)
-    return names
+    return sorted(sc.path.stem for sc in builtins() if panel is None or sc.panel == panel)
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:

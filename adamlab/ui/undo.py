@@ -34,7 +34,8 @@ SETTLE_MS = 400  # a gesture's end: no input for this long (key repeats and whee
 # names of state fields as the controls label them
 LABELS = {
     "beta1": "β₁", "beta2": "β₂", "beta3": "β₃", "eps": "ε", "eps2": "ε₂", "momentum": "μ",
-    "weight_decay": "weight decay", "lr": "lr", "theta0": "θ₀", "start": "start point", "sigma": "σ", "noise": "noise σ", "condition": "κ",
+    "weight_decay": "weight decay", "lr": "lr", "theta0": "θ₀", "start": "start point", "sigma": "σ",
+    "noise": "noise σ", "condition": "κ",
     "angle": "angle", "steps": "steps", "seed": "seed", "schedule": "schedule", "tol": "tolerance",
     "surface": "surface", "preset": "scenario", "optimizers": "racers", "kind": "optimizer", "enabled": "racing",
     "mix_alpha": "α", "rho": "ρ", "alpha": "α", "problem": "problem", "speed": "speed", "length": "length",

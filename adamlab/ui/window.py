@@ -50,6 +50,8 @@ class _Missing(Panel):
         lay.addWidget(label)
 
 
+PANEL_TITLES = {"ema": "EMA", "stepper": "Stepper", "surface": "Arena", "monitor": "Monitor"}
+
 # the input events that begin and end a gesture (see adamlab.ui.undo); a wheel notch is both
 _GESTURE_START = {QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick, QEvent.Type.KeyPress,
                   QEvent.Type.Wheel}
@@ -156,6 +158,11 @@ class MainWindow(QMainWindow):
         file_menu = mb.addMenu("&File")
         self._add(file_menu, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
                   "Open a scenario (.adamlab), a GPT checkpoint (.npz) or a run folder's run.json")
+        builtins = file_menu.addMenu("&Built-in scenarios")
+        for sc in scenarios.builtins():
+            self._add(builtins, f"{PANEL_TITLES.get(sc.panel, sc.panel)}: {sc.title or sc.path.stem}",
+                      lambda _=False, path=sc.path: self.open_path(path), None,
+                      f"Open {sc.path.name} (adamlab --scenario {sc.path.stem})")
         self._add(file_menu, "Open run &folder…", self.open_run_folder_dialog, "Ctrl+Shift+O",
                   "Follow a run folder written by adamlab.watch in your own PyTorch training (GPT monitor)")
         self._add(file_menu, "&Save scenario…", lambda: self.save_scenario_dialog(False),

@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from adamlab.core.optim import make_optimizer
 from adamlab.ui import scenarios
 from adamlab.ui import window as window_mod
 from adamlab.ui.panels import PANEL_KEYS
@@ -106,7 +108,8 @@ def test_every_panel_round_trips_exactly_through_its_own_file_and_through_a_lab_
 
 
 def test_the_arena_scenarios_are_shipped_files_read_by_the_same_loader(window, qtbot):
-    files = sorted(p.stem for p in (REPO / "resources" / "scenarios").glob("*.adamlab"))
+    files = sorted(p.stem for p in (REPO / "resources" / "scenarios").glob("*.adamlab")
+                   if json.loads(p.read_text("utf-8"))["panel"] == "surface")
     assert sorted(PRESETS) == files == scenarios.builtin_names("surface")
     sf = window.panel("surface")
     combo = sf.controls.preset_combo
@@ -125,6 +128,27 @@ def test_the_arena_scenarios_are_shipped_files_read_by_the_same_loader(window, q
     assert window.open_path(scenarios.resolve("saddle"))
     idle(qtbot, window)
     assert sf.get_state() == picked and picked["surface"] == "saddle" and picked["preset"] == "saddle"
+
+
+def test_the_stepper_scenario_opens_five_steps_in_with_what_its_paragraph_says(window, qtbot):
+    w = window
+    menu = next(a.menu() for a in w.menuBar().actions()[0].menu().actions() if a.text() == "&Built-in scenarios")
+    entry = next(a for a in menu.actions() if a.text().startswith("Stepper: A huge lr"))
+    entry.trigger()  # File ▸ Built-in scenarios ▸ Stepper: …
+    p = w.panel("stepper")
+    assert w.current_panel() is p and p.session.t == 5 and p.shown == 5 and p.steps_table.rowCount() == 5
+    adam, sgd = p.session.runs
+    # SGD: θ − 3 is multiplied by −19 a step, 3·19⁵ = 7.4e6 at step 5: past 1e6, stopped there
+    assert sgd.diverged_at == 5 and sgd.steps[-1].theta_new == pytest.approx(3 + 3 * 19**5)
+    # Adam: the paragraph's path, which is the core's Adam on (θ − 3)² from 0 at lr 10, first step lr (up to ε)
+    drawn = [s.theta_new for s in adam.steps]
+    theta, opt, expect = np.array([0.0]), make_optimizer("adam", lr=10.0), []
+    for _ in range(5):
+        opt.step(theta, 2 * (theta - 3))
+        expect.append(float(theta[0]))
+    assert drawn == expect
+    assert drawn[0] == pytest.approx(10.0, rel=1e-8)  # lr·g/(|g| + ε), g = −6
+    assert [round(x, 2) for x in drawn] == [10.0, 5.8, 0.55, -1.89, -0.94]
 
 
 def test_resolve_takes_a_path_or_a_built_in_name(tmp_path, monkeypatch):
