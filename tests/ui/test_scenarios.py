@@ -303,3 +303,27 @@ def test_the_command_line_opens_a_built_in_scenario_by_name(tmp_path):
     r = run_app("--scenario", "saddle", "--screenshot", str(shot), "--size", "1024x700")
     assert r.returncode == 0, r.stderr
     assert shot.stat().st_size > 10_000
+
+
+def test_the_stepper_reopens_at_the_same_step_and_line_with_the_same_table_and_lines(qtbot):
+    from adamlab.ui.panels.stepper.panel import StepperPanel
+
+    by_hand, reopened = StepperPanel(), StepperPanel()
+    for p in (by_hand, reopened):
+        qtbot.addWidget(p)
+    noisy = by_hand.problem.findData("noisy")
+    assert noisy >= 0
+    by_hand.problem.setCurrentIndex(noisy)  # seeded noise: replayed exactly too
+    for _ in range(7):
+        by_hand.next_step()
+    by_hand.next_line()
+    by_hand.next_line()  # step 8, second line
+    state = by_hand.get_state()
+    assert (state["t"], state["line"]) == (8, 1)
+    reopened.set_state(json.loads(json.dumps(state)))  # as read back from a file
+    assert reopened.get_state() == state
+    cells = lambda p: [[p.steps_table.item(r, c).text() for c in range(p.steps_table.columnCount())]  # noqa: E731
+                       for r in range(p.steps_table.rowCount())]
+    assert len(cells(reopened)) == 7 and cells(reopened) == cells(by_hand)
+    assert reopened.step_label.text() == by_hand.step_label.text()
+    assert [r.theta[0] for r in reopened.session.runs] == [r.theta[0] for r in by_hand.session.runs]

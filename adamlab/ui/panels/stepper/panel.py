@@ -909,27 +909,13 @@ class StepperPanel(Panel):
         if s.t == 0:
             return
         last = len(self._rows_of(s.runs[self.focus])) - 1
-        if 0 <= line < last and s.runs[self.focus].last() is not None:
-            for k in range(self.shown + 1, s.t):  # the steps before are done; step t is shown up to ``line``
-                self._append_row(k)
-            self.shown = s.t - 1
-            self.current_line = line
-            self._update_plots()
-            self._update_status()
-        else:
-            self.current_line = last
-            self._step_done()
+        partial = 0 <= line < last and s.runs[self.focus].last() is not None  # step t shown up to ``line``
+        self.shown = s.t - 1 if partial else s.t
+        self.current_line = line if partial else last
+        self._rebuild_table()  # all rows, columns fitted once (a row at a time refits each: 44 s for 1000 steps)
+        self._update_plots()
+        self._update_status()
         self._fill_code()
-
-    def reset_defaults(self) -> None:
-        self.set_state({"problem": "quadratic", "theta0": 0.0, "speed": 2.0, "focus": "A",
-                        **{name: {"kind": kind, **stepper_values(kind)} for name, kind in zip(NAMES, DEFAULT_KINDS)}})
-
-    def is_idle(self) -> bool:
-        return not self.timer.isActive()
-
-    def shutdown(self) -> None:
-        self.timer.stop()
 
 
 class _RunSchema(Schema):
