@@ -917,6 +917,16 @@ class StepperPanel(Panel):
         self._update_status()
         self._fill_code()
 
+    def reset_defaults(self) -> None:
+        self.set_state({"problem": "quadratic", "theta0": 0.0, "speed": 2.0, "focus": "A",
+                        **{name: {"kind": kind, **stepper_values(kind)} for name, kind in zip(NAMES, DEFAULT_KINDS)}})
+
+    def is_idle(self) -> bool:
+        return not self.timer.isActive()
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+
 
 class _RunSchema(Schema):
     """Run A's or B's saved settings {kind, knobs…}: a kind the stepper offers and that kind's knobs."""
