@@ -134,8 +134,11 @@ def test_the_stepper_scenario_opens_five_steps_in_with_what_its_paragraph_says(w
     w = window
     menu = next(a.menu() for a in w.menuBar().actions()[0].menu().actions() if a.text() == "&Built-in scenarios")
     entry = next(a for a in menu.actions() if a.text().startswith("Stepper: A huge lr"))
-    entry.trigger()  # File ▸ Built-in scenarios ▸ Stepper: …
     p = w.panel("stepper")
+    p.speed.setValue(10.0)
+    p.sides[0].set_betas(0.5, 0.5)
+    entry.trigger()  # File ▸ Built-in scenarios ▸ Stepper: …
+    assert p.speed.value() == 2.0 and p.sides[0].values()["beta1"] == 0.9  # what the file leaves out: defaults
     assert w.current_panel() is p and p.session.t == 5 and p.shown == 5 and p.steps_table.rowCount() == 5
     adam, sgd = p.session.runs
     # SGD: θ − 3 is multiplied by −19 a step, 3·19⁵ = 7.4e6 at step 5: past 1e6, stopped there
