@@ -303,7 +303,7 @@ def _options(args) -> dict | None:
 
 
 def train_command(argv, out=None, err=None) -> int:
-    from adamlab.core import data, gpt, train
+    from adamlab.core import gpt, train
     from adamlab.core.optim import OPTIMIZERS
 
     out, err = out or sys.stdout, err or sys.stderr

@@ -182,6 +182,14 @@ LOSS_EMA_BETA = 0.9  # smoothing of the loss for the divergence test (~10 steps)
 KNOBS = ("lr", "betas", "eps", "weight_decay", "momentum", "optimizer_options", "schedule", "warmup", "steps")
 
 
+def _change_label(knob: str, old, new) -> str:
+    """"lr 0.01→0.003"; for the optimizer's own options, each option that changed ("rho 0.9→0.95")."""
+    if knob != "optimizer_options":
+        return f"{knob} {old}→{new}"
+    keys = [k for k in {**old, **new} if old.get(k) != new.get(k)]
+    return ", ".join(f"{k} {old.get(k, 'default')}→{new.get(k, 'default')}" for k in keys)
+
+
 def _options(options) -> dict:
     """optimizer_options as a dict name -> value, with JSON's lists turned back into tuples."""
     if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
@@ -590,7 +598,7 @@ class Trainer:
                                               **self.config.optimizer_hyperparameters()})
         self._schedule = self._make_schedule(self.config)
         self._lr_block = None
-        label = ", ".join(f"{k} {getattr(old, k)}→{getattr(self.config, k)}" for k in changes
+        label = ", ".join(_change_label(k, getattr(old, k), getattr(self.config, k)) for k in changes
                           if getattr(old, k) != getattr(self.config, k))
         if label:
             self.history.record_knobs(self.step_count, label)

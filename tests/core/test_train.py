@@ -163,7 +163,7 @@ def test_optimizer_state_overflowing_stops_the_run_as_diverged(small_corpus, opt
     trainer = Trainer(TrainConfig(optimizer=optimizer, weight_decay=1e308, steps=20, val_every=0), small_corpus)
     quiet_run(trainer)
     assert trainer.status == "diverged" and trainer.done and trainer.step_count == 1
-    assert trainer.message.startswith(f"diverged at step 1: ") and state in trainer.message
+    assert trainer.message.startswith("diverged at step 1: ") and state in trainer.message
     assert "overflowed to inf in tensor wte" in trainer.message and trainer.history.diverged_step == 1
     assert trainer.step() is None
 

@@ -330,7 +330,7 @@ def test_low_precision_parameters_are_measured_in_float32(tmp_path):
     layer = torch.nn.Linear(64, 64).to(torch.bfloat16)
     opt = torch.optim.AdamW(layer.parameters(), lr=0.01)
     x = torch.randn(16, 64, dtype=torch.bfloat16)
-    with adamlab.watch(layer, opt, tmp_path / "run", every=1, hist_every=1) as w:
+    with adamlab.watch(layer, opt, tmp_path / "run", every=1, hist_every=1):
         layer(x).float().pow(2).mean().backward()
         grad = layer.weight.grad.float().clone()
         before = layer.weight.detach().float().clone()

@@ -78,9 +78,11 @@ def select_tensors(names: list[str], g, w, u, text: str = "", sort: str = "model
 
 
 class TensorTable(QTableWidget):
-    """name | shape | g | w | u, refreshed from the latest per-tensor statistics."""
+    """name | shape | g | w | u (| by: Muon or AdamW, for Muon + AdamW), refreshed from the latest per-tensor
+    statistics."""
 
-    HEADERS = ("tensor", "shape", "g", "w", "u")
+    HEADERS = ("tensor", "shape", "g", "w", "u", "by")
+    ROUTE_NAMES = {"muon": "Muon", "adamw": "AdamW"}
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(0, len(self.HEADERS), parent)
@@ -89,7 +91,9 @@ class TensorTable(QTableWidget):
                 "g = √mean(grad²): the gradient's size in this tensor.",
                 "w = √mean(θ²): the weights' size.",
                 "u = RMS(Δθ)/RMS(θ): how much of the weight one step changes; ~1e-3 is the rule of thumb "
-                "(green near it, orange within 10×, red beyond).")
+                "(green near it, orange within 10×, red beyond).",
+                "Which optimizer steps this tensor: Muon + AdamW orthogonalises the hidden matrices' updates "
+                "(Muon) and steps the embeddings, the head and any vector with AdamW.")
         for i, tip in enumerate(tips):
             self.horizontalHeaderItem(i).setToolTip(tip)
         self.verticalHeader().setVisible(False)
@@ -101,6 +105,9 @@ class TensorTable(QTableWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.verticalHeader().setDefaultSectionSize(22)
         self.setToolTip("Per-tensor statistics of the latest step (the seeds' g / w / u log).")
+        self.setColumnHidden(5, True)  # shown for composite optimizers only
+        # a narrow column keeps both ends of a name: "h.2.m…c_fc.weight" tells weight from bias and layer from layer
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
     def natural_width(self) -> int:
         """The width at which every column shows its text (names included)."""
@@ -108,21 +115,26 @@ class TensorTable(QTableWidget):
                    for c in range(self.columnCount()))
         return cols + 2 * self.frameWidth() + self.verticalScrollBar().sizeHint().width() + 4
 
-    def show_stats(self, names, shapes, g, w, u, colours=None) -> None:
-        """One row per tensor, in the order given; ``colours`` are the swatches (each tensor's curve colour)."""
+    def show_stats(self, names, shapes, g, w, u, colours=None, routes=None) -> None:
+        """One row per tensor, in the order given; ``colours`` are the swatches (each tensor's curve colour);
+        ``routes`` (name → "muon"/"adamw") fills the "by" column, hidden without it."""
+        routes = routes or {}
+        if self.isColumnHidden(5) == bool(routes):
+            self.setColumnHidden(5, not routes)
         if self.rowCount() != len(names):
             self.setRowCount(len(names))
             self._texts: dict[tuple[int, int], str] = {}
         texts = getattr(self, "_texts", {})
         for r, name in enumerate(names):
-            cells = (name, "×".join(str(s) for s in shapes[r]), f"{g[r]:.1e}", f"{w[r]:.1e}", f"{u[r]:.1e}")
+            cells = (name, "×".join(str(s) for s in shapes[r]), f"{g[r]:.1e}", f"{w[r]:.1e}", f"{u[r]:.1e}",
+                     self.ROUTE_NAMES.get(routes.get(name), ""))
             for c, text in enumerate(cells):
                 if texts.get((r, c)) == text:  # a Qt call only for a cell that changed
                     continue
                 item = self.item(r, c)
                 if item is None:
                     item = QTableWidgetItem()
-                    if c >= 2:
+                    if 2 <= c <= 4:
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     self.setItem(r, c, item)
                 item.setText(text)
@@ -132,16 +144,15 @@ class TensorTable(QTableWidget):
             if colours is not None and texts.get((r, "icon")) != colours[r]:
                 self.item(r, 0).setIcon(theme.swatch(colours[r]))  # its curve's colour; text stays readable
                 texts[(r, "icon")] = colours[r]
-                if c == 4:
-                    colour, words = u_hint(float(u[r]))
-                    if texts.get((r, "colour")) != colour:
-                        # a translucent tint behind theme-coloured text: readable on light and dark alike
-                        # (orange text on white was 2.3:1)
-                        tint = QColor(colour)
-                        tint.setAlpha(70)
-                        item.setBackground(QBrush(tint))
-                        texts[(r, "colour")] = colour
-                    item.setToolTip(f"u = {u[r]:.3g}: {words}")
+            colour, words = u_hint(float(u[r]))
+            if texts.get((r, "colour")) != (colour, cells[4]):  # u's tint and tip follow u
+                # a translucent tint behind theme-coloured text: readable on light and dark alike
+                # (orange text on white was 2.3:1)
+                tint = QColor(colour)
+                tint.setAlpha(70)
+                self.item(r, 4).setBackground(QBrush(tint))
+                self.item(r, 4).setToolTip(f"u = {u[r]:.3g}: {words}")
+                texts[(r, "colour")] = (colour, cells[4])
         self._texts = texts
 
     def clear_stats(self) -> None:
@@ -199,7 +210,8 @@ class TensorsView(QWidget):
             c.setClipToView(True)
             self.curves.append(c)
         colours = [theme.cycle_color(int(i)) for i in idx]
-        self.table.show_stats(names, [snap.shapes[i] for i in idx], snap.g[idx], snap.w[idx], snap.u[idx], colours)
+        self.table.show_stats(names, [snap.shapes[i] for i in idx], snap.g[idx], snap.w[idx], snap.u[idx], colours,
+                              getattr(snap, "routes", None))
         if new_names:
             self.split.refit()  # the names' width is known now
         has_map = snap.log_u.shape[1] == snap.map_steps.size and snap.map_steps.size

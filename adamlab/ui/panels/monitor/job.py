@@ -102,15 +102,22 @@ def check_prefix(prefix: str, chars: str | None, block_size: int = 16) -> str:
 
 def train_config(cfg: dict, corpus: data.Corpus | None = None) -> train.TrainConfig:
     """The set-up's plain dict → the core's TrainConfig (which validates every field)."""
-    hyper = dict(cfg["hyper"])
-    kw: dict[str, Any] = {"lr": float(hyper["lr"])}
-    if "betas" in hyper:
-        kw["betas"] = tuple(hyper["betas"])
-    elif "alpha" in hyper:  # RMSprop's α is the core config's β2
-        kw["betas"] = (0.9, float(hyper["alpha"]))
-    for key in ("eps", "weight_decay", "momentum"):
-        if key in hyper:
-            kw[key] = float(hyper[key])
+    hyper = dict(cfg["hyper"])  # the kind's own (torch.optim) argument names, from its editor
+    kind = cfg["optimizer"]
+    kw: dict[str, Any] = {"lr": float(hyper.pop("lr"))}
+    options: dict[str, Any] = {}
+    betas = hyper.pop("betas", None)
+    if betas is not None:
+        kw["betas"] = tuple(float(b) for b in betas[:2])
+        if len(betas) > 2:  # AdEMAMix's slow β3 rides along as an option
+            options["beta3"] = float(betas[2])
+    elif kind == "rmsprop" and "alpha" in hyper:  # RMSprop's α is the core config's β2
+        kw["betas"] = (0.9, float(hyper.pop("alpha")))
+    for key in ("eps", "weight_decay", "momentum"):  # the config's generic knobs, where they are plain numbers
+        if isinstance(hyper.get(key), (int, float)) and not isinstance(hyper[key], bool):
+            kw[key] = float(hyper.pop(key))
+    options.update(hyper)  # everything else by its own name: momentum_decay, rho, ns_steps, Adafactor's eps …
+    kw["optimizer_options"] = options
     corpus_spec, model = cfg["corpus"], cfg["model"]
     sched = cfg["schedule"]
     return train.TrainConfig(
@@ -125,15 +132,18 @@ def train_config(cfg: dict, corpus: data.Corpus | None = None) -> train.TrainCon
         snapshot_every=int(cfg.get("snapshot_every", 0)), **kw)
 
 
-def check_config(cfg: dict, corpus: data.Corpus) -> train.TrainConfig:
+def check_config(cfg: dict, corpus: data.Corpus, runs: int = 1) -> train.TrainConfig:
     """The run's TrainConfig, checked here (before a process is started for it): the core's ValueError names
-    the bad field and its range."""
+    the bad field and its range, or says the memory available does not hold ``runs`` such runs (each is a
+    process with its own copy of the model, its optimizer state and the corpus)."""
+    from adamlab.core import memory
     from adamlab.core.optim import make_optimizer
     from adamlab.core.schedules import make_schedule
 
     tc = train_config(cfg, corpus)
     make_optimizer(tc.optimizer, **tc.optimizer_hyperparameters())
     make_schedule(tc.schedule, tc.lr, tc.steps, warmup=tc.warmup)
+    memory.check_fits(tc, corpus, runs=runs)
     return tc
 
 
@@ -210,6 +220,7 @@ class Snapshot:
     sharpness_curve: str = "sharpness"
     chars: str = ""  # the tokenizer's symbols (the GUI checks a sampling prefix against them)
     pid: int = 0  # the process the job runs in
+    routes: dict = field(default_factory=dict)  # tensor → "muon" / "adamw" for Muon + AdamW (empty otherwise)
 
 
 def _log10(x: np.ndarray) -> np.ndarray:
@@ -240,6 +251,7 @@ class RunJob:
         self._version = 0
         self._rate_marks: deque = deque(maxlen=64)  # (time, step) for steps/s
         self._betas = tuple(trainer.config.betas)  # the latest (β1, β2) asked for, pending or applied
+        self._options = dict(trainer.config.optimizer_options)  # likewise the kind's own options
         self.want_maps = False  # the heatmaps are built only while the GUI shows them
         # tokens seen after s steps: the trainer walks the training documents in order, batch_size at a
         # time, so it is a prefix sum over their prediction counts (exact, also for a loaded run)
@@ -309,7 +321,7 @@ class RunJob:
             samples=list(self.samples)[-SNAPSHOT_SAMPLES:], chars=self.tokenizer.chars, pid=os.getpid(),
             sharpness=self.tracker.arrays() if self.tracker is not None else None,
             sharpness_curve="preconditioned" if self.tracker is not None and self.tracker.preconditioned
-            else "sharpness")
+            else "sharpness", routes=self.routes())
 
     def set_want_maps(self, want: bool) -> None:
         self.want_maps = bool(want)
@@ -370,21 +382,35 @@ class RunJob:
         self._sample(self.trainer.step_count)
         self._version += 1
 
+    def routes(self) -> dict[str, str]:
+        """Which half of a composite optimizer (Muon + AdamW) steps each tensor; {} for the others."""
+        opt = self.trainer.optimizer
+        if not hasattr(opt, "routes"):
+            return {}
+        return opt.routes({n: s for n, s in zip(self.names, self.shapes)})
+
     # --- live knobs ---
     def set_knob(self, name: str, value: float) -> tuple[str, str]:
-        """Apply one live knob (lr, beta1, beta2, weight_decay) through the core's ``set_knobs``; returns
-        ("knob", what changed) or ("error", why not)."""
+        """Apply one live knob (an editor's knob name: lr, beta1, beta2, weight_decay, or any of the kind's own
+        — momentum_decay, beta3, rho, ns_steps …) through the core's ``set_knobs``; returns ("knob", what
+        changed) or ("error", why not)."""
+        from adamlab.ui.knobs import FLAGS, to_core  # (Qt-free, like everything the training child imports)
+
         tr = self.trainer
         try:
-            if name in ("beta1", "beta2"):
-                b1, b2 = self._betas
+            if name in ("beta1", "beta2") or (name == "alpha" and tr.config.optimizer == "rmsprop"):
+                b1, b2 = self._betas  # (RMSprop's α rides as the config's β2, as in train_config)
                 betas = (value, b2) if name == "beta1" else (b1, value)
                 tr.set_knobs(betas=betas)
                 self._betas = betas
-            elif name in ("lr", "weight_decay"):
+            elif name in ("lr", "weight_decay", "eps", "momentum"):  # the config's generic knobs
                 tr.set_knobs(**{name: value})
-            else:
-                raise ValueError(f"{name} cannot be changed while training")
+            elif name in FLAGS:
+                raise ValueError(f"{name} changes what the optimizer keeps: set it before the run starts")
+            else:  # the kind's own argument, by its core name (overrides the config's generic knobs)
+                option = {"beta3": value} if name == "beta3" else to_core({name: value})
+                self._options = {**self._options, **option}
+                tr.set_knobs(optimizer_options=self._options)
         except ValueError as exc:
             return ("error", f"Knob not applied: {exc}")
         self._version += 1

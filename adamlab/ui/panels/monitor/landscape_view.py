@@ -18,8 +18,8 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from adamlab.ui import theme
 from adamlab.ui.widgets.contourmap import ContourMap
@@ -29,6 +29,15 @@ from adamlab.ui.widgets.symbols import rich
 
 DIRECTIONS = {"pca": "PCA plane of the selected run", "pca_all": "PCA plane shared by all runs",
               "random": "random directions (filter-normalised)"}
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
 
 
 class LandscapeView(QWidget):
@@ -141,8 +150,9 @@ class LandscapeView(QWidget):
         cl.addWidget(self.split_view, 1)
         self.views = QTabWidget()
         self.views.setDocumentMode(True)
-        self.views.addTab(slicer, "Slice and lines")
-        self.views.addTab(sharp, "Sharpness")
+        # each page scrolls when the tab is shorter than its controls (the tabs under the curves at 1024 × 700)
+        self.views.addTab(_scrolling(slicer), "Slice and lines")
+        self.views.addTab(_scrolling(sharp), "Sharpness")
         self.views.setTabToolTip(0, "The loss around the weights, and along straight lines between weights.")
         self.views.setTabToolTip(1, "λ_max tracked during training against the stability threshold.")
         lay = QVBoxLayout(self)

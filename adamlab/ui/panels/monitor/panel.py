@@ -26,6 +26,7 @@ from typing import Any
 import pyqtgraph as pg
 
 from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,11 +36,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -54,8 +57,8 @@ from adamlab.ui.panels.monitor import landscape_job as lj
 from adamlab.ui.panels.monitor.inspector import SORTS, select_tensors
 from adamlab.ui.panels.monitor.landscape_view import LandscapeView
 from adamlab.ui.panels.monitor.inspector import AdamStateView, HeatmapView, SamplesView, TensorsView
-from adamlab.ui.panels.monitor.setup import MONITOR_LR, SetupBox
-from adamlab.ui.schema import Bool, Fields, Int
+from adamlab.ui.panels.monitor.setup import MONITOR_LR, OPTIMIZERS, SetupBox
+from adamlab.ui.schema import Bool, Choice, Fields, Int, Seq
 from adamlab.ui.widgets.controls import FloatSlider
 from adamlab.ui.widgets.stateschema import of
 from adamlab.ui.widgets.dialogs import ask_save_path
@@ -235,9 +238,7 @@ class MonitorPanel(Panel):
         self.step_button = self._button("Step", "Pause and take exactly one optimizer step.", self.step_once)
         self.stop_button = self._button("Stop", "Stop the selected run for good (its curves stay).",
                                         self.stop_run)
-        self.compare_button = self._button(
-            "Compare", "Start SGD, Adam and AdamW from the same initial weights and the same data "
-            "order (same seed): only the optimizer differs.", self.compare_optimizers)
+        self.compare_button = self._compare_button()
         self.save_button = self._button("Save…", "Save the selected run (weights, optimizer state, curves) to "
                                         "a checkpoint.", self._save_dialog)
         self.load_button = self._button("Load…", "Load a checkpoint as a new paused run; Resume continues it "
@@ -248,6 +249,40 @@ class MonitorPanel(Panel):
             row.addWidget(b)
         row.addStretch(1)
         return row
+
+    def _compare_button(self) -> QToolButton:
+        """"Compare" starts the chosen optimizers side by side; its menu (the arrow) chooses which, from the
+        whole zoo (SGD, Adam and AdamW to begin with)."""
+        self.compare_button = b = QToolButton()
+        b.setText("Compare")
+        b.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        b.clicked.connect(self.compare_optimizers)
+        menu = QMenu(b)
+        self.compare_actions: dict[str, QAction] = {}
+        for kind, label in OPTIMIZERS.items():
+            act = menu.addAction(theme.swatch(theme.optimizer_color(kind)), label)
+            act.setCheckable(True)
+            act.setChecked(kind in COMPARE)
+            act.toggled.connect(self._update_compare_tip)
+            self.compare_actions[kind] = act
+        b.setMenu(menu)
+        self._update_compare_tip()
+        return b
+
+    def compare_kinds(self) -> list[str]:
+        """The optimizers "Compare" starts, in the zoo's order."""
+        return [k for k, a in self.compare_actions.items() if a.isChecked()]
+
+    def set_compare_kinds(self, kinds) -> None:
+        for k, a in self.compare_actions.items():
+            a.setChecked(k in kinds)
+
+    @Slot()
+    def _update_compare_tip(self, *_):
+        names = ", ".join(OPTIMIZERS[k] for k in self.compare_kinds()) or "nothing yet"
+        self.compare_button.setToolTip(
+            f"Start {names} from the same initial weights and the same data order (same seed): only the "
+            f"optimizer differs, each at its monitor lr. The arrow chooses which optimizers.")
 
     def _progress_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -377,15 +412,27 @@ class MonitorPanel(Panel):
         name = name or f"run {self._next_id} · {mj.optimizer_name(config['optimizer'])} lr {config['hyper']['lr']:g}"
         recipe = (mj.make_run_job, (mj.config_dict(tc), sampling, self._want_maps(),
                                     int(config.get("sharpness_every", 0))))
-        return self._add_run(recipe, name, paused=False, select=select, chars=self._corpus.tokenizer.chars)
+        return self._add_run(recipe, name, paused=False, select=select, chars=self._corpus.tokenizer.chars,
+                             kind=config["optimizer"])
+
+    def _new_run_color(self, kind: str | None, run_id: int) -> str:
+        """The optimizer's own colour (the arena's and the stepper's) for the first run of a kind; a run whose
+        colour is taken gets the first colour of the cycle nobody uses."""
+        taken = {r.color for r in self.runs}
+        if kind is not None:
+            own = theme.optimizer_color(kind)
+            if own not in taken:
+                return own
+        free = [c for c in theme.CYCLE if c not in taken]
+        return free[0] if free else theme.cycle_color(run_id - 1)
 
     def _add_run(self, recipe: tuple, name: str, paused: bool, select: bool = True, chars: str = "",
-                 snap: mj.Snapshot | None = None, external: Path | None = None) -> RunView:
+                 snap: mj.Snapshot | None = None, external: Path | None = None, kind: str | None = None) -> RunView:
         """Start ``recipe`` = (factory, args) — the job is built where it will run — and add its view. An
         ``external`` run (a watched PyTorch run folder) is followed on a thread of this process."""
         run_id = self._next_id
         self._next_id += 1
-        color = theme.cycle_color(run_id - 1)
+        color = self._new_run_color(kind, run_id)
         factory, args = recipe
         handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}",
                                             max_rate=FOLLOW_RATE if external else SNAPSHOT_RATE,
@@ -429,18 +476,31 @@ class MonitorPanel(Panel):
         return self._active
 
     def compare_optimizers(self) -> list[RunView]:
-        """SGD, Adam and AdamW from the same seed (same initial weights and data order)."""
-        if self._live_count() + len(COMPARE) > MAX_LIVE_RUNS:
-            self._error(f"At most {MAX_LIVE_RUNS} runs at once: stop some first.")
+        """The chosen optimizers (SGD, Adam and AdamW unless the menu says otherwise) from the same seed: the
+        same initial weights and data order, each with its defaults at its monitor lr."""
+        kinds = self.compare_kinds()
+        if not kinds:
+            self._error("Choose the optimizers to compare first (the arrow beside Compare).")
+            return []
+        if self._live_count() + len(kinds) > MAX_LIVE_RUNS:
+            self._error(f"At most {MAX_LIVE_RUNS} runs at once: {len(kinds)} more do not fit beside "
+                        f"{self._live_count()} live; stop some or choose fewer.")
             return []
         base = self.setup.config()
+        try:  # all of them must fit in memory, not just the first few
+            mj.check_config({**base, "optimizer": kinds[0], "hyper": {"lr": MONITOR_LR[kinds[0]]}}, self._corpus,
+                            runs=len(kinds))
+        except Exception as exc:  # noqa: BLE001 — the core's ValueError: one line
+            self._error(f"Cannot start: {exc}")
+            return []
+        shown = "adam" if "adam" in kinds else kinds[0]  # the run selected: the inspector follows it
         started = []
-        for kind in COMPARE:
-            hyper = to_core({k: v for k, v in KIND_KNOBS[kind].items()})
+        for kind in kinds:
+            hyper = to_core(dict(KIND_KNOBS[kind]))
             hyper["lr"] = MONITOR_LR[kind]
             cfg = {**base, "optimizer": kind, "hyper": hyper}
             run = self.start_run(cfg, name=f"run {self._next_id} · {mj.optimizer_name(kind)} lr {hyper['lr']:g} "
-                                           f"(compare)", select=kind == "adam")
+                                           f"(compare)", select=kind == shown)
             if run is not None:
                 started.append(run)
         return started
@@ -1031,12 +1091,13 @@ class MonitorPanel(Panel):
         return {"setup": self.setup.get_state(), "smoothing": self.smoothing.value(),
                 "x_axis": self.x_axis.currentData(), "log_x": self.log_x.isChecked(),
                 "log_y": self.log_y.isChecked(), "samples": self.samples.settings(),
-                "tab": self.tabs.currentIndex()}
+                "tab": self.tabs.currentIndex(), "compare": self.compare_kinds()}
 
     def state_schema(self) -> Fields:
         s = self.samples
         return Fields({"setup": self.setup.schema(), "smoothing": of(self.smoothing), "x_axis": of(self.x_axis),
                        "log_x": Bool(), "log_y": Bool(), "tab": Int(0, self.tabs.count() - 1),
+                       "compare": Seq(Choice(OPTIMIZERS), len(OPTIMIZERS)),
                        "samples": Fields({"n": of(s.count), "every": of(s.every), "temperature": of(s.temperature),
                                           "prefix": of(s.prefix)})})
 
@@ -1063,6 +1124,8 @@ class MonitorPanel(Panel):
                 self.samples.prefix.setText(s["prefix"])
         if isinstance(state.get("tab"), int) and 0 <= state["tab"] < self.tabs.count():
             self.tabs.setCurrentIndex(state["tab"])
+        if isinstance(state.get("compare"), list):
+            self.set_compare_kinds(state["compare"])
 
     def reset_defaults(self) -> None:
         self.setup.reset_defaults()
@@ -1073,6 +1136,7 @@ class MonitorPanel(Panel):
         self.samples.count.setValue(5)
         self.samples.every.setValue(200)
         self.samples.temperature.setValue(0.5)
+        self.set_compare_kinds(COMPARE)
         self.samples.prefix.setText("")
 
     def is_idle(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -30,7 +31,9 @@ from PySide6.QtWidgets import (
 from adamlab.core import gpt, landscape
 from adamlab.ui import theme
 from adamlab.ui.schema import Fields, Text
-from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
+from adamlab.core.optim import OPTIMIZERS as CORE_OPTIMIZERS
+from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor, knob_schema
+from adamlab.ui.widgets.symbols import rich_from_plain
 from adamlab.ui.widgets.stateschema import of
 from adamlab.ui.widgets.symbols import tooltip
 from adamlab.ui.widgets.plots import CompactAxis, compact_tick, pen, style_plot
@@ -41,11 +44,16 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
     "small": (2, 32, 4, 16),
     "medium": (4, 64, 4, 32),
 }
-OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD + momentum", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
-# The monitor's starting lr per optimizer, tuned for microgpt (the editor's defaults are for 2-D surfaces).
+# Every kind of the core's optimizer zoo trains the GPT (Muon + AdamW: Muon on the hidden matrices, AdamW on
+# the embeddings and the head, the usual split), in the registry's order.
+OPTIMIZERS = {kind: spec.label for kind, spec in CORE_OPTIMIZERS.items()}
+# The monitor's starting lr per optimizer, tuned for microgpt (the editor's defaults are for 2-D surfaces): the
+# five measured here first, then the registry's gpt_lr (measured on microgpt's names: README, The optimizer zoo).
 MONITOR_LR = {"sgd": 0.5, "momentum": 0.05, "rmsprop": 3e-3, "adam": 1e-2, "adamw": 1e-2}
+MONITOR_LR.update({k: spec.gpt_lr or 1e-2 for k, spec in CORE_OPTIMIZERS.items() if k not in MONITOR_LR})
 SCHEDULES = {"constant": "constant", "linear": "linear decay", "cosine": "cosine", "warmup_cosine": "warmup + cosine"}
-LIVE_KNOBS = ("lr", "beta1", "beta2", "weight_decay")
+# Knobs a running run takes live: every numeric knob of its kind (the check boxes — nesterov, amsgrad … —
+# change what the optimizer keeps, so they are set before a run starts).
 
 DEFAULTS: dict[str, Any] = {
     "corpus": {"kind": "names", "path": "", "mode": "lines"},
@@ -182,19 +190,19 @@ class SetupBox(QWidget):
         box = QGroupBox("Optimizer and schedule")
         lay = QVBoxLayout(box)
         lay.setSpacing(3)
-        self.opt_kind = _combo(OPTIMIZERS, "<qt>SGD: θ −= lr·g. Momentum: follow a running sum of g. RMSprop: "
-                                           "divide by √v. Adam: <i>m̂</i>/(√<i>v̂</i>+ε). AdamW: Adam + decoupled "
-                                           "weight decay.</qt>")
+        self.opt_kind = _combo(OPTIMIZERS, "The optimizer that trains the GPT: every kind of the zoo (its "
+                                           "description is under its knobs).")
+        self.opt_kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.opt_kind.setMinimumContentsLength(12)
         lay.addWidget(self.opt_kind)
-        self.editors: dict[str, OptimizerEditor] = {}
+        self._last_values: dict[str, dict] = {}
+        self.editors = _Editors(self._make_editor)  # made when a kind is first used (19 kinds)
         self.editor_stack = QStackedWidget()
-        for kind in OPTIMIZERS:
-            ed = OptimizerEditor(kind, {"lr": MONITOR_LR[kind]})
-            ed.changed.connect(lambda k=kind: self._on_editor(k))
-            self.editors[kind] = ed
-            self.editor_stack.addWidget(ed)
         lay.addWidget(self.editor_stack)
-        self._last_values = {k: ed.values() for k, ed in self.editors.items()}
+        self.opt_note = QLabel("")
+        self.opt_note.setWordWrap(True)
+        self.opt_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        lay.addWidget(self.opt_note)
         row = QHBoxLayout()
         self.schedule = _combo(SCHEDULES, "lr(t): constant; linear decay to 0; cosine to 0; linear warmup then "
                                           "cosine (warmup avoids Adam's large early steps).")
@@ -404,9 +412,30 @@ class SetupBox(QWidget):
         self.params_label.setText(f"<b>{gpt.num_params(cfg):,}</b> parameters ({self.vocab_size} symbols)")
 
     # --- optimizer and schedule ---
+    def editor(self, kind: str) -> OptimizerEditor:
+        """The editor of ``kind`` (made on first use, with the monitor's starting lr)."""
+        return self.editors[kind]
+
+    def _make_editor(self, kind: str) -> OptimizerEditor:
+        if kind not in OPTIMIZERS:
+            raise KeyError(kind)
+        ed = OptimizerEditor(kind, {"lr": MONITOR_LR[kind]})
+        ed.changed.connect(lambda k=kind: self._on_editor(k))
+        self._last_values[kind] = ed.values()
+        self.editor_stack.addWidget(ed)
+        return ed
+
     @Slot()
     def _on_kind(self, *_):
-        self.editor_stack.setCurrentWidget(self.editors[self.opt_kind.currentData()])
+        kind = self.opt_kind.currentData()
+        self.editor_stack.setCurrentWidget(self.editor(kind))
+        note = CORE_OPTIMIZERS[kind].description
+        if kind == "muon_adamw":
+            note += (" Here: Muon on the attention and MLP matrices, AdamW on wte, wpe and lm_head (the Tensors "
+                     "table says which tensor uses which).")
+        first = note.split(". ")[0].rstrip(".") + "."  # the first sentence under the knobs, the rest on hover
+        self.opt_note.setText(rich_from_plain(first))
+        self.opt_note.setToolTip(rich_from_plain(note))
         self._update_preview()
         self.changed.emit()
 
@@ -415,9 +444,9 @@ class SetupBox(QWidget):
         old = self._last_values[kind]
         self._last_values[kind] = new
         if kind == self.opt_kind.currentData():
-            for k in LIVE_KNOBS:
-                if k in new and new[k] != old.get(k):
-                    self.knobChanged.emit(k, float(new[k]))
+            for k, v in new.items():
+                if not isinstance(v, bool) and v != old.get(k):
+                    self.knobChanged.emit(k, float(v))
             if new.get("lr") != old.get("lr"):
                 self._update_preview()
         self.changed.emit()
@@ -433,7 +462,7 @@ class SetupBox(QWidget):
 
     def hyper(self) -> dict[str, Any]:
         """Core keyword arguments of the chosen optimizer (β1, β2 → betas)."""
-        return self.editors[self.optimizer_kind()].hyper()
+        return self.editor(self.optimizer_kind()).hyper()
 
     def schedule_spec(self) -> dict[str, Any]:
         return {"kind": self.schedule.currentData(), "warmup": self.warmup.value()}
@@ -491,7 +520,7 @@ class SetupBox(QWidget):
             "model": Fields({"n_layer": of(self.n_layer), "n_embd": of(self.n_embd), "n_head": of(self.n_head),
                              "block_size": of(self.block)}),
             "optimizer": of(self.opt_kind),
-            "editors": Fields({k: ed.schema() for k, ed in self.editors.items()}),
+            "editors": Fields({k: knob_schema(k) for k in OPTIMIZERS}),
             "schedule": Fields({"kind": of(self.schedule), "warmup": of(self.warmup)}),
             **{k: of(w) for k, w in (("batch_size", self.batch), ("steps", self.steps), ("seed", self.seed),
                                      ("dtype", self.dtype), ("val_every", self.val_every),
@@ -511,7 +540,7 @@ class SetupBox(QWidget):
         editors = state.get("editors")
         if isinstance(editors, dict):
             for kind, values in editors.items():
-                if kind in self.editors and isinstance(values, dict):
+                if kind in OPTIMIZERS and isinstance(values, dict):
                     self.editors[kind].set_values(values)
         if isinstance(state.get("optimizer"), str):
             _set_combo(self.opt_kind, state["optimizer"])
@@ -563,3 +592,15 @@ class SetupBox(QWidget):
             ed.blockSignals(False)
             self._last_values[kind] = ed.values()
 
+
+class _Editors(dict):
+    """kind → OptimizerEditor, each made the first time it is asked for (nineteen editors' sliders at start-up
+    would be wasted on kinds nobody picks)."""
+
+    def __init__(self, make):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, kind: str) -> OptimizerEditor:
+        self[kind] = editor = self._make(kind)
+        return editor

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--total", type=int, default=2000, help="the run's total steps (the schedule spans these)")
     ap.add_argument("--compare", action="store_true", help="start SGD, Adam and AdamW together")
+    ap.add_argument("--kinds", default="", help="with --compare: the optimizers, comma-separated (e.g. lion,muon_adamw)")
     ap.add_argument("--folder", help="follow this run folder (written by adamlab.watch) instead of training")
     ap.add_argument("--filter", default="", help="the tensor filter's text")
     ap.add_argument("--sort", default="model", help="the tensor order (model, u_desc, u_asc, g_desc, w_desc, name)")
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.folder:
         runs = [panel.open_run_folder(args.folder)]
     else:
+        if args.kinds:
+            panel.set_compare_kinds(args.kinds.split(","))
         runs = panel.compare_optimizers() if args.compare else [panel.start_run()]
     if not runs or runs[0] is None:
         print("could not start a run", file=sys.stderr)
