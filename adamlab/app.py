@@ -99,14 +99,18 @@ def _file_to_open(args) -> Path | None:
         return None
     from adamlab.ui import scenarios  # Qt-free
 
+    p = Path(name)
+    bare = not p.exists() and not p.suffix and len(p.parts) == 1  # "race": a built-in scenario's name
     try:
-        if args.scenario or scenarios.is_scenario_path(name) or not Path(name).exists():
+        if args.scenario or scenarios.is_scenario_path(p) or bare:
             path = scenarios.resolve(name)
             scenarios.read(path)
             return path
     except scenarios.ScenarioError as exc:
         _fail(str(exc))
-    return Path(name)
+    if not p.exists():
+        _fail(f"{name}: no such file or folder")
+    return p
 
 
 def _fail(message: str) -> None:

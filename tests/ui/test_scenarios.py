@@ -293,6 +293,8 @@ def test_the_command_line_refuses_a_bad_scenario_with_one_line_and_status_2(tmp_
     assert r.stderr.startswith("adamlab: broken.adamlab: not valid JSON")
     r = run_app("--scenario", "nope")
     assert r.returncode == 2 and r.stderr.startswith("adamlab: nope: no such scenario file")
+    r = run_app(str(tmp_path / "gone.npz"))
+    assert r.returncode == 2 and r.stderr == f"adamlab: {tmp_path / 'gone.npz'}: no such file or folder\n"
     bad_field = tmp_path / "fast.adamlab"
     bad_field.write_text(json.dumps({"adamlab": "scenario", "version": 1, "panel": "ema", "state": {"beta2": 5}}))
     r = run_app(str(bad_field), "--screenshot", str(tmp_path / "x.png"))  # checked against the real panel

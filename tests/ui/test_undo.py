@@ -209,6 +209,11 @@ def test_the_monitor_setup_is_undone_too(window, qtbot):
     settled(qtbot, w, 1)
     undo(qtbot, w)
     assert spin.value() == old
+    tabs = w.panel("monitor").tabs  # another tab is where one looks, not an edit: no step
+    qtbot.mouseClick(tabs.tabBar(), Qt.MouseButton.LeftButton, pos=tabs.tabBar().tabRect(1).center())
+    assert tabs.currentIndex() == 1
+    w.current_undo().commit()
+    assert w.current_undo().stack.count() == 1
 
 
 def test_opening_a_scenario_is_one_step_back_to_exactly_what_was_on_screen(window, qtbot):

@@ -16,9 +16,10 @@ class Panel(QWidget):
 
     The main window uses only this interface: it shows ``title`` in the sidebar and ``hint`` in the status
     bar, shows ``help_html`` from Help ▸ What am I looking at, exports the plots from ``plots()``, persists
-    ``get_state()`` / ``set_state()`` in QSettings, calls ``reset_defaults()`` from View ▸ Reset panel, ``apply_scenario()`` when a
-    scenario file is opened (:mod:`adamlab.ui.scenarios`), snapshots ``get_state()`` for Edit ▸ Undo
-    (:mod:`adamlab.ui.undo`), and calls ``shutdown()`` when the window closes (stop workers and timers; must be idempotent).
+    ``get_state()`` / ``set_state()`` in QSettings, calls ``reset_defaults()`` from View ▸ Reset panel,
+    ``apply_scenario()`` when a scenario file is opened (:mod:`adamlab.ui.scenarios`), snapshots ``get_state()``
+    for Edit ▸ Undo (:mod:`adamlab.ui.undo`), and calls ``shutdown()`` when the window closes (stop workers and
+    timers; must be idempotent).
     Panels report transient messages through ``statusMessage``.
     """
 
