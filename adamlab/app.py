@@ -1,10 +1,12 @@
 """The ``adamlab`` entry point.
 
-``adamlab`` opens the window; ``adamlab --panel surface`` opens it on a panel; ``adamlab --screenshot
-out.png`` renders it offscreen, saves a PNG and exits; ``adamlab train ...`` (and the other commands in
-:mod:`adamlab.cli`) run headless without ever creating a window — or importing Qt, which is why the window
-(:mod:`adamlab.ui.window`) is imported only inside ``main``. The dependency runs one way: entry point → window →
-panels → widgets/workers → core; the panel registry (:mod:`adamlab.ui.panels`) is plain data both ends read.
+``adamlab`` opens the window; ``adamlab --panel surface`` opens it on a panel; ``adamlab race.adamlab`` opens a
+scenario file (or a run folder, or a checkpoint) in it, and ``adamlab --scenario zigzag`` a built-in scenario;
+``adamlab --screenshot out.png`` renders it offscreen, saves a PNG and exits; ``adamlab train ...`` (and the other
+commands in :mod:`adamlab.cli`) run headless without ever creating a window — or importing Qt, which is why the
+window (:mod:`adamlab.ui.window`) is imported only inside ``main``. The dependency runs one way: entry point →
+window → panels → widgets/workers → core; the panel registry (:mod:`adamlab.ui.panels`) is plain data both ends
+read.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Headless commands: 'adamlab train --help' trains the tiny GPT from the command line; "
         "'adamlab record --help' films a panel's animation as a GIF or an MP4.",
     )
+    p.add_argument("file", nargs="?", help="a scenario (.adamlab), a run folder or a GPT checkpoint (.npz) to open")
     p.add_argument("--panel", choices=PANEL_KEYS, help="open on this panel")
+    p.add_argument("--scenario", metavar="NAME|FILE",
+                   help="open a scenario: a .adamlab file, or a built-in one by name (e.g. race, zigzag, saddle)")
     p.add_argument("--screenshot", metavar="PATH", help="render the window offscreen, save a PNG to PATH and exit")
     p.add_argument("--size", default="1280x800", metavar="WxH", help="window size for --screenshot (default 1280x800)")
     p.add_argument("--theme", choices=["light", "dark"], help="colour theme (default: the last one used)")
@@ -48,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     size = _parse_size(parser, args.size)
+    to_open = _file_to_open(args)
     if args.screenshot:
         from adamlab.core.files import check_target
 
@@ -78,10 +84,43 @@ def main(argv: list[str] | None = None) -> int:
     # full collections (~25 ms with Qt/pyqtgraph's object graph) stop interrupting drags and training.
     gc.collect()
     gc.freeze()
+    if to_open is not None and not window.open_path(to_open):
+        print(f"adamlab: {window.last_open_error}", file=sys.stderr)  # e.g. a field out of its range
+        window.close()
+        return 2
     if args.screenshot:
         return _screenshot(app, window, Path(args.screenshot), size)
     window.show()
     return app.exec()
+
+
+def _file_to_open(args) -> Path | None:
+    """The file named on the command line, with a scenario's frame checked before any window is built: one line
+    and exit status 2 for a file that is missing, too big, not JSON, from a newer AdamLab…"""
+    if args.file and args.scenario:
+        _fail("give either a file or --scenario, not both")
+    name = args.scenario or args.file
+    if name is None:
+        return None
+    from adamlab.ui import scenarios  # Qt-free
+
+    p = Path(name)
+    bare = not p.exists() and not p.suffix and len(p.parts) == 1  # "race": a built-in scenario's name
+    try:
+        if args.scenario or scenarios.is_scenario_path(p) or bare:
+            path = scenarios.resolve(name)
+            scenarios.read(path)
+            return path
+    except scenarios.ScenarioError as exc:
+        _fail(str(exc))
+    if not p.exists():
+        _fail(f"{name}: no such file or folder")
+    return p
+
+
+def _fail(message: str) -> None:
+    print(f"adamlab: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def display_problem(env=None) -> str | None:

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from adamlab import __version__
-from PySide6.QtCore import QByteArray, Qt, Slot  # noqa: E402
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence  # noqa: E402
+from PySide6.QtCore import QByteArray, QEvent, Qt, Slot  # noqa: E402
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QUndoGroup  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
     QBoxLayout,
@@ -29,11 +29,12 @@ from PySide6.QtWidgets import (  # noqa: E402
 )
 
 from adamlab.resources import resource_path  # noqa: E402
-from adamlab.ui import schema  # noqa: E402
+from adamlab.ui import scenarios, schema  # noqa: E402
 from adamlab.ui import settings as settings_mod  # noqa: E402
 from adamlab.ui import theme, workers  # noqa: E402
 from adamlab.ui.panels import PANEL_KEYS, PANELS  # noqa: E402
 from adamlab.ui.panels.base import Panel  # noqa: E402
+from adamlab.ui.undo import PanelUndo  # noqa: E402
 from adamlab.ui.widgets.dialogs import ask_save_path  # noqa: E402
 from adamlab.ui.widgets.plots import export_plot  # noqa: E402
 
@@ -73,6 +74,15 @@ def _size_sidebar(window: "MainWindow") -> None:
         bar.setMinimumHeight(0)
         bar.setMaximumHeight(QWIDGETSIZE_MAX)
         bar.setFixedWidth(170)
+
+
+PANEL_TITLES = {"ema": "EMA", "stepper": "Stepper", "surface": "Arena", "monitor": "Monitor"}
+
+# the input events that begin and end a gesture (see adamlab.ui.undo); a wheel notch is both
+_GESTURE_START = {QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick, QEvent.Type.KeyPress,
+                  QEvent.Type.Wheel}
+_GESTURE_END = {QEvent.Type.MouseButtonRelease, QEvent.Type.KeyRelease, QEvent.Type.Wheel}
+_GESTURE = _GESTURE_START | _GESTURE_END
 
 
 class MainWindow(QMainWindow):
@@ -116,17 +126,26 @@ class MainWindow(QMainWindow):
         theme.follow(self, _size_sidebar)
         self.sidebar.currentRowChanged.connect(self._on_row)
         self.recorder = None  # the recording under way (adamlab.ui.record.recorder.Recorder), if any
+        self.undo_group = QUndoGroup(self)
+        self.last_open_error: str | None = None  # why the last open_path refused its file (one line)
         self._build_menus()
         self._build_record_bar()
         self.statusBar().showMessage("Ready")
         self.resize(1280, 800)
         if restore:
             self._restore_settings()
+        # one undo history per panel, starting from the state the panel opened in (see adamlab.ui.undo)
+        self.undos = {p.key: PanelUndo(p, self) for p in self.panels}
+        for u in self.undos.values():
+            self.undo_group.addStack(u.stack)
+        self.undo_group.undoTextChanged.connect(lambda text: self._set_undo_text(self.undo_action, "Undo", text))
+        self.undo_group.redoTextChanged.connect(lambda text: self._set_undo_text(self.redo_action, "Redo", text))
         start = PANEL_KEYS.index(panel) if panel else (self._saved_index() if restore else 0)
         self.sidebar.setCurrentRow(start)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
+            app.installEventFilter(self)  # gestures in any widget of this window (see eventFilter)
         theme.restyle(self)
         if self.settings_problems:  # after the panel's hint, so it is the message the user sees
             self._show_message(f"Some saved settings were ignored: {schema.summary(self.settings_problems)} "
@@ -156,6 +175,9 @@ class MainWindow(QMainWindow):
         if row < 0:
             return
         self.stack.setCurrentIndex(row)
+        undo = getattr(self, "undos", {}).get(self.panels[row].key)
+        if undo is not None:
+            self.undo_group.setActiveStack(undo.stack)
         self.statusBar().showMessage(self.panels[row].hint)
 
     @Slot(str)
@@ -166,8 +188,19 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
+        self._add(file_menu, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
+                  "Open a scenario (.adamlab), a GPT checkpoint (.npz) or a run folder's run.json")
+        builtins = file_menu.addMenu("&Built-in scenarios")
+        for sc in scenarios.builtins():
+            self._add(builtins, f"{PANEL_TITLES.get(sc.panel, sc.panel)}: {sc.title or sc.path.stem}",
+                      lambda _=False, path=sc.path: self.open_path(path), None,
+                      f"Open {sc.path.name} (adamlab --scenario {sc.path.stem})")
         self._add(file_menu, "Open run &folder…", self.open_run_folder_dialog, "Ctrl+Shift+O",
                   "Follow a run folder written by adamlab.watch in your own PyTorch training (GPT monitor)")
+        self._add(file_menu, "&Save scenario…", lambda: self.save_scenario_dialog(False),
+                  QKeySequence.StandardKey.Save, "Save this panel's settings as a scenario file (.adamlab)")
+        self._add(file_menu, "Save &lab…", lambda: self.save_scenario_dialog(True), "Ctrl+Shift+S",
+                  "Save every panel's settings, and which panel is shown, as one scenario file (.adamlab)")
         file_menu.addSeparator()
         self._add(file_menu, "Export plot as &PNG…", lambda: self.export_dialog(".png"), "Ctrl+E",
                   "Save the current panel's plot as a PNG image")
@@ -180,6 +213,15 @@ class MainWindow(QMainWindow):
                                        "Record the current panel's animation as a GIF or an MP4")
         file_menu.addSeparator()
         self._add(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Close AdamLab")
+
+        edit = mb.addMenu("&Edit")
+        # Always enabled: a gesture that has not settled yet is committed when Undo is asked for (see undo())
+        self.undo_action = self._add(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo,
+                                     "Undo the last change of this panel's controls")
+        self.redo_action = self._add(edit, "&Redo", self.redo, QKeySequence.StandardKey.Redo,
+                                     "Redo the change just undone")
+        if QKeySequence("Ctrl+Shift+Z") not in self.redo_action.shortcuts():  # (Windows' Redo is Ctrl+Y)
+            self.redo_action.setShortcuts([*self.redo_action.shortcuts(), QKeySequence("Ctrl+Shift+Z")])
 
         view = mb.addMenu("&View")
         group = QActionGroup(self)
@@ -233,15 +275,142 @@ class MainWindow(QMainWindow):
         self._show_message("Presentation mode: big text, thick lines (F5 to leave)" if on else
                            "Presentation mode off")
 
+    # --- undo ---
+    def current_undo(self) -> PanelUndo:
+        return self.undos[self.current_panel().key]
+
+    def undo(self) -> None:
+        u = self.current_undo()
+        u.commit()  # a drag or a typed value that has not settled yet is the step to undo
+        if u.stack.canUndo():
+            u.stack.undo()
+        else:
+            self._show_message(f"{self.current_panel().title}: nothing to undo")
+
+    def redo(self) -> None:
+        u = self.current_undo()
+        if u.commit():  # a fresh change ends what could be redone
+            return
+        if u.stack.canRedo():
+            u.stack.redo()
+        else:
+            self._show_message(f"{self.current_panel().title}: nothing to redo")
+
+    @staticmethod
+    def _set_undo_text(action: QAction, verb: str, text: str) -> None:
+        action.setText(f"&{verb} {text}" if text else f"&{verb}")
+
+    def eventFilter(self, obj, event) -> bool:
+        """Gestures in this window's widgets begin and end undo steps (adamlab.ui.undo); nothing is consumed."""
+        t = event.type()
+        if t in _GESTURE and isinstance(obj, QWidget) and self._owns(obj):
+            undo = getattr(self, "undos", {}).get(self.current_panel().key)
+            if undo is not None:
+                if t in _GESTURE_START:
+                    undo.gesture_started(obj)
+                if t in _GESTURE_END:
+                    undo.gesture_ended()
+        return False
+
+    def _owns(self, w: QWidget) -> bool:
+        """``w`` is this window or inside it, popups included (a combo box's list is a window of its own)."""
+        while w is not None:
+            if w is self:
+                return True
+            w = w.parentWidget()
+        return False
+
+    # --- scenarios ---
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open", "", "AdamLab files (*.adamlab *.npz run.json);;Scenarios (*.adamlab);;"
+            "GPT checkpoints (*.npz);;A run folder's run.json (run.json);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_scenario(self, path: str | Path) -> bool:
+        """Open a scenario file: check all of it (frame, then every field against its panel's schema), then
+        apply it — to one panel, or to every panel it names — as one undoable step each, and show its panel.
+        False, with one line in ``last_open_error`` and the status bar, and nothing applied, if anything is
+        wrong."""
+        try:
+            sc = scenarios.read(path)
+            clean = self.check_scenario(sc)
+        except scenarios.ScenarioError as exc:
+            self.last_open_error = str(exc)
+            self._show_message(f"Not opened: {exc}", 30000)
+            return False
+        for key, state in clean.items():
+            panel = self.panel(key)
+            self.undos[key].record(f"open {sc.name}", lambda p=panel, s=state: p.apply_scenario(s))
+        self.show_panel(sc.panel)
+        self.last_open_error = None
+        what = "the lab" if sc.whole_lab else self.panel(sc.panel).title
+        self._show_message(f"Opened {sc.name} ({what}); Edit ▸ Undo goes back")
+        return True
+
+    def check_scenario(self, sc: scenarios.Scenario) -> dict[str, dict]:
+        """Every panel state of ``sc`` checked field by field: {panel: clean state}, or ScenarioError naming the
+        first bad field (and how many more there are)."""
+        clean, problems = {}, []
+        for key, state in sc.states.items():
+            panel = self.panel(key)
+            if isinstance(panel, _Missing):
+                problems.append(f"{key}: the panel failed to load")
+                continue
+            state = dict(state)
+            if (sc.path is not None and key == "surface" and "preset" not in state
+                    and sc.path.resolve().parent == scenarios.builtin_dir().resolve()):
+                state["preset"] = sc.path.stem  # a built-in scenario: the picker shows it and tells its story
+            shape = panel.state_schema()
+            ok, found = (state, []) if shape is None else schema.check(shape, state)
+            clean[key] = ok
+            problems += [f"{key}.{p}" for p in found]
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise scenarios.ScenarioError(f"{sc.name}: {problems[0]}{more}")
+        return clean
+
+    def save_scenario_dialog(self, whole_lab: bool) -> None:
+        key = self.current_panel().key
+        default = "lab.adamlab" if whole_lab else f"{key}.adamlab"
+        path = ask_save_path(self, "Save lab" if whole_lab else "Save scenario", default,
+                             "AdamLab scenario (*.adamlab)", ".adamlab")
+        if path:
+            self.save_scenario(path, whole_lab)
+
+    def save_scenario(self, path: str | Path, whole_lab: bool = False) -> Path | None:
+        """Write the current panel's settings (``whole_lab``: every panel's, and which is shown) to ``path``
+        atomically. The written path, or None after saying why it could not be written."""
+        current = self.current_panel().key
+        panels = self.panels if whole_lab else [self.current_panel()]
+        states = {p.key: p.get_state() for p in panels if not isinstance(p, _Missing)}
+        out = self._write("Save", "save", path, lambda: scenarios.write(path, states, current, whole_lab))
+        if out is not None:
+            self._show_message(f"Saved {'the lab' if whole_lab else self.current_panel().title} to {out}")
+        return out
+
+    def _write(self, title: str, verb: str, path, write):
+        """``write()``'s result, or None after telling the user why ``path`` could not be written."""
+        try:
+            return write()
+        except (OSError, ValueError) as exc:
+            self._show_message(f"{title} failed: {exc}")
+            QMessageBox.warning(self, f"{title} failed", f"Could not {verb} to {path}:\n{exc}")
+            return None
+
     def open_run_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a run folder (written by adamlab.watch)")
         if path:
             self.open_path(path)
 
     def open_path(self, path: str | Path) -> bool:
-        """Open what ``path`` is: a watched run's folder (or a file in it) or a GPT checkpoint (.npz) in the
-        monitor. False, with a message, for anything else."""
+        """Open what ``path`` is: a scenario (.adamlab: see ``open_scenario``), a watched run's folder (or a file
+        in it) or a GPT checkpoint (.npz) in the monitor. False, with a message, for anything else."""
         p = Path(path)
+        if scenarios.is_scenario_path(p):
+            return self.open_scenario(p)
+        self.last_open_error = None
         monitor = self.panel("monitor")
         if ((p if p.is_dir() else p.parent) / "run.json").is_file() and p.suffix.lower() != ".npz":
             self.show_panel("monitor")
@@ -250,12 +419,14 @@ class MainWindow(QMainWindow):
             self.show_panel("monitor")
             return monitor.load_run(p) is not None
         if p.is_dir():
-            self._show_message(f"{p} is not a run folder (no run.json: write one with adamlab.watch).")
+            self.last_open_error = f"{p} is not a run folder (no run.json: write one with adamlab.watch)"
         else:
-            self._show_message(f"AdamLab cannot open {p.name}: a run folder or a checkpoint (.npz) is expected.")
+            self.last_open_error = (f"AdamLab cannot open {p.name}: a scenario (.adamlab), a run folder or a "
+                                    "checkpoint (.npz) is expected")
+        self._show_message(f"{self.last_open_error}.")
         return False
 
-    # drag-and-drop: a run folder or a checkpoint dropped anywhere on the window
+    # drag-and-drop: a scenario, a run folder or a checkpoint dropped anywhere on the window
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() and all(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
@@ -286,13 +457,9 @@ class MainWindow(QMainWindow):
 
         Returns the written path, or None after telling the user why it could not be written."""
         plots = self.current_panel().plots()
-        try:
-            out = export_plot(plots[name], path)
-        except (OSError, ValueError) as exc:
-            self._show_message(f"Export failed: {exc}")
-            QMessageBox.warning(self, "Export failed", f"Could not export to {path}:\n{exc}")
-            return None
-        self._show_message(f"Exported {name} to {out}")
+        out = self._write("Export", "export", path, lambda: export_plot(plots[name], path))
+        if out is not None:
+            self._show_message(f"Exported {name} to {out}")
         return out
 
     # --- recording (adamlab.ui.record) ---
@@ -374,7 +541,7 @@ class MainWindow(QMainWindow):
 
     def reset_current_panel(self) -> None:
         p = self.current_panel()
-        p.reset_defaults()
+        self.undos[p.key].record("reset to defaults", p.reset_defaults)
         self._show_message(f"{p.title}: reset to defaults")
 
     def reset_layout(self) -> None:
@@ -448,6 +615,11 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every panel's workers and timers, then any thread still registered. Idempotent."""
         self.cancel_recording()  # an unfinished recording leaves nothing behind
+        for u in getattr(self, "undos", {}).values():
+            u.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         for p in self.panels:
             p.shutdown()
         workers.stop_all()

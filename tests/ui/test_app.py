@@ -59,10 +59,13 @@ def test_clicking_the_sidebar_switches_panels(window, qtbot):
 
 def test_menus_exist_with_their_actions(window):
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
-    assert set(menus) == {"File", "View", "Help"}
+    assert set(menus) == {"File", "Edit", "View", "Help"}
     file_actions = [a.text().replace("&", "") for a in menus["File"].actions() if a.text()]
     assert any("PNG" in t for t in file_actions) and any("SVG" in t for t in file_actions)
     assert any("CSV" in t for t in file_actions) and "Quit" in file_actions
+    assert {"Open…", "Save scenario…", "Save lab…"} <= set(file_actions)
+    edit_actions = [a.text().replace("&", "") for a in menus["Edit"].actions()]
+    assert edit_actions == ["Undo", "Redo"]  # (with the command's name once there is one: tests/ui/test_undo.py)
     help_actions = [a.text().replace("&", "") for a in menus["Help"].actions()]
     assert "What am I looking at?" in help_actions and "About AdamLab" in help_actions
 

@@ -16,9 +16,11 @@ class Panel(QWidget):
 
     The main window uses only this interface: it shows ``title`` in the sidebar and ``hint`` in the status
     bar, shows ``help_html`` from Help ▸ What am I looking at, exports the plots from ``plots()``, persists
-    ``get_state()`` / ``set_state()`` in QSettings, calls ``reset_defaults()`` from View ▸ Reset panel, and
-    calls ``shutdown()`` when the window closes (stop workers and timers; must be idempotent), and records
-    one of ``animations()`` from File ▸ Record… (:mod:`adamlab.ui.record`).
+    ``get_state()`` / ``set_state()`` in QSettings, calls ``reset_defaults()`` from View ▸ Reset panel,
+    ``apply_scenario()`` when a scenario file is opened (:mod:`adamlab.ui.scenarios`), snapshots ``get_state()``
+    for Edit ▸ Undo (:mod:`adamlab.ui.undo`), records one of ``animations()`` from File ▸ Record…
+    (:mod:`adamlab.ui.record`), and calls ``shutdown()`` when the window closes (stop workers and timers; must be
+    idempotent).
     Panels report transient messages through ``statusMessage``.
     """
 
@@ -60,6 +62,16 @@ class Panel(QWidget):
         """What File ▸ Record… can film here, by key: ``adamlab.ui.record.animation.Animation`` objects (the
         first is the default). Each panel keeps them in its package's ``animate.py``."""
         return {}
+
+    def apply_scenario(self, state: dict[str, Any]) -> None:
+        """Apply a scenario file's state, already checked against ``state_schema()``: what it leaves out takes
+        its default (so a hand-written file of three fields means the same thing whatever was on screen)."""
+        self.reset_defaults()
+        self.set_state(state)
+
+    # Fields of ``get_state()`` that are where the user is looking, not a setting: undo ignores their changes
+    # (a rotated 3-D camera or another tab is not an "Undo" step) but still restores them with a setting.
+    UNDO_IGNORES: tuple[str, ...] = ()
 
     def is_idle(self) -> bool:
         """True when no computation the view is waiting for is in flight (screenshots wait for this)."""

@@ -1097,6 +1097,8 @@ class MonitorPanel(Panel):
                 "log_y": self.log_y.isChecked(), "samples": self.samples.settings(),
                 "tab": self.tabs.currentIndex(), "compare": self.compare_kinds()}
 
+    UNDO_IGNORES = ("tab",)  # the tab shown is where one looks, not a setting to undo
+
     def state_schema(self) -> Fields:
         s = self.samples
         return Fields({"setup": self.setup.schema(), "smoothing": of(self.smoothing), "x_axis": of(self.x_axis),

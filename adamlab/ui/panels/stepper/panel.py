@@ -48,13 +48,16 @@ from adamlab.ui.panels.stepper.session import (
     DIVERGED, MAX_STEPS, NOISE_SIGMA, PROBLEMS, TARGET, RunConfig, StepperConfig, StepperSession, run_labels,
 )
 from adamlab.ui.widgets.controls import FloatSlider
-from adamlab.ui.widgets.hyper import KIND_KNOBS, OptimizerEditor
+from adamlab.ui.schema import MISSING, Bool, Choice, Fields, Int, Num, Schema
+from adamlab.ui.widgets.hyper import KIND_KNOBS, KNOBS, OptimizerEditor, knob_schema
+from adamlab.ui.widgets.stateschema import of
 from adamlab.ui.widgets.numbers import format_number
 from adamlab.ui.widgets.plots import CompactAxis, fast_curve, pen, set_export_name, style_plot
 from adamlab.ui.widgets.symbols import rich_from_plain, tooltip
 
 __all__ = ["StepperPanel", "NOISE_SIGMA", "DIVERGED", "MAX_STEPS", "TARGET"]
 
+MAX_LINES = 40  # more lines than any optimizer's update has (NAdam's 9)
 EARLY_STEPS = 10  # until this many steps, the θ plot shows steps 0..EARLY_STEPS and the target (then autoscales)
 NAMES = ("A", "B")
 DEFAULT_KINDS = ("adam", "sgd")
@@ -854,10 +857,23 @@ class StepperPanel(Panel):
     def plots(self) -> dict[str, pg.PlotItem]:
         return {"theta": self.plot_theta, "loss": self.plot_loss}
 
+    # where the runs are (t, the focused run's line) and which run's lines are shown: restored with the rest,
+    # but not an undo step of their own (Next step is not an edit)
+    UNDO_IGNORES = ("t", "line", "focus")
+
     def get_state(self) -> dict[str, Any]:
+        t = self.session.t if self.session is not None else 0
         return {"problem": self.problem.currentData(), "theta0": self.theta0.value(), "speed": self.speed.value(),
                 "focus": NAMES[self.focus],
-                **{name: {"kind": side.kind(), **side.values()} for name, side in zip(NAMES, self.sides)}}
+                **{name: {"kind": side.kind(), **side.values()} for name, side in zip(NAMES, self.sides)},
+                "t": t, "line": self.current_line if t > 0 else -1}
+
+    def state_schema(self) -> Fields:
+        legacy = {k: Num(*KNOBS[k][1:3]) for k in ("lr", "beta1", "beta2", "eps", "weight_decay")}
+        return Fields({"problem": of(self.problem), "theta0": of(self.theta0), "speed": of(self.speed),
+                       "focus": Choice(NAMES), "A": _RunSchema(), "B": _RunSchema(),
+                       "t": Int(0, MAX_STEPS), "line": Int(-1, MAX_LINES),
+                       **legacy, "adamw": Bool()})  # (a state saved before A and B: see _legacy_runs)
 
     def set_state(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict):
@@ -882,6 +898,29 @@ class StepperPanel(Panel):
             self._restoring = False
         self.set_focus(NAMES.index(state["focus"]) if state.get("focus") in NAMES else 0)
         self.reset()
+        t, line = state.get("t"), state.get("line")
+        if isinstance(t, int) and not isinstance(t, bool) and t > 0:
+            self.go_to(t, line if isinstance(line, int) and not isinstance(line, bool) else -1)
+
+    def go_to(self, t: int, line: int = -1) -> None:
+        """From a fresh session, take ``t`` steps and show step t's lines up to ``line`` (-1 or past the last:
+        the whole step): where a saved state or a scenario left the runs. The steps are the core's, so the same
+        settings give the same numbers."""
+        s = self.session
+        if s is None:
+            return
+        while s.t < min(t, MAX_STEPS) and self._take_step():
+            pass
+        if s.t == 0:
+            return
+        last = len(self._rows_of(s.runs[self.focus])) - 1
+        partial = 0 <= line < last and s.runs[self.focus].last() is not None  # step t shown up to ``line``
+        self.shown = s.t - 1 if partial else s.t
+        self.current_line = line if partial else last
+        self._rebuild_table()  # all rows, columns fitted once (a row at a time refits each: 44 s for 1000 steps)
+        self._update_plots()
+        self._update_status()
+        self._fill_code()
 
     def reset_defaults(self) -> None:
         self.set_state({"problem": "quadratic", "theta0": 0.0, "speed": 2.0, "focus": "A",
@@ -897,6 +936,19 @@ class StepperPanel(Panel):
 
     def shutdown(self) -> None:
         self.timer.stop()
+
+
+class _RunSchema(Schema):
+    """Run A's or B's saved settings {kind, knobs…}: a kind the stepper offers and that kind's knobs."""
+
+    def check(self, value, path):
+        if not isinstance(value, dict):
+            return MISSING, [f"{path}: not a set of fields"]
+        kind = value.get("kind")
+        if kind not in STEPPABLE:
+            return MISSING, [f"{path}.kind: {kind!r} is not one of the stepper's optimizers"]
+        clean, problems = knob_schema(kind).check({k: v for k, v in value.items() if k != "kind"}, path)
+        return (MISSING if clean is MISSING else {"kind": kind, **clean}), problems
 
 
 def _number(v: Any) -> bool:

@@ -676,20 +676,28 @@ class SurfacePanel(Panel):
     # presets and state
 
     def apply_preset(self, key: str) -> None:
-        """Load a scenario: defaults, then the preset's settings; the race restarts and plays."""
+        """Load a built-in scenario (``resources/scenarios/<key>.adamlab``, as the picker lists them)."""
         if key not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {key!r}")
-        p = PRESETS[key]
-        state = copy.deepcopy(DEFAULT_STATE)
-        state.update(copy.deepcopy(p["state"]))
-        state["preset"] = key
-        self.set_state(state, restart=True)
-        if p["state"].get("autotune"):
+        self.apply_scenario({**PRESETS[key]["state"], "preset": key})
+
+    def apply_scenario(self, state: dict[str, Any]) -> None:
+        """Load a scenario: defaults, then its settings; the race restarts and plays (and with
+        ``"autotune": true``, a Tune runs first)."""
+        full = copy.deepcopy(DEFAULT_STATE)
+        full["preset"] = ""
+        full.update(copy.deepcopy(state))
+        self.set_state(full, restart=True)
+        if state.get("autotune"):
             self.controls.tabs.setCurrentWidget(self.controls.tune)
             self.start_tune()
 
+    UNDO_IGNORES = ("view3d",)  # the 3-D camera is where one looks from
+
     def state_schema(self) -> Fields:
-        return Fields({**self.controls.schema().fields, "instant": Bool(), "view3d": _View3DState()})
+        # "autotune" is a scenario's instruction (run a Tune once loaded), not a setting get_state returns
+        return Fields({**self.controls.schema().fields, "instant": Bool(), "view3d": _View3DState(),
+                       "autotune": Bool()})
 
     def get_state(self) -> dict[str, Any]:
         return {**self.controls.state(), "instant": self.instant_check.isChecked(), "view3d": self.view3d.state()}
