@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--panel", choices=PANEL_KEYS, help="the panel to film (default: the one --scenario shows, "
                    "else surface)")
     p.add_argument("--animate", metavar="KEY", help="what to animate (default: the panel's first; see --list)")
-    p.add_argument("--scenario", metavar="FILE", help="a scenario file (.adamlab) to load first")
+    p.add_argument("--scenario", metavar="FILE|NAME", help="a scenario file (.adamlab) to load first, or the name "
+                   "of a built-in one (race, zigzag, …: File ▸ Built-in scenarios)")
     p.add_argument("--out", metavar="FILE", help="the film: FILE.gif or FILE.mp4")
     p.add_argument("--size", type=_size, default=(800, 600), metavar="WxH", help="pixels (default 800x600)")
     p.add_argument("--fps", type=_number, default=None, help="frames a second (default 15 for GIF, 30 for MP4)")
@@ -92,12 +93,20 @@ def check_args(args) -> str:
     except OSError as exc:
         raise _UsageError(f"--out {args.out}: cannot write in {Path(args.out).parent} "
                           f"({exc.strerror or exc})") from None
-    if args.panel is None and args.scenario is None:
+    if args.scenario is not None:  # found and frame-checked before Qt starts (its fields once the panels exist)
+        from adamlab.ui import scenarios
+
+        try:
+            args.scenario = scenarios.resolve(args.scenario)
+            shown = scenarios.read(args.scenario).panel
+        except scenarios.ScenarioError as exc:
+            raise _UsageError(f"--scenario: {exc}") from None
+        if args.panel is None:
+            args.panel = shown
+    if args.panel is None:
         args.panel = "surface"
-    if args.animate is not None and args.panel is not None:
+    if args.animate is not None:
         _check_animate(args.panel, args.animate, ANIMATIONS[args.panel])
-    if args.scenario is not None and not Path(args.scenario).is_file():
-        raise _UsageError(f"--scenario {args.scenario}: no such file")
     problem = missing(fmt)
     if problem:
         raise _UsageError(problem)
@@ -147,8 +156,8 @@ def record_command(args, out=None) -> int:
     window = MainWindow(panel=args.panel or "surface", theme_name=args.theme, restore=False)
     try:
         if args.scenario is not None and not window.open_path(args.scenario):
-            message = window.statusBar().currentMessage() or "not a scenario file AdamLab can open"
-            print(f"{PROG}: error: --scenario {args.scenario}: {message}", file=sys.stderr)
+            message = window.last_open_error or "not a scenario file AdamLab can open"
+            print(f"{PROG}: error: --scenario: {message}", file=sys.stderr)
             return 2
         if args.panel is not None:
             window.show_panel(args.panel)  # else the panel the scenario showed

@@ -433,7 +433,7 @@ def test_record_without_the_libraries_says_how_to_get_them(qtbot, tmp_path, monk
     (["--out", "{d}/a.avi"], "must end in .gif or .mp4"),
     (["--out", "{d}/a.mp4", "--size", "801x600"], "even width and height"),
     (["--animate", "zzz", "--out", "{d}/a.gif"], "animates race, drag"),
-    (["--scenario", "{d}/none.adamlab", "--out", "{d}/a.gif"], "no such file"),
+    (["--scenario", "{d}/none.adamlab", "--out", "{d}/a.gif"], "no such scenario file, nor a built-in"),
     (["--size", "big", "--out", "{d}/a.gif"], "must look like 800x600"),
     (["--size", "3840x2160", "--fps", "30", "--seconds", "60", "--out", "{d}/a.gif"], "GB of frames in memory"),
     ([], "--out FILE.gif or FILE.mp4 is required"),
@@ -460,6 +460,30 @@ def test_record_command_refuses_a_scenario_it_cannot_open(qtbot, tmp_path, capsy
     code = cli_record.main(["--scenario", str(scenario), "--out", str(tmp_path / "a.gif")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("adamlab record: error: --scenario") and err.count("\n") == 1
+    assert not (tmp_path / "a.gif").exists()
+
+
+def test_record_command_films_a_built_in_scenario_by_name_on_its_own_panel(qtbot, tmp_path, capsys, monkeypatch):
+    from adamlab.ui import scenarios
+
+    monkeypatch.setenv("ADAMLAB_SETTINGS", str(tmp_path / "s.ini"))
+    out = tmp_path / "huge.gif"
+    code = cli_record.main(["--scenario", "stepper_huge_lr", "--out", str(out), "--size", "320x240", "--fps", "5",
+                            "--seconds", "1"])
+    assert code == 0, capsys.readouterr().err
+    assert scenarios.read(scenarios.resolve("stepper_huge_lr")).panel == "stepper"
+    frames = gif_frames(out)
+    assert len(frames) == 5 and frames[0].shape == (240, 320, 3)
+    assert np.any(frames[0] != frames[-1])  # the stepper's lines advance
+
+
+def test_record_command_refuses_a_scenario_with_a_bad_field_by_name(qtbot, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ADAMLAB_SETTINGS", str(tmp_path / "s.ini"))
+    bad = tmp_path / "bad.adamlab"
+    bad.write_text('{"adamlab": "scenario", "version": 1, "panel": "ema", "state": {"beta1": 7}}')
+    code = cli_record.main(["--scenario", str(bad), "--out", str(tmp_path / "a.gif")])
+    err = capsys.readouterr().err
+    assert code == 2 and "ema.beta1" in err and err.count("\n") == 1, err
     assert not (tmp_path / "a.gif").exists()
 
 
