@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
     def __init__(self, panel: str | None = None, theme_name: str | None = None, restore: bool = True,
                  presentation: bool | None = None):
         super().__init__()
+        workers.collect_garbage_on_gui_thread()  # Qt objects must never be destroyed by a worker thread's GC
         self.setWindowTitle("AdamLab")
         self.setAcceptDrops(True)
         self.setWindowIcon(QIcon(str(resource_path("adamlab.svg"))))

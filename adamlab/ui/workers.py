@@ -36,6 +36,7 @@ Every thread and child started here is registered; :func:`stop_all` (called on w
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
@@ -95,6 +96,48 @@ def live_threads() -> list[WorkerHandle]:
     with _REGISTRY_LOCK:
         handles = list(_REGISTRY)
     return [h for h in handles if h.is_running()]
+
+
+class _GuiThreadGC(QObject):
+    """Python's cycle collector runs in whichever thread happens to allocate when a threshold is crossed. If that
+    is a worker thread and the garbage holds Qt objects (a closed panel's menu, a finished run's items), their C++
+    destructors run in that thread and can deadlock with the GUI thread: seen in the test suite, a relay thread
+    unpickling a finished run collected a QObject while the GUI thread was deleting a QMenu, each holding the
+    lock the other waited for (Qt's connection mutex, and the GIL). So automatic collection is off while the app
+    runs and the GUI thread collects on a timer, by the same thresholds (pyqtgraph's GarbageCollector does the
+    same; this one stops cleanly and turns automatic collection back on)."""
+
+    def __init__(self, interval_ms: int):
+        super().__init__()
+        self.threshold = gc.get_threshold()
+        self.timer = QTimer(self)
+        self.timer.setObjectName("adamlab-gc")
+        self.timer.timeout.connect(self.collect)
+        self.timer.start(interval_ms)
+        gc.disable()
+
+    @Slot()
+    def collect(self) -> None:
+        counts = gc.get_count()
+        for generation in (2, 1, 0):  # the oldest generation whose count is over its threshold, and the younger
+            if counts[generation] > self.threshold[generation]:
+                gc.collect(generation)
+                return
+
+    def stop(self) -> None:
+        self.timer.stop()
+        gc.enable()
+
+
+_GC: _GuiThreadGC | None = None
+
+
+def collect_garbage_on_gui_thread(interval_ms: int = 250) -> None:
+    """From now on only the GUI thread collects reference cycles (see _GuiThreadGC). Call on the GUI thread once a
+    QApplication exists; idempotent."""
+    global _GC
+    if _GC is None:
+        _GC = _GuiThreadGC(interval_ms)
 
 
 def stop_together(handles: list[WorkerHandle], timeout_ms: int = 1500, keep_jobs: bool = False) -> None:

@@ -6,6 +6,7 @@ time this check runs every panel has had its ``shutdown()``; whatever still runs
 
 from __future__ import annotations
 
+import gc
 import weakref
 
 import pytest
@@ -13,6 +14,16 @@ import shiboken6
 from PySide6.QtCore import QThreadPool, QTimer
 
 from adamlab.ui import workers
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_collects_garbage(qapp):
+    """As in the app (MainWindow): reference cycles are collected on the GUI thread only. Panels made and dropped
+    by one test would otherwise be collected by a later test's worker thread, destroying Qt objects there (a
+    deadlock with the GUI thread was caught this way)."""
+    workers.collect_garbage_on_gui_thread()
+    yield
+    workers._GC.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -46,5 +57,6 @@ def no_leaked_threads_or_timers(monkeypatch, qapp):
         problems.append(f"QTimers still active: {[t.objectName() or repr(t) for t in active_timers]}")
     if pool_busy:
         problems.append("QThreadPool jobs still running")
+    gc.collect()  # this test's garbage goes now, on the GUI thread
     if problems:
         pytest.fail("test leaked: " + "; ".join(problems))
