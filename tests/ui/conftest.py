@@ -6,7 +6,6 @@ time this check runs every panel has had its ``shutdown()``; whatever still runs
 
 from __future__ import annotations
 
-import gc
 import weakref
 
 import pytest
@@ -57,6 +56,5 @@ def no_leaked_threads_or_timers(monkeypatch, qapp):
         problems.append(f"QTimers still active: {[t.objectName() or repr(t) for t in active_timers]}")
     if pool_busy:
         problems.append("QThreadPool jobs still running")
-    gc.collect()  # this test's garbage goes now, on the GUI thread
     if problems:
         pytest.fail("test leaked: " + "; ".join(problems))
