@@ -110,17 +110,25 @@ class _GuiThreadGC(QObject):
     def __init__(self, interval_ms: int):
         super().__init__()
         self.threshold = gc.get_threshold()
+        self._last_full = time.monotonic()
         self.timer = QTimer(self)
         self.timer.setObjectName("adamlab-gc")
         self.timer.timeout.connect(self.collect)
         self.timer.start(interval_ms)
         gc.disable()
 
+    FULL_EVERY_S = 10.0  # at most one full collection this often: it walks every object (tens of ms in a big app)
+
     @Slot()
     def collect(self) -> None:
         counts = gc.get_count()
         for generation in (2, 1, 0):  # the oldest generation whose count is over its threshold, and the younger
             if counts[generation] > self.threshold[generation]:
+                if generation == 2:
+                    now = time.monotonic()
+                    if now - self._last_full < self.FULL_EVERY_S:
+                        continue
+                    self._last_full = now
                 gc.collect(generation)
                 return
 
