@@ -58,8 +58,8 @@ class LossPlot(pg.PlotWidget):
         self.key_label.setStyleSheet("font-size: 8pt;")
         self._show_key("ln V")
         # Until the first run exists the plot would be bare 0–1 axes: say what to do instead.
-        self.empty_hint = pg.TextItem("Press Start to train microgpt,\nor Compare to race optimizers from\nthe same "
-                                      "start (choose them under its arrow),\nor open a PyTorch run.",
+        self.empty_hint = pg.TextItem("Press Start to train microgpt, or Compare to race\nthe optimizers ticked under "
+                                      "its arrow from one start.",
                                       color=theme.COLORS["sgd"], anchor=(0.5, 0.5))
         self.empty_hint.setPos(0.5, 0.5)
         p.addItem(self.empty_hint, ignoreBounds=True)
