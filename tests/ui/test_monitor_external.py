@@ -41,6 +41,17 @@ def drawn_loss(run) -> np.ndarray:
     return np.zeros(0) if y is None else y
 
 
+def wait_finished_and_drawn(qtbot, panel, run, points: int, timeout: int = 30000) -> None:
+    """Wait until ``run`` has finished and its loss curve holds ``points`` points; on timeout say where it was."""
+    try:
+        qtbot.waitUntil(lambda: run.state == "finished" and len(drawn_loss(run)) == points, timeout=timeout)
+    except Exception as exc:
+        snap = run.snap
+        raise AssertionError(f"run state {run.state!r}, {len(drawn_loss(run))} points drawn, snapshot step "
+                             f"{None if snap is None else snap.step} ({None if snap is None else snap.status}); "
+                             f"status: {panel.status_label.text()!r}") from exc
+
+
 def table_rows(panel) -> list[str]:
     t = panel.table
     return [t.item(r, 0).text() for r in range(t.rowCount()) if t.item(r, 0) is not None]
@@ -154,7 +165,7 @@ def test_a_watched_run_is_compared_with_a_numpy_run_on_the_same_axes(qtbot, pane
     numpy_run = panel.runs[0]
     qtbot.waitUntil(lambda: numpy_run.state == "finished", timeout=30000)
     torch_run = panel.open_run_folder(tmp_path / "torch")
-    qtbot.waitUntil(lambda: torch_run.state == "finished" and len(drawn_loss(torch_run)) == 10, timeout=10000)
+    wait_finished_and_drawn(qtbot, panel, torch_run, 10)
     plot = panel.curves.getPlotItem()
     assert numpy_run.items["raw"] in plot.listDataItems() and torch_run.items["raw"] in plot.listDataItems()
     assert len(drawn_loss(numpy_run)) == 10 and numpy_run.color != torch_run.color
