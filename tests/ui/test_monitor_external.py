@@ -98,7 +98,7 @@ def test_a_live_run_is_followed_as_another_process_writes_it(qtbot, panel, tmp_p
         qtbot.waitUntil(lambda: (folder / "run.json").is_file(), timeout=20000)
         run = panel.open_run_folder(folder)
         assert run is not None
-        qtbot.waitUntil(lambda: len(drawn_loss(run)) >= 3, timeout=10000)
+        qtbot.waitUntil(lambda: len(drawn_loss(run)) >= 3, timeout=30000)
         seen = len(drawn_loss(run))
         # new points appear within a second, without re-reading the folder
         qtbot.waitUntil(lambda: len(drawn_loss(run)) >= seen + 5, timeout=3000)
@@ -116,7 +116,7 @@ def test_stop_following_keeps_what_was_read(qtbot, panel, tmp_path):
     folder = tmp_path / "open"
     synth.make_run(folder, steps=8, close=False)  # its writer never closes it: followed until stopped
     run = panel.open_run_folder(folder)
-    qtbot.waitUntil(lambda: len(drawn_loss(run)) == 8, timeout=10000)
+    qtbot.waitUntil(lambda: len(drawn_loss(run)) == 8, timeout=30000)
     assert panel.stop_button.isEnabled()
     qtbot.mouseClick(panel.stop_button, LEFT)
     qtbot.waitUntil(lambda: not run.live and run.handle is None, timeout=5000)
@@ -139,7 +139,7 @@ def test_a_foreign_or_damaged_folder_is_refused_in_one_line_and_nothing_is_added
 def test_hundreds_of_tensors_are_filtered_and_sorted_by_name_and_u(qtbot, panel, tmp_path):
     written = synth.make_run(tmp_path / "big", steps=4, tensors=MANY)
     run = panel.open_run_folder(tmp_path / "big")
-    qtbot.waitUntil(lambda: run.state == "finished" and len(table_rows(panel)) == len(MANY), timeout=10000)
+    qtbot.waitUntil(lambda: run.state == "finished" and len(table_rows(panel)) == len(MANY), timeout=30000)
     qtbot.keyClicks(panel.tensor_filter, "attn -bias")
     expected = [n for n in MANY if "attn" in n and "bias" not in n]
     qtbot.waitUntil(lambda: table_rows(panel) == expected, timeout=3000)
@@ -182,7 +182,7 @@ def test_the_window_opens_a_dropped_run_folder_or_checkpoint_and_names_what_it_c
     assert w.open_path(tmp_path / "exp" / "stats.rec")  # a file inside the folder works too
     assert w.current_panel().key == "monitor"
     monitor = w.panel("monitor")
-    qtbot.waitUntil(lambda: monitor.runs and monitor.runs[0].state == "finished", timeout=10000)
+    qtbot.waitUntil(lambda: monitor.runs and monitor.runs[0].state == "finished", timeout=30000)
     (tmp_path / "notes.txt").write_text("hello")
     assert not w.open_path(tmp_path / "notes.txt")
     assert "cannot open notes.txt" in w.statusBar().currentMessage()

@@ -52,21 +52,21 @@ def panel(qtbot):
     qtbot.addWidget(p)
     p.resize(1100, 740)
     p.show()
-    qtbot.waitUntil(p.is_idle, timeout=10000)
+    qtbot.waitUntil(p.is_idle, timeout=30000)
     return p
 
 
 def wait_detail(qtbot, p):
     """Wait until the newest result, with per-step records, is drawn."""
-    qtbot.waitUntil(lambda: p.is_idle() and p._result is not None and p._result.record, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result is not None and p._result.record, timeout=30000)
 
 
 def settle(qtbot, p, surface):
     """Wait for the race on ``surface`` to arrive, stop its replay, wait until nothing is in flight."""
     qtbot.waitUntil(lambda: p._result is not None and p._result.surface == surface and not p._restart_pending,
-                    timeout=10000)
+                    timeout=30000)
     p.show_step(0)
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.surface == surface, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.surface == surface, timeout=30000)
 
 
 def enabled_specs(p):
@@ -129,7 +129,7 @@ def test_dragging_the_start_handle_moves_every_path(panel, qtbot):
     before = {t.name: np.c_[t.path.getData()][0].copy() for t in p._tracks.values()}
     sx, sy = p.controls.start
     drag(p.map.widget, widget_pos(p, sx, sy), widget_pos(p, 0.5, 2.0))
-    qtbot.waitUntil(lambda: p.is_idle() and abs(p._result.runs[0].path[0, 0] - sx) > 0.5, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and abs(p._result.runs[0].path[0, 0] - sx) > 0.5, timeout=30000)
     nx, ny = p.controls.start
     assert abs(nx - 0.5) < 0.05 and abs(ny - 2.0) < 0.05  # the handle ended where the mouse let go
     assert p.controls.start_x.text() == f"{nx:.4g}"
@@ -232,12 +232,12 @@ def test_toggling_an_optimizer_adds_and_removes_its_curve_and_legend_entry(panel
     p = panel
     assert "RMSprop" in legend_names(p) and "Nesterov" not in legend_names(p)
     p.racers.set_enabled("RMSprop", False)
-    qtbot.waitUntil(lambda: p.is_idle() and all(r.name != "RMSprop" for r in p._result.runs), timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and all(r.name != "RMSprop" for r in p._result.runs), timeout=30000)
     assert "RMSprop" not in legend_names(p)
     assert "RMSprop" not in [t.name for t in p._tracks.values()]
     assert "RMSprop" not in [i.name() for i in p.loss_chart.plot.listDataItems()]
     p.racers.set_enabled("Nesterov", True)
-    qtbot.waitUntil(lambda: p.is_idle() and any(r.name == "Nesterov" for r in p._result.runs), timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and any(r.name == "Nesterov" for r in p._result.runs), timeout=30000)
     assert "Nesterov" in legend_names(p)
     assert p.results.table.rowCount() == 5
     assert "Nesterov" in [p.results.table.item(i, 0).text() for i in range(p.results.table.rowCount())]
@@ -248,7 +248,7 @@ def test_duplicate_compares_two_settings_of_one_optimizer(panel, qtbot):
     p.racers.opt_list.setCurrentRow(p.racers.optimizer_row("Adam"))
     qtbot.mouseClick(p.racers.dup_button, Qt.MouseButton.LeftButton)
     p.racers.editor("Adam (2)").controls["beta1"].setValue(0.85)
-    qtbot.waitUntil(lambda: p.is_idle() and any(r.name == "Adam (2)" for r in p._result.runs), timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and any(r.name == "Adam (2)" for r in p._result.runs), timeout=30000)
     assert "Adam (2)" in legend_names(p)
     s = SURFACES["rosenbrock"]
     run = next(r for r in p._result.runs if r.name == "Adam (2)")
@@ -308,7 +308,7 @@ def test_saddle_story_adaptive_methods_escape_sgd_stalls(panel, qtbot):
 def test_a_diverging_setting_shows_the_flag(panel, qtbot):
     p = panel
     p.racers.editor("SGD").controls["lr"].setValue(0.05)  # far beyond 2/λmax on Rosenbrock's walls
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].base_lr == 0.05, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].base_lr == 0.05, timeout=30000)
     s = SURFACES["rosenbrock"]
     ref = trajectory.run_detailed(s, ("sgd", {"lr": 0.05, "weight_decay": 0.0}), s.start, 500)
     assert ref.diverged_at is not None
@@ -328,7 +328,7 @@ def test_bad_hyperparameter_message_is_shown_not_raised(panel, qtbot):
     p.racers.editor("Adam").controls["beta1"].setValue(0.0)
     p.racers.editor("Adam").controls["beta2"].setValue(0.0)  # β2 = 0 is allowed by torch; use an impossible lr instead
     p.racers.editor("Adam").controls["lr"].setValue(0.0)  # the slider clamps to its minimum: still valid
-    qtbot.waitUntil(p.is_idle, timeout=10000)
+    qtbot.waitUntil(p.is_idle, timeout=30000)
     assert p.results.error_label.text() == ""  # nothing invalid reached the core
     p.controls.start_x.setText("abc")
     p.controls.start_x.editingFinished.emit()
@@ -386,7 +386,7 @@ def test_swarm_colours_starts_by_basin(panel, qtbot):
     p = panel
     p.set_state({"surface": "himmelblau", "start": None, "steps": 200,
                  "swarm": {"enabled": True, "optimizer": "SGD", "n": 6}})
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is not None, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is not None, timeout=30000)
     sw = p._result.swarm
     assert sw.starts.shape == (36, 2)
     s = SURFACES["himmelblau"]
@@ -399,7 +399,7 @@ def test_swarm_colours_starts_by_basin(panel, qtbot):
     assert len(set(sw.basin[sw.basin >= 0])) >= 2  # several basins on a four-minimum surface
     assert len(p.map.swarm_item.data) == 36
     p.controls.swarm_check.setChecked(False)  # off again: the squares go
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is None, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is None, timeout=30000)
     assert not p.map.swarm_item.isVisible() and len(p.map.swarm_item.data) == 0
 
 
@@ -418,7 +418,7 @@ def test_state_round_trip_and_bad_entries_ignored(panel, qtbot):
     assert p.controls.surface_combo.currentData() == "rosenbrock"
     assert p.controls.steps_spin.value() == 500
     assert len(p.racers.entries) == len(state["optimizers"])
-    qtbot.waitUntil(p.is_idle, timeout=10000)
+    qtbot.waitUntil(p.is_idle, timeout=30000)
     # A known kind with unusable values is skipped whole: no half-added optimizer without an editor.
     p.set_state({"steps": float("inf"), "swarm": {"n": float("inf")},
                  "optimizers": [{"kind": "adam", "values": {"lr": None}},
@@ -427,7 +427,7 @@ def test_state_round_trip_and_bad_entries_ignored(panel, qtbot):
     assert [e["kind"] for e in p.racers.entries] == ["adamw"]
     assert p.scene(False)["optimizers"][0]["hyper"]["lr"] == 0.01
     assert p.get_state()["optimizers"][0]["kind"] == "adamw"
-    qtbot.waitUntil(p.is_idle, timeout=10000)
+    qtbot.waitUntil(p.is_idle, timeout=30000)
 
 
 def test_ill_conditioned_controls_rebuild_the_bowl(panel, qtbot):
@@ -454,7 +454,7 @@ def test_layout_fits_the_window(qtbot, size):
     assert p.minimumSizeHint().width() <= 840
     p.resize(*size)
     p.show()
-    qtbot.waitUntil(p.is_idle, timeout=10000)
+    qtbot.waitUntil(p.is_idle, timeout=30000)
     assert p.width() == size[0]  # the panel did not have to grow beyond its room
     scroll = p.controls
     assert scroll.widget().width() <= scroll.viewport().width()
@@ -480,14 +480,14 @@ def test_races_run_in_a_child_process_that_shutdown_ends(qtbot):
     p = SurfacePanel()
     qtbot.addWidget(p)
     p.show()
-    qtbot.waitUntil(p.is_idle, timeout=10000)
+    qtbot.waitUntil(p.is_idle, timeout=30000)
     # scenes are computed in-thread until the child has imported NumPy and said "ready" (seconds on a busy
     # machine): wait for that, not for a number of scenes
     qtbot.waitUntil(p._race._remote_ready, timeout=30000)
     before = p._race.remote_count
     for x in (-0.5, 0.0, 0.5):
         p.set_start(x, 2.0)
-        qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].path[0, 0] == x, timeout=10000)
+        qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].path[0, 0] == x, timeout=30000)
     assert p._race.fallback is None
     assert p._race.remote_count > before
     pid = p._race.pid

@@ -33,7 +33,7 @@ from tests.ui.test_surface_panel import no_race_process_left, panel  # noqa: F40
 def load(qtbot, p, state):
     p.set_state(state)
     qtbot.waitUntil(lambda: p.is_idle() and p._result.surface == state.get("surface", p._result.surface),
-                    timeout=10000)
+                    timeout=30000)
 
 
 def racer(kind, lr, enabled=True, name=None, **values):
@@ -88,7 +88,7 @@ def test_every_kind_races_its_core_path_with_its_description_colour_and_marker(p
         assert p.racers.description.text() == rich_from_plain(OPTIMIZERS[e["kind"]].description)
         assert p.racers.description.isVisible()
     # the current-point markers use each kind's symbol
-    qtbot.waitUntil(p.is_idle, timeout=10000)
+    qtbot.waitUntil(p.is_idle, timeout=30000)
     symbols = [pt.symbol() for pt in p.map.markers.points()]
     assert symbols == [SYMBOLS[kind_symbol(r.kind)][0] for r in p._result.runs if r.left_view_at is None]
     # the key under the map names every racer
@@ -139,7 +139,7 @@ def test_a_swarm_of_adafactor_steps_each_start_as_its_own_point(panel, qtbot):
     p = panel
     load(qtbot, p, {"surface": "himmelblau", "start": None, "steps": 60, "optimizers": [racer("adafactor", 0.3)],
                     "swarm": {"enabled": True, "optimizer": "Adafactor", "n": 4}})
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is not None, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is not None, timeout=30000)
     sw = p._result.swarm
     s = SURFACES["himmelblau"]
     hyper = p.racers.editor("Adafactor").hyper()
@@ -180,7 +180,7 @@ def test_tune_finds_the_known_best_lr_of_a_bowl_and_the_editors_take_it(panel, q
     p.racers.opt_list.setCurrentRow(0)
     assert "tuned: lr = 0.5" in p.racers.editor_title.text()
     assert "lr 0.5" in t.summary.text() and "Racing at the tuned settings" in t.summary.text()
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].base_lr == 0.5, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].base_lr == 0.5, timeout=30000)
     path = p._result.runs[0].path
     np.testing.assert_array_equal(path, trajectory.run(SURFACES["quadratic"], ("sgd", {"lr": 0.5, "weight_decay": 0.0}),
                                                        (1.5, -1.0), 50))
@@ -246,7 +246,7 @@ def test_cancel_stops_the_childs_tuning_within_a_bound_and_the_panel_stays_usabl
     # usable: a race and another tune still run, in the same child
     p.controls.steps_spin.setValue(100)
     p.set_start(0.5, 2.0)
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].path[0, 0] == 0.5, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].path[0, 0] == 0.5, timeout=30000)
     press_tune(qtbot, p)
     wait_tuned(qtbot, p)
     assert len(p.tune_report.result.curves) == 17 and p._race.remote_tunes >= 1
@@ -264,7 +264,7 @@ def test_a_child_that_does_not_stop_is_killed_after_the_grace(panel, qtbot, monk
     pid = p._race.pid
     t0 = time.monotonic()
     qtbot.mouseClick(p.controls.tune.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: p._tune_pending == 0, timeout=10000)
+    qtbot.waitUntil(lambda: p._tune_pending == 0, timeout=30000)
     assert time.monotonic() - t0 < 3.0
     assert p._race.pid != pid and p._race.fallback is None
     p.controls.steps_spin.setValue(80)
@@ -276,7 +276,7 @@ def test_tuning_in_thread_when_there_are_no_child_processes(qtbot, monkeypatch):
     p = SurfacePanel()
     qtbot.addWidget(p)
     p.show()
-    qtbot.waitUntil(p.is_idle, timeout=10000)
+    qtbot.waitUntil(p.is_idle, timeout=30000)
     p.controls.tune.n_lrs.setValue(5)
     press_tune(qtbot, p)
     wait_tuned(qtbot, p)
@@ -293,7 +293,7 @@ def test_a_preset_can_tune_as_it_loads(panel, qtbot):
     for uid, c in zip(rep.uids, rep.result.curves):
         assert p.racers.editors[uid].values()["lr"] == c.best_lr
     qtbot.waitUntil(lambda: p.is_idle() and all(
-        r.base_lr == c.best_lr for r, c in zip(p._result.runs, rep.result.curves)), timeout=10000)
+        r.base_lr == c.best_lr for r, c in zip(p._result.runs, rep.result.curves)), timeout=30000)
 
 
 # --- #11 ------------------------------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def test_after_picking_another_surface_the_axes_and_the_start_are_drawn_in_its_r
     p = panel
     combo = p.controls.surface_combo
     combo.setCurrentIndex(combo.findData(surface))
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.surface == surface, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.surface == surface, timeout=30000)
     qtbot.wait(50)
     s = SURFACES[surface]
     plot = p.map.plot
@@ -349,7 +349,7 @@ def test_the_swarm_has_a_key_of_its_basin_colours(panel, qtbot):
     p = panel
     load(qtbot, p, {"surface": "himmelblau", "start": None, "steps": 200, "optimizers": [racer("sgd", 0.01)],
                     "swarm": {"enabled": True, "optimizer": "SGD", "n": 8}})
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is not None, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is not None, timeout=30000)
     sw = p._result.swarm
     text = p.map.key.text()
     assert "Swarm" in text
@@ -363,7 +363,7 @@ def test_the_swarm_has_a_key_of_its_basin_colours(panel, qtbot):
     brushes = [pt.brush().color().getRgb() for pt in p.map.swarm_item.points()]
     assert brushes == [swarm_brush_color(int(b)) for b in sw.basin]
     p.controls.swarm_check.setChecked(False)
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is None, timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.swarm is None, timeout=30000)
     assert "Swarm" not in p.map.key.text()
 
 
@@ -371,7 +371,7 @@ def test_a_scenarios_story_gives_way_once_the_surface_is_changed_by_hand(panel, 
     """#11 item 8: a scenario's paragraph stayed after the surface was changed by hand."""
     p = panel
     p.apply_preset("saddle")
-    qtbot.waitUntil(lambda: p.is_idle() and p._result.surface == "saddle", timeout=10000)
+    qtbot.waitUntil(lambda: p.is_idle() and p._result.surface == "saddle", timeout=30000)
     assert "ridge" in p.controls.preset_text.text()
     combo = p.controls.surface_combo
     combo.setCurrentIndex(combo.findData("beale"))
@@ -473,4 +473,4 @@ def test_saved_settings_are_checked_field_by_field_before_the_arena_sees_them(pa
     assert problems == ["surface.optimizers: 10,000 entries, at most 24 are allowed"]
     assert [e["kind"] for e in p.racers.entries] == ["adam", "lion"]
     assert p.restore(p.get_state()) == []  # its own state passes whole
-    qtbot.waitUntil(p.is_idle, timeout=10000)
+    qtbot.waitUntil(p.is_idle, timeout=30000)
