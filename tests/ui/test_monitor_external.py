@@ -46,10 +46,18 @@ def wait_finished_and_drawn(qtbot, panel, run, points: int, timeout: int = 30000
     try:
         qtbot.waitUntil(lambda: run.state == "finished" and len(drawn_loss(run)) == points, timeout=timeout)
     except Exception as exc:
-        snap = run.snap
-        raise AssertionError(f"run state {run.state!r}, {len(drawn_loss(run))} points drawn, snapshot step "
-                             f"{None if snap is None else snap.step} ({None if snap is None else snap.status}); "
-                             f"status: {panel.status_label.text()!r}") from exc
+        raise AssertionError(where(panel, run)) from exc
+
+
+def where(panel, run) -> str:
+    """Where a run that did not finish in time was (for a failure message)."""
+    snap, handle = run.snap, run.handle
+    worker = None if handle is None else handle.worker
+    thread = None if handle is None else handle.thread
+    return (f"run state {run.state!r}, {len(drawn_loss(run))} points drawn, snapshot step "
+            f"{None if snap is None else snap.step} ({None if snap is None else snap.status}); worker "
+            f"{type(worker).__name__} paused={getattr(worker, 'paused', None)}, thread running="
+            f"{None if thread is None else thread.isRunning()}; status: {panel.status_label.text()!r}")
 
 
 def table_rows(panel) -> list[str]:
@@ -182,7 +190,8 @@ def test_the_window_opens_a_dropped_run_folder_or_checkpoint_and_names_what_it_c
     assert w.open_path(tmp_path / "exp" / "stats.rec")  # a file inside the folder works too
     assert w.current_panel().key == "monitor"
     monitor = w.panel("monitor")
-    qtbot.waitUntil(lambda: monitor.runs and monitor.runs[0].state == "finished", timeout=30000)
+    qtbot.waitUntil(lambda: len(monitor.runs) == 1, timeout=5000)
+    wait_finished_and_drawn(qtbot, monitor, monitor.runs[0], 5)
     (tmp_path / "notes.txt").write_text("hello")
     assert not w.open_path(tmp_path / "notes.txt")
     assert "cannot open notes.txt" in w.statusBar().currentMessage()
