@@ -58,14 +58,20 @@ _REGISTRY_LOCK = threading.Lock()
 
 
 class WorkerHandle:
-    """A worker and the QThread it runs on. ``stop()`` is idempotent and safe to call at any time."""
+    """A worker and the QThread it runs on. ``stop()`` is idempotent and safe to call at any time.
 
-    def __init__(self, worker: _Worker, name: str):
+    ``connect(worker)`` is called before the thread starts: connect the worker's signals there. Connected after
+    the start, a quick job's first signals — even its "finished" — can be emitted before anyone listens, and are
+    lost (a small finished run folder was followed on a thread and never reported finished, now and then)."""
+
+    def __init__(self, worker: _Worker, name: str, connect: Callable[[Any], None] | None = None):
         self.worker = worker
         self.thread = QThread()
         self.thread.setObjectName(name)
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
+        if connect is not None:
+            connect(worker)
         with _REGISTRY_LOCK:
             # Forget handles whose thread has ended by itself (a finished job); they are safe to drop.
             _REGISTRY[:] = [h for h in _REGISTRY if not h.thread.isFinished()]
@@ -520,9 +526,10 @@ class FeedWorker(_Worker):
         self._finish()
 
 
-def start_feed(sink: Sink, name: str, maxsize: int = 8) -> WorkerHandle:
-    """Start a :class:`FeedWorker` for ``sink`` on a new registered thread."""
-    return WorkerHandle(FeedWorker(sink, maxsize), name)
+def start_feed(sink: Sink, name: str, maxsize: int = 8, connect: Callable[[Any], None] | None = None
+                ) -> WorkerHandle:
+    """Start a :class:`FeedWorker` for ``sink`` on a new registered thread (``connect``: see WorkerHandle)."""
+    return WorkerHandle(FeedWorker(sink, maxsize), name, connect)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -833,15 +840,17 @@ def start_latest_wins(fn: Callable[[Any], Any], name: str) -> WorkerHandle:
     return WorkerHandle(LatestWinsWorker(fn), name)
 
 
-def start_loop(job: SteppableJob, name: str, max_rate: float = 30.0, start_paused: bool = False) -> WorkerHandle:
-    """Start a :class:`LoopWorker` for ``job`` on a new registered thread."""
-    return WorkerHandle(LoopWorker(job, max_rate=max_rate, start_paused=start_paused), name)
+def start_loop(job: SteppableJob, name: str, max_rate: float = 30.0, start_paused: bool = False,
+               connect: Callable[[Any], None] | None = None) -> WorkerHandle:
+    """Start a :class:`LoopWorker` for ``job`` on a new registered thread (``connect``: see WorkerHandle)."""
+    return WorkerHandle(LoopWorker(job, max_rate=max_rate, start_paused=start_paused), name, connect)
 
 
 def start_process_loop(job_factory: Callable[..., SteppableJob], factory_args: tuple, name: str,
-                       max_rate: float = 30.0, start_paused: bool = False, use_process: bool = True) -> WorkerHandle:
+                       max_rate: float = 30.0, start_paused: bool = False, use_process: bool = True,
+                       connect: Callable[[Any], None] | None = None) -> WorkerHandle:
     """Start a :class:`ProcessLoopWorker`: ``job_factory(*factory_args)`` built and stepped in a child process
     (or on the worker thread when no child can start), relayed by a new registered thread."""
     worker = ProcessLoopWorker(job_factory, factory_args, max_rate=max_rate, start_paused=start_paused,
                                use_process=use_process, name=name)
-    return WorkerHandle(worker, name)
+    return WorkerHandle(worker, name, connect)

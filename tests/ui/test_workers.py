@@ -197,6 +197,20 @@ def test_process_loop_pause_step_commands_and_stop(qtbot, use_process):
     assert workers.live_processes() == []
 
 
+def test_signals_wired_before_the_start_hear_even_an_instant_jobs_end(qtbot):
+    """A job that ends at its first step, on a thread: its "finished" can be emitted before the line after the
+    start runs. Wired through ``connect`` (before the thread starts) it is always heard; wired after, a small
+    finished run folder was now and then never reported finished."""
+    for i in range(20):
+        states: list[str] = []
+        handle = workers.start_process_loop(loop_jobs.make_count_job, (1,), f"test-instant-{i}", use_process=False,
+                                            connect=lambda w, s=states: w.stateChanged.connect(s.append))
+        time.sleep(0.02)  # (the thread has long finished by now)
+        qtbot.waitUntil(lambda s=states: "finished" in s, timeout=5000)
+        handle.stop()
+        assert handle.worker.job.n == 1
+
+
 def test_process_loop_ends_by_itself_and_returns_the_job(qtbot):
     handle = workers.start_process_loop(loop_jobs.make_count_job, (30,), "test-pfinite")
     sig = Signals(handle.worker)

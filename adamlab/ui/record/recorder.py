@@ -145,11 +145,12 @@ class Recorder(QObject):
     def start(self) -> None:
         """Open the encoder (ValueError/OSError with one line if it cannot) and start grabbing."""
         self._encoder = encoder = open_encoder(self.path, self.settings.size, self.settings.fps)
-        self._handle = workers.start_feed(encoder, f"record-{self.format}")
-        w = self._handle.worker
-        w.progress.connect(self._on_encoded)
-        w.finished.connect(self._on_finished)
-        w.failed.connect(self._on_failed)
+        def wire(w) -> None:  # before the thread starts (see workers.WorkerHandle)
+            w.progress.connect(self._on_encoded)
+            w.finished.connect(self._on_finished)
+            w.failed.connect(self._on_failed)
+
+        self._handle = workers.start_feed(encoder, f"record-{self.format}", connect=wire)
         QApplication.instance().installEventFilter(self._hold)
         try:
             if self.animation.prepare is not None:

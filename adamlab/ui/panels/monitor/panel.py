@@ -438,25 +438,27 @@ class MonitorPanel(Panel):
         self._next_id += 1
         color = self._new_run_color(kind, run_id)
         factory, args = recipe
+        relay = _RunRelay(run_id, self)
+        relay.snapshot.connect(self._on_snapshot)
+        relay.state.connect(self._on_state)
+        relay.failed.connect(self._on_failed)
+        relay.reply.connect(self._on_reply)
+
+        def wire(w) -> None:  # before the thread starts: a quick job's "finished" must not go unheard
+            w.snapshot.connect(relay.on_snapshot)
+            w.stateChanged.connect(relay.on_state)
+            w.failed.connect(relay.on_failed)
+            w.reply.connect(relay.on_reply)
+
         handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}",
                                             max_rate=FOLLOW_RATE if external else SNAPSHOT_RATE,
-                                            start_paused=paused, use_process=external is None)
+                                            start_paused=paused, use_process=external is None, connect=wire)
         run = RunView(run_id, name, color, handle, chars)
         if external is not None:
             run.external, run.job_class = external, ext.FollowJob
         run.state = "paused" if paused else "starting"  # until the child has imported and built the model
         if snap is not None:
             self._take_snapshot(run, snap)
-        relay = _RunRelay(run_id, self)
-        relay.snapshot.connect(self._on_snapshot)
-        relay.state.connect(self._on_state)
-        relay.failed.connect(self._on_failed)
-        relay.reply.connect(self._on_reply)
-        w = handle.worker
-        w.snapshot.connect(relay.on_snapshot)
-        w.stateChanged.connect(relay.on_state)
-        w.failed.connect(relay.on_failed)
-        w.reply.connect(relay.on_reply)
         self.curves.add_run(run)
         self.runs.append(run)
         item = QListWidgetItem(name if run.state == "running" else f"{name} — {run.state}")
@@ -801,18 +803,23 @@ class MonitorPanel(Panel):
         settings = {k: v for k, v in wait["settings"].items() if k != "all_runs"}
         names = [r.name for r in wait["runs"]]
         self._landscape_colours = {r.name: r.color for r in wait["runs"]}
-        handle = workers.start_process_loop(lj.make_landscape_job, (trainers, names, settings), "monitor-landscape",
-                                            max_rate=10)
-        handle.worker.keep_job = False  # everything it made is in its snapshots
         relay = _RunRelay(0, self)
+        mine: list = []  # this slice's handle, once started (the relay's queued signals arrive after that)
         # what a cancelled slice still sends (it stops between rows) must not touch the one that replaced it
-        relay.snapshot.connect(lambda _id, snap, h=handle: h is self._landscape and
+        relay.snapshot.connect(lambda _id, snap: mine[0] is self._landscape and
                                self.landscape.show_slice(snap, self._landscape_colours))
-        relay.failed.connect(lambda _id, message, h=handle: h is self._landscape and self._landscape_failed(message))
-        relay.state.connect(lambda _id, state, h=handle: h is self._landscape and self._landscape_state(state))
-        handle.worker.snapshot.connect(relay.on_snapshot)
-        handle.worker.failed.connect(relay.on_failed)
-        handle.worker.stateChanged.connect(relay.on_state)
+        relay.failed.connect(lambda _id, message: mine[0] is self._landscape and self._landscape_failed(message))
+        relay.state.connect(lambda _id, state: mine[0] is self._landscape and self._landscape_state(state))
+
+        def wire(w) -> None:  # before the thread starts (see workers.WorkerHandle)
+            w.keep_job = False  # everything it made is in its snapshots
+            w.snapshot.connect(relay.on_snapshot)
+            w.failed.connect(relay.on_failed)
+            w.stateChanged.connect(relay.on_state)
+
+        handle = workers.start_process_loop(lj.make_landscape_job, (trainers, names, settings), "monitor-landscape",
+                                            max_rate=10, connect=wire)
+        mine.append(handle)
         self._landscape, self._landscape_relay = handle, relay
 
     def _landscape_failed(self, message: str) -> None:
