@@ -22,20 +22,10 @@ from adamlab.ui.knobs import to_core
 from adamlab.ui.panels.monitor import job as mj
 from adamlab.ui.panels.monitor.panel import MonitorPanel
 from adamlab.ui.panels.monitor.setup import MONITOR_LR
+# the monitor tests' shown panel with small, quick runs
+from tests.ui.test_monitor_panel import panel  # noqa: F401  (a pytest fixture)
 
 LEFT = Qt.MouseButton.LeftButton
-
-
-@pytest.fixture
-def panel(qtbot):
-    p = MonitorPanel()
-    qtbot.addWidget(p)
-    p.resize(1100, 760)
-    p.show()
-    p.setup.batch.setValue(4)
-    p.setup.val_every.setValue(10)
-    p.samples.every.setValue(10)
-    return p
 
 
 def choose(panel, kind):
