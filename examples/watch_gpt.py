@@ -220,7 +220,7 @@ def main(argv=None):
     model = nn.parallel.DistributedDataParallel(raw) if world > 1 else raw
     opt = make_optimizer(raw, args.optimizer, args.lr, args.weight_decay, (args.beta1, args.beta2))
     watcher = adamlab.watch(model, opt, args.out, every=args.every, hist_every=args.hist_every,
-                            resume=args.resume, config=vars(args))
+                            resume=args.resume, config={**vars(args), "vocab_size": len(chars)})
     if rank == 0:
         print(f"{sum(p.numel() for p in raw.parameters()):,} parameters, vocabulary {len(chars)}, "
               f"{len(train_data):,} training characters; {world} process(es); writing {args.out}")

@@ -10,7 +10,7 @@ SHAPES = {"wte": (27, 8), "h.0.attn": (8, 24), "h.0.mlp": (8, 32), "bias": (8,)}
 
 
 def make_run(path, steps: int = 10, bins: int = 8, hist_every: int = 2, samples_every: int = 5,
-             close: bool = True, seed: int = 0, tensors: dict | None = None) -> dict:
+             close: bool = True, seed: int = 0, tensors: dict | None = None, config: dict | None = None) -> dict:
     """A run of ``steps`` logged steps (every=1) with random g/w/u, a histogram every ``hist_every`` steps,
     loss at every step, val_loss every 3rd, samples every ``samples_every``. Returns what was written."""
     tensors = tensors or SHAPES
@@ -18,7 +18,8 @@ def make_run(path, steps: int = 10, bins: int = 8, hist_every: int = 2, samples_
     names = list(tensors)
     meta = make_meta([{"name": n, "shape": s, "group": i % 2} for i, (n, s) in enumerate(tensors.items())],
                      [{"lr": 0.01}, {"lr": 0.02}], every=1, hist_every=hist_every, bins=bins, adam="adam",
-                     note="synthetic", model={"class": "Synth"}, optimizer={"class": "Adam"})
+                     note="synthetic", model={"class": "Synth"}, optimizer={"class": "Adam"},
+                     config=config or {})
     w = RunWriter(path, meta)
     T, numel = len(names), np.array([int(np.prod(s)) for s in tensors.values()])
     out = {"names": names, "numel": numel, "steps": [], "g": [], "w": [], "u": [], "lr": [], "loss": [],

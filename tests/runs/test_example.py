@@ -44,3 +44,5 @@ def test_the_example_runs_alone_and_under_torchrun_with_the_same_figures(tmp_pat
         assert one.scalar("lr")[1][:3].tolist() == pytest.approx([1e-3 / 3, 2e-3 / 3, 1e-3])
         assert [s.step for s in two.samples] == [0, 5, 10, 11] and len(two.samples[0].texts) == 8
         assert one.closed and two.closed
+        # the names' 26 letters and the newline: the monitor's uniform-guess line ln 27
+        assert one.meta["config"]["vocab_size"] == two.meta["config"]["vocab_size"] == 27

@@ -8,6 +8,7 @@ writes them from a real PyTorch optimizer is tested in tests/runs/.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -177,6 +178,27 @@ def test_a_watched_run_is_compared_with_a_numpy_run_on_the_same_axes(qtbot, pane
     plot = panel.curves.getPlotItem()
     assert numpy_run.items["raw"] in plot.listDataItems() and torch_run.items["raw"] in plot.listDataItems()
     assert len(drawn_loss(numpy_run)) == 10 and numpy_run.color != torch_run.color
+
+
+def test_the_uniform_guess_line_is_the_selected_runs_own_and_hidden_for_a_run_that_did_not_say(qtbot, panel,
+                                                                                                 tmp_path):
+    # the panel's corpus (names: 27 symbols) before any run
+    assert panel.baseline.isVisible() and panel.baseline.value() == pytest.approx(math.log(27))
+    synth.make_run(tmp_path / "chars", steps=6, config={"vocab_size": 65, "lr": 0.01})
+    synth.make_run(tmp_path / "other", steps=6, config={"vocab_size": "65"})  # not a number: not trusted
+    with_vocab = panel.open_run_folder(tmp_path / "chars")
+    wait_finished_and_drawn(qtbot, panel, with_vocab, 6)
+    assert panel.baseline.isVisible() and panel.baseline.value() == pytest.approx(math.log(65))
+    assert "uniform guess ln 65 = 4.17" in panel.curves.key_label.text()
+    without = panel.open_run_folder(tmp_path / "other")
+    wait_finished_and_drawn(qtbot, panel, without, 6)
+    assert not panel.baseline.isVisible()
+    assert "no uniform-guess line" in panel.curves.key_label.text() and "4.17" not in panel.curves.key_label.text()
+    panel.run_list.setCurrentItem(with_vocab.list_item)  # back to the run that said
+    assert panel.baseline.isVisible() and panel.baseline.value() == pytest.approx(math.log(65))
+    panel.remove_run()
+    panel.run_list.setCurrentRow(-1)
+    assert panel.baseline.isVisible() and panel.baseline.value() == pytest.approx(math.log(27))
 
 
 def test_the_window_opens_a_dropped_run_folder_or_checkpoint_and_names_what_it_cannot(qtbot, tmp_path,

@@ -72,14 +72,20 @@ class LossPlot(pg.PlotWidget):
         self.lr_view.setGeometry(self.getPlotItem().vb.sceneBoundingRect())
         self.lr_view.linkedViewChanged(self.getPlotItem().vb, self.lr_view.XAxis)
 
-    def set_vocabulary(self, vocab_size: int) -> None:
-        """The uniform-guess baseline ln V, drawn and named in the title's key."""
-        self.baseline.setValue(math.log(vocab_size))
-        self._show_key(f"ln {vocab_size} = {math.log(vocab_size):.2f}")
+    def set_vocabulary(self, vocab_size: int | None, why_not: str = "") -> None:
+        """The uniform-guess baseline ln V, drawn and named in the key under the plot; None hides it (a watched
+        run that did not say its vocabulary) and the key says ``why_not``."""
+        self.baseline.setVisible(vocab_size is not None)
+        if vocab_size is None:
+            self._show_key("", why_not)
+        else:
+            self.baseline.setValue(math.log(vocab_size))
+            self._show_key(f"ln {vocab_size} = {math.log(vocab_size):.2f}")
 
-    def _show_key(self, baseline: str) -> None:
-        self.key_label.setText(f"bold: smoothed loss · faint: raw · dots: validation · dotted: lr (right axis) · "
-                               f"dashed: uniform guess {baseline}")
+    def _show_key(self, baseline: str, why_not: str = "") -> None:
+        guess = f" · dashed: uniform guess {baseline}" if baseline else (f" · {why_not}" if why_not else "")
+        self.key_label.setText(f"bold: smoothed loss · faint: raw · dots: validation · dotted: lr (right axis)"
+                               f"{guess}")
 
     def set_log(self, log_x: bool, log_y: bool, runs: list[RunView]) -> None:
         self.log_x, self.log_y = log_x, log_y

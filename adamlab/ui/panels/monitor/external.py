@@ -30,12 +30,20 @@ LOSS_NAMES = ("loss", "train_loss", "train/loss")
 VAL_NAMES = ("val_loss", "val/loss", "valid_loss", "eval_loss")
 
 
-def check_folder(path) -> Path:
-    """The run folder at ``path`` (a file inside it works too) if it looks readable, else RunFormatError with
-    one line. Cheap (reads run.json only): the worker opens the records."""
+def check_folder(path) -> tuple[Path, dict]:
+    """The run folder at ``path`` (a file inside it works too) and its run.json if it looks readable, else
+    RunFormatError with one line. Cheap (reads run.json only): the worker opens the records."""
     folder = run_folder(path)
-    read_meta(folder)
-    return folder
+    return folder, read_meta(folder)[0]
+
+
+def vocab_size(meta: dict) -> int | None:
+    """The vocabulary the run's script logged as ``config={"vocab_size": V}`` (for the uniform-guess line
+    ln V), or None: a watched model's loss need not be a cross-entropy over symbols at all."""
+    v = (meta.get("config") or {}).get("vocab_size")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 2 <= v <= 1e12 or v != int(v):
+        return None
+    return int(v)
 
 
 def describe(meta: dict) -> str:

@@ -389,7 +389,7 @@ class MonitorPanel(Panel):
             return
         self._corpus = corpus
         self.setup.show_corpus(mj.corpus_summary(corpus), corpus.tokenizer.vocab_size)
-        self.curves.set_vocabulary(corpus.tokenizer.vocab_size)
+        self._show_baseline()
 
     # ------------------------------------------------------------------------------------------------
     # runs
@@ -417,7 +417,7 @@ class MonitorPanel(Panel):
         recipe = (mj.make_run_job, (mj.config_dict(tc), sampling, self._want_maps(),
                                     int(config.get("sharpness_every", 0))))
         return self._add_run(recipe, name, paused=paused, select=select, chars=self._corpus.tokenizer.chars,
-                             kind=config["optimizer"])
+                             kind=config["optimizer"], vocab=self._corpus.tokenizer.vocab_size)
 
     def _new_run_color(self, kind: str | None, run_id: int) -> str:
         """The optimizer's own colour (the arena's and the stepper's) for the first run of a kind; a run whose
@@ -431,9 +431,11 @@ class MonitorPanel(Panel):
         return free[0] if free else theme.cycle_color(run_id - 1)
 
     def _add_run(self, recipe: tuple, name: str, paused: bool, select: bool = True, chars: str = "",
-                 snap: mj.Snapshot | None = None, external: Path | None = None, kind: str | None = None) -> RunView:
+                 snap: mj.Snapshot | None = None, external: Path | None = None, kind: str | None = None,
+                 vocab: int | None = None) -> RunView:
         """Start ``recipe`` = (factory, args) — the job is built where it will run — and add its view. An
-        ``external`` run (a watched PyTorch run folder) is followed on a thread of this process."""
+        ``external`` run (a watched PyTorch run folder) is followed on a thread of this process; ``vocab``: its
+        vocabulary size (the uniform-guess line), None when not known."""
         run_id = self._next_id
         self._next_id += 1
         color = self._new_run_color(kind, run_id)
@@ -454,6 +456,7 @@ class MonitorPanel(Panel):
                                             max_rate=FOLLOW_RATE if external else SNAPSHOT_RATE,
                                             start_paused=paused, use_process=external is None, connect=wire)
         run = RunView(run_id, name, color, handle, chars)
+        run.vocab = vocab
         if external is not None:
             run.external, run.job_class = external, ext.FollowJob
         run.state = "paused" if paused else "starting"  # until the child has imported and built the model
@@ -970,9 +973,22 @@ class MonitorPanel(Panel):
         item = self.run_list.item(row) if row >= 0 else None
         run = self.run_by_id(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
         self._active = run
+        self._show_baseline()
         self.curves.fit_lr_axis(run, self.runs, force=True)
         self._show_inspector(run)
         self._update_buttons()
+
+    def _show_baseline(self) -> None:
+        """The uniform-guess line ln V of the selected run (of the corpus when no run is selected); a watched
+        run's only if its script logged its vocabulary."""
+        run = self._active
+        if run is not None and run.external and run.vocab is None:
+            self.curves.set_vocabulary(None, f"no uniform-guess line for {run.name}: its script did not log "
+                                             "config={'vocab_size': V}")
+        elif run is not None and run.vocab is not None:
+            self.curves.set_vocabulary(run.vocab)
+        elif self._corpus is not None:
+            self.curves.set_vocabulary(self._corpus.tokenizer.vocab_size)
 
     def _update_buttons(self) -> None:
         self.empty_hint.setVisible(not self.runs)
@@ -1023,7 +1039,7 @@ class MonitorPanel(Panel):
         curves, tensors, Adam histograms and samples, growing while it is written. None, with a message, for a
         folder that is not a readable run."""
         try:
-            folder = ext.check_folder(path)
+            folder, meta = ext.check_folder(path)
         except (ValueError, OSError) as exc:  # RunFormatError is a ValueError: one line, nothing added
             self._error(f"Could not open {path}: {exc}")
             return None
@@ -1036,7 +1052,7 @@ class MonitorPanel(Panel):
             return None
         recipe = (ext.make_follow_job, (str(folder), self._want_maps()))
         return self._add_run(recipe, f"run {self._next_id} · {folder.name} (PyTorch)", paused=False,
-                             external=folder)
+                             external=folder, vocab=ext.vocab_size(meta))
 
     def _open_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a run folder (written by adamlab.watch)")
@@ -1058,7 +1074,7 @@ class MonitorPanel(Panel):
         recipe = (mj.make_loaded_job, (str(path), self.samples.settings(), self._want_maps()))
         job.want_maps = self._want_maps()
         run = self._add_run(recipe, f"run {self._next_id} · loaded {Path(path).name}", paused=True,
-                            chars=job.tokenizer.chars, snap=job.snapshot())
+                            chars=job.tokenizer.chars, snap=job.snapshot(), vocab=job.tokenizer.vocab_size)
         self._redraw()
         return run
 

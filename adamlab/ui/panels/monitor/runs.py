@@ -68,6 +68,7 @@ class RunView:
         self.list_item: QListWidgetItem | None = None
         self.adam_pending = False
         self.external = None  # the folder of a watched PyTorch run (followed on a thread), else None
+        self.vocab: int | None = None  # its vocabulary, for the uniform-guess line (None: not known)
         self.job_class = mj.RunJob  # the class of its job, for commands (external.FollowJob for a folder)
         self.stopping = False  # Stop was asked for; the run ends after its current step
         self.stop_timer = None  # ends it by force if it does not (a QTimer of the panel's)
