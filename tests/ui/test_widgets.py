@@ -244,3 +244,38 @@ def test_one_number_formatter_serves_every_panels_rules():
     assert [format_number(v, **table) for v in (0.31623, 2.2817, 7.6e-4, 1.2e5, None, float("nan"))] == [
         "0.316", "2.28", "7.6e-4", "1.2e5", "—", "—"]
     assert format_number(float("inf")) == "inf" and format_number(None) == "None"
+
+
+def test_a_fitting_label_shows_the_longest_variant_that_fits_on_one_line(qtbot):
+    from adamlab.ui.widgets.layout import FittingLabel
+
+    label = FittingLabel()
+    qtbot.addWidget(label)
+    long, mid, short = "bold: smoothed loss · faint: raw loss", "bold: smoothed · faint: raw", "bold · faint"
+    label.set_variants(long, mid, short)
+    m = label.fontMetrics()
+    for width, want in ((m.horizontalAdvance(long) + 20, long), (m.horizontalAdvance(mid) + 20, mid),
+                        (m.horizontalAdvance(short) + 20, short), (m.horizontalAdvance(short) // 2, short)):
+        label.resize(width, 40)
+        label.show()
+        assert label.text() == want, width
+    assert label.toolTip() == long  # the whole key, whatever is shown
+
+
+def test_an_aspect_splitter_may_shrink_to_either_arrangement(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from adamlab.ui.widgets.layout import AspectSplitter
+
+    a, b = QWidget(), QWidget()
+    a.setMinimumSize(100, 80)
+    b.setMinimumSize(60, 50)
+    split = AspectSplitter(a, b)
+    qtbot.addWidget(split)
+    hint, gap = split.minimumSizeHint(), split.handleWidth()
+    # side by side it needs 80 px of height, stacked 100 px of width: each dimension's smaller need
+    assert (hint.width(), hint.height()) == (min(160 + gap, 100), min(80, 130 + gap))
+    split.resize(400, 90)  # wide and short: side by side, both at least their minimum height
+    split.show()
+    qtbot.waitUntil(lambda: split.orientation() == Qt.Orientation.Horizontal)
+    assert a.height() >= 80 and b.height() >= 50

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSplitter, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QWidget
+
+
+def _smallest(w: QWidget) -> QSize:
+    """How small a layout lets ``w`` get: its minimum size where set, else its minimum size hint (as Qt does)."""
+    hint, least = w.minimumSizeHint(), w.minimumSize()
+    return QSize(least.width() or max(hint.width(), 0), least.height() or max(hint.height(), 0))
 
 
 class AspectSplitter(QSplitter):
@@ -32,6 +38,18 @@ class AspectSplitter(QSplitter):
             self.setOrientation(want)
             self.refit()
 
+    def minimumSizeHint(self) -> QSize:
+        """Small enough for either arrangement: it turns side by side when squeezed in height, one above the
+        other when squeezed in width (a hidden tab's splitter, never resized, would otherwise claim the stacked
+        height and take it from the monitor's curves)."""
+        hints = [_smallest(self.widget(i)) for i in range(self.count()) if not self.widget(i).isHidden()]
+        if not hints:
+            return super().minimumSizeHint()
+        gaps = self.handleWidth() * (len(hints) - 1)
+        side = QSize(sum(h.width() for h in hints) + gaps, max(h.height() for h in hints))
+        stacked = QSize(max(h.width() for h in hints), sum(h.height() for h in hints) + gaps)
+        return QSize(min(side.width(), stacked.width()), min(side.height(), stacked.height()))
+
     def refit(self) -> None:
         """Share the room out again (call when a part's natural width has changed, e.g. new table rows)."""
         horizontal = self.orientation() == Qt.Orientation.Horizontal
@@ -43,3 +61,37 @@ class AspectSplitter(QSplitter):
             sizes[0] = min(natural(), int(self.max_first * total))
             sizes[1] = total - sizes[0]
         self.setSizes(sizes)
+
+
+class FittingLabel(QLabel):
+    """A plain-text label that shows the first of its ``variants`` (longest first) that fits its width on one
+    line, re-deciding as it is resized; when none fits, the last one wraps. For a key under a plot: at
+    1280 px it can spell everything out, at 1024 px it stays one line instead of taking a line of curves."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self._variants: list[str] = [""]
+
+    def set_variants(self, *variants: str) -> None:
+        self._variants = list(variants) or [""]
+        self.setToolTip(self._variants[0] if len(self._variants) > 1 else "")
+        self._fit()
+
+    def variants(self) -> list[str]:
+        return list(self._variants)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def changeEvent(self, event) -> None:  # a font change (presentation mode, a style sheet) measures again
+        super().changeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        room = self.contentsRect().width() - 2 * self.margin() - 2
+        metrics = self.fontMetrics()
+        text = next((v for v in self._variants if metrics.horizontalAdvance(v) <= room), self._variants[-1])
+        if text != self.text():
+            self.setText(text)

@@ -13,11 +13,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel
 
 from adamlab.ui import theme
 from adamlab.ui.panels.monitor import job as mj
 from adamlab.ui.panels.monitor.runs import RunView
+from adamlab.ui.widgets.layout import FittingLabel
 from adamlab.ui.widgets.plots import pen, set_export_name, style_plot
 
 DIVERGED = "#D55E00"
@@ -52,8 +52,7 @@ class LossPlot(pg.PlotWidget):
         self.baseline = pg.InfiniteLine(angle=0, movable=False, pen=dashed)
         self.baseline.setToolTip("The loss of a model that guesses every symbol with probability 1/V.")
         p.addItem(self.baseline, ignoreBounds=True)
-        self.key_label = QLabel()
-        self.key_label.setWordWrap(True)
+        self.key_label = FittingLabel()
         self.key_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.key_label.setStyleSheet("font-size: 8pt;")
         self._show_key("ln V")
@@ -83,9 +82,15 @@ class LossPlot(pg.PlotWidget):
             self._show_key(f"ln {vocab_size} = {math.log(vocab_size):.2f}")
 
     def _show_key(self, baseline: str, why_not: str = "") -> None:
-        guess = f" · dashed: uniform guess {baseline}" if baseline else (f" · {why_not}" if why_not else "")
-        self.key_label.setText(f"bold: smoothed loss · faint: raw · dots: validation · dotted: lr (right axis)"
-                               f"{guess}")
+        """The line styles' key, as long as one line under the plot allows (``FittingLabel``)."""
+        if baseline:
+            tails = (f" · dashed: uniform guess {baseline}", f" · dashed: {baseline}")
+        else:
+            tails = (f" · {why_not}",) * 2 if why_not else ("", "")
+        self.key_label.set_variants(
+            f"bold: smoothed loss · faint: raw · dots: validation · dotted: lr (right axis){tails[0]}",
+            f"bold: smoothed · faint: raw · dots: validation · dotted: lr (right){tails[0]}",
+            f"bold: smoothed · faint: raw · dots: val · dotted: lr{tails[1]}")
 
     def set_log(self, log_x: bool, log_y: bool, runs: list[RunView]) -> None:
         self.log_x, self.log_y = log_x, log_y

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -235,15 +235,19 @@ class TensorsView(QWidget):
             c.setData([], [])
 
 
+SIDE_BY_SIDE_RATIO = 2.0  # the heatmaps sit side by side when the view is at least this many times as wide as tall
+
+
 class HeatmapView(pg.GraphicsLayoutWidget):
     """Two images, tensors × time: log10(u) (top) and log10(g) (bottom), with colour bars."""
 
     def __init__(self, parent: QWidget | None = None):
+        self.side_by_side = False
         super().__init__(parent)
         self.plots, self.images, self.bars = [], [], []
         for row, (title, levels, cmap) in enumerate(
-                (("log10 u per tensor (dark −5 … bright −1)", (-5.0, -1.0), "viridis"),
-                 ("log10 g per tensor (dark −5 … bright 0)", (-5.0, 0.0), "inferno"))):
+                (("log10 u per tensor", (-5.0, -1.0), "viridis"),  # the colour bar beside it gives the scale
+                 ("log10 g per tensor", (-5.0, 0.0), "inferno"))):
             p = self.addPlot(row=row, col=0)
             style_plot(p, title=title, bottom="step", legend=False, grid=False)
             img = pg.ImageItem(axisOrder="row-major")
@@ -258,18 +262,42 @@ class HeatmapView(pg.GraphicsLayoutWidget):
         self.setToolTip("Each row is a tensor, each column a moment of training; colour is log10 of the value. "
                         "A row far below the others (dark) is a layer that barely moves.")
         self._names: list[str] = []
+        self.plots[0].vb.sigResized.connect(self._name_rows)  # a shorter map names fewer rows
+
+    def resizeEvent(self, event) -> None:
+        """The two maps one above the other in a tall view, side by side in a wide, short one (the tabs under
+        the curves at 1024 × 700), where stacked they would be strips with their names overprinted."""
+        super().resizeEvent(event)
+        if len(getattr(self, "plots", ())) < 2:  # pyqtgraph's own __init__ resizes before the maps exist
+            return
+        side = self.width() >= SIDE_BY_SIDE_RATIO * self.height()
+        if side != self.side_by_side:
+            self.side_by_side = side
+            self.ci.removeItem(self.plots[1])
+            self.ci.addItem(self.plots[1], row=0 if side else 1, col=1 if side else 0)
+
+    def _name_rows(self, *_) -> None:
+        """Name the rows on the left axis: every k-th when the map is too short for each name on a line of its
+        own (at most MAX_TICKS in any case); the filter finds the others."""
+        names = self._names
+        line = QFontMetrics(self.plots[0].getAxis("left").style.get("tickFont") or self.font()).height() + 1
+        room = max(1, int(self.plots[0].vb.height() // line)) if self.plots[0].vb.height() > 0 else MAX_TICKS
+        every = max(1, -(-len(names) // min(MAX_TICKS, room)))
+        if (every, names) == getattr(self, "_named", None):
+            return
+        self._named = (every, list(names))
+        ticks = [[(i + 0.5, n) for i, n in enumerate(names) if i % every == 0]]
+        for p in self.plots:
+            p.getAxis("left").setTicks(ticks)
+        shown = "" if every == 1 else f" (every {every}th named on the axis)"
+        self.setToolTip("Each row is a tensor, each column a moment of training; colour is log10 of the "
+                        "value. A row far below the others (dark) is a layer that barely moves." + shown)
 
     def show_maps(self, steps: np.ndarray, names: list[str], log_u: np.ndarray, log_g: np.ndarray) -> None:
         """steps (K,), log_u and log_g (n_tensors, K) with NaN where unknown; one row per name, in order."""
         if names != self._names:
             self._names = list(names)
-            every = max(1, -(-len(names) // MAX_TICKS))  # a readable axis: at most MAX_TICKS names on it
-            ticks = [[(i + 0.5, n) for i, n in enumerate(names) if i % every == 0]]
-            for p in self.plots:
-                p.getAxis("left").setTicks(ticks)
-            shown = "" if every == 1 else f" (every {every}th named on the axis)"
-            self.setToolTip("Each row is a tensor, each column a moment of training; colour is log10 of the "
-                            "value. A row far below the others (dark) is a layer that barely moves." + shown)
+            self._name_rows()
         if steps.size == 0:
             for img in self.images:
                 img.clear()

@@ -374,8 +374,9 @@ class MonitorPanel(Panel):
                 right = min(max(tabs, total * 2 // 5), total - self._centre.minimumSizeHint().width())
                 self.split.setSizes([total - right, right])
             else:
+                # the curves are what the room watches: two thirds (the tabs keep ~6 table rows at 700 px)
                 total = self.split.height()
-                self.split.setSizes([total * 3 // 5, total - total * 3 // 5])
+                self.split.setSizes([total * 2 // 3, total - total * 2 // 3])
 
     # ------------------------------------------------------------------------------------------------
     # corpus

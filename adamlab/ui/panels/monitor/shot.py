@@ -1,7 +1,7 @@
 """Screenshot of the GPT monitor mid-training (``adamlab --screenshot`` shows a panel as it opens).
 
     python -m adamlab.ui.panels.monitor.shot resources/screenshots/monitor.png [--steps 600] [--compare]
-        [--folder RUN_FOLDER [--filter TEXT] [--sort u_desc]] [--tab tensors|heatmaps|adam|samples]
+        [--folder RUN_FOLDER [--filter TEXT] [--sort u_desc]] [--tab tensors|heatmaps|adam|landscape|samples]
         [--tensor NAME] [--theme light|dark] [--size 1280x800]
 
 Opens the real main window offscreen, starts a run (or "compare optimizers", or follows a run folder written by
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-TABS = {"tensors": 0, "heatmaps": 1, "adam": 2, "samples": 3}
+TABS = {"tensors": 0, "heatmaps": 1, "adam": 2, "landscape": 3, "samples": 4}  # the panel's tab order
 
 
 def main(argv: list[str] | None = None) -> int:
