@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QTextDocumentFragment
 from PySide6.QtWidgets import QApplication
 
 from adamlab.core.optim import make_optimizer
@@ -128,6 +128,35 @@ def test_the_arena_scenarios_are_shipped_files_read_by_the_same_loader(window, q
     assert window.open_path(scenarios.resolve("saddle"))
     idle(qtbot, window)
     assert sf.get_state() == picked and picked["surface"] == "saddle" and picked["preset"] == "saddle"
+
+
+def test_a_users_arena_scenario_shows_its_own_title_and_story_until_the_surface_is_changed(window, qtbot,
+                                                                                             tmp_path):
+    doc = {"adamlab": "scenario", "version": 1, "panel": "surface", "title": "Bowl for the Tuesday lecture",
+           "text": "Adam <b>keeps</b> its step near lr: m̂ over √v̂ is about 1.",
+           "state": {"surface": "quadratic", "steps": 100}}
+    (tmp_path / "mine.adamlab").write_text(json.dumps(doc), "utf-8")
+    sf = window.panel("surface")
+    ctl = sf.controls
+    assert window.open_path(tmp_path / "mine.adamlab"), window.last_open_error
+    idle(qtbot, window)
+    assert ctl.preset_combo.currentText() == "Bowl for the Tuesday lecture"
+    shown = QTextDocumentFragment.fromHtml(ctl.preset_text.text()).toPlainText()
+    assert "Adam <b>keeps</b> its step near lr" in shown  # the file's words as written: plain text, not markup
+    assert sf.get_state()["story"] == {"title": doc["title"], "text": doc["text"]}
+    # saved again, it comes back with its story
+    assert window.save_scenario(tmp_path / "again.adamlab")
+    window.panel("surface").reset_defaults()
+    assert ctl.preset_combo.currentText() == PRESETS["race"]["title"] and "story" not in sf.get_state()
+    assert window.open_path(tmp_path / "again.adamlab"), window.last_open_error
+    idle(qtbot, window)
+    assert ctl.preset_combo.currentText() == "Bowl for the Tuesday lecture"
+    # the surface changed by hand: the story no longer describes the scene, and says whose it was
+    ctl.surface_combo.setCurrentIndex(ctl.surface_combo.findData("saddle"))
+    idle(qtbot, window)
+    assert ctl.preset_combo.currentText() == ctl.CUSTOM
+    assert "story of “Bowl for the Tuesday lecture” no longer describes it" in ctl.preset_text.text()
+    assert "story" not in sf.get_state()
 
 
 def test_the_stepper_scenario_opens_five_steps_in_with_what_its_paragraph_says(window, qtbot):

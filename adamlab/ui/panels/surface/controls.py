@@ -98,6 +98,7 @@ class ArenaControls(QScrollArea):
             self.preset_combo.addItem(p["title"], key)
         self.preset_combo.setToolTip("One-click scenes that each tell one story about Adam")
         self.preset_combo.activated.connect(self._on_preset)
+        self._story: dict | None = None  # a scenario file's own title and text, while it describes the scene
         self.preset_text = QLabel("")
         self.preset_text.setWordWrap(True)
         self.preset_text.setObjectName("presetText")
@@ -350,17 +351,21 @@ class ArenaControls(QScrollArea):
 
     CUSTOM = "(custom scene)"
     PICK = "(choose a scenario…)"
+    YOURS = "(your scenario)"  # a scenario file with a story but no title
 
     def mark_custom(self) -> None:
         """The surface was changed by hand: the scenario's story no longer describes what is on screen."""
         key = self.preset_combo.currentData()
-        if not key:
+        if not key and not self._story:
             return
+        title = PRESETS[key]["title"] if key else self._story["title"] or self.YOURS
+        self._story = None
         with QSignalBlocker(self.preset_combo):
             self.preset_combo.setItemText(0, self.CUSTOM)
             self.preset_combo.setCurrentIndex(0)
-        self.preset_text.setText(f"Custom scene: you changed the surface, so the story of “{PRESETS[key]['title']}” "
-                                 "no longer describes it. Pick a scenario above to load one again.")
+        self.preset_text.setText(symbols.rich_from_plain(
+            f"Custom scene: you changed the surface, so the story of “{title}” no longer describes it. Pick a "
+            "scenario above to load one again."))
 
     @Slot(float)
     def _on_bowl(self, *_) -> None:
@@ -412,6 +417,7 @@ class ArenaControls(QScrollArea):
                         **{k: b.isChecked() for k, b in self.arrow_checks.items()}},
             "preset": self.preset_combo.currentData() or "",
             "tune": self.tune.state(),
+            **({"story": dict(self._story)} if self._story else {}),
         }
 
     START_RANGE = 1e6  # a start typed or saved farther out than this is refused
@@ -428,6 +434,7 @@ class ArenaControls(QScrollArea):
             "swarm": Fields({"enabled": Bool(), "optimizer": Text(80), "n": of(self.swarm_n)}),
             "overlay": Fields({"target": Text(80), **{k: Bool() for k in self.arrow_checks}}),
             "preset": Choice(["", *PRESETS]), "tune": self.tune.schema(),
+            "story": Fields({"title": Text(4000), "text": Text(4000)}),  # a scenario file's own (not built in)
         })
 
     def load(self, state: dict) -> None:
@@ -492,12 +499,20 @@ class ArenaControls(QScrollArea):
                     box.setChecked(overlay[k])
         self.tune.load(state.get("tune"))
         key = state.get("preset", "")
+        story = state.get("story") if key not in PRESETS else None
+        story = story if isinstance(story, dict) and (story.get("title") or story.get("text")) else None
+        self._story = {"title": str(story.get("title", "")), "text": str(story.get("text", ""))} if story else None
         i = self.preset_combo.findData(key) if key else 0
         with QSignalBlocker(self.preset_combo):
-            self.preset_combo.setItemText(0, self.PICK)
+            # a scenario file's own title stands where the picker's name would (item 0 is "no built-in one")
+            self.preset_combo.setItemText(0, self._story["title"] or self.YOURS if self._story else self.PICK)
             self.preset_combo.setCurrentIndex(max(i, 0))
-        self.preset_text.setText(symbols.rich(PRESETS[key]["text"]) if key in PRESETS else
-                                 "Pick a scenario above, or drag the start ⊕ on the map.")
+        if key in PRESETS:
+            self.preset_text.setText(symbols.rich(PRESETS[key]["text"]))
+        elif self._story:  # the file's words are plain text: "<" is a less-than, not markup
+            self.preset_text.setText(symbols.rich_from_plain(self._story["text"]) if self._story["text"] else "")
+        else:
+            self.preset_text.setText("Pick a scenario above, or drag the start ⊕ on the map.")
 
 
 # ----------------------------------------------------------------------------------------------------------
