@@ -81,11 +81,26 @@ class Trajectory:
     updates: np.ndarray | None = None
     m_hat: np.ndarray | None = None
     eff_lr: np.ndarray | None = None
+    # For a method judged away from where it takes its gradients (schedule-free AdamW: the average x, while
+    # ``path`` is y): that point row for row, (steps+1, *S, 2) with row 0 the start and NaN where ``path`` is,
+    # and the surface value there. None for every other optimizer (it is judged on its path).
+    eval_path: np.ndarray | None = None
+    eval_loss: np.ndarray | None = None
 
     @property
     def final(self) -> np.ndarray:
         """The last position (NaN if the path diverged)."""
         return self.path[-1]
+
+    @property
+    def judged_path(self) -> np.ndarray:
+        """Where the method is evaluated: ``eval_path`` if it has one, else ``path``."""
+        return self.path if self.eval_path is None else self.eval_path
+
+    @property
+    def judged_loss(self) -> np.ndarray:
+        """The surface value where the method is evaluated (``eval_loss`` if it has one, else ``loss``)."""
+        return self.loss if self.eval_loss is None else self.eval_loss
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -224,6 +239,10 @@ def _simulate(surface, opts, start, steps, noise, seed, lrs, record):
     rec_m = np.full((steps, N, *start.shape), np.nan) if record else None
     rec_e = np.full((steps, N, *start.shape), np.nan) if record else None
     adaptive = [record and hasattr(o, "inspect") for o in opts]  # what has an effective lr to show
+    judged = [i for i, o in enumerate(opts) if getattr(o, "EVALUATED_ELSEWHERE", False)]
+    epath = {i: np.empty((steps + 1, *start.shape)) for i in judged}  # schedule-free's x, row for row
+    for e in epath.values():
+        e[0] = start
     has_m = [False] * N  # what has an m̂ too: known after the first step
 
     (x0, x1), (y0, y1) = surface.domain
@@ -248,6 +267,8 @@ def _simulate(surface, opts, start, steps, noise, seed, lrs, record):
             for opt, p, g in pairs:
                 opt.step(p, g)
             path[t + 1] = P
+            for i in judged:
+                epath[i][t + 1] = opts[i].eval_point()
             if record:
                 for i, opt in enumerate(opts):
                     if adaptive[i]:
@@ -262,6 +283,10 @@ def _simulate(surface, opts, start, steps, noise, seed, lrs, record):
         diverged_at = _first_bad_row(path, centre, limit)  # (N, *S), -1 where never
         _blank_after(path, diverged_at)
         loss = surface.value(path[..., 0], path[..., 1])  # (steps+1, N, *S)
+        eloss = {}
+        for i, e in epath.items():  # blank where the path is blank: a diverged run has no average either
+            e[np.isnan(path[:, i])] = np.nan
+            eloss[i] = surface.value(e[..., 0], e[..., 1])
 
     results = []
     for i in range(N):
@@ -271,6 +296,7 @@ def _simulate(surface, opts, start, steps, noise, seed, lrs, record):
             loss=np.ascontiguousarray(loss[:, i]),
             diverged_at=(None if d < 0 else int(d)) if not S else d.copy(),
             lr=lrs[i],
+            eval_path=epath.get(i), eval_loss=eloss.get(i),
         )
         if record:
             res.grads = _blank_steps(rec_g[:, i], d)

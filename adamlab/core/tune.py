@@ -137,7 +137,9 @@ def tune(surface: Surface, specs: Sequence, start, steps: int = 500, *, lrs=None
         (an int n means seed, seed+1, …, seed+n−1; or a list of seeds). Without noise one run suffices.
     schedule: None, or a schedule name (schedules.make_schedule) applied to every lr of the grid;
         warmup: its warm-up steps (warmup_cosine only), as the arena gives it.
-    objective: "final" (f − f* after the last step) or "average" (mean f − f* over the run).
+    objective: "final" (f − f* after the last step) or "average" (mean f − f* over the run), taken where
+        the method is evaluated: schedule-free AdamW at its average x (``Trajectory.judged_loss``), not at the
+        point y where it takes its gradients.
     """
     t0 = time.perf_counter()
     start = np.array(start, dtype=np.float64)
@@ -284,6 +286,12 @@ class _Simulation:
             pairs = [(o, P[k], G[k]) for k, o in enumerate(opts)]
         dead = np.zeros(K, dtype=bool)
         avg = np.zeros(K) if self.objective == "average" else None
+
+        def judged():  # where the method is scored: schedule-free at its average x, the others where they are
+            if not cls.EVALUATED_ELSEWHERE:
+                return X, Y
+            E = opts[0].eval_point() if len(opts) == 1 else np.array([o.eval_point() for o in opts])
+            return E[:, 0], E[:, 1]
         df, Z = self.surface.df, self.Z
         with np.errstate(all="ignore"):
             for t in range(self.steps):
@@ -299,13 +307,13 @@ class _Simulation:
                 out = ~np.all(np.abs(P - self.centre) <= self.limit, axis=1)   # NaN counts as out
                 dead |= out
                 if avg is not None:
-                    avg += self.surface.value(X, Y) - self.f_star
+                    avg += self.surface.value(*judged()) - self.f_star
                 if (t + 1) % CHECK == 0 or t + 1 == self.steps:
                     tick(CHECK if (t + 1) % CHECK == 0 else (t + 1) % CHECK)
                     if dead.all():
                         tick(self.steps - t - 1)
                         break
-            score = avg / self.steps if avg is not None else self.surface.value(X, Y) - self.f_star
+            score = avg / self.steps if avg is not None else self.surface.value(*judged()) - self.f_star
         score = np.where(dead | ~np.isfinite(score), np.inf, score)
         return score.reshape(S, L).T
 

@@ -458,3 +458,29 @@ def test_tiny_path_keeps_the_race_exact():
     for (kind, hyper), res in zip(SCENE, run_many(ROSEN, SCENE, start, 300)):
         ref = run(ROSEN, (kind, hyper), start[None, :], 300)[:, 0]  # (301, 2) via a (1, 2) array
         np.testing.assert_array_equal(res.path, ref)
+
+
+def test_schedule_free_carries_its_average_x_row_for_row_and_the_others_are_judged_on_their_path():
+    """Trajectory.eval_path is schedule-free's x after each step, as its own optimizer reports it in a loop
+    written out here; its diverged rows are blank like the path's; for every other optimizer it is None."""
+    from adamlab.core import optim
+
+    s = SURFACES["quadratic"]
+    sf, adam = run_many(s, [("schedulefree_adamw", {"lr": 0.1, "warmup_steps": 5}), ("adam", {"lr": 0.1})],
+                        s.start, 40, noise=1.0, seed=4)
+    assert adam.eval_path is None and adam.eval_loss is None and adam.judged_path is adam.path
+    opt = optim.make_optimizer("schedulefree_adamw", lr=0.1, warmup_steps=5)
+    p = np.array(s.start, dtype=np.float64)
+    z = np.random.default_rng(4).standard_normal((40, 2)) * 1.0
+    xs = [p.copy()]
+    for t in range(40):
+        gx, gy = s.df(p[0], p[1])
+        opt.step(p, np.array([gx, gy]) + z[t])
+        xs.append(opt.inspect()["x"])
+        assert np.array_equal(p, sf.path[t + 1])  # the path is y, where the gradient is taken
+    np.testing.assert_array_equal(sf.eval_path, np.array(xs))
+    np.testing.assert_array_equal(sf.eval_loss, s.value(sf.eval_path[:, 0], sf.eval_path[:, 1]))
+    assert not np.allclose(sf.eval_path[1:], sf.path[1:])
+    blown, = run_many(s, [("schedulefree_adamw", {"lr": 1e12})], s.start, 30)
+    assert blown.diverged_at is not None
+    assert np.isnan(blown.eval_path[blown.diverged_at:]).all() and np.isfinite(blown.eval_path[0]).all()

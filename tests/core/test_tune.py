@@ -142,3 +142,20 @@ def test_bad_requests_are_refused_by_name(kwargs, message):
 def test_best_at_edge_flags_an_optimum_outside_the_grid():
     res = tune(BOWL, [("sgd", {})], (1.0, 1.0), steps=20, lrs=[1e-3, 1e-2, 1e-1])
     assert res.curves[0].best_lr == 0.1 and res.curves[0].best_at_edge
+
+
+@pytest.mark.parametrize("objective", ["final", "average"])
+def test_schedule_free_is_scored_at_its_average_x_as_the_race_judges_it(objective):
+    """Schedule-free AdamW takes its gradients at y but is evaluated at x, the running average of its z steps:
+    the tuner scores x — the race's judged_loss — never y (which the tuner used to score)."""
+    s = SURFACES["quadratic"]
+    res = tune(s, [("schedulefree_adamw", {})], s.start, steps=200, lrs=[0.05, 0.2], noise=2.0, seeds=[2, 5],
+               objective=objective)
+    c = res.curves[0]
+    for i, lr in enumerate(c.lrs):
+        for k, seed in enumerate([2, 5]):
+            traj = run_detailed(s, ("schedulefree_adamw", {"lr": float(lr)}), s.start, 200, noise=2.0, seed=seed)
+            at_x = traj.judged_loss[-1] if objective == "final" else np.mean(traj.judged_loss[1:])
+            at_y = traj.loss[-1] if objective == "final" else np.mean(traj.loss[1:])
+            assert c.per_seed[0, i, k] == pytest.approx(at_x, rel=1e-12, abs=1e-300)
+            assert not np.isclose(at_x, at_y)  # the two points differ: the test tells them apart

@@ -84,7 +84,16 @@ def test_schedule_free_beats_adamw_at_a_constant_lr_and_a_cosine_adamw_beats_bot
     runs = scenario(qtbot, p, "schedulefree")
     d = {n: float(np.linalg.norm(r.path[-1])) for n, r in runs.items()}
     assert d["AdamW"] == pytest.approx(0.57, abs=0.005)
-    assert d["Schedule-free AdamW"] == pytest.approx(0.24, abs=0.005)
+    assert d["Schedule-free AdamW"] == pytest.approx(0.24, abs=0.005)  # y, the path drawn
+    sf = runs["Schedule-free AdamW"]  # judged at x, the average: the table's distance, the dotted line's end
+    assert float(np.linalg.norm(sf.eval_path[-1])) == pytest.approx(0.17, abs=0.005) == sf.distance
+    assert runs["AdamW"].distance == pytest.approx(0.57, abs=0.005) and runs["AdamW"].eval_path is None
+    track = p._tracks[sf.uid]
+    np.testing.assert_array_equal(track.average.getData()[0], sf.eval_path[:sf.shown, 0])  # drawn, dotted
+    table = p.results.table
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "Schedule-free AdamW")
+    assert table.item(row, 2).text().startswith("0.17")
+    assert "at x, the average it is evaluated at" in table.item(row, 2).toolTip()
     p.controls.schedule_combo.setCurrentIndex(p.controls.schedule_combo.findData("cosine"))
     qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].lr is not None, timeout=20000)
     d = {r.name: float(np.linalg.norm(r.path[-1])) for r in p._result.runs}

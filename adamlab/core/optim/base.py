@@ -513,6 +513,14 @@ class Optimizer:
     # True when stepping a (K, n) array equals K separate (n,) steps (elementwise updates): a stack of K
     # points is K independent runs. False for updates that treat the array as one matrix (Muon, Adafactor).
     ROWS_INDEPENDENT = True
+    # True when the method is meant to be judged somewhere other than where it takes its gradients (schedule-
+    # free's average x, while the parameters hold y): ``eval_point`` gives that point.
+    EVALUATED_ELSEWHERE = False
+
+    def eval_point(self, name: str | None = None) -> np.ndarray | None:
+        """The point this method is evaluated at for tensor ``name`` (None: the bare array), or None when that
+        is the parameters themselves (every optimizer but schedule-free) or before its first step."""
+        return None
 
     @property
     def lr(self) -> float:

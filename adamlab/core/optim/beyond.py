@@ -339,6 +339,14 @@ class ScheduleFreeAdamW(Optimizer):
                 p[...] = view(self._y(slot, np.empty(slot.shape, slot.dtype)))
         self._train_mode = True
 
+    EVALUATED_ELSEWHERE = True
+
+    def eval_point(self, name: str | None = None) -> np.ndarray | None:
+        """x, the average this method is evaluated at (a copy, shaped like the parameter), without touching
+        the parameters (eval() writes it into them); None before the first step."""
+        slot, view = self._find(name)
+        return view(slot.state["x"]).copy() if "x" in slot.state else None
+
     def _extra_state(self):
         return {"train_mode": self._train_mode}
 

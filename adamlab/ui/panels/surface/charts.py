@@ -368,6 +368,12 @@ class ResultsTable(QWidget):
             cells = [r.name, fmt(r.final_loss), fmt(r.distance),
                      "—" if r.steps_to_tol is None else str(r.steps_to_tol), div]
             tips = [r.name, f"final f = {r.final_loss:.6g}", f"‖θ−θ*‖ = {r.distance:.6g}", "", tip]
+            if r.train_final_loss is not None:  # schedule-free: judged at its average x, drawn at y
+                at_x = " at x, the average it is evaluated at"
+                tips[:4] = [f"{r.name}: the path drawn is y, where it takes its gradients; its numbers are at x, "
+                            "the running average the method is evaluated at",
+                            f"final f = {r.final_loss:.6g}{at_x} (f = {r.train_final_loss:.6g} at y)",
+                            f"‖θ−θ*‖ = {r.distance:.6g}{at_x}", f"steps until x is within the tolerance"]
             for j, text in enumerate(cells):
                 item = self.table.item(i, j)
                 if item is None or self.table.columnSpan(i, j) != 1:

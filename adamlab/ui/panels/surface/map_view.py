@@ -258,6 +258,17 @@ class MapView:
             track.path.setData(r.path[:n, 0], r.path[:n, 1])
             last = r.path[n - 1]
             gone = r.left_view_at is not None and t >= r.left_view_at
+            if r.eval_path is not None:  # schedule-free: its average x too (dotted), with a small dot at its end
+                track.average_curve().setData(r.eval_path[:n, 0], r.eval_path[:n, 1])
+                x_last = r.eval_path[n - 1]
+                if not gone and math.isfinite(x_last[0]) and math.isfinite(x_last[1]):
+                    mx.append(x_last[0])
+                    my.append(x_last[1])
+                    symbols.append("o")
+                    sizes.append(theme.marker_size(6))
+                    brushes.append(track.brush)
+            elif track.average is not None:
+                track.average.setData([], [])
             if math.isfinite(last[0]) and math.isfinite(last[1]):
                 mx.append(last[0])
                 my.append(last[1])

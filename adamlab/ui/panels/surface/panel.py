@@ -112,9 +112,23 @@ class Track:
         if dash:
             self.loss.setPen(pen(self.color, 1, line))
         map_view.plot.addItem(self.path)
+        # schedule-free's average x, where it is judged (its path is y): a thin dotted line, made when needed
+        self.average: PathCurve | None = None
+        self._map = map_view
+
+    def average_curve(self) -> PathCurve:
+        if self.average is None:
+            self.average = PathCurve([], [], pen=pen(self.color, 1, Qt.PenStyle.DotLine))
+            self.average.setZValue(19)
+            self.average.setToolTip(f"{self.name}: dotted, x — the running average of its steps that the "
+                                    "method is evaluated at; solid, y — where it takes its gradients")
+            self._map.plot.addItem(self.average)
+        return self.average
 
     def remove(self, map_view: MapView, loss_chart: LossChart) -> None:
         map_view.plot.removeItem(self.path)
+        if self.average is not None:
+            map_view.plot.removeItem(self.average)
         loss_chart.plot.removeItem(self.loss)
 
 

@@ -101,6 +101,10 @@ class RunResult:
     updates: np.ndarray | None = None
     m_hat: np.ndarray | None = None
     eff_lr: np.ndarray | None = None
+    # schedule-free AdamW: path is y (where it takes its gradients, drawn on the map); the loss curve, the
+    # final loss, the distance and the steps to tol are at x, the average it is evaluated at (eval_path)
+    eval_path: np.ndarray | None = None
+    train_final_loss: float | None = None  # f at y's last point, when that is not where it is judged
 
 
 @dataclass
@@ -178,12 +182,13 @@ def run_scene(scene: dict) -> SceneResult:
         runs = trajectory.run_many(surface, specs, start, steps, noise, seed, schedules, record)
         for o, r in zip(opts, runs):
             shown, left = rows_to_draw(r.path, lo, hi)
-            final_loss, dist, hit = summarize(r.path, r.loss, surface, tol)
+            final_loss, dist, hit = summarize(r.judged_path, r.judged_loss, surface, tol)
             out.runs.append(RunResult(
-                uid=o["uid"], name=o["name"], kind=o["kind"], path=r.path, loss=r.loss,
+                uid=o["uid"], name=o["name"], kind=o["kind"], path=r.path, loss=r.judged_loss,
                 diverged_at=r.diverged_at, shown=shown, left_view_at=left, final_loss=final_loss,
                 distance=dist, steps_to_tol=hit, lr=r.lr, base_lr=float(o["hyper"].get("lr", 0.0)),
-                grads=r.grads, updates=r.updates, m_hat=r.m_hat, eff_lr=r.eff_lr))
+                grads=r.grads, updates=r.updates, m_hat=r.m_hat, eff_lr=r.eff_lr, eval_path=r.eval_path,
+                train_final_loss=None if r.eval_path is None else float(r.loss[-1])))
     swarm = scene.get("swarm")
     if swarm:
         sch = schedule_for(schedule, swarm["hyper"], steps)
