@@ -6,6 +6,7 @@ The encoders are optional (the ``record`` extra); CI installs them. Without them
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -342,6 +343,31 @@ def test_the_monitor_films_a_run_step_by_step(qtbot, tmp_path):
     run = p.runs[-1]
     assert run.snap.step == 30 and run.snap.status == "finished"
     assert np.any(frames[0] != frames[-1])
+
+
+
+def test_each_monitor_frame_shows_its_step_in_the_bar_and_the_status_line_not_only_in_the_curves(qtbot):
+    """The recorder grabs once a frame's predicate holds and the panel is idle; the table, bar and status line
+    refresh only twice a second while a run lives, so the film's last frame said "step 966" under a bar at
+    1000. Every frame is checked here at the moment the recorder would grab it."""
+    from adamlab.ui.panels.monitor.panel import MonitorPanel
+
+    p = MonitorPanel()
+    qtbot.addWidget(p)
+    p.resize(1000, 700)
+    p.show()
+    p.setup.batch.setValue(4)
+    p.setup.steps.setValue(40)
+    targets = [0, 13, 27, 40]
+    for frame, target in zip(p.animations()["train"].frames(len(targets)), targets):
+        ready = frame()
+        qtbot.waitUntil(lambda: ready() and p.is_idle(), timeout=30000)
+        run = p.runs[-1]
+        assert p.progress.value() == target
+        said = p.status_label.text()
+        assert re.search(rf"step {target}\b", said) or (target == 40 and "finished 40 steps" in said), (target, said)
+        x = run.items["raw"].getData()[0]
+        assert (0 if x is None else len(x)) == target
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -5,10 +5,22 @@ The run stays in the list afterwards, paused where the film ended (at its last s
 
 from __future__ import annotations
 
+from functools import partial
+
 from adamlab.ui.record.animation import Animation, ramp
 
 
 OVER = ("finished", "diverged")
+
+
+def reached(run, target: int, panel) -> bool:
+    """The run is at the target step (or ended sooner: diverged), and it is drawn there everywhere: the curves,
+    the progress bar and the status line (which otherwise refresh twice a second and could still say an
+    earlier step in the film's last frame)."""
+    if run.snap is None or not (run.snap.step >= target or run.snap.status in OVER):
+        return False
+    panel.draw_now()
+    return True
 
 
 def train(panel) -> Animation:
@@ -28,8 +40,7 @@ def train(panel) -> Animation:
                 for _ in range(target - issued):
                     run.handle.worker.step_once()
                 issued = max(issued, target)
-                # drawn up to the target step (or the run ended sooner: diverged)
-                return lambda: run.snap is not None and (run.snap.step >= target or run.snap.status in OVER)
+                return partial(reached, run, target, panel)
 
             yield frame
 

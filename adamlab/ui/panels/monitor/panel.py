@@ -881,6 +881,13 @@ class MonitorPanel(Panel):
         elif not self.adam_timer.isActive():
             self.adam_timer.start()
 
+    def draw_now(self) -> None:
+        """Draw every new snapshot and the selected run's table, labels and progress at once, without the
+        inspector's twice-a-second throttle (a film's frame must show its step everywhere, not only in the
+        curves)."""
+        self._inspected_at = 0.0
+        self._redraw()
+
     def _draw_inspector(self, run: RunView) -> None:
         snap = run.snap
         total = max(snap.total, 1)
