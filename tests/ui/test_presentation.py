@@ -285,3 +285,32 @@ def test_panels_with_content_fit_1024x768_after_switching_to_presentation_mode(q
             item = table.item(r, c)
             if item is not None and item.text():
                 assert fm.horizontalAdvance(item.text()) <= table.columnWidth(c), (r, c, item.text())
+
+
+@pytest.mark.parametrize("kind", ["adam", "ademamix"])
+def test_the_steppers_knobs_all_show_on_a_big_projector_and_scroll_only_where_the_column_is_short(qtbot, kind):
+    """The knob box was 140 px at any size (AdEMAMix's nine knobs scrolled even at 1920 × 1080): it is as tall
+    as its knobs where the column has the room, and keeps its minimum (the rest scrolling) where it has not."""
+    w = MainWindow(restore=False, presentation=True)
+    qtbot.addWidget(w)
+    w.resize(1920, 1080)
+    w.show()
+    qtbot.waitExposed(w)
+    settle(qtbot, w, "stepper")
+    side = w.current_panel().sides[0]
+    side.combo.setCurrentIndex(side.combo.findData(kind))
+    box = side.scroll
+    qtbot.waitUntil(lambda: box.height() >= box.widget().sizeHint().height()
+                    and not box.verticalScrollBar().isVisible(), timeout=5000)
+    for name, control in side.editor.controls.items():  # every knob inside the box's view
+        top = control.mapTo(box.viewport(), control.rect().topLeft()).y()
+        assert 0 <= top and top + control.height() <= box.viewport().height(), name
+    full = box.height()
+    w.resize(1024, 768)  # a small projector: the box gives way (down to its minimum), the plots keep their room
+    qtbot.waitUntil(lambda: w.height() == 768 and box.height() <= full, timeout=5000)
+    # the plots come first: the box is back at its minimum, the rest of its knobs scroll
+    qtbot.waitUntil(lambda: box.height() == box.minimumHeight(), timeout=5000)
+    view = w.current_panel().view
+    assert view.height() >= view.minimumHeight() and (w.width(), w.height()) == (1024, 768)
+    qtbot.waitUntil(lambda: box.verticalScrollBar().isVisible() == (box.widget().sizeHint().height() > box.height()),
+                    timeout=5000)

@@ -57,6 +57,7 @@ from adamlab.ui.widgets.symbols import rich_from_plain, tooltip
 
 __all__ = ["StepperPanel", "NOISE_SIGMA", "DIVERGED", "MAX_STEPS", "TARGET"]
 
+PLOTS_FIRST = 140  # px the θ and loss plots get beyond their minimum before the knob box grows past its own
 MAX_LINES = 40  # more lines than any optimizer's update has (NAdam's 9)
 EARLY_STEPS = 10  # until this many steps, the θ plot shows steps 0..EARLY_STEPS and the target (then autoscales)
 NAMES = ("A", "B")
@@ -86,6 +87,28 @@ def cell(x: float) -> str:
     """A table cell: three figures in at most 7 characters ("-0.0123", "36.1", "-1.2e-5"), so a table of 11
     columns fits a 1024-px window without being cut to "3.946e…"; the cell's tooltip has the full value."""
     return format_number(x, fixed=(1e-2, 1e3), fixed_fmt=".3g", sci_fmt=".1e", short_exponent=True, missing="—")
+
+
+class _KnobScroll(QScrollArea):
+    """The knobs' scroll area: at least ``least`` px (five of Adam's knobs), growing to all of its knobs up to
+    ``room`` px — what the stepper's plots can spare (``StepperPanel._share_column``) — then scrolling."""
+
+    room = 10_000
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), self.maximumHeight())
+
+    def need(self) -> int:
+        inner = self.widget()
+        return self.minimumHeight() if inner is None else inner.sizeHint().height() + 2 * self.frameWidth()
+
+    def fit(self, least: int | None = None) -> None:
+        if least is not None:
+            self.setMinimumHeight(least)
+        height = max(self.minimumHeight(), min(self.need(), self.room))
+        if height != self.maximumHeight():
+            self.setMaximumHeight(height)
+            self.updateGeometry()
 
 
 class _WholeScrollArea(QScrollArea):
@@ -138,13 +161,14 @@ class Side(QWidget):
         row.addWidget(self.combo, 1)
         row.addWidget(self.presets)
         # The knobs scroll when the optimizer has more than fit (AdEMAMix has 9), so the panel keeps its size.
-        self.scroll = QScrollArea()
+        self.scroll = _KnobScroll()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # five knobs, Adam's lr, β1, β2, ε and wd; four and a half in presentation mode, where the panel's
-        # whole column must fit a 1024 × 768 projector (the rest scroll)
-        theme.follow(self.scroll, lambda box: box.setFixedHeight(140 if theme.presentation() else 126))
+        # at least five knobs, Adam's lr, β1, β2, ε and wd (four and a half in presentation mode, where the
+        # panel's whole column must fit a 1024 × 768 projector); all of them where the column has the room
+        # (1920 × 1080), the rest scrolling where it has not
+        theme.follow(self.scroll, lambda box: box.fit(self._least()))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 2)
         lay.setSpacing(3)
@@ -153,6 +177,10 @@ class Side(QWidget):
         self.editor: OptimizerEditor | None = None
         self.set_kind(kind)
         self.combo.currentIndexChanged.connect(self._on_combo)
+
+    @staticmethod
+    def _least() -> int:
+        return 140 if theme.presentation() else 126
 
     def kind(self) -> str:
         return self.combo.currentData()
@@ -168,6 +196,7 @@ class Side(QWidget):
         self.editor.changed.connect(self.changed)
         self.editor.clamped.connect(self.clamped)
         self.scroll.setWidget(self.editor)  # (the old editor is deleted with it)
+        self.scroll.fit(self._least())
         self.presets.setEnabled("beta1" in self.editor.controls and "beta2" in self.editor.controls)
 
     @Slot()
@@ -271,6 +300,7 @@ class StepperPanel(Panel):
         self.tabs.setToolTip("Run A and run B: the two optimizers stepping on the same gradients. "
                              "A new optimizer starts both runs again; a knob applies from the next step on.")
         col.addWidget(self.tabs)
+        self.tabs.currentChanged.connect(lambda _: self._share_column() if hasattr(self, "view") else None)
         self.error = QLabel("")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #D55E00;")
@@ -401,6 +431,7 @@ class StepperPanel(Panel):
         model.rowsRemoved.connect(self._sync_table_hint)
 
         self.view = pg.GraphicsLayoutWidget()
+        self.view.installEventFilter(self)  # the knob box above takes what the plots can spare (_share_column)
         self.view.ci.setSpacing(10)  # the θ plot's bottom apart from the loss plot's top tick
         c = theme.COLORS
         # The key for both plots sits above them and their names on their y axes: in plots this small a legend
@@ -705,7 +736,20 @@ class StepperPanel(Panel):
     def eventFilter(self, obj, event) -> bool:
         if obj is self.steps_table.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_columns()
+        elif obj is getattr(self, "view", None) and event.type() == QEvent.Type.Resize:
+            self._share_column()
         return super().eventFilter(obj, event)
+
+    def _share_column(self) -> None:
+        """The left column's height between the knob box and the plots below it: the plots get PLOTS_FIRST px
+        beyond their minimum, then the box grows to show all of its knobs (AdEMAMix's nine at 1920 × 1080)
+        with what is left. Their sum does not depend on the split, so applying it does not move it again."""
+        shown = self.sides[self.tabs.currentIndex()].scroll
+        both = self.view.height() + shown.height()
+        room = both - self.view.minimumHeight() - PLOTS_FIRST
+        for side in self.sides:
+            side.scroll.room = room
+            side.scroll.fit()
 
     def _fit_columns(self) -> None:
         """Every column at least as wide as its widest cell (nothing cut to "3.9…"), the spare width shared
