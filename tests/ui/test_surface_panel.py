@@ -307,6 +307,12 @@ def test_saddle_story_adaptive_methods_escape_sgd_stalls(panel, qtbot):
 
 def test_a_diverging_setting_shows_the_flag(panel, qtbot):
     p = panel
+    qtbot.waitUntil(p.is_idle, timeout=30000)
+    table = p.results.table
+    # the default race stays on the map: no "diverged" column of "no"s taking the names' width
+    assert table.isColumnHidden(4) and all(r.diverged_at is None and r.left_view_at is None for r in p._result.runs)
+    name = table.horizontalHeader().sectionSize(0)
+    assert name >= table.fontMetrics().horizontalAdvance("RMSprop") + 30  # icon and name whole
     p.racers.editor("SGD").controls["lr"].setValue(0.05)  # far beyond 2/λmax on Rosenbrock's walls
     qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].base_lr == 0.05, timeout=30000)
     s = SURFACES["rosenbrock"]
@@ -314,6 +320,7 @@ def test_a_diverging_setting_shows_the_flag(panel, qtbot):
     assert ref.diverged_at is not None
     row = [p.results.table.item(i, 0).text() for i in range(p.results.table.rowCount())].index("SGD")
     assert p.results.table.item(row, 4).text() == f"⚠ {ref.diverged_at}"
+    assert not table.isColumnHidden(4)  # a run that blew up: the column is back
     # drawn up to where it left the view, not to the NaNs: finite, and the last point is outside the domain
     x, y = next(t for t in p._tracks.values() if t.name == "SGD").path.getData()
     assert np.all(np.isfinite(x)) and np.all(np.isfinite(y))

@@ -405,6 +405,10 @@ class ResultsTable(QWidget):
             self.error_label.setText(errors)
         status = ""
         diverged = [r for r in rows if r.diverged_at is not None or r.left_view_at is not None]
+        # the "diverged" column only when a run did: a column of "no"s took the width the names need (at
+        # 1024 px the names were cut to their first letter)
+        if self.table.isColumnHidden(4) != (not diverged):
+            self.table.setColumnHidden(4, not diverged)
         if diverged:
             status = "; ".join(f"{r.name} diverged at step {r.diverged_at}" if r.diverged_at is not None
                                else f"{r.name} left the view at step {r.left_view_at}" for r in diverged)
