@@ -64,7 +64,8 @@ NAMES = ("A", "B")
 DEFAULT_KINDS = ("adam", "sgd")
 DEFAULT_LR = 0.1  # both runs start at lr 0.1: on (θ − 3)² each step of Adam is visible, SGD converges
 # The runs' colours: A in the orange Adam has always had here, B in SGD's grey.
-# TODO(#14): use theme.optimizer_color(kind) once main has it, so a kind has one colour in every panel.
+# They stay the runs' colours, not their optimizers' (theme.optimizer_color): A and B may be the same kind
+# with two settings, and A's orange is Adam's and B's grey SGD's anyway for the default pair.
 RUN_COLORS = ("ema", "sgd")
 # Tabs, buttons and table headers are narrow: the long labels shortened.
 SHORT = {"momentum": "Momentum", "schedulefree_adamw": "SF-AdamW"}
