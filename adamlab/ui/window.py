@@ -363,7 +363,7 @@ class MainWindow(QMainWindow):
             if (sc.path is not None and key == "surface" and "preset" not in state
                     and sc.path.resolve().parent == scenarios.builtin_dir().resolve()):
                 state["preset"] = sc.path.stem  # a built-in scenario: the picker shows it and tells its story
-            elif key == "surface" and key == sc.panel and (sc.title or sc.text) and "preset" not in state:
+            elif key == "surface" and key == sc.panel and (sc.title or sc.text) and not state.get("preset"):
                 state.setdefault("story", {"title": sc.title, "text": sc.text})  # the file's own story, shown
             shape = panel.state_schema()
             ok, found = (state, []) if shape is None else schema.check(shape, state)

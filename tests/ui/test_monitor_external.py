@@ -194,12 +194,16 @@ def test_the_uniform_guess_line_is_the_selected_runs_own_and_hidden_for_a_run_th
     without = panel.open_run_folder(tmp_path / "other")
     wait_finished_and_drawn(qtbot, panel, without, 6)
     assert not panel.baseline.isVisible()
-    assert "no uniform-guess line" in key.text() and "4.17" not in key.text()
+    assert "no uniform-guess line for run 2" in key.variants()[0] and "4.17" not in key.text()
+    assert "no uniform-guess line" in key.text() or "no ln V line" in key.text()  # the long or the short way
     panel.run_list.setCurrentItem(with_vocab.list_item)  # back to the run that said
     assert panel.baseline.isVisible() and panel.baseline.value() == pytest.approx(math.log(65))
     panel.remove_run()
     panel.run_list.setCurrentRow(-1)
     assert panel.baseline.isVisible() and panel.baseline.value() == pytest.approx(math.log(27))
+    panel.run_list.setCurrentItem(without.list_item)
+    panel.remove_run()  # the run that did not say is gone: its "no line" note goes with it
+    assert "no uniform-guess" not in key.text() and "no ln V" not in key.text()
 
 
 def test_the_window_opens_a_dropped_run_folder_or_checkpoint_and_names_what_it_cannot(qtbot, tmp_path,

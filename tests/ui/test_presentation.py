@@ -314,3 +314,31 @@ def test_the_steppers_knobs_all_show_on_a_big_projector_and_scroll_only_where_th
     assert view.height() >= view.minimumHeight() and (w.width(), w.height()) == (1024, 768)
     qtbot.waitUntil(lambda: box.verticalScrollBar().isVisible() == (box.widget().sizeHint().height() > box.height()),
                     timeout=5000)
+
+
+def test_the_knob_boxes_settle_after_switching_between_a_short_and_a_tall_set_of_knobs(qtbot):
+    """A = Adam (5 knobs), B = AdEMAMix (9): switching tabs must leave a layout that stays put (the hidden tab's
+    box once kept the room too, and the column resized itself ~50 times a second for ever)."""
+    w = MainWindow(restore=False)
+    qtbot.addWidget(w)
+    w.resize(1280, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    settle(qtbot, w, "stepper")
+    p = w.current_panel()
+    b = p.sides[1]
+    b.combo.setCurrentIndex(b.combo.findData("ademamix"))
+    calls = []
+    real = p._share_column
+    p._share_column = lambda: (calls.append(1), real())[1]
+    for index in (1, 0, 1, 0):
+        p.tabs.setCurrentIndex(index)
+        qtbot.wait(300)
+        before = len(calls)
+        qtbot.wait(500)  # settled: no more re-sharing without a change
+        assert len(calls) == before, (index, len(calls) - before)
+        shown = p.sides[index].scroll
+        assert shown.height() >= min(shown.need(), shown.maximumHeight())
+    # A shows all of Adam's knobs here, and the plots keep the rest (no empty band under the knobs)
+    a = p.sides[0].scroll
+    assert a.height() == max(a.need(), a.minimumHeight()) and not a.verticalScrollBar().isVisible()

@@ -151,6 +151,20 @@ def test_a_users_arena_scenario_shows_its_own_title_and_story_until_the_surface_
     assert window.open_path(tmp_path / "again.adamlab"), window.last_open_error
     idle(qtbot, window)
     assert ctl.preset_combo.currentText() == "Bowl for the Tuesday lecture"
+    # the usual way to write one: save from the app ("preset": "" in it), add a title and text by hand
+    window.panel("surface").reset_defaults()
+    ctl.surface_combo.setCurrentIndex(ctl.surface_combo.findData("saddle"))
+    idle(qtbot, window)
+    assert window.save_scenario(tmp_path / "saved.adamlab")
+    saved = json.loads((tmp_path / "saved.adamlab").read_text("utf-8"))
+    assert saved["state"]["preset"] == ""
+    saved.update(title="Saddle, my way", text="Watch SGD stall.")
+    (tmp_path / "saved.adamlab").write_text(json.dumps(saved), "utf-8")
+    assert window.open_path(tmp_path / "saved.adamlab"), window.last_open_error
+    idle(qtbot, window)
+    assert ctl.preset_combo.currentText() == "Saddle, my way" and "Watch SGD stall." in ctl.preset_text.text()
+    assert window.open_path(tmp_path / "again.adamlab"), window.last_open_error
+    idle(qtbot, window)
     # the surface changed by hand: the story no longer describes the scene, and says whose it was
     ctl.surface_combo.setCurrentIndex(ctl.surface_combo.findData("saddle"))
     idle(qtbot, window)

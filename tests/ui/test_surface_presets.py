@@ -90,13 +90,16 @@ def test_schedule_free_beats_adamw_at_a_constant_lr_and_a_cosine_adamw_beats_bot
     assert runs["AdamW"].distance == pytest.approx(0.57, abs=0.005) and runs["AdamW"].eval_path is None
     track = p._tracks[sf.uid]
     np.testing.assert_array_equal(track.average.getData()[0], sf.eval_path[:sf.shown, 0])  # drawn, dotted
+    # its loss curve is f at x too, dotted like x on the map (AdamW's solid)
+    assert track.loss.opts["pen"].style() == Qt.PenStyle.DotLine and "at x" in track.loss.toolTip()
+    assert p._tracks[runs["AdamW"].uid].loss.opts["pen"].style() == Qt.PenStyle.SolidLine
     table = p.results.table
     row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "Schedule-free AdamW")
     assert table.item(row, 2).text().startswith("0.17")
     assert "at x, the average it is evaluated at" in table.item(row, 2).toolTip()
     p.controls.schedule_combo.setCurrentIndex(p.controls.schedule_combo.findData("cosine"))
     qtbot.waitUntil(lambda: p.is_idle() and p._result.runs[0].lr is not None, timeout=20000)
-    d = {r.name: float(np.linalg.norm(r.path[-1])) for r in p._result.runs}
+    d = {r.name: r.distance for r in p._result.runs}  # where each is judged: schedule-free at its x
     assert d["AdamW"] == pytest.approx(0.007, abs=0.0005) and d["AdamW"] < d["Schedule-free AdamW"]
 
 

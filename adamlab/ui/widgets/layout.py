@@ -41,7 +41,8 @@ class AspectSplitter(QSplitter):
     def minimumSizeHint(self) -> QSize:
         """Small enough for either arrangement: it turns side by side when squeezed in height, one above the
         other when squeezed in width (a hidden tab's splitter, never resized, would otherwise claim the stacked
-        height and take it from the monitor's curves)."""
+        height and take it from the monitor's curves). Squeezed in both at once it fits neither arrangement
+        and its parts are cut: the layouts it sits in are sized so that one arrangement always fits."""
         hints = [_smallest(self.widget(i)) for i in range(self.count()) if not self.widget(i).isHidden()]
         if not hints:
             return super().minimumSizeHint()

@@ -73,7 +73,7 @@ class LossPlot(pg.PlotWidget):
 
     def set_vocabulary(self, vocab_size: int | None, why_not: str = "") -> None:
         """The uniform-guess baseline ln V, drawn and named in the key under the plot; None hides it (a watched
-        run that did not say its vocabulary) and the key says ``why_not``."""
+        run that did not say its vocabulary) and the key says ``why_not`` where it fits (else a short form)."""
         self.baseline.setVisible(vocab_size is not None)
         if vocab_size is None:
             self._show_key("", why_not)
@@ -85,11 +85,14 @@ class LossPlot(pg.PlotWidget):
         """The line styles' key, as long as one line under the plot allows (``FittingLabel``)."""
         if baseline:
             tails = (f" · dashed: uniform guess {baseline}", f" · dashed: {baseline}")
+        elif why_not:
+            tails = (f" · {why_not}", " · no ln V line (vocab_size not logged)")
         else:
-            tails = (f" · {why_not}",) * 2 if why_not else ("", "")
+            tails = ("", "")
         self.key_label.set_variants(
             f"bold: smoothed loss · faint: raw · dots: validation · dotted: lr (right axis){tails[0]}",
             f"bold: smoothed · faint: raw · dots: validation · dotted: lr (right){tails[0]}",
+            f"bold: smoothed · faint: raw · dots: validation · dotted: lr (right){tails[1]}",
             f"bold: smoothed · faint: raw · dots: val · dotted: lr{tails[1]}")
 
     def set_log(self, log_x: bool, log_y: bool, runs: list[RunView]) -> None:

@@ -446,16 +446,10 @@ class MonitorPanel(Panel):
         relay.state.connect(self._on_state)
         relay.failed.connect(self._on_failed)
         relay.reply.connect(self._on_reply)
-
-        def wire(w) -> None:  # before the thread starts: a quick job's "finished" must not go unheard
-            w.snapshot.connect(relay.on_snapshot)
-            w.stateChanged.connect(relay.on_state)
-            w.failed.connect(relay.on_failed)
-            w.reply.connect(relay.on_reply)
-
         handle = workers.start_process_loop(factory, args, f"monitor-run-{run_id}",
                                             max_rate=FOLLOW_RATE if external else SNAPSHOT_RATE,
-                                            start_paused=paused, use_process=external is None, connect=wire)
+                                            start_paused=paused, use_process=external is None,
+                                            connect=relay.listen_to)
         run = RunView(run_id, name, color, handle, chars)
         run.vocab = vocab
         if external is not None:
@@ -817,9 +811,7 @@ class MonitorPanel(Panel):
 
         def wire(w) -> None:  # before the thread starts (see workers.WorkerHandle)
             w.keep_job = False  # everything it made is in its snapshots
-            w.snapshot.connect(relay.on_snapshot)
-            w.failed.connect(relay.on_failed)
-            w.stateChanged.connect(relay.on_state)
+            relay.listen_to(w)
 
         handle = workers.start_process_loop(lj.make_landscape_job, (trainers, names, settings), "monitor-landscape",
                                             max_rate=10, connect=wire)
@@ -997,6 +989,8 @@ class MonitorPanel(Panel):
             self.curves.set_vocabulary(run.vocab)
         elif self._corpus is not None:
             self.curves.set_vocabulary(self._corpus.tokenizer.vocab_size)
+        else:  # no run, no corpus: nothing to draw, and nothing left over from a removed run
+            self.curves.set_vocabulary(None)
 
     def _update_buttons(self) -> None:
         self.empty_hint.setVisible(not self.runs)

@@ -26,6 +26,14 @@ class _RunRelay(QObject):
         super().__init__(parent)
         self.run_id = run_id
 
+    def listen_to(self, worker) -> None:
+        """Hear ``worker``'s snapshots, states, failures and replies: pass it as a ``start_*(connect=...)``
+        so that this happens before its thread starts (a quick job's "finished" must not go unheard)."""
+        worker.snapshot.connect(self.on_snapshot)
+        worker.stateChanged.connect(self.on_state)
+        worker.failed.connect(self.on_failed)
+        worker.reply.connect(self.on_reply)
+
     @Slot(object)
     def on_snapshot(self, snap) -> None:
         self.snapshot.emit(self.run_id, snap)

@@ -264,6 +264,8 @@ class StepperPanel(Panel):
         left.addWidget(self.view, 1)
         holder = QWidget()
         holder.setLayout(left)
+        self._column = holder
+        holder.installEventFilter(self)  # its height is shared between the knob box and the plots
         theme.sized(holder, setFixedWidth=262)  # leaves the table ~560 px in a 1024-px window: 11 columns fit
         lay.addWidget(holder)
         right = QVBoxLayout()
@@ -432,7 +434,6 @@ class StepperPanel(Panel):
         model.rowsRemoved.connect(self._sync_table_hint)
 
         self.view = pg.GraphicsLayoutWidget()
-        self.view.installEventFilter(self)  # the knob box above takes what the plots can spare (_share_column)
         self.view.ci.setSpacing(10)  # the θ plot's bottom apart from the loss plot's top tick
         c = theme.COLORS
         # The key for both plots sits above them and their names on their y axes: in plots this small a legend
@@ -737,19 +738,23 @@ class StepperPanel(Panel):
     def eventFilter(self, obj, event) -> bool:
         if obj is self.steps_table.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_columns()
-        elif obj is getattr(self, "view", None) and event.type() == QEvent.Type.Resize:
+        elif obj is getattr(self, "_column", None) and event.type() == QEvent.Type.Resize:
             self._share_column()
         return super().eventFilter(obj, event)
 
     def _share_column(self) -> None:
-        """The left column's height between the knob box and the plots below it: the plots get PLOTS_FIRST px
-        beyond their minimum, then the box grows to show all of its knobs (AdEMAMix's nine at 1920 × 1080)
-        with what is left. Their sum does not depend on the split, so applying it does not move it again."""
+        """The left column's height between the knob box and the plots under it: the plots get PLOTS_FIRST px
+        beyond their minimum, then the shown tab's box grows to show all of its knobs (AdEMAMix's nine at
+        1920 × 1080) with what is left; the hidden tab's box stays at its minimum (the tabs take the taller
+        page's height). Computed from the column's height and the other controls' size hints, never from the
+        current split, so applying it changes nothing the next pass reads (no resize loop)."""
         shown = self.sides[self.tabs.currentIndex()].scroll
-        both = self.view.height() + shown.height()
-        room = both - self.view.minimumHeight() - PLOTS_FIRST
+        left = self._column.layout()
+        others = (self._controls.sizeHint().height() - shown.maximumHeight() + self.plot_key.height()
+                  + 2 * left.spacing())
+        room = self._column.height() - others - self.view.minimumHeight() - PLOTS_FIRST
         for side in self.sides:
-            side.scroll.room = room
+            side.scroll.room = room if side.scroll is shown else 0
             side.scroll.fit()
 
     def _fit_columns(self) -> None:

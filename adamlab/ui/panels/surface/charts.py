@@ -89,6 +89,7 @@ class LossChart:
             if fstar is not None:
                 y = np.maximum(y, 1e-16)  # log axis: an exact hit of the minimum would be −∞
             track.loss.setData(np.arange(r.shown), y)
+            track.loss_at_average(r.eval_path is not None)  # schedule-free: f at x, dotted as x is on the map
         if self._steps != steps:
             self._steps = steps
             self.plot.setXRange(0, max(steps, 1), padding=0.02)
@@ -373,7 +374,7 @@ class ResultsTable(QWidget):
                 tips[:4] = [f"{r.name}: the path drawn is y, where it takes its gradients; its numbers are at x, "
                             "the running average the method is evaluated at",
                             f"final f = {r.final_loss:.6g}{at_x} (f = {r.train_final_loss:.6g} at y)",
-                            f"‖θ−θ*‖ = {r.distance:.6g}{at_x}", f"steps until x is within the tolerance"]
+                            f"‖θ−θ*‖ = {r.distance:.6g}{at_x}", "steps until x is within the tolerance"]
             for j, text in enumerate(cells):
                 item = self.table.item(i, j)
                 if item is None or self.table.columnSpan(i, j) != 1:

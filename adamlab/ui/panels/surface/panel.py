@@ -116,6 +116,15 @@ class Track:
         self.average: PathCurve | None = None
         self._map = map_view
 
+    def loss_at_average(self, at_x: bool) -> None:
+        """The loss curve dotted (and saying so) when it is f at schedule-free's average x, not on the path."""
+        if at_x != getattr(self, "_loss_at_x", False):
+            self._loss_at_x = at_x
+            line = Qt.PenStyle.DotLine if at_x else DASHES[self.style[1] % len(DASHES)][0]
+            self.loss.setPen(pen(self.color, 1, line))
+            self.loss.setToolTip(f"{self.name}: f − f* at x, the running average it is evaluated at (dotted on "
+                                 "the map), not at y, the path it takes its gradients on" if at_x else "")
+
     def average_curve(self) -> PathCurve:
         if self.average is None:
             self.average = PathCurve([], [], pen=pen(self.color, 1, Qt.PenStyle.DotLine))

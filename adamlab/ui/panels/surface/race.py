@@ -239,7 +239,7 @@ def run_swarm(surface: Surface, swarm: dict, steps: int, noise: float, seed: int
     starts, spacing = swarm_starts(domain, n)
     spec = PointWise(swarm["kind"], swarm["hyper"], len(starts)) if pointwise else (swarm["kind"], swarm["hyper"])
     traj = trajectory.run_detailed(surface, spec, starts, steps, noise, seed, schedule)
-    ends = traj.path[-1]  # (K, 2), NaN where diverged
+    ends = traj.judged_path[-1]  # (K, 2), NaN where diverged; schedule-free's at x, where it is judged
     targets = np.asarray(list(surface.minima) + list(surface.local_minima), dtype=np.float64).reshape(-1, 2)
     basin = np.full(len(starts), -1)
     if len(targets):
