@@ -13,8 +13,8 @@ from PySide6.QtCore import Qt
 from adamlab.core import gpt, landscape, train
 from adamlab.ui import workers
 from adamlab.ui.panels.monitor.job import train_config
-from adamlab.ui.panels.monitor.panel import MonitorPanel
 from tests.runs import synth
+from tests.ui.test_monitor_panel import quick_panel
 from tests.ui.loop_jobs import pid_alive
 
 LEFT = Qt.MouseButton.LeftButton
@@ -22,11 +22,8 @@ LEFT = Qt.MouseButton.LeftButton
 
 @pytest.fixture
 def panel(qtbot):
-    p = MonitorPanel()
-    qtbot.addWidget(p)
-    p.resize(1100, 760)
-    p.show()
-    p.setup.batch.setValue(4)
+    """The monitor tests' shown panel with small, quick runs, keeping weights every 5 steps, on this tab."""
+    p = quick_panel(qtbot)
     p.setup.val_every.setValue(1000)
     p.setup.snapshot_every.setValue(5)
     p.tabs.setCurrentWidget(p.landscape)

@@ -27,17 +27,21 @@ from tests.ui.loop_jobs import pid_alive
 LEFT = Qt.MouseButton.LeftButton
 
 
-@pytest.fixture
-def panel(qtbot):
+def quick_panel(qtbot) -> MonitorPanel:
+    """A shown monitor panel set up for small, quick runs (the monitor tests' panel)."""
     p = MonitorPanel()
     qtbot.addWidget(p)
     p.resize(1100, 760)
     p.show()
-    # small, quick runs
     p.setup.batch.setValue(4)
     p.setup.val_every.setValue(10)
     p.samples.every.setValue(10)
     return p
+
+
+@pytest.fixture
+def panel(qtbot):
+    return quick_panel(qtbot)
 
 
 def click(qtbot, button):
