@@ -157,6 +157,14 @@ def test_a_live_lr_change_reaches_the_trainer_and_is_marked(qtbot, panel):
     np.testing.assert_allclose(lr[steps > changed_at], 0.003)  # … and after the change
     qtbot.waitUntil(lambda: len(run.markers) == 1, timeout=5000)
     assert run.markers[0].value() == changed_at
+    # x in tokens, then log x: the line moves with the axis (it stayed at the step number before)
+    tokens_at = run.snap.events[-1][1]
+    assert tokens_at > changed_at  # batch 4 × several tokens a step: a different place on the axis
+    panel.x_axis.setCurrentIndex(panel.x_axis.findData("tokens"))
+    qtbot.waitUntil(lambda: len(run.markers) == 1 and run.markers[0].value() == tokens_at, timeout=5000)
+    panel.log_x.setChecked(True)
+    qtbot.waitUntil(lambda: len(run.markers) == 1 and run.markers[0].value() == pytest.approx(math.log10(tokens_at)),
+                    timeout=5000)
 
 
 def test_a_diverging_run_is_marked_and_the_panel_stays_usable(qtbot, panel):

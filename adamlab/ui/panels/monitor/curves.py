@@ -130,6 +130,14 @@ class LossPlot(pg.PlotWidget):
         run.items, run.markers = {}, []
         self._smooth_cache.pop(run.id, None)
 
+    def clear_markers(self, run: RunView) -> None:
+        """Remove the run's knob-change and divergence lines (drawn again, where the x axis now puts them, by
+        the next ``draw_run``: they are placed once, at the x of the axis mode they were drawn in)."""
+        p = self.getPlotItem()
+        for m in run.markers:
+            p.removeItem(m)
+        run.markers, run.events_drawn, run.diverged_marked = [], 0, False
+
     def forget_smoothing(self) -> None:
         self._smooth_cache.clear()
 

@@ -842,10 +842,15 @@ class MonitorPanel(Panel):
     # drawing
     @Slot()
     def _mark_all_dirty(self, *_):
+        self.curves.x_mode = self.x_axis.currentData()
+        placed = (self.curves.x_mode, self.curves.log_x)
+        moved = placed != getattr(self, "_markers_placed", ("steps", False))  # steps ↔ tokens, or log x
+        self._markers_placed = placed
         for r in self.runs:
             r.drawn_version = -1
+            if moved:
+                self.curves.clear_markers(r)
         self.curves.beta = self.smoothing.value()
-        self.curves.x_mode = self.x_axis.currentData()
         self.curves.forget_smoothing()
         self._redraw()
 
