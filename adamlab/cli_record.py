@@ -4,6 +4,7 @@
     adamlab record --panel surface --scenario saddle.adamlab --out saddle.gif --size 640x400 --fps 15
     adamlab record --panel ema --animate beta2 --out beta2.mp4 --seconds 6
     adamlab record --panel surface --list                               # what each panel can animate
+    adamlab record --run runs/exp1 --out exp1.gif                       # replay a run folder or a checkpoint
 
 The window is built offscreen (QT_QPA_PLATFORM=offscreen unless the environment says otherwise: no window
 flashes up on a desktop either), laid out so that the panel has the film's shape (scaled up when the panel
@@ -23,7 +24,7 @@ from pathlib import Path
 
 PROG = "adamlab record"
 ANIMATIONS = {  # the keys each panel's animations() has (checked against the panel in the tests)
-    "ema": ("beta1", "beta2"), "stepper": ("lines", "steps"), "surface": ("race", "drag"), "monitor": ("train",)}
+    "ema": ("beta1", "beta2"), "stepper": ("lines", "steps"), "surface": ("race", "drag"), "monitor": ("train", "replay")}
 
 
 class _UsageError(Exception):
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--animate", metavar="KEY", help="what to animate (default: the panel's first; see --list)")
     p.add_argument("--scenario", metavar="FILE|NAME", help="a scenario file (.adamlab) to load first, or the name "
                    "of a built-in one (race, zigzag, …: File ▸ Built-in scenarios)")
+    p.add_argument("--run", metavar="PATH", help="a run folder (adamlab.watch) or a GPT checkpoint (.npz) to open "
+                   "in the monitor first; the film is then its replay unless --animate says otherwise")
     p.add_argument("--out", metavar="FILE", help="the film: FILE.gif or FILE.mp4")
     p.add_argument("--size", type=_size, default=(800, 600), metavar="WxH", help="pixels (default 800x600)")
     p.add_argument("--fps", type=_number, default=None, help="frames a second (default 15 for GIF, 30 for MP4)")
@@ -103,6 +106,14 @@ def check_args(args) -> str:
             raise _UsageError(f"--scenario: {exc}") from None
         if args.panel is None:
             args.panel = shown
+    if args.run is not None:
+        run = Path(args.run)
+        if not (run.is_dir() or (run.is_file() and (run.suffix.lower() == ".npz" or run.name == "run.json"))):
+            raise _UsageError(f"--run: {args.run} is not a run folder or a checkpoint (.npz)")
+        if args.panel not in (None, "monitor"):
+            raise _UsageError(f"--run opens a run in the monitor, not in the {args.panel} panel")
+        args.panel = "monitor"
+        args.animate = args.animate or "replay"
     if args.panel is None:
         args.panel = "surface"
     if args.animate is not None:
@@ -136,6 +147,18 @@ def _wait_idle(app, panel, timeout: float = 30.0) -> bool:
     return False
 
 
+def _wait_read(app, panel, timeout: float = 60.0) -> bool:
+    """Until the run just opened has been read to its end (a folder's writer closed it) or has failed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.processEvents()
+        run = panel.active_run()
+        if run is None or (run.state not in ("starting", "running") and panel.is_idle()):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def record_command(args, out=None) -> int:
     out = out or sys.stdout
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -162,6 +185,18 @@ def record_command(args, out=None) -> int:
         if args.panel is not None:
             window.show_panel(args.panel)  # else the panel the scenario showed
         panel = window.current_panel()
+        if args.run is not None:
+            if not window.open_path(args.run):
+                print(f"{PROG}: error: --run: {window.last_open_error or 'could not open it'}", file=sys.stderr)
+                return 2
+            if not _wait_read(app, panel):
+                print(f"{PROG}: error: --run: {args.run} was not read to its end within 60 s (a run folder still "
+                      "being written is replayed once its script closes it)", file=sys.stderr)
+                return 1
+            if panel.active_run() is None or panel.active_run().snap is None:
+                print(f"{PROG}: error: --run: {args.run} could not be read (see the monitor's message)",
+                      file=sys.stderr)
+                return 1
         animations = panel.animations()
         key = args.animate or next(iter(animations), None)
         try:

@@ -5,6 +5,7 @@ The encoders are optional (the ``record`` extra); CI installs them. Without them
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -370,6 +371,63 @@ def test_each_monitor_frame_shows_its_step_in_the_bar_and_the_status_line_not_on
         assert (0 if x is None else len(x)) == target
 
 
+
+def test_the_monitor_replays_a_finished_run_from_what_it_recorded_and_puts_everything_back(qtbot, tmp_path):
+    """Replay: no training, the run's own series cut at each frame's step on the whole run's axes; after the
+    film the run is drawn whole again, with its knob-change line, and the axes follow the data again."""
+    from adamlab.ui.panels.monitor.panel import MonitorPanel
+
+    p = MonitorPanel()
+    qtbot.addWidget(p)
+    p.resize(1000, 700)
+    p.show()
+    p.setup.batch.setValue(4)
+    p.setup.steps.setValue(40)
+    p.setup.val_every.setValue(10)
+    p.start_run()
+    run = p.runs[-1]
+    qtbot.waitUntil(lambda: run.state == "finished" and p.is_idle(), timeout=30000)
+    full = run.snap
+    run.snap = dataclasses.replace(full, events=[(20, float(full.tokens[20]), "lr → 0.003")])  # a marked change
+    run.drawn_version = -1
+    p.draw_now()
+    full = run.snap
+    whole = p.curves.getPlotItem().vb.viewRange()
+    seen = []
+    frames = p.animations()["replay"].frames(5)
+    for frame, target in zip(frames, [0, 10, 20, 30, 40]):
+        assert frame() is None  # drawn at once: nothing to wait for
+        x, y = (np.zeros(0) if a is None else a for a in run.items["raw"].getData())
+        np.testing.assert_array_equal(x, full.steps[full.steps <= target])
+        np.testing.assert_array_equal(y, full.loss[full.steps <= target])
+        np.testing.assert_array_equal(run.items["val"].getData()[0], full.val_steps[full.val_steps <= target])
+        said = p.status_label.text()
+        assert p.progress.value() == target
+        assert f"replay: step {target} of 40" in said or (target == 40 and "finished 40 steps" in said), said
+        assert len(run.markers) == (1 if target >= 20 else 0)
+        np.testing.assert_allclose(p.curves.getPlotItem().vb.viewRange(), whole)  # the axes held still
+        if 0 < target < 40:  # the table: g and u of the last kept step; w is not kept over time, shown unknown
+            assert [p.table.item(r, 3).text() for r in range(p.table.rowCount())] == ["—"] * p.table.rowCount()
+        seen.append(len(x))
+    frames.close()
+    assert seen == sorted(seen) and seen[0] < seen[-1] == len(full.steps)
+    assert run.snap is full and run.state == "finished" and len(run.markers) == 1
+    np.testing.assert_array_equal(run.items["raw"].getData()[1], full.loss)
+    assert all(p.curves.getPlotItem().vb.autoRangeEnabled())
+    # the film itself: 5 frames, different first and last
+    gif = gif_frames(record(p, p.animations()["replay"], tmp_path / "r.gif", Settings((400, 300), 10, 0.5)))
+    assert len(gif) == 5 and np.any(gif[0] != gif[-1])
+    assert run.snap is full
+
+
+def test_replay_refuses_a_run_that_is_training_in_one_line(qtbot):
+    from adamlab.ui.panels.monitor.panel import MonitorPanel
+
+    p = MonitorPanel()
+    qtbot.addWidget(p)
+    with pytest.raises(RuntimeError, match="select a run that is not training"):
+        next(p.animations()["replay"].frames(3))
+
 # ---------------------------------------------------------------------------------------------------------
 # the window and the command line
 
@@ -463,6 +521,8 @@ def test_record_without_the_libraries_says_how_to_get_them(qtbot, tmp_path, monk
     (["--size", "big", "--out", "{d}/a.gif"], "must look like 800x600"),
     (["--size", "3840x2160", "--fps", "30", "--seconds", "60", "--out", "{d}/a.gif"], "GB of frames in memory"),
     ([], "--out FILE.gif or FILE.mp4 is required"),
+    (["--run", "{d}/nothing", "--out", "{d}/a.gif"], "is not a run folder or a checkpoint"),
+    (["--run", "{d}", "--panel", "ema", "--out", "{d}/a.gif"], "opens a run in the monitor, not in the ema panel"),
 ])
 def test_record_command_refuses_bad_arguments_in_one_line(tmp_path, capsys, args, message):
     code = cli_record.main([a.format(d=tmp_path) for a in args])
@@ -525,3 +585,19 @@ def test_record_command_end_to_end(tmp_path):
     frames = gif_frames(out)
     assert len(frames) == 10 and frames[0].shape == (240, 320, 3)
     assert np.any(frames[0] != frames[-1])
+
+
+def test_record_command_replays_a_watched_run_folder(qtbot, tmp_path, capsys, monkeypatch):
+    """`adamlab record --run FOLDER`: the folder opened in the monitor, read to its end, its replay filmed."""
+    from tests.runs import synth
+
+    monkeypatch.setenv("ADAMLAB_SETTINGS", str(tmp_path / "s.ini"))
+    synth.make_run(tmp_path / "exp1", steps=30)
+    out = tmp_path / "exp1.gif"
+    code = cli_record.main(["--run", str(tmp_path / "exp1"), "--out", str(out), "--size", "400x300", "--fps", "4",
+                            "--seconds", "1"])
+    assert code == 0, capsys.readouterr().err
+    frames = gif_frames(out)
+    assert len(frames) == 4 and frames[0].shape == (300, 400, 3) and np.any(frames[0] != frames[-1])
+    assert cli_record.main(["--run", str(tmp_path / "exp1"), "--animate", "zzz", "--out", str(out)]) == 2
+    assert "animates train, replay" in capsys.readouterr().err

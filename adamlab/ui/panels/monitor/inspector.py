@@ -126,7 +126,7 @@ class TensorTable(QTableWidget):
             self._texts: dict[tuple[int, int], str] = {}
         texts = getattr(self, "_texts", {})
         for r, name in enumerate(names):
-            cells = (name, "×".join(str(s) for s in shapes[r]), f"{g[r]:.1e}", f"{w[r]:.1e}", f"{u[r]:.1e}",
+            cells = (name, "×".join(str(s) for s in shapes[r]), _sci(g[r]), _sci(w[r]), _sci(u[r]),
                      self.ROUTE_NAMES.get(routes.get(name), ""))
             for c, text in enumerate(cells):
                 if texts.get((r, c)) == text:  # a Qt call only for a cell that changed
@@ -233,6 +233,12 @@ class TensorsView(QWidget):
         self.table.clear_stats()
         for c in self.curves:
             c.setData([], [])
+
+
+def _sci(x: float) -> str:
+    """A table cell: 1.2e-03 (inf stays inf: a blow-up); "—" for NaN, a value not known (a watched step
+    without a grad, a replay's w)."""
+    return "—" if np.isnan(x) else f"{x:.1e}"
 
 
 SIDE_BY_SIDE_RATIO = 2.0  # the heatmaps sit side by side when the view is at least this many times as wide as tall
