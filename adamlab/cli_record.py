@@ -96,6 +96,18 @@ def check_args(args) -> str:
     except OSError as exc:
         raise _UsageError(f"--out {args.out}: cannot write in {Path(args.out).parent} "
                           f"({exc.strerror or exc})") from None
+    if args.run is not None:  # before --scenario: a scenario must not pick another panel for a --run film
+        run = Path(args.run)
+        if not run.exists():
+            raise _UsageError(f"--run: {args.run} does not exist")
+        inside = run if run.is_dir() else run.parent
+        if not ((inside / "run.json").is_file() or (run.is_file() and run.suffix.lower() == ".npz")):
+            raise _UsageError(f"--run: {args.run} is not a run folder (no run.json: adamlab.watch writes one) or "
+                              "a checkpoint (.npz)")
+        if args.panel not in (None, "monitor"):
+            raise _UsageError(f"--run opens a run in the monitor, not in the {args.panel} panel")
+        args.panel = "monitor"
+        args.animate = args.animate or "replay"
     if args.scenario is not None:  # found and frame-checked before Qt starts (its fields once the panels exist)
         from adamlab.ui import scenarios
 
@@ -104,16 +116,11 @@ def check_args(args) -> str:
             shown = scenarios.read(args.scenario).panel
         except scenarios.ScenarioError as exc:
             raise _UsageError(f"--scenario: {exc}") from None
+        if args.run is not None and shown != "monitor":
+            raise _UsageError(f"--scenario: {Path(str(args.scenario)).name} is a scenario for the {shown} panel; "
+                              "--run films the monitor")
         if args.panel is None:
             args.panel = shown
-    if args.run is not None:
-        run = Path(args.run)
-        if not (run.is_dir() or (run.is_file() and (run.suffix.lower() == ".npz" or run.name == "run.json"))):
-            raise _UsageError(f"--run: {args.run} is not a run folder or a checkpoint (.npz)")
-        if args.panel not in (None, "monitor"):
-            raise _UsageError(f"--run opens a run in the monitor, not in the {args.panel} panel")
-        args.panel = "monitor"
-        args.animate = args.animate or "replay"
     if args.panel is None:
         args.panel = "surface"
     if args.animate is not None:
@@ -147,14 +154,27 @@ def _wait_idle(app, panel, timeout: float = 30.0) -> bool:
     return False
 
 
-def _wait_read(app, panel, timeout: float = 60.0) -> bool:
-    """Until the run just opened has been read to its end (a folder's writer closed it) or has failed."""
+QUIET_S = 3.0  # a followed folder that grows no more for this long is filmed as far as it got
+
+
+def _wait_read(app, panel, out, timeout: float = 60.0) -> bool:
+    """Until the run just opened has been read to its end — its writer closed it, or a folder has not grown
+    for QUIET_S (a script that stopped without close(), or one still running: filmed as far as it got, and
+    said so) — or has failed."""
     deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
     while time.monotonic() < deadline:
         app.processEvents()
         run = panel.active_run()
-        if run is None or (run.state not in ("starting", "running") and panel.is_idle()):
+        if run is None or (run.state not in ("starting", "running", "stopping") and panel.is_idle()):
             return True
+        step = None if run.snap is None else run.snap.step
+        if step != last:
+            last, since = step, time.monotonic()
+        elif run.external and run.state == "running" and not run.stopping and time.monotonic() - since > QUIET_S:
+            print(f"{PROG}: {run.external} is not closed (its script still runs, or stopped without close()): "
+                  f"filming it as far as it got, step {step}", file=out)
+            panel.stop_run(run)
         time.sleep(0.01)
     return False
 
@@ -189,9 +209,8 @@ def record_command(args, out=None) -> int:
             if not window.open_path(args.run):
                 print(f"{PROG}: error: --run: {window.last_open_error or 'could not open it'}", file=sys.stderr)
                 return 2
-            if not _wait_read(app, panel):
-                print(f"{PROG}: error: --run: {args.run} was not read to its end within 60 s (a run folder still "
-                      "being written is replayed once its script closes it)", file=sys.stderr)
+            if not _wait_read(app, panel, out):
+                print(f"{PROG}: error: --run: {args.run} could not be read within 60 s", file=sys.stderr)
                 return 1
             if panel.active_run() is None or panel.active_run().snap is None:
                 print(f"{PROG}: error: --run: {args.run} could not be read (see the monitor's message)",

@@ -417,10 +417,10 @@ class MainWindow(QMainWindow):
         monitor = self.panel("monitor")
         if ((p if p.is_dir() else p.parent) / "run.json").is_file() and p.suffix.lower() != ".npz":
             self.show_panel("monitor")
-            return monitor.open_run_folder(p) is not None
+            return self._opened(monitor, monitor.open_run_folder(p))
         if p.suffix.lower() == ".npz" and p.is_file():
             self.show_panel("monitor")
-            return monitor.load_run(p) is not None
+            return self._opened(monitor, monitor.load_run(p))
         if p.is_dir():
             self.last_open_error = f"{p} is not a run folder (no run.json: write one with adamlab.watch)"
         else:
@@ -428,6 +428,12 @@ class MainWindow(QMainWindow):
                                     "checkpoint (.npz) is expected")
         self._show_message(f"{self.last_open_error}.")
         return False
+
+    def _opened(self, monitor, run) -> bool:
+        """True if the monitor opened the run; else its one-line reason becomes ``last_open_error``."""
+        if run is None:
+            self.last_open_error = getattr(monitor, "last_error", None) or "the monitor could not open it"
+        return run is not None
 
     # drag-and-drop: a scenario, a run folder or a checkpoint dropped anywhere on the window
     def dragEnterEvent(self, event) -> None:

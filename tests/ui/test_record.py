@@ -521,14 +521,29 @@ def test_record_without_the_libraries_says_how_to_get_them(qtbot, tmp_path, monk
     (["--size", "big", "--out", "{d}/a.gif"], "must look like 800x600"),
     (["--size", "3840x2160", "--fps", "30", "--seconds", "60", "--out", "{d}/a.gif"], "GB of frames in memory"),
     ([], "--out FILE.gif or FILE.mp4 is required"),
-    (["--run", "{d}/nothing", "--out", "{d}/a.gif"], "is not a run folder or a checkpoint"),
-    (["--run", "{d}", "--panel", "ema", "--out", "{d}/a.gif"], "opens a run in the monitor, not in the ema panel"),
+    (["--run", "{d}/nothing", "--out", "{d}/a.gif"], "--run: {d}/nothing does not exist"),
+    (["--run", "{d}", "--out", "{d}/a.gif"], "is not a run folder (no run.json"),
 ])
 def test_record_command_refuses_bad_arguments_in_one_line(tmp_path, capsys, args, message):
     code = cli_record.main([a.format(d=tmp_path) for a in args])
     err = capsys.readouterr().err
-    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert code == 2 and message.format(d=tmp_path) in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("more,message", [
+    (["--panel", "ema"], "--run opens a run in the monitor, not in the ema panel"),
+    (["--scenario", "zigzag"], "--scenario: zigzag.adamlab is a scenario for the surface panel; --run films the "
+                               "monitor"),
+])
+def test_record_command_refuses_run_with_another_panel_in_one_line(tmp_path, capsys, more, message):
+    from tests.runs import synth
+
+    synth.make_run(tmp_path / "r", steps=3)
+    assert cli_record.main(["--run", str(tmp_path / "r"), *more, "--out", str(tmp_path / "a.gif")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "a.gif").exists()
 
 
 def test_record_command_without_the_library_says_how_to_get_it(tmp_path, capsys, monkeypatch):
@@ -601,3 +616,30 @@ def test_record_command_replays_a_watched_run_folder(qtbot, tmp_path, capsys, mo
     assert len(frames) == 4 and frames[0].shape == (300, 400, 3) and np.any(frames[0] != frames[-1])
     assert cli_record.main(["--run", str(tmp_path / "exp1"), "--animate", "zzz", "--out", str(out)]) == 2
     assert "animates train, replay" in capsys.readouterr().err
+
+
+
+def test_record_command_names_why_a_run_cannot_be_opened_and_films_an_unclosed_one_as_far_as_it_got(
+        qtbot, tmp_path, capsys, monkeypatch):
+    from tests.runs import synth
+
+    monkeypatch.setenv("ADAMLAB_SETTINGS", str(tmp_path / "s.ini"))
+    monkeypatch.setattr(cli_record, "QUIET_S", 0.5)
+    synth.make_run(tmp_path / "damaged", steps=5)
+    (tmp_path / "damaged" / "run.json").write_text("{not json")
+    out = tmp_path / "x.gif"
+    assert cli_record.main(["--run", str(tmp_path / "damaged"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "damaged" in err and "not valid JSON" in err, err  # the reader's own reason
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert cli_record.main(["--run", str(tmp_path / "bad.npz"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("adamlab record: error: --run: Could not load") and err.count("\n") == 1, err
+    # a script that stopped without close(): filmed as far as it got, and said so; a file inside works too
+    synth.make_run(tmp_path / "open", steps=12, close=False)
+    code = cli_record.main(["--run", str(tmp_path / "open" / "stats.rec"), "--out", str(out), "--size", "320x240",
+                            "--fps", "3", "--seconds", "1"])
+    said = capsys.readouterr()
+    assert code == 0, said.err
+    assert "is not closed" in said.out and "as far as it got, step 11" in said.out
+    assert len(gif_frames(out)) == 3

@@ -66,7 +66,7 @@ def check_settings(path, s: Settings) -> str:
         raise ValueError(f"seconds must be > 0 and at most {MAX_SECONDS:g}, got {s.seconds:g}")
     if fmt == "gif" and s.frames * w * h > GIF_MAX_BYTES:
         raise ValueError(f"a GIF of {s.frames} frames at {w}x{h} would hold {s.frames * w * h / 1e9:.1f} GB of "
-                         f"frames in memory (at most {GIF_MAX_BYTES / 1e9:g}): make it smaller or shorter, or "
+                         f"frames in memory (at most {GIF_MAX_BYTES / 1e9:g} GB): make it smaller or shorter, or "
                          "record an MP4")
     return fmt
 

@@ -86,7 +86,7 @@ class LossPlot(pg.PlotWidget):
         if baseline:
             tails = (f" · dashed: uniform guess {baseline}", f" · dashed: {baseline}")
         elif why_not:
-            tails = (f" · {why_not}", " · no ln V line (vocab_size not logged)")
+            tails = (f" · {why_not}", " · no ln V line (no vocab_size in its config)")
         else:
             tails = ("", "")
         self.key_label.set_variants(

@@ -988,8 +988,8 @@ class MonitorPanel(Panel):
         run's only if its script logged its vocabulary."""
         run = self._active
         if run is not None and run.external and run.vocab is None:
-            self.curves.set_vocabulary(None, f"no uniform-guess line for {run.name}: its script did not log "
-                                             "config={'vocab_size': V}")
+            self.curves.set_vocabulary(None, f"no uniform-guess line for {run.name}: its script did not pass "
+                                             "config={'vocab_size': V} to adamlab.watch")
         elif run is not None and run.vocab is not None:
             self.curves.set_vocabulary(run.vocab)
         elif self._corpus is not None:
@@ -1016,6 +1016,7 @@ class MonitorPanel(Panel):
         self.pause_button.setText("Resume" if live and run.handle.worker.paused else "Pause")
 
     def _error(self, message: str) -> None:
+        self.last_error = message  # (the window's open_path and `adamlab record --run` say it too)
         self._notify(f"<span style='color:#D55E00'>{message}</span>", message)
 
     def _notify(self, html: str, plain: str | None = None) -> None:
@@ -1045,6 +1046,7 @@ class MonitorPanel(Panel):
         """Follow a run folder written by ``adamlab.watch`` (a file inside it works too) as a new run: its
         curves, tensors, Adam histograms and samples, growing while it is written. None, with a message, for a
         folder that is not a readable run."""
+        self.last_error = None
         try:
             folder, meta = ext.check_folder(path)
         except (ValueError, OSError) as exc:  # RunFormatError is a ValueError: one line, nothing added
@@ -1068,6 +1070,7 @@ class MonitorPanel(Panel):
 
     def load_run(self, path: str | Path) -> RunView | None:
         """Load a checkpoint as a new paused run (its curves come back); Resume continues it."""
+        self.last_error = None
         try:
             job = mj.RunJob.from_checkpoint(path, sampling=self.samples.settings())
         except Exception as exc:  # noqa: BLE001 — a bad file is reported, never a crash
