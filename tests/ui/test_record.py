@@ -392,8 +392,7 @@ def test_the_monitor_replays_a_finished_run_from_what_it_recorded_and_puts_every
     run.drawn_version = -1
     p.draw_now()
     full = run.snap
-    whole = p.curves.getPlotItem().vb.viewRange()
-    seen = []
+    seen, ranges = [], []
     frames = p.animations()["replay"].frames(5)
     for frame, target in zip(frames, [0, 10, 20, 30, 40]):
         assert frame() is None  # drawn at once: nothing to wait for
@@ -405,12 +404,16 @@ def test_the_monitor_replays_a_finished_run_from_what_it_recorded_and_puts_every
         assert p.progress.value() == target
         assert f"replay: step {target} of 40" in said or (target == 40 and "finished 40 steps" in said), said
         assert len(run.markers) == (1 if target >= 20 else 0)
-        np.testing.assert_allclose(p.curves.getPlotItem().vb.viewRange(), whole)  # the axes held still
+        ranges.append(p.curves.getPlotItem().vb.viewRange())
         if 0 < target < 40:  # the table: g and u of the last kept step; w is not kept over time, shown unknown
             assert [p.table.item(r, 3).text() for r in range(p.table.rowCount())] == ["—"] * p.table.rowCount()
         seen.append(len(x))
     frames.close()
     assert seen == sorted(seen) and seen[0] < seen[-1] == len(full.steps)
+    # the axes held still, on the whole run from the first frame on
+    (x0, x1), (y0, y1) = ranges[0]
+    assert all(np.allclose(r, ranges[0]) for r in ranges)
+    assert x0 <= full.steps.min() and x1 >= full.steps.max() and y0 <= full.loss.min() and y1 >= full.loss.max()
     assert run.snap is full and run.state == "finished" and len(run.markers) == 1
     np.testing.assert_array_equal(run.items["raw"].getData()[1], full.loss)
     assert all(p.curves.getPlotItem().vb.autoRangeEnabled())

@@ -88,6 +88,8 @@ def replay(panel) -> Animation:
             raise RuntimeError("select a run that is not training (finished, stopped, paused or loaded) to "
                                "replay it")
         full, plot = run.snap, panel.curves.getPlotItem()
+        panel.draw_now()
+        plot.vb.updateAutoRange()  # the view fitted to the whole run now, not at its next paint
         (x0, x1), (y0, y1) = plot.vb.viewRange()
         panel.curves.clear_markers(run)
         try:
