@@ -331,14 +331,18 @@ def test_ema_sweep_sets_each_frames_beta(qtbot):
     np.testing.assert_allclose(seen, [0.0, 0.9, 0.99], atol=1e-5)
 
 
-def test_the_monitor_films_a_run_step_by_step(qtbot, tmp_path):
-    from adamlab.ui.panels.monitor.panel import MonitorPanel
+def monitor_panel(qtbot, steps: int):
+    """The monitor tests' shown panel with small, quick runs (validation and samples every 10 steps) of
+    ``steps`` steps."""
+    from tests.ui.test_monitor_panel import quick_panel
 
-    p = MonitorPanel()
-    qtbot.addWidget(p)
-    p.resize(1000, 700)
-    p.show()
-    p.setup.steps.setValue(30)
+    p = quick_panel(qtbot)
+    p.setup.steps.setValue(steps)
+    return p
+
+
+def test_the_monitor_films_a_run_step_by_step(qtbot, tmp_path):
+    p = monitor_panel(qtbot, steps=30)
     frames = gif_frames(record(p, p.animations()["train"], tmp_path / "m.gif", Settings((500, 350), 10, 0.4)))
     assert len(frames) == 4
     run = p.runs[-1]
@@ -351,14 +355,7 @@ def test_each_monitor_frame_shows_its_step_in_the_bar_and_the_status_line_not_on
     """The recorder grabs once a frame's predicate holds and the panel is idle; the table, bar and status line
     refresh only twice a second while a run lives, so the film's last frame said "step 966" under a bar at
     1000. Every frame is checked here at the moment the recorder would grab it."""
-    from adamlab.ui.panels.monitor.panel import MonitorPanel
-
-    p = MonitorPanel()
-    qtbot.addWidget(p)
-    p.resize(1000, 700)
-    p.show()
-    p.setup.batch.setValue(4)
-    p.setup.steps.setValue(40)
+    p = monitor_panel(qtbot, steps=40)
     targets = [0, 13, 27, 40]
     for frame, target in zip(p.animations()["train"].frames(len(targets)), targets):
         ready = frame()
@@ -375,15 +372,7 @@ def test_each_monitor_frame_shows_its_step_in_the_bar_and_the_status_line_not_on
 def test_the_monitor_replays_a_finished_run_from_what_it_recorded_and_puts_everything_back(qtbot, tmp_path):
     """Replay: no training, the run's own series cut at each frame's step on the whole run's axes; after the
     film the run is drawn whole again, with its knob-change line, and the axes follow the data again."""
-    from adamlab.ui.panels.monitor.panel import MonitorPanel
-
-    p = MonitorPanel()
-    qtbot.addWidget(p)
-    p.resize(1000, 700)
-    p.show()
-    p.setup.batch.setValue(4)
-    p.setup.steps.setValue(40)
-    p.setup.val_every.setValue(10)
+    p = monitor_panel(qtbot, steps=40)  # (validation every 10 steps)
     p.start_run()
     run = p.runs[-1]
     qtbot.waitUntil(lambda: run.state == "finished" and p.is_idle(), timeout=30000)
