@@ -125,6 +125,7 @@ class MonitorPanel(Panel):
         cl.addLayout(self._progress_row())
         cl.addLayout(self._view_row())
         self.curves = LossPlot()
+        self._markers_placed = (self.curves.x_mode, self.curves.log_x)  # the x axis the marker lines were put on
         self.baseline, self.empty_hint = self.curves.baseline, self.curves.empty_hint
         # the loss curves are what the room watches: never squeezed to a strip (the Landscape tab scrolls instead)
         theme.sized(self.curves, setMinimumHeight=120)
@@ -844,7 +845,7 @@ class MonitorPanel(Panel):
     def _mark_all_dirty(self, *_):
         self.curves.x_mode = self.x_axis.currentData()
         placed = (self.curves.x_mode, self.curves.log_x)
-        moved = placed != getattr(self, "_markers_placed", ("steps", False))  # steps ↔ tokens, or log x
+        moved = placed != self._markers_placed  # steps ↔ tokens, or log x: the lines go where the axis puts them
         self._markers_placed = placed
         for r in self.runs:
             r.drawn_version = -1

@@ -115,10 +115,11 @@ class Track:
         # schedule-free's average x, where it is judged (its path is y): a thin dotted line, made when needed
         self.average: PathCurve | None = None
         self._map = map_view
+        self._loss_at_x = False  # its loss curve is f at that average (dotted), not on the path
 
     def loss_at_average(self, at_x: bool) -> None:
         """The loss curve dotted (and saying so) when it is f at schedule-free's average x, not on the path."""
-        if at_x != getattr(self, "_loss_at_x", False):
+        if at_x != self._loss_at_x:
             self._loss_at_x = at_x
             line = Qt.PenStyle.DotLine if at_x else DASHES[self.style[1] % len(DASHES)][0]
             self.loss.setPen(pen(self.color, 1, line))
